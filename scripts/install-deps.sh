@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what mamori's lab, tests and quick start need on a Debian machine, once.
+# Idempotent: packages already present are not fetched again; npm packages come from
+# the lock file. Run as root (the lab needs network namespaces).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # the daemons a lab host runs, and their clients
+  openssh-server openssh-client nginx vsftpd dovecot-pop3d dovecot-imapd exim4-daemon-light
+  inetutils-telnetd inetutils-inetd telnet ftp sudo
+  # probes and the peers the benchmarks compare against
+  fping iputils-ping monitoring-plugins liburiparser1 prometheus-blackbox-exporter wrk monit
+  # namespaces, firewalls, the simulated BMC
+  iproute2 iptables socat netcat-openbsd openipmi ipmitool procps psmisc util-linux openssl git
+  # the status page test
+  chromium
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "mamori: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "mamori: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi

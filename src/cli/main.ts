@@ -1,0 +1,27 @@
+import { Command, CommanderError } from 'commander';
+
+/** Exit codes: 0 ok, 1 a finding (invalid manifest, a service down), 2 usage. */
+export const EXIT_OK = 0;
+export const EXIT_FINDING = 1;
+export const EXIT_USAGE = 2;
+
+export function buildProgram(): Command {
+  const program = new Command('mamori')
+    .description('Managed fault recovery for customer servers, driven by manifests in git.')
+    .showHelpAfterError()
+    .exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    throw err;
+  }
+}

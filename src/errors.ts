@@ -1,0 +1,42 @@
+/**
+ * The catalog of mamori's error codes, one line per code (as fastify's lib/errors.js).
+ * `MAMORI_<AREA>_<DETAIL>`: the area says which part of mamori raised it, the message
+ * is a sentence an operator or a customer can act on. test/errors.test.ts keeps this
+ * catalog, the README's table and the codes used in src/ in step.
+ *
+ * A failed probe or a non-zero runbook step is a *result*, never one of these.
+ */
+export const ERROR_CATALOG = {
+  MAMORI_CONFIG_INVALID: 'the daemon configuration is not valid',
+  MAMORI_CONFIG_UNREADABLE: 'the daemon configuration file cannot be read',
+  MAMORI_MANIFEST_INVALID: 'a manifest is not valid',
+  MAMORI_MANIFEST_UNREADABLE: 'a manifest file cannot be read',
+  MAMORI_SECRET_MISSING: 'a secretRef does not resolve to a secret',
+  MAMORI_SECRET_UNSAFE: 'the secrets folder is readable by other users',
+  MAMORI_STATE_LOCKED: 'another mamori holds the lock on this state folder',
+  MAMORI_USAGE: 'the command line is not valid',
+} as const satisfies Record<string, string>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface MamoriErrorOptions {
+  cause?: unknown;
+  /** Structured context for logs and JSON output; never put a secret here. */
+  details?: Record<string, unknown>;
+}
+
+export class MamoriError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message?: string, options: MamoriErrorOptions = {}) {
+    super(message ?? ERROR_CATALOG[code], options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MamoriError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isMamoriError(value: unknown, code?: ErrorCode): value is MamoriError {
+  return value instanceof MamoriError && (code === undefined || value.code === code);
+}

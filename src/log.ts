@@ -1,0 +1,46 @@
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger };
+
+/**
+ * Fixed redaction paths (pino's way: by path, never by scanning values). Secrets are
+ * kept out of log calls by construction; these paths are the belt to that braces.
+ */
+export const REDACT_PATHS = [
+  'password',
+  'passphrase',
+  'secret',
+  'token',
+  'privateKey',
+  '*.password',
+  '*.passphrase',
+  '*.secret',
+  '*.token',
+  '*.privateKey',
+  'headers.authorization',
+  'req.headers.authorization',
+];
+
+export interface LogOptions {
+  level?: string;
+  /** Human-readable lines for a terminal (pino-pretty); JSON otherwise. */
+  pretty?: boolean;
+  destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(options: LogOptions = {}): Logger {
+  const base: LoggerOptions = {
+    level: options.level ?? process.env.MAMORI_LOG_LEVEL ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { name: 'mamori' },
+  };
+  if (options.pretty) {
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } } });
+  }
+  return options.destination ? pino(base, options.destination as DestinationStream) : pino(base);
+}
+
+/** A logger that drops everything: for tests and pure helpers that take a logger. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
