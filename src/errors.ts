@@ -14,7 +14,7 @@ export const ERROR_CATALOG = {
   MAMORI_SECRET_MISSING: 'a secretRef does not resolve to a secret',
   MAMORI_SECRET_UNSAFE: 'the secrets folder is readable by other users',
   MAMORI_STATE_LOCKED: 'another mamori holds the lock on this state folder',
-  MAMORI_USAGE: 'the command line is not valid',
+  MAMORI_CLI_USAGE: 'the command line is not valid',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

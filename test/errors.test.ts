@@ -15,7 +15,7 @@ describe('error catalog', () => {
     expect(err.message).toBe(ERROR_CATALOG.MAMORI_STATE_LOCKED);
     expect(err.cause).toBe(cause);
     expect(isMamoriError(err, 'MAMORI_STATE_LOCKED')).toBe(true);
-    expect(isMamoriError(err, 'MAMORI_USAGE')).toBe(false);
+    expect(isMamoriError(err, 'MAMORI_CLI_USAGE')).toBe(false);
     expect(isMamoriError(new Error('x'))).toBe(false);
   });
 });
