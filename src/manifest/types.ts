@@ -1,0 +1,60 @@
+/**
+ * The document types as the rest of mamori sees them. The shapes come from the
+ * schemas (src/manifest/generated/, made by `npm run gen:types`); this file only
+ * names them and adds what loading adds: where a document came from and who owns it.
+ */
+import type { ServerDocument } from './generated/server.ts';
+import type { RunbookDocument, Step2 as GeneratedStep } from './generated/runbook.ts';
+import type { CatalogDocument } from './generated/catalog.ts';
+import type { ReviewPolicyDocument } from './generated/policy.ts';
+import type { ConfigDocument } from './generated/config.ts';
+
+export type { ServerDocument, RunbookDocument, CatalogDocument, ReviewPolicyDocument, ConfigDocument };
+export type RunbookStep = GeneratedStep;
+export type ServerSpec = ServerDocument['spec'];
+export type DocumentKind = 'Server' | 'Runbook' | 'Catalog' | 'ReviewPolicy';
+
+export const SERVICE_NAMES = ['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Who owns a document: decided by where it lives (operator/ or customers/<name>/). */
+export type Owner = { kind: 'operator' } | { kind: 'customer'; customer: string };
+
+/** A position in a source file, 1-based, as editors and GitHub annotations count. */
+export interface SourcePosition {
+  line: number;
+  col: number;
+}
+
+/** One problem found in the manifests: enough for `file:line:col: field: message`. */
+export interface Finding {
+  file: string;
+  line: number;
+  col: number;
+  /** The field's path in the document, e.g. `spec.access.hostKey` or `spec.steps[2].run.command`. */
+  field: string;
+  message: string;
+  /** A stable rule name (`schema`, `owner-reference`, `os-refused`, `policy-forbidden-command`, …). */
+  rule: string;
+  severity: 'error' | 'warning';
+}
+
+export interface LoadedDocument<T> {
+  kind: DocumentKind;
+  doc: T;
+  /** Path relative to the manifests root, with forward slashes. */
+  file: string;
+  owner: Owner;
+  /** Positions of the document's fields, keyed by field path ('' is the document). */
+  positionOf(field: string): SourcePosition;
+}
+
+/** A whole revision of the manifests, loaded and checked. */
+export interface ManifestSet {
+  servers: Map<string, LoadedDocument<ServerDocument>>;
+  runbooks: Map<string, LoadedDocument<RunbookDocument>>;
+  catalog: LoadedDocument<CatalogDocument>;
+  policy: LoadedDocument<ReviewPolicyDocument>;
+  /** Every problem found; a server with an error finding is not in `servers`. */
+  findings: Finding[];
+}
