@@ -1,0 +1,340 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { failureFromError, formatTarget, makeResult } from './result.ts';
+import { observeCertificate } from './tls-observe.ts';
+import type { ProbeFailure, ProbePhase, ProbeResult, ProbeTarget, TcpServiceName, TlsObservation } from './types.ts';
+import { DEFAULT_PORTS } from './types.ts';
+import { createTelnetFilter, type TelnetFilter } from './telnet.ts';
+
+/**
+ * One step of a conversation, as data (blackbox_exporter's query_response): send, then wait for a
+ * line matching `expect`. Lines matching `continuation` open a multi-line reply (SMTP `250-`, FTP
+ * `220-`) whose lines are taken until `expect` matches; lines matching `skip` are ignored (SSH lets
+ * a server print text before its identification). Any other line is a protocol failure.
+ */
+export interface DialogStep {
+  phase: ProbePhase;
+  send?: string;
+  expect?: RegExp;
+  continuation?: RegExp;
+  skip?: RegExp;
+  /** Keep this reply as what the peer said. */
+  peer?: boolean;
+  /**
+   * Complete on any byte of data or telnet negotiation, or after `quietMs` of silence with the
+   * connection still open (for peers that speak only when spoken to).
+   */
+  anyData?: boolean;
+  quietMs?: number;
+}
+
+export interface Dialog {
+  service: TcpServiceName;
+  steps: readonly DialogStep[];
+  /** Sent once the verdict is in, before our FIN: QUIT, LOGOUT, or SSH's identification line. */
+  quit?: string;
+  /** Wrap the connection in TLS before the first step; the certificate is observed, not enforced. */
+  tls?: boolean;
+  /** Strip telnet IAC commands from what the peer sends and refuse every option it offers. */
+  telnet?: boolean;
+}
+
+/** A line longer than this is not a banner; nor is a peer that sends more than MAX_BYTES in all. */
+export const MAX_LINE_BYTES = 4096;
+export const MAX_BYTES = 65_536;
+/** After the verdict, how long we wait for the peer's FIN before destroying the socket. */
+export const CLOSE_WAIT_MS = 2000;
+export const DEFAULT_QUIET_MS = 1000;
+
+const enum Stage { Connecting, Talking, Closing, Done }
+
+/**
+ * Run a dialog against a target. Never throws, never leaves a socket open: the promise resolves
+ * only after the socket has closed. On success we close politely (quit line, FIN, then read until
+ * the peer's FIN so that unread bytes never turn our close into a RST).
+ */
+export function runDialog(dialog: Dialog, target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    new DialogRun(dialog, target, signal, resolve).start();
+  });
+}
+
+class DialogRun {
+  private readonly started = Date.now();
+  private readonly t0 = performance.now();
+  private readonly deadline: number;
+  private readonly port: number;
+  private raw: Socket | undefined;
+  private io: Socket | TLSSocket | undefined;
+  private stage = Stage.Connecting;
+  private phase: ProbePhase = 'connect';
+  private stepIndex = 0;
+  private inContinuation = false;
+  private buffer = '';
+  private bytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private latencyMs = 0;
+  private failure: ProbeFailure | undefined;
+  private peer: string | undefined;
+  private lastLine: string | undefined;
+  private warnings: string[] | undefined;
+  private tls: TlsObservation | undefined;
+  private telnet: TelnetFilter | undefined;
+  private readonly onAbort = (): void => this.fail({ kind: 'error', phase: this.phase, message: 'probe aborted' });
+
+  constructor(
+    private readonly dialog: Dialog,
+    private readonly target: ProbeTarget,
+    private readonly signal: AbortSignal | undefined,
+    private readonly resolve: (result: ProbeResult) => void,
+  ) {
+    this.deadline = this.t0 + Math.max(1, target.timeoutMs);
+    this.port = target.port ?? DEFAULT_PORTS[dialog.service];
+  }
+
+  start(): void {
+    if (this.signal?.aborted === true) {
+      this.stage = Stage.Done;
+      this.resolve(this.result({ kind: 'error', phase: 'connect', message: 'probe aborted' }));
+      return;
+    }
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    let socket: Socket;
+    try {
+      socket = netConnect({
+        host: this.target.address,
+        port: this.port,
+        localAddress: this.target.sourceAddress,
+        noDelay: true,
+      });
+    } catch (err) {
+      // Invalid options (a bad port, a bad source address) throw synchronously.
+      this.stage = Stage.Done;
+      this.signal?.removeEventListener('abort', this.onAbort);
+      this.resolve(this.result(failureFromError(err, 'connect')));
+      return;
+    }
+    this.raw = socket;
+    socket.on('error', (err) => this.onError(err));
+    socket.on('close', () => this.onClose());
+    socket.once('connect', () => this.onConnect());
+    this.arm(this.deadline);
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - performance.now()));
+  }
+
+  private onConnect(): void {
+    if (this.stage !== Stage.Connecting) return;
+    const raw = this.raw as Socket;
+    if (this.dialog.tls === true) {
+      this.phase = 'tls';
+      const host = this.target.host;
+      const tlsSocket = tlsConnect({
+        socket: raw,
+        // SNI must be a name, never an address literal.
+        servername: host !== undefined && !/^[\d.]+$|:/.test(host) ? host : undefined,
+        host: host ?? this.target.address,
+        rejectUnauthorized: false,
+      });
+      this.io = tlsSocket;
+      tlsSocket.on('error', (err) => this.onError(err));
+      tlsSocket.on('close', () => this.onClose());
+      tlsSocket.once('secureConnect', () => {
+        if (this.stage !== Stage.Connecting) return;
+        const report = observeCertificate(tlsSocket, Date.now());
+        this.tls = report.tls;
+        if (report.warnings.length > 0) this.warnings = report.warnings;
+        this.beginTalking();
+      });
+    } else {
+      this.io = raw;
+      this.beginTalking();
+    }
+  }
+
+  private beginTalking(): void {
+    const io = this.io as Socket;
+    this.stage = Stage.Talking;
+    if (this.dialog.telnet === true) this.telnet = createTelnetFilter((reply) => io.write(reply));
+    io.setEncoding('latin1');
+    io.on('data', (chunk: string) => this.onData(chunk));
+    io.on('end', () => this.onEnd());
+    this.enterStep();
+  }
+
+  /** Start the current step: send its line, set its phase; or reach the verdict when none is left. */
+  private enterStep(): void {
+    const step = this.dialog.steps[this.stepIndex];
+    if (step === undefined) {
+      this.succeed();
+      return;
+    }
+    this.phase = step.phase;
+    this.inContinuation = false;
+    if (step.send !== undefined) (this.io as Socket).write(step.send);
+    if (step.anyData === true) {
+      const quietAt = performance.now() + (step.quietMs ?? DEFAULT_QUIET_MS);
+      if (quietAt < this.deadline) this.arm(quietAt);
+    }
+  }
+
+  private onData(chunk: string): void {
+    if (this.stage === Stage.Done) return;
+    this.bytes += chunk.length;
+    if (this.stage === Stage.Closing) {
+      // Draining before the peer's FIN; a peer that never stops talking is cut off.
+      if (this.bytes > MAX_BYTES) this.finish();
+      return;
+    }
+    if (this.bytes > MAX_BYTES) {
+      this.fail({ kind: 'protocol', phase: this.phase, message: `peer sent more than ${MAX_BYTES} bytes` });
+      return;
+    }
+    let text = chunk;
+    if (this.telnet !== undefined) {
+      const before = this.telnet.commands;
+      text = this.telnet.filter(chunk);
+      const step = this.dialog.steps[this.stepIndex];
+      if (step?.anyData === true && (text.length > 0 || this.telnet.commands > before)) {
+        const shown = text.trim();
+        if (shown !== '') this.peer = shown;
+        else if (this.peer === undefined) this.peer = `telnet negotiation (${this.telnet.commands} option commands)`;
+        this.stepIndex += 1;
+        this.arm(this.deadline);
+        this.enterStep();
+        return;
+      }
+    } else {
+      const step = this.dialog.steps[this.stepIndex];
+      if (step?.anyData === true && text.length > 0) {
+        this.peer = text.trim();
+        this.stepIndex += 1;
+        this.arm(this.deadline);
+        this.enterStep();
+        return;
+      }
+    }
+    this.buffer += text;
+    let newline = this.buffer.indexOf('\n');
+    while (newline !== -1 && this.stage === Stage.Talking) {
+      const end = newline > 0 && this.buffer.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
+      const line = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(newline + 1);
+      this.onLine(line);
+      newline = this.buffer.indexOf('\n');
+    }
+    if (this.stage === Stage.Talking && this.buffer.length > MAX_LINE_BYTES) {
+      this.lastLine = this.buffer.slice(0, 200);
+      this.fail({ kind: 'protocol', phase: this.phase, message: `line longer than ${MAX_LINE_BYTES} bytes` });
+    }
+  }
+
+  private onLine(line: string): void {
+    const step = this.dialog.steps[this.stepIndex];
+    if (step === undefined || step.expect === undefined) return;
+    this.lastLine = line;
+    if (step.expect.test(line)) {
+      if (step.peer === true && !this.inContinuation) this.peer = line;
+      this.stepIndex += 1;
+      this.enterStep();
+    } else if (this.inContinuation || step.continuation?.test(line) === true) {
+      if (step.peer === true && !this.inContinuation) this.peer = line;
+      this.inContinuation = true;
+    } else if (step.skip?.test(line) !== true) {
+      this.fail({ kind: 'protocol', phase: step.phase, message: 'unexpected reply' });
+    }
+  }
+
+  private onEnd(): void {
+    if (this.stage === Stage.Talking) {
+      if (this.buffer !== '') this.lastLine = this.buffer.slice(0, 200);
+      this.fail({ kind: 'protocol', phase: this.phase, message: 'connection closed by peer' });
+    }
+  }
+
+  private onError(err: Error): void {
+    if (this.stage === Stage.Done) return;
+    if (this.stage === Stage.Closing) {
+      // The verdict is in; a reset while closing changes nothing but the socket's fate.
+      this.finish();
+      return;
+    }
+    this.fail(failureFromError(err, this.phase));
+  }
+
+  private onClose(): void {
+    if (this.stage === Stage.Done) return;
+    if (this.stage === Stage.Closing) {
+      this.finish();
+      return;
+    }
+    this.fail({ kind: 'error', phase: this.phase, message: 'socket closed' });
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.stage === Stage.Done) return;
+    if (this.stage === Stage.Closing) {
+      this.finish();
+      return;
+    }
+    const step = this.dialog.steps[this.stepIndex];
+    if (this.stage === Stage.Talking && step?.anyData === true && performance.now() < this.deadline) {
+      // Quiet period passed with the connection open: the peer waits for us to speak.
+      if (this.peer === undefined) this.peer = '(connected, no data)';
+      this.stepIndex += 1;
+      this.arm(this.deadline);
+      this.enterStep();
+      return;
+    }
+    if (this.buffer !== '') this.lastLine = this.buffer.slice(0, 200);
+    this.fail({ kind: 'timeout', phase: this.phase, message: `no ${this.phase === 'connect' ? 'connection' : 'reply'} within ${this.target.timeoutMs} ms` });
+  }
+
+  private succeed(): void {
+    this.latencyMs = performance.now() - this.t0;
+    this.stage = Stage.Closing;
+    this.phase = 'close';
+    this.buffer = '';
+    const io = this.io as Socket;
+    if (this.dialog.quit !== undefined) io.write(this.dialog.quit);
+    io.end();
+    this.arm(performance.now() + Math.min(CLOSE_WAIT_MS, Math.max(250, this.deadline - performance.now())));
+  }
+
+  private fail(failure: ProbeFailure): void {
+    if (this.stage === Stage.Done || this.stage === Stage.Closing) return;
+    this.latencyMs = performance.now() - this.t0;
+    this.failure = failure;
+    if (this.peer === undefined && this.lastLine !== undefined) this.peer = this.lastLine;
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.stage === Stage.Done) return;
+    this.stage = Stage.Done;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.io?.destroy();
+    this.raw?.destroy();
+    this.resolve(this.result(this.failure));
+  }
+
+  private result(failure: ProbeFailure | undefined): ProbeResult {
+    const result = makeResult({
+      service: this.dialog.service,
+      target: formatTarget(this.target.address, this.port),
+      startedAt: this.started,
+      latencyMs: this.latencyMs,
+      failure,
+      peer: this.peer,
+      warnings: this.warnings,
+    });
+    if (this.tls !== undefined) result.tls = this.tls;
+    return result;
+  }
+}

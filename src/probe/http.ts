@@ -1,0 +1,68 @@
+import { runDialog, type Dialog } from './dialog.ts';
+import type { Prober, ProbeResult, ProbeTarget } from './types.ts';
+
+const STATUS_LINE = /^HTTP\/\d(?:\.\d)? ([1-9]\d\d)(?: |$)/;
+
+/** Header values come from manifests; never let one smuggle a second header or request. */
+function headerSafe(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const code = ch.charCodeAt(0);
+    if (code > 0x20 && code !== 0x7f) out += ch;
+  }
+  return out;
+}
+
+function pathSafe(path: string | undefined): string {
+  if (path === undefined || path === '') return '/';
+  const clean = headerSafe(path);
+  return clean.startsWith('/') ? clean : `/${clean}`;
+}
+
+function hostHeader(target: ProbeTarget, port: number, defaultPort: number): string {
+  const name = target.host !== undefined ? headerSafe(target.host) : target.address.includes(':') ? `[${target.address}]` : target.address;
+  return port === defaultPort ? name : `${name}:${port}`;
+}
+
+/**
+ * HEAD over a raw socket, one request per connection (`Connection: close`): the same engine, deadlines
+ * and byte caps as the banner protocols, no agent to pool or leak sockets. Any HTTP status line is up
+ * (the seed's check is "HEAD could be fetched"); `expectStatus` narrows that on request.
+ */
+export function httpDialog(target: ProbeTarget, secure: boolean): Dialog {
+  const defaultPort = secure ? 443 : 80;
+  const port = target.port ?? defaultPort;
+  const request =
+    `HEAD ${pathSafe(target.path)} HTTP/1.1\r\n` +
+    `Host: ${hostHeader(target, port, defaultPort)}\r\n` +
+    'User-Agent: mamori-probe\r\n' +
+    'Accept: */*\r\n' +
+    'Connection: close\r\n\r\n';
+  const expect =
+    target.expectStatus !== undefined && target.expectStatus.length > 0
+      ? new RegExp(`^HTTP/\\d(?:\\.\\d)? (?:${target.expectStatus.map((s) => String(Math.trunc(s))).join('|')})(?: |$)`)
+      : STATUS_LINE;
+  return {
+    service: secure ? 'https' : 'http',
+    tls: secure,
+    steps: [{ phase: 'response', send: request, expect, peer: true }],
+  };
+}
+
+export function createHttpProber(secure: boolean): Prober {
+  return {
+    service: secure ? 'https' : 'http',
+    async probe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
+      const result = await runDialog(httpDialog(target, secure), target, signal);
+      if (result.failure?.kind === 'protocol' && target.expectStatus !== undefined && result.peer !== undefined && STATUS_LINE.test(result.peer)) {
+        result.failure.message = `status not in [${target.expectStatus.join(', ')}]`;
+      }
+      const status = result.up && result.peer !== undefined ? STATUS_LINE.exec(result.peer)?.[1] : undefined;
+      if (status !== undefined && status.startsWith('5')) {
+        // Up by the seed's rule, but an operator wants to see a server error.
+        result.warnings = [...(result.warnings ?? []), `HTTP status ${status}`];
+      }
+      return result;
+    },
+  };
+}

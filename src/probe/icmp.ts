@@ -1,0 +1,237 @@
+import { execFile } from 'node:child_process';
+import { isIP } from 'node:net';
+import { failureFromError, makeResult } from './result.ts';
+import type { IcmpObservation, ProbeFailure, Prober, ProbeResult, ProbeTarget } from './types.ts';
+
+/**
+ * ICMP echo through the system's `fping` (one process pings a whole batch of targets: thousands of
+ * servers cost a handful of processes, not one each), or `ping` one address at a time where fping
+ * is missing. Raw ICMP sockets need privileges these tools already have.
+ */
+export interface PingOptions {
+  /** Budget for the whole batch, from the first packet to the verdict. */
+  timeoutMs: number;
+  /** Echo requests per target; any reply means up (the seed: "no answer to ping = fault"). */
+  count?: number;
+  /** Time between two requests to the same target. */
+  periodMs?: number;
+  sourceAddress?: string;
+  /** The fping binary; `null` forces the per-address `ping` fallback. */
+  fping?: string | null;
+  ping?: string;
+  signal?: AbortSignal;
+}
+
+export interface PingOutcome {
+  icmp: IcmpObservation;
+  failure?: ProbeFailure;
+}
+
+export const DEFAULT_PING_COUNT = 3;
+export const DEFAULT_PING_PERIOD_MS = 200;
+/** fping's gap between two packets to any targets; 1 ms is its floor. */
+const FPING_INTERVAL_MS = 1;
+const SUMMARY = /^(\S+)\s+:\s+xmt\/rcv\/%loss = (\d+)\/(\d+)\/(\d+)%(?:, min\/avg\/max = [\d.]+\/([\d.]+)\/[\d.]+)?/;
+const UNREACHABLE = /(?:Unreachable|Prohibited).*? sent to (\S+)/i;
+
+interface Timing {
+  count: number;
+  periodMs: number;
+  replyTimeoutMs: number;
+}
+
+/** Fit count × period and the wait for the last reply inside the budget. */
+function timing(options: PingOptions, targets: number): Timing {
+  const count = Math.max(1, Math.trunc(options.count ?? DEFAULT_PING_COUNT));
+  const budget = Math.max(100, options.timeoutMs);
+  const spread = targets * count * FPING_INTERVAL_MS;
+  const periodMs = Math.max(20, Math.min(options.periodMs ?? DEFAULT_PING_PERIOD_MS, Math.floor(budget / (count + 1))));
+  const replyTimeoutMs = Math.max(50, budget - (count - 1) * periodMs - spread - 100);
+  return { count, periodMs, replyTimeoutMs };
+}
+
+function outcomeFrom(sent: number, received: number, rttMs: number | undefined, unreachable: boolean): PingOutcome {
+  const lossPct = sent === 0 ? 100 : Math.round(((sent - received) / sent) * 100);
+  const icmp: IcmpObservation = { sent, received, lossPct };
+  if (rttMs !== undefined) icmp.rttMs = rttMs;
+  if (received > 0) return { icmp };
+  return {
+    icmp,
+    failure: unreachable
+      ? { kind: 'unreachable', phase: 'echo', message: 'ICMP destination unreachable' }
+      : { kind: 'timeout', phase: 'echo', message: `no echo reply to ${sent} request(s)` },
+  };
+}
+
+function errorOutcome(failure: ProbeFailure): PingOutcome {
+  return { icmp: { sent: 0, received: 0, lossPct: 100 }, failure };
+}
+
+/** Parse fping's `-q -c` summary (stderr): one line per target, plus ICMP error lines. */
+export function parseFpingOutput(text: string): Map<string, PingOutcome> {
+  const unreachable = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = UNREACHABLE.exec(line);
+    if (m?.[1] !== undefined) unreachable.add(m[1]);
+  }
+  const outcomes = new Map<string, PingOutcome>();
+  for (const line of text.split('\n')) {
+    const m = SUMMARY.exec(line);
+    if (m === null) continue;
+    const [, address, sent, received, , avg] = m;
+    if (address === undefined) continue;
+    outcomes.set(address, outcomeFrom(Number(sent), Number(received), avg === undefined ? undefined : Number(avg), unreachable.has(address)));
+  }
+  return outcomes;
+}
+
+/** Parse iputils `ping -q` output for one address. */
+export function parsePingOutput(text: string): PingOutcome | undefined {
+  const counts = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(text);
+  if (counts === null) return undefined;
+  const rtt = /= [\d.]+\/([\d.]+)\//.exec(text);
+  const unreachable = /Unreachable|Prohibited/i.test(text);
+  return outcomeFrom(Number(counts[1]), Number(counts[2]), rtt?.[1] === undefined ? undefined : Number(rtt[1]), unreachable);
+}
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  error: (Error & { code?: unknown }) | null;
+}
+
+function run(file: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, signal, windowsHide: true }, (error, stdout, stderr) => {
+      resolve({ stdout: String(stdout), stderr: String(stderr), error });
+    });
+  });
+}
+
+/** Spawn failures (no such binary) say nothing about the target. */
+function spawnFailed(error: Run['error']): boolean {
+  return error !== null && (error.code === 'ENOENT' || error.code === 'EACCES');
+}
+
+/**
+ * Ping many addresses in one fping call. Every address gets an outcome, never an exception;
+ * an address that is not an IP literal fails alone, without spoiling the batch.
+ */
+export async function pingMany(addresses: readonly string[], options: PingOptions): Promise<Map<string, PingOutcome>> {
+  const outcomes = new Map<string, PingOutcome>();
+  const valid: string[] = [];
+  for (const address of new Set(addresses)) {
+    if (isIP(address) === 0) outcomes.set(address, errorOutcome({ kind: 'error', phase: 'echo', message: 'not an IP address' }));
+    else valid.push(address);
+  }
+  if (valid.length === 0) return outcomes;
+  const fping = options.fping === undefined ? 'fping' : options.fping;
+  if (fping !== null) {
+    const t = timing(options, valid.length);
+    const args = ['-q', '-c', String(t.count), '-p', String(t.periodMs), '-t', String(t.replyTimeoutMs), '-i', String(FPING_INTERVAL_MS)];
+    if (options.sourceAddress !== undefined) args.push('-S', options.sourceAddress);
+    args.push(...valid);
+    const r = await run(fping, args, options.timeoutMs + 2000, options.signal);
+    if (!spawnFailed(r.error)) {
+      const parsed = parseFpingOutput(r.stderr + '\n' + r.stdout);
+      for (const address of valid) {
+        outcomes.set(
+          address,
+          parsed.get(address) ??
+            errorOutcome({ kind: 'error', phase: 'echo', message: r.error !== null ? `fping failed: ${r.stderr.trim() || r.error.message}` : 'fping gave no result' }),
+        );
+      }
+      return outcomes;
+    }
+  }
+  await Promise.all(valid.map(async (address) => outcomes.set(address, await pingOne(address, options))));
+  return outcomes;
+}
+
+async function pingOne(address: string, options: PingOptions): Promise<PingOutcome> {
+  const t = timing(options, 1);
+  const args = ['-n', '-q', '-c', String(t.count), '-i', String(t.periodMs / 1000), '-w', String(Math.max(1, Math.ceil(options.timeoutMs / 1000)))];
+  if (options.sourceAddress !== undefined) args.push('-I', options.sourceAddress);
+  args.push(address);
+  const r = await run(options.ping ?? 'ping', args, options.timeoutMs + 2000, options.signal);
+  if (spawnFailed(r.error)) return errorOutcome(failureFromError(r.error, 'echo'));
+  return parsePingOutput(r.stdout + '\n' + r.stderr) ?? errorOutcome({ kind: 'error', phase: 'echo', message: `ping failed: ${(r.stderr || r.stdout).trim()}` });
+}
+
+export interface PingProberOptions {
+  /** Requests arriving within this window go out in one fping call. */
+  windowMs?: number;
+  /** At most this many addresses per fping call (its run time grows with the batch). */
+  maxBatch?: number;
+  count?: number;
+  fping?: string | null;
+  ping?: string;
+}
+
+interface Waiting {
+  target: ProbeTarget;
+  startedAt: number;
+  t0: number;
+  resolve: (result: ProbeResult) => void;
+}
+
+/**
+ * The ping prober coalesces: requests that arrive close together (a scheduler tick firing many
+ * servers at once) share one fping call per batch of equal timeout and source address.
+ */
+export function createPingProber(options: PingProberOptions = {}): Prober {
+  const windowMs = options.windowMs ?? 5;
+  const maxBatch = options.maxBatch ?? 256;
+  const pending = new Map<string, Waiting[]>();
+  let timer: NodeJS.Timeout | undefined;
+
+  const flush = (): void => {
+    timer = undefined;
+    const groups = [...pending.values()];
+    pending.clear();
+    for (const group of groups) {
+      for (let i = 0; i < group.length; i += maxBatch) void send(group.slice(i, i + maxBatch));
+    }
+  };
+
+  const send = async (batch: Waiting[]): Promise<void> => {
+    const first = batch[0];
+    if (first === undefined) return;
+    const outcomes = await pingMany(
+      batch.map((w) => w.target.address),
+      { timeoutMs: first.target.timeoutMs, sourceAddress: first.target.sourceAddress, count: options.count, fping: options.fping, ping: options.ping },
+    );
+    for (const w of batch) {
+      const outcome = outcomes.get(w.target.address) ?? errorOutcome({ kind: 'error', phase: 'echo', message: 'no outcome' });
+      const result = makeResult({
+        service: 'ping',
+        target: w.target.address,
+        startedAt: w.startedAt,
+        latencyMs: outcome.icmp.rttMs ?? performance.now() - w.t0,
+        failure: outcome.failure,
+      });
+      result.icmp = outcome.icmp;
+      w.resolve(result);
+    }
+  };
+
+  return {
+    service: 'ping',
+    probe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
+      const startedAt = Date.now();
+      const t0 = performance.now();
+      if (signal?.aborted === true) {
+        const result = makeResult({ service: 'ping', target: target.address, startedAt, latencyMs: 0, failure: { kind: 'error', phase: 'echo', message: 'probe aborted' } });
+        return Promise.resolve(result);
+      }
+      return new Promise((resolve) => {
+        const key = `${target.timeoutMs}|${target.sourceAddress ?? ''}`;
+        const group = pending.get(key);
+        const waiting: Waiting = { target, startedAt, t0, resolve };
+        if (group === undefined) pending.set(key, [waiting]);
+        else group.push(waiting);
+        timer ??= setTimeout(flush, windowMs);
+      });
+    },
+  };
+}
