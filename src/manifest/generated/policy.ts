@@ -33,12 +33,17 @@ export type Pattern = string;
  */
 export type Reason = string;
 /**
+ * Match without regard to case (false by default).
+ */
+export type IgnoreCase = boolean;
+/**
  * Patterns (JavaScript regular expressions) that no custom runbook command may match, each with the reason given to the customer.
  */
 export type ForbiddenCommands = {
   rule: Rule;
   pattern: Pattern;
   reason: Reason;
+  ignoreCase?: IgnoreCase;
 }[];
 /**
  * The most steps a custom runbook may have.
@@ -60,6 +65,18 @@ export type PowerInCustomRunbooks = ("status" | "on" | "off" | "cycle" | "recove
  * Whether a custom runbook may use the console.
  */
 export type ConsoleInCustomRunbooks = boolean;
+/**
+ * A custom runbook must open with a check step (log in and look), as the seed's runbooks do, so that a service that still answers on the server is reported as blocked instead of restarted (true by default). Ping and SSH runbooks, which cannot log in over SSH, are exempt.
+ */
+export type CheckBeforeActing = boolean;
+/**
+ * A custom runbook that acts (run, console run, power) must end with a verify step: a service counts as recovered only when the outside probe passes again (true by default).
+ */
+export type VerifyAfterActing = boolean;
+/**
+ * Whether a custom run step may set sudo: false (true by default).
+ */
+export type CommandsWithoutSudo = boolean;
 
 /**
  * The operator's review policy for customers' own runbooks: what `mamori validate` refuses, with the reason a customer reads. Lives in operator/policy.yaml.
@@ -95,4 +112,7 @@ export interface Policy {
   maxRunbookDeadlineSeconds?: LongestRunbookDeadline;
   customPower?: PowerInCustomRunbooks;
   customConsole?: ConsoleInCustomRunbooks;
+  requireOpeningCheck?: CheckBeforeActing;
+  requireVerify?: VerifyAfterActing;
+  allowSudoFalse?: CommandsWithoutSudo;
 }

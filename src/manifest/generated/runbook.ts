@@ -59,6 +59,10 @@ export type AppliesTo = {
   belowVersion?: BelowVersion;
 }[];
 /**
+ * The process that serves the service under this runbook, as ps shows it (e.g. httpd, master for postfix, xinetd): the value of {{service.process}}. A server's service option `process` overrides it; without either, the service's usual daemon (httpd, vsftpd, sshd, sendmail, dovecot, inetd).
+ */
+export type Process = string;
+/**
  * The whole runbook must finish in this time (300 s by default); past it, the running step is killed and the incident escalated.
  */
 export type Deadline = number;
@@ -189,6 +193,7 @@ export interface Labels {
 export interface RunbookSpecification {
   services: Services;
   appliesTo?: AppliesTo;
+  process?: Process;
   deadlineSeconds?: Deadline;
   steps: Steps;
 }
