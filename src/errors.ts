@@ -15,6 +15,9 @@ export const ERROR_CATALOG = {
   MAMORI_SECRET_UNSAFE: 'the secrets folder is readable by other users',
   MAMORI_STATE_LOCKED: 'another mamori holds the lock on this state folder',
   MAMORI_CLI_USAGE: 'the command line is not valid',
+  MAMORI_NOTIFY_INVALID: 'a notification is not valid (a bad address, id or field)',
+  MAMORI_NOTIFY_OPTIONS_INVALID: 'the notifier options are not valid',
+  MAMORI_NOTIFY_OUTBOX_CORRUPT: 'an outbox file cannot be read; it was set aside',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
