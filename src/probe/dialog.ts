@@ -309,7 +309,8 @@ class DialogRun {
     if (this.stage === Stage.Done || this.stage === Stage.Closing) return;
     this.latencyMs = performance.now() - this.t0;
     this.failure = failure;
-    if (this.peer === undefined && this.lastLine !== undefined) this.peer = this.lastLine;
+    // What the peer said wrongly is the evidence; otherwise keep its banner.
+    if (this.lastLine !== undefined && (failure.kind === 'protocol' || failure.kind === 'timeout' || this.peer === undefined)) this.peer = this.lastLine;
     this.finish();
   }
 

@@ -46,7 +46,7 @@ export function observeCertificate(socket: TLSSocket, now: number): CertificateR
   if (subject !== undefined) tls.subject = subject.slice(0, 200);
 
   if (Number.isFinite(validTo) && validTo < now) {
-    warnings.push(`certificate expired ${Math.ceil((now - validTo) / DAY_MS)} day(s) ago`);
+    warnings.push(`certificate expired ${Math.floor((now - validTo) / DAY_MS)} day(s) ago`);
   } else if (daysToExpiry < CERT_EXPIRY_WARN_DAYS) {
     warnings.push(`certificate expires in ${daysToExpiry} day(s)`);
   }

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPingProber, parseFpingOutput, parsePingOutput, pingMany } from '../../src/probe/icmp.ts';
+
+describe('parsing what fping and ping print', () => {
+  test.each([
+    ['127.0.0.1    : xmt/rcv/%loss = 3/3/0%, min/avg/max = 0.046/0.115/0.252', '127.0.0.1', { sent: 3, received: 3, lossPct: 0, rttMs: 0.115 }, undefined],
+    ['::1          : xmt/rcv/%loss = 3/2/33%, min/avg/max = 0.030/0.031/0.032', '::1', { sent: 3, received: 2, lossPct: 33, rttMs: 0.031 }, undefined],
+    ['10.231.4.11 : xmt/rcv/%loss = 3/0/100%', '10.231.4.11', { sent: 3, received: 0, lossPct: 100 }, 'timeout'],
+    [
+      'ICMP Host Unreachable from 10.231.4.1 for ICMP Echo sent to 10.231.4.12\n10.231.4.12 : xmt/rcv/%loss = 3/0/100%',
+      '10.231.4.12',
+      { sent: 3, received: 0, lossPct: 100 },
+      'unreachable',
+    ],
+  ])('%s', (text, address, icmp, kind) => {
+    const outcome = parseFpingOutput(text).get(address);
+    expect(outcome?.icmp).toEqual(icmp);
+    expect(outcome?.failure?.kind).toBe(kind);
+    if (kind !== undefined) expect(outcome?.failure?.phase).toBe('echo');
+  });
+
+  test('iputils ping summary', () => {
+    const text = '--- 127.0.0.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 401ms\nrtt min/avg/max/mdev = 0.030/0.045/0.060/0.010 ms\n';
+    expect(parsePingOutput(text)).toEqual({ icmp: { sent: 3, received: 3, lossPct: 0, rttMs: 0.045 } });
+  });
+});
+
+describe('real echo on loopback', () => {
+  let dir: string;
+  let wrapper: string;
+  let calls: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mamori-fping-'));
+    calls = join(dir, 'calls');
+    wrapper = join(dir, 'fping');
+    // Counts invocations, then runs the real fping: proves the batching without faking the echo.
+    await writeFile(wrapper, `#!/bin/sh\necho "$*" >> ${calls}\nexec fping "$@"\n`);
+    await chmod(wrapper, 0o755);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('pingMany: IPv4 and IPv6 in one fping call; a non-address fails alone', async () => {
+    const outcomes = await pingMany(['127.0.0.1', '::1', '127.0.0.2', 'not-an-ip'], { timeoutMs: 1000 });
+    for (const a of ['127.0.0.1', '::1', '127.0.0.2']) {
+      expect(outcomes.get(a)?.failure).toBeUndefined();
+      expect(outcomes.get(a)?.icmp).toMatchObject({ sent: 3, received: 3, lossPct: 0 });
+    }
+    expect(outcomes.get('not-an-ip')?.failure).toMatchObject({ kind: 'error', phase: 'echo' });
+  });
+
+  test('without fping, the system ping answers the same', async () => {
+    const outcomes = await pingMany(['127.0.0.1', '::1'], { timeoutMs: 2000, fping: null });
+    expect(outcomes.get('127.0.0.1')?.icmp).toMatchObject({ sent: 3, received: 3 });
+    expect(outcomes.get('::1')?.icmp).toMatchObject({ sent: 3, received: 3 });
+  });
+
+  test('a missing fping binary is an error result, never a throw', async () => {
+    const outcomes = await pingMany(['127.0.0.1'], { timeoutMs: 500, fping: join(dir, 'nope'), ping: join(dir, 'nope-either') });
+    expect(outcomes.get('127.0.0.1')?.failure?.kind).toBe('error');
+  });
+
+  test('the ping prober coalesces probes that arrive together into one fping call', async () => {
+    await writeFile(calls, '');
+    const prober = createPingProber({ fping: wrapper });
+    const addresses = Array.from({ length: 40 }, (_, i) => `127.0.${Math.floor(i / 20)}.${(i % 20) + 1}`);
+    const results = await Promise.all(addresses.map((address) => prober.probe({ service: 'ping', address, timeoutMs: 1000 })));
+    expect(results.every((r) => r.up && r.icmp?.received === 3)).toBe(true);
+    expect(results.map((r) => r.target)).toEqual(addresses);
+    const lines = (await readFile(calls, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.split(' ').filter((w) => w.startsWith('127.'))).toHaveLength(40);
+  });
+
+  test('batches are split at maxBatch', async () => {
+    await writeFile(calls, '');
+    const prober = createPingProber({ fping: wrapper, maxBatch: 10 });
+    const addresses = Array.from({ length: 25 }, (_, i) => `127.0.9.${i + 1}`);
+    const results = await Promise.all(addresses.map((address) => prober.probe({ service: 'ping', address, timeoutMs: 1000 })));
+    expect(results.every((r) => r.up)).toBe(true);
+    expect((await readFile(calls, 'utf8')).trim().split('\n')).toHaveLength(3);
+  });
+});
