@@ -15,6 +15,8 @@ export const ERROR_CATALOG = {
   MAMORI_SECRET_UNSAFE: 'the secrets folder is readable by other users',
   MAMORI_STATE_LOCKED: 'another mamori holds the lock on this state folder',
   MAMORI_CLI_USAGE: 'the command line is not valid',
+  MAMORI_RUNBOOK_UNRENDERABLE: 'a runbook cannot be rendered for this server and service',
+  MAMORI_PLAN_SOURCE: 'a revision to plan cannot be read',
   MAMORI_SOURCE_UNAVAILABLE: 'the manifest source cannot be reached; mamori keeps running on the last revision',
   MAMORI_SOURCE_REF_MISSING: 'the tracked branch or tag does not exist in the manifest repository',
   MAMORI_SOURCE_UNSIGNED: 'the revision is not signed by an allowed signer and was refused',
