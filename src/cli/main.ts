@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerProbeCommand } from './probe.ts';
 
 /** Exit codes: 0 ok, 1 a finding (invalid manifest, a service down), 2 usage. */
 export const EXIT_OK = 0;
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .description('Managed fault recovery for customer servers, driven by manifests in git.')
     .showHelpAfterError()
     .exitOverride();
+  registerProbeCommand(program);
   return program;
 }
 
