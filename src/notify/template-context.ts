@@ -1,0 +1,36 @@
+/** What every template gets besides the notification: formatting bound to the recipient's zone. */
+import type { EmailDocument } from './layout.ts';
+import type { Notification, NotificationKind, NotificationOf } from './types.ts';
+
+export interface TemplateContext {
+  /** Formats an ISO time in the recipient's zone and language. */
+  dt(iso: string): string;
+  /** Time of day only. */
+  time(iso: string): string;
+  /** The provider's name as it signs (e.g. `mamori 障害復旧サービス`). */
+  providerName: string;
+}
+
+/** A template gives the subject (without the prefix) and the blocks of the body. */
+export type Template<K extends NotificationKind> = (n: NotificationOf<K>, ctx: TemplateContext) => Omit<EmailDocument, 'locale'>;
+
+export type TemplateSet = { [K in NotificationKind]: Template<K> };
+
+/** `web01 http`, `web01`, or '' — the part of a subject that names what the message is about. */
+export function subjectTarget(n: Notification, clean: (s: string) => string): string {
+  const parts: string[] = [];
+  if (n.server) parts.push(clean(n.server.name));
+  if (n.service) parts.push(clean(n.service));
+  return parts.join(' ');
+}
+
+/** IPv4 CIDR to the `net/mask` form TCP wrappers read; other forms are returned as given. */
+export function hostsAllowForm(cidr: string): string {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
+  if (!m || m[1] === undefined || m[2] === undefined) return cidr.includes(':') ? `[${cidr.split('/')[0]}]/${cidr.split('/')[1] ?? '128'}` : cidr;
+  const bits = Number(m[2]);
+  if (bits > 32) return cidr;
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const octets = [24, 16, 8, 0].map((shift) => (mask >>> shift) & 0xff);
+  return `${m[1]}/${octets.join('.')}`;
+}

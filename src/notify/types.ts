@@ -1,0 +1,225 @@
+/**
+ * The message model: what mamori tells a customer or the operator, as plain data.
+ *
+ * A Notification carries facts, never prose and never a secret: the renderer turns facts into
+ * Japanese or English, and the outbox keeps the data on disk until it is delivered. Every field
+ * that comes from a manifest (server name, customer, addresses) is treated as hostile text by
+ * the renderer (no header injection), whatever validation happened upstream.
+ */
+import type { FailureKind, ServiceName } from '../probe/types.ts';
+
+export type Locale = 'ja' | 'en';
+export const LOCALES: readonly Locale[] = ['ja', 'en'];
+
+/** Text a runbook may give in both languages; a plain string is shown as is in either. */
+export type LocalizedText = string | { ja: string; en: string };
+
+export const CUSTOMER_KINDS = ['recovered', 'could-not-recover', 'access-blocked', 'not-ready'] as const;
+export const OPERATOR_KINDS = ['revision-refused', 'revision-held', 'mass-failure-paused', 'console-check-requested'] as const;
+/** `digest` is made by the outbox itself when a server's messages pass the rate; callers never send it. */
+export const NOTIFICATION_KINDS = [...CUSTOMER_KINDS, ...OPERATOR_KINDS, 'digest'] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+export interface Recipient {
+  email: string;
+  /** Japanese by default (the seed's customers). */
+  locale?: Locale;
+  /** Used in the greeting (〜様); without it the customer's name is used (〜 ご担当者様). */
+  name?: string;
+  cc?: string[];
+}
+
+export interface ServerRef {
+  name: string;
+  customer: string;
+  address: string;
+}
+
+export interface IncidentRef {
+  id: string;
+  /** ISO 8601. */
+  openedAt: string;
+  closedAt?: string;
+}
+
+/** What the monitor saw from outside (a failed ProbeResult, summarised). */
+export interface ProbeFailureSummary {
+  /** `addr:port`, or the address for ping. */
+  target: string;
+  kind: FailureKind;
+  /** The probe's own words (English, technical); shown as a detail line. */
+  message?: string;
+}
+
+/** One step of a runbook transcript, as the customer should read it. */
+export interface StepSummary {
+  type: 'check' | 'run' | 'answer-prompt' | 'verify' | 'console' | 'power';
+  /** What the step does, in words (the runbook's description). */
+  title?: LocalizedText;
+  /** The command as run (masked by the executor); never an answer to a prompt. */
+  command?: string;
+  outcome: 'ok' | 'failed' | 'skipped' | 'timeout';
+  exitCode?: number;
+  /** A few lines of output, trimmed and masked by the executor. */
+  output?: string;
+  /** ISO 8601. */
+  startedAt?: string;
+}
+
+export type Remedy = { type: 'restart-service'; unit: string } | { type: 'power-cycle' } | { type: 'none' };
+
+export interface Verification {
+  /** The outside probe that passed again. */
+  externalProbe: { target: string; at: string };
+  /** The process seen running (`ps`), e.g. `httpd`. */
+  process?: string;
+  /** The service answered on the server itself. */
+  localConnect?: boolean;
+}
+
+export interface RecoveredFacts {
+  /** The first failing probe (ISO 8601). */
+  detectedAt: string;
+  failure: ProbeFailureSummary;
+  remedy: Remedy;
+  steps: StepSummary[];
+  verification: Verification;
+  recoveredAt: string;
+  runbook?: string;
+}
+
+export type CouldNotRecoverReason =
+  | 'budget-exhausted'
+  | 'verify-failed'
+  | 'step-failed'
+  | 'login-failed'
+  | 'console-alive-network-down'
+  | 'unexpected';
+
+export interface CouldNotRecoverFacts {
+  detectedAt: string;
+  failure: ProbeFailureSummary;
+  steps: StepSummary[];
+  reason: CouldNotRecoverReason;
+  /** The state now, from the last probe. */
+  stateNow: { up: boolean; checkedAt: string; detail?: string };
+  /** Remediation is held until the service recovers or an operator resumes it. */
+  remediationHeld: boolean;
+  runbook?: string;
+}
+
+export interface AccessBlockedFacts {
+  detectedAt: string;
+  /** What mamori saw from its management networks. */
+  external: ProbeFailureSummary;
+  /** The evidence that the service runs and answers on the server itself. */
+  local: { command?: string; result?: string };
+  process?: string;
+  /** The networks the customer must allow (the seed's 210.224.172.0/24 and 210.188.224.0/24). */
+  managementNetworks: string[];
+  /** mamori's own source address for the failed probe, if known. */
+  sourceAddress?: string;
+}
+
+export type ReadinessCheck = 'management-login' | 'ssl-passphrase' | 'bmc';
+
+export interface NotReadyFacts {
+  checkedAt: string;
+  checks: Array<{ check: ReadinessCheck; ok: boolean; detail?: string }>;
+}
+
+export interface RevisionRefusedFacts {
+  revision: string;
+  source?: string;
+  errors: Array<{ file: string; line?: number; field?: string; message: string }>;
+  /** The revision still applied (last known good). */
+  keptRevision?: string;
+}
+
+export interface RevisionHeldFacts {
+  revision: string;
+  /** PascalCase, as the status conditions (`TooManyRemovals`, `Rollback`, `ReviewRequired`). */
+  reason: string;
+  message: string;
+  affected?: string[];
+  keptRevision?: string;
+  /** How to release it, e.g. `mamori approve <rev>`. */
+  releaseCommand?: string;
+}
+
+export interface MassFailurePausedFacts {
+  scope: { kind: 'network' | 'location' | 'fleet'; value: string };
+  down: number;
+  total: number;
+  /** A few of the servers down (the caller bounds the list). */
+  servers: string[];
+  pausedAt: string;
+  resumeCommand?: string;
+}
+
+export interface ConsoleCheckRequestedFacts {
+  reason: 'ping-failed' | 'ssh-down' | 'power-state-unknown' | 'console-unreachable';
+  since: string;
+  console?: { profile?: string; site?: string; rack?: string };
+  /** What the operator is asked to look at, if more than the reason says. */
+  question?: string;
+}
+
+export interface DigestItem {
+  id: string;
+  kind: NotificationKind;
+  service?: ServiceName;
+  occurredAt: string;
+  incidentId?: string;
+}
+
+export interface DigestFacts {
+  windowStart: string;
+  windowEnd: string;
+  items: DigestItem[];
+}
+
+export interface FactsByKind {
+  recovered: RecoveredFacts;
+  'could-not-recover': CouldNotRecoverFacts;
+  'access-blocked': AccessBlockedFacts;
+  'not-ready': NotReadyFacts;
+  'revision-refused': RevisionRefusedFacts;
+  'revision-held': RevisionHeldFacts;
+  'mass-failure-paused': MassFailurePausedFacts;
+  'console-check-requested': ConsoleCheckRequestedFacts;
+  digest: DigestFacts;
+}
+
+interface NotificationBase<K extends NotificationKind> {
+  /** Stable dedupe key, e.g. `${incidentId}:recovered`. Enqueueing it twice sends once. */
+  id: string;
+  kind: K;
+  to: Recipient;
+  server?: ServerRef;
+  service?: ServiceName;
+  incident?: IncidentRef;
+  /** ISO 8601: when the thing told happened. */
+  occurredAt: string;
+  facts: FactsByKind[K];
+}
+
+/** The discriminated union: `kind` picks the type of `facts`. */
+export type Notification = { [K in NotificationKind]: NotificationBase<K> }[NotificationKind];
+export type NotificationOf<K extends NotificationKind> = Extract<Notification, { kind: K }>;
+
+/**
+ * What the reconciler and executor call. The promise resolves only once the message is durably
+ * on disk (fsync) in the outbox; delivery happens later. Notifying the same id twice is a no-op.
+ */
+export interface Notifier {
+  notify(n: Notification): Promise<void>;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+  /** Message-ID, In-Reply-To, References, Auto-Submitted, … (values ASCII; nodemailer folds them). */
+  headers: Record<string, string>;
+}

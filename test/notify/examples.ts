@@ -1,0 +1,206 @@
+/**
+ * One notification of every kind, with fixed times and ids: the reviewed fixtures in
+ * test/fixtures/email/ are these, rendered. Times are UTC; the messages show them in JST.
+ */
+import type { Locale, Notification, NotificationKind } from '../../src/notify/types.ts';
+
+export const FIXED_DOMAIN = 'mamori.example.net';
+export const FIXED_ROOT = '<inc-20261126-0001=3Adetected@mamori.example.net>';
+
+const web01 = { name: 'web01', customer: 'acme', address: '203.0.113.10' };
+const incident = { id: 'inc-20261126-0001', openedAt: '2026-11-25T18:12:05Z' };
+const customer = (locale: Locale) => ({ email: 'ops@acme.example', locale });
+const operator = (locale: Locale) => ({ email: 'noc@provider.example', locale });
+
+export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', locale: Locale): Notification {
+  switch (kind) {
+    case 'recovered':
+      return {
+        id: `${incident.id}:recovered`,
+        kind,
+        to: customer(locale),
+        server: web01,
+        service: 'http',
+        incident: { ...incident, closedAt: '2026-11-25T18:16:40Z' },
+        occurredAt: '2026-11-25T18:16:40Z',
+        facts: {
+          detectedAt: '2026-11-25T18:12:05Z',
+          failure: { target: '203.0.113.10:80', kind: 'refused', message: 'connect ECONNREFUSED 203.0.113.10:80' },
+          remedy: { type: 'restart-service', unit: 'httpd' },
+          steps: [
+            {
+              type: 'check',
+              title: { ja: 'httpd プロセスの稼動確認', en: 'Check that httpd is running' },
+              command: 'ps ax -o pid,comm | grep httpd',
+              outcome: 'failed',
+              exitCode: 1,
+              startedAt: '2026-11-25T18:15:51Z',
+            },
+            {
+              type: 'run',
+              title: { ja: 'httpd の再起動', en: 'Restart httpd' },
+              command: '/etc/init.d/httpd restart',
+              outcome: 'ok',
+              exitCode: 0,
+              output: 'Starting httpd:                                            [  OK  ]',
+              startedAt: '2026-11-25T18:15:53Z',
+            },
+            {
+              type: 'verify',
+              title: { ja: 'httpd プロセスの稼動確認', en: 'Check that httpd is running' },
+              command: 'ps ax -o pid,comm | grep httpd',
+              outcome: 'ok',
+              startedAt: '2026-11-25T18:16:01Z',
+            },
+          ],
+          verification: { externalProbe: { target: '203.0.113.10:80', at: '2026-11-25T18:16:40Z' }, process: 'httpd', localConnect: true },
+          recoveredAt: '2026-11-25T18:16:40Z',
+          runbook: 'standard/http (centos 5)',
+        },
+      };
+    case 'could-not-recover':
+      return {
+        id: `${incident.id}:could-not-recover`,
+        kind,
+        to: customer(locale),
+        server: web01,
+        service: 'http',
+        incident,
+        occurredAt: '2026-11-25T18:20:12Z',
+        facts: {
+          detectedAt: '2026-11-25T18:12:05Z',
+          failure: { target: '203.0.113.10:80', kind: 'timeout', message: 'no answer to HEAD / within 5000 ms' },
+          steps: [
+            { type: 'check', title: { ja: 'httpd プロセスの稼動確認', en: 'Check that httpd is running' }, command: 'ps ax -o pid,comm | grep httpd', outcome: 'failed', exitCode: 1, startedAt: '2026-11-25T18:15:51Z' },
+            {
+              type: 'run',
+              title: { ja: 'httpd の再起動', en: 'Restart httpd' },
+              command: '/etc/init.d/httpd restart',
+              outcome: 'failed',
+              exitCode: 1,
+              output: 'Starting httpd: (28)No space left on device: Couldn\'t create accept lock\n                                                           [FAILED]',
+              startedAt: '2026-11-25T18:15:53Z',
+            },
+          ],
+          reason: 'step-failed',
+          stateNow: { up: false, checkedAt: '2026-11-25T18:20:10Z' },
+          remediationHeld: true,
+          runbook: 'standard/http (centos 5)',
+        },
+      };
+    case 'access-blocked':
+      return {
+        id: `${incident.id}:access-blocked`,
+        kind,
+        to: customer(locale),
+        server: web01,
+        service: 'http',
+        incident,
+        occurredAt: '2026-11-25T18:14:30Z',
+        facts: {
+          detectedAt: '2026-11-25T18:12:05Z',
+          external: { target: '203.0.113.10:80', kind: 'timeout', message: 'connect timeout after 5000 ms' },
+          local: { command: 'curl -sI http://127.0.0.1/', result: 'HTTP/1.1 200 OK' },
+          process: 'httpd',
+          managementNetworks: ['210.224.172.0/24', '210.188.224.0/24'],
+          sourceAddress: '210.224.172.21',
+        },
+      };
+    case 'not-ready':
+      return {
+        id: 'ready:web01:2026-11-26',
+        kind,
+        to: customer(locale),
+        server: web01,
+        occurredAt: '2026-11-25T19:00:00Z',
+        facts: {
+          checkedAt: '2026-11-25T19:00:00Z',
+          checks: [
+            { check: 'management-login', ok: true },
+            { check: 'ssl-passphrase', ok: false, detail: 'httpd did not start with the registered pass phrase' },
+            { check: 'bmc', ok: false, detail: 'no answer from 192.0.2.10 (RMCP+)' },
+          ],
+        },
+      };
+    case 'revision-refused':
+      return {
+        id: 'revision:3f9c2ab:refused',
+        kind,
+        to: operator(locale),
+        occurredAt: '2026-11-25T18:30:00Z',
+        facts: {
+          revision: '3f9c2ab',
+          source: 'git@git.provider.example:mamori/manifests.git (main)',
+          errors: [
+            { file: 'customers/acme/servers/web01.yaml', line: 9, field: 'spec.os.version', message: 'CentOS 3.9 is not in the catalog (CentOS 4 or later)' },
+            { file: 'customers/acme/runbooks/acme-httpd.yaml', line: 14, field: 'spec.steps[2].run', message: 'a step may not run "rm"' },
+          ],
+          keptRevision: '9e8d7c6',
+        },
+      };
+    case 'revision-held':
+      return {
+        id: 'revision:5b1e0d4:held',
+        kind,
+        to: operator(locale),
+        occurredAt: '2026-11-25T18:31:00Z',
+        facts: {
+          revision: '5b1e0d4',
+          reason: 'TooManyRemovals',
+          message: 'removes 14 of 40 servers (35 %, the limit is 20 %)',
+          affected: ['acme/web01', 'acme/web02', 'acme/mail01'],
+          keptRevision: '9e8d7c6',
+          releaseCommand: 'mamori approve 5b1e0d4',
+        },
+      };
+    case 'mass-failure-paused':
+      return {
+        id: 'mass:203.0.113.0-24:2026-11-25T18:40:00Z',
+        kind,
+        to: operator(locale),
+        occurredAt: '2026-11-25T18:40:00Z',
+        facts: {
+          scope: { kind: 'network', value: '203.0.113.0/24' },
+          down: 12,
+          total: 40,
+          servers: ['acme/web01', 'acme/web02', 'beta/db01', 'gamma/www'],
+          pausedAt: '2026-11-25T18:40:00Z',
+          resumeCommand: 'mamori resume --network 203.0.113.0/24',
+        },
+      };
+    case 'console-check-requested':
+      return {
+        id: `${incident.id}:console-check`,
+        kind,
+        to: operator(locale),
+        server: web01,
+        service: 'ping',
+        incident,
+        occurredAt: '2026-11-25T18:13:00Z',
+        facts: {
+          reason: 'ping-failed',
+          since: '2026-11-25T18:12:05Z',
+          console: { profile: 'dc1-ipmi', site: 'dojima', rack: 'A12' },
+        },
+      };
+    case 'digest':
+      return {
+        id: 'digest:ops@acme.example|web01:2026-11-25T18:00:00Z',
+        kind,
+        to: customer(locale),
+        server: web01,
+        service: 'http',
+        incident,
+        occurredAt: '2026-11-25T19:00:00Z',
+        facts: {
+          windowStart: '2026-11-25T18:00:00Z',
+          windowEnd: '2026-11-25T19:00:00Z',
+          items: [
+            { id: 'inc-20261126-0003:recovered', kind: 'recovered', service: 'http', occurredAt: '2026-11-25T18:21:40Z', incidentId: 'inc-20261126-0003' },
+            { id: 'inc-20261126-0004:recovered', kind: 'recovered', service: 'http', occurredAt: '2026-11-25T18:25:10Z', incidentId: 'inc-20261126-0004' },
+            { id: 'inc-20261126-0005:could-not-recover', kind: 'could-not-recover', service: 'http', occurredAt: '2026-11-25T18:31:02Z', incidentId: 'inc-20261126-0005' },
+          ],
+        },
+      };
+  }
+}
