@@ -1,0 +1,52 @@
+#!/bin/bash
+# PID 1 of a lab host: `init.sh HOSTDIR`, started by power.sh inside the host's network
+# namespace under `unshare --pid --mount --uts --fork --mount-proc`. It gives the host
+# its own /etc (an overlay: the host's files over the machine's), /run, /var/log, /home,
+# spools and pseudo-terminals, boots the SysV services, then reaps orphans until TERM
+# (a soft power-off: stop the services) or KILL (a hard one: every process ends).
+set -u
+H=${1:?usage: init.sh HOSTDIR}
+# shellcheck source=/dev/null
+. "$H/host.env"
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$H/etc,workdir=$H/etc-work" /etc || exit 1
+# /run is emptied at boot, as on a real server.
+find "$H/run" -mindepth 1 -delete
+mount --bind "$H/run" /run
+mount --bind "$H/log" /var/log
+mount --bind "$H/home" /home
+mount --bind "$H/usr-local-etc" /usr/local/etc
+mount --bind "$H/var-lib-exim4" /var/lib/exim4
+mount --bind "$H/var-lib-dovecot" /var/lib/dovecot
+mount --bind "$H/spool" /var/spool
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
+mount --bind /dev/pts/ptmx /dev/ptmx
+hostname "$LAB_HOST"
+mkdir -p /run/sshd /run/httpd /run/dovecot /var/log/httpd /var/log/exim4
+chmod 755 /run/sshd
+chown Debian-exim:adm /var/log/exim4
+
+SERVICES="sshd httpd vsftpd dovecot sendmail inetd"
+stop_all() {
+  local s
+  for s in inetd sendmail dovecot vsftpd httpd sshd; do /etc/init.d/$s stop; done
+  exit 0
+}
+trap stop_all TERM INT
+
+echo "lab init: $LAB_HOST booting"
+for s in $SERVICES; do
+  LAB_BOOT=1 /etc/init.d/$s start &
+done
+wait
+# The pass phrase given at installation is used at the first boot only: after a power
+# cycle httpd waits for someone to type it, as a real one does.
+rm -f /etc/httpd/boot-passphrase
+echo "lab init: $LAB_HOST up"
+
+while :; do
+  sleep 5 &
+  wait $!
+done

@@ -1,0 +1,124 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { attachLab, startLab } from './lab.ts';
+import { cleanStaleLab } from './clean.ts';
+import { LAB_SERVICES, LAB_VARIANTS, type LabHostSpec, type LabService, type LabVariant, type PowerAction } from './types.ts';
+import { labRecordPath } from './names.ts';
+import { existsSync } from 'node:fs';
+import { run } from './run.ts';
+
+/** The lab id people get when they give none; tests use their own ids. */
+export const DEFAULT_CLI_LAB_ID = 100;
+
+function parseId(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 255) throw new InvalidArgumentError('an integer 0..255');
+  return n;
+}
+
+export function parseHosts(v: string): LabHostSpec[] {
+  return v.split(',').filter(Boolean).map((item) => {
+    const [name = '', variant] = item.split(':');
+    if (variant !== undefined && !LAB_VARIANTS.includes(variant as LabVariant)) {
+      throw new InvalidArgumentError(`host "${name}": variant must be one of ${LAB_VARIANTS.join(', ')}`);
+    }
+    return variant === undefined ? { name } : { name, variant: variant as LabVariant };
+  });
+}
+
+const POWER_ACTIONS: readonly PowerAction[] = ['on', 'off', 'status', 'cycle', 'reset', 'soft'];
+
+export async function main(argv: readonly string[], out: (line: string) => void = (l) => console.log(l)): Promise<number> {
+  const program = new Command('lab')
+    .description('Simulated customer servers in network namespaces, with a console and a BMC each')
+    .option('--id <n>', `lab id: subnet 10.231.<id>.0/24 (default ${DEFAULT_CLI_LAB_ID})`, parseId, DEFAULT_CLI_LAB_ID)
+    .exitOverride();
+  const id = (): number => program.opts<{ id: number }>().id;
+
+  program
+    .command('up')
+    .description('start a fleet (stays up until `down`)')
+    .option('--hosts <list>', 'name[:variant],... variants: ' + LAB_VARIANTS.join(', '), parseHosts, parseHosts('web1,web2'))
+    .option('--dir <path>', 'the lab folder (default /tmp/mamori-lab/<id>)')
+    .option('--timeout <ms>', 'bound on the start', (v) => Number(v), 60_000)
+    .action(async (o: { hosts: LabHostSpec[]; dir?: string; timeout: number }) => {
+      const t0 = Date.now();
+      const lab = await startLab({ id: id(), hosts: o.hosts, timeoutMs: o.timeout, ...(o.dir ? { dir: o.dir } : {}) });
+      out(`lab ${lab.id} up in ${Date.now() - t0} ms: subnet ${lab.subnet}, gateway (mamori's source) ${lab.gateway}`);
+      out(`folder ${lab.dir}; login: ssh -i ${lab.managementKeyPath} -o UserKnownHostsFile=${lab.knownHostsPath} ${lab.managementUser}@ADDRESS`);
+      out(`legacy key ${lab.legacyKeyPath}`);
+      for (const h of lab.hosts) {
+        out(
+          `${h.name.padEnd(10)} ${h.variant.padEnd(10)} ${h.address.padEnd(13)} ${h.hostKeyFingerprint} (${h.hostKeyAlgorithm}) ` +
+            `bmc 127.0.0.1:${h.bmc.port} user ${h.bmc.user} password file ${h.bmc.passwordFile}` +
+            (h.variant === 'passphrase' ? ` pass phrase file ${h.dir}/ssl-passphrase` : ''),
+        );
+      }
+    });
+
+  program.command('down').description('tear down the lab and everything it left').action(async () => {
+    if (existsSync(labRecordPath(id()))) await (await attachLab(id())).stop();
+    else await cleanStaleLab(id());
+    out(`lab ${id()} down`);
+  });
+
+  program.command('status').description('power, listening ports and link of every host').action(async () => {
+    const lab = await attachLab(id());
+    out(`lab ${lab.id}: ${lab.subnet} folder ${lab.dir}`);
+    for (const h of lab.hosts) {
+      const power = await lab.power(h.name, 'status').catch((e: unknown) => `bmc error: ${String(e)}`);
+      const ss = await run('ip', ['netns', 'exec', h.netns, 'ss', '-Hltn']);
+      const ports = [...ss.stdout.matchAll(/:(\d+)\s/g)].map((m) => Number(m[1])).filter((p, i, a) => a.indexOf(p) === i);
+      const link = await run('ip', ['-n', h.netns, '-o', 'link', 'show', 'eth0']);
+      const carrier = /LOWER_UP/.test(link.stdout) ? 'link up' : 'link down';
+      out(`${h.name.padEnd(10)} ${h.address.padEnd(13)} power ${power} ${carrier} listening ${ports.sort((a, b) => a - b).join(',') || '-'}`);
+    }
+  });
+
+  program.command('break <host> <service>').description(`kill a daemon (${LAB_SERVICES.join(', ')})`).action(
+    async (host: string, service: string) => {
+      if (!LAB_SERVICES.includes(service as LabService)) {
+        throw new InvalidArgumentError(`service must be one of ${LAB_SERVICES.join(', ')}`);
+      }
+      await (await attachLab(id())).breakService(host, service as LabService);
+      out(`${service} on ${host} killed; its ports are closed`);
+    },
+  );
+
+  program.command('power <host> <action>').description(`through the BMC: ${POWER_ACTIONS.join('|')}`).action(
+    async (host: string, action: string) => {
+      if (!POWER_ACTIONS.includes(action as PowerAction)) {
+        throw new InvalidArgumentError(`action must be one of ${POWER_ACTIONS.join(', ')}`);
+      }
+      out(`${host}: power ${await (await attachLab(id())).power(host, action as PowerAction)}`);
+    },
+  );
+
+  program.command('pull <host>').description('take the host off the network (link down)').action(async (host: string) => {
+    await (await attachLab(id())).pull(host);
+    out(`${host}: link down`);
+  });
+  program.command('plug <host>').description('put the host back on the network').action(async (host: string) => {
+    await (await attachLab(id())).plug(host);
+    out(`${host}: link up`);
+  });
+  program.command('console <host> <command>').description('run a command as root inside the host').action(
+    async (host: string, command: string) => {
+      const r = await (await attachLab(id())).console(host, command);
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      process.exitCode = r.code;
+    },
+  );
+
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    const e = err as { code?: unknown; exitCode?: unknown; message?: unknown };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    }
+    console.error(`lab: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}

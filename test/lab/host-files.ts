@@ -1,0 +1,307 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MANAGEMENT_UID, MANAGEMENT_USER } from './names.ts';
+import { runOk } from './run.ts';
+import type { LabVariant } from './types.ts';
+
+/** What a host's folder is made from. */
+export interface HostPlan {
+  labDir: string;
+  dir: string;
+  name: string;
+  index: number;
+  variant: LabVariant;
+  address: string;
+  netns: string;
+  gateway: string;
+  /** Every host of the fleet, for /etc/hosts. */
+  fleet: { name: string; address: string }[];
+  /** authorized_keys lines of the management user. */
+  authorizedKeys: string;
+}
+
+export interface HostKeys {
+  hostKeyFingerprint: string;
+  hostKeyAlgorithm: string;
+  hostPublicKey: string;
+  sslPassphrase?: string;
+}
+
+const SSHD_COMMON = [
+  'Port 22',
+  'ListenAddress 0.0.0.0',
+  'PidFile /var/run/sshd.pid',
+  'UsePAM no',
+  'PubkeyAuthentication yes',
+  'PasswordAuthentication no',
+  'KbdInteractiveAuthentication no',
+  'PermitRootLogin no',
+  'AuthorizedKeysFile .ssh/authorized_keys',
+  'UseDNS no',
+  'PrintMotd no',
+  'Subsystem sftp internal-sftp',
+];
+
+/** The algorithms an OpenSSH 4.3 of CentOS 5 offers (LAB.md): no modern client default matches. */
+const SSHD_LEGACY = [
+  'HostKey /etc/ssh/ssh_host_rsa_key',
+  'KexAlgorithms diffie-hellman-group1-sha1,diffie-hellman-group14-sha1',
+  'HostKeyAlgorithms ssh-rsa',
+  'Ciphers aes128-cbc,3des-cbc',
+  'MACs hmac-sha1',
+  'PubkeyAcceptedAlgorithms ssh-rsa,rsa-sha2-256,rsa-sha2-512',
+];
+
+function initScript(labDir: string, name: string, pidfile: string, ports: string, cmd: string, extra = ''): string {
+  return `#!/bin/bash
+# ${name}: SysV init script of a lab host (chkconfig: 2345 55 25).
+NAME=${name}
+PIDFILE=${pidfile}
+PORTS="${ports}"
+CMD=(${cmd})
+. ${labDir}/bin/rc-functions.sh
+${extra}rc_main "$@"
+`;
+}
+
+async function write(path: string, text: string, mode = 0o644): Promise<void> {
+  await writeFile(path, text, { mode });
+  await chmod(path, mode);
+}
+
+function nginxConf(keyPath: string): string {
+  return `# httpd of a lab host: nginx under the name httpd.
+daemon off;
+master_process on;
+user www-data;
+worker_processes 1;
+pid /var/run/httpd.pid;
+error_log /var/log/httpd/error_log;
+events { worker_connections 256; }
+http {
+  access_log /var/log/httpd/access_log;
+  client_body_temp_path /run/httpd/body;
+  proxy_temp_path /run/httpd/proxy;
+  fastcgi_temp_path /run/httpd/fastcgi;
+  uwsgi_temp_path /run/httpd/uwsgi;
+  scgi_temp_path /run/httpd/scgi;
+  default_type text/html;
+  server {
+    listen 80;
+    listen 443 ssl;
+    server_name _;
+    ssl_certificate /etc/httpd/server.crt;
+    ssl_certificate_key ${keyPath};
+    root /etc/httpd/htdocs;
+    location / { index index.html; }
+  }
+}
+`;
+}
+
+function dovecotConf(mailPassword: string): string {
+  return `# POP3 and IMAP of a lab host.
+protocols = imap pop3
+listen = *
+base_dir = /run/dovecot
+state_dir = /var/lib/dovecot
+log_path = /var/log/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+mail_location = maildir:~/Maildir
+passdb {
+  driver = static
+  args = password=${mailPassword}
+}
+userdb {
+  driver = static
+  args = uid=${MANAGEMENT_USER} gid=${MANAGEMENT_USER} home=/home/%u
+}
+`;
+}
+
+function eximConf(name: string): string {
+  return `# SMTP of a lab host: mail for the lab's domains goes to :blackhole:.
+primary_hostname = ${name}.lab.test
+domainlist local_domains = @ : localhost : lab.test : ${name}.lab.test
+exim_user = Debian-exim
+exim_group = Debian-exim
+spool_directory = /var/spool/exim4
+log_file_path = /var/log/exim4/%slog
+keep_environment =
+tls_advertise_hosts =
+host_lookup =
+rfc1413_hosts =
+acl_smtp_rcpt = acl_check_rcpt
+begin acl
+acl_check_rcpt:
+  accept domains = +local_domains
+  deny message = relaying denied
+begin routers
+blackhole:
+  driver = redirect
+  domains = +local_domains
+  allow_defer
+  data = :blackhole:
+begin transports
+begin retry
+*   *   F,1h,15m
+begin rewrite
+begin authenticators
+`;
+}
+
+function vsftpdConf(hostDir: string): string {
+  return `# FTP of a lab host.
+listen=YES
+listen_ipv6=NO
+background=NO
+anonymous_enable=YES
+anon_root=${hostDir}/ftp
+ftp_username=ftp
+local_enable=NO
+write_enable=NO
+secure_chroot_dir=${hostDir}/empty
+seccomp_sandbox=NO
+xferlog_enable=NO
+vsftpd_log_file=/var/log/vsftpd.log
+ftpd_banner=(vsFTPd 2.0.5)
+`;
+}
+
+/**
+ * Writes a host's folder: its /etc overlay (passwd, shadow, sudoers.d, init.d, ssh, exim4,
+ * httpd, redhat-release), the bind-mounted folders, and makes its host key and certificate.
+ */
+export async function writeHost(plan: HostPlan): Promise<HostKeys> {
+  const { dir, labDir, name, variant } = plan;
+  const etc = join(dir, 'etc');
+  const dirs = [
+    'etc/init.d', 'etc/ssh', 'etc/sudoers.d', 'etc/exim4', 'etc/httpd/htdocs', 'etc-work', 'run', 'log',
+    'home', 'usr-local-etc/rc.d', 'var-lib-exim4', 'var-lib-dovecot', 'spool/exim4', 'ftp/pub', 'empty',
+  ];
+  for (const d of dirs) await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
+  await chmod(dir, 0o755);
+  await chown(join(dir, 'spool/exim4'), 103, 106).catch(() => undefined);
+
+  const [passwd, shadow, group] = await Promise.all(
+    ['/etc/passwd', '/etc/shadow', '/etc/group'].map((f) => readFile(f, 'utf8')),
+  );
+  const eximIds = /^Debian-exim:[^:]*:(\d+):(\d+):/m.exec(passwd ?? '');
+  if (eximIds?.[1] && eximIds[2]) await chown(join(dir, 'spool/exim4'), Number(eximIds[1]), Number(eximIds[2]));
+  const uid = MANAGEMENT_UID;
+  const u = MANAGEMENT_USER;
+  const nl = (s: string | undefined): string => (s && !s.endsWith('\n') ? `${s}\n` : (s ?? ''));
+  await write(join(etc, 'passwd'), `${nl(passwd)}${u}:x:${uid}:${uid}:mamori management:/home/${u}:/bin/bash\n`);
+  // '*' is no password but not a locked account: sshd (UsePAM no) refuses '!' even for keys.
+  await write(join(etc, 'shadow'), `${nl(shadow)}${u}:*:20000:0:99999:7:::\n`, 0o640);
+  await write(join(etc, 'group'), `${nl(group)}${u}:x:${uid}:\n`);
+  await write(join(etc, 'sudoers.d', u), `${u} ALL=(ALL) NOPASSWD: ALL\n`, 0o440);
+  await write(join(etc, 'hostname'), `${name}\n`);
+  const hosts = plan.fleet.map((h) => `${h.address} ${h.name}.lab.test ${h.name}`).join('\n');
+  await write(
+    join(etc, 'hosts'),
+    `127.0.0.1 localhost\n${plan.address} ${name}.lab.test ${name}\n${plan.gateway} mamori gateway\n${hosts}\n`,
+  );
+  // No nameserver: lookups fail at once on the host's own loopback instead of hanging.
+  await write(join(etc, 'resolv.conf'), 'options timeout:1 attempts:1\n');
+  await write(join(etc, 'redhat-release'), 'CentOS release 5.11 (Final)\n');
+  await write(join(etc, 'inetd.conf'), 'telnet stream tcp nowait root /usr/sbin/telnetd telnetd\n');
+  await write(join(etc, 'vsftpd.conf'), vsftpdConf(dir));
+  const mailPassword = randomBytes(12).toString('hex');
+  await write(join(etc, 'dovecot.conf'), dovecotConf(mailPassword), 0o640);
+  await write(join(etc, 'exim4', 'exim4.conf'), eximConf(name));
+  await write(join(etc, 'httpd', 'htdocs', 'index.html'), `<html><body>${name} (lab)</body></html>\n`);
+  await write(join(dir, 'ftp', 'pub', 'README'), `${name}\n`);
+
+  const home = join(dir, 'home', u);
+  await mkdir(join(home, '.ssh'), { recursive: true });
+  await write(join(home, '.ssh', 'authorized_keys'), plan.authorizedKeys, 0o600);
+  await chown(home, uid, uid);
+  await chmod(home, 0o750);
+  await chown(join(home, '.ssh'), uid, uid);
+  await chmod(join(home, '.ssh'), 0o700);
+  await chown(join(home, '.ssh', 'authorized_keys'), uid, uid);
+
+  // Host key and certificate, made now.
+  const legacy = variant === 'legacy-ssh';
+  const keyFile = join(etc, 'ssh', legacy ? 'ssh_host_rsa_key' : 'ssh_host_ed25519_key');
+  const keygen = legacy
+    ? ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-C', `root@${name}`, '-f', keyFile]
+    : ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${name}`, '-f', keyFile];
+  const passphrase = variant === 'passphrase' ? randomBytes(9).toString('base64url') : undefined;
+  const crt = join(etc, 'httpd', 'server.crt');
+  const key = join(etc, 'httpd', passphrase ? 'server.key.plain' : 'server.key');
+  await Promise.all([
+    runOk('ssh-keygen', keygen),
+    runOk('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650',
+      '-subj', `/CN=${name}.lab.test`, '-addext', `subjectAltName=DNS:${name}.lab.test,IP:${plan.address}`,
+      '-keyout', key, '-out', crt,
+    ]),
+  ]);
+  if (passphrase) {
+    const pf = join(etc, 'httpd', 'boot-passphrase');
+    await write(pf, passphrase, 0o600);
+    await runOk('openssl', ['pkey', '-in', key, '-aes256', '-passout', `file:${pf}`, '-out', join(etc, 'httpd', 'server.key.enc')]);
+    await runOk('rm', ['-f', key]);
+    await write(join(dir, 'ssl-passphrase'), passphrase, 0o600);
+  }
+  await chmod(join(etc, 'httpd', passphrase ? 'server.key.enc' : 'server.key'), 0o600);
+  await write(join(etc, 'httpd', 'httpd.conf'), nginxConf(passphrase ? '/run/httpd/server.key' : '/etc/httpd/server.key'));
+  await write(
+    join(etc, 'ssh', 'sshd_config'),
+    [...SSHD_COMMON, ...(legacy ? SSHD_LEGACY : [`HostKey ${keyFile.replace(etc, '/etc')}`]), ''].join('\n'),
+  );
+
+  // The seed's service paths.
+  const initd = join(etc, 'init.d');
+  const scripts: Record<string, string> = {
+    sshd: initScript(labDir, 'sshd', '/var/run/sshd.pid', '22', '/usr/sbin/sshd -D -f /etc/ssh/sshd_config -E /var/log/secure'),
+    httpd: initScript(
+      labDir, 'httpd', '/var/run/httpd.pid', '80 443', `${labDir}/sbin/httpd -c /etc/httpd/httpd.conf`,
+      passphrase ? `. ${labDir}/bin/passphrase.sh\n` : '',
+    ),
+    vsftpd: initScript(labDir, 'vsftpd', '/var/run/vsftpd.pid', '21', '/usr/sbin/vsftpd /etc/vsftpd.conf'),
+    dovecot: initScript(labDir, 'dovecot', '/var/run/dovecot.pid', '110 143', '/usr/sbin/dovecot -F -c /etc/dovecot.conf'),
+    sendmail: initScript(labDir, 'sendmail', '/var/run/sendmail.pid', '25', '/usr/sbin/sendmail -bdf -q30m -oP /run/exim4.pid'),
+    inetd: initScript(labDir, 'inetd', '/var/run/inetd.pid', '23', `${labDir}/sbin/inetd -d -p/run/inetd.d.pid /etc/inetd.conf`),
+  };
+  for (const [s, text] of Object.entries(scripts)) await write(join(initd, s), text, 0o755);
+  const rcd = join(dir, 'usr-local-etc', 'rc.d');
+  await write(join(rcd, 'apache22.sh'), '#!/bin/sh\n# The FreeBSD path of the seed: the same httpd.\nexec /etc/init.d/httpd "$@"\n', 0o755);
+  await symlink('apache22.sh', join(rcd, 'apache22')).catch(() => undefined);
+
+  await write(
+    join(dir, 'host.env'),
+    `LAB_DIR=${labDir}\nLAB_HOST=${name}\nLAB_NETNS=${plan.netns}\nLAB_VARIANT=${variant}\nLAB_GATEWAY=${plan.gateway}\n`,
+  );
+
+  const pub = (await readFile(`${keyFile}.pub`, 'utf8')).trim();
+  const fp = await runOk('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${keyFile}.pub`]);
+  const fingerprint = /SHA256:\S+/.exec(fp)?.[0];
+  if (!fingerprint) throw new Error(`lab: no fingerprint for ${keyFile}.pub: ${fp}`);
+  const [algorithm, body] = pub.split(/\s+/);
+  return {
+    hostKeyFingerprint: fingerprint,
+    hostKeyAlgorithm: algorithm ?? '',
+    hostPublicKey: `${algorithm} ${body}`,
+    ...(passphrase ? { sslPassphrase: passphrase } : {}),
+  };
+}
+
+/** Copies the shell assets and makes the daemon-name links every host uses. */
+export async function writeLabBin(labDir: string, assetsDir: string): Promise<void> {
+  await mkdir(join(labDir, 'bin'), { recursive: true, mode: 0o755 });
+  await mkdir(join(labDir, 'sbin'), { recursive: true, mode: 0o755 });
+  for (const f of ['init.sh', 'power.sh', 'chassis.sh', 'rc-functions.sh', 'passphrase.sh']) {
+    await copyFile(join(assetsDir, f), join(labDir, 'bin', f));
+    await chmod(join(labDir, 'bin', f), 0o755);
+  }
+  // A process is named after the file it was started as: ps and killall see httpd and inetd.
+  await symlink('/usr/sbin/nginx', join(labDir, 'sbin', 'httpd'));
+  await symlink('/usr/sbin/inetutils-inetd', join(labDir, 'sbin', 'inetd'));
+  // PID 1 of a host shows as init in ps.
+  await symlink('/bin/bash', join(labDir, 'sbin', 'init'));
+}

@@ -1,0 +1,345 @@
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { BMC_USER, ipmitool, parsePowerStatus, startBmc, writeBmc } from './bmc.ts';
+import { cleanStaleLab, killAndWait } from './clean.ts';
+import { writeHost, writeLabBin } from './host-files.ts';
+import {
+  MANAGEMENT_USER, MAX_HOSTS, bmcPort, checkHostName, checkLabId, defaultLabDir, gatewayAddress, hostAddress,
+  hostMac, labRecordPath, labRoot, netnsName, subnet,
+} from './names.ts';
+import { createBridge, createHostNet, setLink } from './network.ts';
+import { run, runOk, sleep } from './run.ts';
+import {
+  LAB_SERVICES, LAB_VARIANTS, SERVICE_PORTS, type ConsoleResult, type Lab, type LabHost, type LabService,
+  type PowerAction, type PowerState, type StartLabOptions,
+} from './types.ts';
+
+const ASSETS = fileURLToPath(new URL('./assets/', import.meta.url));
+
+/** What a running lab leaves in /tmp/mamori-lab/<id>.json (0600) so another process can attach. */
+interface LabRecord {
+  id: number;
+  dir: string;
+  startedBy: number;
+  hosts: Omit<LabHost, 'sslPassphrase'>[];
+  bmcPids: Record<string, number>;
+}
+
+/** Where each daemon writes, for the reason of a failed start. */
+const SERVICE_LOGS: Record<LabService, string[]> = {
+  sshd: ['log/sshd.out', 'log/secure'],
+  httpd: ['log/httpd.out', 'log/httpd/error_log'],
+  vsftpd: ['log/vsftpd.out', 'log/vsftpd.log'],
+  dovecot: ['log/dovecot.out', 'log/dovecot.log'],
+  sendmail: ['log/sendmail.out', 'log/exim4/mainlog', 'log/exim4/paniclog'],
+  inetd: ['log/inetd.out'],
+};
+
+async function tail(path: string, lines = 8): Promise<string> {
+  try {
+    const text = (await readFile(path, 'utf8')).trimEnd();
+    return text.split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function listeningPorts(netns: string): Promise<Set<number>> {
+  const r = await run('ip', ['netns', 'exec', netns, 'ss', '-Hltn'], { timeoutMs: 5_000 });
+  const ports = new Set<number>();
+  for (const line of r.stdout.split('\n')) {
+    const local = line.trim().split(/\s+/)[3];
+    const m = local ? /:(\d+)$/.exec(local) : null;
+    if (m?.[1]) ports.add(Number(m[1]));
+  }
+  return ports;
+}
+
+async function initPid(labDir: string, host: LabHost): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(join(host.dir, 'init.pid'), 'utf8')).trim());
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    if (/^State:\s*Z/m.test(status)) return undefined;
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return argv.includes(join(labDir, 'bin', 'init.sh')) && argv.includes(host.dir) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
+  const { id, dir } = record;
+  const hosts: LabHost[] = record.hosts.map((h) =>
+    passphrases[h.name] ? { ...h, sslPassphrase: passphrases[h.name] } : { ...h },
+  );
+  const host = (name: string): LabHost => {
+    const h = hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`lab ${id}: no host named "${name}" (hosts: ${hosts.map((x) => x.name).join(', ')})`);
+    return h;
+  };
+  const indexOf = (name: string): number => hosts.indexOf(host(name));
+
+  const consoleRun = async (name: string, command: string, opts: { timeoutMs?: number } = {}): Promise<ConsoleResult> => {
+    const h = host(name);
+    const pid = await initPid(dir, h);
+    if (pid === undefined) throw new Error(`lab ${id}: host ${name} is powered off (no init): no console`);
+    return run(
+      'nsenter',
+      ['-t', String(pid), '-a', '--wd=/', '--', '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+        'HOME=/root', 'LANG=C', 'TERM=dumb', 'USER=root', '/bin/bash', '-c', command],
+      { timeoutMs: opts.timeoutMs ?? 30_000 },
+    );
+  };
+
+  const waitPorts = async (h: LabHost, ports: readonly number[], want: 'open' | 'closed', timeoutMs: number): Promise<number[]> => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const open = await listeningPorts(h.netns);
+      const pending = ports.filter((p) => open.has(p) !== (want === 'open'));
+      if (pending.length === 0 || Date.now() > until) return pending;
+      await sleep(100);
+    }
+  };
+
+  const waitReady = async (name: string, opts: { timeoutMs?: number; services?: readonly LabService[] } = {}): Promise<void> => {
+    const h = host(name);
+    const services = opts.services ?? LAB_SERVICES;
+    const ports = services.flatMap((s) => SERVICE_PORTS[s]);
+    const pending = await waitPorts(h, ports, 'open', opts.timeoutMs ?? 30_000);
+    if (pending.length === 0) return;
+    const down = services.filter((s) => SERVICE_PORTS[s].some((p) => pending.includes(p)));
+    const parts: string[] = [];
+    for (const s of down) {
+      const logs = await Promise.all(SERVICE_LOGS[s].map(async (f) => [f, await tail(join(h.dir, f))] as const));
+      const text = logs.filter(([, t]) => t !== '').map(([f, t]) => `--- ${f}\n${t}`).join('\n');
+      parts.push(`${s} (port ${SERVICE_PORTS[s].join(',')}) is not listening${text ? `:\n${text}` : ' and wrote no log'}`);
+    }
+    const boot = await tail(join(h.dir, 'console.log'), 12);
+    throw new Error(`lab ${id}: host ${name} did not come up: ${parts.join('\n')}\n--- console.log\n${boot}`);
+  };
+
+  const power = async (name: string, action: PowerAction): Promise<PowerState> => {
+    const h = host(name);
+    const before = await initPid(dir, h);
+    const r = await ipmitool(h.bmc.port, h.bmc.user, h.bmc.passwordFile, action);
+    if (r.code !== 0) {
+      throw new Error(`lab ${id}: ipmitool chassis power ${action} for ${name} exited ${r.code}: ${r.stderr.trim()}`);
+    }
+    if (action === 'status') {
+      const state = parsePowerStatus(r.stdout);
+      if (!state) throw new Error(`lab ${id}: ipmitool said no power state for ${name}: ${r.stdout.trim()}`);
+      return state;
+    }
+    const want: PowerState = action === 'off' || action === 'soft' ? 'off' : 'on';
+    const until = Date.now() + (action === 'soft' ? 40_000 : 15_000);
+    // A cycle or reset is done when a new init runs (ipmi_sim powers on ~1 s after the off).
+    const fresh = action === 'cycle' || action === 'reset';
+    for (;;) {
+      const now = await initPid(dir, h);
+      const on = now !== undefined && (!fresh || now !== before);
+      if ((on ? 'on' : 'off') === want) return want;
+      if (Date.now() > until) throw new Error(`lab ${id}: host ${name} did not power ${want} after "${action}"`);
+      await sleep(50);
+    }
+  };
+
+  return {
+    id,
+    subnet: subnet(id),
+    gateway: gatewayAddress(id),
+    dir,
+    managementUser: MANAGEMENT_USER,
+    managementKeyPath: join(dir, 'keys', 'mamori_ed25519'),
+    legacyKeyPath: join(dir, 'keys', 'mamori_rsa'),
+    knownHostsPath: join(dir, 'keys', 'known_hosts'),
+    hosts,
+    host,
+    console: consoleRun,
+    async breakService(name, service) {
+      const h = host(name);
+      if (!LAB_SERVICES.includes(service)) throw new Error(`lab ${id}: no service "${String(service)}"`);
+      const r = await consoleRun(
+        name,
+        `p=$(cat /var/run/${service}.pid 2>/dev/null) && [ -n "$p" ] && kill -KILL -- "-$p" "$p" 2>/dev/null; exit 0`,
+      );
+      if (r.code !== 0) throw new Error(`lab ${id}: could not kill ${service} on ${name}: ${r.stderr}`);
+      const left = await waitPorts(h, SERVICE_PORTS[service], 'closed', 10_000);
+      if (left.length > 0) throw new Error(`lab ${id}: ${service} on ${name} still listens on ${left.join(',')} after SIGKILL`);
+    },
+    power,
+    waitReady,
+    async pull(name) {
+      await setLink(id, indexOf(name), false);
+    },
+    async plug(name) {
+      await setLink(id, indexOf(name), true);
+    },
+    async stop() {
+      await stopLab(record);
+    },
+  };
+}
+
+async function stopLab(record: LabRecord): Promise<void> {
+  // The BMCs first (a power-on hook must not boot a host we are tearing down), then the hosts'
+  // inits (PID 1: the whole host ends with it), then the rest by namespace and folder.
+  const bmc: number[] = [];
+  for (const pid of Object.values(record.bmcPids)) {
+    try {
+      const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+      if (argv.includes(`${record.dir}/`)) bmc.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  await killAndWait(bmc);
+  const inits: number[] = [];
+  for (const h of record.hosts) {
+    const p = await initPid(record.dir, h);
+    if (p !== undefined) inits.push(p);
+  }
+  await killAndWait(inits);
+  await cleanStaleLab(record.id, record.dir);
+}
+
+async function readPassphrases(hosts: readonly LabHost[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const h of hosts) {
+    if (h.variant !== 'passphrase') continue;
+    out[h.name] = (await readFile(join(h.dir, 'ssl-passphrase'), 'utf8')).trim();
+  }
+  return out;
+}
+
+/** A Lab object for a lab another process started (`npm run lab -- up`). */
+export async function attachLab(id: number): Promise<Lab> {
+  checkLabId(id);
+  let record: LabRecord;
+  try {
+    record = JSON.parse(await readFile(labRecordPath(id), 'utf8')) as LabRecord;
+  } catch (err) {
+    throw new Error(`lab ${id}: not running (no ${labRecordPath(id)})`, { cause: err });
+  }
+  return makeLab(record, await readPassphrases(record.hosts));
+}
+
+async function writeRecord(record: LabRecord): Promise<void> {
+  await mkdir(labRoot(), { recursive: true, mode: 0o755 });
+  await writeFile(labRecordPath(record.id), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+}
+
+async function makeKeys(dir: string): Promise<string> {
+  const keys = join(dir, 'keys');
+  await mkdir(keys, { recursive: true, mode: 0o700 });
+  await Promise.all([
+    runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'mamori@lab', '-f', join(keys, 'mamori_ed25519')]),
+    runOk('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-m', 'PEM', '-N', '', '-C', 'mamori-legacy@lab', '-f', join(keys, 'mamori_rsa')]),
+  ]);
+  const pubs = await Promise.all(['mamori_ed25519.pub', 'mamori_rsa.pub'].map((f) => readFile(join(keys, f), 'utf8')));
+  return pubs.map((p) => p.trim()).join('\n') + '\n';
+}
+
+function withDeadline<T>(p: Promise<T>, until: number, what: string): Promise<T> {
+  const ms = Math.max(0, until - Date.now());
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within the start bound`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Starts lab <id>: cleans what a previous run left, then builds the bridge, one namespace
+ * host per spec (booted in parallel) and its BMC, and waits until every daemon listens and
+ * every BMC answers. Fails with the reason (which daemon, the tail of its log) and leaves
+ * nothing running when it cannot start within the bound.
+ */
+export async function startLab(opts: StartLabOptions): Promise<Lab> {
+  const { id } = opts;
+  checkLabId(id);
+  if (opts.hosts.length < 1 || opts.hosts.length > MAX_HOSTS) {
+    throw new Error(`lab ${id}: a lab has 1..${MAX_HOSTS} hosts, got ${opts.hosts.length}`);
+  }
+  const seen = new Set<string>();
+  for (const h of opts.hosts) {
+    checkHostName(h.name);
+    if (seen.has(h.name)) throw new Error(`lab ${id}: host "${h.name}" given twice`);
+    seen.add(h.name);
+    if (h.variant !== undefined && !LAB_VARIANTS.includes(h.variant)) {
+      throw new Error(`lab ${id}: host "${h.name}" has unknown variant "${String(h.variant)}" (${LAB_VARIANTS.join(', ')})`);
+    }
+  }
+  const until = Date.now() + (opts.timeoutMs ?? 60_000);
+  const dir = resolve(opts.dir ?? defaultLabDir(id));
+  await cleanStaleLab(id, dir);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await chmod(dir, 0o755);
+
+  const hosts: LabHost[] = opts.hosts.map((spec, index) => ({
+    name: spec.name,
+    variant: spec.variant ?? 'standard',
+    address: hostAddress(id, index),
+    netns: netnsName(id, spec.name),
+    hostKeyFingerprint: '',
+    hostKeyAlgorithm: '',
+    hostPublicKey: '',
+    mac: hostMac(id, index),
+    bmc: { host: '127.0.0.1', port: bmcPort(id, index), user: BMC_USER, passwordFile: join(dir, 'bmc', spec.name, 'password') },
+    dir: join(dir, 'hosts', spec.name),
+  }));
+  const record: LabRecord = { id, dir, startedBy: process.pid, hosts, bmcPids: {} };
+  // Written first: a start that dies half-way is still found and cleaned by the next one.
+  await writeRecord(record);
+
+  try {
+    await withDeadline(
+      (async () => {
+        const [, authorizedKeys] = await Promise.all([writeLabBin(dir, ASSETS), makeKeys(dir), createBridge(id)]);
+        const fleet = hosts.map((h) => ({ name: h.name, address: h.address }));
+        await Promise.all(
+          hosts.map(async (h, index) => {
+            await createHostNet({ id, index, name: h.name, address: h.address, firewall: h.variant === 'firewall' });
+            const keys = await writeHost({
+              labDir: dir, dir: h.dir, name: h.name, index, variant: h.variant, address: h.address, netns: h.netns,
+              gateway: gatewayAddress(id), fleet, authorizedKeys,
+            });
+            Object.assign(h, keys);
+            await writeBmc({ dir: join(dir, 'bmc', h.name), name: h.name, port: h.bmc.port, hostDir: h.dir, labDir: dir });
+          }),
+        );
+        await writeFile(
+          join(dir, 'keys', 'known_hosts'),
+          hosts.map((h) => `${h.address} ${h.hostPublicKey}\n`).join(''),
+          { mode: 0o644 },
+        );
+        for (const h of hosts) record.bmcPids[h.name] = startBmc(join(dir, 'bmc', h.name));
+        record.hosts = hosts.map(({ sslPassphrase: _omit, ...rest }) => rest);
+        await writeRecord(record);
+        await Promise.all(hosts.map((h) => runOk(join(dir, 'bin', 'power.sh'), [h.dir, 'on'])));
+      })(),
+      until,
+      `lab ${id}: building the hosts`,
+    );
+    const lab = makeLab(record, await readPassphrases(hosts));
+    await Promise.all(
+      hosts.map(async (h) => {
+        await lab.waitReady(h.name, { timeoutMs: Math.max(1_000, until - Date.now()) });
+        const state = await withDeadline(lab.power(h.name, 'status'), until, `lab ${id}: the BMC of ${h.name}`);
+        if (state !== 'on') throw new Error(`lab ${id}: the BMC of ${h.name} says power ${state} on a running host`);
+      }),
+    );
+    return lab;
+  } catch (err) {
+    // Nothing of a failed start keeps running; its folder stays for the logs until the next start.
+    await stopProcessesAndNetwork(record);
+    throw err;
+  }
+}
+
+async function stopProcessesAndNetwork(record: LabRecord): Promise<void> {
+  const keep = join(labRoot(), `${record.id}.failed`);
+  await rm(keep, { recursive: true, force: true });
+  await run('cp', ['-a', record.dir, keep]);
+  await stopLab(record);
+}

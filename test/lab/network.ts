@@ -1,0 +1,65 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bridgeMac, bridgeName, gatewayAddress, hostMac, netnsName, vethName } from './names.ts';
+import { run, runOk } from './run.ts';
+
+/** Ports the firewall variant closes to the management network (not 22: mamori still logs in). */
+export const FIREWALLED_PORTS = [21, 23, 25, 80, 110, 143, 443];
+
+export async function createBridge(id: number): Promise<void> {
+  const br = bridgeName(id);
+  await runOk('ip', ['link', 'add', br, 'address', bridgeMac(id), 'type', 'bridge']);
+  await runOk('ip', ['addr', 'add', `${gatewayAddress(id)}/24`, 'dev', br]);
+  await runOk('ip', ['link', 'set', br, 'up']);
+}
+
+export interface HostNet {
+  id: number;
+  index: number;
+  name: string;
+  address: string;
+  firewall: boolean;
+}
+
+/** A host's network namespace, its veth on the lab bridge, and the /etc/netns files LAB.md asks for. */
+export async function createHostNet(h: HostNet): Promise<void> {
+  const ns = netnsName(h.id, h.name);
+  const veth = vethName(h.id, h.index);
+  const gw = gatewayAddress(h.id);
+  await runOk('ip', ['netns', 'add', ns]);
+  await runOk('ip', [
+    'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'address', hostMac(h.id, h.index), 'netns', ns,
+  ]);
+  await runOk('ip', ['link', 'set', veth, 'master', bridgeName(h.id), 'up']);
+  const batch = [
+    `addr add ${h.address}/24 dev eth0`,
+    'link set eth0 up',
+    'link set lo up',
+    `route add default via ${gw}`,
+  ].join('\n');
+  await runOk('ip', ['-n', ns, '-batch', '-'], { input: `${batch}\n` });
+  const etc = join('/etc/netns', ns);
+  await mkdir(etc, { recursive: true });
+  await writeFile(join(etc, 'hosts'), `127.0.0.1 localhost\n${h.address} ${h.name}\n${gw} mamori gateway\n`);
+  await writeFile(join(etc, 'resolv.conf'), 'options timeout:1 attempts:1\n');
+  if (h.firewall) {
+    await runOk('ip', [
+      'netns', 'exec', ns, 'iptables', '-A', 'INPUT', '-s', gw, '-p', 'tcp', '-m', 'multiport',
+      '--dports', FIREWALLED_PORTS.join(','), '-j', 'DROP',
+    ]);
+  }
+}
+
+export async function setLink(id: number, index: number, up: boolean): Promise<void> {
+  await runOk('ip', ['link', 'set', vethName(id, index), up ? 'up' : 'down']);
+}
+
+/** Removes whatever exists of these; missing parts are fine (teardown is idempotent). */
+export async function deleteNetwork(id: number, namespaces: readonly string[], veths: readonly string[]): Promise<void> {
+  for (const v of veths) await run('ip', ['link', 'del', v]);
+  for (const ns of namespaces) {
+    await run('ip', ['netns', 'del', ns]);
+    await rm(join('/etc/netns', ns), { recursive: true, force: true });
+  }
+  await run('ip', ['link', 'del', bridgeName(id)]);
+}

@@ -1,0 +1,115 @@
+/** The lab's public types: what tests, benchmarks and the demo see of a running lab. */
+
+/**
+ * standard: the seed-era CentOS 5 server. passphrase: its httpd start asks the SSL key's pass
+ * phrase on the terminal. legacy-ssh: its sshd offers only OpenSSH 4.x-era algorithms and an RSA
+ * host key. firewall: iptables in the host drops the management network (the gateway) on the
+ * service ports, but not on 22 and not ICMP.
+ */
+export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall';
+
+export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall'];
+
+/** The daemons of a lab host, by their seed name. */
+export type LabService = 'sshd' | 'httpd' | 'vsftpd' | 'dovecot' | 'sendmail' | 'inetd';
+
+export const LAB_SERVICES: readonly LabService[] = ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'inetd'];
+
+/** The TCP ports each daemon listens on inside a host. */
+export const SERVICE_PORTS: Readonly<Record<LabService, readonly number[]>> = {
+  sshd: [22],
+  httpd: [80, 443],
+  vsftpd: [21],
+  dovecot: [110, 143],
+  sendmail: [25],
+  inetd: [23],
+};
+
+export type PowerAction = 'off' | 'on' | 'status' | 'cycle' | 'reset' | 'soft';
+export type PowerState = 'on' | 'off';
+
+export interface LabHostSpec {
+  /** Short name, [a-z0-9-], also the host's hostname. */
+  name: string;
+  variant?: LabVariant;
+}
+
+export interface LabBmc {
+  host: '127.0.0.1';
+  /** UDP port of the host's ipmi_sim (RMCP+): 9000 + id*16 + host index. */
+  port: number;
+  user: string;
+  /** File (0600) holding the BMC password: give it to ipmitool with -f or IPMI_PASSWORD + -E. */
+  passwordFile: string;
+}
+
+export interface LabHost {
+  name: string;
+  variant: LabVariant;
+  /** 10.231.<id>.(11 + index) */
+  address: string;
+  /** Network namespace name: ml<id>-<name>. */
+  netns: string;
+  /** 'SHA256:...' of the sshd host key made at start (ed25519; RSA for legacy-ssh). */
+  hostKeyFingerprint: string;
+  /** 'ssh-ed25519' or 'ssh-rsa'. */
+  hostKeyAlgorithm: string;
+  /** The host key's public line ('ssh-ed25519 AAAA...'): known_hosts is `${address} ${hostPublicKey}`. */
+  hostPublicKey: string;
+  /** The fixed MAC of the host's eth0. */
+  mac: string;
+  bmc: LabBmc;
+  /** The SSL key's pass phrase (passphrase variant only), generated at start. */
+  sslPassphrase?: string;
+  /** The host's folder on the machine (its /etc overlay, logs, run files). */
+  dir: string;
+}
+
+export interface ConsoleResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Lab {
+  id: number;
+  /** 10.231.<id>.0/24 */
+  subnet: string;
+  /** 10.231.<id>.1: the machine's address on the lab bridge, so the source of every probe. */
+  gateway: string;
+  /** The lab's working folder (keys, configs, logs). */
+  dir: string;
+  /** 'mamori': key login, NOPASSWD sudo on every host. */
+  managementUser: string;
+  /** Private key (ed25519, OpenSSH format, 0600) of the management user; accepted by all but legacy-ssh hosts. */
+  managementKeyPath: string;
+  /** Private key (RSA 2048, PEM, 0600) accepted by every host, the legacy-ssh one included. */
+  legacyKeyPath: string;
+  /** A known_hosts file (0644) with every host's address and host key. */
+  knownHostsPath: string;
+  hosts: LabHost[];
+  host(name: string): LabHost;
+  /** Runs `bash -c command` as root inside the host's namespaces (works when sshd is dead). */
+  console(name: string, command: string, opts?: { timeoutMs?: number }): Promise<ConsoleResult>;
+  /** SIGKILLs the daemon (and its process group) by its pid file, then waits until its ports close. */
+  breakService(name: string, service: LabService): Promise<void>;
+  /** Through the host's BMC with ipmitool (-I lanplus -C 3 -E), the path mamori uses. */
+  power(name: string, action: PowerAction): Promise<PowerState>;
+  /** Waits until every daemon of a host listens (after power on, say). */
+  waitReady(name: string, opts?: { timeoutMs?: number; services?: readonly LabService[] }): Promise<void>;
+  /** Link down: the host stays alive but is off the network. */
+  pull(name: string): Promise<void>;
+  /** Link up again. */
+  plug(name: string): Promise<void>;
+  /** Tears down everything of this lab: processes by PID, namespaces, bridge, /etc/netns, the folder. */
+  stop(): Promise<void>;
+}
+
+export interface StartLabOptions {
+  id: number;
+  hosts: LabHostSpec[];
+  /** Default: /tmp/mamori-lab/<id>. Emptied at start. */
+  dir?: string;
+  /** Bound on the whole start; default 60 s. */
+  timeoutMs?: number;
+}
