@@ -12,7 +12,7 @@ rc_prestart() {
       return 1
     fi
     tty=1
-    printf 'Apache/2.2.3 mod_ssl/2.2.3 (Pass Phrase Dialog)\nSome of your private key files are encrypted for security reasons.\nIn order to read them you have to provide the pass phrases.\n\nServer $(hostname):443 (RSA)\n' >&3
+    printf 'Apache/2.2.3 mod_ssl/2.2.3 (Pass Phrase Dialog)\nSome of your private key files are encrypted for security reasons.\nIn order to read them you have to provide the pass phrases.\n\nServer %s:443 (RSA)\n' "$(hostname)" >&3
     stty -echo <&3 2>/dev/null
     perl -MPOSIX -e 'POSIX::tcflush(0, POSIX::TCIFLUSH())' <&3 2>/dev/null
     printf 'Enter pass phrase:' >&3
@@ -24,8 +24,12 @@ rc_prestart() {
   umask 077
   if ! openssl pkey -in /etc/httpd/server.key.enc -passin fd:4 -out /run/httpd/server.key 4<<<"$answer" 2>/dev/null; then
     rm -f /run/httpd/server.key
-    echo "Apache:mod_ssl:Error: Pass phrase incorrect." >&2
-    [ -n "$tty" ] && { echo "Apache:mod_ssl:Error: Pass phrase incorrect." >&3; exec 3>&-; }
+    if [ -n "$tty" ]; then
+      echo "Apache:mod_ssl:Error: Pass phrase incorrect." >&3
+      exec 3>&-
+    else
+      echo "Apache:mod_ssl:Error: Pass phrase incorrect." >&2
+    fi
     return 1
   fi
   [ -n "$tty" ] && { printf 'OK: Pass Phrase Dialog successful.\n' >&3; exec 3>&-; }

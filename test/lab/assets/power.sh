@@ -12,7 +12,7 @@ ACTION=${2:?usage: power.sh HOSTDIR on|off|soft|reset|status}
 alive() {
   local p=$1
   [ -n "$p" ] && [ -r "/proc/$p/status" ] || return 1
-  grep -q '^State:[[:space:]]*Z' "/proc/$p/status" && return 1
+  grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null && return 1
   # Only our init counts: a recycled pid belongs to someone else.
   tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$LAB_DIR/bin/init.sh $H"
 }

@@ -14,7 +14,7 @@ rc_pid() {
   case "$p" in '' | *[!0-9]*) return 1 ;; esac
   # A zombie is not running: it waits for init to reap it.
   [ -r "/proc/$p/status" ] || return 1
-  grep -q '^State:[[:space:]]*Z' "/proc/$p/status" && return 1
+  grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null && return 1
   echo "$p"
 }
 
