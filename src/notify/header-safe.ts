@@ -6,6 +6,7 @@
  */
 
 // C0 and C1 controls, DEL, and the Unicode line/paragraph separators some clients honour.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
 
 /** One line of header-safe text: controls become a space, runs of space collapse, at most `max` characters. */
@@ -16,6 +17,7 @@ export function headerText(value: string, max = 120): string {
 
 /** Body text from a manifest or a transcript: keeps newlines and tabs, drops other controls. */
 export function bodyText(value: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   return value.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, '');
 }
 

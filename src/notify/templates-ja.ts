@@ -393,19 +393,19 @@ export const JA: TemplateSet = {
     const f = n.facts;
     const ask: Record<typeof f.reason, { what: string; todo: string }> = {
       'ping-failed': {
-        what: `PING に応答しません（${ctx.dt(f.since)} から）。`,
+        what: `が PING に応答しません（${ctx.dt(f.since)} から）。`,
         todo: 'コンソールでサーバが稼動しているか（画面の表示、カーネルパニックの有無など）をご確認ください。停止している場合は電源の再起動をお願いいたします。稼動している場合は電源の再起動は行わず、ネットワークの状態をご確認ください。',
       },
       'ssh-down': {
-        what: `SSH に応答しません（${ctx.dt(f.since)} から）。SSH でログインできないため、サーバ内の確認ができません。`,
+        what: `が SSH に応答しません（${ctx.dt(f.since)} から）。SSH でログインできないため、サーバ内の確認ができません。`,
         todo: 'コンソールからログインし、sshd が動作しているかご確認ください。停止している場合は sshd の再起動をお願いいたします。',
       },
       'power-state-unknown': {
-        what: `電源制御から電源の状態を取得できません（${ctx.dt(f.since)} から）。`,
+        what: `について、電源制御から電源の状態を取得できません（${ctx.dt(f.since)} から）。`,
         todo: 'サーバの電源の状態をご確認ください。',
       },
       'console-unreachable': {
-        what: `コンソール（BMC）に接続できません（${ctx.dt(f.since)} から）。`,
+        what: `について、コンソール（BMC）に接続できません（${ctx.dt(f.since)} から）。`,
         todo: 'BMC の状態と、BMC へのネットワーク接続をご確認ください。',
       },
     };
@@ -417,7 +417,7 @@ export const JA: TemplateSet = {
     if (f.console?.profile) rows.push(['コンソール', f.console.profile]);
     const blocks: Block[] = [
       { type: 'p', text: '運用担当者様' },
-      { type: 'p', text: `サーバ ${serverLine(n)} が${item.what}\n自動での確認ができないため、データセンターにてコンソールでの確認をお願いいたします。` },
+      { type: 'p', text: `サーバ ${serverLine(n)} ${item.what}\n自動での確認ができないため、データセンターにてコンソールでの確認をお願いいたします。` },
       { type: 'heading', text: '確認していただきたいこと' },
       { type: 'p', text: f.question ? `${item.todo}\n${f.question}` : item.todo },
       { type: 'heading', text: '対象' },

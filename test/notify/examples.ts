@@ -198,7 +198,7 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
           items: [
             { id: 'inc-20261126-0003:recovered', kind: 'recovered', service: 'http', occurredAt: '2026-11-25T18:21:40Z', incidentId: 'inc-20261126-0003' },
             { id: 'inc-20261126-0004:recovered', kind: 'recovered', service: 'http', occurredAt: '2026-11-25T18:25:10Z', incidentId: 'inc-20261126-0004' },
-            { id: 'inc-20261126-0005:could-not-recover', kind: 'could-not-recover', service: 'http', occurredAt: '2026-11-25T18:31:02Z', incidentId: 'inc-20261126-0005' },
+            { id: 'inc-20261126-0005:recovered', kind: 'recovered', service: 'http', occurredAt: '2026-11-25T18:31:02Z', incidentId: 'inc-20261126-0005' },
           ],
         },
       };

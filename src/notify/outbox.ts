@@ -1,0 +1,497 @@
+/**
+ * The durable outbox: a notification is on disk (fsync'd) before anything is sent, delivered by a
+ * sender loop with bounded, jittered exponential backoff, and still there after a restart.
+ *
+ * On disk (one JSON file per message, written atomically, folder fsync'd after every rename):
+ *   pending/<id>.json   queued: state pending | sending | folded
+ *   sent/<id>.json      delivered (and sent/<id>.eml with the file transport)
+ *   folded/<id>.json    folded into a digest (the digest is its own pending/sent record)
+ *   failed/<id>.json    given up (permanent refusal, or older than retry.maxAgeMs)
+ *   corrupt/            unreadable files, set aside
+ *   threads/, windows/  threading and rate state
+ *
+ * Delivery is AT LEAST ONCE. Before a send the record is marked `sending`; after the relay accepts,
+ * sent/<id>.json is written and pending/<id>.json removed. A crash between the relay's "250" and
+ * that record leaves `sending` behind: on restart the message is sent again — with the same
+ * Message-ID, Date and body, so the copy is recognisable (and many mail stores drop it). We chose
+ * a rare duplicate over a lost "your server is down" message. Enqueueing an id that is pending,
+ * sent, folded or failed is a no-op: that is what makes "journal first, act second" safe upstream.
+ *
+ * Storm control: per recipient and server, at most rate.maxPerWindow messages per window go out
+ * one by one; further ones (except urgent kinds) are folded and sent as one digest at the window's
+ * end. Messages of one incident share a thread, and a new incident of the same server and service
+ * within threadJoinMs joins the open thread — a flapping service is one conversation.
+ *
+ * One Outbox per folder (the daemon's state lock guarantees it); inside the process every change of
+ * state goes through one queue, and the relay is never awaited while holding it.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { MamoriError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { NOTIFY_LOG } from './log-messages.ts';
+import { encodeIdPart, messageIdFor } from './message-id.ts';
+import { resolveNotifyOptions, type ResolvedNotifyOptions } from './options.ts';
+import { render } from './render.ts';
+import { scrubDeep, type Scrubber } from './scrub.ts';
+import { createMailTransport, fsyncDir, isPermanentSendError, isRelayError, type MailTransport } from './transport.ts';
+import type { DigestItem, Notification, NotificationOf, Notifier } from './types.ts';
+
+export interface OutboxDeps {
+  logger: Logger;
+  /** Milliseconds since the epoch; injectable so tests can run an hour in a moment. */
+  now?: () => number;
+  /** [0, 1): the backoff jitter. */
+  random?: () => number;
+  /** Applied to every string of a notification before it is written or rendered. */
+  scrub?: Scrubber;
+  /** A transport of the caller's (tests); by default from options.smtp. */
+  transport?: MailTransport;
+}
+
+export type EnqueueResult = 'queued' | 'folded' | 'duplicate';
+
+export interface PassResult {
+  sent: number;
+  retried: number;
+  failed: number;
+  digests: number;
+}
+
+type RecordState = 'pending' | 'sending' | 'folded';
+
+interface OutboxRecord {
+  v: 1;
+  notification: Notification;
+  messageId: string;
+  threadRoot?: string;
+  seq: number;
+  enqueuedAt: number;
+  state: RecordState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError?: string;
+  /** For a folded record: the rate window it waits in. */
+  window?: { key: string; start: number };
+}
+
+interface SentRecord extends Omit<OutboxRecord, 'state'> {
+  state: 'sent' | 'failed' | 'folded';
+  doneAt: number;
+  response?: string;
+  digestId?: string;
+}
+
+interface ThreadState {
+  key: string;
+  root: string;
+  lastAt: number;
+}
+
+interface WindowState {
+  key: string;
+  start: number;
+  count: number;
+}
+
+const FOLDERS = ['pending', 'sent', 'folded', 'failed', 'corrupt', 'threads', 'windows'] as const;
+type Folder = (typeof FOLDERS)[number];
+
+/** A file name for any id: readable where the id is, bounded in length, one-to-one. */
+export function fileIdFor(id: string): string {
+  const encoded = encodeIdPart(id);
+  if (encoded.length <= 180) return encoded;
+  return `${encoded.slice(0, 120)}~${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
+
+export class Outbox implements Notifier {
+  readonly options: ResolvedNotifyOptions;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly scrub: Scrubber;
+  private readonly transport: MailTransport;
+  private readonly pending = new Map<string, OutboxRecord>();
+  private readonly threads = new Map<string, ThreadState>();
+  private readonly windows = new Map<string, WindowState>();
+  private seq = 0;
+  /** The state queue: every disk change of the outbox runs through it, one at a time. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private relayBlockedUntil = 0;
+  private running: Promise<PassResult> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+
+  private constructor(options: ResolvedNotifyOptions, deps: OutboxDeps) {
+    this.options = options;
+    this.log = deps.logger.child({ component: 'outbox' });
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.scrub = deps.scrub ?? ((t) => t);
+    this.transport = deps.transport ?? createMailTransport(options);
+  }
+
+  /** Validates the options, creates the folders and reads what a previous run left queued. */
+  static async open(options: unknown, deps: OutboxDeps): Promise<Outbox> {
+    const outbox = new Outbox(resolveNotifyOptions(options), deps);
+    await outbox.load();
+    return outbox;
+  }
+
+  private dir(folder: Folder): string {
+    return path.join(this.options.dir, folder);
+  }
+
+  private file(folder: Folder, fileId: string): string {
+    return path.join(this.dir(folder), `${fileId}.json`);
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(folder: Folder, fileId: string, data: unknown): Promise<void> {
+    await writeFileAtomic(this.file(folder, fileId), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o640 });
+    await fsyncDir(this.dir(folder));
+  }
+
+  private async exists(folder: Folder, fileId: string): Promise<boolean> {
+    try {
+      await stat(this.file(folder, fileId));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async readJsonFolder<T>(folder: Folder): Promise<Array<{ fileId: string; data: T }>> {
+    const out: Array<{ fileId: string; data: T }> = [];
+    for (const name of (await readdir(this.dir(folder))).sort()) {
+      // write-file-atomic's temporary files (`x.json.123`) are leftovers of a crash mid-write.
+      if (!name.endsWith('.json')) continue;
+      const fileId = name.slice(0, -'.json'.length);
+      try {
+        out.push({ fileId, data: JSON.parse(await readFile(path.join(this.dir(folder), name), 'utf8')) as T });
+      } catch (cause) {
+        const err = new MamoriError('MAMORI_NOTIFY_OUTBOX_CORRUPT', undefined, { cause, details: { file: path.join(folder, name) } });
+        this.log.error({ err, code: err.code, file: path.join(folder, name) }, NOTIFY_LOG.corrupt);
+        await rename(path.join(this.dir(folder), name), path.join(this.dir('corrupt'), `${folder}-${name}`));
+      }
+    }
+    return out;
+  }
+
+  private async load(): Promise<void> {
+    for (const folder of FOLDERS) await mkdir(this.dir(folder), { recursive: true, mode: 0o750 });
+    for (const { fileId, data } of await this.readJsonFolder<OutboxRecord>('pending')) {
+      if (data?.v !== 1 || typeof data.notification?.id !== 'string') {
+        this.log.error({ code: 'MAMORI_NOTIFY_OUTBOX_CORRUPT', file: `pending/${fileId}.json` }, NOTIFY_LOG.corrupt);
+        await rename(this.file('pending', fileId), path.join(this.dir('corrupt'), `pending-${fileId}.json`));
+        continue;
+      }
+      if (data.state === 'sending') {
+        // The crash window: the relay may or may not have the message. Send again (same Message-ID).
+        this.log.warn({ notification: data.notification.id, messageId: data.messageId }, NOTIFY_LOG.resend);
+        data.state = 'pending';
+        data.nextAttemptAt = this.now();
+      }
+      this.pending.set(fileId, data);
+      this.seq = Math.max(this.seq, data.seq);
+    }
+    for (const { data } of await this.readJsonFolder<ThreadState>('threads')) this.threads.set(data.key, data);
+    for (const { data } of await this.readJsonFolder<WindowState>('windows')) this.windows.set(data.key, data);
+  }
+
+  /** Notifier: resolves once the message is durably queued (or was already). */
+  async notify(n: Notification): Promise<void> {
+    await this.enqueue(n);
+  }
+
+  async enqueue(input: Notification): Promise<EnqueueResult> {
+    // Render once now: a notification that cannot be rendered fails here, at the caller, not later.
+    render(input, { messageIdDomain: this.options.messageIdDomain });
+    const n = scrubDeep(input, this.scrub);
+    return this.serial(() => this.enqueueLocked(n, false));
+  }
+
+  private async enqueueLocked(n: Notification, internal: boolean, threadRoot?: string): Promise<EnqueueResult> {
+    const fileId = fileIdFor(n.id);
+    const fields = { notification: n.id, kind: n.kind, server: n.server?.name, service: n.service };
+    if (this.pending.has(fileId) || (await this.exists('sent', fileId)) || (await this.exists('folded', fileId)) || (await this.exists('failed', fileId))) {
+      this.log.debug(fields, NOTIFY_LOG.duplicate);
+      return 'duplicate';
+    }
+    const now = this.now();
+    const messageId = messageIdFor(n.id, this.options.messageIdDomain);
+    const root = threadRoot ?? (await this.thread(n, messageId, now));
+    let state: RecordState = 'pending';
+    let window: OutboxRecord['window'];
+    if (!internal && n.server) {
+      const key = `${n.to.email}|${n.server.name}`;
+      let w = this.windows.get(key);
+      if (w === undefined || now >= w.start + this.options.rate.windowMs) w = { key, start: now, count: 0 };
+      w.count += 1;
+      this.windows.set(key, w);
+      await this.write('windows', fileIdFor(key), w);
+      if (w.count > this.options.rate.maxPerWindow && !this.options.rate.urgentKinds.includes(n.kind)) {
+        state = 'folded';
+        window = { key, start: w.start };
+      }
+    }
+    this.seq += 1;
+    const record: OutboxRecord = { v: 1, notification: n, messageId, seq: this.seq, enqueuedAt: now, state, attempts: 0, nextAttemptAt: now };
+    if (root !== undefined && root !== messageId) record.threadRoot = root;
+    if (window) record.window = window;
+    await this.write('pending', fileId, record);
+    this.pending.set(fileId, record);
+    this.log.info({ ...fields, messageId }, state === 'folded' ? NOTIFY_LOG.folded : NOTIFY_LOG.queued);
+    this.kick();
+    return state === 'folded' ? 'folded' : 'queued';
+  }
+
+  /** The thread this message belongs to: its incident's, or the open one of its server and service. */
+  private async thread(n: Notification, messageId: string, now: number): Promise<string | undefined> {
+    const keys: string[] = [];
+    if (n.incident) keys.push(`incident:${n.incident.id}`);
+    if (n.server && n.service) keys.push(`service:${n.to.email}|${n.server.name}|${n.service}`);
+    if (keys.length === 0) return undefined;
+    let root: string | undefined;
+    const byIncident = n.incident ? this.threads.get(`incident:${n.incident.id}`) : undefined;
+    if (byIncident) root = byIncident.root;
+    const byService = keys.length > 0 && n.server && n.service ? this.threads.get(`service:${n.to.email}|${n.server.name}|${n.service}`) : undefined;
+    if (root === undefined && byService && now - byService.lastAt <= this.options.threadJoinMs) root = byService.root;
+    root ??= messageId;
+    for (const key of keys) {
+      const state = { key, root, lastAt: now };
+      // A service thread moves on when an unrelated incident starts a new one after a quiet spell.
+      this.threads.set(key, state);
+      await this.write('threads', fileIdFor(key), state);
+    }
+    return root;
+  }
+
+  /** Runs one pass: digests whose window closed, then every message due. Never runs twice at once. */
+  runOnce(): Promise<PassResult> {
+    if (this.running) return this.running;
+    const run = this.pass().finally(() => {
+      this.running = undefined;
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async pass(): Promise<PassResult> {
+    const result: PassResult = { sent: 0, retried: 0, failed: 0, digests: 0 };
+    result.digests = await this.serial(() => this.makeDigests());
+    const due = [...this.pending.entries()]
+      .filter(([, r]) => r.state === 'pending' && r.nextAttemptAt <= this.now())
+      .sort(([, a], [, b]) => a.seq - b.seq);
+    for (const [fileId] of due) {
+      if (this.now() < this.relayBlockedUntil) break;
+      const outcome = await this.deliver(fileId);
+      if (outcome === 'sent') result.sent += 1;
+      else if (outcome === 'retry') result.retried += 1;
+      else if (outcome === 'failed') result.failed += 1;
+    }
+    return result;
+  }
+
+  private async makeDigests(): Promise<number> {
+    const groups = new Map<string, Array<[string, OutboxRecord]>>();
+    for (const entry of this.pending.entries()) {
+      const w = entry[1].window;
+      if (entry[1].state !== 'folded' || w === undefined || this.now() < w.start + this.options.rate.windowMs) continue;
+      const group = `${w.key}\n${w.start}`;
+      groups.set(group, [...(groups.get(group) ?? []), entry]);
+    }
+    let count = 0;
+    for (const members of groups.values()) {
+      members.sort(([, a], [, b]) => a.seq - b.seq);
+      const first = members[0]?.[1];
+      if (!first?.window) continue;
+      const start = first.window.start;
+      const end = start + this.options.rate.windowMs;
+      const items: DigestItem[] = members.map(([, r]) => {
+        const item: DigestItem = { id: r.notification.id, kind: r.notification.kind, occurredAt: r.notification.occurredAt };
+        if (r.notification.service) item.service = r.notification.service;
+        if (r.notification.incident) item.incidentId = r.notification.incident.id;
+        return item;
+      });
+      const services = new Set(members.map(([, r]) => r.notification.service));
+      const digestId = `digest:${createHash('sha256').update(first.window.key).digest('hex').slice(0, 16)}:${start}`;
+      const digest: NotificationOf<'digest'> = {
+        id: digestId,
+        kind: 'digest',
+        to: first.notification.to,
+        occurredAt: new Date(end).toISOString(),
+        facts: { windowStart: new Date(start).toISOString(), windowEnd: new Date(end).toISOString(), items },
+      };
+      if (first.notification.server) digest.server = first.notification.server;
+      const onlyService = services.size === 1 ? first.notification.service : undefined;
+      if (onlyService) digest.service = onlyService;
+      if (first.notification.incident) digest.incident = first.notification.incident;
+      // The digest is written before the folded records move: a crash in between re-finds them, and
+      // the second enqueue of the same digest id is a no-op.
+      await this.enqueueLocked(digest, true, first.threadRoot ?? first.messageId);
+      for (const [fileId, r] of members) {
+        const done: SentRecord = { ...r, state: 'folded', doneAt: this.now(), digestId };
+        await this.write('folded', fileId, done);
+        await unlink(this.file('pending', fileId));
+        this.pending.delete(fileId);
+      }
+      await fsyncDir(this.dir('pending'));
+      this.log.info({ notification: digestId, items: items.length, server: digest.server?.name }, NOTIFY_LOG.digestQueued);
+      count += 1;
+    }
+    return count;
+  }
+
+  private async deliver(fileId: string): Promise<'sent' | 'retry' | 'failed' | 'skipped'> {
+    const record = await this.serial(async () => {
+      const r = this.pending.get(fileId);
+      if (r === undefined || r.state !== 'pending') return undefined;
+      r.state = 'sending';
+      await this.write('pending', fileId, r);
+      return r;
+    });
+    if (record === undefined) return 'skipped';
+    const n = record.notification;
+    const fields = { notification: n.id, kind: n.kind, messageId: record.messageId, server: n.server?.name, attempt: record.attempts + 1 };
+    let error: unknown;
+    let response = '';
+    try {
+      const rendered = render(n, {
+        messageIdDomain: this.options.messageIdDomain,
+        ...(record.threadRoot === undefined ? {} : { threadRoot: record.threadRoot }),
+        timeZone: this.options.timeZone,
+        subjectPrefix: this.options.subjectPrefix,
+        providerName: this.options.providerName,
+        scrub: this.scrub,
+      });
+      const mail = { fileId, rendered, to: n.to.email, date: new Date(record.enqueuedAt), ...(n.to.cc ? { cc: n.to.cc } : {}) };
+      response = (await this.transport.send(mail)).response;
+    } catch (err) {
+      error = err;
+    }
+    return this.serial(async () => {
+      const now = this.now();
+      if (error === undefined) {
+        const done: SentRecord = { ...record, state: 'sent', attempts: record.attempts + 1, doneAt: now, response };
+        delete done.lastError;
+        await this.write('sent', fileId, done);
+        await unlink(this.file('pending', fileId));
+        await fsyncDir(this.dir('pending'));
+        this.pending.delete(fileId);
+        this.log.info({ ...fields, response }, NOTIFY_LOG.sent);
+        return 'sent';
+      }
+      record.attempts += 1;
+      record.lastError = errorText(error);
+      const tooOld = now - record.enqueuedAt >= this.options.retry.maxAgeMs;
+      if (isPermanentSendError(error) || tooOld || isMamoriErrorLike(error)) {
+        const done: SentRecord = { ...record, state: 'failed', doneAt: now };
+        await this.write('failed', fileId, done);
+        await unlink(this.file('pending', fileId));
+        await fsyncDir(this.dir('pending'));
+        this.pending.delete(fileId);
+        this.log.error({ ...fields, err: record.lastError }, NOTIFY_LOG.gaveUp);
+        return 'failed';
+      }
+      const delay = this.backoff(record.attempts);
+      record.state = 'pending';
+      record.nextAttemptAt = now + delay;
+      await this.write('pending', fileId, record);
+      if (isRelayError(error)) {
+        // The relay is down, not this message: hold the others back too rather than hammering it.
+        this.relayBlockedUntil = record.nextAttemptAt;
+        this.log.warn({ ...fields, err: record.lastError, delayMs: delay }, NOTIFY_LOG.relayDown);
+      } else {
+        this.log.warn({ ...fields, err: record.lastError, delayMs: delay }, NOTIFY_LOG.retry);
+      }
+      return 'retry';
+    });
+  }
+
+  /** Exponential, capped, with "equal jitter" (half fixed, half random) so retries do not align. */
+  private backoff(attempts: number): number {
+    const { baseDelayMs, maxDelayMs } = this.options.retry;
+    const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempts - 1, 30));
+    return Math.round(exp / 2 + (exp / 2) * this.random());
+  }
+
+  /** When the next pass has work: the earliest due message or closing window. */
+  nextWakeAt(): number | undefined {
+    let next: number | undefined;
+    for (const r of this.pending.values()) {
+      const at = r.state === 'folded' && r.window ? r.window.start + this.options.rate.windowMs : r.state === 'pending' ? Math.max(r.nextAttemptAt, this.relayBlockedUntil) : undefined;
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
+  /** What is queued, for status and tests. */
+  stats(): { pending: number; folded: number } {
+    let folded = 0;
+    for (const r of this.pending.values()) if (r.state === 'folded') folded += 1;
+    return { pending: this.pending.size - folded, folded };
+  }
+
+  /** Starts the sender loop on real timers (the daemon). Tests may drive runOnce() themselves. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.schedule(0);
+  }
+
+  private kick(): void {
+    if (this.started) this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.started) return;
+    if (this.timer) clearTimeout(this.timer);
+    // Capped so that a clock step or a lost wake-up costs at most a minute.
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, Math.min(delayMs, 60_000)));
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    try {
+      await this.runOnce();
+    } catch (err) {
+      this.log.error({ err: errorText(err) }, NOTIFY_LOG.loopError);
+    }
+    if (!this.started) return;
+    const next = this.nextWakeAt();
+    if (next !== undefined) this.schedule(next - this.now());
+    else this.schedule(60_000);
+  }
+
+  /** Stops the loop, waits for a send in flight, closes the transport. Queued messages stay on disk. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running) await this.running.catch(() => undefined);
+    await this.chain;
+    this.transport.close();
+  }
+}
+
+/** A render failure at send time (a template bug) will not heal by retrying. */
+function isMamoriErrorLike(err: unknown): boolean {
+  return err instanceof MamoriError;
+}
