@@ -29,7 +29,6 @@ export function sshArgs(lab: Lab, host: LabHost, opts: SshOptions, command: stri
     '-o', 'StrictHostKeyChecking=yes',
     '-o', 'BatchMode=yes',
     '-o', 'ConnectTimeout=10',
-    '-o', 'LogLevel=ERROR',
     ...(opts.legacy ? LEGACY_SSH_OPTIONS : []),
     ...(opts.tty ? ['-tt'] : []),
     `${lab.managementUser}@${host.address}`,
