@@ -1,0 +1,436 @@
+/**
+ * decide: desired state + observed state + history + policy + now → actions + the next history.
+ *
+ * Pure: no clock (now is an input), no I/O, no randomness, no node: module. The controller commits
+ * the returned history before it carries out a single action, so that an attempt recorded here is
+ * never started twice (see README, "The reconcile loop", for the definitions implemented here).
+ */
+import type { ServiceName } from '../manifest/types.ts';
+import { budgetSpent, HOUR_MS, pruneWindow, SIX_HOURS_MS } from './budgets.ts';
+import { diffEpisodes, groupKeysOf, MassFailureIndex } from './mass-failure.ts';
+import type {
+  Action,
+  DesiredServer,
+  EscalationReason,
+  FleetHistory,
+  HoldReason,
+  Incident,
+  MassFailureEpisode,
+  Observation,
+  ObservedServer,
+  Policy,
+  RemediationTarget,
+  ServerHistory,
+  ServiceHistory,
+  ServiceState,
+} from './types.ts';
+
+/** How many closed incidents a server's history (and status file) keeps. */
+export const RECENT_INCIDENTS = 10;
+
+export function emptyServerHistory(): ServerHistory {
+  return { services: {}, powerActions: [], recent: [] };
+}
+
+export function emptyFleetHistory(): FleetHistory {
+  return { servers: new Map(), fleetPowerActions: [], massFailure: new Map() };
+}
+
+export function initialServiceHistory(now: number): ServiceHistory {
+  return { state: 'Unknown', since: now, consecutiveFailures: 0, lastProbeAt: 0, flips: [], restarts: [] };
+}
+
+/** `web01.http.20261125T222200.000Z`: readable, sortable, unique per (server, target, ms). */
+export function incidentId(server: string, target: RemediationTarget, now: number): string {
+  return `${server}.${target}.${new Date(now).toISOString().replace(/[-:]/g, '')}`;
+}
+
+export function isInMaintenance(server: DesiredServer, now: number): string | undefined {
+  for (const w of server.maintenance) {
+    if (now >= w.startMs && now < w.endMs) return w.reason ?? 'maintenance window';
+  }
+  return undefined;
+}
+
+/** A failing state: the service's newest trusted probe failed, or a repair is under way or held. */
+export function isFailingState(state: ServiceState): boolean {
+  return state === 'Suspect' || state === 'Down' || state === 'Remediating' || state === 'Escalated';
+}
+
+/**
+ * Remediation order inside one server: ping first (a host down covers its services), then ssh (the
+ * way in for every other runbook), then the rest.
+ */
+export function serviceOrder(services: readonly ServiceName[]): ServiceName[] {
+  const rank = (s: ServiceName): number => (s === 'ping' ? 0 : s === 'ssh' ? 1 : 2);
+  return [...services].sort((a, b) => rank(a) - rank(b));
+}
+
+export interface ServerContext {
+  policy: Policy;
+  now: number;
+  /** The tripped mass-failure scope covering this server (its key), if any. */
+  pausedBy?: string;
+  /** Power runbooks started fleet-wide in the last hour (for the fleet rate). */
+  fleetPowerActions: readonly number[];
+}
+
+export interface ServerDecision {
+  history: ServerHistory;
+  actions: Action[];
+  /** Times of power runbooks started by this decision (to add to the fleet's list). */
+  powerStarted: number[];
+  nextProbeAt: number;
+  /** true when the next probe is a retry (Suspect, Down, Unknown…), false at the normal interval. */
+  fast: boolean;
+}
+
+/** Whether a server counts as failing for mass-failure grouping (Escalated services are known breakage, not news). */
+export function serverFailing(desired: DesiredServer, observed: ObservedServer | undefined, history: ServerHistory | undefined): boolean {
+  for (const s of desired.services) {
+    const h = history?.services[s];
+    if (h?.state === 'Escalated') continue;
+    const o = observed?.[s];
+    const up = o !== undefined && o.up !== 'unknown' && o.at > (h?.lastProbeAt ?? 0) ? o.up : h?.lastUp;
+    if (up === false) return true;
+  }
+  return false;
+}
+
+interface Fold {
+  h: ServiceHistory;
+  /** A trusted probe newer than the history was folded in this pass. */
+  fresh: boolean;
+  unknown: boolean;
+}
+
+function fold(prev: ServiceHistory, obs: Observation | undefined, policy: Policy, now: number): Fold {
+  let h = prev;
+  let fresh = false;
+  let unknown = false;
+  if (obs !== undefined && obs.at > prev.lastProbeAt && obs.at > (prev.lastUnknownAt ?? 0)) {
+    if (obs.up === 'unknown') {
+      unknown = true;
+      h = { ...prev, lastUnknownAt: obs.at };
+    } else {
+      fresh = true;
+      const up = obs.up;
+      let flips = prev.flips;
+      if (prev.lastUp !== undefined && prev.lastUp !== up) flips = [...pruneWindow(flips, now, policy.flapWindowMs), obs.at];
+      h = {
+        ...prev,
+        lastProbeAt: obs.at,
+        lastUp: up,
+        lastLatencyMs: obs.latencyMs,
+        lastFailureKind: up ? undefined : obs.failureKind,
+        consecutiveFailures: up ? 0 : prev.consecutiveFailures + 1,
+        failingSince: up ? undefined : (prev.failingSince ?? obs.at),
+        flips,
+      };
+    }
+  }
+  const flips = pruneWindow(h.flips, now, policy.flapWindowMs);
+  const restarts = pruneWindow(h.restarts, now, HOUR_MS);
+  if (flips !== h.flips || restarts !== h.restarts) h = { ...h, flips, restarts };
+  return { h, fresh, unknown };
+}
+
+function transition(h: ServiceHistory, to: ServiceState, now: number, server: string, service: ServiceName, reason: string, actions: Action[]): ServiceHistory {
+  if (h.state === to) return h;
+  actions.push({ type: 'transition', server, service, from: h.state, to, reason, at: now });
+  return { ...h, state: to, since: now };
+}
+
+export function closeIncident(incident: Incident, reason: Incident['closeReason'], now: number): Incident {
+  return { ...incident, closedAt: now, closeReason: reason };
+}
+
+function pushRecent(recent: Incident[], incident: Incident): Incident[] {
+  const next = [...recent, incident];
+  return next.length > RECENT_INCIDENTS ? next.slice(next.length - RECENT_INCIDENTS) : next;
+}
+
+interface ServiceStep {
+  h: ServiceHistory;
+  server: ServerHistory;
+  powerStarted?: number;
+  fast: boolean;
+  at?: number;
+}
+
+/** Escalate: held until the service recovers on its own or an operator resumes it; the customer is told once. */
+export function escalate(
+  h: ServiceHistory,
+  incident: Incident,
+  reason: EscalationReason,
+  now: number,
+  serverName: string,
+  service: ServiceName,
+  actions: Action[],
+): ServiceHistory {
+  const next = transition(h, 'Escalated', now, serverName, service, reason, actions);
+  actions.push({ type: 'escalate', server: serverName, target: incident.target, incidentId: incident.id, reason });
+  const kind = reason === 'AccessBlocked' ? 'access-blocked' : 'could-not-recover';
+  let inc = incident;
+  if (!incident.notified.includes(kind)) {
+    actions.push({ type: 'notify', kind, id: `${incident.id}:${kind}`, server: serverName, target: incident.target, incidentId: incident.id, reason });
+    inc = { ...incident, notified: [...incident.notified, kind] };
+  }
+  return { ...next, escalation: reason, hold: undefined, incident: inc };
+}
+
+function stepService(
+  desired: DesiredServer,
+  service: ServiceName,
+  obs: Observation | undefined,
+  prevH: ServiceHistory,
+  server: ServerHistory,
+  ctx: ServerContext,
+  coveredBy: HoldReason | undefined,
+  actions: Action[],
+): ServiceStep {
+  const { policy, now } = ctx;
+  const name = desired.name;
+  const f = fold(prevH, obs, policy, now);
+  let h = f.h;
+  let srv = server;
+
+  // The state machine proper: only a fresh trusted probe moves a service between states.
+  if (f.fresh) {
+    const up = h.lastUp === true;
+    switch (h.state) {
+      case 'Unknown':
+      case 'Healthy':
+      case 'Recovered':
+      case 'Suspect':
+        if (up) h = transition(h, 'Healthy', now, name, service, 'ProbeSucceeded', actions);
+        else if (h.consecutiveFailures >= policy.failuresToDown) h = transition(h, 'Down', now, name, service, 'ConsecutiveFailures', actions);
+        else h = transition(h, 'Suspect', now, name, service, 'ProbeFailed', actions);
+        break;
+      case 'Down':
+      case 'Escalated':
+        if (up) {
+          if (h.incident !== undefined) {
+            const closed = closeIncident(h.incident, 'recovered-by-itself', now);
+            actions.push({ type: 'close-incident', server: name, incidentId: closed.id, target: closed.target, reason: 'recovered-by-itself' });
+            srv = { ...srv, recent: pushRecent(srv.recent, closed) };
+          }
+          h = transition(h, 'Healthy', now, name, service, 'ProbeSucceeded', actions);
+          h = { ...h, incident: undefined, escalation: undefined, hold: undefined };
+        }
+        break;
+      case 'Remediating':
+        // The runbook's verdict decides; a probe seen meanwhile is only recorded.
+        break;
+    }
+  }
+  if (!f.fresh && h.state === 'Recovered' && h.lastUp === true && h.lastProbeAt > h.since) {
+    h = transition(h, 'Healthy', now, name, service, 'ProbeSucceeded', actions);
+  }
+
+  const flapping = h.flips.length >= policy.flapTransitions;
+  if (!flapping && h.flapHeld) h = { ...h, flapHeld: false };
+
+  if (h.state !== 'Down') {
+    if (h.hold !== undefined && h.state !== 'Remediating') h = { ...h, hold: undefined };
+    const fast = f.unknown || h.state === 'Suspect' || h.state === 'Unknown' || h.state === 'Recovered' || h.state === 'Remediating';
+    return { h, server: srv, fast };
+  }
+
+  // Down: repair, unless something says not to. The first reason that applies is shown in status.
+  const target: RemediationTarget = service === 'ping' ? 'host' : service;
+  const maintenance = isInMaintenance(desired, now);
+  const hold: HoldReason | undefined =
+    coveredBy ??
+    (desired.suspend ? 'Suspended' : undefined) ??
+    (maintenance !== undefined ? 'Maintenance' : undefined) ??
+    (ctx.pausedBy !== undefined ? 'MassFailurePaused' : undefined) ??
+    (flapping ? 'Flapping' : undefined);
+  if (hold !== undefined) {
+    if (hold === 'Flapping' && !h.flapHeld) {
+      actions.push({ type: 'hold-flapping', server: name, service, flips: h.flips.length });
+      h = { ...h, flapHeld: true };
+    }
+    if (h.hold !== hold) h = { ...h, hold };
+    const fast = hold === 'MassFailurePaused' || hold === 'HostDown' || hold === 'SSHDown';
+    return { h, server: srv, fast };
+  }
+
+  let incident = h.incident;
+  if (incident === undefined) {
+    incident = {
+      id: incidentId(name, target, now),
+      server: name,
+      target,
+      openedAt: now,
+      detectedAt: h.failingSince ?? now,
+      attempts: [],
+      notified: [],
+      ...(target === 'host' && policy.destructiveWaitMs > 0 ? { notBefore: now + policy.destructiveWaitMs } : {}),
+    };
+    actions.push({ type: 'open-incident', server: name, incident });
+    h = { ...h, incident };
+  }
+  const last = incident.attempts[incident.attempts.length - 1];
+  if (last !== undefined && last.finishedAt === undefined) {
+    // Started and not finished: only its verdict (or the journal replay's `interrupted`) moves on.
+    return { h: { ...h, hold: 'AwaitingProbe' }, server: srv, fast: true };
+  }
+  // Re-probe first: after any attempt (finished, failed or interrupted) only a probe taken after it counts.
+  if (last?.finishedAt !== undefined && h.lastProbeAt <= last.finishedAt) {
+    return { h: h.hold === 'AwaitingProbe' ? h : { ...h, hold: 'AwaitingProbe' }, server: srv, fast: true };
+  }
+  if (incident.attempts.length >= policy.attemptsPerIncident) {
+    return { h: escalate(h, incident, 'AttemptsExhausted', now, name, service, actions), server: srv, fast: false };
+  }
+  if (target === 'host') {
+    const notBefore = incident.notBefore;
+    if (notBefore !== undefined && (now < notBefore || h.lastProbeAt < notBefore)) {
+      // A destructive action waits one probe interval, then needs a probe taken after the wait.
+      return { h: h.hold === 'DestructiveWait' ? h : { ...h, hold: 'DestructiveWait' }, server: srv, fast: true, at: notBefore };
+    }
+    if (budgetSpent(srv.powerActions, now, SIX_HOURS_MS, policy.powerCyclesPerServerPer6h)) {
+      return { h: escalate(h, incident, 'PowerBudgetExhausted', now, name, service, actions), server: srv, fast: false };
+    }
+    if (budgetSpent(ctx.fleetPowerActions, now, HOUR_MS, policy.powerActionsPerHour)) {
+      return { h: h.hold === 'PowerRateLimited' ? h : { ...h, hold: 'PowerRateLimited' }, server: srv, fast: true };
+    }
+  } else if (budgetSpent(h.restarts, now, HOUR_MS, policy.restartsPerServicePerHour)) {
+    return { h: escalate(h, incident, 'BudgetExhausted', now, name, service, actions), server: srv, fast: false };
+  }
+
+  const attempt = incident.attempts.length + 1;
+  incident = { ...incident, attempts: [...incident.attempts, { n: attempt, startedAt: now }] };
+  h = transition({ ...h, incident, hold: undefined }, 'Remediating', now, name, service, 'RunbookStarted', actions);
+  actions.push({ type: 'run-runbook', server: name, target, incidentId: incident.id, attempt, destructive: target === 'host' });
+  if (target === 'host') {
+    srv = { ...srv, powerActions: [...pruneWindow(srv.powerActions, now, SIX_HOURS_MS), now] };
+    return { h, server: srv, fast: true, powerStarted: now };
+  }
+  h = { ...h, restarts: [...h.restarts, now] };
+  return { h, server: srv, fast: true };
+}
+
+/** One server's decision. `history` undefined = a server seen for the first time. */
+export function decideServer(
+  desired: DesiredServer,
+  observed: ObservedServer | undefined,
+  history: ServerHistory | undefined,
+  ctx: ServerContext,
+): ServerDecision {
+  const { policy, now } = ctx;
+  const actions: Action[] = [];
+  let srv = history ?? emptyServerHistory();
+  const pruned = pruneWindow(srv.powerActions, now, SIX_HOURS_MS);
+  if (pruned !== srv.powerActions) srv = { ...srv, powerActions: pruned };
+  let services = srv.services;
+  let changed = false;
+  let fast = false;
+  let at: number | undefined;
+  const powerStarted: number[] = [];
+  let fleetPower = ctx.fleetPowerActions;
+
+  const subscribed = new Set(desired.services);
+  for (const service of serviceOrder(desired.services)) {
+    let coveredBy: HoldReason | undefined;
+    if (service !== 'ping' && subscribed.has('ping') && isFailingState(services.ping?.state ?? 'Unknown')) coveredBy = 'HostDown';
+    else if (service !== 'ping' && service !== 'ssh' && subscribed.has('ssh') && isFailingState(services.ssh?.state ?? 'Unknown')) coveredBy = 'SSHDown';
+    const prevH = services[service] ?? initialServiceHistory(now);
+    const step = stepService(desired, service, observed?.[service], prevH, srv, { ...ctx, fleetPowerActions: fleetPower }, coveredBy, actions);
+    if (step.h !== services[service]) {
+      services = { ...services, [service]: step.h };
+      changed = true;
+    }
+    if (step.server !== srv) srv = step.server;
+    if (step.powerStarted !== undefined) {
+      powerStarted.push(step.powerStarted);
+      fleetPower = [...fleetPower, step.powerStarted];
+    }
+    if (step.fast) fast = true;
+    if (step.at !== undefined) at = at === undefined ? step.at : Math.min(at, step.at);
+  }
+  // Services no longer subscribed are forgotten (their open incidents close as removed).
+  for (const key of Object.keys(services) as ServiceName[]) {
+    if (subscribed.has(key)) continue;
+    const h = services[key];
+    if (h?.incident !== undefined) {
+      const closed = closeIncident(h.incident, 'removed', now);
+      actions.push({ type: 'close-incident', server: desired.name, incidentId: closed.id, target: closed.target, reason: 'removed' });
+      srv = { ...srv, recent: pushRecent(srv.recent, closed) };
+    }
+    const { [key]: _dropped, ...rest } = services;
+    services = rest;
+    changed = true;
+  }
+  if (changed) srv = { ...srv, services };
+
+  let nextProbeAt = now + (fast ? policy.retryMs : policy.intervalMs);
+  if (at !== undefined && at > now) nextProbeAt = Math.min(nextProbeAt, at);
+  if (at !== undefined && at > now && !fast) nextProbeAt = at;
+  actions.push({ type: 'probe-again-at', server: desired.name, at: nextProbeAt, fast });
+  return { history: srv, actions, powerStarted, nextProbeAt, fast };
+}
+
+export interface DecideInput {
+  desired: readonly DesiredServer[];
+  observed: ReadonlyMap<string, ObservedServer>;
+  history: FleetHistory;
+  policy: Policy;
+  now: number;
+  /** Canary probes: any one down pauses remediation everywhere. */
+  canaries?: ReadonlyArray<{ address: string; up: boolean | 'unknown' }>;
+}
+
+export interface DecideOutput {
+  actions: Action[];
+  history: FleetHistory;
+}
+
+export function massFailureNotify(e: MassFailureEpisode): Action {
+  return { type: 'notify', kind: 'mass-failure-paused', id: `mass-failure:${e.scope.kind}:${e.scope.value}:${e.since}`, reason: e.scope.kind };
+}
+
+/** A whole pass over the fleet: mass failure first, then every server. */
+export function decide(input: DecideInput): DecideOutput {
+  const { desired, observed, history } = input;
+  const index = new MassFailureIndex();
+  for (const d of desired) index.set(d.name, groupKeysOf(d), serverFailing(d, observed.get(d.name), history.servers.get(d.name)));
+  for (const c of input.canaries ?? []) if (c.up !== 'unknown') index.setCanary(c.address, !c.up);
+  return decideWithIndex(input, index);
+}
+
+/** decide with a mass-failure index the caller keeps (the controller updates it server by server). */
+export function decideWithIndex(input: DecideInput, index: MassFailureIndex): DecideOutput {
+  const { desired, observed, history, policy, now } = input;
+  const actions: Action[] = [];
+  const episodes = diffEpisodes(history.massFailure, index.tripped(policy), now);
+  for (const e of episodes.opened) actions.push({ type: 'pause-for-mass-failure', episode: e });
+  // The operator is told once per paused period, naming the broadest scope (canary, fleet, then
+  // groups): one network fault often trips its /24, its rack and the fleet at once.
+  const first = episodes.opened[0];
+  if (first !== undefined && history.massFailure.size === 0) actions.push(massFailureNotify(first));
+  for (const c of episodes.cleared) actions.push({ type: 'clear-mass-failure', scope: c.episode.scope, since: c.episode.since });
+
+  let fleetPower = pruneWindow(history.fleetPowerActions, now, HOUR_MS);
+  const servers = new Map<string, ServerHistory>();
+  for (const d of desired) {
+    const dec = decideServer(d, observed.get(d.name), history.servers.get(d.name), {
+      policy,
+      now,
+      pausedBy: index.pausedBy(d.name, policy),
+      fleetPowerActions: fleetPower,
+    });
+    for (const a of dec.actions) actions.push(a);
+    if (dec.powerStarted.length > 0) fleetPower = [...fleetPower, ...dec.powerStarted];
+    servers.set(d.name, dec.history);
+  }
+  const wanted = new Set(desired.map((d) => d.name));
+  for (const [name, h] of history.servers) {
+    if (wanted.has(name)) continue;
+    for (const s of Object.values(h.services)) {
+      if (s?.incident === undefined) continue;
+      actions.push({ type: 'close-incident', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed' });
+    }
+  }
+  return { actions, history: { servers, fleetPowerActions: fleetPower, massFailure: episodes.next } };
+}

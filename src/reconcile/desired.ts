@@ -1,0 +1,34 @@
+/**
+ * A server manifest as the reconciler needs it: the services (names only), the place it stands,
+ * whether repairs are suspended, and its maintenance windows as epoch ms. Pure.
+ */
+import type { ServerDocument, ServiceName } from '../manifest/types.ts';
+import { SERVICE_NAMES } from '../manifest/types.ts';
+import type { DesiredServer, MaintenanceWindow } from './types.ts';
+
+export function serviceNamesOf(doc: ServerDocument): ServiceName[] {
+  const out: ServiceName[] = [];
+  for (const entry of doc.spec.services) {
+    const name = typeof entry === 'string' ? entry : Object.keys(entry)[0];
+    if (name !== undefined && (SERVICE_NAMES as readonly string[]).includes(name) && !out.includes(name as ServiceName)) out.push(name as ServiceName);
+  }
+  return out;
+}
+
+export function desiredFromManifest(doc: ServerDocument): DesiredServer {
+  const maintenance: MaintenanceWindow[] = [];
+  for (const w of doc.spec.maintenance ?? []) {
+    const startMs = Date.parse(w.start);
+    const endMs = Date.parse(w.end);
+    if (Number.isFinite(startMs) && Number.isFinite(endMs)) maintenance.push(w.reason !== undefined ? { startMs, endMs, reason: w.reason } : { startMs, endMs });
+  }
+  const d: DesiredServer = {
+    name: doc.metadata.name,
+    address: doc.spec.address,
+    services: serviceNamesOf(doc),
+    suspend: doc.spec.suspend === true,
+    maintenance,
+  };
+  if (doc.spec.location !== undefined) d.location = { ...doc.spec.location };
+  return d;
+}

@@ -1,0 +1,210 @@
+/**
+ * The reconciler's data: desired state (from the manifests), observed state (the latest probe
+ * results), history (what the reconciler remembers between passes, rebuilt from the journal after a
+ * restart), policy (the config's numbers in milliseconds) and the actions `decide` returns.
+ *
+ * Everything here is plain data with times as epoch milliseconds: `decide` is pure, so it never
+ * reads a clock; `now` is an input.
+ */
+import type { ServiceName } from '../manifest/types.ts';
+import type { Verdict } from '../runbook/execution.ts';
+
+/** The per-service state machine (see README, "The reconcile loop"). */
+export type ServiceState = 'Unknown' | 'Healthy' | 'Suspect' | 'Down' | 'Remediating' | 'Recovered' | 'Escalated';
+
+/** What a runbook is for: one service, or the whole host (ping failed: the console/power runbook). */
+export type RemediationTarget = ServiceName | 'host';
+
+export interface MaintenanceWindow {
+  startMs: number;
+  endMs: number;
+  reason?: string;
+}
+
+export interface DesiredLocation {
+  site?: string;
+  rack?: string;
+  switch?: string;
+}
+
+/** One server as the reconciler needs it (derived from its manifest by `desiredFromManifest`). */
+export interface DesiredServer {
+  name: string;
+  address: string;
+  services: readonly ServiceName[];
+  location?: DesiredLocation;
+  suspend: boolean;
+  maintenance: readonly MaintenanceWindow[];
+}
+
+/** `up: 'unknown'` is a probe whose result cannot be trusted (the monitor itself lagged). */
+export interface Observation {
+  up: boolean | 'unknown';
+  /** When the probe began (epoch ms). */
+  at: number;
+  latencyMs: number;
+  failureKind?: string;
+  message?: string;
+}
+
+export type ObservedServer = Partial<Record<ServiceName, Observation>>;
+
+export interface Attempt {
+  n: number;
+  startedAt: number;
+  finishedAt?: number;
+  verdict?: Verdict;
+}
+
+export interface Incident {
+  id: string;
+  server: string;
+  target: RemediationTarget;
+  openedAt: number;
+  /** When the first failing probe of this fault was seen. */
+  detectedAt: number;
+  attempts: Attempt[];
+  /** A destructive (power) runbook may not start before this, and only on a probe taken after it. */
+  notBefore?: number;
+  closedAt?: number;
+  closeReason?: CloseReason;
+  /** Notifications already asked for (kinds), so that each goes out once per incident. */
+  notified: string[];
+}
+
+export type CloseReason = 'recovered' | 'recovered-by-itself' | 'resumed' | 'removed';
+
+/** Why a failing service is not being repaired right now (status shows it as the reason). */
+export type HoldReason =
+  | 'HostDown'
+  | 'SSHDown'
+  | 'Suspended'
+  | 'Maintenance'
+  | 'MassFailurePaused'
+  | 'Flapping'
+  | 'PowerRateLimited'
+  | 'DestructiveWait'
+  | 'AwaitingProbe';
+
+/** Why a service is Escalated: held until it recovers on its own or an operator resumes it. */
+export type EscalationReason =
+  | 'AttemptsExhausted'
+  | 'BudgetExhausted'
+  | 'PowerBudgetExhausted'
+  | 'AccessBlocked'
+  | 'HostKeyChanged'
+  | 'ManagementAccessDenied'
+  | 'HostUnreachable'
+  | 'OSMismatch'
+  | 'PassphraseRequired'
+  | 'SecretMissing'
+  | 'ConsoleUnavailable'
+  | 'RunbookEscalated';
+
+export interface ServiceHistory {
+  state: ServiceState;
+  /** When `state` last changed. */
+  since: number;
+  consecutiveFailures: number;
+  /** The newest trusted probe folded into this history (epoch ms; 0 = none). */
+  lastProbeAt: number;
+  /** The newest Unknown probe (the monitor lagged), which moves nothing. */
+  lastUnknownAt?: number;
+  /** The newest trusted outcome (undefined = never probed, or only unknown probes). */
+  lastUp?: boolean;
+  lastLatencyMs?: number;
+  lastFailureKind?: string;
+  /** The first failing probe of the current failure streak. */
+  failingSince?: number;
+  /** Times the trusted outcome flipped (up↔down), pruned to the flapping window. */
+  flips: number[];
+  /** Times a runbook for this service started, pruned to one hour (the restart budget). */
+  restarts: number[];
+  incident?: Incident;
+  escalation?: EscalationReason;
+  hold?: HoldReason;
+  /** hold-flapping already said for the current flapping spell. */
+  flapHeld?: boolean;
+}
+
+export interface ServerHistory {
+  services: Partial<Record<ServiceName, ServiceHistory>>;
+  /** The host incident (ping failed): one incident for the whole host, not one per service. */
+  host?: Incident;
+  /** Times a host (power) runbook started, pruned to six hours (the power budget). */
+  powerActions: number[];
+  /** Incidents closed recently, newest last (bounded), for the status file. */
+  recent: Incident[];
+}
+
+export interface MassFailureEpisode {
+  scope: MassFailureScope;
+  since: number;
+  down: number;
+  total: number;
+  servers: string[];
+}
+
+export interface MassFailureScope {
+  kind: 'network' | 'location' | 'fleet' | 'canary';
+  value: string;
+}
+
+export interface FleetHistory {
+  servers: Map<string, ServerHistory>;
+  /** Power runbooks started anywhere, pruned to one hour (the fleet rate). */
+  fleetPowerActions: number[];
+  /** Open mass-failure episodes by scope key. */
+  massFailure: Map<string, MassFailureEpisode>;
+}
+
+/** The config's numbers, in milliseconds, as decide uses them. */
+export interface Policy {
+  intervalMs: number;
+  timeoutMs: number;
+  retryMs: number;
+  failuresToDown: number;
+  jitter: number;
+  restartsPerServicePerHour: number;
+  powerCyclesPerServerPer6h: number;
+  attemptsPerIncident: number;
+  destructiveWaitMs: number;
+  flapTransitions: number;
+  flapWindowMs: number;
+  massMinServers: number;
+  massFraction: number;
+  fleetFraction: number;
+  powerActionsPerHour: number;
+}
+
+export type NotifyKind = 'recovered' | 'could-not-recover' | 'access-blocked' | 'mass-failure-paused';
+
+export type Action =
+  | { type: 'transition'; server: string; service: ServiceName; from: ServiceState; to: ServiceState; reason: string; at: number }
+  | { type: 'open-incident'; server: string; incident: Incident }
+  | {
+      type: 'run-runbook';
+      server: string;
+      target: RemediationTarget;
+      incidentId: string;
+      attempt: number;
+      destructive: boolean;
+    }
+  | { type: 'escalate'; server: string; target: RemediationTarget; incidentId: string; reason: EscalationReason }
+  | {
+      type: 'notify';
+      kind: NotifyKind;
+      /** Stable dedupe key: the notifier sends an id once. */
+      id: string;
+      server?: string;
+      target?: RemediationTarget;
+      incidentId?: string;
+      reason?: string;
+    }
+  | { type: 'hold-flapping'; server: string; service: ServiceName; flips: number }
+  | { type: 'close-incident'; server: string; incidentId: string; target: RemediationTarget; reason: CloseReason }
+  | { type: 'pause-for-mass-failure'; episode: MassFailureEpisode }
+  | { type: 'clear-mass-failure'; scope: MassFailureScope; since: number }
+  | { type: 'probe-again-at'; server: string; at: number; fast: boolean };
+
+export type ActionType = Action['type'];
