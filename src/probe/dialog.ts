@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { failureFromError, formatTarget, makeResult } from './result.ts';
 import { observeCertificate } from './tls-observe.ts';
@@ -98,6 +98,12 @@ class DialogRun {
       this.resolve(this.result({ kind: 'error', phase: 'connect', message: 'probe aborted' }));
       return;
     }
+    if (isIP(this.target.address) === 0) {
+      // Addresses are IP literals by schema; a name here would mean a DNS lookup per probe.
+      this.stage = Stage.Done;
+      this.resolve(this.result({ kind: 'error', phase: 'connect', message: 'not an IP address (names are not resolved)' }));
+      return;
+    }
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
     let socket: Socket;
     try {
@@ -175,6 +181,12 @@ class DialogRun {
     this.phase = step.phase;
     this.inContinuation = false;
     if (step.send !== undefined) (this.io as Socket).write(step.send);
+    if (step.expect === undefined && step.anyData !== true) {
+      // A send-only step: nothing to wait for.
+      this.stepIndex += 1;
+      this.enterStep();
+      return;
+    }
     if (step.anyData === true) {
       const quietAt = performance.now() + (step.quietMs ?? DEFAULT_QUIET_MS);
       if (quietAt < this.deadline) this.arm(quietAt);

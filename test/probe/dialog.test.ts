@@ -238,6 +238,11 @@ describe('peers a real daemon cannot imitate', () => {
     await peer.drained();
   });
 
+  test('a host name is refused without a DNS lookup', async () => {
+    const r = await registry.probe({ service: 'ssh', address: 'example.invalid', timeoutMs: 1000 });
+    expect(r.failure).toMatchObject({ kind: 'error', phase: 'connect', message: 'not an IP address (names are not resolved)' });
+  });
+
   test('a bad source address is a result, not an exception', async () => {
     const peer = await keep(fakePeer((s) => s.write('220 x\r\n')));
     const r = await probe('ftp', peer, { sourceAddress: '192.0.2.77' });

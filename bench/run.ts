@@ -1,0 +1,14 @@
+/**
+ * `npm run bench`: each bench module in turn, figures printed as it goes. One line per module;
+ * `npm run bench -- NAME…` runs only those named.
+ */
+const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
+  ['probe', () => import('./probe.ts')],
+];
+
+const wanted = process.argv.slice(2);
+for (const [name, load] of benches) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  process.stdout.write(`\n# ${name}\n`);
+  await (await load()).run();
+}
