@@ -1,0 +1,131 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import type { ServiceName } from '../../src/manifest/types.ts';
+import { decide, emptyFleetHistory } from '../../src/reconcile/decide.ts';
+import type { Action, RemediationTarget } from '../../src/reconcile/types.ts';
+import type { Verdict } from '../../src/runbook/execution.ts';
+import { type Pass, policy, runScenario, server, T0 } from './scenario.ts';
+
+const SERVICES: ServiceName[] = ['ping', 'http', 'ssh'];
+const TARGETS: RemediationTarget[] = ['host', 'http', 'ssh'];
+const VERDICTS: Verdict[] = ['Recovered', 'StepFailed', 'VerifyFailed', 'Interrupted', 'RemoteAccessBlocked', 'DeadlineExceeded', 'ManagementAccessDenied'];
+
+const probeValue = fc.oneof(fc.constant(false), fc.constant(false), fc.constant(true), fc.constant<'unknown'>('unknown'));
+const stepArb = fc.record({
+  gap: fc.integer({ min: 1, max: 400 }),
+  probes: fc.record({ ping: probeValue, http: probeValue, ssh: probeValue }),
+  outcome: fc.option(fc.record({ target: fc.constantFrom(...TARGETS), verdict: fc.constantFrom(...VERDICTS), acted: fc.boolean() }), { nil: undefined }),
+  resume: fc.boolean(),
+});
+
+function toPasses(steps: Array<fc.RecordValue<typeof stepArb extends fc.Arbitrary<infer T> ? T : never>>, withResume: boolean, canaryDown = false): Pass[] {
+  let t = 0;
+  return steps.map((s) => {
+    t += s.gap;
+    const pass: Pass = { t, probes: { web01: s.probes } };
+    if (s.outcome !== undefined) pass.outcomes = [{ server: 'web01', target: s.outcome.target, verdict: s.outcome.verdict, acted: s.outcome.acted }];
+    if (withResume && s.resume) pass.resume = { server: 'web01' };
+    if (canaryDown) pass.canaries = [{ address: '10.0.255.1', up: false }];
+    return pass;
+  });
+}
+
+/** runScenario throws when an outcome names a target never run; such steps are simply dropped. */
+function safeRun(passes: Pass[], pol = policy()): Action[] {
+  const ran = new Set<string>();
+  const kept: Pass[] = [];
+  const actions: Action[] = [];
+  for (const p of passes) {
+    const outcomes = (p.outcomes ?? []).filter((o) => ran.has(o.target));
+    const q: Pass = { ...p, outcomes };
+    kept.push(q);
+    const r = runScenario([server('web01', { services: SERVICES })], kept, pol);
+    for (const a of r.perPass[r.perPass.length - 1] ?? []) if (a.type === 'run-runbook') ran.add(a.target);
+  }
+  actions.push(...runScenario([server('web01', { services: SERVICES })], kept, pol).actions);
+  return actions;
+}
+
+const pol = policy({ probe: { failuresToDown: 2 }, remediation: { destructiveWaitSeconds: 0, flapping: { transitions: 8 } } });
+
+describe('decide properties', () => {
+  test('an incident never gets more runbook runs than its budget, numbered 1..n without repeats', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), (steps) => {
+        const actions = safeRun(toPasses(steps, true), pol);
+        const byIncident = new Map<string, number[]>();
+        for (const a of actions) if (a.type === 'run-runbook') byIncident.set(a.incidentId, [...(byIncident.get(a.incidentId) ?? []), a.attempt]);
+        for (const attempts of byIncident.values()) {
+          expect(attempts.length).toBeLessThanOrEqual(pol.attemptsPerIncident);
+          expect(attempts).toEqual(attempts.map((_, i) => i + 1));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  test('no service gets more restarts in an hour than its budget (without operator resumes)', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), (steps) => {
+        const passes = toPasses(steps, false).map((p) => ({ ...p, outcomes: (p.outcomes ?? []).map((o) => ({ ...o, acted: true })) }));
+        const actions = safeRun(passes, pol);
+        const starts = new Map<string, number[]>();
+        let t = 0;
+        for (const a of actions) {
+          if (a.type === 'transition') t = a.at;
+          if (a.type === 'run-runbook' && a.target !== 'host') starts.set(a.target, [...(starts.get(a.target) ?? []), t]);
+        }
+        for (const times of starts.values()) {
+          for (const start of times) expect(times.filter((x) => x >= start && x < start + 3_600_000).length).toBeLessThanOrEqual(pol.restartsPerServicePerHour);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  test('no runbook starts while remediation is paused (a canary down)', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), (steps) => {
+        const actions = safeRun(toPasses(steps, true, true), pol);
+        expect(actions.filter((a) => a.type === 'run-runbook')).toHaveLength(0);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test('no runbook starts for an incident while one of its attempts is unfinished', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), (steps) => {
+        const actions = safeRun(toPasses(steps, true), pol);
+        const open = new Set<string>();
+        for (const a of actions) {
+          if (a.type === 'run-runbook') {
+            expect(open.has(a.incidentId)).toBe(false);
+            open.add(a.incidentId);
+          }
+          // a transition out of Remediating, or the incident closing, ends the attempt
+          if (a.type === 'transition' && a.from === 'Remediating') for (const id of [...open]) if (id.includes(`.${a.service === 'ping' ? 'host' : a.service}.`)) open.delete(id);
+          if (a.type === 'close-incident') open.delete(a.incidentId);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  test('decide is deterministic and does not change its input', () => {
+    fc.assert(
+      fc.property(fc.record({ ping: probeValue, http: probeValue, ssh: probeValue }), fc.integer({ min: 0, max: 10_000 }), (probes, dt) => {
+        const now = T0 + dt * 1000;
+        const observed = new Map([['web01', Object.fromEntries(Object.entries(probes).map(([k, up]) => [k, { up, at: now - 1, latencyMs: 1 }]))]]);
+        const desired = [server('web01', { services: SERVICES })];
+        const history = emptyFleetHistory();
+        const before = JSON.stringify([...history.servers]);
+        const a = decide({ desired, observed, history, policy: pol, now });
+        const b = decide({ desired, observed, history, policy: pol, now });
+        expect(JSON.stringify(a.actions)).toBe(JSON.stringify(b.actions));
+        expect(JSON.stringify([...history.servers])).toBe(before);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
