@@ -1,0 +1,336 @@
+import { MamoriError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Finding, LoadedDocument, ManifestSet, ServerDocument } from '../manifest/types.ts';
+import type { Notification } from '../notify/types.ts';
+import type { Snapshot, SourceFile } from './types.ts';
+
+/**
+ * Applying a revision: the step between "the source has files at revision R" and "the reconciler
+ * watches these servers". Each revision is loaded and validated whole; what is valid is applied,
+ * what is not keeps its last-known-good state, and what could hurt the fleet waits for an operator.
+ */
+
+/** The loader, injected: `validateDocuments` of src/manifest, bound to the daemon's config. */
+export type ValidateRevision = (files: SourceFile[], revision: string) => ManifestSet | Promise<ManifestSet>;
+
+export interface ManifestInvalidCondition {
+  type: 'ManifestInvalid';
+  /** The revision whose manifest for this server was refused. */
+  revision: string;
+  findings: Finding[];
+}
+
+/** One server as applied: its manifest, and the revision that manifest comes from. */
+export interface AppliedServer {
+  name: string;
+  document: LoadedDocument<ServerDocument>;
+  /** Older than the applied revision when the server keeps its last-known-good manifest. */
+  revision: string;
+  condition?: ManifestInvalidCondition;
+}
+
+/** Where applied servers go: the reconciler's controller (adapted in daemon.ts). */
+export interface DesiredSink {
+  setDesired(revision: string, servers: readonly AppliedServer[]): void | Promise<void>;
+}
+
+/** Status of a removed server is archived, never deleted. */
+export interface StatusArchiver {
+  archive(server: string): void | Promise<void>;
+}
+
+export type HoldReason = 'Rollback' | 'TooManyRemovals';
+export type RefuseReason = 'Unsigned' | 'UntrustedSigner' | 'OperatorSignerRequired' | 'OperatorDocumentsInvalid' | 'LoadFailed';
+
+export type ApplyOutcome =
+  | { result: 'applied'; revision: string; added: string[]; removed: string[]; changed: string[]; keptLastGood: string[] }
+  | { result: 'unchanged'; revision: string }
+  | { result: 'held'; revision: string; reason: HoldReason; message: string; affected: string[] }
+  | { result: 'refused'; revision: string; reason: RefuseReason; message: string; findings: Finding[] };
+
+export interface HeldRevision {
+  revision: string;
+  reason: HoldReason;
+  message: string;
+  affected: string[];
+  since: string;
+}
+
+export interface RefusedRevision {
+  revision: string;
+  reason: RefuseReason;
+  message: string;
+  findings: Finding[];
+  at: string;
+}
+
+export interface DesiredStatus {
+  revision?: string;
+  appliedAt?: string;
+  servers: number;
+  held?: HeldRevision;
+  refused?: RefusedRevision;
+  /** Servers running on a last-known-good manifest, with the findings of the refused one. */
+  manifestInvalid: Record<string, ManifestInvalidCondition>;
+  /** Findings of documents that never had a good version (new servers, runbooks) in the applied revision. */
+  findings: Finding[];
+}
+
+export interface HoldPolicy {
+  maxRemovedFraction: number;
+  holdRollbacks: boolean;
+}
+
+export interface DesiredStateOptions {
+  validate: ValidateRevision;
+  sink: DesiredSink;
+  archiver?: StatusArchiver;
+  holds: HoldPolicy;
+  logger: Logger;
+  /** Operator messages (revision refused / held); without it they are only logged and shown in status. */
+  notify?: (n: Notification) => Promise<void>;
+  operatorEmail?: string;
+  sourceDescription?: string;
+  now?: () => Date;
+}
+
+export interface ApplyFlags {
+  /** An operator confirmed this revision (`mamori confirm`): holds do not apply. */
+  confirmed?: boolean;
+  /** The revision applied before a restart: it was judged then; apply it as the starting point. */
+  baseline?: boolean;
+}
+
+/** Documents owned by the operator: a broken one keeps the whole previous revision. */
+export function isOperatorFile(file: string): boolean {
+  return file === 'operator' || file.startsWith('operator/') || file.includes('/operator/');
+}
+
+export class DesiredState {
+  private readonly options: DesiredStateOptions;
+  private readonly now: () => Date;
+  private servers = new Map<string, AppliedServer>();
+  private revision: string | undefined;
+  private appliedAt: string | undefined;
+  private held: { info: HeldRevision; snapshot: Snapshot } | undefined;
+  private refused: RefusedRevision | undefined;
+  private findings: Finding[] = [];
+  /** Serialises apply/confirm: two revisions are never applied at once. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: DesiredStateOptions) {
+    this.options = options;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  apply(snapshot: Snapshot, flags: ApplyFlags = {}): Promise<ApplyOutcome> {
+    const run = this.queue.then(() => this.applyNow(snapshot, flags));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Apply the held revision; `revision` may be a unique prefix of at least 7 characters. */
+  confirm(revision: string): Promise<ApplyOutcome> {
+    const run = this.queue.then(() => {
+      const held = this.held;
+      const matches = held && (held.info.revision === revision || (revision.length >= 7 && held.info.revision.startsWith(revision)));
+      if (!held || !matches) {
+        throw new MamoriError('MAMORI_DAEMON_NOT_HELD', `revision ${revision} is not waiting for confirmation`, {
+          details: { revision, held: held?.info.revision },
+        });
+      }
+      this.options.logger.info({ revision: held.info.revision, reason: held.info.reason }, 'held revision confirmed');
+      return this.applyNow(held.snapshot, { confirmed: true });
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  get appliedRevision(): string | undefined {
+    return this.revision;
+  }
+
+  status(): DesiredStatus {
+    const manifestInvalid: Record<string, ManifestInvalidCondition> = {};
+    for (const server of this.servers.values()) if (server.condition) manifestInvalid[server.name] = server.condition;
+    return {
+      revision: this.revision,
+      appliedAt: this.appliedAt,
+      servers: this.servers.size,
+      held: this.held?.info,
+      refused: this.refused,
+      manifestInvalid,
+      findings: this.findings,
+    };
+  }
+
+  appliedServers(): AppliedServer[] {
+    return [...this.servers.values()];
+  }
+
+  private async applyNow(snapshot: Snapshot, flags: ApplyFlags): Promise<ApplyOutcome> {
+    const log = this.options.logger.child({ revision: snapshot.revision });
+    const revision = snapshot.revision;
+    if (revision === this.revision && !flags.confirmed) {
+      // Back to the applied revision (a held or refused one was replaced): nothing waits any more.
+      this.held = undefined;
+      this.refused = undefined;
+      return { result: 'unchanged', revision };
+    }
+
+    // Trust first: an unsigned or untrusted revision is not even loaded.
+    const signature = snapshot.signature;
+    if (!flags.baseline && signature && !signature.trusted) {
+      return this.refuse(log, revision, signature.reason, signature.message, []);
+    }
+
+    let set: ManifestSet;
+    try {
+      set = await this.options.validate(snapshot.files, revision);
+    } catch (err) {
+      return this.refuse(log, revision, 'LoadFailed', `the revision could not be loaded: ${(err as Error).message}`, []);
+    }
+    const readErrors: Finding[] = snapshot.errors.map((e) => ({
+      file: e.path,
+      line: 1,
+      col: 1,
+      field: '',
+      message: e.message,
+      rule: 'source-read',
+      severity: 'error',
+    }));
+    const errors = [...readErrors, ...set.findings].filter((f) => f.severity === 'error');
+    const operatorErrors = errors.filter((f) => isOperatorFile(f.file));
+    if (operatorErrors.length > 0 && !flags.baseline) {
+      const first = operatorErrors[0];
+      const where = first ? `${first.file}:${first.line}: ${first.field ? `${first.field}: ` : ''}${first.message}` : '';
+      return this.refuse(
+        log,
+        revision,
+        'OperatorDocumentsInvalid',
+        `the operator documents are not valid (${operatorErrors.length} error${operatorErrors.length === 1 ? '' : 's'}; first: ${where}); the previous revision is kept`,
+        operatorErrors,
+      );
+    }
+
+    // Per server: valid → applied; invalid now but good before → last-known-good with a condition.
+    const errorsByFile = new Map<string, Finding[]>();
+    for (const f of errors) errorsByFile.set(f.file, [...(errorsByFile.get(f.file) ?? []), f]);
+    const next = new Map<string, AppliedServer>();
+    const previous = this.servers;
+    for (const [name, document] of set.servers) next.set(name, { name, document, revision });
+    const keptLastGood: string[] = [];
+    const removed: string[] = [];
+    const attributed = new Set<string>();
+    for (const [name, before] of previous) {
+      if (next.has(name)) continue;
+      const fileFindings = errorsByFile.get(before.document.file);
+      if (fileFindings && fileFindings.length > 0) {
+        attributed.add(before.document.file);
+        next.set(name, {
+          name,
+          document: before.document,
+          revision: before.revision,
+          condition: { type: 'ManifestInvalid', revision, findings: fileFindings },
+        });
+        keptLastGood.push(name);
+      } else {
+        removed.push(name);
+      }
+    }
+    const added = [...next.keys()].filter((n) => !previous.has(n));
+    const changed = [...set.servers.keys()].filter((n) => {
+      const before = previous.get(n);
+      return before !== undefined && JSON.stringify(before.document.doc) !== JSON.stringify(set.servers.get(n)?.doc);
+    });
+
+    if (!flags.confirmed && !flags.baseline) {
+      const history = snapshot.history;
+      if (history?.isRollback && this.options.holds.holdRollbacks && this.revision !== undefined) {
+        return this.hold(log, snapshot, 'Rollback', `revision ${short(revision)} moves the branch back to an ancestor of ${short(this.revision)}`, removed);
+      }
+      const fraction = previous.size === 0 ? 0 : removed.length / previous.size;
+      if (fraction > this.options.holds.maxRemovedFraction) {
+        return this.hold(
+          log,
+          snapshot,
+          'TooManyRemovals',
+          `revision ${short(revision)} removes ${removed.length} of ${previous.size} servers, more than the ${Math.round(this.options.holds.maxRemovedFraction * 100)} % allowed without confirmation`,
+          removed,
+        );
+      }
+    }
+
+    await this.options.sink.setDesired(revision, [...next.values()]);
+    for (const name of removed) {
+      try {
+        await this.options.archiver?.archive(name);
+      } catch (err) {
+        log.warn({ err, server: name }, 'status of a removed server could not be archived');
+      }
+    }
+    this.servers = next;
+    this.revision = revision;
+    this.appliedAt = this.now().toISOString();
+    this.held = undefined;
+    this.refused = undefined;
+    this.findings = errors.filter((f) => !attributed.has(f.file));
+    log.info(
+      { added: added.length, removed: removed.length, changed: changed.length, keptLastGood: keptLastGood.length, servers: next.size },
+      'revision applied',
+    );
+    return { result: 'applied', revision, added, removed, changed, keptLastGood };
+  }
+
+  private async refuse(log: Logger, revision: string, reason: RefuseReason, message: string, findings: Finding[]): Promise<ApplyOutcome> {
+    const again = this.refused?.revision === revision;
+    this.refused = { revision, reason, message, findings, at: this.now().toISOString() };
+    if (!again) {
+      log.warn({ reason, findings: findings.length, kept: this.revision }, 'revision refused');
+      await this.tellOperator({
+        id: `revision-refused-${revision.replace(/[^A-Za-z0-9]/g, '')}`,
+        kind: 'revision-refused',
+        to: { email: this.options.operatorEmail ?? '' },
+        occurredAt: this.now().toISOString(),
+        facts: {
+          revision,
+          source: this.options.sourceDescription,
+          errors: findings.length > 0 ? findings.slice(0, 50).map((f) => ({ file: f.file, line: f.line, field: f.field, message: f.message })) : [{ file: '', message }],
+          keptRevision: this.revision,
+        },
+      });
+    }
+    return { result: 'refused', revision, reason, message, findings };
+  }
+
+  private async hold(log: Logger, snapshot: Snapshot, reason: HoldReason, message: string, affected: string[]): Promise<ApplyOutcome> {
+    const revision = snapshot.revision;
+    const again = this.held?.info.revision === revision;
+    const info: HeldRevision = again && this.held ? this.held.info : { revision, reason, message, affected, since: this.now().toISOString() };
+    this.held = { info, snapshot };
+    if (!again) {
+      log.warn({ reason, affected: affected.length, kept: this.revision }, 'revision held until an operator confirms it');
+      await this.tellOperator({
+        id: `revision-held-${revision.replace(/[^A-Za-z0-9]/g, '')}`,
+        kind: 'revision-held',
+        to: { email: this.options.operatorEmail ?? '' },
+        occurredAt: info.since,
+        facts: { revision, reason, message, affected: affected.slice(0, 50), keptRevision: this.revision, releaseCommand: `mamori confirm ${revision}` },
+      });
+    }
+    return { result: 'held', revision, reason, message, affected };
+  }
+
+  private async tellOperator(n: Notification): Promise<void> {
+    if (!this.options.notify || !this.options.operatorEmail) return;
+    try {
+      await this.options.notify(n);
+    } catch (err) {
+      this.options.logger.warn({ err, kind: n.kind }, 'operator notification could not be queued');
+    }
+  }
+}
+
+function short(revision: string): string {
+  return revision.startsWith('sha256:') ? revision.slice(0, 19) : revision.slice(0, 12);
+}

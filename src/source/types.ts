@@ -1,0 +1,74 @@
+/**
+ * The source contract (flux's source-controller split): fetching a revision is separate from
+ * applying it. A Source produces Snapshots — a revision, a digest and the files at that revision —
+ * and knows nothing about what the files mean; src/source/desired.ts decides what to do with them.
+ */
+
+/** One manifest file at a revision, its path relative to the manifests root (forward slashes). */
+export interface SourceFile {
+  path: string;
+  text: string;
+}
+
+/** A file that could not be read at a revision (too big, binary, a symlink leaving the folder). */
+export interface SourceFileError {
+  path: string;
+  message: string;
+}
+
+export interface Snapshot {
+  /** The commit SHA (git), or `sha256:<hex>` of the files (folder). */
+  revision: string;
+  /** sha256 of the manifest files (sorted paths and contents): two revisions with equal files share it. */
+  digest: string;
+  files: SourceFile[];
+  errors: SourceFileError[];
+  /** git only: how the revision relates to the one applied before it. */
+  history?: RevisionHistory;
+  /** git only, when signing is configured: who signed the tip, and whether that signer may change these paths. */
+  signature?: SignatureVerdict;
+}
+
+export interface RevisionHistory {
+  /** The revision applied before (refs/mamori/applied in the cache), if any. */
+  previous?: string;
+  /** The new tip is an ancestor of the previous one: the branch was moved back (a rollback). */
+  isRollback: boolean;
+  /** The previous revision is not an ancestor of the tip (a force-push onto another line). */
+  isForcePush: boolean;
+  /** Paths (relative to the repository root) that differ from `previous` (all paths without one). */
+  changedPaths: string[];
+}
+
+export type SignatureVerdict =
+  | { trusted: true; principal: string }
+  | {
+      trusted: false;
+      reason: 'Unsigned' | 'UntrustedSigner' | 'OperatorSignerRequired';
+      principal?: string;
+      /** Paths the signer may not change (OperatorSignerRequired). */
+      paths?: string[];
+      message: string;
+    };
+
+/** Why a sync did not produce a snapshot. PascalCase, as the status conditions name reasons. */
+export type SyncFailureReason = 'SourceUnavailable' | 'RefMissing' | 'ReadFailed';
+
+export type SyncResult =
+  | { ok: true; snapshot: Snapshot }
+  | { ok: false; reason: SyncFailureReason; message: string };
+
+export interface Source {
+  readonly kind: 'git' | 'folder';
+  /** A description for logs and status, with any credentials removed. */
+  readonly description: string;
+  /** Fetch (git) or re-read (folder) and return the whole revision. Never throws: failures are results. */
+  sync(): Promise<SyncResult>;
+  /** The revision applied last, as the source remembers it across restarts (git: refs/mamori/applied). */
+  lastApplied(): Promise<Snapshot | undefined>;
+  /** Remember that a revision was applied, so rollbacks are judged against it. */
+  markApplied(revision: string): Promise<void>;
+  /** Begin watching for changes (folder: chokidar); `onChange` only asks for a sync, it carries no content. */
+  watch?(onChange: () => void): Promise<void>;
+  close(): Promise<void>;
+}
