@@ -163,8 +163,11 @@ export class Outbox implements Notifier {
   }
 
   private async write(folder: Folder, fileId: string, data: unknown): Promise<void> {
-    await writeFileAtomic(this.file(folder, fileId), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o640 });
-    await fsyncDir(this.dir(folder));
+    // Threads and rate windows are hints: losing the last one in a power cut costs a new thread or
+    // one message past the rate, never a message. They are replaced atomically but not fsync'd.
+    const durable = folder !== 'threads' && folder !== 'windows';
+    await writeFileAtomic(this.file(folder, fileId), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o640, fsync: durable });
+    if (durable) await fsyncDir(this.dir(folder));
   }
 
   private async exists(folder: Folder, fileId: string): Promise<boolean> {

@@ -6,7 +6,7 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import writeFileAtomic from 'write-file-atomic';
 import type { ResolvedNotifyOptions } from './options.ts';
 import type { RenderedEmail } from './types.ts';
@@ -84,7 +84,12 @@ export function createMailTransport(options: ResolvedNotifyOptions): MailTranspo
       },
     };
   }
-  const config: SMTPTransport.Options = {
+  const config: SMTPPool.Options = {
+    // One kept-open connection: a burst (a mass failure's could-not-recover messages) does not pay
+    // a TCP and TLS handshake per message; nodemailer reconnects when the relay drops it.
+    pool: true,
+    maxConnections: 1,
+    maxMessages: 100,
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,

@@ -12,6 +12,8 @@ export interface SmtpSinkOptions {
   tls?: { key: string; cert: string };
   /** Require AUTH PLAIN/LOGIN with these credentials. */
   auth?: { user: string; pass: string };
+  /** Refuse these recipients with 550 (a permanent failure). */
+  rejectRcpt?: string[];
 }
 
 export interface SmtpSink {
@@ -33,6 +35,8 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   const sessions: SmtpSink['sessions'] = [];
   const server = new SMTPServer({
     logger: false,
+    // A reverse DNS lookup per connection would make every test wait on the resolver.
+    disableReverseLookup: true,
     secure: false,
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : { disabledCommands: ['STARTTLS'] }),
     authOptional: options.auth === undefined,
@@ -41,6 +45,13 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
         callback(null, { user: auth.username });
       } else {
         callback(new Error('Invalid username or password'));
+      }
+    },
+    onRcptTo(address, _session, callback) {
+      if (options.rejectRcpt?.includes(address.address)) {
+        callback(Object.assign(new Error('5.1.1 No such user'), { responseCode: 550 }));
+      } else {
+        callback();
       }
     },
     onData(stream, session, callback) {
