@@ -1,0 +1,708 @@
+/**
+ * The executor: runs a rendered runbook with the seed's judgement and returns a transcript.
+ *
+ * Look before acting (the opening checks: process up and answering locally means the path
+ * is blocked, so nothing is restarted), act on the right machine (pinned host key, the OS
+ * the manifest says), confirm (process up and the outside probe passes). Console before
+ * power: a host alive on its console with a broken network is escalated, never cycled.
+ * Every outcome is a verdict in the transcript; this never throws for what a server does.
+ */
+import type { Logger } from '../log.ts';
+import { silentLogger } from '../log.ts';
+import { isMamoriError } from '../errors.ts';
+import type { ConsoleAndPowerProfiles } from '../manifest/generated/config.ts';
+import type { ServerDocument, ServiceName } from '../manifest/types.ts';
+import type { ExecutionRequest, Executor, StepRecord, Transcript, Verdict } from './execution.ts';
+import type { RenderedStep } from './types.ts';
+import { consoleChannelFor } from './drivers/registry.ts';
+import type { ConsoleChannel } from './drivers/types.ts';
+import { OS_LOOK_SCRIPT, SUDO_PROMPT, killTreeScript, localConnectScript, plainCommand, processLookScript, wrapCommand, type SudoMode } from './remote-command.ts';
+import { osMismatch, parseOsLook } from './os-check.ts';
+import { scrubText } from './scrub.ts';
+import { SshSession, sshFailureOf, type ExecResult, type PromptAnswer } from './ssh-session.ts';
+
+/** Resolves a secretRef to its value; throws (MAMORI_SECRET_MISSING) when it does not resolve. */
+export type SecretResolver = (ref: string) => Promise<string>;
+
+export interface ExecutorOptions {
+  resolveSecret: SecretResolver;
+  /** The operator's console/power profiles (config `consoleProfiles`). */
+  consoleProfiles?: ConsoleAndPowerProfiles;
+  logger?: Logger;
+  /** Kept output per step (64 KiB). */
+  outputLimitBytes?: number;
+  /** SSH handshake bound (15 s). */
+  connectTimeoutMs?: number;
+  /** Local address SSH connects from. */
+  sourceAddress?: string;
+  /** Pause between verify attempts (1 s). */
+  verifyIntervalMs?: number;
+  /** The ipmitool binary. */
+  ipmitool?: string;
+}
+
+/** The secrets of one server, resolved once per execution; `missing` names refs that did not resolve. */
+export interface ServerSecrets {
+  login?: string;
+  sudoPassword?: string;
+  console?: string;
+  named: Map<string, string>;
+  missing: Map<string, string>;
+  /** Every value, for scrubbing. */
+  all: string[];
+}
+
+export async function resolveServerSecrets(server: ServerDocument, resolve: SecretResolver): Promise<ServerSecrets> {
+  const out: ServerSecrets = { named: new Map(), missing: new Map(), all: [] };
+  const take = async (label: string, ref: string | undefined): Promise<string | undefined> => {
+    if (ref === undefined) return undefined;
+    try {
+      const value = await resolve(ref);
+      out.all.push(value);
+      // A key's lines each count: a line of a key must not leak either.
+      if (value.startsWith('-----BEGIN')) for (const line of value.split(/\r?\n/)) if (line.length >= 16) out.all.push(line);
+      return value;
+    } catch (err) {
+      out.missing.set(label, isMamoriError(err) ? err.message : `secret ${ref} does not resolve`);
+      return undefined;
+    }
+  };
+  const spec = server.spec;
+  const login = await take('spec.access.credentials', spec.access.credentials.secretRef);
+  if (login !== undefined) out.login = login;
+  const sudo = await take('spec.access.sudo.password', spec.access.sudo?.password?.secretRef);
+  if (sudo !== undefined) out.sudoPassword = sudo;
+  const consoleRef = spec.console?.credentials?.secretRef;
+  const consoleSecret = await take('spec.console.credentials', consoleRef);
+  if (consoleSecret !== undefined) {
+    out.console = consoleSecret;
+    const colon = consoleSecret.indexOf(':');
+    if (colon > 0) out.all.push(consoleSecret.slice(colon + 1).replace(/\r?\n$/, ''));
+  }
+  for (const [key, ref] of Object.entries(spec.secrets ?? {})) {
+    const value = await take(`spec.secrets.${key}`, ref?.secretRef);
+    if (value !== undefined) out.named.set(key, value.replace(/\r?\n$/, ''));
+    if (value !== undefined && value.endsWith('\n')) out.all.push(value.replace(/\r?\n$/, ''));
+  }
+  return out;
+}
+
+/** A secret beginning like a PEM/OpenSSH key is a key; anything else is a password. */
+export function loginAuth(secret: string): { privateKey: string } | { password: string } {
+  return secret.trimStart().startsWith('-----BEGIN') ? { privateKey: secret } : { password: secret.replace(/\r?\n$/, '') };
+}
+
+export function createExecutor(options: ExecutorOptions): Executor {
+  return {
+    execute: (request) => new Execution(options, request).run(),
+  };
+}
+
+class Stop extends Error {
+  constructor(
+    readonly verdict: Verdict,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+class Execution {
+  private readonly steps: StepRecord[] = [];
+  private readonly evidence: Record<string, string | number | boolean> = {};
+  private acted = false;
+  private readonly powerActions: Transcript['powerActions'] = [];
+  private session: SshSession | undefined;
+  private secrets: ServerSecrets = { named: new Map(), missing: new Map(), all: [] };
+  private channel: ConsoleChannel | undefined;
+  private osConfirmed = false;
+  /** false: the console was looked at and the host did not answer. undefined: not looked at, or could not be. */
+  private consoleAlive: boolean | undefined;
+  private verified = false;
+  private readonly runbookAbort = new AbortController();
+  private deadlineHit = false;
+  private readonly log: Logger;
+  private readonly startedAt = new Date();
+
+  constructor(
+    private readonly options: ExecutorOptions,
+    private readonly request: ExecutionRequest,
+  ) {
+    const { runbook } = request;
+    this.log = (request.logger ?? options.logger ?? silentLogger()).child({ server: runbook.server, service: runbook.service, runbook: runbook.runbook });
+  }
+
+  private get server(): ServerDocument {
+    return this.request.server;
+  }
+
+  private get signal(): AbortSignal {
+    return this.runbookAbort.signal;
+  }
+
+  async run(): Promise<Transcript> {
+    const { runbook } = this.request;
+    const timer = setTimeout(() => {
+      this.deadlineHit = true;
+      this.runbookAbort.abort();
+    }, runbook.deadlineMs);
+    const onOuterAbort = (): void => this.runbookAbort.abort();
+    if (this.request.signal?.aborted) this.runbookAbort.abort();
+    this.request.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    let verdict: Verdict;
+    let message: string;
+    this.log.info({ steps: runbook.steps.length }, 'runbook started');
+    try {
+      this.secrets = await resolveServerSecrets(this.server, this.options.resolveSecret);
+      const result = await this.runSteps();
+      verdict = result.verdict;
+      message = result.message;
+    } catch (err) {
+      if (err instanceof Stop) {
+        verdict = err.verdict;
+        message = err.message;
+      } else {
+        verdict = 'StepFailed';
+        message = `the executor failed: ${(err as Error).message}`;
+        this.log.error({ err: scrubText(String(err), this.secrets.all) }, 'runbook executor failed');
+      }
+    } finally {
+      clearTimeout(timer);
+      this.request.signal?.removeEventListener('abort', onOuterAbort);
+      this.session?.close();
+    }
+    if (this.runbookAbort.signal.aborted && verdict !== 'Recovered') {
+      if (this.deadlineHit) {
+        verdict = 'DeadlineExceeded';
+        message = `the runbook ran past its deadline of ${Math.round(runbook.deadlineMs / 1000)} s; the running step was stopped`;
+      } else {
+        verdict = 'Interrupted';
+        message = 'the execution was interrupted (mamori is stopping); the running step was stopped';
+      }
+    }
+    const transcript: Transcript = {
+      runbook: runbook.runbook,
+      origin: runbook.origin,
+      server: runbook.server,
+      service: runbook.service,
+      startedAt: this.startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      verdict,
+      message,
+      steps: this.steps,
+      evidence: this.evidence,
+      acted: this.acted,
+      powerActions: this.powerActions,
+    };
+    const safe = scrubTranscript(transcript, this.secrets.all);
+    this.log.info({ verdict, acted: safe.acted, powerActions: safe.powerActions, durationMs: Date.now() - this.startedAt.getTime() }, 'runbook finished');
+    return safe;
+  }
+
+  private async runSteps(): Promise<{ verdict: Verdict; message: string }> {
+    const steps = this.request.runbook.steps;
+    let opening = 0;
+    while (steps[opening]?.kind === 'check') opening += 1;
+    if (opening > 0) {
+      let allPass = true;
+      for (const step of steps.slice(0, opening)) {
+        if (step.kind !== 'check') continue;
+        const passed = await this.check(step);
+        allPass &&= passed;
+      }
+      if (allPass) {
+        const outside = await this.request.probe(this.request.runbook.service);
+        this.evidence.outsideProbe = outside.up;
+        if (outside.message) this.evidence.outsideProbeMessage = outside.message;
+        if (outside.up) {
+          return { verdict: 'Recovered', message: `${this.request.runbook.service} runs on the server and answers from mamori again; nothing was done` };
+        }
+        return {
+          verdict: 'RemoteAccessBlocked',
+          message: `${this.request.runbook.service} runs and answers on the server itself but not from mamori: a firewall or TCP wrappers block the management networks; nothing was restarted`,
+        };
+      }
+    }
+    for (const step of steps.slice(opening)) {
+      if (this.signal.aborted) throw new Stop('Interrupted', 'aborted');
+      switch (step.kind) {
+        case 'check':
+          if (!(await this.check(step))) throw new Stop('StepFailed', `the check ${step.id} did not pass`);
+          break;
+        case 'run':
+          await this.runStep(step);
+          break;
+        case 'verify':
+          await this.verify(step);
+          break;
+        case 'console':
+          await this.consoleStep(step);
+          break;
+        case 'power':
+          await this.powerStep(step);
+          break;
+        case 'escalate':
+          this.record(step, { outcome: 'ok', note: step.reason });
+          throw new Stop('Escalated', step.message ?? `the runbook escalates: ${step.reason}`);
+      }
+    }
+    if (this.verified) return { verdict: 'Recovered', message: `${this.request.runbook.service} runs and answers from mamori again` };
+    // No verify step: recovered only when the outside probe passes.
+    const outside = await this.request.probe(this.request.runbook.service);
+    this.evidence.outsideProbe = outside.up;
+    if (outside.up) return { verdict: 'Recovered', message: `${this.request.runbook.service} answers from mamori again` };
+    return { verdict: 'VerifyFailed', message: `the steps ran, but ${this.request.runbook.service} still does not answer from mamori` };
+  }
+
+  // ---- recording
+
+  private record(step: { id: string; kind: string; command?: string }, fields: Partial<StepRecord> & { outcome: StepRecord['outcome'] }, started = new Date()): StepRecord {
+    const rec: StepRecord = {
+      id: step.id,
+      kind: step.kind,
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      ...fields,
+    };
+    if (step.command !== undefined && rec.command === undefined) rec.command = step.command;
+    this.steps.push(rec);
+    this.log.info({ step: rec.id, kind: rec.kind, outcome: rec.outcome, exitCode: rec.exitCode }, 'runbook step finished');
+    return rec;
+  }
+
+  // ---- SSH
+
+  private sudoMode(sudo: boolean): SudoMode {
+    if (!sudo) return 'none';
+    return this.server.spec.access.sudo?.password ? 'password' : 'nopasswd';
+  }
+
+  private sudoAnswers(mode: SudoMode): PromptAnswer[] {
+    if (mode !== 'password') return [];
+    if (this.secrets.sudoPassword === undefined) {
+      throw new Stop('SecretMissing', `the sudo password secret of ${this.server.metadata.name} does not resolve; nothing was run`);
+    }
+    return [{ prompt: SUDO_PROMPT, value: this.secrets.sudoPassword }];
+  }
+
+  private async ssh(): Promise<SshSession> {
+    if (this.session && !this.session.closed) return this.session;
+    const started = new Date();
+    const access = this.server.spec.access;
+    if (this.secrets.login === undefined) {
+      this.record({ id: 'login', kind: 'login' }, { outcome: 'skipped', note: 'the login secret does not resolve' }, started);
+      throw new Stop('SecretMissing', `the management credentials of ${this.server.metadata.name} (secret ${access.credentials.secretRef}) do not resolve; nothing was run`);
+    }
+    try {
+      this.session = await SshSession.connect(
+        {
+          host: this.server.spec.address,
+          port: access.port ?? 22,
+          username: access.user,
+          hostKey: access.hostKey,
+          auth: loginAuth(this.secrets.login),
+          legacyAlgorithms: access.legacyAlgorithms === true,
+          readyTimeoutMs: this.options.connectTimeoutMs ?? 15_000,
+          ...(this.options.sourceAddress ? { localAddress: this.options.sourceAddress } : {}),
+        },
+        this.signal,
+      );
+      this.record({ id: 'login', kind: 'login' }, { outcome: 'ok', note: `${access.user}@${this.server.spec.address}:${access.port ?? 22}, host key ${this.session.observedHostKey}` }, started);
+    } catch (err) {
+      const failure = sshFailureOf(err);
+      const message = (err as Error).message;
+      this.record({ id: 'login', kind: 'login' }, { outcome: 'failed', note: message }, started);
+      if (failure === 'HostKeyMismatch') {
+        const observed = isMamoriError(err) ? err.details.observedHostKey : undefined;
+        if (typeof observed === 'string') this.evidence.observedHostKey = observed;
+        this.evidence.pinnedHostKey = access.hostKey;
+        throw new Stop('HostKeyMismatch', message);
+      }
+      if (failure === 'AuthenticationFailed') throw new Stop('ManagementAccessDenied', message);
+      this.evidence.sshLogin = false;
+      throw new Stop('StepFailed', `cannot log in over SSH: ${message}`);
+    }
+    if (this.request.runbook.origin === 'standard' && !this.osConfirmed) await this.confirmOsOverSsh();
+    return this.session;
+  }
+
+  private async exec(command: string, opts: { sudo: boolean; deadlineMs: number; pty?: boolean; answers?: PromptAnswer[]; marker?: boolean }): Promise<ExecResult> {
+    const session = await this.ssh();
+    const mode = this.sudoMode(opts.sudo);
+    const answers = [...this.sudoAnswers(mode), ...(opts.answers ?? [])];
+    const pty = opts.pty === true || (opts.sudo && this.server.spec.access.sudo?.pty === true) || (opts.answers?.length ?? 0) > 0;
+    const line = opts.marker === false ? plainCommand(command, mode) : wrapCommand(command, mode);
+    return session.exec(line, {
+      pty,
+      deadlineMs: Math.max(1, Math.min(opts.deadlineMs, this.remainingMs())),
+      answers,
+      secrets: this.secrets.all,
+      pidMarker: opts.marker !== false,
+      signal: this.signal,
+      ...(this.options.outputLimitBytes !== undefined ? { outputLimitBytes: this.options.outputLimitBytes } : {}),
+      kill: async (pid) => {
+        // The kill runs over a fresh channel of the same connection, as root when the step was.
+        const r = await session.exec(plainCommand(killTreeScript(pid), mode), {
+          pty: pty && mode !== 'none',
+          deadlineMs: 15_000,
+          answers: this.sudoAnswers(mode),
+          secrets: this.secrets.all,
+        });
+        const killed = /killed:([\d ]*)/.exec(r.output)?.[1]?.trim();
+        return killed ? `killed process tree ${killed} on the server` : `kill on the server: exit ${String(r.exitCode)} ${r.output.trim().slice(0, 200)}`;
+      },
+    });
+  }
+
+  private remainingMs(): number {
+    return this.request.runbook.deadlineMs - (Date.now() - this.startedAt.getTime());
+  }
+
+  private async confirmOsOverSsh(): Promise<void> {
+    this.osConfirmed = true;
+    const started = new Date();
+    const session = this.session;
+    if (!session) return;
+    const r = await session.exec(plainCommand(OS_LOOK_SCRIPT, 'none'), { pty: false, deadlineMs: 20_000, secrets: this.secrets.all, signal: this.signal });
+    this.judgeOs(r.exitCode === 0 ? r.output : '', started, r.output);
+  }
+
+  private judgeOs(lookOutput: string, started: Date, shown: string): void {
+    const os = this.server.spec.os;
+    const observed = parseOsLook(lookOutput);
+    this.evidence.os = observed.release;
+    const mismatch = osMismatch({ family: os.family, version: os.version, ...(os.variant ? { variant: os.variant } : {}) }, observed);
+    this.record({ id: 'os-check', kind: 'os-check', command: 'uname -s; cat /etc/redhat-release; freebsd-version' }, { outcome: mismatch ? 'failed' : 'ok', output: shown, ...(mismatch ? { note: mismatch } : {}) }, started);
+    if (mismatch) throw new Stop('OSMismatch', `${mismatch}; nothing was run`);
+  }
+
+  private stopForExec(step: RenderedStep, r: ExecResult, what: string): never | void {
+    if (r.outcome === 'timeout') throw new Stop('DeadlineExceeded', `${what} ran past its deadline and was killed (${r.killNote ?? 'no kill note'})`);
+    if (r.outcome === 'aborted') throw new Stop(this.deadlineHit ? 'DeadlineExceeded' : 'Interrupted', `${what} was stopped (${r.killNote ?? ''})`);
+    if (r.outcome === 'prompt') {
+      throw new Stop('PassphraseRequired', `${what} asked "${r.prompt ?? ''}" and no secret of ${this.server.metadata.name} answers it; it was stopped at once`);
+    }
+    if (r.outcome === 'closed') throw new Stop('StepFailed', `the SSH connection closed during ${step.id}`);
+  }
+
+  private recordExec(step: RenderedStep, command: string, r: ExecResult, started: Date, ok: boolean): StepRecord {
+    const outcome: StepRecord['outcome'] = r.outcome === 'timeout' || r.outcome === 'aborted' ? 'timeout' : ok ? 'ok' : 'failed';
+    const notes: string[] = [];
+    if (r.droppedBytes > 0) notes.push(`output was ${r.outputBytes} bytes; ${r.droppedBytes} dropped`);
+    if (r.killNote) notes.push(r.killNote);
+    if (r.outcome === 'prompt') notes.push(`unanswered prompt: ${r.prompt ?? ''}`);
+    return this.record({ id: step.id, kind: step.kind, command }, { outcome, exitCode: r.exitCode, output: r.output, ...(notes.length ? { note: notes.join('; ') } : {}) }, started);
+  }
+
+  // ---- check / run / verify
+
+  private async look(step: RenderedStep, look: { process?: string; pidFile?: string; localConnectPort?: number; command?: string; expectExit?: number }, deadlineMs: number, record: boolean): Promise<boolean> {
+    let pass = true;
+    const started = new Date();
+    const parts: Array<[string, string, boolean]> = [];
+    if (look.process !== undefined) {
+      const script = processLookScript(look.process, look.pidFile);
+      const r = await this.exec(script, { sudo: false, deadlineMs });
+      this.stopForExec(step, r, `the process check of ${step.id}`);
+      const ok = r.exitCode === 0;
+      this.evidence.processRunning = ok;
+      const pids = /pids: ([\d ]+)/.exec(r.output)?.[1]?.trim();
+      if (pids) this.evidence.processPids = pids;
+      parts.push([`process ${look.process}${look.pidFile ? ` (${look.pidFile})` : ''}`, r.output.trim(), ok]);
+      pass &&= ok;
+    }
+    if (look.localConnectPort !== undefined) {
+      const r = await this.exec(localConnectScript(look.localConnectPort), { sudo: false, deadlineMs });
+      this.stopForExec(step, r, `the local connect of ${step.id}`);
+      const ok = r.exitCode === 0 && r.output.includes('connected');
+      this.evidence.localConnect = ok;
+      const greeting = /greeting: (.*)/.exec(r.output)?.[1]?.trim();
+      if (greeting) this.evidence.localGreeting = greeting.slice(0, 120);
+      parts.push([`connect 127.0.0.1:${look.localConnectPort}`, r.output.trim(), ok]);
+      pass &&= ok;
+    }
+    if (look.command !== undefined) {
+      const r = await this.exec(look.command, { sudo: true, deadlineMs });
+      this.stopForExec(step, r, `the check command of ${step.id}`);
+      const ok = r.exitCode === (look.expectExit ?? 0);
+      this.evidence[`${step.id}.exit`] = r.exitCode ?? -1;
+      parts.push([look.command, r.output.trim(), ok]);
+      pass &&= ok;
+    }
+    if (record) {
+      this.record(
+        { id: step.id, kind: step.kind },
+        { outcome: pass ? 'ok' : 'failed', command: parts.map(([c]) => c).join(' && '), output: parts.map(([c, o, ok]) => `${ok ? 'ok' : 'FAILED'}: ${c}${o ? `\n${o}` : ''}`).join('\n') },
+        started,
+      );
+    }
+    return pass;
+  }
+
+  private async check(step: Extract<RenderedStep, { kind: 'check' }>): Promise<boolean> {
+    return this.look(step, step, step.deadlineMs, true);
+  }
+
+  private async runStep(step: Extract<RenderedStep, { kind: 'run' }>): Promise<void> {
+    const answers: PromptAnswer[] = [];
+    if (step.answer) {
+      const value = this.secrets.named.get(step.answer.secretKey);
+      if (value === undefined) {
+        const declared = this.server.spec.secrets?.[step.answer.secretKey] !== undefined;
+        this.record(step, { outcome: 'skipped', note: `the secret ${step.answer.secretKey} that answers "${step.answer.prompt}" ${declared ? 'does not resolve' : 'is not in spec.secrets'}` });
+        throw new Stop(
+          declared ? 'SecretMissing' : 'PassphraseRequired',
+          `${step.id} must answer "${step.answer.prompt}" with the secret ${step.answer.secretKey}, which ${declared ? 'does not resolve' : 'the server does not declare'}; nothing was run`,
+        );
+      }
+      answers.push({ prompt: step.answer.prompt, value });
+    }
+    const started = new Date();
+    this.acted = true;
+    const r = await this.exec(step.command, { sudo: step.sudo, deadlineMs: step.deadlineMs, answers });
+    const ok = r.outcome === 'exited' && r.exitCode === 0;
+    this.recordExec(step, step.command, r, started, ok);
+    this.stopForExec(step, r, step.id);
+    if (!ok) {
+      if (/sudo: (a password is required|sorry, you must have a tty)/.test(r.output)) {
+        throw new Stop('ManagementAccessDenied', `sudo refused ${this.server.spec.access.user} on ${this.server.metadata.name}: ${r.output.trim().split('\n').pop() ?? ''}`);
+      }
+      if (step.onFailure === 'stop') throw new Stop('StepFailed', `${step.id} exited ${String(r.exitCode)}`);
+    }
+  }
+
+  private async verify(step: Extract<RenderedStep, { kind: 'verify' }>): Promise<void> {
+    const started = new Date();
+    const until = Date.now() + Math.min(step.withinMs, Math.max(0, this.remainingMs()));
+    const interval = this.options.verifyIntervalMs ?? 1_000;
+    const pending = new Set<string>([...step.waitFor.map((s) => `probe:${s}`)]);
+    const notes: string[] = [];
+    let attempts = 0;
+    let lastFailure = '';
+    for (;;) {
+      attempts += 1;
+      // Wait for the services the host needs first (after power: ping, then ssh).
+      for (const key of [...pending]) {
+        const service = key.slice('probe:'.length) as ServiceName;
+        const r = await this.request.probe(service);
+        if (r.up) {
+          pending.delete(key);
+          notes.push(`${service} answers from mamori after ${Math.round((Date.now() - started.getTime()) / 100) / 10} s`);
+        } else {
+          lastFailure = `${service} does not answer from mamori${r.message ? `: ${r.message}` : ''}`;
+        }
+      }
+      let ok = pending.size === 0;
+      if (ok && (step.process !== undefined || step.localConnectPort !== undefined)) {
+        try {
+          const look: { process?: string; localConnectPort?: number } = {};
+          if (step.process !== undefined) look.process = step.process;
+          if (step.localConnectPort !== undefined) look.localConnectPort = step.localConnectPort;
+          ok = await this.look(step, look, Math.min(step.deadlineMs, 20_000), false);
+          if (!ok) lastFailure = `on the server: process ${String(this.evidence.processRunning ?? '-')}, local connect ${String(this.evidence.localConnect ?? '-')}`;
+        } catch (err) {
+          if (!(err instanceof Stop) || err.verdict !== 'StepFailed') throw err;
+          // A server still booting refuses SSH for a while: keep trying within the time.
+          this.session?.close();
+          this.session = undefined;
+          ok = false;
+          lastFailure = err.message;
+        }
+      }
+      if (ok && step.probe) {
+        const r = await this.request.probe(this.request.runbook.service);
+        this.evidence.outsideProbe = r.up;
+        ok = r.up;
+        if (!ok) lastFailure = `${this.request.runbook.service} does not answer from mamori${r.message ? `: ${r.message}` : ''}`;
+      }
+      if (ok) {
+        this.verified = true;
+        this.evidence.verifyAttempts = attempts;
+        this.record(step, { outcome: 'ok', note: [...notes, `verified after ${attempts} attempt(s)`].join('; ') }, started);
+        return;
+      }
+      if (Date.now() + interval > until || this.signal.aborted) break;
+      await sleep(interval, this.signal);
+    }
+    this.verified = false;
+    this.evidence.verifyAttempts = attempts;
+    this.record(step, { outcome: 'failed', note: [...notes, lastFailure].filter(Boolean).join('; ') }, started);
+    if (this.signal.aborted) throw new Stop(this.deadlineHit ? 'DeadlineExceeded' : 'Interrupted', 'verification was stopped');
+    throw new Stop('VerifyFailed', `not verified within ${Math.round(step.withinMs / 1000)} s: ${lastFailure}`);
+  }
+
+  // ---- console and power
+
+  private consoleChannel(step: RenderedStep): ConsoleChannel {
+    if (this.channel) return this.channel;
+    const c = this.server.spec.console;
+    if (!c) {
+      this.record(step, { outcome: 'skipped', note: 'the server has no spec.console' });
+      throw new Stop('ConsoleUnavailable', `${this.server.metadata.name} has no console/power profile (spec.console); the console cannot be used`);
+    }
+    try {
+      this.channel = consoleChannelFor(this.options.consoleProfiles, c.profile, {
+        server: {
+          name: this.server.metadata.name,
+          address: this.server.spec.address,
+          ...(c.bmc !== undefined ? { bmc: c.bmc } : {}),
+          ...(c.bmcPort !== undefined ? { bmcPort: c.bmcPort } : {}),
+          ...(c.target !== undefined ? { target: c.target } : {}),
+        },
+        ...(this.secrets.console !== undefined ? { credentials: this.secrets.console } : {}),
+        secrets: this.secrets.all,
+        ...(this.options.ipmitool ? { ipmitool: this.options.ipmitool } : {}),
+      });
+    } catch (err) {
+      this.record(step, { outcome: 'failed', note: (err as Error).message });
+      throw new Stop('ConsoleUnavailable', (err as Error).message);
+    }
+    return this.channel;
+  }
+
+  private manual(step: RenderedStep, channel: ConsoleChannel, what: string): never {
+    this.record(step, { outcome: 'skipped', note: `console check requested from the operations desk${channel.desk ? ` (${channel.desk})` : ''}` });
+    this.evidence.consoleCheckRequested = true;
+    throw new Stop('Escalated', `console check requested: the operations desk must ${what} ${this.server.metadata.name} on site`);
+  }
+
+  private async consoleStep(step: Extract<RenderedStep, { kind: 'console' }>): Promise<void> {
+    const channel = this.consoleChannel(step);
+    if (channel.driver === 'manual') this.manual(step, channel, step.action === 'check' ? 'look at the console of' : `run "${step.command ?? ''}" on the console of`);
+    const started = new Date();
+    if (step.action === 'check') {
+      if (!channel.console) {
+        this.consoleAlive = undefined;
+        this.record(step, { outcome: 'skipped', note: `profile ${channel.profile} has no console command: the console cannot be looked at` }, started);
+        return;
+      }
+      const look = await channel.console.check({ deadlineMs: Math.min(step.deadlineMs, this.remainingMs()), signal: this.signal });
+      this.evidence.consoleAlive = look.alive;
+      this.consoleAlive = look.known ? look.alive : undefined;
+      this.record(step, { outcome: look.alive ? 'ok' : 'failed', output: look.detail }, started);
+      if (look.alive) {
+        // Alive on the console: is the network the problem? Then no power action, ever.
+        const ping = await this.request.probe('ping');
+        this.evidence.ping = ping.up;
+        if (!ping.up) {
+          throw new Stop('HostUnreachable', `${this.server.metadata.name} is alive on its console but does not answer ping: the network path is broken; no power action was taken`);
+        }
+      }
+      return;
+    }
+    if (!channel.console) {
+      this.record(step, { outcome: 'skipped', note: `profile ${channel.profile} has no console command` }, started);
+      throw new Stop('ConsoleUnavailable', `the console of ${this.server.metadata.name} cannot run commands (profile ${channel.profile})`);
+    }
+    const command = step.command ?? '';
+    if (this.request.runbook.origin === 'standard' && !this.osConfirmed) {
+      this.osConfirmed = true;
+      const osStarted = new Date();
+      const look = await channel.console.run(OS_LOOK_SCRIPT, { deadlineMs: 20_000, signal: this.signal });
+      this.judgeOs(look.exitCode === 0 ? look.output : '', osStarted, look.output);
+    }
+    this.acted = true;
+    const r = await channel.console.run(command, { deadlineMs: Math.min(step.deadlineMs, this.remainingMs()), signal: this.signal });
+    const ok = r.exitCode === 0 && !r.timedOut;
+    this.record(step, { outcome: r.timedOut ? 'timeout' : ok ? 'ok' : 'failed', command, exitCode: r.exitCode, output: r.output, ...(r.spawnError ? { note: r.spawnError } : {}) }, started);
+    if (r.timedOut) throw new Stop(this.signal.aborted && !this.deadlineHit ? 'Interrupted' : 'DeadlineExceeded', `${step.id} on the console ran past its deadline and was killed`);
+    if (!ok) throw new Stop('StepFailed', `${step.id} on the console exited ${String(r.exitCode)}${r.spawnError ? ` (${r.spawnError})` : ''}`);
+  }
+
+  private async powerStep(step: Extract<RenderedStep, { kind: 'power' }>): Promise<void> {
+    const channel = this.consoleChannel(step);
+    if (channel.driver === 'manual') this.manual(step, channel, 'check the power of');
+    const power = channel.power;
+    if (!power) {
+      this.record(step, { outcome: 'skipped', note: `profile ${channel.profile} has no power control` });
+      throw new Stop('ConsoleUnavailable', `${this.server.metadata.name}'s profile ${channel.profile} has no power control`);
+    }
+    const started = new Date();
+    const deadlineMs = Math.min(step.deadlineMs, this.remainingMs());
+    const opts = { deadlineMs: Math.min(deadlineMs, 30_000), signal: this.signal };
+    const notes: string[] = [];
+    try {
+      const before = await power.status(opts);
+      this.evidence.powerBefore = before;
+      notes.push(`power was ${before}`);
+      let action: 'on' | 'off' | 'cycle' | undefined;
+      if (step.action === 'status') {
+        action = undefined;
+      } else if (step.action === 'recover') {
+        if (before === 'off') action = 'on';
+        else if (this.consoleAlive === false) action = 'cycle';
+        else if (this.consoleAlive === undefined) {
+          this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; the console could not be looked at, so the host is not power-cycled` }, started);
+          this.evidence.consoleCheckRequested = true;
+          throw new Stop('Escalated', `console check requested: ${this.server.metadata.name} is powered on and its console cannot be looked at; a person must decide on a power-cycle`);
+        } else {
+          // Alive on the console: never cycled (consoleStep has already escalated a broken network).
+          this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; the host is alive on its console` }, started);
+          throw new Stop('Escalated', `${this.server.metadata.name} is alive on its console; no power action`);
+        }
+      } else {
+        action = step.action;
+      }
+      if (action !== undefined) {
+        this.acted = true;
+        this.powerActions.push(action);
+        this.log.warn({ step: step.id, action }, 'power action');
+        await power.set(action, { deadlineMs, signal: this.signal });
+        notes.push(`power ${action} sent`);
+        const want = action === 'off' ? 'off' : 'on';
+        const until = Date.now() + Math.min(deadlineMs, 60_000);
+        let now = await power.status(opts);
+        while (now !== want && Date.now() < until && !this.signal.aborted) {
+          await sleep(500, this.signal);
+          now = await power.status(opts);
+        }
+        this.evidence.powerAfter = now;
+        notes.push(`power is ${now}`);
+        if (now !== want) throw new Stop('StepFailed', `after power ${action} the BMC still says ${now}`);
+      }
+      this.record(step, { outcome: 'ok', note: notes.join('; ') }, started);
+    } catch (err) {
+      if (err instanceof Stop) {
+        if (err.verdict === 'StepFailed') this.record(step, { outcome: 'failed', note: notes.join('; ') }, started);
+        throw err;
+      }
+      this.record(step, { outcome: 'failed', note: [...notes, (err as Error).message].join('; ') }, started);
+      throw new Stop('ConsoleUnavailable', (err as Error).message);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The last belt: every string of the transcript passes the scrubber once more. */
+export function scrubTranscript(t: Transcript, secrets: readonly string[]): Transcript {
+  const s = (v: string): string => scrubText(v, secrets);
+  const evidence: Transcript['evidence'] = {};
+  for (const [k, v] of Object.entries(t.evidence)) evidence[k] = typeof v === 'string' ? s(v) : v;
+  return {
+    ...t,
+    message: s(t.message),
+    evidence,
+    steps: t.steps.map((step) => {
+      const copy: StepRecord = { ...step };
+      if (copy.command !== undefined) copy.command = s(copy.command);
+      if (copy.output !== undefined) copy.output = s(copy.output);
+      if (copy.note !== undefined) copy.note = s(copy.note);
+      return copy;
+    }),
+  };
+}
