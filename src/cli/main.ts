@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerProbeCommand } from './probe.ts';
+import { registerValidateCommand } from './validate.ts';
 
 /** Exit codes: 0 ok, 1 a finding (invalid manifest, a service down), 2 usage. */
 export const EXIT_OK = 0;
@@ -9,9 +10,12 @@ export const EXIT_USAGE = 2;
 export function buildProgram(): Command {
   const program = new Command('mamori')
     .description('Managed fault recovery for customer servers, driven by manifests in git.')
+    .option('--manifests <dir>', 'the manifests folder (operator/ and customers/)', 'manifests')
+    .option('--config <file>', "the daemon's config (mamori.yaml); without it, the embedded defaults")
     .showHelpAfterError()
     .exitOverride();
   registerProbeCommand(program);
+  registerValidateCommand(program);
   return program;
 }
 

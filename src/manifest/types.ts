@@ -8,6 +8,7 @@ import type { RunbookDocument, Step2 as GeneratedStep } from './generated/runboo
 import type { CatalogDocument } from './generated/catalog.ts';
 import type { ReviewPolicyDocument } from './generated/policy.ts';
 import type { ConfigDocument } from './generated/config.ts';
+import type { MamoriConfig } from '../config/types.ts';
 
 export type { ServerDocument, RunbookDocument, CatalogDocument, ReviewPolicyDocument, ConfigDocument };
 export type RunbookStep = GeneratedStep;
@@ -37,6 +38,8 @@ export interface Finding {
   /** A stable rule name (`schema`, `owner-reference`, `os-refused`, `policy-forbidden-command`, …). */
   rule: string;
   severity: 'error' | 'warning';
+  /** The file on disk, when the document was read from disk (for editors and annotations). */
+  path?: string;
 }
 
 export interface LoadedDocument<T> {
@@ -58,3 +61,49 @@ export interface ManifestSet {
   /** Every problem found; a server with an error finding is not in `servers`. */
   findings: Finding[];
 }
+
+/**
+ * One manifest file as the validator sees it: its path inside the manifests tree
+ * (`customers/acme/servers/web01.yaml`, forward slashes; ownership comes from it)
+ * and its content. Bytes are checked for UTF-8; text is taken as it is.
+ */
+export interface ManifestFile {
+  path: string;
+  content: string | Uint8Array;
+  /** Where it is on disk, if it is (findings carry it as `path`). */
+  absolutePath?: string;
+}
+
+/** What a semantic check sees: every document that passed its schema and ownership checks. */
+export interface CheckInput {
+  servers: readonly LoadedDocument<ServerDocument>[];
+  /** Every schema-valid runbook, the operator's and the customers'. */
+  runbooks: readonly LoadedDocument<RunbookDocument>[];
+  catalog: LoadedDocument<CatalogDocument>;
+  policy: LoadedDocument<ReviewPolicyDocument>;
+  /** false when operator/policy.yaml is absent (the policy is then empty). */
+  policyPresent: boolean;
+  config: MamoriConfig;
+}
+
+/**
+ * A check a schema cannot make. Checks are pure: they read the input and return
+ * findings (build them with `findingAt` from src/manifest/finding.ts).
+ */
+export interface SemanticCheck {
+  /** A short name for logs and tests. */
+  name: string;
+  check(input: CheckInput): Finding[];
+}
+
+/**
+ * Which runbook repairs `service` on `server`: the server's own choice
+ * (spec.runbooks) or the most specific standard runbook; undefined when none.
+ * src/runbook/select.ts provides the real one; the loader has a fallback that
+ * answers only whether one exists.
+ */
+export type RunbookSelector = (
+  server: LoadedDocument<ServerDocument>,
+  service: ServiceName,
+  runbooks: ReadonlyMap<string, LoadedDocument<RunbookDocument>>,
+) => LoadedDocument<RunbookDocument> | undefined;

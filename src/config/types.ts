@@ -1,0 +1,71 @@
+/**
+ * The daemon's configuration after loading: every default filled in, every path
+ * absolute, frozen. Its fields are the schema's (schemas/config.schema.json, types
+ * in src/manifest/generated/config.ts) with nothing left optional that has a default.
+ */
+import type {
+  ConsolePowerProfile,
+  Flapping,
+  Folder,
+  GitRepository,
+  HeldRevisions,
+  Level,
+  MassFailure,
+  Probing,
+  ReadinessCheck,
+  RemediationLimits,
+  SMTP,
+  SignedRevisions,
+  StatusWriteBack,
+} from '../manifest/generated/config.ts';
+
+export type { ConsolePowerProfile };
+
+export interface SecretRef {
+  secretRef: string;
+}
+
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+export type FolderSourceConfig = Required<Folder>;
+export type GitSourceConfig = Required<Omit<GitRepository, 'credentials'>> & { credentials?: SecretRef };
+
+export interface MamoriConfigShape {
+  /** The file it was read from; undefined for the embedded defaults. */
+  configFile: string | undefined;
+  /** Relative paths in the file are taken from here: the file's folder, else the working directory. */
+  baseDir: string;
+  /** source.path (folder) and source.cacheDir (git) are absolute. */
+  source: FolderSourceConfig | GitSourceConfig;
+  /** An explicit operator folder (absolute), or undefined: the manifests' operator/, else mamori's own. */
+  operatorDir: string | undefined;
+  stateDir: string;
+  secretsDir: string;
+  managementNetworks: string[];
+  targetNetworks: string[];
+  sourceAddress: string | undefined;
+  probe: Required<Probing>;
+  remediation: Required<Omit<RemediationLimits, 'flapping'>> & { flapping: Required<Flapping> };
+  massFailure: Required<MassFailure>;
+  consoleProfiles: Record<string, ConsolePowerProfile>;
+  http: { listen: string; token?: SecretRef; webhookSecret?: SecretRef };
+  mail: {
+    from: string;
+    operator?: string;
+    smtp?: Required<Omit<SMTP, 'auth'>> & { auth?: SecretRef };
+    maxPerServerPerHour: number;
+  };
+  /** Off unless configured. */
+  signing: (Required<Omit<SignedRevisions, 'operatorSigners'>> & { operatorSigners: string[] }) | undefined;
+  /** Off unless configured. */
+  statusWriteBack: Required<StatusWriteBack> | undefined;
+  holds: Required<HeldRevisions>;
+  readiness: Required<ReadinessCheck>;
+  log: { level: Level; pretty: boolean | undefined };
+}
+
+export type MamoriConfig = DeepReadonly<MamoriConfigShape>;

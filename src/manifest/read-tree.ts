@@ -1,0 +1,173 @@
+/**
+ * Reading a manifests tree from disk, refusing what could make the read itself
+ * dangerous: symbolic links that leave the tree (or loop), files that are not
+ * regular files (a FIFO would block the read forever), files over the size limit
+ * (checked before reading), trees too deep or too large.
+ */
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Finding, ManifestFile } from './types.ts';
+import { MANIFEST_LIMITS } from './limits.ts';
+
+/** mamori's own operator folder, shipped in the repository. */
+export const SHIPPED_OPERATOR_DIR = fileURLToPath(new URL('../../manifests/operator/', import.meta.url));
+
+export interface TreeRead {
+  files: ManifestFile[];
+  findings: Finding[];
+  /** The operator folder that was read (absolute). */
+  operatorDir: string;
+}
+
+function inside(path: string, root: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Read at most `limit` + 1 bytes: the size check happened already, but a file may grow. */
+async function readBounded(path: string, limit: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(limit + 1);
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, total, buf.length - total, total);
+      if (bytesRead === 0 || total + bytesRead >= buf.length) {
+        total += bytesRead;
+        break;
+      }
+      total += bytesRead;
+    }
+    return buf.subarray(0, total);
+  } finally {
+    await fh.close();
+  }
+}
+
+interface Walk {
+  /** Where the logical paths start (`operator` or `customers`). */
+  logical: string;
+  dir: string;
+}
+
+async function walk(start: Walk, files: ManifestFile[], findings: Finding[], budget: { files: number }): Promise<void> {
+  const rootReal = await realpath(start.dir);
+  const visited = new Set<string>([rootReal]);
+  const queue: Array<{ dir: string; logical: string; depth: number }> = [{ dir: start.dir, logical: start.logical, depth: 0 }];
+  const toRead: Array<{ abs: string; logical: string; size: number }> = [];
+  const refuse = (logical: string, abs: string, rule: string, message: string): void => {
+    findings.push({ file: logical, line: 1, col: 1, field: '', rule, message, severity: 'error', path: abs });
+  };
+  while (queue.length > 0) {
+    const { dir, logical, depth } = queue.shift() as { dir: string; logical: string; depth: number };
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      refuse(logical, dir, 'file-unreadable', `the folder cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      continue;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue; // .git, editor files
+      const abs = join(dir, e.name);
+      const log = `${logical}/${e.name}`;
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      let size = -1;
+      if (e.isSymbolicLink()) {
+        let real: string;
+        try {
+          real = await realpath(abs);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          refuse(log, abs, 'file-symlink', code === 'ELOOP' ? 'a symbolic link that loops is refused' : 'a symbolic link that leads nowhere is refused');
+          continue;
+        }
+        if (!inside(real, rootReal)) {
+          refuse(log, abs, 'file-symlink', 'a symbolic link that leaves the manifests folder is refused');
+          continue;
+        }
+        const st = await stat(real);
+        isDir = st.isDirectory();
+        isFile = st.isFile();
+        size = st.size;
+        if (isDir && visited.has(real)) {
+          refuse(log, abs, 'file-symlink', 'a symbolic link that loops back into the tree is refused');
+          continue;
+        }
+        if (isDir) visited.add(real);
+      }
+      if (isDir) {
+        if (depth + 1 > MANIFEST_LIMITS.maxFolderDepth) {
+          refuse(log, abs, 'file-depth', `folders nested deeper than ${MANIFEST_LIMITS.maxFolderDepth} levels are refused`);
+          continue;
+        }
+        queue.push({ dir: abs, logical: log, depth: depth + 1 });
+        continue;
+      }
+      if (!/\.ya?ml$/i.test(e.name)) continue;
+      if (!isFile) {
+        refuse(log, abs, 'file-type', 'not a regular file: a manifest is a plain file');
+        continue;
+      }
+      if (--budget.files < 0) {
+        refuse(log, abs, 'file-count', `more than ${MANIFEST_LIMITS.maxFiles} manifest files: the rest are not read`);
+        return;
+      }
+      if (size < 0) size = (await lstat(abs)).size;
+      if (size > MANIFEST_LIMITS.maxFileBytes) {
+        refuse(log, abs, 'file-too-large', `the file is ${size} bytes; a manifest may be at most ${MANIFEST_LIMITS.maxFileBytes} bytes`);
+        continue;
+      }
+      toRead.push({ abs, logical: log, size });
+    }
+  }
+  // Read in parallel, a bounded number at a time.
+  let next = 0;
+  const out: Array<ManifestFile | undefined> = new Array(toRead.length);
+  const worker = async (): Promise<void> => {
+    while (next < toRead.length) {
+      const i = next++;
+      const item = toRead[i] as { abs: string; logical: string };
+      try {
+        out[i] = { path: item.logical, content: await readBounded(item.abs, MANIFEST_LIMITS.maxFileBytes), absolutePath: item.abs };
+      } catch (err) {
+        refuse(item.logical, item.abs, 'file-unreadable', `the file cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(64, toRead.length) }, worker));
+  for (const f of out) if (f !== undefined) files.push(f);
+}
+
+/**
+ * The manifest files of a tree: `<root>/customers/**` and the operator folder
+ * (`operatorDir` if given, else `<root>/operator/` if present, else mamori's own).
+ */
+export async function readManifestTree(root: string, options: { operatorDir?: string | undefined } = {}): Promise<TreeRead> {
+  const files: ManifestFile[] = [];
+  const findings: Finding[] = [];
+  const budget = { files: MANIFEST_LIMITS.maxFiles };
+  const ownOperator = join(root, 'operator');
+  const operatorDir = options.operatorDir ?? ((await exists(ownOperator)) ? ownOperator : SHIPPED_OPERATOR_DIR);
+  if (await exists(operatorDir)) await walk({ logical: 'operator', dir: operatorDir }, files, findings, budget);
+  const customers = join(root, 'customers');
+  if (await exists(customers)) await walk({ logical: 'customers', dir: customers }, files, findings, budget);
+  return { files, findings, operatorDir };
+}
+
+/** A path relative to the working directory, for people and CI annotations. */
+export function displayPath(abs: string, cwd: string = process.cwd()): string {
+  const r = relative(cwd, abs);
+  return r.startsWith('..') ? abs : r.split(sep).join('/');
+}

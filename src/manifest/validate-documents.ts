@@ -1,0 +1,284 @@
+/**
+ * Validate a whole revision of the manifests from its files' contents: no disk, so
+ * `mamori plan` and the git source can check a commit's files as they are.
+ *
+ *   per file: size → UTF-8 → YAML (positions, hostile input) → inline secrets →
+ *             schema → ownership (place, kind, customer, file name)
+ *   across:   duplicate names → semantic checks (built-in + options.checks)
+ *             → drop invalid runbooks → references and runbook coverage
+ *             → drop invalid servers
+ *
+ * Every finding is reported; a bad document never hides the good ones.
+ */
+import type {
+  CatalogDocument,
+  CheckInput,
+  DocumentKind,
+  Finding,
+  LoadedDocument,
+  ManifestFile,
+  ManifestSet,
+  ReviewPolicyDocument,
+  RunbookDocument,
+  RunbookSelector,
+  SemanticCheck,
+  ServerDocument,
+} from './types.ts';
+import type { MamoriConfig } from '../config/types.ts';
+import { parseYaml, type PositionIndex } from './parse-yaml.ts';
+import { schemaSet, type SchemaName } from './schemas.ts';
+import { explainSchemaErrors } from './schema-errors.ts';
+import { scanInlineSecrets } from './secret-scan.ts';
+import { placementOf, wrongKindMessage, isManifestPath } from './ownership.ts';
+import { MANIFEST_LIMITS } from './limits.ts';
+import { BUILTIN_CHECKS } from './checks/index.ts';
+import { runbookReferenceFindings, type KnownRunbook } from './checks/runbook-references.ts';
+import { coverageFindings } from './checks/coverage.ts';
+import { fallbackSelectRunbook } from './runbook-fallback.ts';
+
+export interface ValidateOptions {
+  config: MamoriConfig;
+  /** Checks beyond the built-in ones (e.g. the review policy's lint of custom runbooks). */
+  checks?: readonly SemanticCheck[];
+  /** Runbook selection (src/runbook/select.ts); without it, the loader's fallback. */
+  selectRunbook?: RunbookSelector;
+}
+
+const KIND_SCHEMA: Record<DocumentKind, SchemaName> = { Server: 'server', Runbook: 'runbook', Catalog: 'catalog', ReviewPolicy: 'policy' };
+const KINDS = Object.keys(KIND_SCHEMA) as DocumentKind[];
+
+type AnyLoaded = LoadedDocument<unknown> & { absolutePath?: string };
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function fileFinding(file: ManifestFile, rule: string, message: string, field = '', line = 1, col = 1, severity: Finding['severity'] = 'error'): Finding {
+  return { file: file.path, line, col, field, message, rule, severity, ...(file.absolutePath !== undefined ? { path: file.absolutePath } : {}) };
+}
+
+function decode(file: ManifestFile): { text: string } | { finding: Finding } {
+  const size = typeof file.content === 'string' ? Buffer.byteLength(file.content, 'utf8') : file.content.byteLength;
+  if (size > MANIFEST_LIMITS.maxFileBytes) {
+    return { finding: fileFinding(file, 'file-too-large', `the file is ${size} bytes; a manifest may be at most ${MANIFEST_LIMITS.maxFileBytes} bytes`) };
+  }
+  let text: string;
+  if (typeof file.content === 'string') text = file.content;
+  else {
+    if (file.content.includes(0)) return { finding: fileFinding(file, 'file-binary', 'the file contains NUL bytes: a manifest is UTF-8 text') };
+    try {
+      text = decoder.decode(file.content);
+    } catch {
+      return { finding: fileFinding(file, 'file-binary', 'the file is not valid UTF-8 text') };
+    }
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return { text };
+}
+
+function loaded(kind: DocumentKind, doc: unknown, file: ManifestFile, owner: LoadedDocument<unknown>['owner'], positions: PositionIndex): AnyLoaded {
+  return {
+    kind,
+    doc,
+    file: file.path,
+    owner,
+    positionOf: (field: string) => positions.positionOf(field),
+    ...(file.absolutePath !== undefined ? { absolutePath: file.absolutePath } : {}),
+  };
+}
+
+function withPath(f: Finding, file: ManifestFile): Finding {
+  return file.absolutePath !== undefined && f.path === undefined ? { ...f, path: file.absolutePath } : f;
+}
+
+/** Check one file on its own; returns its document when it can be used at all. */
+function checkFile(file: ManifestFile, findings: Finding[]): AnyLoaded | undefined {
+  const place = placementOf(file.path);
+  if (!place.ok) {
+    findings.push(fileFinding(file, place.rule, place.message));
+    return undefined;
+  }
+  const placement = place.placement;
+  const decoded = decode(file);
+  if ('finding' in decoded) {
+    findings.push(decoded.finding);
+    return undefined;
+  }
+  const parsed = parseYaml(decoded.text, file.path);
+  findings.push(...parsed.findings.map((f) => withPath(f, file)));
+  if (parsed.findings.some((f) => f.severity === 'error')) return undefined;
+  const value = parsed.value;
+  const positions = parsed.positions;
+  const at = (field: string, rule: string, message: string): Finding => {
+    const p = positions.positionOf(field);
+    return fileFinding(file, rule, message, field, p.line, p.col);
+  };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    findings.push(at('', 'schema', 'a manifest is a map with apiVersion, kind, metadata and spec'));
+    return undefined;
+  }
+  const obj = value as Record<string, unknown>;
+  const kind = obj.kind;
+  if (typeof kind !== 'string' || !KINDS.includes(kind as DocumentKind)) {
+    findings.push(at('kind', 'schema', `must be ${placement.kind} here (the kinds are ${KINDS.join(', ')})`));
+    return undefined;
+  }
+  const docKind = kind as DocumentKind;
+  let ok = true;
+  if (docKind !== placement.kind) {
+    findings.push(at('kind', 'owner-kind', wrongKindMessage(docKind, placement)));
+    ok = false;
+  }
+  const schemaName = KIND_SCHEMA[docKind];
+  const secrets = scanInlineSecrets(schemaName, value, positions, file.path).map((f) => withPath(f, file));
+  findings.push(...secrets);
+  if (secrets.length > 0) ok = false;
+  const validate = schemaSet().validator(schemaName);
+  if (!validate(value)) {
+    findings.push(...explainSchemaErrors(validate.errors ?? [], value, positions, file.path, secrets.map((s) => s.field)).map((f) => withPath(f, file)));
+    ok = false;
+  }
+  // Ownership and naming, whenever metadata is readable, so that all errors show at once.
+  const meta = obj.metadata;
+  if (meta !== null && typeof meta === 'object' && !Array.isArray(meta)) {
+    const m = meta as Record<string, unknown>;
+    if (typeof m.name === 'string' && m.name !== placement.expectedName) {
+      findings.push(at('metadata.name', 'file-name', `must equal the file's name: ${placement.expectedName}.yaml holds the document named ${placement.expectedName} (rename one of them)`));
+      ok = false;
+    }
+    const customer = m.customer;
+    if (placement.owner.kind === 'customer') {
+      if (customer === undefined) {
+        findings.push(at('metadata', 'owner-customer', `metadata.customer is required: this document is in customer ${placement.owner.customer}'s folder, so write customer: ${placement.owner.customer}`));
+        ok = false;
+      } else if (customer !== placement.owner.customer) {
+        findings.push(
+          at('metadata.customer', 'owner-customer', `must be ${placement.owner.customer}, the customer whose folder holds this document: a customer's documents live in customers/<customer>/`),
+        );
+        ok = false;
+      }
+    } else if (customer !== undefined) {
+      findings.push(
+        at(
+          'metadata.customer',
+          'owner-customer',
+          docKind === 'Runbook'
+            ? 'an operator runbook has no customer: a customer runbook lives in customers/<customer>/runbooks/, and operator/runbooks/ holds only the standard runbooks'
+            : 'operator documents have no customer',
+        ),
+      );
+      ok = false;
+    }
+  }
+  return ok ? loaded(docKind, value, file, placement.owner, positions) : undefined;
+}
+
+function emptyCatalog(): LoadedDocument<CatalogDocument> {
+  const doc: CatalogDocument = { apiVersion: 'mamori/v1', kind: 'Catalog', metadata: { name: 'catalog' }, spec: { operatingSystems: [], plans: [] } };
+  return { kind: 'Catalog', doc, file: 'operator/catalog.yaml', owner: { kind: 'operator' }, positionOf: () => ({ line: 1, col: 1 }) };
+}
+
+function emptyPolicy(): LoadedDocument<ReviewPolicyDocument> {
+  const doc: ReviewPolicyDocument = { apiVersion: 'mamori/v1', kind: 'ReviewPolicy', metadata: { name: 'policy' }, spec: { forbiddenCommands: [] } };
+  return { kind: 'ReviewPolicy', doc, file: 'operator/policy.yaml', owner: { kind: 'operator' }, positionOf: () => ({ line: 1, col: 1 }) };
+}
+
+/** Names used twice: every document with the name gets a finding, and none of them is used. */
+function duplicates<T extends AnyLoaded>(docs: T[], what: string, findings: Finding[]): T[] {
+  const byName = new Map<string, T[]>();
+  for (const d of docs) {
+    const name = (d.doc as { metadata: { name: string } }).metadata.name;
+    const list = byName.get(name);
+    if (list) list.push(d);
+    else byName.set(name, [d]);
+  }
+  const keep: T[] = [];
+  for (const [name, list] of byName) {
+    if (list.length === 1) {
+      keep.push(list[0] as T);
+      continue;
+    }
+    for (const d of list) {
+      const others = list.filter((o) => o !== d).map((o) => o.file);
+      const p = d.positionOf('metadata.name');
+      findings.push({
+        file: d.file,
+        line: p.line,
+        col: p.col,
+        field: 'metadata.name',
+        rule: 'duplicate-name',
+        message: `the ${what} name ${name} is also used by ${others.join(', ')}: ${what} names are unique across all customers`,
+        severity: 'error',
+        ...(d.absolutePath !== undefined ? { path: d.absolutePath } : {}),
+      });
+    }
+  }
+  return keep;
+}
+
+function errorFiles(findings: readonly Finding[]): Set<string> {
+  return new Set(findings.filter((f) => f.severity === 'error').map((f) => f.file));
+}
+
+export function validateDocuments(files: readonly ManifestFile[], options: ValidateOptions): ManifestSet {
+  const findings: Finding[] = [];
+  const docs: AnyLoaded[] = [];
+  for (const file of files) {
+    if (!isManifestPath(file.path)) continue;
+    const d = checkFile(file, findings);
+    if (d !== undefined) docs.push(d);
+  }
+  const byKind = <T>(k: DocumentKind): Array<LoadedDocument<T> & { absolutePath?: string }> =>
+    docs.filter((d) => d.kind === k) as Array<LoadedDocument<T> & { absolutePath?: string }>;
+
+  const catalogs = byKind<CatalogDocument>('Catalog');
+  const policies = byKind<ReviewPolicyDocument>('ReviewPolicy');
+  const catalogPresent = files.some((f) => f.path === 'operator/catalog.yaml');
+  let catalog = catalogs[0];
+  if (catalog === undefined) {
+    if (!catalogPresent) {
+      findings.push({ file: 'operator/catalog.yaml', line: 1, col: 1, field: '', rule: 'catalog-missing', message: 'the operator catalog is missing: no server can be accepted without it', severity: 'error' });
+    }
+    catalog = emptyCatalog();
+  }
+  const policyPresent = files.some((f) => f.path === 'operator/policy.yaml');
+  let policy = policies[0];
+  if (policy === undefined) {
+    if (!policyPresent) {
+      findings.push({
+        file: 'operator/policy.yaml',
+        line: 1,
+        col: 1,
+        field: '',
+        rule: 'policy-missing',
+        message: 'there is no review policy: custom runbooks are checked against no forbidden commands',
+        severity: 'warning',
+      });
+    }
+    policy = emptyPolicy();
+  }
+
+  const servers = duplicates(byKind<ServerDocument>('Server'), 'server', findings);
+  const runbooks = duplicates(byKind<RunbookDocument>('Runbook'), 'runbook', findings);
+  const input: CheckInput = { servers, runbooks, catalog, policy, policyPresent: policies.length > 0, config: options.config };
+  for (const check of [...BUILTIN_CHECKS, ...(options.checks ?? [])]) {
+    findings.push(...check.check(input));
+  }
+
+  // Runbooks with errors are not used; servers that name one fail below.
+  let bad = errorFiles(findings);
+  const known = new Map<string, KnownRunbook>();
+  for (const r of byKind<RunbookDocument>('Runbook')) known.set(r.doc.metadata.name, { doc: r, valid: false });
+  const goodRunbooks = new Map<string, LoadedDocument<RunbookDocument>>();
+  for (const r of runbooks) {
+    const valid = !bad.has(r.file);
+    known.set(r.doc.metadata.name, { doc: r, valid });
+    if (valid) goodRunbooks.set(r.doc.metadata.name, r);
+  }
+  const candidates = servers.filter((s) => !bad.has(s.file));
+  findings.push(...runbookReferenceFindings(candidates, known));
+  findings.push(...coverageFindings(candidates, goodRunbooks, options.selectRunbook ?? fallbackSelectRunbook));
+
+  bad = errorFiles(findings);
+  const goodServers = new Map<string, LoadedDocument<ServerDocument>>();
+  for (const s of servers) if (!bad.has(s.file)) goodServers.set(s.doc.metadata.name, s);
+  return { servers: goodServers, runbooks: goodRunbooks, catalog, policy, findings };
+}
