@@ -49,7 +49,7 @@ async function run(n: number): Promise<void> {
   const worker = async (): Promise<void> => {
     while (next < n) {
       const i = next++;
-      const r: ProbeResult = await prober.probe({ service: 'ftp', address: addresses[i % addresses.length] ?? '127.0.0.1', port, timeoutMs: 5000 });
+      const r: ProbeResult = await prober.probe({ service: 'ftp', address: addresses[i % addresses.length] ?? '127.0.0.1', port, timeoutMs: 10_000 });
       if (r.up) counts.up++;
       else {
         counts.down++;
