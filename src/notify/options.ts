@@ -56,6 +56,8 @@ export interface NotifyOptions {
   };
   /** A new incident of the same server and service within this time joins the open thread (1 h). */
   threadJoinMs?: number;
+  /** How long sent/, folded/ and failed/ records (and .eml files) are kept; a re-notified id is a no-op within it (30 days). */
+  retentionMs?: number;
 }
 
 export interface ResolvedNotifyOptions {
@@ -71,6 +73,7 @@ export interface ResolvedNotifyOptions {
   readonly retry: Readonly<{ baseDelayMs: number; maxDelayMs: number; maxAgeMs: number }>;
   readonly rate: Readonly<{ maxPerWindow: number; windowMs: number; urgentKinds: readonly NotificationKind[] }>;
   readonly threadJoinMs: number;
+  readonly retentionMs: number;
 }
 
 const schema = {
@@ -129,6 +132,7 @@ const schema = {
       },
     },
     threadJoinMs: { type: 'integer', minimum: 0 },
+    retentionMs: { type: 'integer', minimum: 3_600_000 },
   },
 } as const;
 
@@ -199,6 +203,7 @@ export function resolveNotifyOptions(input: unknown): ResolvedNotifyOptions {
       urgentKinds: [...(o.rate?.urgentKinds ?? ['could-not-recover'])],
     },
     threadJoinMs: o.threadJoinMs ?? 3_600_000,
+    retentionMs: o.retentionMs ?? 30 * 24 * 3_600_000,
   };
   return deepFreeze(resolved);
 }

@@ -9,6 +9,8 @@
  *   failed/<id>.json    given up (permanent refusal, or older than retry.maxAgeMs)
  *   corrupt/            unreadable files, set aside
  *   threads/, windows/  threading and rate state
+ * Done records, .eml files and thread state are forgotten after retentionMs (30 days) at start-up;
+ * within that time a re-notified id is recognised.
  *
  * Delivery is AT LEAST ONCE. Before a send the record is marked `sending`; after the relay accepts,
  * sent/<id>.json is written and pending/<id>.json removed. A crash between the relay's "250" and
@@ -213,8 +215,21 @@ export class Outbox implements Notifier {
       this.pending.set(fileId, data);
       this.seq = Math.max(this.seq, data.seq);
     }
+    await this.prune();
     for (const { data } of await this.readJsonFolder<ThreadState>('threads')) this.threads.set(data.key, data);
     for (const { data } of await this.readJsonFolder<WindowState>('windows')) this.windows.set(data.key, data);
+  }
+
+  /** Forgets what is older than retentionMs (by file time): done records, .eml files, threads, windows. */
+  private async prune(): Promise<void> {
+    const cutoff = this.now() - this.options.retentionMs;
+    for (const folder of ['sent', 'folded', 'failed', 'threads', 'windows'] as const) {
+      for (const name of await readdir(this.dir(folder))) {
+        const file = path.join(this.dir(folder), name);
+        const info = await stat(file).catch(() => undefined);
+        if (info && info.mtimeMs < cutoff) await unlink(file).catch(() => undefined);
+      }
+    }
   }
 
   /** Notifier: resolves once the message is durably queued (or was already). */

@@ -3,7 +3,7 @@
  * SMTP up → the message arrives exactly once. And the crash window between the relay's "250"
  * and the sent record: the message is sent again with the same Message-ID (at least once).
  */
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Outbox } from '../../src/notify/outbox.ts';
@@ -174,5 +174,23 @@ describe('outbox durability', () => {
     expect(lines.find((l) => l.msg === NOTIFY_LOG.corrupt)).toMatchObject({ code: 'MAMORI_NOTIFY_OUTBOX_CORRUPT' });
     expect(await readdir(path.join(dir, 'corrupt'))).toEqual(['pending-torn.json']);
     expect(outbox.stats()).toEqual({ pending: 0, folded: 0 });
+  });
+
+  it('forgets done records after the retention time, and only then', async () => {
+    const dir = await folder();
+    const { logger } = captureLogger();
+    const a = await Outbox.open({ dir, from: 'mamori@localhost' }, { logger });
+    await a.notify(example('recovered', 'en'));
+    await a.runOnce();
+    await a.stop();
+    const b = await Outbox.open({ dir, from: 'mamori@localhost' }, { logger });
+    expect(await b.enqueue(example('recovered', 'en'))).toBe('duplicate');
+    await b.stop();
+    const old = new Date(Date.now() - 31 * 24 * 3_600_000);
+    for (const name of await readdir(path.join(dir, 'sent'))) await utimes(path.join(dir, 'sent', name), old, old);
+    const c = await Outbox.open({ dir, from: 'mamori@localhost' }, { logger });
+    cleanups.push(() => c.stop());
+    expect(await readdir(path.join(dir, 'sent'))).toEqual([]);
+    expect(await c.enqueue(example('recovered', 'en'))).toBe('queued');
   });
 });
