@@ -140,7 +140,9 @@ export class StatusWriteBack {
       if (strays.length > 0) await must(git(['rm', '--cached', '-q', '--', ...strays], ours), 'rm');
       const oursTree = (await must(git(['write-tree'], ours), 'write-tree')).stdout.trim();
 
-      const merged = { ...env, GIT_INDEX_FILE: join(work, 'merged.index') };
+      // Index-only commands; git still wants a work tree, so it gets an empty one it never writes to.
+      await mkdir(join(work, 'empty'));
+      const merged = { ...env, GIT_INDEX_FILE: join(work, 'merged.index'), GIT_WORK_TREE: join(work, 'empty') };
       if (remoteTip) {
         await must(git(['read-tree', remoteTip], merged), 'read-tree');
         await must(git(['rm', '-r', '--cached', '-q', '--ignore-unmatch', '--', 'status'], merged), 'rm');
