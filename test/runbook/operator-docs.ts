@@ -6,8 +6,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { parse } from 'yaml';
-import type { CatalogDocument, ReviewPolicyDocument, RunbookDocument, ServerDocument } from '../../src/manifest/types.ts';
+import { LineCounter, isMap, isNode, isScalar, isSeq, parse, parseDocument } from 'yaml';
+import type { CatalogDocument, DocumentKind, LoadedDocument, Owner, ReviewPolicyDocument, RunbookDocument, ServerDocument, SourcePosition } from '../../src/manifest/types.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const OPERATOR_DIR = `${ROOT}manifests/operator/`;
@@ -61,6 +61,47 @@ export function server(os: ServerDocument['spec']['os'], extra: Partial<ServerDo
       services: ['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap'],
       access: { user: 'mamori', hostKey: `SHA256:${'A'.repeat(43)}`, credentials: { secretRef: 'acme-web01' } },
       ...extra,
+    },
+  };
+}
+
+/**
+ * A document as the loader hands it over, with field positions at their keys (as
+ * src/manifest/parse-yaml.ts records them), without the loader's other checks.
+ */
+export function loadedFromYaml<T>(text: string, file: string, owner: Owner, kind: DocumentKind = 'Runbook'): LoadedDocument<T> {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter });
+  const positions = new Map<string, SourcePosition>([['', { line: 1, col: 1 }]]);
+  const at = (offset: number): SourcePosition => lineCounter.linePos(offset);
+  const walk = (node: unknown, field: string): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : '';
+        const child = field === '' ? key : `${field}.${key}`;
+        if (isScalar(pair.key) && pair.key.range) positions.set(child, at(pair.key.range[0]));
+        walk(pair.value, child);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, index) => {
+        const child = `${field}[${index}]`;
+        if (isNode(item) && item.range) positions.set(child, at(item.range[0]));
+        walk(item, child);
+      });
+    }
+  };
+  walk(document.contents, '');
+  return {
+    kind,
+    doc: document.toJS() as T,
+    file,
+    owner,
+    positionOf(field: string): SourcePosition {
+      for (let f = field; ; f = f.replace(/(\.[^.[\]]+|\[[0-9]+\])$/, '')) {
+        const p = positions.get(f);
+        if (p !== undefined) return p;
+        if (f === '') return { line: 1, col: 1 };
+      }
     },
   };
 }
