@@ -1,6 +1,6 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { defaultLabDir, labRecordPath, netnsPrefix, vethPrefix, checkLabId } from './names.ts';
+import { defaultLabDir, failedLabDir, labRecordPath, netnsPrefix, vethPrefix, checkLabId } from './names.ts';
 import { deleteNetwork } from './network.ts';
 import { run, sleep } from './run.ts';
 
@@ -131,4 +131,5 @@ export async function cleanStaleLab(id: number, dirOverride?: string): Promise<v
     }
   }
   await rm(labRecordPath(id), { force: true });
+  await rm(failedLabDir(id), { recursive: true, force: true });
 }

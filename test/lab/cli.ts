@@ -33,6 +33,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
     .option('--id <n>', `lab id: subnet 10.231.<id>.0/24 (default ${DEFAULT_CLI_LAB_ID})`, parseId, DEFAULT_CLI_LAB_ID)
     .exitOverride();
   const id = (): number => program.opts<{ id: number }>().id;
+  let exitCode = 0;
 
   program
     .command('up')
@@ -106,13 +107,13 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       const r = await (await attachLab(id())).console(host, command);
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
-      process.exitCode = r.code;
+      exitCode = r.code;
     },
   );
 
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return exitCode;
   } catch (err) {
     const e = err as { code?: unknown; exitCode?: unknown; message?: unknown };
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {

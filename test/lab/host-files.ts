@@ -174,7 +174,7 @@ ftpd_banner=(vsFTPd 2.0.5)
  * Writes a host's folder: its /etc overlay (passwd, shadow, sudoers.d, init.d, ssh, exim4,
  * httpd, redhat-release), the bind-mounted folders, and makes its host key and certificate.
  */
-export async function writeHost(plan: HostPlan): Promise<HostKeys> {
+export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<HostKeys> {
   const { dir, labDir, name, variant } = plan;
   const etc = join(dir, 'etc');
   const dirs = [
@@ -234,18 +234,18 @@ export async function writeHost(plan: HostPlan): Promise<HostKeys> {
   const crt = join(etc, 'httpd', 'server.crt');
   const key = join(etc, 'httpd', passphrase ? 'server.key.plain' : 'server.key');
   await Promise.all([
-    runOk('ssh-keygen', keygen),
+    runOk('ssh-keygen', keygen, { signal }),
     runOk('openssl', [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650',
       '-subj', `/CN=${name}.lab.test`, '-addext', `subjectAltName=DNS:${name}.lab.test,IP:${plan.address}`,
       '-keyout', key, '-out', crt,
-    ]),
+    ], { signal }),
   ]);
   if (passphrase) {
     const pf = join(etc, 'httpd', 'boot-passphrase');
     await write(pf, passphrase, 0o600);
-    await runOk('openssl', ['pkey', '-in', key, '-aes256', '-passout', `file:${pf}`, '-out', join(etc, 'httpd', 'server.key.enc')]);
-    await runOk('rm', ['-f', key]);
+    await runOk('openssl', ['pkey', '-in', key, '-aes256', '-passout', `file:${pf}`, '-out', join(etc, 'httpd', 'server.key.enc')], { signal });
+    await runOk('rm', ['-f', key], { signal });
     await write(join(dir, 'ssl-passphrase'), passphrase, 0o600);
   }
   await chmod(join(etc, 'httpd', passphrase ? 'server.key.enc' : 'server.key'), 0o600);
@@ -279,7 +279,7 @@ export async function writeHost(plan: HostPlan): Promise<HostKeys> {
   );
 
   const pub = (await readFile(`${keyFile}.pub`, 'utf8')).trim();
-  const fp = await runOk('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${keyFile}.pub`]);
+  const fp = await runOk('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${keyFile}.pub`], { signal });
   const fingerprint = /SHA256:\S+/.exec(fp)?.[0];
   if (!fingerprint) throw new Error(`lab: no fingerprint for ${keyFile}.pub: ${fp}`);
   const [algorithm, body] = pub.split(/\s+/);

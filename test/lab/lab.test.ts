@@ -121,6 +121,15 @@ describe('a fleet of two standard hosts', () => {
     }
   });
 
+  test('waiting for a host whose daemon is down fails with the daemon, its port and its log', async () => {
+    await lab.breakService('web2', 'httpd');
+    await expect(lab.waitReady('web2', { timeoutMs: 300 })).rejects.toThrow(
+      /host web2 did not come up: httpd \(port 80,443\) is not listening[^]*--- console.log\nlab init: web2 booting/,
+    );
+    expect((await lab.console('web2', '/etc/init.d/httpd start')).stdout).toBe('Starting httpd: [  OK  ]\n');
+    await lab.waitReady('web2');
+  });
+
   test('the console reaches a host whose sshd is dead, and starts it again', async () => {
     await lab.breakService('web2', 'sshd');
     const down = await run('/usr/lib/nagios/plugins/check_ssh', ['-H', web2.address, '-t', '3']);

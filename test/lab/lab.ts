@@ -6,7 +6,7 @@ import { cleanStaleLab, killAndWait } from './clean.ts';
 import { writeHost, writeLabBin } from './host-files.ts';
 import {
   MANAGEMENT_USER, MAX_HOSTS, bmcPort, checkHostName, checkLabId, defaultLabDir, gatewayAddress, hostAddress,
-  hostMac, labRecordPath, labRoot, netnsName, subnet,
+  failedLabDir, hostMac, labRecordPath, labRoot, netnsName, subnet,
 } from './names.ts';
 import { createBridge, createHostNet, setLink } from './network.ts';
 import { run, runOk, sleep } from './run.ts';
@@ -229,22 +229,25 @@ async function writeRecord(record: LabRecord): Promise<void> {
   await writeFile(labRecordPath(record.id), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
 }
 
-async function makeKeys(dir: string): Promise<string> {
+async function makeKeys(dir: string, signal: AbortSignal): Promise<string> {
   const keys = join(dir, 'keys');
   await mkdir(keys, { recursive: true, mode: 0o700 });
   await Promise.all([
-    runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'mamori@lab', '-f', join(keys, 'mamori_ed25519')]),
-    runOk('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-m', 'PEM', '-N', '', '-C', 'mamori-legacy@lab', '-f', join(keys, 'mamori_rsa')]),
+    runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'mamori@lab', '-f', join(keys, 'mamori_ed25519')], { signal }),
+    runOk('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-m', 'PEM', '-N', '', '-C', 'mamori-legacy@lab', '-f', join(keys, 'mamori_rsa')], { signal }),
   ]);
   const pubs = await Promise.all(['mamori_ed25519.pub', 'mamori_rsa.pub'].map((f) => readFile(join(keys, f), 'utf8')));
   return pubs.map((p) => p.trim()).join('\n') + '\n';
 }
 
-function withDeadline<T>(p: Promise<T>, until: number, what: string): Promise<T> {
+function withDeadline<T>(p: Promise<T>, until: number, what: string, ac?: AbortController): Promise<T> {
   const ms = Math.max(0, until - Date.now());
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done within the start bound`)), ms);
+    timer = setTimeout(() => {
+      ac?.abort();
+      reject(new Error(`${what}: not done within the start bound`));
+    }, ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
@@ -292,18 +295,22 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
   // Written first: a start that dies half-way is still found and cleaned by the next one.
   await writeRecord(record);
 
+  const ac = new AbortController();
+  const { signal } = ac;
+  let building: Promise<void> = Promise.resolve();
   try {
-    await withDeadline(
-      (async () => {
-        const [, authorizedKeys] = await Promise.all([writeLabBin(dir, ASSETS), makeKeys(dir), createBridge(id)]);
+    building = (async () => {
+        const [, authorizedKeys] = await Promise.all([writeLabBin(dir, ASSETS), makeKeys(dir, signal), createBridge(id, signal)]);
         const fleet = hosts.map((h) => ({ name: h.name, address: h.address }));
         await Promise.all(
           hosts.map(async (h, index) => {
-            await createHostNet({ id, index, name: h.name, address: h.address, firewall: h.variant === 'firewall' });
+            await createHostNet({ id, index, name: h.name, address: h.address, firewall: h.variant === 'firewall' }, signal);
+            signal.throwIfAborted();
             const keys = await writeHost({
               labDir: dir, dir: h.dir, name: h.name, index, variant: h.variant, address: h.address, netns: h.netns,
               gateway: gatewayAddress(id), fleet, authorizedKeys,
-            });
+            }, signal);
+            signal.throwIfAborted();
             Object.assign(h, keys);
             await writeBmc({ dir: join(dir, 'bmc', h.name), name: h.name, port: h.bmc.port, hostDir: h.dir, labDir: dir });
           }),
@@ -313,14 +320,14 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
           hosts.map((h) => `${h.address} ${h.hostPublicKey}\n`).join(''),
           { mode: 0o644 },
         );
+        signal.throwIfAborted();
         for (const h of hosts) record.bmcPids[h.name] = startBmc(join(dir, 'bmc', h.name));
         record.hosts = hosts.map(({ sslPassphrase: _omit, ...rest }) => rest);
         await writeRecord(record);
-        await Promise.all(hosts.map((h) => runOk(join(dir, 'bin', 'power.sh'), [h.dir, 'on'])));
-      })(),
-      until,
-      `lab ${id}: building the hosts`,
-    );
+        signal.throwIfAborted();
+        await Promise.all(hosts.map((h) => runOk(join(dir, 'bin', 'power.sh'), [h.dir, 'on'], { signal })));
+      })();
+    await withDeadline(building, until, `lab ${id}: building the hosts`, ac);
     const lab = makeLab(record, await readPassphrases(hosts));
     await Promise.all(
       hosts.map(async (h) => {
@@ -331,15 +338,20 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
     );
     return lab;
   } catch (err) {
-    // Nothing of a failed start keeps running; its folder stays for the logs until the next start.
-    await stopProcessesAndNetwork(record);
+    // Nothing of a failed start keeps running: stop building first (its commands are killed
+    // on abort), then tear down. The folder is kept as <id>.failed for the logs.
+    ac.abort();
+    await building.catch(() => undefined);
+    const kept = await stopProcessesAndNetwork(record);
+    if (err instanceof Error) err.message += `\n(the lab folder is kept in ${kept} until the next start)`;
     throw err;
   }
 }
 
-async function stopProcessesAndNetwork(record: LabRecord): Promise<void> {
-  const keep = join(labRoot(), `${record.id}.failed`);
+async function stopProcessesAndNetwork(record: LabRecord): Promise<string> {
+  const keep = failedLabDir(record.id);
   await rm(keep, { recursive: true, force: true });
   await run('cp', ['-a', record.dir, keep]);
   await stopLab(record);
+  return keep;
 }

@@ -19,6 +19,8 @@ export function checkLabId(id: number): void {
 
 export const labRoot = (): string => join(tmpdir(), 'mamori-lab');
 export const defaultLabDir = (id: number): string => join(labRoot(), String(id));
+/** Where the folder of a start that failed is kept for its logs, until the next start. */
+export const failedLabDir = (id: number): string => join(labRoot(), `${id}.failed`);
 export const labRecordPath = (id: number): string => join(labRoot(), `${id}.json`);
 export const bridgeName = (id: number): string => `mlab${id}`;
 export const netnsPrefix = (id: number): string => `ml${id}-`;

@@ -6,11 +6,11 @@ import { run, runOk } from './run.ts';
 /** Ports the firewall variant closes to the management network (not 22: mamori still logs in). */
 export const FIREWALLED_PORTS = [21, 23, 25, 80, 110, 143, 443];
 
-export async function createBridge(id: number): Promise<void> {
+export async function createBridge(id: number, signal?: AbortSignal): Promise<void> {
   const br = bridgeName(id);
-  await runOk('ip', ['link', 'add', br, 'address', bridgeMac(id), 'type', 'bridge']);
-  await runOk('ip', ['addr', 'add', `${gatewayAddress(id)}/24`, 'dev', br]);
-  await runOk('ip', ['link', 'set', br, 'up']);
+  await runOk('ip', ['link', 'add', br, 'address', bridgeMac(id), 'type', 'bridge'], { signal });
+  await runOk('ip', ['addr', 'add', `${gatewayAddress(id)}/24`, 'dev', br], { signal });
+  await runOk('ip', ['link', 'set', br, 'up'], { signal });
 }
 
 export interface HostNet {
@@ -22,22 +22,22 @@ export interface HostNet {
 }
 
 /** A host's network namespace, its veth on the lab bridge, and the /etc/netns files LAB.md asks for. */
-export async function createHostNet(h: HostNet): Promise<void> {
+export async function createHostNet(h: HostNet, signal?: AbortSignal): Promise<void> {
   const ns = netnsName(h.id, h.name);
   const veth = vethName(h.id, h.index);
   const gw = gatewayAddress(h.id);
-  await runOk('ip', ['netns', 'add', ns]);
+  await runOk('ip', ['netns', 'add', ns], { signal });
   await runOk('ip', [
     'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'address', hostMac(h.id, h.index), 'netns', ns,
-  ]);
-  await runOk('ip', ['link', 'set', veth, 'master', bridgeName(h.id), 'up']);
+  ], { signal });
+  await runOk('ip', ['link', 'set', veth, 'master', bridgeName(h.id), 'up'], { signal });
   const batch = [
     `addr add ${h.address}/24 dev eth0`,
     'link set eth0 up',
     'link set lo up',
     `route add default via ${gw}`,
   ].join('\n');
-  await runOk('ip', ['-n', ns, '-batch', '-'], { input: `${batch}\n` });
+  await runOk('ip', ['-n', ns, '-batch', '-'], { input: `${batch}\n`, signal });
   const etc = join('/etc/netns', ns);
   await mkdir(etc, { recursive: true });
   await writeFile(join(etc, 'hosts'), `127.0.0.1 localhost\n${h.address} ${h.name}\n${gw} mamori gateway\n`);
@@ -46,7 +46,7 @@ export async function createHostNet(h: HostNet): Promise<void> {
     await runOk('ip', [
       'netns', 'exec', ns, 'iptables', '-A', 'INPUT', '-s', gw, '-p', 'tcp', '-m', 'multiport',
       '--dports', FIREWALLED_PORTS.join(','), '-j', 'DROP',
-    ]);
+    ], { signal });
   }
 }
 

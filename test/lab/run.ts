@@ -10,6 +10,8 @@ export interface RunOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   input?: string;
+  /** Aborting kills the process group (a start that ran out of time stops building). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -18,6 +20,10 @@ export interface RunOptions {
  */
 export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
+    if (opts.signal?.aborted) {
+      resolve({ code: 125, stdout: '', stderr: 'aborted before start' });
+      return;
+    }
     const child = spawn(file, args, {
       env: opts.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -28,22 +34,26 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const killGroup = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
     const timer = setTimeout(() => {
       timedOut = true;
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      killGroup();
     }, opts.timeoutMs ?? 30_000);
+    opts.signal?.addEventListener('abort', killGroup, { once: true });
     child.on('error', (err) => {
       clearTimeout(timer);
       resolve({ code: 127, stdout, stderr: stderr + String(err) });
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', killGroup);
       resolve({ code: timedOut ? 124 : (code ?? (signal ? 128 : 1)), stdout, stderr });
     });
     child.stdin.on('error', () => undefined);
