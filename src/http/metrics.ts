@@ -1,0 +1,135 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The daemon's Prometheus metrics. Cardinality is bounded by construction: labels are service
+ * types, states and outcomes from fixed lists, server and service names from the manifests (one
+ * series per server × service), and one revision at a time — never an incident id, an address or
+ * an error string.
+ */
+export const SERVICE_STATES = ['Unknown', 'Healthy', 'Suspect', 'Down', 'Remediating', 'Recovered', 'Escalated'] as const;
+export const REMEDIATION_OUTCOMES = ['recovered', 'failed', 'escalated', 'blocked', 'interrupted', 'skipped', 'other'] as const;
+export const SYNC_RESULTS = ['ok', 'SourceUnavailable', 'RefMissing', 'ReadFailed'] as const;
+const SERVICE_TYPES = new Set(['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap', 'host']);
+
+function bounded(value: string, allowed: readonly string[] | ReadonlySet<string>, fallback = 'other'): string {
+  const ok = Array.isArray(allowed) ? allowed.includes(value) : (allowed as ReadonlySet<string>).has(value);
+  return ok ? value : fallback;
+}
+
+export class MamoriMetrics {
+  readonly registry = new Registry();
+  private readonly probeResults: Counter<'service_type' | 'result'>;
+  private readonly probeLatency: Histogram<'service_type'>;
+  private readonly serviceState: Gauge<'server' | 'service' | 'state'>;
+  private readonly remediations: Counter<'service_type' | 'outcome'>;
+  private readonly incidentsOpened: Counter<'service_type'>;
+  private readonly incidentsOpen: Gauge;
+  private readonly massFailurePaused: Gauge;
+  private readonly revisionInfo: Gauge<'revision'>;
+  private readonly syncs: Counter<'result'>;
+  private readonly syncErrors: Counter<'reason'>;
+  private readonly lastSyncSuccess: Gauge;
+  private readonly revisionHeld: Gauge;
+  private readonly revisionRefused: Gauge;
+  private readonly serversDesired: Gauge;
+  private readonly serversManifestInvalid: Gauge;
+  /** The state each (server, service) series currently shows, so a transition moves it instead of adding one. */
+  private readonly states = new Map<string, string>();
+  private revision: string | undefined;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'mamori_process_' });
+    this.probeResults = new Counter({ name: 'mamori_probe_results_total', help: 'Probe results by service type and result (up, down, unknown).', labelNames: ['service_type', 'result'], registers });
+    this.probeLatency = new Histogram({
+      name: 'mamori_probe_duration_seconds',
+      help: 'Probe latency by service type.',
+      labelNames: ['service_type'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.serviceState = new Gauge({ name: 'mamori_service_state', help: 'The state of each server and service (1 on the current state).', labelNames: ['server', 'service', 'state'], registers });
+    this.remediations = new Counter({ name: 'mamori_remediations_total', help: 'Runbook runs by service type and outcome.', labelNames: ['service_type', 'outcome'], registers });
+    this.incidentsOpened = new Counter({ name: 'mamori_incidents_opened_total', help: 'Incidents opened, by service type (host for a host incident).', labelNames: ['service_type'], registers });
+    this.incidentsOpen = new Gauge({ name: 'mamori_incidents_open', help: 'Incidents open now.', registers });
+    this.massFailurePaused = new Gauge({ name: 'mamori_mass_failure_paused', help: '1 while remediation is paused because many servers failed at once.', registers });
+    this.revisionInfo = new Gauge({ name: 'mamori_source_revision_info', help: 'The applied manifests revision (value 1).', labelNames: ['revision'], registers });
+    this.syncs = new Counter({ name: 'mamori_source_syncs_total', help: 'Source syncs by result.', labelNames: ['result'], registers });
+    this.syncErrors = new Counter({ name: 'mamori_source_sync_errors_total', help: 'Failed source syncs by reason.', labelNames: ['reason'], registers });
+    this.lastSyncSuccess = new Gauge({ name: 'mamori_source_last_success_timestamp_seconds', help: 'When the source was last synced successfully (Unix time).', registers });
+    this.revisionHeld = new Gauge({ name: 'mamori_source_revision_held', help: '1 while a revision waits for an operator to confirm it.', registers });
+    this.revisionRefused = new Gauge({ name: 'mamori_source_revision_refused', help: '1 while the newest revision is refused (unsigned, untrusted, operator documents invalid).', registers });
+    this.serversDesired = new Gauge({ name: 'mamori_servers_desired', help: 'Servers in the applied desired state.', registers });
+    this.serversManifestInvalid = new Gauge({ name: 'mamori_servers_manifest_invalid', help: 'Servers kept on a last-known-good manifest because their new one is invalid.', registers });
+    for (const result of SYNC_RESULTS) this.syncs.inc({ result }, 0);
+  }
+
+  probeResult(serviceType: string, up: boolean | 'unknown', latencyMs: number): void {
+    const type = bounded(serviceType, SERVICE_TYPES);
+    this.probeResults.inc({ service_type: type, result: up === 'unknown' ? 'unknown' : up ? 'up' : 'down' });
+    this.probeLatency.observe({ service_type: type }, Math.max(0, latencyMs) / 1000);
+  }
+
+  serviceStateChanged(server: string, service: string, state: string): void {
+    const key = `${server}\0${service}`;
+    const before = this.states.get(key);
+    const next = bounded(state, SERVICE_STATES, 'Unknown');
+    if (before === next) return;
+    if (before !== undefined) this.serviceState.remove({ server, service, state: before });
+    this.serviceState.set({ server, service, state: next }, 1);
+    this.states.set(key, next);
+  }
+
+  /** A server left the desired state: its series go with it. */
+  serverRemoved(server: string): void {
+    for (const [key, state] of [...this.states]) {
+      const [name = '', service = ''] = key.split('\0');
+      if (name !== server) continue;
+      this.serviceState.remove({ server, service, state });
+      this.states.delete(key);
+    }
+  }
+
+  remediation(serviceType: string, outcome: string): void {
+    this.remediations.inc({ service_type: bounded(serviceType, SERVICE_TYPES), outcome: bounded(outcome, REMEDIATION_OUTCOMES) });
+  }
+
+  incidentOpened(serviceType: string): void {
+    this.incidentsOpened.inc({ service_type: bounded(serviceType, SERVICE_TYPES) });
+  }
+
+  setIncidentsOpen(count: number): void {
+    this.incidentsOpen.set(count);
+  }
+
+  setMassFailurePaused(paused: boolean): void {
+    this.massFailurePaused.set(paused ? 1 : 0);
+  }
+
+  syncResult(result: string): void {
+    const r = bounded(result, SYNC_RESULTS, 'ReadFailed');
+    this.syncs.inc({ result: r });
+    if (r === 'ok') this.lastSyncSuccess.set(Date.now() / 1000);
+    else this.syncErrors.inc({ reason: r });
+  }
+
+  desiredState(state: { revision?: string; servers: number; manifestInvalid: number; held: boolean; refused: boolean }): void {
+    if (state.revision !== this.revision) {
+      this.revisionInfo.reset();
+      if (state.revision) this.revisionInfo.set({ revision: state.revision }, 1);
+      this.revision = state.revision;
+    }
+    this.serversDesired.set(state.servers);
+    this.serversManifestInvalid.set(state.manifestInvalid);
+    this.revisionHeld.set(state.held ? 1 : 0);
+    this.revisionRefused.set(state.refused ? 1 : 0);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
