@@ -41,11 +41,24 @@ export function createStreamScrubber(secrets: readonly string[]): StreamScrubber
   return {
     write(chunk) {
       if (ordered.length === 0) return chunk;
-      const buffered = replaceAll(pending + chunk);
-      // No match can start before `cut` and end after the buffer: emitting [0, cut) is safe.
-      const cut = Math.max(0, buffered.length - hold);
+      const buffered = pending + chunk;
+      // Only what no secret can still complete is emitted: the last `hold` characters wait,
+      // and so does any whole secret that straddles the cut (a shorter one inside it must
+      // not be replaced first and break it).
+      let cut = Math.max(0, buffered.length - hold);
+      for (let moved = true; moved && cut > 0; ) {
+        moved = false;
+        for (const secret of ordered) {
+          const from = Math.max(0, cut - secret.length + 1);
+          const at = buffered.indexOf(secret, from);
+          if (at >= 0 && at < cut && at + secret.length > cut) {
+            cut = at;
+            moved = true;
+          }
+        }
+      }
       pending = buffered.slice(cut);
-      return buffered.slice(0, cut);
+      return replaceAll(buffered.slice(0, cut));
     },
     end() {
       const out = replaceAll(pending);

@@ -1,0 +1,159 @@
+/**
+ * The readiness check: daily, and whenever a manifest changes, make sure that a runbook
+ * could run today — so that the seed's preconditions (the management password, the SSL
+ * pass phrase, the allowed networks, the BMC) fail on a weekday afternoon, not at 3 a.m.
+ * Logs in with the pinned key, runs `sudo -n true`, resolves every secret the server's
+ * runbooks need and asks the BMC for its power status. Changes nothing on the server.
+ */
+import type { Logger } from '../log.ts';
+import { silentLogger } from '../log.ts';
+import { isMamoriError } from '../errors.ts';
+import type { ConsoleAndPowerProfiles } from '../manifest/generated/config.ts';
+import type { ServerDocument } from '../manifest/types.ts';
+import { consoleChannelFor } from './drivers/registry.ts';
+import { loginAuth, resolveServerSecrets, type SecretResolver } from './executor.ts';
+import { SUDO_PROMPT, plainCommand } from './remote-command.ts';
+import { scrubText } from './scrub.ts';
+import { SshSession, sshFailureOf } from './ssh-session.ts';
+import type { RenderedRunbook } from './types.ts';
+
+export type ReadinessType = 'ManagementAccessDenied' | 'HostKeyChanged' | 'RecoveryNotReady';
+
+/** A Kubernetes-style condition: status True means the problem is present. */
+export interface ReadinessCondition {
+  type: ReadinessType;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+export interface ReadinessReport {
+  server: string;
+  checkedAt: string;
+  conditions: ReadinessCondition[];
+  /** Facts seen on the way (observed host key, power state), for the status file. */
+  facts: Record<string, string | boolean>;
+}
+
+export interface ReadinessOptions {
+  resolveSecret: SecretResolver;
+  consoleProfiles?: ConsoleAndPowerProfiles;
+  /** The server's rendered runbooks: their prompts' secrets must be declared and resolve. */
+  runbooks?: readonly RenderedRunbook[];
+  connectTimeoutMs?: number;
+  sourceAddress?: string;
+  ipmitool?: string;
+  logger?: Logger;
+}
+
+export async function checkReadiness(server: ServerDocument, options: ReadinessOptions): Promise<ReadinessReport> {
+  const name = server.metadata.name;
+  const log = (options.logger ?? silentLogger()).child({ server: name });
+  const secrets = await resolveServerSecrets(server, options.resolveSecret);
+  const facts: ReadinessReport['facts'] = {};
+  const access = server.spec.access;
+  let hostKey: ReadinessCondition = { type: 'HostKeyChanged', status: 'Unknown', reason: 'NotChecked', message: 'no login was attempted' };
+  let management: ReadinessCondition = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'NotChecked', message: 'no login was attempted' };
+  const notReady: Array<{ reason: string; message: string }> = [];
+
+  for (const [field, why] of secrets.missing) notReady.push({ reason: 'SecretMissing', message: `${field}: ${why}` });
+  for (const rb of options.runbooks ?? []) {
+    for (const step of rb.steps) {
+      if (step.kind === 'run' && step.answer && !secrets.named.has(step.answer.secretKey) && server.spec.secrets?.[step.answer.secretKey] === undefined) {
+        notReady.push({ reason: 'SecretMissing', message: `runbook ${rb.runbook} step ${step.id} answers "${step.answer.prompt}" from spec.secrets.${step.answer.secretKey}, which the server does not declare` });
+      }
+    }
+  }
+
+  if (secrets.login === undefined) {
+    management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'CredentialsMissing', message: `the management credentials (secret ${access.credentials.secretRef}) do not resolve, so no login was tried` };
+  } else {
+    let session: SshSession | undefined;
+    try {
+      session = await SshSession.connect({
+        host: server.spec.address,
+        port: access.port ?? 22,
+        username: access.user,
+        hostKey: access.hostKey,
+        auth: loginAuth(secrets.login),
+        legacyAlgorithms: access.legacyAlgorithms === true,
+        readyTimeoutMs: options.connectTimeoutMs ?? 15_000,
+        ...(options.sourceAddress ? { localAddress: options.sourceAddress } : {}),
+      });
+      facts.observedHostKey = session.observedHostKey;
+      hostKey = { type: 'HostKeyChanged', status: 'False', reason: 'HostKeyMatches', message: `the host key is the pinned ${access.hostKey}` };
+      const mode = access.sudo?.password ? 'password' : 'nopasswd';
+      if (mode === 'password' && secrets.sudoPassword === undefined) {
+        management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'CredentialsMissing', message: 'login works; the sudo password secret does not resolve, so sudo was not tried' };
+      } else {
+        const r = await session.exec(plainCommand('true', mode), {
+          pty: access.sudo?.pty === true,
+          deadlineMs: 15_000,
+          secrets: secrets.all,
+          answers: mode === 'password' && secrets.sudoPassword !== undefined ? [{ prompt: SUDO_PROMPT, value: secrets.sudoPassword }] : [],
+        });
+        if (r.outcome === 'exited' && r.exitCode === 0) {
+          management = { type: 'ManagementAccessDenied', status: 'False', reason: 'LoginAndSudoWork', message: `${access.user} logs in with the pinned host key and sudo runs as root` };
+        } else {
+          const said = r.output.trim().split('\n').pop() ?? '';
+          management = { type: 'ManagementAccessDenied', status: 'True', reason: 'SudoRefused', message: `${access.user} logs in, but sudo ${mode === 'nopasswd' ? '-n ' : ''}true failed (${r.outcome === 'exited' ? `exit ${String(r.exitCode)}` : r.outcome})${said ? `: ${said}` : ''}` };
+        }
+      }
+    } catch (err) {
+      const failure = sshFailureOf(err);
+      const message = (err as Error).message;
+      if (failure === 'HostKeyMismatch') {
+        const observed = isMamoriError(err) ? err.details.observedHostKey : undefined;
+        if (typeof observed === 'string') facts.observedHostKey = observed;
+        hostKey = { type: 'HostKeyChanged', status: 'True', reason: 'HostKeyMismatch', message };
+        management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'HostKeyMismatch', message: 'no login: the host key is not the pinned one' };
+      } else if (failure === 'AuthenticationFailed') {
+        hostKey = { type: 'HostKeyChanged', status: 'False', reason: 'HostKeyMatches', message: `the host key is the pinned ${access.hostKey}` };
+        management = { type: 'ManagementAccessDenied', status: 'True', reason: 'LoginRefused', message };
+      } else {
+        management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: failure === 'NoCommonAlgorithm' ? 'NoCommonAlgorithm' : 'Unreachable', message };
+        hostKey = { type: 'HostKeyChanged', status: 'Unknown', reason: 'Unreachable', message };
+      }
+    } finally {
+      session?.close();
+    }
+  }
+
+  const c = server.spec.console;
+  if (!c) {
+    notReady.push({ reason: 'ConsoleMissing', message: 'no spec.console: when SSH or the host is down, nothing but escalation is possible' });
+  } else {
+    try {
+      const channel = consoleChannelFor(options.consoleProfiles, c.profile, {
+        server: {
+          name,
+          address: server.spec.address,
+          ...(c.bmc !== undefined ? { bmc: c.bmc } : {}),
+          ...(c.bmcPort !== undefined ? { bmcPort: c.bmcPort } : {}),
+          ...(c.target !== undefined ? { target: c.target } : {}),
+        },
+        ...(secrets.console !== undefined ? { credentials: secrets.console } : {}),
+        secrets: secrets.all,
+        ...(options.ipmitool ? { ipmitool: options.ipmitool } : {}),
+      });
+      facts.consoleDriver = channel.driver;
+      if (channel.power) {
+        try {
+          facts.power = await channel.power.status({ deadlineMs: 20_000 });
+        } catch (err) {
+          notReady.push({ reason: 'BmcUnreachable', message: (err as Error).message });
+        }
+      }
+    } catch (err) {
+      notReady.push({ reason: 'ConsoleProfileMissing', message: (err as Error).message });
+    }
+  }
+
+  const recovery: ReadinessCondition =
+    notReady.length === 0
+      ? { type: 'RecoveryNotReady', status: 'False', reason: 'Ready', message: 'every secret resolves and the console/power channel answers' }
+      : { type: 'RecoveryNotReady', status: 'True', reason: notReady[0]?.reason ?? 'NotReady', message: notReady.map((p) => p.message).join('; ') };
+  const conditions = [management, hostKey, recovery].map((cond) => ({ ...cond, message: scrubText(cond.message, secrets.all) }));
+  log.info({ conditions: conditions.map((x) => `${x.type}=${x.status}:${x.reason}`) }, 'readiness checked');
+  return { server: name, checkedAt: new Date().toISOString(), conditions, facts };
+}
