@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createProberRegistry } from '../src/probe/registry.ts';
@@ -193,7 +193,7 @@ async function startResponder(): Promise<ChildProcess> {
 }
 
 function table(figures: Figure[]): string {
-  const head = ['target', 'tool', 'conc', 'probes/s', 'ok %', 'CPU ms/probe'];
+  const head = ['target', 'tool', 'conc', 'probes/s', 'ok %', 'CPU ms/probe', 'probes/CPU-s'];
   const rows = figures.map((f) => [
     f.target,
     f.tool,
@@ -201,6 +201,8 @@ function table(figures: Figure[]): string {
     (f.probes / f.seconds).toFixed(0),
     f.probes === 0 ? '-' : ((100 * f.ok) / f.probes).toFixed(1),
     f.cpuMs === undefined || f.probes === 0 ? '-' : (f.cpuMs / f.probes).toFixed(3),
+    // What one core would carry if this tool had it to itself (the machine may be shared).
+    f.cpuMs === undefined || f.cpuMs === 0 ? '-' : ((f.probes * 1000) / f.cpuMs).toFixed(0),
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
   return [head, ...rows].map((r) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ')).join('\n');
@@ -265,7 +267,8 @@ export async function run(): Promise<void> {
     await lab?.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`${table(figures)}\n`);
+  const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+  process.stdout.write(`${table(figures)}\nload average during the run: ${load} on ${availableParallelism()} cores\n`);
   const light = `light responder x${RESPONDER_HOSTS} (ftp banner)`;
   process.stdout.write(
     `mamori / blackbox_exporter: HTTP ${ratio(figures, 'lab nginx (HTTP HEAD)', 'mamori', 'blackbox')}x, light ${ratio(figures, light, 'mamori', 'blackbox')}x; ` +
