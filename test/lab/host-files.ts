@@ -275,7 +275,7 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
 
   await write(
     join(dir, 'host.env'),
-    `LAB_DIR=${labDir}\nLAB_HOST=${name}\nLAB_NETNS=${plan.netns}\nLAB_VARIANT=${variant}\nLAB_GATEWAY=${plan.gateway}\n`,
+    `LAB_DIR=${labDir}\nLAB_HOST=${name}\nLAB_NETNS=${plan.netns}\nLAB_VARIANT=${variant}\nLAB_GATEWAY=${plan.gateway}\n${process.env.MAMORI_LAB_ETC === 'copy' ? 'LAB_ETC=copy\n' : ''}`,
   );
 
   const pub = (await readFile(`${keyFile}.pub`, 'utf8')).trim();

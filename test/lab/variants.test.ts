@@ -59,6 +59,16 @@ describe('the pass-phrase host', () => {
     const again = await sshAnswering(lab, host, { knownHosts }, 'sudo /etc/init.d/httpd start', PROMPT, host.sslPassphrase ?? '');
     expect(again.code, again.stdout).toBe(0);
   });
+
+  test('after a power cycle httpd waits for its pass phrase (the first-boot answer is not kept); the rest comes back', async () => {
+    const host = lab.host('pass1');
+    expect(await lab.power('pass1', 'cycle')).toBe('on');
+    await lab.waitReady('pass1', { services: ['sshd', 'vsftpd', 'dovecot', 'sendmail', 'inetd'] });
+    expect(codes(await runChecks(host.address, 3))).toMatchObject({ http: 2, https: 2, ssh: 0, ftp: 0 });
+    const r = await sshAnswering(lab, host, { knownHosts }, 'sudo /etc/init.d/httpd start', PROMPT, host.sslPassphrase ?? '');
+    expect(r.code, r.stdout).toBe(0);
+    expect(codes(await runChecks(host.address))).toMatchObject({ http: 0, https: 0 });
+  });
 });
 
 describe('the legacy-ssh host', () => {

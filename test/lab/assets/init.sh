@@ -11,7 +11,20 @@ H=${1:?usage: init.sh HOSTDIR}
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$H/etc,workdir=$H/etc-work" /etc || exit 1
+# The host's /etc: its own files over the machine's. An overlay keeps the host's writes in
+# its folder; where overlayfs cannot stack (a container whose root is itself an overlay),
+# a copy in memory made at each boot serves instead (the host's writes to /etc then last
+# until power-off).
+if [ "${LAB_ETC:-overlay}" != copy ] &&
+  mount -t overlay overlay -o "lowerdir=/etc,upperdir=$H/etc,workdir=$H/etc-work" /etc 2>/dev/null; then
+  echo "lab init: /etc is an overlay"
+else
+  mkdir -p "$H/etc-copy"
+  mount -t tmpfs -o mode=0755 tmpfs "$H/etc-copy" || exit 1
+  cp -a /etc/. "$H/etc-copy/" && cp -a "$H/etc/." "$H/etc-copy/" || exit 1
+  mount --bind "$H/etc-copy" /etc || exit 1
+  echo "lab init: /etc is a copy in memory"
+fi
 # /run is emptied at boot, as on a real server.
 find "$H/run" -mindepth 1 -delete
 mount --bind "$H/run" /run
@@ -44,6 +57,7 @@ wait
 # The pass phrase given at installation is used at the first boot only: after a power
 # cycle httpd waits for someone to type it, as a real one does.
 rm -f /etc/httpd/boot-passphrase
+[ "$(findmnt -n -o FSTYPE /etc)" = overlay ] || rm -f "$H/etc/httpd/boot-passphrase"
 echo "lab init: $LAB_HOST up"
 
 while :; do
