@@ -195,6 +195,11 @@ function stepService(
   let h = f.h;
   let srv = server;
 
+  // A Remediating service whose attempt has ended (a verdict journaled just before a crash) is Down.
+  if (h.state === 'Remediating') {
+    const lastAttempt = h.incident?.attempts[h.incident.attempts.length - 1];
+    if (lastAttempt === undefined || lastAttempt.finishedAt !== undefined) h = transition(h, 'Down', now, name, service, 'RemediationEnded', actions);
+  }
   // The state machine proper: only a fresh trusted probe moves a service between states.
   if (f.fresh) {
     const up = h.lastUp === true;

@@ -1,0 +1,798 @@
+/**
+ * The controller: schedules probes per server (interval with seeded jitter, retries while
+ * failing), runs decide, commits its history, and carries out the actions — journal first, act
+ * second. controller-runtime's rules: a server is never reconciled twice at once; each pass
+ * recomputes from desired + observed (level-triggered); runbooks run with bounded concurrency in
+ * the background and feed their verdicts back through the pure `applyOutcome`.
+ */
+import type { Logger } from '../log.ts';
+import type { ServerDocument, ServiceName } from '../manifest/types.ts';
+import type { Notification, Notifier } from '../notify/types.ts';
+import type { ProbeResult } from '../probe/types.ts';
+import type { Executor, Transcript, Verdict } from '../runbook/execution.ts';
+import type { RenderedRunbook } from '../runbook/types.ts';
+import type { Journal, JournalEntry } from '../status/journal.ts';
+import type { Condition, ServerStatus, TransitionStatus } from '../status/model.ts';
+import type { StatusStore } from '../status/store.ts';
+import { HOUR_MS, pruneWindow, refund } from './budgets.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { applyOutcome, applyResume, serviceOfTarget } from './decide-outcome.ts';
+import { decideServer, emptyFleetHistory, massFailureNotify, serverFailing } from './decide.ts';
+import { desiredFromManifest } from './desired.ts';
+import { DueQueue } from './due-queue.ts';
+import type { LagMonitor } from './lag-monitor.ts';
+import { diffEpisodes, groupKeysOf, MassFailureIndex } from './mass-failure.ts';
+import { buildIncidentNotification, buildMassFailureNotification } from './notifications.ts';
+import { replayJournal } from './replay.ts';
+import { Semaphore } from './semaphore.ts';
+import { serverStatusOf } from './status-view.ts';
+import type { Action, DesiredServer, FleetHistory, Incident, MassFailureEpisode, Observation, ObservedServer, Policy, RemediationTarget, ServerHistory } from './types.ts';
+
+export type ProbeFn = (server: ServerDocument, service: ServiceName, signal?: AbortSignal) => Promise<ProbeResult>;
+export type CanaryProbeFn = (canary: CanaryTarget, signal?: AbortSignal) => Promise<ProbeResult>;
+export type RenderRunbookFn = (server: ServerDocument, target: RemediationTarget) => RenderedRunbook | Error | Promise<RenderedRunbook | Error>;
+
+export interface CanaryTarget {
+  address: string;
+  service?: ServiceName;
+  port?: number;
+}
+
+export type ControllerEvent =
+  | { type: 'probe'; server: string; result: ProbeResult; unknown: boolean }
+  | { type: 'transition'; server: string; service: ServiceName; from: string; to: string; reason: string; at: number }
+  | { type: 'incident-opened'; server: string; incidentId: string; target: RemediationTarget }
+  | { type: 'incident-closed'; server: string; incidentId: string; target: RemediationTarget; reason: string }
+  | { type: 'remediation-started'; server: string; target: RemediationTarget; incidentId: string; attempt: number }
+  | { type: 'remediation-finished'; server: string; target: RemediationTarget; incidentId: string; attempt: number; verdict: Verdict; durationMs: number }
+  | { type: 'mass-failure-paused'; episode: MassFailureEpisode }
+  | { type: 'mass-failure-cleared'; scope: MassFailureEpisode['scope'] }
+  | { type: 'status-written'; server: string };
+
+export interface ControllerOptions {
+  policy: Policy;
+  probe: ProbeFn;
+  executor: Executor;
+  renderRunbook: RenderRunbookFn;
+  notifier: Notifier;
+  store: StatusStore;
+  journal: Journal;
+  logger: Logger;
+  onEvent?: (e: ControllerEvent) => void;
+  clock?: Clock;
+  /** Seeded in tests; Math.random otherwise. */
+  random?: () => number;
+  lagMonitor?: LagMonitor;
+  probeConcurrency?: number;
+  remediationConcurrency?: number;
+  canaries?: CanaryTarget[];
+  probeCanary?: CanaryProbeFn;
+  /** Where mass-failure pauses are told (config mail.operator); without it they are only logged. */
+  operatorEmail?: string;
+  managementNetworks?: string[];
+  sourceAddress?: string;
+}
+
+export interface ReconcileSummary {
+  dryRun: boolean;
+  servers: number;
+  probes: number;
+  unknownProbes: number;
+  failing: string[];
+  actions: Record<string, number>;
+  /** dry-run: what would run; otherwise what ran, with verdicts. */
+  runbooks: Array<{ server: string; target: RemediationTarget; incidentId: string; attempt: number; verdict?: Verdict }>;
+  paused: string[];
+}
+
+export interface ResumeResult {
+  server: string;
+  resumed: ServiceName[];
+}
+
+export interface ControllerSnapshot {
+  revision: string;
+  servers: ServerStatus[];
+  massFailure: MassFailureEpisode[];
+  inFlight: { probes: number; remediations: number; queued: number };
+}
+
+interface ServerEntry {
+  doc: ServerDocument;
+  desired: DesiredServer;
+  groupKeys: string[];
+  conditions?: Condition[];
+  lastTransition?: TransitionStatus;
+  /** Status file read once for its conditions' lastTransitionTime. */
+  loaded: boolean;
+}
+
+interface RunningRemediation {
+  key: string;
+  promise: Promise<void>;
+  /** Its `started` record is written. */
+  started: boolean;
+}
+
+const MIN_STOP_MS = 0;
+
+export class Controller {
+  private readonly o: ControllerOptions;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly probes: Semaphore;
+  private readonly remediations: Semaphore;
+  private readonly queue = new DueQueue();
+  private readonly busy = new Set<string>();
+  private readonly again = new Set<string>();
+  private readonly servers = new Map<string, ServerEntry>();
+  private readonly index = new MassFailureIndex();
+  private readonly running = new Map<string, RunningRemediation>();
+  private readonly transcripts = new Map<string, Transcript>();
+  private readonly startedKeys = new Set<string>();
+  private readonly interruptedKeys = new Set<string>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private history: FleetHistory = emptyFleetHistory();
+  private revision = '';
+  private timer: unknown;
+  private timerAt = Infinity;
+  private started = false;
+  private stopping = false;
+  private readonly abort = new AbortController();
+
+  constructor(options: ControllerOptions) {
+    this.o = options;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.probes = new Semaphore(options.probeConcurrency ?? 512);
+    this.remediations = new Semaphore(options.remediationConcurrency ?? 4);
+  }
+
+  // ---- inputs -----------------------------------------------------------------------------
+
+  /** A new desired state (a manifests revision). New servers are probed soon; removed ones forgotten. */
+  setDesired(revision: string, docs: readonly ServerDocument[]): void {
+    this.revision = revision;
+    const now = this.clock.now();
+    const wanted = new Set<string>();
+    for (const doc of docs) {
+      const name = doc.metadata.name;
+      wanted.add(name);
+      const prev = this.servers.get(name);
+      const desired = desiredFromManifest(doc);
+      const groupKeys = prev !== undefined && prev.desired.address === desired.address && sameLocation(prev.desired, desired) ? prev.groupKeys : groupKeysOf(desired);
+      this.servers.set(name, { ...(prev ?? { loaded: false }), doc, desired, groupKeys });
+      this.index.set(name, groupKeys, serverFailing(desired, undefined, this.history.servers.get(name)));
+      if (prev === undefined && this.started) this.queue.schedule(name, now + this.random() * this.o.policy.retryMs);
+      else if (prev !== undefined && this.started) this.queue.scheduleSooner(name, now);
+    }
+    for (const name of [...this.servers.keys()]) {
+      if (wanted.has(name)) continue;
+      this.servers.delete(name);
+      this.queue.remove(name);
+      this.index.remove(name);
+      const h = this.history.servers.get(name);
+      this.history.servers.delete(name);
+      for (const s of Object.values(h?.services ?? {})) {
+        if (s?.incident === undefined) continue;
+        void this.journal({ type: 'incident-closed', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed', serverRemoved: true, at: now });
+        this.emit({ type: 'incident-closed', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed' });
+      }
+    }
+    this.armTimer();
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  /**
+   * Replays the journal, marks every attempt that was started and never finished as interrupted
+   * (it is never run again: the service is re-probed first), then starts scheduling.
+   */
+  async start(records?: Parameters<typeof replayJournal>[0]): Promise<{ replayed: number; interrupted: number }> {
+    let interrupted = 0;
+    let replayed = 0;
+    if (records !== undefined) {
+      const r = replayJournal(records);
+      replayed = r.records;
+      this.history = r.history;
+      for (const k of r.startedKeys) this.startedKeys.add(k);
+      const now = this.clock.now();
+      for (const u of r.unfinished) {
+        await this.journal({ type: 'interrupted', server: u.server, target: u.target, incidentId: u.incidentId, attempt: u.attempt, reason: 'daemon-restarted', at: now });
+        interrupted++;
+        const h = this.history.servers.get(u.server);
+        if (h === undefined) continue;
+        // Unknown what it did before the crash: count it as spent and as having acted.
+        const res = applyOutcome(u.server, h, { target: u.target, incidentId: u.incidentId, attempt: u.attempt, verdict: 'Interrupted', acted: true, powerActions: 1, at: now });
+        this.history.servers.set(u.server, res.history);
+        await this.perform(u.server, res.actions, now, false);
+      }
+      for (const [name, entry] of this.servers) this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, this.history.servers.get(name)));
+    }
+    this.started = true;
+    const now = this.clock.now();
+    for (const [name] of this.servers) {
+      const h = this.history.servers.get(name);
+      const urgent = h !== undefined && Object.values(h.services).some((s) => s !== undefined && s.state !== 'Healthy');
+      // Spread the first round over one interval (no thundering herd); servers with trouble go first.
+      this.queue.schedule(name, now + (urgent ? 0 : this.random() * this.o.policy.intervalMs));
+    }
+    this.armTimer();
+    this.o.logger.info({ servers: this.servers.size, replayed, interrupted }, 'reconciler started');
+    return { replayed, interrupted };
+  }
+
+  /**
+   * Stops scheduling; in-flight runbooks get the abort signal and have until the deadline to
+   * reach a safe point. Any still running then is journaled `interrupted`.
+   */
+  async stop(options: { deadlineMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.abort.abort();
+    const deadlineMs = Math.max(MIN_STOP_MS, options.deadlineMs ?? 10_000);
+    const all = Promise.allSettled([...this.inFlight, ...[...this.running.values()].map((r) => r.promise)]);
+    let timedOut = false;
+    await Promise.race([
+      all,
+      new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          timedOut = true;
+          resolve();
+        }, deadlineMs);
+        t.unref?.();
+      }),
+    ]);
+    if (timedOut) {
+      for (const r of this.running.values()) {
+        if (!r.started) continue;
+        this.interruptedKeys.add(r.key);
+        const [server, target, incidentId, attempt] = r.key.split('|');
+        await this.journal({ type: 'interrupted', server, target, incidentId, attempt: Number(attempt), reason: 'stop-deadline', at: this.clock.now() });
+      }
+    }
+    this.o.lagMonitor?.stop();
+    this.o.logger.info({ timedOut }, 'reconciler stopped');
+  }
+
+  // ---- scheduling -------------------------------------------------------------------------
+
+  private armTimer(): void {
+    if (!this.started || this.stopping) return;
+    const next = this.queue.peekTime();
+    if (next === undefined) return;
+    if (this.timer !== undefined && next >= this.timerAt) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.tick();
+    }, next - this.clock.now());
+  }
+
+  private tick(): void {
+    if (this.stopping) return;
+    const now = this.clock.now();
+    for (const name of this.queue.popDue(now)) {
+      if (!this.servers.has(name)) continue;
+      if (this.busy.has(name)) {
+        // Never twice at once: run again as soon as the current pass ends.
+        this.again.add(name);
+        continue;
+      }
+      this.track(this.reconcileServer(name, false).catch((err: unknown) => this.o.logger.error({ err, server: name }, 'reconcile failed')));
+    }
+    this.armTimer();
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  private reschedule(name: string, at: number, fast: boolean): void {
+    if (this.stopping || !this.servers.has(name)) return;
+    const policy = this.o.policy;
+    // Jitter spreads healthy servers over the interval; retries are kept on time.
+    const jitter = fast ? 0 : policy.intervalMs * policy.jitter * (2 * this.random() - 1);
+    this.queue.schedule(name, Math.max(this.clock.now(), at + jitter));
+    this.armTimer();
+  }
+
+  // ---- one server -------------------------------------------------------------------------
+
+  private async probeServer(entry: ServerEntry): Promise<{ observed: ObservedServer; results: ProbeResult[]; unknown: number }> {
+    const observed: ObservedServer = {};
+    const results: ProbeResult[] = [];
+    let unknown = 0;
+    const timeoutMs = this.o.policy.timeoutMs;
+    await Promise.all(
+      entry.desired.services.map((service) =>
+        this.probes.run(async () => {
+          const start = this.clock.now();
+          let result: ProbeResult;
+          try {
+            result = await this.o.probe(entry.doc, service, this.abort.signal);
+          } catch (err) {
+            // A probe never throws by contract; if one does, it is mamori's fault, not the server's.
+            this.o.logger.error({ err, server: entry.desired.name, service }, 'probe threw');
+            result = { service, target: entry.doc.spec.address, up: false, latencyMs: 0, startedAt: new Date(start).toISOString(), failure: { kind: 'error', phase: 'connect', message: 'probe threw' } };
+            observed[service] = { up: 'unknown', at: start, latencyMs: 0 };
+            unknown++;
+            results.push(result);
+            return;
+          }
+          const end = this.clock.now();
+          const lag = this.o.lagMonitor?.maxLagBetween(start, end) ?? 0;
+          const isUnknown = !result.up && lag > timeoutMs / 2;
+          if (isUnknown) unknown++;
+          const obs: Observation = { up: isUnknown ? 'unknown' : result.up, at: start, latencyMs: result.latencyMs };
+          if (result.failure !== undefined) {
+            obs.failureKind = result.failure.kind;
+            obs.message = result.failure.message;
+          }
+          observed[service] = obs;
+          results.push(result);
+          this.emit({ type: 'probe', server: entry.desired.name, result, unknown: isUnknown });
+        }),
+      ),
+    );
+    return { observed, results, unknown };
+  }
+
+  /** Probe, decide, commit, act. Returns what was decided (and, when awaiting, what ran). */
+  private async reconcileServer(
+    name: string,
+    dryRun: boolean,
+    awaitRemediation = false,
+  ): Promise<{ actions: Action[]; probes: number; unknown: number; failing: boolean; runs: Promise<ReconcileSummary['runbooks'][number]>[] }> {
+    const entry = this.servers.get(name);
+    if (entry === undefined) return { actions: [], probes: 0, unknown: 0, failing: false, runs: [] };
+    this.busy.add(name);
+    try {
+      const { observed, results, unknown } = await this.probeServer(entry);
+      const now = this.clock.now();
+      // From here to the commit nothing awaits: decide and the history it returns are one step.
+      const prevHistory = this.history.servers.get(name);
+      const failing = serverFailing(entry.desired, observed, prevHistory);
+      const policy = this.o.policy;
+      const fleetActions: Action[] = [];
+      if (!dryRun) {
+        this.index.set(name, entry.groupKeys, failing);
+        fleetActions.push(...this.massFailureStep(now));
+      }
+      const pausedBy = this.index.pausedBy(name, policy);
+      const fleetPower = pruneWindow(this.history.fleetPowerActions, now, HOUR_MS);
+      const decision = decideServer(entry.desired, observed, prevHistory, { policy, now, fleetPowerActions: fleetPower, ...(pausedBy !== undefined ? { pausedBy } : {}) });
+      if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results.length, unknown, failing, runs: [] };
+      this.history.servers.set(name, decision.history);
+      if (decision.powerStarted.length > 0) this.history.fleetPowerActions = [...fleetPower, ...decision.powerStarted];
+      else if (fleetPower !== this.history.fleetPowerActions) this.history.fleetPowerActions = fleetPower;
+      this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, decision.history));
+
+      const actions = [...fleetActions, ...decision.actions];
+      const runs = await this.perform(name, actions, now, awaitRemediation);
+      this.reschedule(name, decision.nextProbeAt, decision.fast);
+      return { actions, probes: results.length, unknown, failing, runs };
+    } finally {
+      this.busy.delete(name);
+      if (this.again.delete(name)) this.reschedule(name, this.clock.now(), true);
+    }
+  }
+
+  /** Mass-failure episodes opened or cleared by the index's current counts. */
+  private massFailureStep(now: number): Action[] {
+    const actions: Action[] = [];
+    const prev = this.history.massFailure;
+    const d = diffEpisodes(prev, this.index.tripped(this.o.policy), now);
+    if (d.opened.length === 0 && d.cleared.length === 0) {
+      this.history.massFailure = d.next;
+      return actions;
+    }
+    for (const e of d.opened) actions.push({ type: 'pause-for-mass-failure', episode: e });
+    const first = d.opened[0];
+    if (first !== undefined && prev.size === 0) actions.push(massFailureNotify(first));
+    for (const c of d.cleared) actions.push({ type: 'clear-mass-failure', scope: c.episode.scope, since: c.episode.since });
+    this.history.massFailure = d.next;
+    // Servers of a cleared scope may be waiting on it: look at them again soon.
+    if (d.cleared.length > 0) for (const n of this.servers.keys()) if (this.history.servers.get(n)?.services && this.hasHold(n, 'MassFailurePaused')) this.queue.scheduleSooner(n, now);
+    return actions;
+  }
+
+  private hasHold(name: string, hold: string): boolean {
+    const h = this.history.servers.get(name);
+    return h !== undefined && Object.values(h.services).some((s) => s?.hold === hold);
+  }
+
+  // ---- actions ----------------------------------------------------------------------------
+
+  private async journal(entry: JournalEntry): Promise<void> {
+    try {
+      await this.o.journal.append(entry);
+    } catch (err) {
+      this.o.logger.error({ err, type: entry.type }, 'journal append failed');
+      throw err;
+    }
+  }
+
+  private emit(e: ControllerEvent): void {
+    try {
+      this.o.onEvent?.(e);
+    } catch (err) {
+      this.o.logger.warn({ err }, 'event sink threw');
+    }
+  }
+
+  /** Carries out decide's actions in order: each is journaled before it takes effect. */
+  private async perform(name: string, actions: readonly Action[], now: number, awaitRemediation: boolean): Promise<Promise<ReconcileSummary['runbooks'][number]>[]> {
+    const runs: Promise<ReconcileSummary['runbooks'][number]>[] = [];
+    let statusChanged = false;
+    for (const a of actions) {
+      switch (a.type) {
+        case 'probe-again-at':
+          break;
+        case 'transition': {
+          const h = this.history.servers.get(a.server)?.services[a.service];
+          await this.journal({ type: 'transition', server: a.server, service: a.service, from: a.from, to: a.to, reason: a.reason, at: a.at, consecutiveFailures: h?.consecutiveFailures ?? 0, ...(h?.escalation ? { escalation: h.escalation } : {}) });
+          const entry = this.servers.get(a.server);
+          if (entry !== undefined) entry.lastTransition = { service: a.service, from: a.from, to: a.to, reason: a.reason, at: new Date(a.at).toISOString() };
+          this.emit({ type: 'transition', server: a.server, service: a.service, from: a.from, to: a.to, reason: a.reason, at: a.at });
+          if (a.from !== 'Unknown' || a.to !== 'Healthy') this.o.logger.info({ server: a.server, service: a.service, from: a.from, to: a.to, reason: a.reason }, 'service state changed');
+          statusChanged = true;
+          break;
+        }
+        case 'open-incident':
+          await this.journal({ type: 'incident-opened', server: a.server, incident: a.incident, at: now });
+          this.emit({ type: 'incident-opened', server: a.server, incidentId: a.incident.id, target: a.incident.target });
+          statusChanged = true;
+          break;
+        case 'close-incident':
+          await this.journal({ type: 'incident-closed', server: a.server, incidentId: a.incidentId, target: a.target, reason: a.reason, at: now });
+          this.emit({ type: 'incident-closed', server: a.server, incidentId: a.incidentId, target: a.target, reason: a.reason });
+          statusChanged = true;
+          break;
+        case 'escalate':
+          await this.journal({ type: 'escalated', server: a.server, target: a.target, incidentId: a.incidentId, reason: a.reason, at: now });
+          this.o.logger.warn({ server: a.server, target: a.target, incident: a.incidentId, reason: a.reason }, 'incident escalated');
+          statusChanged = true;
+          break;
+        case 'hold-flapping':
+          await this.journal({ type: 'hold-flapping', server: a.server, service: a.service, flips: a.flips, at: now });
+          statusChanged = true;
+          break;
+        case 'pause-for-mass-failure':
+          await this.journal({ type: 'mass-failure-paused', episode: a.episode, at: now });
+          this.o.logger.warn({ scope: a.episode.scope, down: a.episode.down, total: a.episode.total }, 'remediation paused: mass failure');
+          this.emit({ type: 'mass-failure-paused', episode: a.episode });
+          statusChanged = true;
+          break;
+        case 'clear-mass-failure':
+          await this.journal({ type: 'mass-failure-cleared', scope: a.scope, since: a.since, at: now });
+          this.o.logger.info({ scope: a.scope }, 'mass failure cleared');
+          this.emit({ type: 'mass-failure-cleared', scope: a.scope });
+          statusChanged = true;
+          break;
+        case 'notify':
+          await this.notify(a, now);
+          break;
+        case 'run-runbook': {
+          const p = this.launch(a);
+          runs.push(p);
+          break;
+        }
+      }
+    }
+    if (statusChanged) await this.writeStatus(name);
+    if (awaitRemediation) await Promise.allSettled(runs);
+    return runs;
+  }
+
+  private async notify(a: Extract<Action, { type: 'notify' }>, now: number): Promise<void> {
+    await this.journal({ type: 'notify', id: a.id, kind: a.kind, server: a.server, target: a.target, incidentId: a.incidentId, at: now });
+    let n: Notification | undefined;
+    if (a.kind === 'mass-failure-paused') {
+      const episode = [...this.history.massFailure.values()].find((e) => a.id.endsWith(`:${e.since}`));
+      if (this.o.operatorEmail === undefined || episode === undefined) {
+        this.o.logger.warn({ id: a.id }, 'mass failure not e-mailed: no mail.operator configured');
+        return;
+      }
+      n = buildMassFailureNotification(a.id, episode, this.o.operatorEmail, now);
+    } else {
+      const entry = a.server !== undefined ? this.servers.get(a.server) : undefined;
+      if (entry === undefined || a.target === undefined || a.incidentId === undefined) return;
+      const service = serviceOfTarget(a.target);
+      const sh = this.history.servers.get(entry.desired.name);
+      const incident = findIncident(sh, service, a.incidentId);
+      if (incident === undefined) return;
+      const transcript = this.transcripts.get(a.incidentId);
+      n = buildIncidentNotification(a.kind, a.id, a.reason, {
+        doc: entry.doc,
+        service,
+        incident,
+        history: sh?.services[service],
+        now,
+        managementNetworks: this.o.managementNetworks ?? [],
+        ...(transcript !== undefined ? { transcript } : {}),
+        ...(this.o.sourceAddress !== undefined ? { sourceAddress: this.o.sourceAddress } : {}),
+      });
+    }
+    try {
+      await this.o.notifier.notify(n);
+    } catch (err) {
+      this.o.logger.error({ err, id: a.id, kind: a.kind }, 'notification not queued');
+    }
+  }
+
+  /** Runs one attempt in the background: journal `started`, execute, journal `finished`, feed back. */
+  private launch(a: Extract<Action, { type: 'run-runbook' }>): Promise<ReconcileSummary['runbooks'][number]> {
+    const key = `${a.server}|${a.target}|${a.incidentId}|${a.attempt}`;
+    const startedKey = `${a.incidentId}#${a.attempt}`;
+    const base = { server: a.server, target: a.target, incidentId: a.incidentId, attempt: a.attempt };
+    const promise = (async (): Promise<ReconcileSummary['runbooks'][number]> => {
+      await this.remediations.acquire();
+      try {
+        if (this.stopping) return base;
+        if (this.startedKeys.has(startedKey)) {
+          // Never started twice (a belt to decide's braces): the attempt counts as interrupted.
+          const verdict: Verdict = 'Interrupted';
+          await this.finish(a, { verdict, acted: false, powerActions: 0, transcript: undefined });
+          return { ...base, verdict };
+        }
+        const entry = this.servers.get(a.server);
+        if (entry === undefined) return base;
+        this.startedKeys.add(startedKey);
+        const startedAt = this.clock.now();
+        await this.journal({ type: 'started', ...base, destructive: a.destructive, at: startedAt });
+        const run = this.running.get(key);
+        if (run !== undefined) run.started = true;
+        this.emit({ type: 'remediation-started', ...base });
+        this.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt }, 'runbook started');
+        const transcript = await this.execute(entry.doc, a.target);
+        const at = this.clock.now();
+        const verdict = transcript.verdict;
+        if (this.interruptedKeys.has(key)) {
+          // stop() already journaled it interrupted at its deadline: one end per start.
+        } else if (verdict === 'Interrupted') {
+          await this.journal({ type: 'interrupted', ...base, reason: 'stopping', at });
+        } else {
+          await this.journal({
+            type: 'finished',
+            ...base,
+            verdict,
+            acted: transcript.acted,
+            powerActions: transcript.powerActions.length,
+            message: transcript.message,
+            runbook: transcript.runbook,
+            steps: transcript.steps.map((s) => ({ id: s.id, kind: s.kind, outcome: s.outcome, ...(s.command !== undefined ? { command: s.command } : {}), ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}) })),
+            at,
+          });
+        }
+        this.emit({ type: 'remediation-finished', ...base, verdict, durationMs: at - startedAt });
+        this.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, verdict }, 'runbook finished');
+        if (!this.stopping) await this.finish(a, { verdict, acted: transcript.acted, powerActions: transcript.powerActions.length, transcript });
+        return { ...base, verdict };
+      } finally {
+        this.remediations.release();
+        this.running.delete(key);
+        if (!this.stopping && this.servers.has(a.server)) this.reschedule(a.server, this.clock.now(), true);
+      }
+    })();
+    this.running.set(key, { key, started: false, promise: promise.then(() => undefined, () => undefined) });
+    return promise;
+  }
+
+  private async execute(doc: ServerDocument, target: RemediationTarget): Promise<Transcript> {
+    const startedAt = new Date(this.clock.now()).toISOString();
+    const service = serviceOfTarget(target);
+    const failed = (verdict: Verdict, message: string): Transcript => ({
+      runbook: '',
+      origin: 'standard',
+      server: doc.metadata.name,
+      service,
+      startedAt,
+      finishedAt: new Date(this.clock.now()).toISOString(),
+      verdict,
+      message,
+      steps: [],
+      evidence: {},
+      acted: false,
+      powerActions: [],
+    });
+    let runbook: RenderedRunbook | Error;
+    try {
+      runbook = await this.o.renderRunbook(doc, target);
+    } catch (err) {
+      runbook = err instanceof Error ? err : new Error(String(err));
+    }
+    if (runbook instanceof Error) {
+      this.o.logger.error({ err: runbook, server: doc.metadata.name, target }, 'runbook could not be rendered');
+      return failed('Escalated', `no runbook could be rendered: ${runbook.message}`);
+    }
+    try {
+      return await this.o.executor.execute({
+        server: doc,
+        runbook,
+        probe: async (svc) => {
+          const r = await this.o.probe(doc, svc, this.abort.signal);
+          return r.failure !== undefined ? { up: r.up, message: r.failure.message } : { up: r.up };
+        },
+        signal: this.abort.signal,
+        logger: this.o.logger.child({ server: doc.metadata.name, runbook: runbook.runbook }),
+      });
+    } catch (err) {
+      // An executor reports verdicts; a throw is a bug. Count the attempt, act no further on it.
+      this.o.logger.error({ err, server: doc.metadata.name, target }, 'executor threw');
+      return this.abort.signal.aborted ? failed('Interrupted', 'stopped') : failed('StepFailed', 'the executor failed');
+    }
+  }
+
+  private async finish(
+    a: Extract<Action, { type: 'run-runbook' }>,
+    r: { verdict: Verdict; acted: boolean; powerActions: number; transcript: Transcript | undefined },
+  ): Promise<void> {
+    const h = this.history.servers.get(a.server);
+    if (h === undefined) return;
+    const now = this.clock.now();
+    if (r.transcript !== undefined) this.transcripts.set(a.incidentId, r.transcript);
+    const res = applyOutcome(a.server, h, { target: a.target, incidentId: a.incidentId, attempt: a.attempt, verdict: r.verdict, acted: r.acted, powerActions: r.powerActions, at: now });
+    this.history.servers.set(a.server, res.history);
+    if (res.refundFleetPowerAt !== undefined) this.history.fleetPowerActions = refund(this.history.fleetPowerActions, res.refundFleetPowerAt);
+    const entry = this.servers.get(a.server);
+    if (entry !== undefined) this.index.set(a.server, entry.groupKeys, serverFailing(entry.desired, undefined, res.history));
+    await this.perform(a.server, res.actions, now, false);
+    if (res.actions.some((x) => x.type === 'close-incident')) this.transcripts.delete(a.incidentId);
+  }
+
+  // ---- status -----------------------------------------------------------------------------
+
+  private statusOf(name: string): ServerStatus | undefined {
+    const entry = this.servers.get(name);
+    if (entry === undefined) return undefined;
+    const pausedKey = this.index.pausedBy(name, this.o.policy);
+    const pausedBy = pausedKey !== undefined ? this.history.massFailure.get(pausedKey) : undefined;
+    const customer = entry.doc.metadata.customer;
+    return serverStatusOf({
+      desired: entry.desired,
+      history: this.history.servers.get(name),
+      revision: this.revision,
+      now: this.clock.now(),
+      ...(customer !== undefined ? { customer } : {}),
+      ...(pausedBy !== undefined ? { pausedBy } : {}),
+      ...(entry.conditions !== undefined ? { previous: entry.conditions } : {}),
+      ...(entry.lastTransition !== undefined ? { lastTransition: entry.lastTransition } : {}),
+    });
+  }
+
+  private async writeStatus(name: string): Promise<void> {
+    const entry = this.servers.get(name);
+    if (entry === undefined) return;
+    if (!entry.loaded) {
+      entry.loaded = true;
+      try {
+        const old = await this.o.store.read(name);
+        if (old !== undefined) {
+          entry.conditions ??= old.conditions;
+          entry.lastTransition ??= old.lastTransition;
+        }
+      } catch (err) {
+        this.o.logger.warn({ err, server: name }, 'old status file unreadable');
+      }
+    }
+    const status = this.statusOf(name);
+    if (status === undefined) return;
+    entry.conditions = status.conditions;
+    try {
+      await this.o.store.write(status);
+      this.emit({ type: 'status-written', server: name });
+    } catch (err) {
+      this.o.logger.error({ err, server: name }, 'status file not written');
+    }
+  }
+
+  /** Writes every server's status file (at start, and after a new revision). */
+  async writeAllStatus(): Promise<void> {
+    for (const name of this.servers.keys()) await this.writeStatus(name);
+  }
+
+  // ---- the local API ----------------------------------------------------------------------
+
+  /** One pass over every server: probe all, decide, act (unless dry-run) and wait for the runbooks. */
+  async reconcileOnce(options: { dryRun?: boolean } = {}): Promise<ReconcileSummary> {
+    const dryRun = options.dryRun === true;
+    const summary: ReconcileSummary = { dryRun, servers: 0, probes: 0, unknownProbes: 0, failing: [], actions: {}, runbooks: [], paused: [] };
+    await this.probeCanaries();
+    const names = [...this.servers.keys()];
+    const results = await Promise.all(
+      names.map(async (name) => {
+        while (this.busy.has(name)) await new Promise((r) => setTimeout(r, 10));
+        return this.track(this.reconcileServer(name, dryRun, !dryRun));
+      }),
+    );
+    for (const [i, r] of results.entries()) {
+      const name = names[i] as string;
+      summary.servers++;
+      summary.probes += r.probes;
+      summary.unknownProbes += r.unknown;
+      if (r.failing) summary.failing.push(name);
+      for (const a of r.actions) {
+        summary.actions[a.type] = (summary.actions[a.type] ?? 0) + 1;
+        if (dryRun && a.type === 'run-runbook') summary.runbooks.push({ server: a.server, target: a.target, incidentId: a.incidentId, attempt: a.attempt });
+      }
+      for (const p of await Promise.allSettled(r.runs)) if (p.status === 'fulfilled') summary.runbooks.push(p.value);
+      if (this.index.pausedBy(name, this.o.policy) !== undefined) summary.paused.push(name);
+    }
+    return summary;
+  }
+
+  private async probeCanaries(): Promise<void> {
+    const canaries = this.o.canaries ?? [];
+    const probe = this.o.probeCanary;
+    if (canaries.length === 0 || probe === undefined) return;
+    await Promise.all(
+      canaries.map(async (c) => {
+        const r = await this.probes.run(() => probe(c, this.abort.signal));
+        this.index.setCanary(c.address, !r.up);
+      }),
+    );
+  }
+
+  /** Canaries are probed on their own timer by the daemon (or each reconcileOnce); this records one. */
+  setCanaryResult(address: string, up: boolean): void {
+    this.index.setCanary(address, !up);
+  }
+
+  /** `mamori resume SERVER [SERVICE]`: releases Escalated/held services and reconciles the server now. */
+  async resume(server: string, service?: ServiceName): Promise<ResumeResult> {
+    const h = this.history.servers.get(server);
+    if (!this.servers.has(server) || h === undefined) return { server, resumed: [] };
+    const now = this.clock.now();
+    const res = applyResume(server, h, service, now);
+    this.history.servers.set(server, res.history);
+    await this.journal({ type: 'resume', server, ...(service !== undefined ? { service } : {}), resumed: res.resumed, at: now });
+    await this.perform(server, res.actions, now, false);
+    await this.writeStatus(server);
+    if (this.started && !this.stopping) {
+      this.queue.schedule(server, now);
+      this.armTimer();
+    }
+    return { server, resumed: res.resumed };
+  }
+
+  status(): ControllerSnapshot {
+    const servers: ServerStatus[] = [];
+    for (const name of this.servers.keys()) {
+      const s = this.statusOf(name);
+      if (s !== undefined) servers.push(s);
+    }
+    return {
+      revision: this.revision,
+      servers,
+      massFailure: [...this.history.massFailure.values()],
+      inFlight: { probes: this.probes.inUse, remediations: this.remediations.inUse, queued: this.queue.size },
+    };
+  }
+
+  /** For tests and the bench: the history as it stands. */
+  historyOf(server: string): ServerHistory | undefined {
+    return this.history.servers.get(server);
+  }
+
+  /** When a server is next due (tests). */
+  dueAt(server: string): number | undefined {
+    return this.queue.dueAt(server);
+  }
+}
+
+function sameLocation(a: DesiredServer, b: DesiredServer): boolean {
+  return a.location?.site === b.location?.site && a.location?.rack === b.location?.rack && a.location?.switch === b.location?.switch;
+}
+
+function findIncident(h: ServerHistory | undefined, service: ServiceName, id: string): Incident | undefined {
+  const open = h?.services[service]?.incident;
+  if (open?.id === id) return open;
+  return h?.recent.find((i) => i.id === id);
+}

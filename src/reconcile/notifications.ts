@@ -1,0 +1,142 @@
+/**
+ * decide's `notify` actions as the notifier's Notifications: facts only (the notifier renders the
+ * words), from the server's manifest, the incident and the last transcript. No secret: transcripts
+ * are scrubbed by the executor, and only names, times and probe summaries are added here.
+ */
+import type { ServerDocument, ServiceName } from '../manifest/types.ts';
+import type { CouldNotRecoverReason, Notification, Recipient, ServerRef, StepSummary } from '../notify/types.ts';
+import type { FailureKind } from '../probe/types.ts';
+import type { StepRecord, Transcript } from '../runbook/execution.ts';
+import type { EscalationReason, Incident, MassFailureEpisode, ServiceHistory } from './types.ts';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const FAILURE_KINDS: readonly string[] = ['timeout', 'refused', 'reset', 'unreachable', 'tls', 'protocol', 'error'];
+
+export function recipientOf(doc: ServerDocument): Recipient {
+  const c = doc.spec.contact;
+  const to: Recipient = { email: c.email, locale: c.locale ?? 'ja' };
+  if (c.name !== undefined) to.name = c.name;
+  if (c.cc !== undefined && c.cc.length > 0) to.cc = c.cc;
+  return to;
+}
+
+export function serverRefOf(doc: ServerDocument): ServerRef {
+  return { name: doc.metadata.name, customer: doc.metadata.customer ?? doc.metadata.name, address: doc.spec.address };
+}
+
+function stepType(kind: string): StepSummary['type'] {
+  return kind === 'check' || kind === 'run' || kind === 'verify' || kind === 'console' || kind === 'power' ? kind : 'check';
+}
+
+export function stepSummaries(t: Transcript | undefined): StepSummary[] {
+  return (t?.steps ?? []).map((s: StepRecord) => {
+    const out: StepSummary = { type: stepType(s.kind), outcome: s.outcome, startedAt: s.startedAt };
+    if (s.command !== undefined) out.command = s.command;
+    if (typeof s.exitCode === 'number') out.exitCode = s.exitCode;
+    if (s.output !== undefined) out.output = s.output.slice(0, 2000);
+    return out;
+  });
+}
+
+function failureOf(doc: ServerDocument, service: ServiceName, h: ServiceHistory | undefined): { target: string; kind: FailureKind; message?: string } {
+  const kind = (h?.lastFailureKind !== undefined && FAILURE_KINDS.includes(h.lastFailureKind) ? h.lastFailureKind : 'error') as FailureKind;
+  return { target: service === 'ping' ? doc.spec.address : `${doc.spec.address}/${service}`, kind };
+}
+
+function couldNotRecoverReason(reason: string | undefined, t: Transcript | undefined): CouldNotRecoverReason {
+  const r = reason as EscalationReason | undefined;
+  if (r === 'AttemptsExhausted') return t?.verdict === 'StepFailed' ? 'step-failed' : 'verify-failed';
+  if (r === 'BudgetExhausted' || r === 'PowerBudgetExhausted') return 'budget-exhausted';
+  if (r === 'ManagementAccessDenied' || r === 'HostKeyChanged') return 'login-failed';
+  if (r === 'HostUnreachable') return 'console-alive-network-down';
+  return 'unexpected';
+}
+
+export interface NotifyContext {
+  doc: ServerDocument;
+  service: ServiceName;
+  incident: Incident;
+  history: ServiceHistory | undefined;
+  transcript?: Transcript;
+  now: number;
+  managementNetworks: string[];
+  sourceAddress?: string;
+}
+
+export function buildIncidentNotification(kind: 'recovered' | 'could-not-recover' | 'access-blocked', id: string, reason: string | undefined, ctx: NotifyContext): Notification {
+  const { doc, service, incident, transcript: t, now } = ctx;
+  const base = {
+    id,
+    to: recipientOf(doc),
+    server: serverRefOf(doc),
+    service,
+    incident: { id: incident.id, openedAt: iso(incident.openedAt), ...(incident.closedAt !== undefined ? { closedAt: iso(incident.closedAt) } : {}) },
+    occurredAt: iso(now),
+  };
+  const failure = failureOf(doc, service, ctx.history);
+  const runbook = t?.runbook;
+  if (kind === 'recovered') {
+    const powered = (t?.powerActions.length ?? 0) > 0;
+    return {
+      ...base,
+      kind,
+      facts: {
+        detectedAt: iso(incident.detectedAt),
+        failure,
+        remedy: powered ? { type: 'power-cycle' } : t?.acted ? { type: 'restart-service', unit: service } : { type: 'none' },
+        steps: stepSummaries(t),
+        verification: { externalProbe: { target: failure.target, at: t?.finishedAt ?? iso(now) } },
+        recoveredAt: t?.finishedAt ?? iso(now),
+        ...(runbook !== undefined ? { runbook } : {}),
+      },
+    };
+  }
+  if (kind === 'access-blocked') {
+    const ev = t?.evidence ?? {};
+    const local: { command?: string; result?: string } = {};
+    const check = t?.steps.find((s) => s.kind === 'check' && s.command !== undefined);
+    if (check?.command !== undefined) local.command = check.command;
+    if (typeof ev.localConnect === 'boolean') local.result = ev.localConnect ? 'connected' : 'refused';
+    return {
+      ...base,
+      kind,
+      facts: {
+        detectedAt: iso(incident.detectedAt),
+        external: failure,
+        local,
+        ...(typeof ev.process === 'string' ? { process: ev.process } : {}),
+        managementNetworks: ctx.managementNetworks,
+        ...(ctx.sourceAddress !== undefined ? { sourceAddress: ctx.sourceAddress } : {}),
+      },
+    };
+  }
+  return {
+    ...base,
+    kind,
+    facts: {
+      detectedAt: iso(incident.detectedAt),
+      failure,
+      steps: stepSummaries(t),
+      reason: couldNotRecoverReason(reason, t),
+      stateNow: { up: ctx.history?.lastUp === true, checkedAt: iso(ctx.history?.lastProbeAt || now), ...(reason !== undefined ? { detail: reason } : {}) },
+      remediationHeld: true,
+      ...(runbook !== undefined ? { runbook } : {}),
+    },
+  };
+}
+
+export function buildMassFailureNotification(id: string, episode: MassFailureEpisode, operator: string, now: number): Notification {
+  return {
+    id,
+    kind: 'mass-failure-paused',
+    to: { email: operator, locale: 'en' },
+    occurredAt: iso(now),
+    facts: {
+      scope: { kind: episode.scope.kind === 'canary' ? 'fleet' : episode.scope.kind, value: episode.scope.value },
+      down: episode.down,
+      total: episode.total,
+      servers: episode.servers,
+      pausedAt: iso(episode.since),
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The status file of one server, Kubernetes-style: what mamori saw and did, with conditions that
+ * say why (type, status, reason, message, lastTransitionTime). Plain data written as YAML to
+ * `<stateDir>/status/<server>.yaml`. Never a secret: only names, states, times and probe summaries.
+ */
+export const STATUS_API_VERSION = 'mamori/v1';
+export const STATUS_KIND = 'ServerStatus';
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export type ConditionType =
+  | 'Ready'
+  | 'Degraded'
+  | 'Remediating'
+  | 'Escalated'
+  | 'MassFailurePaused'
+  | 'Suspended'
+  | 'Flapping'
+  | 'ManifestInvalid'
+  | 'HostKeyChanged'
+  | 'AccessBlocked';
+
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  /** PascalCase, machine-readable. */
+  reason: string;
+  message: string;
+  /** ISO 8601: when `status` last changed. */
+  lastTransitionTime: string;
+}
+
+export interface ProbeSummary {
+  at: string;
+  up: boolean | 'unknown';
+  latencyMs?: number;
+  failureKind?: string;
+}
+
+export interface ServiceStatus {
+  state: string;
+  /** ISO 8601: when the state last changed. */
+  since: string;
+  consecutiveFailures: number;
+  lastProbe?: ProbeSummary;
+  /** Why a failing service is not being repaired now. */
+  hold?: string;
+  /** Why it is Escalated (held until it recovers or `mamori resume`). */
+  escalation?: string;
+}
+
+export interface AttemptStatus {
+  n: number;
+  startedAt: string;
+  finishedAt?: string;
+  verdict?: string;
+}
+
+export interface IncidentStatus {
+  id: string;
+  service: string;
+  openedAt: string;
+  detectedAt: string;
+  attempts: AttemptStatus[];
+  closedAt?: string;
+  closeReason?: string;
+}
+
+export interface TransitionStatus {
+  service: string;
+  from: string;
+  to: string;
+  reason: string;
+  at: string;
+}
+
+export interface ServerStatus {
+  apiVersion: typeof STATUS_API_VERSION;
+  kind: typeof STATUS_KIND;
+  metadata: { name: string; customer?: string };
+  /** The manifests revision this status was computed against. */
+  observedRevision: string;
+  updatedAt: string;
+  conditions: Condition[];
+  services: Record<string, ServiceStatus>;
+  lastTransition?: TransitionStatus;
+  incidents: { open: IncidentStatus[]; recent: IncidentStatus[] };
+}
