@@ -34,7 +34,8 @@ power_on() {
   u=$!
   echo "$u" >"$H/unshare.pid"
   for i in $(seq 100); do
-    kids=$(cat "/proc/$u/task/$u/children" 2>/dev/null)
+    # unshare's child is the init (without /proc/PID/task/*/children, ask pgrep).
+    kids=$(cat "/proc/$u/task/$u/children" 2>/dev/null || pgrep -P "$u")
     if [ -n "$kids" ] && alive "${kids%% *}"; then
       echo "${kids%% *}" >"$H/init.pid"
       return 0
