@@ -190,16 +190,7 @@ export class DesiredState {
     } catch (err) {
       return this.refuse(log, revision, 'LoadFailed', `the revision could not be loaded: ${(err as Error).message}`, []);
     }
-    const readErrors: Finding[] = snapshot.errors.map((e) => ({
-      file: e.path,
-      line: 1,
-      col: 1,
-      field: '',
-      message: e.message,
-      rule: 'source-read',
-      severity: 'error',
-    }));
-    const errors = [...readErrors, ...set.findings].filter((f) => f.severity === 'error');
+    const errors = [...snapshot.errors, ...set.findings].filter((f) => f.severity === 'error');
     const operatorErrors = errors.filter((f) => isOperatorFile(f.file));
     if (operatorErrors.length > 0 && !flags.baseline) {
       const first = operatorErrors[0];

@@ -5,7 +5,7 @@ import type { SourceFile } from './types.ts';
 export function digestFiles(files: readonly SourceFile[]): string {
   const hash = createHash('sha256');
   for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-    hash.update(file.path).update('\0').update(file.text).update('\0');
+    hash.update(file.path).update('\0').update(file.content).update('\0');
   }
   return hash.digest('hex');
 }

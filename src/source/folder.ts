@@ -1,21 +1,18 @@
-import { lstat, readdir, readFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { lstat } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.ts';
+import { readManifestTree } from '../manifest/read-tree.ts';
 import { digestFiles } from './digest.ts';
-import type { Snapshot, Source, SourceFile, SourceFileError, SyncResult } from './types.ts';
+import type { Snapshot, Source, SourceFile, SyncResult } from './types.ts';
 
 export interface FolderSourceOptions {
   root: string;
   /** Quiet time after the last change before a reload (ms). */
   debounceMs: number;
   logger: Logger;
-  maxFileBytes?: number;
+  /** The config's operatorDir: read (and watched) instead of `<root>/operator`. */
+  operatorDir?: string;
 }
-
-const MANIFEST_FILE = /\.ya?ml$/i;
-/** A bound on the walk: a folder of manifests, not a filesystem. */
-const MAX_ENTRIES = 200_000;
 
 /**
  * A plain folder of manifests (the embedded default for local use). A watcher event only asks for
@@ -49,38 +46,12 @@ export class FolderSource implements Source {
   }
 
   private async read(): Promise<Snapshot> {
-    const files: SourceFile[] = [];
-    const errors: SourceFileError[] = [];
-    const maxBytes = this.options.maxFileBytes ?? 8 * 1024 * 1024;
-    let seen = 0;
-    const walk = async (dir: string): Promise<void> => {
-      const entries = await readdir(dir, { withFileTypes: true });
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const entry of entries) {
-        if (++seen > MAX_ENTRIES) throw new Error(`${this.options.root} holds more than ${MAX_ENTRIES} entries`);
-        if (entry.name.startsWith('.')) continue;
-        const full = join(dir, entry.name);
-        const rel = relative(this.options.root, full).split(sep).join('/');
-        if (entry.isSymbolicLink()) {
-          if (MANIFEST_FILE.test(entry.name)) errors.push({ path: rel, message: 'a symbolic link is not a manifest; put the file itself here' });
-          continue;
-        }
-        if (entry.isDirectory()) {
-          await walk(full);
-          continue;
-        }
-        if (!entry.isFile() || !MANIFEST_FILE.test(entry.name)) continue;
-        const stat = await lstat(full);
-        if (stat.size > maxBytes) {
-          errors.push({ path: rel, message: `the file is ${stat.size} bytes, over the ${maxBytes}-byte limit` });
-          continue;
-        }
-        files.push({ path: rel, text: await readFile(full, 'utf8') });
-      }
-    };
-    await walk(this.options.root);
+    // The loader's own reader: it refuses symbolic links that leave the tree, FIFOs, files over
+    // the size limit and trees too deep, and falls back to mamori's operator folder as validate does.
+    const tree = await readManifestTree(this.options.root, { operatorDir: this.options.operatorDir });
+    const files: SourceFile[] = tree.files.map((f) => ({ path: f.path, content: f.content }));
     const digest = digestFiles(files);
-    return { revision: `sha256:${digest.slice(0, 16)}`, digest, files, errors };
+    return { revision: `sha256:${digest.slice(0, 16)}`, digest, files, errors: tree.findings };
   }
 
   async lastApplied(): Promise<Snapshot | undefined> {
@@ -93,7 +64,8 @@ export class FolderSource implements Source {
 
   async watch(onChange: () => void): Promise<void> {
     if (this.watcher) return;
-    const watcher = watch(this.options.root, { ignoreInitial: true, persistent: true, followSymlinks: false });
+    const paths = [this.options.root, ...(this.options.operatorDir ? [this.options.operatorDir] : [])];
+    const watcher = watch(paths, { ignoreInitial: true, persistent: true, followSymlinks: false });
     watcher.on('all', () => {
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => {

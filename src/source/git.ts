@@ -7,7 +7,8 @@ import { gitCredentialEnv, sanitizeMessage, sanitizeUrl, type GitCredentials } f
 import { digestFiles } from './digest.ts';
 import { parseLsTree, readBlobs } from './git-objects.ts';
 import { verifyRevisionSignature, type SigningPolicy } from './signing.ts';
-import type { RevisionHistory, Snapshot, Source, SourceFile, SourceFileError, SyncResult } from './types.ts';
+import type { Finding } from '../manifest/types.ts';
+import type { RevisionHistory, Snapshot, Source, SourceFile, SyncResult } from './types.ts';
 
 /** The tracked branch or tag, as last fetched (forced: a force-push on the remote is followed). */
 export const TRACKED_REF = 'refs/mamori/tracked';
@@ -153,17 +154,19 @@ export class GitSource implements Source {
       listing = '';
     }
     const maxBytes = this.options.maxFileBytes ?? 8 * 1024 * 1024;
-    const errors: SourceFileError[] = [];
+    const errors: Finding[] = [];
+    const refuse = (path: string, rule: string, message: string): void =>
+      void errors.push({ file: path, line: 1, col: 1, field: '', rule, message, severity: 'error' });
     const wanted: { path: string; object: string }[] = [];
     for (const entry of parseLsTree(listing)) {
       if (!MANIFEST_FILE.test(entry.path)) continue;
-      if (entry.mode === '120000') errors.push({ path: entry.path, message: 'a symbolic link is not a manifest; commit the file itself' });
+      if (entry.mode === '120000') refuse(entry.path, 'file-symlink', 'a symbolic link is not a manifest; commit the file itself');
       else if (entry.type !== 'blob') continue;
-      else if (entry.size > maxBytes) errors.push({ path: entry.path, message: `the file is ${entry.size} bytes, over the ${maxBytes}-byte limit` });
+      else if (entry.size > maxBytes) refuse(entry.path, 'file-too-large', `the file is ${entry.size} bytes, over the ${maxBytes}-byte limit`);
       else wanted.push({ path: entry.path, object: entry.object });
     }
     const blobs = await readBlobs(this.options.cacheDir, wanted.map((w) => w.object), await this.gitEnv());
-    const files: SourceFile[] = wanted.map((w, i) => ({ path: w.path, text: (blobs[i] ?? Buffer.alloc(0)).toString('utf8') }));
+    const files: SourceFile[] = wanted.map((w, i) => ({ path: w.path, content: new Uint8Array(blobs[i] ?? Buffer.alloc(0)) }));
     return { revision, digest: digestFiles(files), files, errors };
   }
 

@@ -4,17 +4,13 @@
  * and knows nothing about what the files mean; src/source/desired.ts decides what to do with them.
  */
 
-/** One manifest file at a revision, its path relative to the manifests root (forward slashes). */
-export interface SourceFile {
-  path: string;
-  text: string;
-}
+import type { Finding, ManifestFile } from '../manifest/types.ts';
 
-/** A file that could not be read at a revision (too big, binary, a symlink leaving the folder). */
-export interface SourceFileError {
-  path: string;
-  message: string;
-}
+/**
+ * One manifest file at a revision, its path relative to the manifests root (forward slashes);
+ * raw bytes, so the loader itself judges binary and non-UTF-8 content.
+ */
+export type SourceFile = ManifestFile;
 
 export interface Snapshot {
   /** The commit SHA (git), or `sha256:<hex>` of the files (folder). */
@@ -22,7 +18,8 @@ export interface Snapshot {
   /** sha256 of the manifest files (sorted paths and contents): two revisions with equal files share it. */
   digest: string;
   files: SourceFile[];
-  errors: SourceFileError[];
+  /** Files that could not be read (too big, a symbolic link, a FIFO), as the loader reports them. */
+  errors: Finding[];
   /** git only: how the revision relates to the one applied before it. */
   history?: RevisionHistory;
   /** git only, when signing is configured: who signed the tip, and whether that signer may change these paths. */

@@ -60,13 +60,14 @@ describe('folder source', () => {
     expect(c.snapshot.revision).not.toBe(a.snapshot.revision);
   });
 
-  it('reports a symbolic link instead of following it, and a missing folder as SourceUnavailable', async () => {
-    const { root, write, source } = setup();
-    write('elsewhere.txt', 'x');
-    symlinkSync('/etc/hostname', join(root, 'customers-link.yaml'));
+  it('refuses a symbolic link that leaves the folder (the loader reader), and a missing folder is SourceUnavailable', async () => {
+    const { root, source } = setup();
+    mkdirSync(join(root, 'customers', 'acme', 'servers'), { recursive: true });
+    symlinkSync('/etc/hostname', join(root, 'customers', 'acme', 'servers', 'web09.yaml'));
     const r = await source.sync();
     if (!r.ok) throw new Error('sync failed');
-    expect(r.snapshot.errors).toEqual([{ path: 'customers-link.yaml', message: expect.stringContaining('symbolic link') }]);
+    expect(r.snapshot.errors).toEqual([expect.objectContaining({ file: 'customers/acme/servers/web09.yaml', severity: 'error' })]);
+    expect(r.snapshot.files.some((f) => f.path.endsWith('web09.yaml'))).toBe(false);
     const missing = new FolderSource({ root: join(root, 'nope'), debounceMs: 10, logger: silentLogger() });
     expect(await missing.sync()).toMatchObject({ ok: false, reason: 'SourceUnavailable' });
   });

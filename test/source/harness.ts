@@ -10,10 +10,7 @@ import type { Notification } from '../../src/notify/types.ts';
 
 /** The real loader, bound to the embedded default config (its target networks include the loopback). */
 export const realValidate: ValidateRevision = (files) =>
-  validateDocuments(
-    files.map((f) => ({ path: f.path, content: f.text })),
-    { config: defaultConfig(mkdtempSync(join(tmpdir(), 'mamori-cfg-'))) },
-  );
+  validateDocuments(files, { config: defaultConfig(mkdtempSync(join(tmpdir(), 'mamori-cfg-'))) });
 
 export interface Recorded {
   desired: DesiredState;
