@@ -4,6 +4,7 @@
  */
 const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['probe', () => import('./probe.ts')],
+  ['notify', () => import('./notify.ts')],
 ];
 
 const wanted = process.argv.slice(2);

@@ -164,12 +164,12 @@ export class Outbox implements Notifier {
     return run;
   }
 
-  private async write(folder: Folder, fileId: string, data: unknown): Promise<void> {
+  private async write(folder: Folder, fileId: string, data: unknown, syncDir = true): Promise<void> {
     // Threads and rate windows are hints: losing the last one in a power cut costs a new thread or
     // one message past the rate, never a message. They are replaced atomically but not fsync'd.
     const durable = folder !== 'threads' && folder !== 'windows';
     await writeFileAtomic(this.file(folder, fileId), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o640, fsync: durable });
-    if (durable) await fsyncDir(this.dir(folder));
+    if (durable && syncDir) await fsyncDir(this.dir(folder));
   }
 
   private async exists(folder: Folder, fileId: string): Promise<boolean> {
@@ -363,9 +363,14 @@ export class Outbox implements Notifier {
       // The digest is written before the folded records move: a crash in between re-finds them, and
       // the second enqueue of the same digest id is a no-op.
       await this.enqueueLocked(digest, true, first.threadRoot ?? first.messageId);
+      // All folded records first (one folder sync), then the pending ones go: a crash in between
+      // leaves both, and the next pass moves them again without a second digest.
       for (const [fileId, r] of members) {
         const done: SentRecord = { ...r, state: 'folded', doneAt: this.now(), digestId };
-        await this.write('folded', fileId, done);
+        await this.write('folded', fileId, done, false);
+      }
+      await fsyncDir(this.dir('folded'));
+      for (const [fileId] of members) {
         await unlink(this.file('pending', fileId));
         this.pending.delete(fileId);
       }
