@@ -103,6 +103,8 @@ interface ServerEntry {
   groupKeys: string[];
   conditions?: Condition[];
   lastTransition?: TransitionStatus;
+  /** Set when the server runs on its last-known-good manifest: why the new one was refused. */
+  manifestInvalid?: string;
   /** Status file read once for its conditions' lastTransitionTime. */
   loaded: boolean;
 }
@@ -151,7 +153,7 @@ export class Controller {
   // ---- inputs -----------------------------------------------------------------------------
 
   /** A new desired state (a manifests revision). New servers are probed soon; removed ones forgotten. */
-  setDesired(revision: string, docs: readonly ServerDocument[]): void {
+  setDesired(revision: string, docs: readonly ServerDocument[], extras: { manifestInvalid?: ReadonlyMap<string, string> } = {}): void {
     this.revision = revision;
     const now = this.clock.now();
     const wanted = new Set<string>();
@@ -161,7 +163,10 @@ export class Controller {
       const prev = this.servers.get(name);
       const desired = desiredFromManifest(doc);
       const groupKeys = prev !== undefined && prev.desired.address === desired.address && sameLocation(prev.desired, desired) ? prev.groupKeys : groupKeysOf(desired);
-      this.servers.set(name, { ...(prev ?? { loaded: false }), doc, desired, groupKeys });
+      const manifestInvalid = extras.manifestInvalid?.get(name);
+      this.servers.set(name, { ...(prev ?? { loaded: false }), doc, desired, groupKeys, manifestInvalid });
+      // A refused manifest changes no probe result, so no transition would write the status file.
+      if (prev !== undefined && this.started && prev.manifestInvalid !== manifestInvalid) void this.writeStatus(name);
       this.index.set(name, groupKeys, serverFailing(desired, undefined, this.history.servers.get(name)));
       if (prev === undefined && this.started) this.queue.schedule(name, now + this.random() * this.o.policy.retryMs);
       else if (prev !== undefined && this.started) this.queue.scheduleSooner(name, now);
@@ -664,6 +669,7 @@ export class Controller {
       ...(pausedBy !== undefined ? { pausedBy } : {}),
       ...(entry.conditions !== undefined ? { previous: entry.conditions } : {}),
       ...(entry.lastTransition !== undefined ? { lastTransition: entry.lastTransition } : {}),
+      ...(entry.manifestInvalid !== undefined ? { manifestInvalid: entry.manifestInvalid } : {}),
     });
   }
 
