@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerProbeCommand } from './probe.ts';
 import { registerValidateCommand } from './validate.ts';
+import { registerPlanCommand } from './plan.ts';
+import { registerRunbookCommand } from './runbook.ts';
 
 /** Exit codes: 0 ok, 1 a finding (invalid manifest, a service down), 2 usage. */
 export const EXIT_OK = 0;
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerProbeCommand(program);
   registerValidateCommand(program);
+  registerPlanCommand(program);
+  registerRunbookCommand(program);
   return program;
 }
 

@@ -14,6 +14,7 @@ import { displayPath } from '../manifest/read-tree.ts';
 import { formatFinding, formatGithubAnnotation, sortFindings } from '../manifest/format-findings.ts';
 import type { Finding, LoadedDocument, RunbookDocument, RunbookSelector } from '../manifest/types.ts';
 import { selectRunbook } from '../runbook/select.ts';
+import { reviewPolicyCheck } from '../runbook/policy.ts';
 
 export type ValidateFormat = 'text' | 'json' | 'github';
 
@@ -134,7 +135,7 @@ export async function runValidate(
   let servers = 0;
   let runbooks = 0;
   for (const [root, only] of groups) {
-    const set = await validateManifests(root, { config, selectRunbook: runbookSelector, only: only.length > 0 ? only : undefined });
+    const set = await validateManifests(root, { config, selectRunbook: runbookSelector, checks: [reviewPolicyCheck], only: only.length > 0 ? only : undefined });
     servers += set.servers.size;
     runbooks += set.runbooks.size;
     for (const f of set.findings) findings.push({ ...f, file: f.path !== undefined ? displayPath(f.path, cwd) : displayPath(join(root, f.file), cwd) });

@@ -1,0 +1,101 @@
+/**
+ * `mamori plan`: what a change to the manifests does — between two commits of a git
+ * repository (`--git REPO --from REV --to REV`, read without a checkout) or two
+ * folders (`--from DIR --to DIR`). Servers added, removed, changed; runbook documents
+ * touched; and the effective runbook of every server rendered at both revisions and
+ * diffed. Text, Markdown (a pull-request comment) or JSON. Exit 0 whatever it finds:
+ * a plan informs the review, `validate` gates it.
+ */
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { isMamoriError } from '../errors.ts';
+import { loadConfig } from '../config/load-config.ts';
+import type { MamoriConfig } from '../config/types.ts';
+import { validateDocuments } from '../manifest/validate-documents.ts';
+import { computePlan, type PlanSide } from '../plan/compute.ts';
+import { formatPlan, type PlanFormat } from '../plan/format.ts';
+import { readFolderRevision, readGitRevision, type RevisionFiles } from '../plan/revision.ts';
+import { reviewPolicyCheck } from '../runbook/policy.ts';
+import { runbookSelector } from './validate.ts';
+
+export interface PlanCommandDeps {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  cwd?: string;
+}
+
+export interface PlanOptions {
+  git?: string | undefined;
+  from: string;
+  to: string;
+  /** The manifests folder inside the repository (git only); found by itself when absent. */
+  path?: string | undefined;
+  config?: string | undefined;
+  format: PlanFormat;
+}
+
+const HELP = `
+Between two commits (nothing is checked out; REV is anything git rev-parse takes):
+  $ mamori plan --git . --from origin/main --to HEAD --format markdown
+Between two folders:
+  $ mamori plan --from /tmp/manifests-before --to manifests
+
+Every server's effective runbook (the customer's own, or the standard one for its OS)
+is rendered at both revisions: a change to a standard runbook or to the catalog lists
+every server and service it reaches. A revision with invalid documents still plans
+what is valid, and its findings are listed. Exit status: 0, or 2 for usage.`;
+
+function parseFormat(value: string): PlanFormat {
+  if (value === 'text' || value === 'markdown' || value === 'json') return value;
+  throw new InvalidArgumentError('use text, markdown or json');
+}
+
+function side(revision: RevisionFiles, config: MamoriConfig): PlanSide {
+  const set = validateDocuments(revision.files, { config, selectRunbook: runbookSelector, checks: [reviewPolicyCheck] });
+  return { label: revision.label, servers: set.servers, runbooks: set.runbooks, findings: [...revision.findings, ...set.findings] };
+}
+
+/** The command's work, callable without commander. Returns the exit code. */
+export async function runPlan(options: PlanOptions, deps: PlanCommandDeps = {}): Promise<number> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const cwd = deps.cwd ?? process.cwd();
+  try {
+    const config = await loadConfig(options.config, { cwd });
+    const read = (rev: string): Promise<RevisionFiles> =>
+      options.git === undefined
+        ? readFolderRevision(resolve(cwd, rev), { operatorDir: config.operatorDir, label: rev })
+        : readGitRevision(resolve(cwd, options.git), rev, { subdir: options.path, operatorDir: config.operatorDir });
+    const [from, to] = await Promise.all([read(options.from), read(options.to)]);
+    const plan = computePlan(side(from, config), side(to, config));
+    stdout.write(formatPlan(plan, options.format));
+    return 0;
+  } catch (err) {
+    if (isMamoriError(err, 'MAMORI_PLAN_SOURCE') || isMamoriError(err, 'MAMORI_CONFIG_UNREADABLE') || isMamoriError(err, 'MAMORI_CONFIG_INVALID')) {
+      stderr.write(`mamori plan: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+export function registerPlanCommand(program: Command, deps: PlanCommandDeps = {}): void {
+  program
+    .command('plan')
+    .description('Show what a change to the manifests does: servers, runbook documents, and every effective runbook, diffed.')
+    .requiredOption('--from <rev|dir>', 'the revision before (a git revision with --git, else a manifests folder)')
+    .requiredOption('--to <rev|dir>', 'the revision after')
+    .option('--git <repo>', 'read both revisions from this git repository (no checkout)')
+    .option('--path <dir>', 'with --git: the manifests folder inside the repository (default: the top if it holds operator/ or customers/, else manifests/)')
+    .option('--format <format>', 'text, markdown or json', parseFormat, 'text' as PlanFormat)
+    .option('--json', 'the same as --format json')
+    .addHelpText('after', HELP)
+    .action(async (opts: { from: string; to: string; git?: string; path?: string; format: PlanFormat; json?: boolean }, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<{ config?: string }>();
+      if (opts.path !== undefined && opts.git === undefined) cmd.error('error: --path needs --git', { exitCode: 2, code: 'MAMORI_CLI_USAGE' });
+      process.exitCode = await runPlan(
+        { git: opts.git, from: opts.from, to: opts.to, path: opts.path, config: globals.config, format: opts.json === true ? 'json' : opts.format },
+        deps,
+      );
+    });
+}

@@ -1,0 +1,113 @@
+/**
+ * `mamori runbook …`: the runbooks as they apply to one server. `show` prints the
+ * effective runbook of a service — the customer's own or the standard one for the
+ * server's OS — rendered with the server's values, exactly as the executor gets it.
+ * Subcommands register on the group from `runbookGroup` (`run` joins `show` there).
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { isMamoriError } from '../errors.ts';
+import { loadConfig } from '../config/load-config.ts';
+import type { MamoriConfig } from '../config/types.ts';
+import { loadManifests } from '../manifest/load-manifests.ts';
+import { SERVICE_NAMES, type ManifestSet, type ServerDocument, type ServiceName } from '../manifest/types.ts';
+import { formatRenderedRunbook } from '../runbook/format.ts';
+import { reviewPolicyCheck } from '../runbook/policy.ts';
+import { renderRunbook, serviceOptions } from '../runbook/render.ts';
+import { selectRunbook } from '../runbook/select.ts';
+import type { RenderedRunbook } from '../runbook/types.ts';
+import { runbookSelector } from './validate.ts';
+
+export interface RunbookCommandDeps {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  cwd?: string;
+}
+
+export type EffectiveRunbook =
+  | { ok: true; server: ServerDocument; rendered: RenderedRunbook; file?: string; set: ManifestSet; config: MamoriConfig }
+  | { ok: false; exitCode: 1 | 2; message: string };
+
+/** Load the manifests and render the effective runbook of SERVER's SERVICE (for `show` and `run`). */
+export async function effectiveRunbook(
+  serverName: string,
+  service: string,
+  options: { manifests: string; config?: string | undefined },
+  cwd: string = process.cwd(),
+): Promise<EffectiveRunbook> {
+  if (!(SERVICE_NAMES as readonly string[]).includes(service)) {
+    return { ok: false, exitCode: 2, message: `unknown service "${service}" (one of ${SERVICE_NAMES.join(', ')})` };
+  }
+  const svc = service as ServiceName;
+  let config: MamoriConfig;
+  try {
+    config = await loadConfig(options.config, { cwd });
+  } catch (err) {
+    if (isMamoriError(err, 'MAMORI_CONFIG_UNREADABLE') || isMamoriError(err, 'MAMORI_CONFIG_INVALID')) return { ok: false, exitCode: 2, message: err.message };
+    throw err;
+  }
+  const set = await loadManifests(resolve(cwd, options.manifests), { config, selectRunbook: runbookSelector, checks: [reviewPolicyCheck] });
+  const loaded = set.servers.get(serverName);
+  if (loaded === undefined) {
+    const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(`/servers/${serverName}.yaml`));
+    const why = about.length > 0 ? `; it is not valid:\n${about.map((f) => `  ${f.file}:${f.line}:${f.col}: ${f.field}: ${f.message} [${f.rule}]`).join('\n')}` : '';
+    return { ok: false, exitCode: 1, message: `no valid server "${serverName}" in ${options.manifests}${why}` };
+  }
+  const server = loaded.doc;
+  if (serviceOptions(server, svc) === undefined) {
+    return { ok: false, exitCode: 1, message: `${serverName} does not watch ${svc} (its services: ${server.spec.services.map((s) => (typeof s === 'string' ? s : Object.keys(s)[0])).join(', ')})` };
+  }
+  const picked = selectRunbook(server, svc, set.runbooks);
+  if ('error' in picked) return { ok: false, exitCode: 1, message: picked.error };
+  try {
+    const rendered = renderRunbook(server, svc, picked.runbook, picked.origin);
+    return { ok: true, server, rendered, ...(picked.file === undefined ? {} : { file: picked.file }), set, config };
+  } catch (err) {
+    if (isMamoriError(err, 'MAMORI_RUNBOOK_UNRENDERABLE')) return { ok: false, exitCode: 1, message: err.message };
+    throw err;
+  }
+}
+
+export async function runRunbookShow(
+  serverName: string,
+  service: string,
+  options: { manifests: string; config?: string | undefined; json?: boolean },
+  deps: RunbookCommandDeps = {},
+): Promise<number> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const found = await effectiveRunbook(serverName, service, options, deps.cwd);
+  if (!found.ok) {
+    stderr.write(`mamori runbook show: ${found.message}\n`);
+    return found.exitCode;
+  }
+  if (options.json === true) {
+    stdout.write(`${JSON.stringify({ ...found.rendered, ...(found.file === undefined ? {} : { file: found.file }) }, null, 2)}\n`);
+  } else {
+    const lines = formatRenderedRunbook(found.rendered);
+    stdout.write(`${[lines[0], ...(found.file === undefined ? [] : [`from ${found.file}`]), ...lines.slice(1)].join('\n')}\n`);
+  }
+  return 0;
+}
+
+/** The `runbook` command group, created once; subcommands are added to it. */
+export function runbookGroup(program: Command): Command {
+  const existing = program.commands.find((c) => c.name() === 'runbook');
+  if (existing !== undefined) return existing;
+  return program.command('runbook').description("The runbooks as they apply to one server: show what would run (and run it).");
+}
+
+export function registerRunbookCommand(program: Command, deps: RunbookCommandDeps = {}): Command {
+  const group = runbookGroup(program);
+  group
+    .command('show')
+    .description("Print the effective runbook of a server's service, rendered with its values: exactly what would run.")
+    .argument('<server>', "the server's name")
+    .argument('<service>', `the service: ${SERVICE_NAMES.join(', ')}`)
+    .option('--json', 'print the rendered runbook as JSON (the executor contract)')
+    .action(async (serverName: string, service: string, opts: { json?: boolean }, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<{ manifests?: string; config?: string }>();
+      process.exitCode = await runRunbookShow(serverName, service, { manifests: globals.manifests ?? 'manifests', config: globals.config, json: opts.json === true }, deps);
+    });
+  return group;
+}

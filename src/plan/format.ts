@@ -1,0 +1,107 @@
+/**
+ * A plan for people: plain text for a terminal, Markdown for a pull-request comment.
+ * JSON output is the Plan itself.
+ */
+import type { Finding } from '../manifest/types.ts';
+import type { EffectiveGroup, FieldChange, Plan, ServerSummary } from './compute.ts';
+
+export type PlanFormat = 'text' | 'markdown' | 'json';
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const who = (s: { name: string; customer?: string }): string => (s.customer === undefined ? s.name : `${s.name} (${s.customer})`);
+const describe = (s: ServerSummary): string => `${who(s)}: ${s.os}, plan ${s.plan}, ${s.address}, services ${s.services.join(', ')}`;
+const change = (c: FieldChange): string =>
+  c.from === undefined ? `${c.field}: set to ${c.to ?? ''}` : c.to === undefined ? `${c.field}: removed (was ${c.from})` : `${c.field}: ${c.from} → ${c.to}`;
+const targets = (g: EffectiveGroup): string => g.targets.map((t) => `${t.server} ${t.service}`).join(', ');
+const groupTitle = (g: EffectiveGroup): string =>
+  g.before === undefined ? `new: ${g.after ?? ''}` : g.after === undefined ? `gone: ${g.before}` : g.before === g.after ? g.after : `${g.before} → ${g.after}`;
+const finding = (f: Finding): string => `${f.file}:${f.line}:${f.col}: ${f.severity}: ${f.field === '' ? '' : `${f.field}: `}${f.message} [${f.rule}]`;
+
+function counts(plan: Plan): string {
+  const s = plan.servers;
+  return [
+    plural(s.added.length, 'server') + ' added',
+    `${s.removed.length} removed`,
+    `${s.changed.length} changed`,
+    ...(s.invalid.length > 0 ? [`${s.invalid.length} invalid`] : []),
+    `${plural(plan.effective.changed.length, 'effective runbook')} changed (${plan.effective.unchanged} unchanged)`,
+  ].join(', ');
+}
+
+export function formatPlanText(plan: Plan): string {
+  const out: string[] = [`mamori plan ${plan.from} → ${plan.to}`, counts(plan), ''];
+  const s = plan.servers;
+  if (s.added.length + s.removed.length + s.changed.length + s.invalid.length > 0) {
+    out.push('Servers:');
+    for (const a of s.added) out.push(`  + ${describe(a)}`);
+    for (const r of s.removed) out.push(`  - ${describe(r)}`);
+    for (const i of s.invalid) out.push(`  ! ${who(i)}: invalid in ${plan.to} (see findings); kept out of the plan, not removed`);
+    for (const c of s.changed) {
+      out.push(`  ~ ${who(c)}`);
+      for (const f of c.changes) out.push(`      ${change(f)}`);
+    }
+    out.push('');
+  }
+  if (plan.runbooks.length > 0) {
+    out.push('Runbook documents:');
+    for (const r of plan.runbooks) out.push(`  ${r.change === 'added' ? '+' : r.change === 'removed' ? '-' : '~'} ${r.name} (${r.owner}) ${r.file}`);
+    out.push('');
+  }
+  if (plan.effective.groups.length > 0) {
+    out.push('Effective runbooks (what will run, per server and service):');
+    for (const g of plan.effective.groups) {
+      out.push(`  ${groupTitle(g)}`, `  on ${plural(g.targets.length, 'server service')}: ${targets(g)}`);
+      for (const line of g.diff) out.push(`    ${line}`);
+      out.push('');
+    }
+  }
+  for (const [side, list] of [[plan.from, plan.findings.from], [plan.to, plan.findings.to]] as const) {
+    if (list.length === 0) continue;
+    out.push(`Findings in ${side}:`);
+    for (const f of list) out.push(`  ${finding(f)}`);
+    out.push('');
+  }
+  if (out[out.length - 1] !== '') out.push('');
+  return out.join('\n');
+}
+
+const code = (text: string): string => `\`${text.replace(/`/g, "'")}\``;
+const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function formatPlanMarkdown(plan: Plan): string {
+  const out: string[] = [`### mamori plan ${code(plan.from)} → ${code(plan.to)}`, '', counts(plan), ''];
+  const s = plan.servers;
+  if (s.added.length + s.removed.length + s.changed.length + s.invalid.length > 0) {
+    out.push('#### Servers', '', '| | server | change |', '|---|---|---|');
+    for (const a of s.added) out.push(`| ➕ | ${cell(who(a))} | ${cell(`${a.os}, plan ${a.plan}, ${a.address}, services ${a.services.join(', ')}`)} |`);
+    for (const r of s.removed) out.push(`| ➖ | ${cell(who(r))} | removed |`);
+    for (const i of s.invalid) out.push(`| ⚠️ | ${cell(who(i))} | invalid in this revision (see findings); not removed |`);
+    for (const c of s.changed) out.push(`| ✏️ | ${cell(who(c))} | ${c.changes.map((f) => cell(change(f))).join('<br>')} |`);
+    out.push('');
+  }
+  if (plan.runbooks.length > 0) {
+    out.push('#### Runbook documents', '');
+    for (const r of plan.runbooks) out.push(`- ${r.change}: ${code(r.name)} (${r.owner}) ${code(r.file)}`);
+    out.push('');
+  }
+  if (plan.effective.groups.length > 0) {
+    out.push('#### Effective runbooks', '', 'What mamori will run, per server and service, as rendered at both revisions.', '');
+    for (const g of plan.effective.groups) {
+      out.push(`<details open><summary>${cell(groupTitle(g))} — ${plural(g.targets.length, 'server service')}: ${cell(targets(g))}</summary>`, '', '```diff');
+      for (const line of g.diff) out.push(line.replace(/```/g, "'''"));
+      out.push('```', '', '</details>', '');
+    }
+  }
+  for (const [side, list] of [[plan.from, plan.findings.from], [plan.to, plan.findings.to]] as const) {
+    if (list.length === 0) continue;
+    out.push(`#### Findings in ${code(side)}`, '');
+    for (const f of list) out.push(`- ${code(finding(f))}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+export function formatPlan(plan: Plan, format: PlanFormat): string {
+  if (format === 'json') return `${JSON.stringify(plan, null, 2)}\n`;
+  return format === 'markdown' ? formatPlanMarkdown(plan) : formatPlanText(plan);
+}
