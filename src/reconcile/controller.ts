@@ -782,6 +782,11 @@ export class Controller {
     };
   }
 
+  /** Resolves when no server pass is in flight (runbooks may still run). Tests and the bench use it. */
+  async whenIdle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
   /** For tests and the bench: the history as it stands. */
   historyOf(server: string): ServerHistory | undefined {
     return this.history.servers.get(server);

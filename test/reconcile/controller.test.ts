@@ -1,0 +1,208 @@
+import { rm } from 'node:fs/promises';
+import { afterEach, describe, expect, test } from 'vitest';
+import { silentLogger } from '../../src/log.ts';
+import { seededRandom } from '../../src/reconcile/clock.ts';
+import { Controller, type ControllerEvent, type ControllerOptions } from '../../src/reconcile/controller.ts';
+import type { LagMonitor } from '../../src/reconcile/lag-monitor.ts';
+import { policyFromConfig } from '../../src/reconcile/policy.ts';
+import { openJournal, readJournal, type Journal } from '../../src/status/journal.ts';
+import { createStatusStore } from '../../src/status/store.ts';
+import { flush, ManualClock, RecordingNotifier, renderStub, ScriptedExecutor, serverDoc, TableProber, tempStateDir } from './harness.ts';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+interface Rig {
+  state: string;
+  controller: Controller;
+  prober: TableProber;
+  executor: ScriptedExecutor;
+  notifier: RecordingNotifier;
+  journal: Journal;
+  events: ControllerEvent[];
+}
+
+async function rig(over: Partial<ControllerOptions> & { state?: string; prober?: TableProber } = {}): Promise<Rig> {
+  const state = over.state ?? (await tempStateDir());
+  if (over.state === undefined) cleanup.push(() => rm(state, { recursive: true, force: true }));
+  const journal = await openJournal(state);
+  cleanup.push(() => journal.close());
+  const prober = over.prober ?? new TableProber();
+  const executor = new ScriptedExecutor();
+  const notifier = new RecordingNotifier();
+  const events: ControllerEvent[] = [];
+  const controller = new Controller({
+    policy: policyFromConfig({ probe: { failuresToDown: 2, retryIntervalSeconds: 1, intervalSeconds: 10 }, remediation: { destructiveWaitSeconds: 0 } }),
+    probe: prober.probe,
+    executor,
+    renderRunbook: renderStub,
+    notifier,
+    store: createStatusStore(state),
+    journal,
+    logger: silentLogger(),
+    onEvent: (e) => events.push(e),
+    random: seededRandom(7),
+    operatorEmail: 'noc@provider.example',
+    ...over,
+  });
+  cleanup.push(() => controller.stop({ deadlineMs: 1000 }));
+  return { state, controller, prober, executor, notifier, journal, events };
+}
+
+const types = async (state: string): Promise<string[]> => (await readJournal(state)).records.map((r) => r.type);
+
+describe('controller', () => {
+  test('down twice → one runbook → Recovered: journaled started/finished, status file, e-mail', async () => {
+    const r = await rig();
+    r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);
+    await r.controller.start();
+    r.prober.set('web01', 'http', false);
+    await r.controller.reconcileOnce();
+    const second = await r.controller.reconcileOnce();
+    expect(second.runbooks).toEqual([{ server: 'web01', target: 'http', incidentId: expect.stringMatching(/^web01\.http\./), attempt: 1, verdict: 'Recovered' }]);
+    expect(r.executor.runs).toHaveLength(1);
+    const t = await types(r.state);
+    expect(t.filter((x) => x === 'started')).toHaveLength(1);
+    expect(t.filter((x) => x === 'finished')).toHaveLength(1);
+    expect(t.indexOf('started')).toBeLessThan(t.indexOf('finished'));
+    const status = await createStatusStore(r.state).read('web01');
+    expect(status?.services.http?.state).toBe('Recovered');
+    expect(status?.observedRevision).toBe('rev1');
+    expect(status?.incidents.recent[0]).toMatchObject({ service: 'http', closeReason: 'recovered', attempts: [{ n: 1, verdict: 'Recovered' }] });
+    expect(r.notifier.sent.map((n) => n.kind)).toEqual(['recovered']);
+    expect(r.events.map((e) => e.type)).toContain('remediation-finished');
+  });
+
+  test('a dry run probes and decides but journals, runs and writes nothing', async () => {
+    const r = await rig();
+    r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);
+    await r.controller.start();
+    r.prober.set('web01', 'http', false);
+    await r.controller.reconcileOnce({ dryRun: true });
+    const s = await r.controller.reconcileOnce({ dryRun: true });
+    expect(s.dryRun).toBe(true);
+    expect(s.probes).toBe(2);
+    expect(r.executor.runs).toHaveLength(0);
+    expect(await types(r.state)).toEqual([]);
+    expect(r.controller.historyOf('web01')).toBeUndefined();
+  });
+
+  test('a crash mid-runbook: the restarted controller journals interrupted and never runs that attempt again', async () => {
+    const a = await rig();
+    a.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);
+    await a.controller.start();
+    a.executor.hold();
+    a.prober.set('web01', 'http', false);
+    await a.controller.reconcileOnce();
+    const pass = a.controller.reconcileOnce(); // starts attempt 1, which hangs: the "crash" happens now
+    for (let i = 0; i < 200 && !(await types(a.state)).includes('started'); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(await types(a.state)).toContain('started');
+    void pass;
+
+    // A new process on the same state folder: the journal is all it knows.
+    const b = await rig({ state: a.state, prober: a.prober });
+    b.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);
+    const { interrupted } = await b.controller.start((await readJournal(a.state)).records);
+    expect(interrupted).toBe(1);
+    expect(b.controller.historyOf('web01')?.services.http?.incident?.attempts).toEqual([{ n: 1, startedAt: expect.any(Number), finishedAt: expect.any(Number), verdict: 'Interrupted' }]);
+    const s = await b.controller.reconcileOnce(); // re-probe first: still down → attempt 2, not 1 again
+    expect(s.runbooks.map((x) => x.attempt)).toEqual([2]);
+    expect(b.executor.runs).toHaveLength(1);
+    const recs = (await readJournal(a.state)).records;
+    const started = recs.filter((x) => x.type === 'started').map((x) => x.attempt);
+    expect(started).toEqual([1, 2]);
+    expect(recs.find((x) => x.type === 'interrupted')).toMatchObject({ attempt: 1, reason: 'daemon-restarted' });
+    a.executor.release();
+  });
+
+  test('stop() aborts an in-flight runbook and journals it interrupted: every started has an end', async () => {
+    const r = await rig();
+    r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);
+    await r.controller.start();
+    r.executor.hold();
+    r.prober.set('web01', 'http', false);
+    await r.controller.reconcileOnce();
+    void r.controller.reconcileOnce();
+    for (let i = 0; i < 200 && !(await types(r.state)).includes('started'); i++) await new Promise((res) => setTimeout(res, 5));
+    await r.controller.stop({ deadlineMs: 2000 });
+    const recs = (await readJournal(r.state)).records;
+    expect(recs.filter((x) => x.type === 'started')).toHaveLength(1);
+    expect(recs.filter((x) => x.type === 'interrupted')).toHaveLength(1);
+    expect(recs.filter((x) => x.type === 'finished')).toHaveLength(0);
+  });
+
+  test('attempts spent → Escalated, could-not-recover once; resume gives a new incident', async () => {
+    const r = await rig();
+    r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);
+    await r.controller.start();
+    r.executor.verdicts = ['VerifyFailed', 'VerifyFailed', 'Recovered'];
+    r.prober.set('web01', 'http', false);
+    for (let i = 0; i < 6; i++) await r.controller.reconcileOnce();
+    expect(r.executor.runs).toHaveLength(2);
+    expect(r.controller.historyOf('web01')?.services.http?.state).toBe('Escalated');
+    expect(r.notifier.sent.map((n) => n.kind)).toEqual(['could-not-recover']);
+    const status = await createStatusStore(r.state).read('web01');
+    expect(status?.conditions.find((c) => c.type === 'Escalated')).toMatchObject({ status: 'True', reason: 'AttemptsExhausted' });
+    expect(await r.controller.resume('web01')).toEqual({ server: 'web01', resumed: ['http'] });
+    await r.controller.reconcileOnce();
+    expect(r.executor.runs).toHaveLength(3);
+    expect(r.controller.historyOf('web01')?.services.http?.state).toBe('Recovered');
+  });
+
+  test('mass failure: four of five servers of a /24 down → paused, operator told once, nothing run, status says why', async () => {
+    const r = await rig({ policy: policyFromConfig({ probe: { failuresToDown: 2 }, massFailure: { fleetFraction: 1 } }) });
+    const docs = [0, 1, 2, 3, 4].map((i) => serverDoc(`s${i}`, `10.231.10.${11 + i}`, ['http']));
+    r.controller.setDesired('rev1', docs);
+    await r.controller.start();
+    for (const i of [0, 1, 2, 3]) r.prober.set(`s${i}`, 'http', false);
+    for (let i = 0; i < 4; i++) await r.controller.reconcileOnce();
+    expect(r.executor.runs).toHaveLength(0);
+    expect(r.notifier.sent.map((n) => n.kind)).toEqual(['mass-failure-paused']);
+    const st = await createStatusStore(r.state).read('s0');
+    expect(st?.conditions.find((c) => c.type === 'MassFailurePaused')).toMatchObject({ status: 'True', reason: 'NetworkFailure' });
+    // The failures clear: the pause clears by itself.
+    for (const i of [0, 1, 2, 3]) r.prober.set(`s${i}`, 'http', true);
+    await r.controller.reconcileOnce();
+    expect((await readJournal(r.state)).records.some((x) => x.type === 'mass-failure-cleared')).toBe(true);
+    expect(r.controller.status().massFailure).toEqual([]);
+  });
+
+  test('a probe that failed while the event loop lagged past half the timeout is Unknown, not a failure', async () => {
+    const lag: LagMonitor = { maxLagBetween: () => 4000, stop: () => undefined };
+    const r = await rig({ lagMonitor: lag });
+    r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);
+    await r.controller.start();
+    r.prober.set('web01', 'http', false);
+    for (let i = 0; i < 3; i++) await r.controller.reconcileOnce();
+    const h = r.controller.historyOf('web01')?.services.http;
+    expect(h?.consecutiveFailures).toBe(0);
+    expect(h?.state).not.toBe('Down');
+    expect(r.executor.runs).toHaveLength(0);
+    expect(r.events.filter((e) => e.type === 'probe' && e.unknown)).toHaveLength(3);
+  });
+
+  test('scheduler: interval with jitter, quick retries while failing, never two passes of a server at once', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-25T00:00:00Z'));
+    const prober = new TableProber();
+    const r = await rig({ clock, prober, policy: policyFromConfig({ probe: { intervalSeconds: 10, retryIntervalSeconds: 1, failuresToDown: 3, jitter: 0.1 } }) });
+    r.controller.setDesired('rev1', ['a', 'b', 'c'].map((n, i) => serverDoc(n, `10.231.10.${11 + i}`, ['http'])));
+    await r.controller.start();
+    const idle = () => r.controller.whenIdle();
+    await clock.advance(10_000, idle); // the first round is spread over one interval
+    expect(new Set(prober.calls)).toEqual(new Set(['a/http', 'b/http', 'c/http']));
+    prober.calls.length = 0;
+    await clock.advance(30_000, idle);
+    const perServer = (n: string) => prober.calls.filter((c) => c.startsWith(`${n}/`)).length;
+    for (const n of ['a', 'b', 'c']) expect(perServer(n)).toBeGreaterThanOrEqual(2), expect(perServer(n)).toBeLessThanOrEqual(4);
+    // b starts failing: retried at the 1 s retry interval until Down.
+    prober.set('b', 'http', false);
+    prober.calls.length = 0;
+    await clock.advance(15_000, idle);
+    expect(perServer('b')).toBeGreaterThanOrEqual(4);
+    expect(perServer('a')).toBeLessThanOrEqual(2);
+    expect(prober.maxConcurrentPerServer).toBe(1);
+    await flush();
+  });
+});
