@@ -70,7 +70,13 @@ export function render(notification: Notification, options: RenderOptions): Rend
     time: (iso) => formatTime(iso, timeZone),
     providerName: headerText(options.providerName?.[locale] ?? DEFAULT_PROVIDER_NAME[locale], 100),
   };
-  const body = build(TEMPLATES[locale], n, ctx);
+  let body: ReturnType<typeof build>;
+  try {
+    body = build(TEMPLATES[locale], n, ctx);
+  } catch (cause) {
+    // The types keep typed callers right; this is for data that reached us around them.
+    throw new MamoriError('MAMORI_NOTIFY_INVALID', `notification ${n.id}: facts do not fit kind ${n.kind}`, { cause, details: { field: 'facts' } });
+  }
   const prefix = headerText(options.subjectPrefix ?? '[mamori]', 40);
   const subject = scrub(headerText(`${prefix} ${body.subject}`, 200));
   const doc: EmailDocument = { locale, subject, blocks: body.blocks };

@@ -86,6 +86,11 @@ describe('render', () => {
     expect((caught as Error).message).toContain(field);
   });
 
+  it('refuses facts that do not fit the kind with MAMORI_NOTIFY_INVALID, not a TypeError', () => {
+    const n = { ...example('recovered', 'ja'), facts: { detectedAt: '2026-11-25T18:12:05Z' } } as unknown as Notification;
+    expect(() => render(n, { messageIdDomain: FIXED_DOMAIN })).toThrow(/facts do not fit kind recovered/);
+  });
+
   it('scrubs a secret the caller knows from every part of the message', () => {
     const secret = 'S3cret-Pass-Phrase!';
     const n = example('recovered', 'en');
