@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
@@ -297,6 +298,8 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
 
   const ac = new AbortController();
   const { signal } = ac;
+  // Every command of the build listens on it: a fleet of 16 runs some 100 at once.
+  setMaxListeners(0, signal);
   let building: Promise<void> = Promise.resolve();
   try {
     building = (async () => {
