@@ -1,26 +1,77 @@
+import { stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
+import { loadConfig } from '../config/load-config.ts';
+import type { MamoriConfig } from '../config/types.ts';
+import { isMamoriError } from '../errors.ts';
+import { loadManifests } from '../manifest/load-manifests.ts';
+import { listServices } from '../manifest/services.ts';
 import { createProberRegistry, type ProberRegistry } from '../probe/registry.ts';
 import { SERVICE_NAMES, isServiceName, type ProbeResult, type ProbeTarget, type ServiceName } from '../probe/types.ts';
 
 export interface ProbeCommandDeps {
   registry?: ProberRegistry;
   stdout?: NodeJS.WritableStream;
+  cwd?: string;
 }
 
 interface ProbeOptions {
   service: string[];
   json?: boolean;
-  timeout: string;
+  timeout?: string;
   source?: string;
   host?: string;
   path?: string;
-  manifests?: string;
 }
 
 interface ServiceSpec {
   service: ServiceName;
   port?: number;
+  path?: string;
+  host?: string;
+  expectStatus?: number[];
+}
+
+/** What a server name resolves to: its address and subscribed services, as its manifest says. */
+interface ServerPlan {
+  address: string;
+  services: ServiceSpec[];
+  config: MamoriConfig;
+}
+
+class UsageError extends Error {}
+
+async function loadServer(name: string, manifests: string, configFile: string | undefined, cwd: string): Promise<ServerPlan> {
+  let config: MamoriConfig;
+  try {
+    config = await loadConfig(configFile, { cwd });
+  } catch (err) {
+    if (isMamoriError(err)) throw new UsageError(err.message);
+    throw err;
+  }
+  const root = resolvePath(cwd, manifests);
+  const isDir = await stat(root).then((st) => st.isDirectory(), () => false);
+  if (!isDir) throw new UsageError(`"${name}" is not an IP address, and there is no manifests folder ${manifests} to find it in (give --manifests DIR)`);
+  const set = await loadManifests(root, { config });
+  const server = set.servers.get(name);
+  if (server === undefined) {
+    const bad = set.findings.filter((f) => f.severity === 'error' && f.path !== undefined && f.path.endsWith(`/${name}.yaml`)).length;
+    throw new UsageError(
+      bad > 0
+        ? `server "${name}" has ${bad} error(s) in its manifest; run mamori validate`
+        : `no server "${name}" in ${manifests} (and it is not an IP address)`,
+    );
+  }
+  const services = listServices(server.doc).map((s): ServiceSpec => {
+    const spec: ServiceSpec = { service: s.name };
+    if (typeof s.options.port === 'number') spec.port = s.options.port;
+    if (typeof s.options.path === 'string') spec.path = s.options.path;
+    if (typeof s.options.host === 'string') spec.host = s.options.host;
+    if (Array.isArray(s.options.expectStatus)) spec.expectStatus = s.options.expectStatus;
+    return spec;
+  });
+  return { address: server.doc.spec.address, services, config };
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -62,36 +113,60 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
     .argument('<target>', 'a server name from the manifests, or an IPv4/IPv6 address')
     .option('-s, --service <service[:port]>', `a service to probe (repeatable; default all: ${SERVICE_NAMES.join(', ')})`, collect, [])
     .option('--json', 'print the results as JSON')
-    .option('--timeout <ms>', 'deadline for each probe', String(DEFAULT_TIMEOUT_MS))
+    .option('--timeout <ms>', `deadline for each probe (default: the config's probe timeout, else ${DEFAULT_TIMEOUT_MS})`)
     .option('--source <address>', 'local address to probe from')
     .option('--host <name>', 'Host header and TLS SNI for http/https')
-    .option('--path <path>', 'path for http/https HEAD', '/')
-    .option('--manifests <dir>', 'the manifests folder (for a server name)')
+    .option('--path <path>', 'path for http/https HEAD (default /)')
+    .addHelpText('after', '\nA server name is looked up in the --manifests folder (a global option) and probes its subscribed\nservices with their options; --service narrows them. Exit status: 0 all up, 1 any down, 2 usage.')
     .action(async (target: string, options: ProbeOptions, command: Command) => {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: 2, code: 'MAMORI_CLI_USAGE' });
-      const timeoutMs = Number(options.timeout);
-      if (!/^\d+$/.test(options.timeout) || timeoutMs < 1 || timeoutMs > 600_000) usage(`--timeout must be 1-600000 ms, got "${options.timeout}"`);
-      if (options.source !== undefined && isIP(options.source) === 0) usage(`--source must be an IP address, got "${options.source}"`);
-      if (isIP(target) === 0) {
-        usage(`"${target}" is not an IP address; server names need --manifests; not yet supported`);
+      if (options.timeout !== undefined && (!/^\d+$/.test(options.timeout) || Number(options.timeout) < 1 || Number(options.timeout) > 600_000)) {
+        usage(`--timeout must be 1-600000 ms, got "${options.timeout}"`);
       }
-      const specs: ServiceSpec[] = [];
+      if (options.source !== undefined && isIP(options.source) === 0) usage(`--source must be an IP address, got "${options.source}"`);
+      const named: ServiceSpec[] = [];
       for (const raw of options.service.flatMap((s) => s.split(','))) {
         const spec = parseServiceSpec(raw.trim());
         if (typeof spec === 'string') usage(spec);
-        else specs.push(spec);
+        else named.push(spec);
       }
-      if (specs.length === 0) for (const service of SERVICE_NAMES) specs.push({ service });
+
+      let address = target;
+      let specs: ServiceSpec[];
+      let config: MamoriConfig | undefined;
+      if (isIP(target) !== 0) {
+        specs = named.length > 0 ? named : SERVICE_NAMES.map((service) => ({ service }));
+      } else {
+        const globals = command.optsWithGlobals<{ manifests?: string; config?: string }>();
+        let plan: ServerPlan | undefined;
+        try {
+          plan = await loadServer(target, globals.manifests ?? 'manifests', globals.config, deps.cwd ?? process.cwd());
+        } catch (err) {
+          if (err instanceof UsageError) usage(err.message);
+          throw err;
+        }
+        const server = plan as ServerPlan;
+        address = server.address;
+        config = server.config;
+        specs = server.services;
+        if (named.length > 0) {
+          const missing = named.filter((n) => !specs.some((s) => s.service === n.service)).map((n) => n.service);
+          if (missing.length > 0) usage(`server "${target}" does not subscribe ${missing.join(', ')}`);
+          specs = named.map((n) => ({ ...specs.find((s) => s.service === n.service), ...n }));
+        }
+      }
+      const timeoutMs = options.timeout !== undefined ? Number(options.timeout) : (config?.probe.timeoutSeconds ?? DEFAULT_TIMEOUT_MS / 1000) * 1000;
 
       const registry = deps.registry ?? createProberRegistry();
       const targets: ProbeTarget[] = specs.map((s) => ({
         service: s.service,
-        address: target,
+        address,
         port: s.port,
         timeoutMs,
-        sourceAddress: options.source,
-        host: options.host,
-        path: options.path,
+        sourceAddress: options.source ?? config?.sourceAddress,
+        host: options.host ?? s.host,
+        path: options.path ?? s.path,
+        expectStatus: s.expectStatus,
       }));
       const results = await Promise.all(targets.map((t) => registry.probe(t)));
       const out = deps.stdout ?? process.stdout;

@@ -53,7 +53,7 @@ describe('mamori probe ADDRESS', () => {
     [['probe', '127.0.0.1', '--service', 'smtp:99999'], /bad port in "smtp:99999"/],
     [['probe', '127.0.0.1', '--service', 'ping:7'], /ping has no port/],
     [['probe', '127.0.0.1', '--timeout', 'soon'], /--timeout must be/],
-    [['probe', 'web01'], /server names need --manifests; not yet supported/],
+    [['probe', 'web01', '--manifests', '/nonexistent-mamori'], /no manifests folder/],
     [['probe'], /missing required argument/],
   ])('usage error %j: exit 2', async (args, message) => {
     const r = await mamori(args);

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab, type Lab } from '../lab/index.ts';
 import { SERVICE_NAMES, type ProbeResult } from '../../src/probe/types.ts';
@@ -33,6 +36,46 @@ describe('mamori probe against the lab', () => {
       const results = JSON.parse(r.stdout) as ProbeResult[];
       expect(results.map((x) => [x.service, x.up])).toEqual(SERVICE_NAMES.map((s) => [s, true]));
       expect(r.code).toBe(0);
+    }
+  });
+
+  test('a server name: its subscribed services, with their options, from the manifests', async () => {
+    const host = lab.host('cli');
+    const dir = await mkdtemp(join(tmpdir(), 'mamori-probe-manifests-'));
+    try {
+      await mkdir(join(dir, 'customers', 'lab', 'servers'), { recursive: true });
+      await writeFile(
+        join(dir, 'mamori.yaml'),
+        ['apiVersion: mamori/v1', 'kind: Config', 'source: { type: folder, path: . }', 'stateDir: ./state', 'secretsDir: ./secrets',
+          `managementNetworks: [${lab.subnet}]`, `targetNetworks: [${lab.subnet}]`, 'mail: { from: mamori@provider.example, operator: noc@provider.example }', ''].join('\n'),
+      );
+      await writeFile(
+        join(dir, 'customers', 'lab', 'servers', 'cli.yaml'),
+        ['apiVersion: mamori/v1', 'kind: Server', 'metadata: { name: cli, customer: lab }', 'spec:', `  address: ${host.address}`,
+          '  os: { family: centos, version: "5.4" }', '  plan: basic', '  contact: { email: ops@lab.example, locale: en }', `  allowedNetworks: [${lab.subnet}]`,
+          '  services: [ping, ssh, { http: { path: /, expectStatus: [200] } }, smtp, pop3]',
+          '  access: { user: mamori, hostKey: "SHA256:PJDf4Jfj8Tk7Fpq+jpbIV9B3V9CGfkyU+ERPfJXIHRA", credentials: { secretRef: lab-cli } }', ''].join('\n'),
+      );
+      const globals = ['--manifests', dir, '--config', join(dir, 'mamori.yaml')];
+      const r = await mamori([...globals, 'probe', 'cli', '--json', '--timeout', '3000']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const results = JSON.parse(r.stdout) as ProbeResult[];
+      expect(results.map((x) => [x.service, x.target, x.up])).toEqual([
+        ['ping', host.address, true],
+        ['ssh', `${host.address}:22`, true],
+        ['http', `${host.address}:80`, true],
+        ['smtp', `${host.address}:25`, true],
+        ['pop3', `${host.address}:110`, true],
+      ]);
+      const narrowed = await mamori([...globals, 'probe', 'cli', '-s', 'ftp', '--timeout', '3000']);
+      expect(narrowed.code).toBe(2);
+      expect(narrowed.stderr).toMatch(/server "cli" does not subscribe ftp/);
+      const unknown = await mamori([...globals, 'probe', 'nosuch']);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/no server "nosuch"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
