@@ -195,7 +195,10 @@ describe('controller', () => {
     prober.calls.length = 0;
     await clock.advance(30_000, idle);
     const perServer = (n: string) => prober.calls.filter((c) => c.startsWith(`${n}/`)).length;
-    for (const n of ['a', 'b', 'c']) expect(perServer(n)).toBeGreaterThanOrEqual(2), expect(perServer(n)).toBeLessThanOrEqual(4);
+    for (const n of ['a', 'b', 'c']) {
+      expect(perServer(n)).toBeGreaterThanOrEqual(2);
+      expect(perServer(n)).toBeLessThanOrEqual(4);
+    }
     // b starts failing: retried at the 1 s retry interval until Down.
     prober.set('b', 'http', false);
     prober.calls.length = 0;

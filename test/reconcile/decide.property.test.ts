@@ -18,7 +18,9 @@ const stepArb = fc.record({
   resume: fc.boolean(),
 });
 
-function toPasses(steps: Array<fc.RecordValue<typeof stepArb extends fc.Arbitrary<infer T> ? T : never>>, withResume: boolean, canaryDown = false): Pass[] {
+type Step = typeof stepArb extends fc.Arbitrary<infer T> ? T : never;
+
+function toPasses(steps: Step[], withResume: boolean, canaryDown = false): Pass[] {
   let t = 0;
   return steps.map((s) => {
     t += s.gap;
