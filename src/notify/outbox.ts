@@ -386,7 +386,13 @@ export class Outbox implements Notifier {
       const r = this.pending.get(fileId);
       if (r === undefined || r.state !== 'pending') return undefined;
       r.state = 'sending';
-      await this.write('pending', fileId, r);
+      try {
+        await this.write('pending', fileId, r);
+      } catch (err) {
+        // Not marked on disk, so not sent: leave it pending for the next pass.
+        r.state = 'pending';
+        throw err;
+      }
       return r;
     });
     if (record === undefined) return 'skipped';
@@ -408,43 +414,58 @@ export class Outbox implements Notifier {
     } catch (err) {
       error = err;
     }
-    return this.serial(async () => {
-      const now = this.now();
-      if (error === undefined) {
-        const done: SentRecord = { ...record, state: 'sent', attempts: record.attempts + 1, doneAt: now, response };
-        delete done.lastError;
-        await this.write('sent', fileId, done);
-        await unlink(this.file('pending', fileId));
-        await fsyncDir(this.dir('pending'));
-        this.pending.delete(fileId);
-        this.log.info({ ...fields, response }, NOTIFY_LOG.sent);
-        return 'sent';
-      }
-      record.attempts += 1;
-      record.lastError = errorText(error);
-      const tooOld = now - record.enqueuedAt >= this.options.retry.maxAgeMs;
-      if (isPermanentSendError(error) || tooOld || isMamoriErrorLike(error)) {
-        const done: SentRecord = { ...record, state: 'failed', doneAt: now };
-        await this.write('failed', fileId, done);
-        await unlink(this.file('pending', fileId));
-        await fsyncDir(this.dir('pending'));
-        this.pending.delete(fileId);
-        this.log.error({ ...fields, err: record.lastError }, NOTIFY_LOG.gaveUp);
-        return 'failed';
-      }
-      const delay = this.backoff(record.attempts);
+    return this.serial(() => this.record(fileId, record, fields, error, response)).catch((err: unknown) => {
+      // The outcome could not be written (disk full?): keep the message queued in memory so this
+      // process tries again; on disk it is `sending`, which a restart re-sends (at least once).
       record.state = 'pending';
-      record.nextAttemptAt = now + delay;
-      await this.write('pending', fileId, record);
-      if (isRelayError(error)) {
-        // The relay is down, not this message: hold the others back too rather than hammering it.
-        this.relayBlockedUntil = record.nextAttemptAt;
-        this.log.warn({ ...fields, err: record.lastError, delayMs: delay }, NOTIFY_LOG.relayDown);
-      } else {
-        this.log.warn({ ...fields, err: record.lastError, delayMs: delay }, NOTIFY_LOG.retry);
-      }
-      return 'retry';
+      record.nextAttemptAt = this.now() + this.backoff(record.attempts + 1);
+      throw err;
     });
+  }
+
+  /** Writes the outcome of one attempt: sent/, failed/, or back to pending with its next time. */
+  private async record(
+    fileId: string,
+    record: OutboxRecord,
+    fields: Record<string, unknown>,
+    error: unknown,
+    response: string,
+  ): Promise<'sent' | 'retry' | 'failed'> {
+    const now = this.now();
+    if (error === undefined) {
+      const done: SentRecord = { ...record, state: 'sent', attempts: record.attempts + 1, doneAt: now, response };
+      delete done.lastError;
+      await this.write('sent', fileId, done);
+      await unlink(this.file('pending', fileId));
+      await fsyncDir(this.dir('pending'));
+      this.pending.delete(fileId);
+      this.log.info({ ...fields, response }, NOTIFY_LOG.sent);
+      return 'sent';
+    }
+    record.attempts += 1;
+    record.lastError = errorText(error);
+    const tooOld = now - record.enqueuedAt >= this.options.retry.maxAgeMs;
+    if (isPermanentSendError(error) || tooOld || isMamoriErrorLike(error)) {
+      const done: SentRecord = { ...record, state: 'failed', doneAt: now };
+      await this.write('failed', fileId, done);
+      await unlink(this.file('pending', fileId));
+      await fsyncDir(this.dir('pending'));
+      this.pending.delete(fileId);
+      this.log.error({ ...fields, err: record.lastError }, NOTIFY_LOG.gaveUp);
+      return 'failed';
+    }
+    const delay = this.backoff(record.attempts);
+    record.state = 'pending';
+    record.nextAttemptAt = now + delay;
+    await this.write('pending', fileId, record);
+    if (isRelayError(error)) {
+      // The relay is down, not this message: hold the others back too rather than hammering it.
+      this.relayBlockedUntil = record.nextAttemptAt;
+      this.log.warn({ ...fields, err: record.lastError, delayMs: delay }, NOTIFY_LOG.relayDown);
+    } else {
+      this.log.warn({ ...fields, err: record.lastError, delayMs: delay }, NOTIFY_LOG.retry);
+    }
+    return 'retry';
   }
 
   /** Exponential, capped, with "equal jitter" (half fixed, half random) so retries do not align. */
