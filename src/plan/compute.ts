@@ -47,6 +47,8 @@ export interface RunbookDocChange {
   owner: string;
   file: string;
   change: 'added' | 'removed' | 'changed';
+  /** Every server and service whose effective runbook is this one (at either revision) and changed: the blast radius. */
+  reaches: Array<{ server: string; service: ServiceName }>;
 }
 
 export interface EffectiveSide {
@@ -197,7 +199,7 @@ export function computePlan(from: PlanSide, to: PlanSide): Plan {
     const b = after.get(key);
     const r = (b ?? a) as LoadedDocument<RunbookDocument>;
     const change = a === undefined ? 'added' : b === undefined ? 'removed' : JSON.stringify(a.doc) === JSON.stringify(b.doc) ? undefined : 'changed';
-    if (change !== undefined) runbooks.push({ name: r.doc.metadata.name, owner: ownerText(r), file: r.file, change });
+    if (change !== undefined) runbooks.push({ name: r.doc.metadata.name, owner: ownerText(r), file: r.file, change, reaches: [] });
   }
 
   const effective: EffectiveChange[] = [];
@@ -221,6 +223,12 @@ export function computePlan(from: PlanSide, to: PlanSide): Plan {
         diff: unifiedDiff(was?.lines ?? [], is?.lines ?? []),
       });
     }
+  }
+
+  for (const doc of runbooks) {
+    const origin = doc.owner === 'operator' ? 'standard' : 'custom';
+    const uses = (s: EffectiveSide | undefined): boolean => s?.runbook === doc.name && s.origin === origin;
+    doc.reaches = effective.filter((e) => uses(e.before) || uses(e.after)).map((e) => ({ server: e.server, service: e.service }));
   }
 
   const groups = new Map<string, EffectiveGroup>();

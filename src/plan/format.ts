@@ -12,7 +12,8 @@ const who = (s: { name: string; customer?: string }): string => (s.customer === 
 const describe = (s: ServerSummary): string => `${who(s)}: ${s.os}, plan ${s.plan}, ${s.address}, services ${s.services.join(', ')}`;
 const change = (c: FieldChange): string =>
   c.from === undefined ? `${c.field}: set to ${c.to ?? ''}` : c.to === undefined ? `${c.field}: removed (was ${c.from})` : `${c.field}: ${c.from} → ${c.to}`;
-const targets = (g: EffectiveGroup): string => g.targets.map((t) => `${t.server} ${t.service}`).join(', ');
+const reach = (list: ReadonlyArray<{ server: string; service: string }>): string => list.map((t) => `${t.server} ${t.service}`).join(', ');
+const targets = (g: EffectiveGroup): string => reach(g.targets);
 const groupTitle = (g: EffectiveGroup): string =>
   g.before === undefined ? `new: ${g.after ?? ''}` : g.after === undefined ? `gone: ${g.before}` : g.before === g.after ? g.after : `${g.before} → ${g.after}`;
 const finding = (f: Finding): string => `${f.file}:${f.line}:${f.col}: ${f.severity}: ${f.field === '' ? '' : `${f.field}: `}${f.message} [${f.rule}]`;
@@ -44,7 +45,10 @@ export function formatPlanText(plan: Plan): string {
   }
   if (plan.runbooks.length > 0) {
     out.push('Runbook documents:');
-    for (const r of plan.runbooks) out.push(`  ${r.change === 'added' ? '+' : r.change === 'removed' ? '-' : '~'} ${r.name} (${r.owner}) ${r.file}`);
+    for (const r of plan.runbooks) {
+      out.push(`  ${r.change === 'added' ? '+' : r.change === 'removed' ? '-' : '~'} ${r.name} (${r.owner}) ${r.file}`);
+      out.push(`      reaches ${plural(r.reaches.length, 'server service')}${r.reaches.length === 0 ? '' : `: ${reach(r.reaches)}`}`);
+    }
     out.push('');
   }
   if (plan.effective.groups.length > 0) {
@@ -81,7 +85,9 @@ export function formatPlanMarkdown(plan: Plan): string {
   }
   if (plan.runbooks.length > 0) {
     out.push('#### Runbook documents', '');
-    for (const r of plan.runbooks) out.push(`- ${r.change}: ${code(r.name)} (${r.owner}) ${code(r.file)}`);
+    for (const r of plan.runbooks) {
+      out.push(`- ${r.change}: ${code(r.name)} (${r.owner}) ${code(r.file)} — reaches ${plural(r.reaches.length, 'server service')}${r.reaches.length === 0 ? '' : `: ${reach(r.reaches)}`}`);
+    }
     out.push('');
   }
   if (plan.effective.groups.length > 0) {
