@@ -19,6 +19,8 @@ export interface HostileContext {
 
 export function classifyHostile(value: string, ctx: HostileContext): HostileKind | undefined {
   if (LINE_BREAK.test(value)) return ctx.header ? 'hostile-header' : 'hostile-shell';
+  // Mail fields never reach a shell; only line breaks make them dangerous there.
+  if (ctx.header) return undefined;
   if (ctx.fileName && (PATH.test(value) || value.startsWith('.'))) return 'hostile-path';
   if (SHELL.test(value)) return 'hostile-shell';
   return undefined;

@@ -62,13 +62,13 @@ interface Walk {
 async function walk(start: Walk, files: ManifestFile[], findings: Finding[], budget: { files: number }): Promise<void> {
   const rootReal = await realpath(start.dir);
   const visited = new Set<string>([rootReal]);
-  const queue: Array<{ dir: string; logical: string; depth: number }> = [{ dir: start.dir, logical: start.logical, depth: 0 }];
+  const queue: Array<{ dir: string; real: string; logical: string; depth: number }> = [{ dir: start.dir, real: rootReal, logical: start.logical, depth: 0 }];
   const toRead: Array<{ abs: string; logical: string; size: number }> = [];
   const refuse = (logical: string, abs: string, rule: string, message: string): void => {
     findings.push({ file: logical, line: 1, col: 1, field: '', rule, message, severity: 'error', path: abs });
   };
-  while (queue.length > 0) {
-    const { dir, logical, depth } = queue.shift() as { dir: string; logical: string; depth: number };
+  for (let head = 0; head < queue.length; head++) {
+    const { dir, real: dirReal, logical, depth } = queue[head] as { dir: string; real: string; logical: string; depth: number };
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -84,8 +84,8 @@ async function walk(start: Walk, files: ManifestFile[], findings: Finding[], bud
       let isDir = e.isDirectory();
       let isFile = e.isFile();
       let size = -1;
+      let real = join(dirReal, e.name);
       if (e.isSymbolicLink()) {
-        let real: string;
         try {
           real = await realpath(abs);
         } catch (err) {
@@ -101,18 +101,19 @@ async function walk(start: Walk, files: ManifestFile[], findings: Finding[], bud
         isDir = st.isDirectory();
         isFile = st.isFile();
         size = st.size;
-        if (isDir && visited.has(real)) {
+      }
+      if (isDir) {
+        // Every folder is walked once, however many links lead to it.
+        if (visited.has(real)) {
           refuse(log, abs, 'file-symlink', 'a symbolic link that loops back into the tree is refused');
           continue;
         }
-        if (isDir) visited.add(real);
-      }
-      if (isDir) {
+        visited.add(real);
         if (depth + 1 > MANIFEST_LIMITS.maxFolderDepth) {
           refuse(log, abs, 'file-depth', `folders nested deeper than ${MANIFEST_LIMITS.maxFolderDepth} levels are refused`);
           continue;
         }
-        queue.push({ dir: abs, logical: log, depth: depth + 1 });
+        queue.push({ dir: abs, real, logical: log, depth: depth + 1 });
         continue;
       }
       if (!/\.ya?ml$/i.test(e.name)) continue;

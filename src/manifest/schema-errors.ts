@@ -143,6 +143,9 @@ function explain(e: ErrorObject, data: unknown): Pending | undefined {
     }
     case 'additionalProperties': {
       const extra = String(p.additionalProperty);
+      if (parent.title === 'Console and power' && /^(command|console|power|consoleCommand|powerCommand|argv|driver)$/.test(extra)) {
+        return at(joinField(base, extra), "is refused: a manifest names one of the operator's console/power profiles (spec.console.profile), never a command", 'owner-console-profile', true);
+      }
       const known = Object.keys((parent.properties ?? {}) as Record<string, unknown>);
       const guess = closest(extra, known);
       const where = typeof parent.title === 'string' ? ` of ${parent.title}` : '';
@@ -266,6 +269,10 @@ function collapseOneOf(e: ErrorObject, inner: Pending[], data: unknown): Pending
   const deeper = inner.filter((x) => x.pointer !== e.instancePath || x.key);
   const unique = dedupe(deeper);
   if (unique.length > 0) return unique;
+  if (typeof value === 'string') {
+    const kind = classifyHostile(value, { header: false, fileName: false });
+    if (kind !== undefined) return [{ ...one('')[0] as Pending, message: hostileMessage(kind, 'a plain word from the documented list'), rule: kind }];
+  }
   if (SERVICE_ITEM.test(field)) {
     return one('must be a service name (ping, http, https, ftp, ssh, telnet, smtp, pop3, imap) or a one-key map of a service to its options, such as { https: { path: / } }');
   }

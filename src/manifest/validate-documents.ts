@@ -49,6 +49,7 @@ const KINDS = Object.keys(KIND_SCHEMA) as DocumentKind[];
 
 type AnyLoaded = LoadedDocument<unknown> & { absolutePath?: string };
 
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function fileFinding(file: ManifestFile, rule: string, message: string, field = '', line = 1, col = 1, severity: Finding['severity'] = 'error'): Finding {
@@ -89,8 +90,16 @@ function withPath(f: Finding, file: ManifestFile): Finding {
   return file.absolutePath !== undefined && f.path === undefined ? { ...f, path: file.absolutePath } : f;
 }
 
+/** A document refused on its own, whose kind and name could still be read (so references to it can say why). */
+interface Refused {
+  kind: DocumentKind;
+  name: string;
+  file: string;
+  owner: LoadedDocument<unknown>['owner'];
+}
+
 /** Check one file on its own; returns its document when it can be used at all. */
-function checkFile(file: ManifestFile, findings: Finding[]): AnyLoaded | undefined {
+function checkFile(file: ManifestFile, findings: Finding[], refused: Refused[]): AnyLoaded | undefined {
   const place = placementOf(file.path);
   if (!place.ok) {
     findings.push(fileFinding(file, place.rule, place.message));
@@ -140,14 +149,14 @@ function checkFile(file: ManifestFile, findings: Finding[]): AnyLoaded | undefin
   const meta = obj.metadata;
   if (meta !== null && typeof meta === 'object' && !Array.isArray(meta)) {
     const m = meta as Record<string, unknown>;
-    if (typeof m.name === 'string' && m.name !== placement.expectedName) {
-      findings.push(at('metadata.name', 'file-name', `must equal the file's name: ${placement.expectedName}.yaml holds the document named ${placement.expectedName} (rename one of them)`));
+    if (typeof m.name === 'string' && NAME.test(m.name) && m.name !== placement.expectedName) {
+      findings.push(at('metadata.name', 'file-name', `must equal the file's name: the file is ${placement.expectedName}.yaml, so the name is ${placement.expectedName} (rename the file or the document)`));
       ok = false;
     }
     const customer = m.customer;
     if (placement.owner.kind === 'customer') {
       if (customer === undefined) {
-        findings.push(at('metadata', 'owner-customer', `metadata.customer is required: this document is in customer ${placement.owner.customer}'s folder, so write customer: ${placement.owner.customer}`));
+        findings.push(at('metadata.customer', 'owner-customer', `is required: this document is in customer ${placement.owner.customer}'s folder, so write customer: ${placement.owner.customer}`));
         ok = false;
       } else if (customer !== placement.owner.customer) {
         findings.push(
@@ -168,7 +177,12 @@ function checkFile(file: ManifestFile, findings: Finding[]): AnyLoaded | undefin
       ok = false;
     }
   }
-  return ok ? loaded(docKind, value, file, placement.owner, positions) : undefined;
+  if (!ok) {
+    const name = (meta as { name?: unknown } | null | undefined)?.name;
+    if (typeof name === 'string') refused.push({ kind: docKind, name, file: file.path, owner: placement.owner });
+    return undefined;
+  }
+  return loaded(docKind, value, file, placement.owner, positions);
 }
 
 function emptyCatalog(): LoadedDocument<CatalogDocument> {
@@ -221,9 +235,10 @@ function errorFiles(findings: readonly Finding[]): Set<string> {
 export function validateDocuments(files: readonly ManifestFile[], options: ValidateOptions): ManifestSet {
   const findings: Finding[] = [];
   const docs: AnyLoaded[] = [];
+  const refused: Refused[] = [];
   for (const file of files) {
     if (!isManifestPath(file.path)) continue;
-    const d = checkFile(file, findings);
+    const d = checkFile(file, findings, refused);
     if (d !== undefined) docs.push(d);
   }
   const byKind = <T>(k: DocumentKind): Array<LoadedDocument<T> & { absolutePath?: string }> =>
@@ -266,12 +281,13 @@ export function validateDocuments(files: readonly ManifestFile[], options: Valid
   // Runbooks with errors are not used; servers that name one fail below.
   let bad = errorFiles(findings);
   const known = new Map<string, KnownRunbook>();
-  for (const r of byKind<RunbookDocument>('Runbook')) known.set(r.doc.metadata.name, { doc: r, valid: false });
+  for (const r of refused) if (r.kind === 'Runbook') known.set(r.name, { valid: false, file: r.file, owner: r.owner });
+  for (const r of byKind<RunbookDocument>('Runbook')) known.set(r.doc.metadata.name, { valid: false, file: r.file, owner: r.owner });
   const goodRunbooks = new Map<string, LoadedDocument<RunbookDocument>>();
   for (const r of runbooks) {
-    const valid = !bad.has(r.file);
-    known.set(r.doc.metadata.name, { doc: r, valid });
-    if (valid) goodRunbooks.set(r.doc.metadata.name, r);
+    if (bad.has(r.file)) continue;
+    known.set(r.doc.metadata.name, { valid: true, doc: r });
+    goodRunbooks.set(r.doc.metadata.name, r);
   }
   const candidates = servers.filter((s) => !bad.has(s.file));
   findings.push(...runbookReferenceFindings(candidates, known));

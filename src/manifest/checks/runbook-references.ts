@@ -8,10 +8,8 @@ import { findingAt } from '../finding.ts';
 import { joinField } from '../field-path.ts';
 import { listServices } from '../services.ts';
 
-export interface KnownRunbook {
-  doc: LoadedDocument<RunbookDocument>;
-  valid: boolean;
-}
+/** A runbook by name: usable, or with errors (then only where it is and whose it is are known). */
+export type KnownRunbook = { valid: true; doc: LoadedDocument<RunbookDocument> } | { valid: false; file: string; owner: LoadedDocument<unknown>['owner'] };
 
 export function runbookReferenceFindings(servers: readonly LoadedDocument<ServerDocument>[], known: ReadonlyMap<string, KnownRunbook>): Finding[] {
   const out: Finding[] = [];
@@ -29,21 +27,22 @@ export function runbookReferenceFindings(servers: readonly LoadedDocument<Server
         out.push(findingAt(s, field, 'reference', `no runbook is named ${name}: write it in customers/${customer ?? '<customer>'}/runbooks/${name}.yaml, or name one of the operator's standard runbooks`));
         continue;
       }
-      if (r.doc.owner.kind === 'customer' && r.doc.owner.customer !== customer) {
-        out.push(
-          findingAt(s, field, 'owner-reference', `runbook ${name} belongs to customer ${r.doc.owner.customer}: a server may use only its own customer's runbooks and the operator's standard runbooks`),
-        );
+      const owner = r.valid ? r.doc.owner : r.owner;
+      if (owner.kind === 'customer' && owner.customer !== customer) {
+        out.push(findingAt(s, field, 'owner-reference', `runbook ${name} belongs to customer ${owner.customer}: a server may use only its own customer's runbooks and the operator's standard runbooks`));
         continue;
       }
       if (!r.valid) {
-        out.push(findingAt(s, field, 'reference-invalid', `runbook ${name} has errors (see ${r.doc.file}), so this server cannot use it`));
+        out.push(findingAt(s, field, 'reference-invalid', `runbook ${name} has errors (see ${r.file}), so this server cannot use it`));
         continue;
       }
       if (!r.doc.doc.spec.services.includes(service as never)) {
         out.push(findingAt(s, field, 'reference-service', `runbook ${name} repairs ${r.doc.doc.spec.services.join(', ')}, not ${service}`));
       }
+      // Standard runbooks answer a prompt only when the server has the secret; a
+      // customer's own runbook names its secrets on purpose.
       const secrets = s.doc.spec.secrets ?? {};
-      for (const step of r.doc.doc.spec.steps) {
+      for (const step of r.doc.owner.kind === 'customer' ? r.doc.doc.spec.steps : []) {
         const key = step.run?.answer?.secret;
         if (key !== undefined && !Object.hasOwn(secrets, key)) {
           // A warning: the step then runs without answering (the prompt may never come).

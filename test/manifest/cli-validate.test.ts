@@ -1,0 +1,72 @@
+/**
+ * `mamori validate` as CI runs it: the real binary (bin/mamori.js), its exit codes
+ * and its three output formats, on the examples and on a few corpus cases.
+ */
+import { describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO } from './helpers.ts';
+import { PLANTED_SECRETS } from './corpus.ts';
+
+function mamori(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(REPO, 'bin/mamori.js'), ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('mamori validate', () => {
+  test('passes on the examples with their config (exit 0)', () => {
+    const r = mamori('validate', '--manifests', 'examples', '--config', 'examples/mamori.yaml');
+    expect(r.stderr).toMatch(/^valid: 4 servers, \d+ runbooks/);
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  test('text: file:line:col: error: field: message [rule], exit 1', () => {
+    const r = mamori('validate', 'test/fixtures/invalid/bad-host-key');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe(
+      'test/fixtures/invalid/bad-host-key/customers/acme/servers/web01.yaml:15:5: error: spec.access.hostKey: must be SHA256:<43 base64 characters> (as ssh-keygen -lf prints it) [schema]\n',
+    );
+  });
+
+  test('github: workflow annotations naming file, line and column', () => {
+    const r = mamori('validate', '--format', 'github', 'test/fixtures/invalid/os-ubuntu');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^::error file=test\/fixtures\/invalid\/os-ubuntu\/customers\/acme\/servers\/web01\.yaml,line=8,col=9,title=mamori os-refused::spec\.os\.family: Ubuntu is not supported/);
+  });
+
+  test('json: every finding, and a refused secret is never echoed', () => {
+    const r = mamori('validate', '--json', 'test/fixtures/invalid/inline-private-key', 'test/fixtures/invalid/inline-password', 'test/fixtures/invalid/duplicate-key');
+    expect(r.status).toBe(1);
+    const out = JSON.parse(r.stdout) as { ok: boolean; findings: Array<{ file: string; line: number; field: string; rule: string }> };
+    expect(out.ok).toBe(false);
+    expect(out.findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ file: 'test/fixtures/invalid/inline-private-key/customers/acme/servers/web01.yaml', line: 16, field: 'spec.access.credentials', rule: 'secret-inline' }),
+        expect.objectContaining({ file: 'test/fixtures/invalid/inline-password/customers/acme/servers/web01.yaml', line: 17, field: 'spec.access.password', rule: 'secret-inline' }),
+        expect.objectContaining({ file: 'test/fixtures/invalid/duplicate-key/customers/acme/servers/web01.yaml', line: 10, field: 'spec.address', rule: 'yaml-duplicate-key' }),
+      ]),
+    );
+    for (const s of PLANTED_SECRETS) expect(r.stdout + r.stderr).not.toContain(s);
+  });
+
+  test('a file inside a manifests tree: the tree is loaded, the file is reported', () => {
+    const r = mamori('validate', 'test/fixtures/invalid/runbook-of-other-customer/customers/acme/servers/web01.yaml');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('customers/acme/servers/web01.yaml:17:15: error: spec.runbooks.http: runbook globex-httpd belongs to customer globex');
+  });
+
+  test('usage errors exit 2: a missing path, a bad format, an unreadable config', () => {
+    expect(mamori('validate', 'no/such/path').status).toBe(2);
+    expect(mamori('validate', '--format', 'xml', 'examples').status).toBe(2);
+    expect(mamori('validate', '--config', 'no-such.yaml', 'examples').status).toBe(2);
+  });
+
+  test('--help teaches, with examples', () => {
+    const r = mamori('validate', '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('customers/<c>/servers/<name>.yaml');
+    expect(r.stdout).toContain('$ mamori validate --manifests examples --config examples/mamori.yaml');
+    expect(r.stdout).toContain('--format <format>');
+  });
+});

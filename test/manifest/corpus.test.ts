@@ -1,0 +1,106 @@
+/**
+ * The corpus of invalid manifests (test/fixtures/invalid/<case>/ is a manifests tree):
+ * each case must be refused with a finding naming the expected file, line, field and
+ * rule. Through the API for all; through the CLI for a few (corpus-cli.test.ts).
+ * Cases that git cannot hold (huge files, symlinks, FIFOs) are built at run time.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadManifests } from '../../src/manifest/load-manifests.ts';
+import { formatFinding } from '../../src/manifest/format-findings.ts';
+import type { Finding } from '../../src/manifest/types.ts';
+import { INVALID, config } from './helpers.ts';
+import { CORPUS, PLANTED_SECRETS, type CorpusCase } from './corpus.ts';
+
+const S = 'customers/acme/servers/web01.yaml';
+
+function expectFinding(findings: Finding[], c: Pick<CorpusCase, 'file' | 'line' | 'field' | 'rule' | 'says'>): void {
+  const hit = findings.find((f) => f.file === c.file && f.line === c.line && f.field === c.field && f.rule === c.rule && f.severity === 'error');
+  expect(hit, `expected ${c.file}:${c.line} ${c.field} [${c.rule}] among:\n${findings.map(formatFinding).join('\n')}`).toBeDefined();
+  if (c.says && hit) expect(hit.message).toMatch(c.says);
+}
+
+describe('the invalid corpus (API)', () => {
+  test('holds at least 30 cases, each a folder in test/fixtures/invalid', () => {
+    expect(CORPUS.length).toBeGreaterThanOrEqual(30);
+    const dirs = execFileSync('ls', [INVALID], { encoding: 'utf8' }).trim().split('\n');
+    expect(new Set(dirs)).toEqual(new Set(CORPUS.map((c) => c.case)));
+  });
+
+  test.each(CORPUS)('$case → $file:$line $field [$rule]', async (c) => {
+    const set = await loadManifests(join(INVALID, c.case), { config });
+    expectFinding(set.findings, c);
+    // The refused document is not among the usable ones.
+    if (c.file.includes('/servers/')) expect(set.servers.has('web01')).toBe(false);
+    const text = set.findings.map(formatFinding).join('\n');
+    for (const s of PLANTED_SECRETS) expect(text).not.toContain(s);
+  });
+});
+
+describe('hostile trees built at run time', () => {
+  let dir: string;
+  const base = (): string => readFileSync(join(INVALID, 'customer-mismatch', S), 'utf8').replace('customer: globex', 'customer: acme');
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mamori-hostile-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function tree(name: string): string {
+    const root = join(dir, name);
+    mkdirSync(join(root, 'customers/acme/servers'), { recursive: true });
+    return root;
+  }
+
+  test('a file over the size limit is refused without being read (a 50 MB sparse file)', async () => {
+    const root = tree('too-large');
+    const file = join(root, S);
+    writeFileSync(file, '');
+    truncateSync(file, 50 * 1024 * 1024);
+    const set = await loadManifests(root, { config });
+    expectFinding(set.findings, { file: S, line: 1, field: '', rule: 'file-too-large' });
+  });
+
+  test('a file just over 256 KiB of valid YAML is refused', async () => {
+    const root = tree('just-over');
+    writeFileSync(join(root, S), `${base()}#${'x'.repeat(256 * 1024)}\n`);
+    const set = await loadManifests(root, { config });
+    expectFinding(set.findings, { file: S, line: 1, field: '', rule: 'file-too-large' });
+  });
+
+  test('a symbolic link leaving the folder is refused, and its target is never read', async () => {
+    const root = tree('symlink-out');
+    const outside = join(dir, 'outside.yaml');
+    writeFileSync(outside, 'password: hunter2\n');
+    symlinkSync(outside, join(root, S));
+    const set = await loadManifests(root, { config });
+    expectFinding(set.findings, { file: S, line: 1, field: '', rule: 'file-symlink', says: /leaves the manifests folder/ });
+    expect(set.findings.map(formatFinding).join('\n')).not.toContain('hunter2');
+  });
+
+  test('a symbolic link loop is refused', async () => {
+    const root = tree('symlink-loop');
+    symlinkSync('b.yaml', join(root, 'customers/acme/servers/a.yaml'));
+    symlinkSync('a.yaml', join(root, 'customers/acme/servers/b.yaml'));
+    const set = await loadManifests(root, { config });
+    expectFinding(set.findings, { file: 'customers/acme/servers/a.yaml', line: 1, field: '', rule: 'file-symlink', says: /loops/ });
+  });
+
+  test('a folder symlinked back into the tree is walked once', async () => {
+    const root = tree('dir-loop');
+    writeFileSync(join(root, S), base());
+    symlinkSync('..', join(root, 'customers/acme/servers/again'));
+    const set = await loadManifests(root, { config });
+    expectFinding(set.findings, { file: 'customers/acme/servers/again', line: 1, field: '', rule: 'file-symlink', says: /loops/ });
+    expect(set.servers.has('web01')).toBe(true);
+  });
+
+  test('a FIFO named like a manifest is refused instead of blocking the read', async () => {
+    const root = tree('fifo');
+    execFileSync('mkfifo', [join(root, S)]);
+    const set = await loadManifests(root, { config });
+    expectFinding(set.findings, { file: S, line: 1, field: '', rule: 'file-type' });
+  });
+});
