@@ -76,6 +76,26 @@ describe('outbox durability', () => {
     await a.stop();
   });
 
+  it('a relay that answers 421 and closes is retried, then delivers once', async () => {
+    const refusing = await startSmtpSink({ refuseConnections: true });
+    cleanups.push(() => refusing.close());
+    const port = refusing.port;
+    const dir = await folder();
+    const clock = manualClock();
+    const { logger, lines } = captureLogger();
+    const outbox = await Outbox.open(opts(dir, port), { logger, now: clock.now, random: () => 0.5 });
+    cleanups.push(() => outbox.stop());
+    await outbox.notify(example('recovered', 'ja'));
+    expect(await outbox.runOnce()).toMatchObject({ retried: 1, sent: 0, failed: 0 });
+    expect(JSON.stringify(lines.filter((l) => l.level === 40))).toMatch(/421/);
+    await refusing.close();
+    const sink = await sinkOn(port);
+    clock.advance(60_000);
+    expect(await outbox.runOnce()).toMatchObject({ sent: 1 });
+    await sink.waitFor(1);
+    expect(sink.messages).toHaveLength(1);
+  });
+
   it('the sender loop on real timers delivers by itself once the relay comes up', async () => {
     const port = await freePort();
     const dir = await folder();

@@ -14,6 +14,8 @@ export interface SmtpSinkOptions {
   auth?: { user: string; pass: string };
   /** Refuse these recipients with 550 (a permanent failure). */
   rejectRcpt?: string[];
+  /** Answer every connection with 421 and close it (a relay that is up but not taking mail). */
+  refuseConnections?: boolean;
 }
 
 export interface SmtpSink {
@@ -46,6 +48,10 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       } else {
         callback(new Error('Invalid username or password'));
       }
+    },
+    onConnect(_session, callback) {
+      if (options.refuseConnections) callback(Object.assign(new Error('Service not available, closing channel'), { responseCode: 421 }));
+      else callback();
     },
     onRcptTo(address, _session, callback) {
       if (options.rejectRcpt?.includes(address.address)) {
