@@ -3,6 +3,10 @@ import { registerProbeCommand } from './probe.ts';
 import { registerValidateCommand } from './validate.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerRunbookCommand } from './runbook.ts';
+import { registerRunbookRunCommand } from './run-runbook.ts';
+import { registerCheckAccessCommand } from './check-access.ts';
+import { registerRunCommand } from './run.ts';
+import { registerConfirmCommand } from './confirm.ts';
 
 /** Exit codes: 0 ok, 1 a finding (invalid manifest, a service down), 2 usage. */
 export const EXIT_OK = 0;
@@ -20,6 +24,10 @@ export function buildProgram(): Command {
   registerValidateCommand(program);
   registerPlanCommand(program);
   registerRunbookCommand(program);
+  registerRunbookRunCommand(program);
+  registerCheckAccessCommand(program);
+  registerRunCommand(program);
+  registerConfirmCommand(program);
   return program;
 }
 

@@ -146,6 +146,11 @@ export class DesiredState {
     return run;
   }
 
+  /** A reloaded config's holds apply to the next revision. */
+  setHolds(holds: HoldPolicy): void {
+    this.options.holds = { ...holds };
+  }
+
   get appliedRevision(): string | undefined {
     return this.revision;
   }

@@ -114,6 +114,16 @@ export class SourceSyncer {
     return this.running;
   }
 
+  /** A reloaded config's poll interval, from the next sync on. */
+  setPollMs(pollMs: number | undefined): void {
+    if (this.options.pollMs === pollMs) return;
+    this.options.pollMs = pollMs;
+    if (!this.running && !this.stopped) {
+      this.clearTimer();
+      this.schedule();
+    }
+  }
+
   async confirm(revision: string): Promise<ApplyOutcome> {
     const outcome = await this.options.desired.confirm(revision);
     if (outcome.result === 'applied') await this.options.source.markApplied(outcome.revision);

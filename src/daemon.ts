@@ -1,0 +1,522 @@
+/**
+ * `mamori run`: wiring only. config → logger → lock → status/journal → notifier → controller →
+ * source → desired state → HTTP. Each part is built and tested where it lives; this file decides
+ * the order they start and stop in, and what a signal means.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadConfig } from './config/load-config.ts';
+import type { MamoriConfig } from './config/types.ts';
+import { isMamoriError, MamoriError } from './errors.ts';
+import { MamoriMetrics } from './http/metrics.ts';
+import { HttpServer, type DaemonApi, type ReadyState } from './http/server.ts';
+import { createLogger, type Logger } from './log.ts';
+import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
+import type { ConfigDocument, LoadedDocument, ManifestSet, RunbookDocument, ServerDocument, ServiceName } from './manifest/types.ts';
+import { validateDocuments } from './manifest/validate-documents.ts';
+import { Outbox } from './notify/outbox.ts';
+import { createProberRegistry } from './probe/registry.ts';
+import { Controller, type ControllerEvent } from './reconcile/controller.ts';
+import { policyFromConfig } from './reconcile/policy.ts';
+import { probeTargetOf } from './reconcile/probe-target.ts';
+import type { Policy, RemediationTarget } from './reconcile/types.ts';
+import { createExecutor } from './runbook/executor.ts';
+import { renderRunbook } from './runbook/render.ts';
+import { selectRunbook } from './runbook/select.ts';
+import type { RenderedRunbook } from './runbook/types.ts';
+import { resolveSecret } from './secrets/resolve-secret.ts';
+import { DesiredState, type AppliedServer } from './source/desired.ts';
+import { FolderSource } from './source/folder.ts';
+import { credentialsFromSecret } from './source/git-credentials.ts';
+import { GitSource } from './source/git.ts';
+import { SourceSyncer } from './source/syncer.ts';
+import type { Source, SourceFile } from './source/types.ts';
+import { StatusWriteBack } from './source/write-back.ts';
+import { openJournal, readJournal, type Journal } from './status/journal.ts';
+import { acquireStateLock, type StateLock } from './status/lock.ts';
+import { createStatusStore, statusDirOf } from './status/store.ts';
+
+export interface DaemonOptions {
+  /** The config file; the embedded defaults without one. */
+  configPath?: string;
+  /** `--manifests DIR`: a folder source at DIR, whatever the config says. */
+  manifestsDir?: string;
+  cwd?: string;
+  /** How long in-flight runbooks get to reach a safe point on SIGTERM (ms). */
+  stopDeadlineMs?: number;
+  /** Tests: where the JSON log lines go. */
+  logDestination?: NodeJS.WritableStream;
+}
+
+export interface ReloadResult {
+  applied: boolean;
+  changed: string[];
+  /** Settings that take effect only after a restart (the source, the HTTP listener, the state folder). */
+  restartRequired: string[];
+  error?: string;
+}
+
+/** The config with `--manifests` applied: a folder source at that folder. */
+async function loadEffectiveConfig(options: DaemonOptions): Promise<MamoriConfig> {
+  const config = await loadConfig(options.configPath, { cwd: options.cwd });
+  if (options.manifestsDir === undefined) return config;
+  const { resolve } = await import('node:path');
+  const path = resolve(options.cwd ?? process.cwd(), options.manifestsDir);
+  const debounceMs = config.source.type === 'folder' ? config.source.debounceMs : 300;
+  return Object.freeze({ ...config, source: Object.freeze({ type: 'folder' as const, path, debounceMs }) });
+}
+
+/** The daemon refuses a secrets folder other users can read: a leak there is silent, a refusal is not. */
+async function checkSecretsFolder(dir: string): Promise<void> {
+  let mode: number;
+  try {
+    mode = (await stat(dir)).mode;
+  } catch {
+    return; // no folder: secrets come from the environment
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new MamoriError('MAMORI_SECRET_UNSAFE', `the secrets folder ${dir} is readable by other users: chmod 700 ${dir}`, {
+      details: { secretsDir: dir, mode: (mode & 0o777).toString(8) },
+    });
+  }
+}
+
+/** The reconcile numbers of a loaded config, as `policyFromConfig` reads them. */
+function policyOf(config: MamoriConfig): Policy {
+  const doc = { probe: { ...config.probe }, remediation: { ...config.remediation, flapping: { ...config.remediation.flapping } }, massFailure: { ...config.massFailure, canaries: undefined } };
+  return policyFromConfig(doc as ConfigDocument);
+}
+
+function remediationOutcome(verdict: string): string {
+  if (verdict === 'Recovered') return 'recovered';
+  if (verdict === 'Interrupted') return 'interrupted';
+  if (verdict === 'RemoteAccessBlocked' || verdict === 'HostUnreachable') return 'blocked';
+  if (verdict === 'Escalated') return 'escalated';
+  return 'failed';
+}
+
+function summariseFindings(server: AppliedServer): string {
+  const findings = server.condition?.findings ?? [];
+  const first = findings[0];
+  const where = first ? `${first.file}:${first.line}:${first.col}: ${first.field ? `${first.field}: ` : ''}${first.message}` : 'invalid';
+  return `revision ${server.condition?.revision.slice(0, 12) ?? '?'} refused for this server (${findings.length} finding${findings.length === 1 ? '' : 's'}; ${where}); running on ${server.revision.slice(0, 12)}`;
+}
+
+export class Daemon {
+  private readonly options: DaemonOptions;
+  config: MamoriConfig;
+  readonly logger: Logger;
+  readonly metrics = new MamoriMetrics();
+  private readonly policy: Policy;
+  private lock: StateLock | undefined;
+  private journal: Journal | undefined;
+  private outbox: Outbox | undefined;
+  controller: Controller | undefined;
+  source: Source | undefined;
+  desired: DesiredState | undefined;
+  syncer: SourceSyncer | undefined;
+  writeBack: StatusWriteBack | undefined;
+  http: HttpServer | undefined;
+  private readonly startedAt = new Date().toISOString();
+  private configLoadedAt = new Date().toISOString();
+  /** The applied revision's runbooks, for rendering (per revision: a last-known-good server keeps its own). */
+  private readonly sets = new Map<string, ManifestSet>();
+  private currentSet: ManifestSet | undefined;
+  private readonly openIncidents = new Set<string>();
+  private readonly pausedScopes = new Set<string>();
+  private desiredNames = new Set<string>();
+  private stopping: Promise<void> | undefined;
+
+  private constructor(options: DaemonOptions, config: MamoriConfig, logger: Logger) {
+    this.options = options;
+    this.config = config;
+    this.logger = logger;
+    this.policy = policyOf(config);
+  }
+
+  static async start(options: DaemonOptions = {}): Promise<Daemon> {
+    const config = await loadEffectiveConfig(options);
+    const logger = createLogger({
+      level: config.log.level,
+      pretty: options.logDestination ? false : (config.log.pretty ?? Boolean(process.stdout.isTTY)),
+      destination: options.logDestination,
+    });
+    const daemon = new Daemon(options, config, logger);
+    try {
+      await daemon.boot();
+    } catch (err) {
+      await daemon.shutdown('start failed').catch(() => undefined);
+      throw err;
+    }
+    return daemon;
+  }
+
+  private async boot(): Promise<void> {
+    const { config, logger } = this;
+    await checkSecretsFolder(config.secretsDir);
+    if (process.getuid?.() === 0) logger.info('running as root; mamori needs root only for drivers that require it (ICMP without capabilities)');
+    this.lock = await acquireStateLock(config.stateDir, { purpose: 'run', logger });
+
+    const store = createStatusStore(config.stateDir);
+    const records = (await readJournal(config.stateDir)).records;
+    this.journal = await openJournal(config.stateDir);
+    this.outbox = await Outbox.open(
+      {
+        dir: join(config.stateDir, 'outbox'),
+        from: config.mail.from,
+        ...(config.mail.smtp
+          ? {
+              smtp: {
+                host: config.mail.smtp.host,
+                port: config.mail.smtp.port,
+                secure: config.mail.smtp.secure,
+                requireTLS: config.mail.smtp.requireTLS,
+                ...(config.mail.smtp.auth ? { auth: splitUserPass(await resolveSecret(config.mail.smtp.auth, config)) } : {}),
+              },
+            }
+          : {}),
+        rate: { maxPerWindow: config.mail.maxPerServerPerHour },
+      },
+      { logger },
+    );
+    this.outbox.start();
+
+    const registry = createProberRegistry();
+    const executor = createExecutor({
+      resolveSecret: (ref) => resolveSecret(ref, config),
+      consoleProfiles: config.consoleProfiles as Parameters<typeof createExecutor>[0]['consoleProfiles'],
+      logger,
+      ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
+    });
+    const controller = new Controller({
+      policy: this.policy,
+      probe: (doc, service, signal) => registry.probe(probeTargetOf(doc, service, this.policy.timeoutMs, config.sourceAddress), signal),
+      executor,
+      renderRunbook: (doc, target) => this.render(doc, target),
+      notifier: this.outbox,
+      store,
+      journal: this.journal,
+      logger,
+      onEvent: (e) => this.onControllerEvent(e),
+      probeConcurrency: config.probe.concurrency,
+      remediationConcurrency: config.remediation.concurrency,
+      ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
+      managementNetworks: [...config.managementNetworks],
+      ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
+      canaries: (config.massFailure.canaries ?? []).map((c) => ({ address: c.address, ...(c.service ? { service: c.service as ServiceName } : {}), ...(c.port ? { port: c.port } : {}) })),
+      probeCanary: (c, signal) =>
+        registry.probe({ service: c.service ?? 'ping', address: c.address, timeoutMs: this.policy.timeoutMs, ...(c.port ? { port: c.port } : {}) }, signal),
+    });
+    this.controller = controller;
+
+    const source = await this.buildSource();
+    this.source = source;
+    const desired = new DesiredState({
+      validate: (files, revision) => this.validate(files, revision),
+      sink: { setDesired: (revision, servers) => this.applyDesired(revision, servers) },
+      archiver: { archive: (name) => store.archive(name) },
+      holds: { ...config.holds },
+      logger,
+      notify: (n) => this.outbox?.notify(n) ?? Promise.resolve(),
+      ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
+      sourceDescription: source.description,
+    });
+    this.desired = desired;
+    this.syncer = new SourceSyncer({
+      source,
+      desired,
+      logger,
+      ...(config.source.type === 'git' ? { pollMs: config.source.pollSeconds * 1000 } : {}),
+      backoff: { initialMs: 1000, maxMs: 300_000 },
+      onReport: (r) => {
+        this.metrics.syncResult(r.ok ? 'ok' : (r.reason ?? 'ReadFailed'));
+        this.updateDesiredMetrics();
+      },
+    });
+
+    // HTTP first, so /healthz answers while the first sync runs; /readyz says when it is done.
+    const token = config.http.token ? await resolveSecret(config.http.token, config) : undefined;
+    const webhookSecret = config.http.webhookSecret ? await resolveSecret(config.http.webhookSecret, config) : undefined;
+    this.http = new HttpServer({ listen: config.http.listen, token, webhookSecret, api: this.api(), metrics: this.metrics, logger });
+    await this.http.start();
+
+    await this.syncer.start();
+    this.updateDesiredMetrics();
+    await controller.start(records);
+    await controller.writeAllStatus();
+
+    if (config.statusWriteBack && source instanceof GitSource && config.source.type === 'git') {
+      this.writeBack = new StatusWriteBack({
+        source,
+        url: config.source.url,
+        branch: config.statusWriteBack.branch,
+        statusDir: statusDirOf(config.stateDir),
+        intervalMs: config.statusWriteBack.intervalSeconds * 1000,
+        logger,
+        revision: () => this.desired?.appliedRevision,
+      });
+      this.writeBack.start();
+    }
+    logger.info({ source: source.description, revision: desired.appliedRevision, servers: desired.status().servers }, 'mamori running');
+  }
+
+  private async buildSource(): Promise<Source> {
+    const { config, logger } = this;
+    const s = config.source;
+    if (s.type === 'folder') {
+      return new FolderSource({ root: s.path, debounceMs: s.debounceMs, logger, ...(config.operatorDir ? { operatorDir: config.operatorDir } : {}) });
+    }
+    const credentials = s.credentials ? credentialsFromSecret(await resolveSecret(s.credentials, config)) : undefined;
+    return new GitSource({
+      url: s.url,
+      ref: s.ref,
+      path: s.path,
+      cacheDir: s.cacheDir,
+      ...(credentials ? { credentials } : {}),
+      ...(config.signing ? { signing: { allowedSignersFile: config.signing.allowedSigners, operatorSigners: [...config.signing.operatorSigners] } } : {}),
+      logger,
+    });
+  }
+
+  /** The loader on a revision's files; operator documents from operatorDir, else the revision's, else mamori's own. */
+  private async validate(files: SourceFile[], revision: string): Promise<ManifestSet> {
+    let all = files;
+    const operatorDir = this.config.operatorDir ?? (files.some((f) => f.path.startsWith('operator/')) ? undefined : SHIPPED_OPERATOR_DIR);
+    if (operatorDir !== undefined && this.source?.kind === 'git') {
+      const tree = await readManifestTree(join(operatorDir, '..', '.mamori-no-customers'), { operatorDir });
+      all = [...files.filter((f) => !f.path.startsWith('operator/')), ...tree.files];
+    }
+    const set = validateDocuments(all, { config: this.config, selectRunbook: runbookSelector });
+    this.sets.set(revision, set);
+    // Keep the sets a last-known-good server may still need, and a few more.
+    if (this.sets.size > 8) {
+      const keep = new Set([revision, ...(this.desired?.appliedServers().map((s) => s.revision) ?? [])]);
+      for (const key of [...this.sets.keys()]) if (!keep.has(key) && this.sets.size > 8) this.sets.delete(key);
+    }
+    return set;
+  }
+
+  private applyDesired(revision: string, servers: readonly AppliedServer[]): void {
+    this.currentSet = this.sets.get(revision);
+    const manifestInvalid = new Map<string, string>();
+    for (const s of servers) if (s.condition) manifestInvalid.set(s.name, summariseFindings(s));
+    this.controller?.setDesired(
+      revision,
+      servers.map((s) => s.document.doc),
+      { manifestInvalid },
+    );
+    const names = new Set(servers.map((s) => s.name));
+    for (const name of this.desiredNames) if (!names.has(name)) this.metrics.serverRemoved(name);
+    this.desiredNames = names;
+  }
+
+  private render(doc: ServerDocument, target: RemediationTarget): RenderedRunbook | Error {
+    const service: ServiceName = target === 'host' ? 'ping' : target;
+    const runbooks = this.currentSet?.runbooks ?? new Map<string, LoadedDocument<RunbookDocument>>();
+    const chosen = selectRunbook(doc, service, runbooks);
+    if ('error' in chosen) return new Error(chosen.error);
+    try {
+      return renderRunbook(doc, service, chosen.runbook, chosen.origin);
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  private onControllerEvent(e: ControllerEvent): void {
+    const m = this.metrics;
+    switch (e.type) {
+      case 'probe':
+        m.probeResult(e.result.service, e.unknown ? 'unknown' : e.result.up, e.result.latencyMs);
+        break;
+      case 'transition':
+        m.serviceStateChanged(e.server, e.service, e.to);
+        break;
+      case 'incident-opened':
+        this.openIncidents.add(e.incidentId);
+        m.incidentOpened(e.target);
+        m.setIncidentsOpen(this.openIncidents.size);
+        break;
+      case 'incident-closed':
+        this.openIncidents.delete(e.incidentId);
+        m.setIncidentsOpen(this.openIncidents.size);
+        break;
+      case 'remediation-finished':
+        m.remediation(e.target, remediationOutcome(e.verdict));
+        break;
+      case 'mass-failure-paused':
+        this.pausedScopes.add(`${e.episode.scope.kind}:${e.episode.scope.value}`);
+        m.setMassFailurePaused(true);
+        break;
+      case 'mass-failure-cleared':
+        this.pausedScopes.delete(`${e.scope.kind}:${e.scope.value}`);
+        m.setMassFailurePaused(this.pausedScopes.size > 0);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private updateDesiredMetrics(): void {
+    const d = this.desired?.status();
+    if (!d) return;
+    this.metrics.desiredState({
+      revision: d.revision,
+      servers: d.servers,
+      manifestInvalid: Object.keys(d.manifestInvalid).length,
+      held: d.held !== undefined,
+      refused: d.refused !== undefined,
+    });
+  }
+
+  ready(): ReadyState {
+    const checks = {
+      sourceSynced: this.syncer?.status().synced ?? false,
+      lockHeld: this.lock !== undefined,
+      stopping: this.stopping !== undefined,
+    };
+    return { ready: checks.sourceSynced && checks.lockHeld && !checks.stopping, checks };
+  }
+
+  status(): Record<string, unknown> {
+    const c = this.config;
+    return {
+      daemon: {
+        pid: process.pid,
+        startedAt: this.startedAt,
+        configFile: c.configFile ?? null,
+        configLoadedAt: this.configLoadedAt,
+        logLevel: this.logger.level,
+        probe: c.probe,
+        remediation: c.remediation,
+        holds: c.holds,
+        source: c.source.type === 'git' ? { type: 'git', ref: c.source.ref, path: c.source.path, pollSeconds: c.source.pollSeconds } : { type: 'folder', path: c.source.path },
+        ready: this.ready(),
+      },
+      source: this.syncer?.status(),
+      desired: this.desired?.status(),
+      writeBack: this.writeBack?.status(),
+      reconciler: this.controller?.status(),
+    };
+  }
+
+  private api(): DaemonApi {
+    return {
+      ready: () => this.ready(),
+      status: () => this.status(),
+      resume: async (server, service) => {
+        if (!this.controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');
+        return this.controller.resume(server, service as ServiceName | undefined);
+      },
+      reconcile: async ({ dryRun }) => {
+        if (!this.controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');
+        return this.controller.reconcileOnce({ dryRun });
+      },
+      confirm: async (revision) => {
+        if (!this.syncer) throw new MamoriError('MAMORI_DAEMON_NOT_HELD', 'no source is running');
+        const outcome = await this.syncer.confirm(revision);
+        this.updateDesiredMetrics();
+        return outcome;
+      },
+      syncNow: () => {
+        void this.syncer?.trigger('webhook');
+      },
+    };
+  }
+
+  /** SIGHUP: load and validate the config again; a bad one is refused and the running one kept. */
+  async reload(): Promise<ReloadResult> {
+    const log = this.logger;
+    let next: MamoriConfig;
+    try {
+      next = await loadEffectiveConfig(this.options);
+      await checkSecretsFolder(next.secretsDir);
+    } catch (err) {
+      const error = isMamoriError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
+      log.error({ err }, 'config reload refused; the running config is kept');
+      return { applied: false, changed: [], restartRequired: [], error };
+    }
+    const before = this.config;
+    const changed: string[] = [];
+    const restartRequired: string[] = [];
+    const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
+    if (next.log.level !== before.log.level) {
+      this.logger.level = next.log.level;
+      changed.push('log.level');
+    }
+    for (const key of ['probe', 'remediation', 'massFailure'] as const) if (differs(next[key], before[key])) changed.push(key);
+    // The controller holds this object: new numbers apply from its next scheduling decision.
+    Object.assign(this.policy, policyOf(next));
+    if (differs(next.holds, before.holds)) {
+      this.desired?.setHolds({ ...next.holds });
+      changed.push('holds');
+    }
+    if (next.source.type === 'git' && before.source.type === 'git' && next.source.pollSeconds !== before.source.pollSeconds) {
+      this.syncer?.setPollMs(next.source.pollSeconds * 1000);
+      changed.push('source.pollSeconds');
+    }
+    const sourceIdentity = (c: MamoriConfig): unknown => (c.source.type === 'git' ? { ...c.source, pollSeconds: 0 } : c.source);
+    if (differs(sourceIdentity(next), sourceIdentity(before))) restartRequired.push('source');
+    if (differs(next.http, before.http)) restartRequired.push('http');
+    if (next.stateDir !== before.stateDir) restartRequired.push('stateDir');
+    if (differs(next.signing, before.signing)) restartRequired.push('signing');
+    if (differs(next.statusWriteBack, before.statusWriteBack)) restartRequired.push('statusWriteBack');
+    if (differs(next.mail, before.mail)) restartRequired.push('mail');
+    this.config = next;
+    this.configLoadedAt = new Date().toISOString();
+    log.info({ changed, restartRequired }, 'config reloaded');
+    if (restartRequired.length > 0) log.warn({ restartRequired }, 'some settings take effect only after a restart');
+    return { applied: true, changed, restartRequired };
+  }
+
+  /**
+   * SIGTERM: stop taking revisions and scheduling; in-flight runbooks get the deadline to reach a
+   * safe point (the controller journals the rest interrupted); flush status and mail; release the lock.
+   */
+  stop(reason = 'stop requested'): Promise<void> {
+    this.stopping ??= this.shutdown(reason);
+    return this.stopping;
+  }
+
+  private async shutdown(reason: string): Promise<void> {
+    const log = this.logger;
+    log.info({ reason }, 'mamori stopping');
+    const step = async (what: string, fn: () => Promise<unknown> | undefined): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ err, step: what }, 'shutdown step failed');
+      }
+    };
+    await step('source', () => this.syncer?.stop());
+    await step('write-back timer', () => this.writeBack?.stop());
+    await step('reconciler', () => this.controller?.stop({ deadlineMs: this.options.stopDeadlineMs ?? 10_000 }));
+    await step('status', () => this.controller?.writeAllStatus());
+    await step('write-back', () => (this.writeBack ? withTimeout(this.writeBack.flush(), 10_000) : undefined));
+    await step('outbox', () => this.outbox?.stop());
+    await step('journal', () => this.journal?.close());
+    await step('http', () => this.http?.close());
+    await step('lock', () => this.lock?.release());
+    this.lock = undefined;
+    log.info('mamori stopped');
+    await new Promise<void>((resolve) => this.logger.flush(() => resolve()));
+  }
+}
+
+/** src/runbook/select.ts behind the loader's RunbookSelector interface (as `mamori validate` uses it). */
+const runbookSelector = (
+  server: LoadedDocument<ServerDocument>,
+  service: ServiceName,
+  runbooks: ReadonlyMap<string, LoadedDocument<RunbookDocument>>,
+): LoadedDocument<RunbookDocument> | undefined => {
+  const chosen = selectRunbook(server.doc, service, runbooks as Map<string, LoadedDocument<RunbookDocument>>);
+  return 'error' in chosen ? undefined : runbooks.get(chosen.runbook.metadata.name);
+};
+
+function splitUserPass(secret: string): { user: string; pass: string } {
+  const colon = secret.indexOf(':');
+  return colon < 0 ? { user: secret, pass: '' } : { user: secret.slice(0, colon), pass: secret.slice(colon + 1) };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]);
+}
