@@ -1,0 +1,138 @@
+/**
+ * The daemon config: defaults filled in and frozen, relative paths from the file's
+ * folder, and a bad file refused with every finding named (file, line, field).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkConfigText, defaultConfig, loadConfig } from '../../src/config/load-config.ts';
+import { DEFAULT_TARGET_NETWORKS } from '../../src/config/defaults.ts';
+import { MamoriError } from '../../src/errors.ts';
+import type { Finding } from '../../src/manifest/types.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mamori-config-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('loadConfig', () => {
+  test('without a file: the embedded defaults, every field filled, frozen deep', async () => {
+    const c = await loadConfig(undefined, { cwd: '/srv/mamori' });
+    expect(c.configFile).toBeUndefined();
+    expect(c.source).toEqual({ type: 'folder', path: '/srv/mamori/manifests', debounceMs: 300 });
+    expect(c.stateDir).toBe('/srv/mamori/state');
+    expect(c.secretsDir).toBe('/srv/mamori/secrets');
+    expect(c.managementNetworks).toEqual(['210.224.172.0/24', '210.188.224.0/24']);
+    expect(c.targetNetworks).toEqual([...DEFAULT_TARGET_NETWORKS]);
+    expect(c.probe).toEqual({ intervalSeconds: 30, timeoutSeconds: 5, retryIntervalSeconds: 5, failuresToDown: 3, jitter: 0.1, concurrency: 512 });
+    expect(c.remediation).toEqual({
+      concurrency: 4,
+      restartsPerServicePerHour: 3,
+      powerCyclesPerServerPer6h: 1,
+      attemptsPerIncident: 2,
+      destructiveWaitSeconds: 30,
+      flapping: { transitions: 6, windowMinutes: 30 },
+    });
+    expect(c.massFailure).toEqual({ minServers: 3, fraction: 0.5, fleetFraction: 0.2, powerActionsPerHour: 10, canaries: [] });
+    expect(c.consoleProfiles).toEqual({ manual: { driver: 'manual' } });
+    expect(c.http).toEqual({ listen: '127.0.0.1:9750' });
+    expect(c.mail).toEqual({ from: 'mamori@localhost', maxPerServerPerHour: 4 });
+    expect(c.signing).toBeUndefined();
+    expect(c.statusWriteBack).toBeUndefined();
+    expect(c.holds).toEqual({ maxRemovedFraction: 0.2, holdRollbacks: true });
+    expect(c.log).toEqual({ level: 'info', pretty: undefined });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.probe)).toBe(true);
+    expect(Object.isFrozen(c.targetNetworks)).toBe(true);
+    expect(() => {
+      (c.probe as { intervalSeconds: number }).intervalSeconds = 1;
+    }).toThrow(TypeError);
+  });
+
+  test('a file: its values over the defaults, relative paths from its folder', async () => {
+    const p = write(
+      'ok.yaml',
+      `apiVersion: mamori/v1
+kind: Config
+source: { type: git, url: /srv/git/manifests.git, credentials: { secretRef: git-deploy } }
+stateDir: var/state
+targetNetworks: [203.0.113.0/24]
+probe: { intervalSeconds: 10 }
+remediation: { flapping: { transitions: 4 } }
+mail: { smtp: { host: smtp.example, auth: { secretRef: smtp-auth } } }
+statusWriteBack: {}
+consoleProfiles:
+  dc1: { driver: ipmi }
+`,
+    );
+    const c = await loadConfig(p);
+    expect(c.configFile).toBe(p);
+    expect(c.source).toEqual({ type: 'git', url: '/srv/git/manifests.git', ref: 'main', path: '', pollSeconds: 60, cacheDir: join(dir, 'var/state/git'), credentials: { secretRef: 'git-deploy' } });
+    expect(c.stateDir).toBe(join(dir, 'var/state'));
+    expect(c.targetNetworks).toEqual(['203.0.113.0/24']);
+    expect(c.probe.intervalSeconds).toBe(10);
+    expect(c.probe.timeoutSeconds).toBe(5);
+    expect(c.remediation.destructiveWaitSeconds).toBe(10);
+    expect(c.remediation.flapping).toEqual({ transitions: 4, windowMinutes: 30 });
+    expect(c.mail.smtp).toEqual({ host: 'smtp.example', port: 587, secure: false, requireTLS: false, auth: { secretRef: 'smtp-auth' } });
+    expect(c.statusWriteBack).toEqual({ branch: 'mamori-status', intervalSeconds: 60 });
+    expect(c.consoleProfiles).toEqual({ dc1: { driver: 'ipmi' } });
+  });
+
+  test('a bad file is refused naming every finding by file, line and field', async () => {
+    const p = write(
+      'bad.yaml',
+      `apiVersion: mamori/v1
+probe:
+  intervalSeconds: -1
+  timeout: 5
+targetNetworks: [10.0.0.0/40]
+consoleProfiles:
+  dc1: { driver: telnet }
+http: { token: "s3cr3t-t0ken" }
+`,
+    );
+    let err: unknown;
+    try {
+      await loadConfig(p);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MamoriError);
+    const e = err as MamoriError;
+    expect(e.code).toBe('MAMORI_CONFIG_INVALID');
+    const findings = e.details.findings as Finding[];
+    expect(findings.map((f) => `${f.line} ${f.field} [${f.rule}]`)).toEqual(
+      expect.arrayContaining([
+        '3 probe.intervalSeconds [schema]',
+        '4 probe.timeout [schema]',
+        '5 targetNetworks[0] [schema]',
+        '7 consoleProfiles.dc1.driver [schema]',
+        '8 http.token [secret-inline]',
+      ]),
+    );
+    expect(e.message).toContain(`${p}:3:3: error: probe.intervalSeconds: must be at least 0.2 [schema]`);
+    expect(e.message).not.toContain('s3cr3t-t0ken');
+  });
+
+  test('a missing file is MAMORI_CONFIG_UNREADABLE', async () => {
+    await expect(loadConfig(join(dir, 'nope.yaml'))).rejects.toMatchObject({ code: 'MAMORI_CONFIG_UNREADABLE' });
+  });
+
+  test('a console profile of the wrong shape for its driver says which field', () => {
+    const { findings } = checkConfigText('consoleProfiles:\n  lab: { driver: command, power: [x] }\n', 'c.yaml');
+    expect(findings.map((f) => `${f.line} ${f.field} ${f.message}`)).toEqual(['2 consoleProfiles.lab.console is required (Console argv: Runs a command on the console: argv elements with {{server.name}}, {{server.address}}, {{console.target}}, {{command}}.)']);
+  });
+
+  test('defaultConfig is the same as loadConfig without a file', async () => {
+    expect(defaultConfig('/x')).toEqual(await loadConfig(undefined, { cwd: '/x' }));
+  });
+});
