@@ -1,4 +1,3 @@
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -17,7 +16,8 @@ export function checkLabId(id: number): void {
   }
 }
 
-export const labRoot = (): string => join(tmpdir(), 'mamori-lab');
+// A fixed root, not os.tmpdir(): a process with another TMPDIR must still find a stale lab.
+export const labRoot = (): string => '/tmp/mamori-lab';
 export const defaultLabDir = (id: number): string => join(labRoot(), String(id));
 /** Where the folder of a start that failed is kept for its logs, until the next start. */
 export const failedLabDir = (id: number): string => join(labRoot(), `${id}.failed`);
