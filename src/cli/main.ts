@@ -3,6 +3,8 @@ import { registerProbeCommand } from './probe.ts';
 import { registerValidateCommand } from './validate.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerRunbookCommand } from './runbook.ts';
+import { registerRunbookRunCommand } from './run-runbook.ts';
+import { registerCheckAccessCommand } from './check-access.ts';
 import { registerRunCommand } from './run.ts';
 import { registerConfirmCommand } from './confirm.ts';
 
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerValidateCommand(program);
   registerPlanCommand(program);
   registerRunbookCommand(program);
+  registerRunbookRunCommand(program);
+  registerCheckAccessCommand(program);
   registerRunCommand(program);
   registerConfirmCommand(program);
   return program;

@@ -10,12 +10,11 @@
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { isMamoriError } from '../errors.ts';
-import type { ConsoleAndPowerProfiles } from '../manifest/generated/config.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ExecutionRequest, Executor, StepRecord, Transcript, Verdict } from './execution.ts';
 import type { RenderedStep } from './types.ts';
 import { consoleChannelFor } from './drivers/registry.ts';
-import type { ConsoleChannel } from './drivers/types.ts';
+import type { ConsoleChannel, ConsoleProfiles } from './drivers/types.ts';
 import { OS_LOOK_SCRIPT, SUDO_PROMPT, killTreeScript, localConnectScript, plainCommand, processLookScript, wrapCommand, type SudoMode } from './remote-command.ts';
 import { osMismatch, parseOsLook } from './os-check.ts';
 import { scrubText } from './scrub.ts';
@@ -27,7 +26,7 @@ export type SecretResolver = (ref: string) => Promise<string>;
 export interface ExecutorOptions {
   resolveSecret: SecretResolver;
   /** The operator's console/power profiles (config `consoleProfiles`). */
-  consoleProfiles?: ConsoleAndPowerProfiles;
+  consoleProfiles?: ConsoleProfiles;
   logger?: Logger;
   /** Kept output per step (64 KiB). */
   outputLimitBytes?: number;

@@ -8,9 +8,9 @@
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { isMamoriError } from '../errors.ts';
-import type { ConsoleAndPowerProfiles } from '../manifest/generated/config.ts';
 import type { ServerDocument } from '../manifest/types.ts';
 import { consoleChannelFor } from './drivers/registry.ts';
+import type { ConsoleProfiles } from './drivers/types.ts';
 import { loginAuth, resolveServerSecrets, type SecretResolver } from './executor.ts';
 import { SUDO_PROMPT, plainCommand } from './remote-command.ts';
 import { scrubText } from './scrub.ts';
@@ -37,7 +37,7 @@ export interface ReadinessReport {
 
 export interface ReadinessOptions {
   resolveSecret: SecretResolver;
-  consoleProfiles?: ConsoleAndPowerProfiles;
+  consoleProfiles?: ConsoleProfiles;
   /** The server's rendered runbooks: their prompts' secrets must be declared and resolve. */
   runbooks?: readonly RenderedRunbook[];
   connectTimeoutMs?: number;

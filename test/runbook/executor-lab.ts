@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { MamoriError } from '../../src/errors.ts';
-import type { ConsoleAndPowerProfiles } from '../../src/manifest/generated/config.ts';
+import type { ConsoleProfiles } from '../../src/runbook/drivers/types.ts';
 import type { RunbookDocument, ServerDocument, ServiceName } from '../../src/manifest/types.ts';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import type { OutsideProbe } from '../../src/runbook/execution.ts';
@@ -82,7 +82,7 @@ export function resolverOf(secrets: Map<string, string>): (ref: string) => Promi
 }
 
 /** Console profiles for the lab: the console is the lab's nsenter helper; power through the BMC. */
-export function labProfiles(lab: Lab): ConsoleAndPowerProfiles {
+export function labProfiles(lab: Lab): ConsoleProfiles {
   const consoleArgv = [LAB_CONSOLE, `${lab.dir}/hosts/{{console.target}}`, '{{command}}'];
   return {
     'lab-ipmi': { driver: 'ipmi', cipherSuite: 3, consoleCommand: consoleArgv },

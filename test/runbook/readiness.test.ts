@@ -8,6 +8,7 @@ import { startLab, type Lab } from '../lab/index.ts';
 import { labProfiles, labSecrets, labServer, resolverOf, standardRunbook, type LabServerOptions } from './executor-lab.ts';
 
 let lab: Lab;
+const tempDirs: string[] = [];
 
 beforeAll(async () => {
   lab = await startLab({ id: 9, hosts: [{ name: 'ok' }, { name: 'nokey' }, { name: 'nosudo' }] });
@@ -15,6 +16,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await lab?.stop();
+  const { rm } = await import('node:fs/promises');
+  for (const d of tempDirs) await rm(d, { recursive: true, force: true });
 });
 
 async function readiness(hostName: string, o: LabServerOptions = {}, edit?: (s: Map<string, string>) => void): Promise<ReadinessReport> {
@@ -73,5 +76,101 @@ describe('readiness', () => {
     const c = cond(r, 'RecoveryNotReady');
     expect(c).toMatchObject({ status: 'True', reason: 'BmcUnreachable' });
     expect(JSON.stringify(r)).not.toContain(wrong);
+  });
+});
+
+describe('the commands: mamori check-access and mamori runbook run', () => {
+  async function fixture(): Promise<{ dir: string; argv: (...a: string[]) => string[] }> {
+    const { mkdtemp, mkdir, writeFile, readFile, chmod } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { LAB_CONSOLE } = await import('./executor-lab.ts');
+    const host = lab.host('ok');
+    const dir = await mkdtemp(join(tmpdir(), 'mamori-cli-'));
+    tempDirs.push(dir);
+    await mkdir(join(dir, 'manifests/customers/acme/servers'), { recursive: true });
+    await mkdir(join(dir, 'secrets'), { mode: 0o700 });
+    await chmod(join(dir, 'secrets'), 0o700);
+    await writeFile(join(dir, 'secrets/acme-ok-login'), await readFile(lab.managementKeyPath, 'utf8'), { mode: 0o600 });
+    await writeFile(join(dir, 'secrets/acme-ok-bmc'), `${host.bmc.user}:${(await readFile(host.bmc.passwordFile, 'utf8')).trim()}\n`, { mode: 0o600 });
+    await writeFile(
+      join(dir, 'mamori.yaml'),
+      [
+        'apiVersion: mamori/v1',
+        'kind: Config',
+        'secretsDir: secrets',
+        `stateDir: state`,
+        `targetNetworks: [${lab.subnet}, 127.0.0.0/8]`,
+        'consoleProfiles:',
+        `  lab-ipmi: { driver: ipmi, cipherSuite: 3, consoleCommand: [${JSON.stringify(LAB_CONSOLE)}, ${JSON.stringify(`${lab.dir}/hosts/{{console.target}}`)}, "{{command}}"] }`,
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      join(dir, 'manifests/customers/acme/servers/ok.yaml'),
+      [
+        'apiVersion: mamori/v1',
+        'kind: Server',
+        'metadata: { name: ok, customer: acme }',
+        'spec:',
+        `  address: ${host.address}`,
+        '  os: { family: centos, version: "5.4" }',
+        '  plan: basic',
+        '  contact: { email: ops@acme.example }',
+        '  allowedNetworks: [210.224.172.0/24, 210.188.224.0/24]',
+        '  services: [ping, http, ftp, ssh]',
+        `  access: { user: mamori, hostKey: "${host.hostKeyFingerprint}", credentials: { secretRef: acme-ok-login } }`,
+        `  console: { profile: lab-ipmi, bmc: 127.0.0.1, bmcPort: ${host.bmc.port}, credentials: { secretRef: acme-ok-bmc }, target: ok }`,
+        '',
+      ].join('\n'),
+    );
+    return { dir, argv: (...a) => ['node', 'mamori', '--manifests', join(dir, 'manifests'), '--config', join(dir, 'mamori.yaml'), ...a] };
+  }
+
+  async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    const { buildProgram } = await import('../../src/cli/main.ts');
+    const { Writable } = await import('node:stream');
+    let out = '';
+    let err = '';
+    const sink = (f: (s: string) => void) => new Writable({ write(c: Buffer, _e, done) { f(c.toString()); done(); } });
+    const stdout = sink((s) => (out += s));
+    const stderr = sink((s) => (err += s));
+    // The commands take their streams as deps; the program built by main uses the process's.
+    const { registerCheckAccessCommand } = await import('../../src/cli/check-access.ts');
+    const { registerRunbookRunCommand } = await import('../../src/cli/run-runbook.ts');
+    const { Command } = await import('commander');
+    const program = new Command('mamori').option('--manifests <dir>').option('--config <file>').exitOverride();
+    registerCheckAccessCommand(program, { stdout, stderr });
+    registerRunbookRunCommand(program, { stdout, stderr });
+    expect(buildProgram().commands.map((c) => c.name())).toEqual(expect.arrayContaining(['check-access', 'runbook']));
+    process.exitCode = undefined;
+    await program.parseAsync(argv);
+    const code = typeof process.exitCode === 'number' ? process.exitCode : 0;
+    process.exitCode = undefined;
+    return { code, out, err };
+  }
+
+  test('check-access prints the three conditions, all False for a ready server', async () => {
+    const f = await fixture();
+    const r = await cli(f.argv('check-access', 'ok'));
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/ManagementAccessDenied\s+False\s+LoginAndSudoWork/);
+    expect(r.out).toMatch(/HostKeyChanged\s+False/);
+    expect(r.out).toMatch(/RecoveryNotReady\s+False\s+Ready/);
+    expect(r.code).toBe(0);
+  });
+
+  test('runbook run --dry-run connects nowhere; runbook run restarts vsftpd and prints the transcript', async () => {
+    const f = await fixture();
+    await lab.breakService('ok', 'vsftpd');
+    const dry = await cli(f.argv('runbook', 'run', 'ok', 'ftp', '--dry-run'));
+    expect(dry.out).toMatch(/dry run: nothing connects/);
+    expect(dry.out).toMatch(/every secret resolves/);
+    expect(dry.code).toBe(0);
+    const r = await cli(f.argv('runbook', 'run', 'ok', 'ftp', '--json'));
+    const t = JSON.parse(r.out) as { verdict: string; steps: Array<{ command?: string }> };
+    expect(t.verdict).toBe('Recovered');
+    expect(t.steps.map((s) => s.command)).toContain('/etc/init.d/vsftpd restart');
+    expect(r.code).toBe(0);
   });
 });

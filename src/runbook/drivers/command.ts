@@ -3,13 +3,12 @@
  * Power, when given, prints `on`/`off` for {{action}} = status.
  */
 import { MamoriError } from '../../errors.ts';
-import type { Command } from '../../manifest/generated/config.ts';
 import { argvConsole } from './console-argv.ts';
 import { runArgv } from './run-argv.ts';
 import { expandArgv } from './template.ts';
-import type { ConsoleChannel, DriverContext, PowerDriver, PowerState } from './types.ts';
+import type { CommandProfile, ConsoleChannel, DriverContext, PowerDriver, PowerState } from './types.ts';
 
-export function commandChannel(profile: Command, ctx: DriverContext): ConsoleChannel {
+export function commandChannel(profile: CommandProfile, ctx: DriverContext): ConsoleChannel {
   const channel: ConsoleChannel = { profile: ctx.profileName, driver: 'command', console: argvConsole(profile.console, ctx) };
   if (profile.power) channel.power = argvPower(profile.power, ctx);
   return channel;

@@ -5,10 +5,9 @@
  * is that argv template (a serial console server); otherwise the console cannot be looked at.
  */
 import { MamoriError } from '../../errors.ts';
-import type { IPMI } from '../../manifest/generated/config.ts';
 import { argvConsole } from './console-argv.ts';
 import { runArgv } from './run-argv.ts';
-import type { ConsoleChannel, DriverContext, PowerDriver, PowerState } from './types.ts';
+import type { ConsoleChannel, DriverContext, IpmiProfile, PowerDriver, PowerState } from './types.ts';
 
 export const DEFAULT_BMC_PORT = 623;
 
@@ -25,14 +24,14 @@ export function ipmitoolArgv(binary: string, bmc: string, port: number, user: st
   return [binary, '-I', 'lanplus', '-H', bmc, '-p', String(port), '-U', user, '-E', '-C', String(cipherSuite), ...args];
 }
 
-export function ipmiChannel(profile: IPMI, ctx: DriverContext): ConsoleChannel {
+export function ipmiChannel(profile: IpmiProfile, ctx: DriverContext): ConsoleChannel {
   const channel: ConsoleChannel = { profile: ctx.profileName, driver: 'ipmi' };
   if (profile.consoleCommand && profile.consoleCommand.length > 0) channel.console = argvConsole(profile.consoleCommand, ctx);
   channel.power = ipmiPower(profile, ctx);
   return channel;
 }
 
-function ipmiPower(profile: IPMI, ctx: DriverContext): PowerDriver {
+function ipmiPower(profile: IpmiProfile, ctx: DriverContext): PowerDriver {
   const where = `ipmi profile ${ctx.profileName}`;
   const call = async (args: string[], deadlineMs: number, signal?: AbortSignal): Promise<string> => {
     const bmc = ctx.server.bmc;

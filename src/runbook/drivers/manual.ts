@@ -3,10 +3,9 @@
  * is a person's job: the executor escalates with "console check requested", and the
  * reconciler's notification goes to the operations desk.
  */
-import type { Manual } from '../../manifest/generated/config.ts';
-import type { ConsoleChannel, DriverContext } from './types.ts';
+import type { ConsoleChannel, DriverContext, ManualProfile } from './types.ts';
 
-export function manualChannel(profile: Manual, ctx: DriverContext): ConsoleChannel {
+export function manualChannel(profile: ManualProfile, ctx: DriverContext): ConsoleChannel {
   const channel: ConsoleChannel = { profile: ctx.profileName, driver: 'manual' };
   if (profile.desk) channel.desk = profile.desk;
   return channel;

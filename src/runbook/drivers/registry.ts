@@ -1,21 +1,20 @@
 /** One line per console/power driver, by the profile's `driver` name. */
 import { MamoriError } from '../../errors.ts';
-import type { ConsoleAndPowerProfiles, ConsolePowerProfile } from '../../manifest/generated/config.ts';
 import { commandChannel } from './command.ts';
 import { ipmiChannel } from './ipmi.ts';
 import { manualChannel } from './manual.ts';
-import type { ConsoleChannel, DriverContext, DriverName } from './types.ts';
+import type { ConsoleChannel, ConsoleProfile, ConsoleProfiles, DriverContext, DriverName } from './types.ts';
 
 type Factory<P> = (profile: P, ctx: DriverContext) => ConsoleChannel;
 
-export const CONSOLE_DRIVERS: { [K in DriverName]: Factory<Extract<ConsolePowerProfile, { driver: K }>> } = {
+export const CONSOLE_DRIVERS: { [K in DriverName]: Factory<Extract<ConsoleProfile, { driver: K }>> } = {
   ipmi: ipmiChannel,
   command: commandChannel,
   manual: manualChannel,
 };
 
 /** The channel for a server's console profile; throws MAMORI_RUNBOOK_CONSOLE_UNAVAILABLE for an unknown profile. */
-export function consoleChannelFor(profiles: ConsoleAndPowerProfiles | undefined, profileName: string, ctx: Omit<DriverContext, 'profileName'>): ConsoleChannel {
+export function consoleChannelFor(profiles: ConsoleProfiles | undefined, profileName: string, ctx: Omit<DriverContext, 'profileName'>): ConsoleChannel {
   const profile = profiles?.[profileName];
   if (!profile) {
     throw new MamoriError('MAMORI_RUNBOOK_CONSOLE_UNAVAILABLE', `no console profile named "${profileName}" in the operator's configuration`, { details: { profile: profileName } });

@@ -31,6 +31,13 @@ export interface PowerDriver {
 
 export type DriverName = 'ipmi' | 'command' | 'manual';
 
+/** The operator's profiles as the config gives them (read-only; a mutable one fits too). */
+export type IpmiProfile = { readonly driver: 'ipmi'; readonly cipherSuite?: number; readonly consoleCommand?: readonly string[] };
+export type CommandProfile = { readonly driver: 'command'; readonly console: readonly string[]; readonly power?: readonly string[] };
+export type ManualProfile = { readonly driver: 'manual'; readonly desk?: string };
+export type ConsoleProfile = IpmiProfile | CommandProfile | ManualProfile;
+export type ConsoleProfiles = { readonly [name: string]: ConsoleProfile | undefined };
+
 export interface ConsoleChannel {
   profile: string;
   driver: DriverName;

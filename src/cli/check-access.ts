@@ -1,0 +1,92 @@
+/**
+ * `mamori check-access SERVER`: the readiness check for one server, now — log in with the
+ * pinned key, `sudo -n true`, every secret its runbooks need, the BMC's power status — and
+ * print the conditions the daemon puts in status. Exit 0 when none is True, 1 otherwise.
+ */
+import { resolve as resolvePath } from 'node:path';
+import type { Command } from 'commander';
+import { isMamoriError } from '../errors.ts';
+import { loadConfig } from '../config/load-config.ts';
+import type { MamoriConfig } from '../config/types.ts';
+import { loadManifests } from '../manifest/load-manifests.ts';
+import { listServices } from '../manifest/services.ts';
+import { reviewPolicyCheck } from '../runbook/policy.ts';
+import { checkReadiness } from '../runbook/readiness.ts';
+import { renderRunbook } from '../runbook/render.ts';
+import { selectRunbook } from '../runbook/select.ts';
+import type { RenderedRunbook } from '../runbook/types.ts';
+import { resolveSecret } from '../secrets/resolve-secret.ts';
+import { runbookSelector } from './validate.ts';
+
+export interface CheckAccessDeps {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  cwd?: string;
+}
+
+export async function runCheckAccess(
+  serverName: string,
+  options: { manifests: string; config?: string | undefined; json?: boolean },
+  deps: CheckAccessDeps = {},
+): Promise<number> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const cwd = deps.cwd ?? process.cwd();
+  let config: MamoriConfig;
+  try {
+    config = await loadConfig(options.config, { cwd });
+  } catch (err) {
+    if (isMamoriError(err)) {
+      stderr.write(`mamori check-access: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const set = await loadManifests(resolvePath(cwd, options.manifests), { config, selectRunbook: runbookSelector, checks: [reviewPolicyCheck] });
+  const loaded = set.servers.get(serverName);
+  if (loaded === undefined) {
+    const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(`/servers/${serverName}.yaml`));
+    const why = about.map((f) => `\n  ${f.file}:${f.line}:${f.col}: ${f.field}: ${f.message} [${f.rule}]`).join('');
+    stderr.write(`mamori check-access: no valid server "${serverName}" in ${options.manifests}${why}\n`);
+    return 1;
+  }
+  const server = loaded.doc;
+  const runbooks: RenderedRunbook[] = [];
+  for (const { name: service } of listServices(server)) {
+    const picked = selectRunbook(server, service, set.runbooks);
+    if ('error' in picked) continue;
+    try {
+      runbooks.push(renderRunbook(server, service, picked.runbook, picked.origin));
+    } catch {
+      // validate reports unrenderable runbooks; readiness looks at the ones that render
+    }
+  }
+  const report = await checkReadiness(server, {
+    resolveSecret: (ref) => resolveSecret(ref, config),
+    consoleProfiles: config.consoleProfiles,
+    runbooks,
+    ...(config.sourceAddress !== undefined ? { sourceAddress: config.sourceAddress } : {}),
+  });
+  if (options.json === true) {
+    stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    const lines = [`${report.server} (${server.spec.address}), checked ${report.checkedAt}`];
+    for (const c of report.conditions) lines.push(`  ${c.type.padEnd(22)} ${c.status.padEnd(7)} ${c.reason}: ${c.message}`);
+    const facts = Object.entries(report.facts).map(([k, v]) => `${k}=${String(v)}`);
+    if (facts.length > 0) lines.push(`  ${facts.join(' ')}`);
+    stdout.write(`${lines.join('\n')}\n`);
+  }
+  return report.conditions.some((c) => c.status === 'True') ? 1 : 0;
+}
+
+export function registerCheckAccessCommand(program: Command, deps: CheckAccessDeps = {}): Command {
+  return program
+    .command('check-access')
+    .description('Check now that mamori could repair a server: SSH login with the pinned host key, sudo -n, secrets, the BMC.')
+    .argument('<server>', "the server's name")
+    .option('--json', 'print the report as JSON')
+    .action(async (serverName: string, opts: { json?: boolean }, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<{ manifests?: string; config?: string }>();
+      process.exitCode = await runCheckAccess(serverName, { manifests: globals.manifests ?? 'manifests', config: globals.config, json: opts.json === true }, deps);
+    });
+}
