@@ -31,7 +31,7 @@ describe('mamori probe against the lab', () => {
 
   test('all nine services of a healthy host: exit 0, every result up', async () => {
     for (const host of lab.hosts) {
-      const r = await mamori(['probe', host.address, '--json', '--timeout', '3000']);
+      const r = await mamori(['probe', host.address, '--json', '--timeout', '8000']);
       expect(r.stderr).toBe('');
       const results = JSON.parse(r.stdout) as ProbeResult[];
       expect(results.map((x) => [x.service, x.up])).toEqual(SERVICE_NAMES.map((s) => [s, true]));
@@ -57,7 +57,7 @@ describe('mamori probe against the lab', () => {
           '  access: { user: mamori, hostKey: "SHA256:PJDf4Jfj8Tk7Fpq+jpbIV9B3V9CGfkyU+ERPfJXIHRA", credentials: { secretRef: lab-cli } }', ''].join('\n'),
       );
       const globals = ['--manifests', dir, '--config', join(dir, 'mamori.yaml')];
-      const r = await mamori([...globals, 'probe', 'cli', '--json', '--timeout', '3000']);
+      const r = await mamori([...globals, 'probe', 'cli', '--json', '--timeout', '8000']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const results = JSON.parse(r.stdout) as ProbeResult[];
@@ -68,7 +68,7 @@ describe('mamori probe against the lab', () => {
         ['smtp', `${host.address}:25`, true],
         ['pop3', `${host.address}:110`, true],
       ]);
-      const narrowed = await mamori([...globals, 'probe', 'cli', '-s', 'ftp', '--timeout', '3000']);
+      const narrowed = await mamori([...globals, 'probe', 'cli', '-s', 'ftp', '--timeout', '8000']);
       expect(narrowed.code).toBe(2);
       expect(narrowed.stderr).toMatch(/server "cli" does not subscribe ftp/);
       const unknown = await mamori([...globals, 'probe', 'nosuch']);
@@ -82,7 +82,7 @@ describe('mamori probe against the lab', () => {
   test('a dead daemon: exit 1, its service refused, named in the table', async () => {
     const host = lab.host('cli');
     await lab.breakService('cli', 'sendmail');
-    const r = await mamori(['probe', host.address, '-s', 'smtp,ssh,pop3', '--timeout', '3000']);
+    const r = await mamori(['probe', host.address, '-s', 'smtp,ssh,pop3', '--timeout', '8000']);
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(3);
