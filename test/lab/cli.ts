@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { attachLab, startLab } from './lab.ts';
+import { attachLab, listeningPorts, startLab } from './lab.ts';
 import { cleanStaleLab } from './clean.ts';
 import { LAB_SERVICES, LAB_VARIANTS, type LabHostSpec, type LabService, type LabVariant, type PowerAction } from './types.ts';
 import { labRecordPath } from './names.ts';
@@ -67,8 +67,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
     out(`lab ${lab.id}: ${lab.subnet} folder ${lab.dir}`);
     for (const h of lab.hosts) {
       const power = await lab.power(h.name, 'status').catch((e: unknown) => `bmc error: ${String(e)}`);
-      const ss = await run('ip', ['netns', 'exec', h.netns, 'ss', '-Hltn']);
-      const ports = [...ss.stdout.matchAll(/:(\d+)\s/g)].map((m) => Number(m[1])).filter((p, i, a) => a.indexOf(p) === i);
+      const ports = [...(await listeningPorts(lab.dir, h))];
       const link = await run('ip', ['-n', h.netns, '-o', 'link', 'show', 'eth0']);
       const carrier = /LOWER_UP/.test(link.stdout) ? 'link up' : 'link down';
       out(`${h.name.padEnd(10)} ${h.address.padEnd(13)} power ${power} ${carrier} listening ${ports.sort((a, b) => a - b).join(',') || '-'}`);

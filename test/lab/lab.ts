@@ -46,13 +46,26 @@ async function tail(path: string, lines = 8): Promise<string> {
   }
 }
 
-async function listeningPorts(netns: string): Promise<Set<number>> {
-  const r = await run('ip', ['netns', 'exec', netns, 'ss', '-Hltn'], { timeoutMs: 5_000 });
+/**
+ * TCP ports in LISTEN inside a host, from /proc/<init>/net/tcp{,6} (the host's network
+ * namespace seen from the machine): no process to spawn, so polling is cheap.
+ */
+export async function listeningPorts(labDir: string, host: LabHost): Promise<Set<number>> {
   const ports = new Set<number>();
-  for (const line of r.stdout.split('\n')) {
-    const local = line.trim().split(/\s+/)[3];
-    const m = local ? /:(\d+)$/.exec(local) : null;
-    if (m?.[1]) ports.add(Number(m[1]));
+  const pid = await initPid(labDir, host);
+  if (pid === undefined) return ports;
+  for (const f of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = await readFile(`/proc/${pid}/net/${f}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const port = cols[1]?.split(':').pop();
+      if (cols[3] === '0A' && port) ports.add(parseInt(port, 16));
+    }
   }
   return ports;
 }
@@ -96,7 +109,7 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
   const waitPorts = async (h: LabHost, ports: readonly number[], want: 'open' | 'closed', timeoutMs: number): Promise<number[]> => {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const open = await listeningPorts(h.netns);
+      const open = await listeningPorts(dir, h);
       const pending = ports.filter((p) => open.has(p) !== (want === 'open'));
       if (pending.length === 0 || Date.now() > until) return pending;
       await sleep(100);
