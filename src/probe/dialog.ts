@@ -138,13 +138,19 @@ class DialogRun {
     if (this.dialog.tls === true) {
       this.phase = 'tls';
       const host = this.target.host;
-      const tlsSocket = tlsConnect({
-        socket: raw,
-        // SNI must be a name, never an address literal.
-        servername: host !== undefined && !/^[\d.]+$|:/.test(host) ? host : undefined,
-        host: host ?? this.target.address,
-        rejectUnauthorized: false,
-      });
+      let tlsSocket: TLSSocket;
+      try {
+        tlsSocket = tlsConnect({
+          socket: raw,
+          // SNI must be a name, never an address literal.
+          servername: host !== undefined && !/^[\d.]+$|:/.test(host) ? host : undefined,
+          host: host ?? this.target.address,
+          rejectUnauthorized: false,
+        });
+      } catch (err) {
+        this.fail(failureFromError(err, 'tls'));
+        return;
+      }
       this.io = tlsSocket;
       tlsSocket.on('error', (err) => this.onError(err));
       tlsSocket.on('close', () => this.onClose());
