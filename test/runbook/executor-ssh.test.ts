@@ -3,6 +3,7 @@
  * CentOS-5-like host, the pass-phrase httpd, the legacy sshd, the firewalled host, a wrong
  * host key, a wrong OS, a hanging step and an output flood.
  */
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createLogger } from '../../src/log.ts';
@@ -19,7 +20,7 @@ let secrets: Map<string, string>;
 beforeAll(async () => {
   lab = await startLab({
     id: 7,
-    hosts: [{ name: 'web' }, { name: 'pp', variant: 'passphrase' }, { name: 'old', variant: 'legacy-ssh' }, { name: 'fw', variant: 'firewall' }],
+    hosts: [{ name: 'web' }, { name: 'pp', variant: 'passphrase' }, { name: 'old', variant: 'legacy-ssh' }, { name: 'fw', variant: 'firewall' }, { name: 'pw' }],
   });
   secrets = await labSecrets(lab);
 });
@@ -196,6 +197,39 @@ describe('the pass-phrase host', () => {
     const t = await createExecutor({ resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
     expect(step(t, 'leak')?.output).toBe('[redacted]\n');
     expect(JSON.stringify(t)).not.toContain(passphrase);
+  });
+});
+
+describe('a customer who removed key login', () => {
+  test('password login and sudo -S with the password fed after its prompt; the password is in no transcript or log', async () => {
+    const password = `Pw-${randomBytes(12).toString('base64url')}`;
+    const setup = await lab.console(
+      'pw',
+      [
+        `echo 'mamori:${password}' | chpasswd`,
+        'rm -f /etc/sudoers.d/*',
+        "printf 'mamori ALL=(ALL) ALL\\n' > /etc/sudoers.d/mamori && chmod 440 /etc/sudoers.d/mamori",
+        "sed -i 's/^PasswordAuthentication no/PasswordAuthentication yes/' /etc/ssh/sshd_config",
+        'rm -f ~mamori/.ssh/authorized_keys',
+        '/etc/init.d/sshd restart',
+      ].join(' && '),
+    );
+    expect(setup.code).toBe(0);
+    secrets.set('pw-login', password);
+    secrets.set('pw-sudo', password);
+    for (const pty of [false, true]) {
+      await lab.breakService('pw', 'httpd');
+      const host = lab.host('pw');
+      const server = labServer(lab, host);
+      server.spec.access.sudo = { pty, password: { secretRef: 'pw-sudo' } };
+      const runbook = await standardRunbook('std-httpd-el-sysv', server, 'http');
+      const log = logCapture();
+      const t = await createExecutor({ resolveSecret: resolverOf(secrets), logger: log.logger }).execute({ server, runbook, probe: outsideProbe(server) });
+      expect(t.verdict).toBe('Recovered');
+      expect(step(t, 'restart-httpd')?.exitCode).toBe(0);
+      expect(JSON.stringify(t)).not.toContain(password);
+      expect(log.text()).not.toContain(password);
+    }
   });
 });
 
