@@ -14,7 +14,8 @@
  *
  * Delivery is AT LEAST ONCE. Before a send the record is marked `sending`; after the relay accepts,
  * sent/<id>.json is written and pending/<id>.json removed. A crash between the relay's "250" and
- * that record leaves `sending` behind: on restart the message is sent again — with the same
+ * that record leaves the message in pending/ (marked `sending`, which is logged as a probable
+ * duplicate): on restart every message in pending/ is sent again — with the same
  * Message-ID, Date and body, so the copy is recognisable (and many mail stores drop it). We chose
  * a rare duplicate over a lost "your server is down" message. Enqueueing an id that is pending,
  * sent, folded or failed is a no-op: that is what makes "journal first, act second" safe upstream.
@@ -164,12 +165,15 @@ export class Outbox implements Notifier {
     return run;
   }
 
-  private async write(folder: Folder, fileId: string, data: unknown, syncDir = true): Promise<void> {
-    // Threads and rate windows are hints: losing the last one in a power cut costs a new thread or
-    // one message past the rate, never a message. They are replaced atomically but not fsync'd.
-    const durable = folder !== 'threads' && folder !== 'windows';
+  /**
+   * `durable`: fsync'd, folder too — a queued message and its sent record. `atomic`: replaced whole
+   * but not fsync'd — hints whose loss in a power cut costs at most a new thread, one message past
+   * the rate or a duplicate, never a message (threads, windows, the `sending` mark, folded records).
+   */
+  private async write(folder: Folder, fileId: string, data: unknown, how: 'durable' | 'atomic' = 'durable'): Promise<void> {
+    const durable = how === 'durable' && folder !== 'threads' && folder !== 'windows';
     await writeFileAtomic(this.file(folder, fileId), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o640, fsync: durable });
-    if (durable && syncDir) await fsyncDir(this.dir(folder));
+    if (durable) await fsyncDir(this.dir(folder));
   }
 
   private async exists(folder: Folder, fileId: string): Promise<boolean> {
@@ -364,10 +368,11 @@ export class Outbox implements Notifier {
       // the second enqueue of the same digest id is a no-op.
       await this.enqueueLocked(digest, true, first.threadRoot ?? first.messageId);
       // All folded records first (one folder sync), then the pending ones go: a crash in between
-      // leaves both, and the next pass moves them again without a second digest.
+      // leaves both, and the next pass moves them again without a second digest. A folded record
+      // only answers "already notified?", for which an empty file after a power cut still does.
       for (const [fileId, r] of members) {
         const done: SentRecord = { ...r, state: 'folded', doneAt: this.now(), digestId };
-        await this.write('folded', fileId, done, false);
+        await this.write('folded', fileId, done, 'atomic');
       }
       await fsyncDir(this.dir('folded'));
       for (const [fileId] of members) {
@@ -387,7 +392,8 @@ export class Outbox implements Notifier {
       if (r === undefined || r.state !== 'pending') return undefined;
       r.state = 'sending';
       try {
-        await this.write('pending', fileId, r);
+        // Only a hint for the log after a crash: a `pending` record found at start is sent as well.
+        await this.write('pending', fileId, r, 'atomic');
       } catch (err) {
         // Not marked on disk, so not sent: leave it pending for the next pass.
         r.state = 'pending';

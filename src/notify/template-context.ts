@@ -34,3 +34,11 @@ export function hostsAllowForm(cidr: string): string {
   const octets = [24, 16, 8, 0].map((shift) => (mask >>> shift) & 0xff);
   return `${m[1]}/${octets.join('.')}`;
 }
+
+/** A long list keeps its head and its tail (the latest state); the middle becomes one line. */
+export function elide(items: string[], max: number, middle: (omitted: number) => string): string[] {
+  if (items.length <= max) return items;
+  const head = Math.floor(max / 2);
+  const tail = max - head;
+  return [...items.slice(0, head), middle(items.length - max), ...items.slice(items.length - tail)];
+}

@@ -4,7 +4,7 @@
  */
 import { failureLabel, formatDuration, localized, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
-import { hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
+import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import type {
   CouldNotRecoverReason,
   Notification,
@@ -419,7 +419,7 @@ export const EN: TemplateSet = {
         { type: 'heading', text: 'Period' },
         { type: 'p', text: `${ctx.dt(f.windowStart)} to ${ctx.dt(f.windowEnd)}` },
         { type: 'heading', text: `Notices (${f.items.length}, oldest first)` },
-        { type: 'list', items },
+        { type: 'list', items: elide(items, 40, (omitted) => `… (${omitted} more in between, not listed) …`) },
         { type: 'p', text: `The last notice is the current state.\n${CLOSING}` },
         signature(ctx, n),
       ],

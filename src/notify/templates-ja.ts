@@ -5,7 +5,7 @@
  */
 import { failureLabel, formatDuration, localized, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
-import { hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
+import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import type {
   CouldNotRecoverReason,
   Notification,
@@ -441,7 +441,7 @@ export const JA: TemplateSet = {
         { type: 'heading', text: '期間' },
         { type: 'p', text: `${ctx.dt(f.windowStart)} 〜 ${ctx.dt(f.windowEnd)}` },
         { type: 'heading', text: `お知らせの一覧（${f.items.length} 件、古い順）` },
-        { type: 'list', items },
+        { type: 'list', items: elide(items, 40, (omitted) => `…（途中の ${omitted} 件は省略しました）…`) },
         { type: 'p', text: `最新の状況は、一覧の最後の項目のとおりです。\n${CLOSING}` },
         signature(ctx, n),
       ],

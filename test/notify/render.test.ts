@@ -104,6 +104,19 @@ describe('render', () => {
     expect(r.text).toContain('Enter pass phrase: [redacted]');
   });
 
+  it('lists a long digest by its head and tail', () => {
+    const n = example('digest', 'ja');
+    if (n.kind !== 'digest') throw new Error('example kind');
+    const item = n.facts.items[0]!;
+    n.facts.items = Array.from({ length: 300 }, (_, i) => ({ ...item, id: `i${i}`, incidentId: `inc-${i}` }));
+    const r = render(n, { messageIdDomain: FIXED_DOMAIN });
+    expect(r.subject).toContain('（300 件）');
+    expect(r.text).toContain('（inc-0）');
+    expect(r.text).toContain('（inc-299）');
+    expect(r.text).not.toContain('（inc-150）');
+    expect(r.text).toContain('途中の 260 件は省略しました');
+  });
+
   it('scrubs the longest secret first', () => {
     expect(scrubSecrets('a=abc b=abcdef', ['abc', 'abcdef'])).toBe('a=[redacted] b=[redacted]');
     expect(scrubSecrets('x', [''])).toBe('x');
