@@ -446,6 +446,11 @@ export class Daemon {
     for (const key of ['probe', 'remediation', 'massFailure'] as const) if (differs(next[key], before[key])) changed.push(key);
     // The controller holds this object: new numbers apply from its next scheduling decision.
     Object.assign(this.policy, policyOf(next));
+    if (changed.includes('probe') && this.desired?.appliedRevision !== undefined) {
+      // Re-apply the same desired state: every server is scheduled again now, on the new interval,
+      // instead of waiting out the old one.
+      this.applyDesired(this.desired.appliedRevision, this.desired.appliedServers());
+    }
     if (differs(next.holds, before.holds)) {
       this.desired?.setHolds({ ...next.holds });
       changed.push('holds');

@@ -34,7 +34,36 @@ export interface RunOptions {
 
 /** Start the daemon and serve until a stop signal; resolves with the exit code. */
 export async function runDaemon(options: RunOptions, stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let daemon: Daemon;
+  // Signals are caught from the first moment: a SIGTERM that arrives while the daemon starts
+  // (its reconciler may already run a runbook) must still stop it cleanly, not kill it.
+  let daemon: Daemon | undefined;
+  let stopSignal: NodeJS.Signals | undefined;
+  let finish: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopSignal !== undefined) return;
+    stopSignal = signal;
+    if (daemon) shutDown(daemon, signal);
+  };
+  const reload = (): void => {
+    void daemon?.reload();
+  };
+  const shutDown = (d: Daemon, signal: NodeJS.Signals): void => {
+    // The bound on exit: the runbook deadline, then flushing, then out whatever is left.
+    const bound = setTimeout(() => {
+      d.logger.error({ signal }, 'shutdown did not finish in time; exiting');
+      finish(1);
+    }, options.stopDeadlineSeconds * 1000 + 15_000);
+    d.stop(signal)
+      .then(() => finish(0))
+      .catch(() => finish(1))
+      .finally(() => clearTimeout(bound));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', reload);
   try {
     daemon = await Daemon.start({
       ...(options.configPath !== undefined ? { configPath: options.configPath } : {}),
@@ -44,31 +73,14 @@ export async function runDaemon(options: RunOptions, stderr: NodeJS.WritableStre
   } catch (err) {
     const text = isMamoriError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
     stderr.write(`mamori run: ${text}\n`);
-    return 1;
+    finish(1);
   }
-  return new Promise<number>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      process.off('SIGHUP', reload);
-      // The bound on exit: the runbook deadline, then flushing, then out whatever is left.
-      const bound = setTimeout(() => {
-        daemon.logger.error({ signal }, 'shutdown did not finish in time; exiting');
-        resolve(1);
-      }, options.stopDeadlineSeconds * 1000 + 15_000);
-      daemon
-        .stop(signal)
-        .then(() => resolve(0))
-        .catch(() => resolve(1))
-        .finally(() => clearTimeout(bound));
-    };
-    const reload = (): void => {
-      void daemon.reload();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    process.on('SIGHUP', reload);
-  });
+  if (daemon && stopSignal !== undefined) shutDown(daemon, stopSignal);
+  const code = await done;
+  process.off('SIGTERM', stop);
+  process.off('SIGINT', stop);
+  process.off('SIGHUP', reload);
+  return code;
 }
 
 export function registerRunCommand(program: Command): void {
