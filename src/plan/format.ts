@@ -72,36 +72,54 @@ export function formatPlanText(plan: Plan): string {
 const code = (text: string): string => `\`${text.replace(/`/g, "'")}\``;
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+// A pull-request comment is limited in size (GitHub: 65,536 characters): long lists are
+// cut with a count, and the JSON format keeps everything.
+export const MARKDOWN_LIMITS = { targets: 40, groups: 60, rows: 200 } as const;
+const cut = <T>(list: readonly T[], max: number): { shown: readonly T[]; more: number } => ({ shown: list.slice(0, max), more: Math.max(0, list.length - max) });
+const moreText = (more: number, what: string): string => (more === 0 ? '' : ` … and ${more} more ${what}`);
+const reachMd = (list: ReadonlyArray<{ server: string; service: string }>): string => {
+  const { shown, more } = cut(list, MARKDOWN_LIMITS.targets);
+  return `${reach(shown)}${moreText(more, 'server services')}`;
+};
+
 export function formatPlanMarkdown(plan: Plan): string {
   const out: string[] = [`### mamori plan ${code(plan.from)} → ${code(plan.to)}`, '', counts(plan), ''];
   const s = plan.servers;
   if (s.added.length + s.removed.length + s.changed.length + s.invalid.length > 0) {
     out.push('#### Servers', '', '| | server | change |', '|---|---|---|');
-    for (const a of s.added) out.push(`| ➕ | ${cell(who(a))} | ${cell(`${a.os}, plan ${a.plan}, ${a.address}, services ${a.services.join(', ')}`)} |`);
-    for (const r of s.removed) out.push(`| ➖ | ${cell(who(r))} | removed |`);
-    for (const i of s.invalid) out.push(`| ⚠️ | ${cell(who(i))} | invalid in this revision (see findings); not removed |`);
-    for (const c of s.changed) out.push(`| ✏️ | ${cell(who(c))} | ${c.changes.map((f) => cell(change(f))).join('<br>')} |`);
+    const table: string[] = [];
+    for (const a of s.added) table.push(`| ➕ | ${cell(who(a))} | ${cell(`${a.os}, plan ${a.plan}, ${a.address}, services ${a.services.join(', ')}`)} |`);
+    for (const r of s.removed) table.push(`| ➖ | ${cell(who(r))} | removed |`);
+    for (const i of s.invalid) table.push(`| ⚠️ | ${cell(who(i))} | invalid in this revision (see findings); not removed |`);
+    for (const c of s.changed) table.push(`| ✏️ | ${cell(who(c))} | ${c.changes.map((f) => cell(change(f))).join('<br>')} |`);
+    const rows = cut(table, MARKDOWN_LIMITS.rows);
+    out.push(...rows.shown);
+    if (rows.more > 0) out.push(`| | … | ${rows.more} more servers: see \`mamori plan --format json\` |`);
     out.push('');
   }
   if (plan.runbooks.length > 0) {
     out.push('#### Runbook documents', '');
     for (const r of plan.runbooks) {
-      out.push(`- ${r.change}: ${code(r.name)} (${r.owner}) ${code(r.file)} — reaches ${plural(r.reaches.length, 'server service')}${r.reaches.length === 0 ? '' : `: ${reach(r.reaches)}`}`);
+      out.push(`- ${r.change}: ${code(r.name)} (${r.owner}) ${code(r.file)} — reaches ${plural(r.reaches.length, 'server service')}${r.reaches.length === 0 ? '' : `: ${reachMd(r.reaches)}`}`);
     }
     out.push('');
   }
   if (plan.effective.groups.length > 0) {
     out.push('#### Effective runbooks', '', 'What mamori will run, per server and service, as rendered at both revisions.', '');
-    for (const g of plan.effective.groups) {
-      out.push(`<details open><summary>${cell(groupTitle(g))} — ${plural(g.targets.length, 'server service')}: ${cell(targets(g))}</summary>`, '', '```diff');
+    const groups = cut(plan.effective.groups, MARKDOWN_LIMITS.groups);
+    for (const g of groups.shown) {
+      out.push(`<details open><summary>${cell(groupTitle(g))} — ${plural(g.targets.length, 'server service')}: ${cell(reachMd(g.targets))}</summary>`, '', '```diff');
       for (const line of g.diff) out.push(line.replace(/```/g, "'''"));
       out.push('```', '', '</details>', '');
     }
+    if (groups.more > 0) out.push(`${plural(groups.more, 'more diff')} not shown: \`mamori plan --format json\` has every one.`, '');
   }
   for (const [side, list] of [[plan.from, plan.findings.from], [plan.to, plan.findings.to]] as const) {
     if (list.length === 0) continue;
     out.push(`#### Findings in ${code(side)}`, '');
-    for (const f of list) out.push(`- ${code(finding(f))}`);
+    const shown = cut(list, MARKDOWN_LIMITS.rows);
+    for (const f of shown.shown) out.push(`- ${code(finding(f))}`);
+    if (shown.more > 0) out.push(`- … and ${shown.more} more: \`mamori validate\` lists every one`);
     out.push('');
   }
   return out.join('\n');
