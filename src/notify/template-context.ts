@@ -1,6 +1,6 @@
 /** What every template gets besides the notification: formatting bound to the recipient's zone. */
 import type { EmailDocument } from './layout.ts';
-import type { Notification, NotificationKind, NotificationOf } from './types.ts';
+import type { NotificationKind, NotificationOf } from './types.ts';
 
 export interface TemplateContext {
   /** Formats an ISO time in the recipient's zone and language. */
@@ -15,14 +15,6 @@ export interface TemplateContext {
 export type Template<K extends NotificationKind> = (n: NotificationOf<K>, ctx: TemplateContext) => Omit<EmailDocument, 'locale'>;
 
 export type TemplateSet = { [K in NotificationKind]: Template<K> };
-
-/** `web01 http`, `web01`, or '' — the part of a subject that names what the message is about. */
-export function subjectTarget(n: Notification, clean: (s: string) => string): string {
-  const parts: string[] = [];
-  if (n.server) parts.push(clean(n.server.name));
-  if (n.service) parts.push(clean(n.service));
-  return parts.join(' ');
-}
 
 /** IPv4 CIDR to the `net/mask` form TCP wrappers read; other forms are returned as given. */
 export function hostsAllowForm(cidr: string): string {
