@@ -6,6 +6,7 @@ const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['probe', () => import('./probe.ts')],
   ['notify', () => import('./notify.ts')],
   ['plan', () => import('./plan.ts')],
+  ['runbook', () => import('./runbook.ts')],
 ];
 
 const wanted = process.argv.slice(2);

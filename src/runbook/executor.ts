@@ -411,7 +411,8 @@ class Execution {
       pass &&= ok;
     }
     if (look.localConnectPort !== undefined) {
-      const r = await this.exec(localConnectScript(look.localConnectPort), { sudo: false, deadlineMs });
+      const service = this.request.runbook.service;
+      const r = await this.exec(localConnectScript(look.localConnectPort, service !== 'http' && service !== 'https'), { sudo: false, deadlineMs });
       this.stopForExec(step, r, `the local connect of ${step.id}`);
       const ok = r.exitCode === 0 && r.output.includes('connected');
       this.evidence.localConnect = ok;

@@ -85,12 +85,15 @@ export function processLookScript(name: string, pidFile?: string): string {
 }
 
 /**
- * Connects to 127.0.0.1:port from the server itself and prints the greeting, if any.
+ * Connects to 127.0.0.1:port from the server itself and prints the greeting, if any
+ * (a banner protocol's first line, waited for up to a second).
  * bash's /dev/tcp where there is bash (CentOS/RHEL), else nc (FreeBSD base has it).
  */
-export function localConnectScript(port: number): string {
+export function localConnectScript(port: number, readGreeting = true): string {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`not a port: ${port}`);
-  const viaBash = `exec 3<>/dev/tcp/127.0.0.1/${port} || exit 1; echo connected; IFS= read -r -t 1 line <&3 && printf 'greeting: %s\\n' "$line"; exit 0`;
+  // HTTP says nothing until asked: waiting for its greeting would only cost time.
+  const greeting = readGreeting ? `IFS= read -r -t 1 line <&3 && printf 'greeting: %s\\n' "$line"; ` : '';
+  const viaBash = `exec 3<>/dev/tcp/127.0.0.1/${port} || exit 1; echo connected; ${greeting}exit 0`;
   return [
     'if command -v bash >/dev/null 2>&1; then',
     `  bash -c ${quote(viaBash)}`,
