@@ -113,7 +113,7 @@ export function parseYaml(text: string, file: string): ParsedYaml {
   }
 
   const docs: Document.Parsed[] = [];
-  const composer = new Composer({ uniqueKeys: true, prettyErrors: false, schema: 'core', customTags: [], keepSourceTokens: true });
+  const composer = new Composer({ uniqueKeys: true, prettyErrors: false, schema: 'core', customTags: [] });
   for (const doc of composer.compose(new Parser(lc.addNewLine).parse(text), true, text.length)) docs.push(doc);
   const doc = docs[0];
   if (docs.length > 1) {

@@ -33,11 +33,14 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Read at most `limit` + 1 bytes: the size check happened already, but a file may grow. */
-async function readBounded(path: string, limit: number): Promise<Uint8Array> {
+/**
+ * Read at most `limit` + 1 bytes: the size check happened already, but a file may
+ * grow in between (then the validator sees more than the limit and refuses it).
+ */
+async function readBounded(path: string, size: number, limit: number): Promise<Uint8Array> {
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.alloc(limit + 1);
+    const buf = Buffer.allocUnsafe(Math.min(size, limit) + 1);
     let total = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, total, buf.length - total, total);
@@ -139,9 +142,9 @@ async function walk(start: Walk, files: ManifestFile[], findings: Finding[], bud
   const worker = async (): Promise<void> => {
     while (next < toRead.length) {
       const i = next++;
-      const item = toRead[i] as { abs: string; logical: string };
+      const item = toRead[i] as { abs: string; logical: string; size: number };
       try {
-        out[i] = { path: item.logical, content: await readBounded(item.abs, MANIFEST_LIMITS.maxFileBytes), absolutePath: item.abs };
+        out[i] = { path: item.logical, content: await readBounded(item.abs, item.size, MANIFEST_LIMITS.maxFileBytes), absolutePath: item.abs };
       } catch (err) {
         refuse(item.logical, item.abs, 'file-unreadable', `the file cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       }

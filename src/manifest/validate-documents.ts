@@ -29,7 +29,8 @@ import { parseYaml, type PositionIndex } from './parse-yaml.ts';
 import { schemaSet, type SchemaName } from './schemas.ts';
 import { explainSchemaErrors } from './schema-errors.ts';
 import { scanInlineSecrets } from './secret-scan.ts';
-import { placementOf, wrongKindMessage, isManifestPath } from './ownership.ts';
+import { placementOf, wrongKindMessage, isManifestPath, type Placement } from './ownership.ts';
+import { fastParse, LazyPositions } from './fast-parse.ts';
 import { MANIFEST_LIMITS } from './limits.ts';
 import { BUILTIN_CHECKS } from './checks/index.ts';
 import { runbookReferenceFindings, type KnownRunbook } from './checks/runbook-references.ts';
@@ -98,24 +99,36 @@ interface Refused {
   owner: LoadedDocument<unknown>['owner'];
 }
 
-/** Check one file on its own; returns its document when it can be used at all. */
+/**
+ * Check one file on its own; returns its document when it can be used at all.
+ * Plain documents are read on the fast path; one with any finding is read again
+ * by yaml, so that what is reported comes from the exact reader.
+ */
 function checkFile(file: ManifestFile, findings: Finding[], refused: Refused[]): AnyLoaded | undefined {
   const place = placementOf(file.path);
   if (!place.ok) {
     findings.push(fileFinding(file, place.rule, place.message));
     return undefined;
   }
-  const placement = place.placement;
   const decoded = decode(file);
   if ('finding' in decoded) {
     findings.push(decoded.finding);
     return undefined;
   }
+  const fast = fastParse(decoded.text);
+  if (fast !== undefined) {
+    const own: Finding[] = [];
+    const ownRefused: Refused[] = [];
+    const doc = checkValue(file, place.placement, fast.value, new LazyPositions(decoded.text, file.path), own, ownRefused);
+    if (own.length === 0) return doc;
+  }
   const parsed = parseYaml(decoded.text, file.path);
   findings.push(...parsed.findings.map((f) => withPath(f, file)));
   if (parsed.findings.some((f) => f.severity === 'error')) return undefined;
-  const value = parsed.value;
-  const positions = parsed.positions;
+  return checkValue(file, place.placement, parsed.value, parsed.positions, findings, refused);
+}
+
+function checkValue(file: ManifestFile, placement: Placement, value: unknown, positions: PositionIndex, findings: Finding[], refused: Refused[]): AnyLoaded | undefined {
   const at = (field: string, rule: string, message: string): Finding => {
     const p = positions.positionOf(field);
     return fileFinding(file, rule, message, field, p.line, p.col);
