@@ -152,6 +152,9 @@ class Execution {
     let message: string;
     this.log.info({ steps: runbook.steps.length }, 'runbook started');
     try {
+      if (runbook.server !== this.server.metadata.name || runbook.address !== this.server.spec.address) {
+        throw new Stop('StepFailed', `the runbook was rendered for ${runbook.server} (${runbook.address}), not for ${this.server.metadata.name} (${this.server.spec.address}); nothing was run`);
+      }
       this.secrets = await resolveServerSecrets(this.server, this.options.resolveSecret);
       const result = await this.runSteps();
       verdict = result.verdict;
@@ -631,14 +634,16 @@ class Execution {
       } else if (step.action === 'recover') {
         if (before === 'off') action = 'on';
         else if (this.consoleAlive === false) action = 'cycle';
+        else if (this.consoleAlive === true) {
+          // Alive on the console and answering ping (else consoleStep escalated HostUnreachable):
+          // nothing to power; the verify that follows decides.
+          this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; the host is alive on its console and answers ping: no power action` }, started);
+          return;
+        }
         else if (this.consoleAlive === undefined) {
           this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; the console could not be looked at, so the host is not power-cycled` }, started);
           this.evidence.consoleCheckRequested = true;
           throw new Stop('Escalated', `console check requested: ${this.server.metadata.name} is powered on and its console cannot be looked at; a person must decide on a power-cycle`);
-        } else {
-          // Alive on the console: never cycled (consoleStep has already escalated a broken network).
-          this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; the host is alive on its console` }, started);
-          throw new Stop('Escalated', `${this.server.metadata.name} is alive on its console; no power action`);
         }
       } else {
         action = step.action;

@@ -96,10 +96,11 @@ export interface ExecResult {
 const PROMPT_SETTLE_MS = 400;
 const MARKER = /^MAMORI_PID=(\d+)\r?\n/;
 
+/** A prompt ends its line without a newline: a log line that merely mentions a password does not. */
 export const DEFAULT_UNANSWERABLE: RegExp[] = [
-  /pass ?phrase[^\n]{0,80}:\s*$/i,
-  /password[^\n]{0,80}:\s*$/i,
-  /\(yes\/no(\/\[fingerprint\])?\)\?\s*$/,
+  /pass ?phrase[^\n]{0,80}:[ \t]*$/i,
+  /password[^\n]{0,80}:[ \t]*$/i,
+  /\(yes\/no(\/\[fingerprint\])?\)\?[ \t]*$/,
 ];
 
 export class SshSession {

@@ -66,6 +66,15 @@ describe('the console and the power button', () => {
     await lab.waitReady('a');
   });
 
+  test('ping back by the time mamori looks: alive on the console and answering ping, so no power action', async () => {
+    const before = await initPid('b');
+    const t = await execute('b', 'ping', 'std-ping', 'lab-ipmi');
+    expect(t.verdict).toBe('Recovered');
+    expect(t.powerActions).toEqual([]);
+    expect(step(t, 'power-recover')?.outcome).toBe('skipped');
+    expect(await initPid('b')).toBe(before);
+  });
+
   test('link pulled with the host alive: HostUnreachable, and no power action at all', async () => {
     const before = await initPid('b');
     await lab.pull('b');

@@ -200,6 +200,35 @@ describe('the pass-phrase host', () => {
   });
 });
 
+describe('prompts', () => {
+  test('a line that only mentions a password is not a prompt: the step runs to its end', async () => {
+    const host = lab.host('web');
+    const server = labServer(lab, host);
+    const runbook = handRunbook('web', 'http', [
+      { kind: 'run', id: 'chatty', command: 'echo "Setting password:"; sleep 1; echo done', sudo: false, onFailure: 'stop', deadlineMs: 10_000 },
+    ]);
+    const t = await createExecutor({ resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
+    expect(step(t, 'chatty')).toMatchObject({ outcome: 'ok', exitCode: 0, output: 'Setting password:\ndone\n' });
+    expect(t.verdict).toBe('Recovered');
+  });
+
+  test('a prompt at the end of the output, with nobody to answer it, stops the step at once', async () => {
+    const host = lab.host('web');
+    const server = labServer(lab, host);
+    // On a terminal (without one, stdin is at its end and `read` returns at once).
+    server.spec.access.sudo = { pty: true };
+    const runbook = handRunbook('web', 'http', [
+      { kind: 'run', id: 'asks', command: 'printf "Password: "; read -r x; echo "got it"', sudo: true, onFailure: 'stop', deadlineMs: 30_000 },
+    ]);
+    const t = await createExecutor({ resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
+    expect(t.verdict).toBe('PassphraseRequired');
+    expect(step(t, 'asks')?.outcome).toBe('failed');
+    expect(step(t, 'asks')?.output).toMatch(/^Password: /);
+    expect(step(t, 'asks')?.output).not.toContain('got it');
+    expect(step(t, 'asks')?.note).toMatch(/unanswered prompt: Password:/);
+  });
+});
+
 describe('a customer who removed key login', () => {
   test('password login and sudo -S with the password fed after its prompt; the password is in no transcript or log', async () => {
     const password = `Pw-${randomBytes(12).toString('base64url')}`;
