@@ -295,7 +295,7 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
 export async function writeLabBin(labDir: string, assetsDir: string): Promise<void> {
   await mkdir(join(labDir, 'bin'), { recursive: true, mode: 0o755 });
   await mkdir(join(labDir, 'sbin'), { recursive: true, mode: 0o755 });
-  for (const f of ['init.sh', 'power.sh', 'chassis.sh', 'rc-functions.sh', 'passphrase.sh']) {
+  for (const f of ['init.sh', 'power.sh', 'chassis.sh', 'console.sh', 'rc-functions.sh', 'passphrase.sh']) {
     await copyFile(join(assetsDir, f), join(labDir, 'bin', f));
     await chmod(join(labDir, 'bin', f), 0o755);
   }

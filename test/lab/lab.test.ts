@@ -141,6 +141,9 @@ describe('a fleet of two standard hosts', () => {
     expect(r.stdout).toContain('web2\nsshd dead but pid file exists\nStarting sshd: [  OK  ]');
     const up = await run('/usr/lib/nagios/plugins/check_ssh', ['-H', web2.address]);
     expect(up.code).toBe(0);
+    // The same console as a command, for drivers that run one.
+    const cmd = await run(join(lab.dir, 'bin', 'console.sh'), [web2.dir, 'hostname; /etc/init.d/sshd status']);
+    expect(cmd.stdout).toMatch(/^web2\nsshd \(pid \d+\) is running\.\.\.\n$/);
   });
 
   test('power off through the BMC makes every check CRITICAL; power on brings them all back with the same host key', async () => {
@@ -158,6 +161,8 @@ describe('a fleet of two standard hosts', () => {
     for (const c of dark) expect(c.code, `${c.name}: ${c.output}`).toBe(2);
     // The console has nothing to enter while the power is off.
     await expect(lab.console('web1', 'true')).rejects.toThrow(/powered off/);
+    const cmd = await run(join(lab.dir, 'bin', 'console.sh'), [web1.dir, 'true']);
+    expect([cmd.code, cmd.stderr]).toEqual([3, 'console: web1 is powered off\n']);
     // The neighbour is untouched.
     expect(codes(await runChecks(web2.address))).toEqual(ALL_OK);
 
@@ -170,6 +175,8 @@ describe('a fleet of two standard hosts', () => {
   });
 
   test('a pulled link makes the host unreachable while it keeps running; plugging it back restores it', async () => {
+    // With its only neighbour powered off, the bridge itself loses carrier: plug must wait for it.
+    expect(await lab.power('web1', 'off')).toBe('off');
     await lab.pull('web2');
     const icmp = await run('/usr/lib/nagios/plugins/check_icmp', ['-H', web2.address]);
     expect(icmp.code).toBe(2);
@@ -177,6 +184,10 @@ describe('a fleet of two standard hosts', () => {
     expect(tcp.code).toBe(2);
     expect((await lab.console('web2', '/etc/init.d/httpd status')).code).toBe(0);
     await lab.plug('web2');
-    expect(codes(await runChecks(web2.address))).toEqual(ALL_OK);
+    const back = await runChecks(web2.address);
+    expect(codes(back), JSON.stringify(back)).toEqual(ALL_OK);
+    expect(await lab.power('web1', 'on')).toBe('on');
+    await lab.waitReady('web1');
+    expect(codes(await runChecks(web1.address))).toEqual(ALL_OK);
   });
 });

@@ -9,7 +9,7 @@ import {
   MANAGEMENT_USER, MAX_HOSTS, bmcPort, checkHostName, checkLabId, defaultLabDir, gatewayAddress, hostAddress,
   failedLabDir, hostMac, labRecordPath, labRoot, netnsName, subnet,
 } from './names.ts';
-import { createBridge, createHostNet, setLink } from './network.ts';
+import { answersPing, createBridge, createHostNet, forgetNeighbour, linkPassing, linkPlugged, setLink } from './network.ts';
 import { run, runOk, sleep } from './run.ts';
 import {
   LAB_SERVICES, LAB_VARIANTS, SERVICE_PORTS, type ConsoleResult, type Lab, type LabHost, type LabService,
@@ -116,12 +116,33 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
     }
   };
 
+  /** Reachable from the machine (unless its cable is pulled): carrier, then an answer to ping. */
+  const waitReachable = async (h: LabHost, until: number): Promise<void> => {
+    const index = indexOf(h.name);
+    if (!(await linkPlugged(id, index))) return;
+    while (!(await linkPassing(id, index))) {
+      if (Date.now() > until) throw new Error(`lab ${id}: host ${h.name} is up but its link carries no frames`);
+      await sleep(50);
+    }
+    await forgetNeighbour(id, h.address);
+    while (!(await answersPing(h.address))) {
+      if (Date.now() > until) throw new Error(`lab ${id}: host ${h.name} is up but does not answer ping from ${gatewayAddress(id)}`);
+      await forgetNeighbour(id, h.address);
+    }
+  };
+
   const waitReady = async (name: string, opts: { timeoutMs?: number; services?: readonly LabService[] } = {}): Promise<void> => {
     const h = host(name);
     const services = opts.services ?? LAB_SERVICES;
     const ports = services.flatMap((s) => SERVICE_PORTS[s]);
+    const until = Date.now() + (opts.timeoutMs ?? 30_000);
     const pending = await waitPorts(h, ports, 'open', opts.timeoutMs ?? 30_000);
-    if (pending.length === 0) return;
+    if (pending.length === 0) {
+      // Ready means reachable too (unless its cable is pulled): after a power-on the NIC's
+      // carrier may lag the daemons.
+      await waitReachable(h, until);
+      return;
+    }
     const down = services.filter((s) => SERVICE_PORTS[s].some((p) => pending.includes(p)));
     const parts: string[] = [];
     for (const s of down) {
@@ -187,7 +208,11 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
       await setLink(id, indexOf(name), false);
     },
     async plug(name) {
+      const h = host(name);
       await setLink(id, indexOf(name), true);
+      // Back on the network means reachable again, when the host has power.
+      if ((await initPid(dir, h)) !== undefined) await waitReachable(h, Date.now() + 15_000);
+      else await forgetNeighbour(id, h.address);
     },
     async stop() {
       await stopLab(record);

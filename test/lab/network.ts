@@ -1,7 +1,7 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bridgeMac, bridgeName, gatewayAddress, hostMac, netnsName, vethName } from './names.ts';
-import { run, runOk } from './run.ts';
+import { run, runOk, sleep } from './run.ts';
 
 /** Ports the firewall variant closes to the management network (not 22: mamori still logs in). */
 export const FIREWALLED_PORTS = [21, 23, 25, 80, 110, 143, 443];
@@ -50,8 +50,49 @@ export async function createHostNet(h: HostNet, signal?: AbortSignal): Promise<v
   }
 }
 
+async function sysNet(dev: string, file: string): Promise<string> {
+  try {
+    return (await readFile(`/sys/class/net/${dev}/${file}`, 'utf8')).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** True when the host's cable is in (its veth is administratively up), whatever the power. */
+export async function linkPlugged(id: number, index: number): Promise<boolean> {
+  return (Number.parseInt(await sysNet(vethName(id, index), 'flags'), 16) & 1) === 1;
+}
+
+/**
+ * True when frames pass between the machine and the host: its veth and the lab bridge both
+ * have carrier. The kernel reports carrier up to a second after a link comes up (linkwatch),
+ * and until then the lab subnet's route is "linkdown".
+ */
+export async function linkPassing(id: number, index: number): Promise<boolean> {
+  const [veth, bridge] = await Promise.all([sysNet(vethName(id, index), 'operstate'), sysNet(bridgeName(id), 'operstate')]);
+  return veth === 'up' && bridge === 'up';
+}
+
+/**
+ * Makes the machine ask again for a host's MAC: an ARP resolution that ran out while the
+ * host was unreachable leaves the entry FAILED, and the connections queued on it fail with
+ * "No route to host" even after the host is back.
+ */
+export async function forgetNeighbour(id: number, address: string): Promise<void> {
+  await run('ip', ['neigh', 'del', address, 'dev', bridgeName(id)]);
+}
+
+/** True when the host answers one ping (1 s) from the machine. */
+export async function answersPing(address: string): Promise<boolean> {
+  return (await run('ping', ['-n', '-q', '-c', '1', '-W', '1', address], { timeoutMs: 3_000 })).code === 0;
+}
+
+/** Pulls or plugs the host's cable; plugging waits until frames pass again (up to 10 s). */
 export async function setLink(id: number, index: number, up: boolean): Promise<void> {
   await runOk('ip', ['link', 'set', vethName(id, index), up ? 'up' : 'down']);
+  if (!up) return;
+  const until = Date.now() + 10_000;
+  while (!(await linkPassing(id, index)) && Date.now() < until) await sleep(50);
 }
 
 /** Removes whatever exists of these; missing parts are fine (teardown is idempotent). */

@@ -14,7 +14,7 @@ alive() {
   [ -n "$p" ] && [ -r "/proc/$p/status" ] || return 1
   grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null && return 1
   # Only our init counts: a recycled pid belongs to someone else.
-  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$LAB_DIR/bin/init.sh $H"
+  { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF "$LAB_DIR/bin/init.sh $H"
 }
 
 init_pid() {
