@@ -1,7 +1,7 @@
 /**
  * A server's spec.runbooks must name runbooks that exist, are valid, repair that
- * service, and belong to the server's customer or to the operator; a runbook that
- * answers a prompt needs the secret it answers with.
+ * service, and belong to the server's customer or to the operator. (That a custom
+ * runbook's prompts have their secrets is the review policy's check, src/runbook/policy.ts.)
  */
 import type { Finding, LoadedDocument, RunbookDocument, ServerDocument } from '../types.ts';
 import { findingAt } from '../finding.ts';
@@ -38,16 +38,6 @@ export function runbookReferenceFindings(servers: readonly LoadedDocument<Server
       }
       if (!r.doc.doc.spec.services.includes(service as never)) {
         out.push(findingAt(s, field, 'reference-service', `runbook ${name} repairs ${r.doc.doc.spec.services.join(', ')}, not ${service}`));
-      }
-      // Standard runbooks answer a prompt only when the server has the secret; a
-      // customer's own runbook names its secrets on purpose.
-      const secrets = s.doc.spec.secrets ?? {};
-      for (const step of r.doc.owner.kind === 'customer' ? r.doc.doc.spec.steps : []) {
-        const key = step.run?.answer?.secret;
-        if (key !== undefined && !Object.hasOwn(secrets, key)) {
-          // A warning: the step then runs without answering (the prompt may never come).
-          out.push(findingAt(s, field, 'reference-secret', `runbook ${name} answers a prompt with the secret ${key}, which spec.secrets does not define`, 'warning'));
-        }
       }
     }
   }
