@@ -174,6 +174,22 @@ describe('a fleet of two standard hosts', () => {
     expect(r.stdout).toBe('web1\n');
   });
 
+  test('a soft power-off runs the stop scripts; reset boots a new init; both through the BMC', async () => {
+    expect(await lab.power('web2', 'soft')).toBe('off');
+    const boot = await readFile(join(web2.dir, 'console.log'), 'utf8');
+    expect(boot.trimEnd().split('\n').slice(-6).sort()).toEqual(
+      ['dovecot', 'httpd', 'inetd', 'sendmail', 'sshd', 'vsftpd'].map((s) => `Stopping ${s}: [  OK  ]`),
+    );
+    expect(await lab.power('web2', 'status')).toBe('off');
+    expect(await lab.power('web2', 'on')).toBe('on');
+    await lab.waitReady('web2');
+    const init = await readFile(join(web2.dir, 'init.pid'), 'utf8');
+    expect(await lab.power('web2', 'reset')).toBe('on');
+    expect(await readFile(join(web2.dir, 'init.pid'), 'utf8')).not.toBe(init);
+    await lab.waitReady('web2');
+    expect(codes(await runChecks(web2.address))).toEqual(ALL_OK);
+  });
+
   test('a pulled link makes the host unreachable while it keeps running; plugging it back restores it', async () => {
     // With its only neighbour powered off, the bridge itself loses carrier: plug must wait for it.
     expect(await lab.power('web1', 'off')).toBe('off');
