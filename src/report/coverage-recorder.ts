@@ -1,0 +1,61 @@
+/**
+ * Writes the coverage records (see coverage-records.ts) to the daemon's journal: `monitor-started`
+ * at boot, `monitor-desired` whenever the applied servers change, a heartbeat while running and
+ * `monitor-stopped` on a clean stop. A crash writes no stop: the report then counts the time
+ * after the last record as unknown, which is the honest reading.
+ */
+import type { Logger } from '../log.ts';
+import type { Journal } from '../status/journal.ts';
+import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_HEARTBEAT, MONITOR_STARTED, MONITOR_STOPPED, type MonitoredServer } from './coverage-records.ts';
+
+export interface CoverageRecorderOptions {
+  journal: Journal;
+  logger: Logger;
+  heartbeatMs?: number;
+}
+
+export class CoverageRecorder {
+  private readonly o: CoverageRecorderOptions;
+  private readonly heartbeatMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private last = '';
+  private stopped = false;
+
+  constructor(options: CoverageRecorderOptions) {
+    this.o = options;
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  async start(): Promise<void> {
+    await this.append({ type: MONITOR_STARTED, heartbeatMs: this.heartbeatMs, pid: process.pid });
+    this.timer = setInterval(() => void this.append({ type: MONITOR_HEARTBEAT }), this.heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** The servers now applied; written only when they differ from the last ones written. */
+  desired(revision: string | undefined, servers: readonly MonitoredServer[]): void {
+    const list = [...servers].map((s) => ({ name: s.name, ...(s.customer !== undefined ? { customer: s.customer } : {}), services: [...s.services].sort() })).sort((a, b) => a.name.localeCompare(b.name));
+    const key = JSON.stringify(list);
+    if (key === this.last) return;
+    this.last = key;
+    void this.append({ type: MONITOR_DESIRED, ...(revision !== undefined ? { revision } : {}), servers: list });
+  }
+
+  /** Before the journal closes. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.append({ type: MONITOR_STOPPED });
+  }
+
+  private async append(entry: { type: string; [k: string]: unknown }): Promise<void> {
+    if (this.stopped && entry.type !== MONITOR_STOPPED) return;
+    try {
+      await this.o.journal.append(entry);
+    } catch (err) {
+      // A lost heartbeat shows as unknown time in the report, which is what it is.
+      this.o.logger.warn({ err, type: entry.type }, 'coverage record not journaled');
+    }
+  }
+}
