@@ -5,6 +5,7 @@
 const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['probe', () => import('./probe.ts')],
   ['notify', () => import('./notify.ts')],
+  ['reconcile', () => import('./reconcile.ts')],
   ['validate', () => import('./validate.ts')],
   ['plan', () => import('./plan.ts')],
   ['runbook', () => import('./runbook.ts')],

@@ -100,7 +100,7 @@ export interface ControllerSnapshot {
 interface ServerEntry {
   doc: ServerDocument;
   desired: DesiredServer;
-  groupKeys: string[];
+  groupKeys: readonly string[];
   conditions?: Condition[];
   lastTransition?: TransitionStatus;
   /** Set when the server runs on its last-known-good manifest: why the new one was refused. */
@@ -131,6 +131,8 @@ export class Controller {
   private readonly index = new MassFailureIndex();
   private readonly running = new Map<string, RunningRemediation>();
   private readonly transcripts = new Map<string, Transcript>();
+  /** The newest observations per server (status shows the newest probe even when history did not change). */
+  private readonly observed = new Map<string, ObservedServer>();
   private readonly startedKeys = new Set<string>();
   private readonly interruptedKeys = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -140,6 +142,7 @@ export class Controller {
   private timerAt = Infinity;
   private started = false;
   private stopping = false;
+  private canariesChanged = false;
   private readonly abort = new AbortController();
 
   constructor(options: ControllerOptions) {
@@ -162,7 +165,7 @@ export class Controller {
       wanted.add(name);
       const prev = this.servers.get(name);
       const desired = desiredFromManifest(doc);
-      const groupKeys = prev !== undefined && prev.desired.address === desired.address && sameLocation(prev.desired, desired) ? prev.groupKeys : groupKeysOf(desired);
+      const groupKeys = prev !== undefined && prev.desired.address === desired.address && sameLocation(prev.desired, desired) ? prev.groupKeys : (desired.groupKeys ?? groupKeysOf(desired));
       const manifestInvalid = extras.manifestInvalid?.get(name);
       this.servers.set(name, { ...(prev ?? { loaded: false }), doc, desired, groupKeys, manifestInvalid });
       // A refused manifest changes no probe result, so no transition would write the status file.
@@ -178,6 +181,7 @@ export class Controller {
       this.index.remove(name);
       const h = this.history.servers.get(name);
       this.history.servers.delete(name);
+      this.observed.delete(name);
       for (const s of Object.values(h?.services ?? {})) {
         if (s?.incident === undefined) continue;
         void this.journal({ type: 'incident-closed', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed', serverRemoved: true, at: now });
@@ -310,43 +314,47 @@ export class Controller {
 
   // ---- one server -------------------------------------------------------------------------
 
-  private async probeServer(entry: ServerEntry): Promise<{ observed: ObservedServer; results: ProbeResult[]; unknown: number }> {
+  private async probeServer(entry: ServerEntry): Promise<{ observed: ObservedServer; results: number; unknown: number }> {
     const observed: ObservedServer = {};
-    const results: ProbeResult[] = [];
-    let unknown = 0;
-    const timeoutMs = this.o.policy.timeoutMs;
-    await Promise.all(
-      entry.desired.services.map((service) =>
-        this.probes.run(async () => {
-          const start = this.clock.now();
-          let result: ProbeResult;
-          try {
-            result = await this.o.probe(entry.doc, service, this.abort.signal);
-          } catch (err) {
-            // A probe never throws by contract; if one does, it is mamori's fault, not the server's.
-            this.o.logger.error({ err, server: entry.desired.name, service }, 'probe threw');
-            result = { service, target: entry.doc.spec.address, up: false, latencyMs: 0, startedAt: new Date(start).toISOString(), failure: { kind: 'error', phase: 'connect', message: 'probe threw' } };
-            observed[service] = { up: 'unknown', at: start, latencyMs: 0 };
-            unknown++;
-            results.push(result);
-            return;
-          }
-          const end = this.clock.now();
-          const lag = this.o.lagMonitor?.maxLagBetween(start, end) ?? 0;
-          const isUnknown = !result.up && lag > timeoutMs / 2;
-          if (isUnknown) unknown++;
-          const obs: Observation = { up: isUnknown ? 'unknown' : result.up, at: start, latencyMs: result.latencyMs };
-          if (result.failure !== undefined) {
-            obs.failureKind = result.failure.kind;
-            obs.message = result.failure.message;
-          }
-          observed[service] = obs;
-          results.push(result);
-          this.emit({ type: 'probe', server: entry.desired.name, result, unknown: isUnknown });
-        }),
-      ),
-    );
-    return { observed, results, unknown };
+    const state = { results: 0, unknown: 0 };
+    const services = entry.desired.services;
+    const tasks: Array<Promise<void>> = new Array(services.length);
+    for (let i = 0; i < services.length; i++) tasks[i] = this.probeOne(entry, services[i] as ServiceName, observed, state);
+    await Promise.all(tasks);
+    this.observed.set(entry.desired.name, observed);
+    return { observed, results: state.results, unknown: state.unknown };
+  }
+
+  private async probeOne(entry: ServerEntry, service: ServiceName, observed: ObservedServer, state: { results: number; unknown: number }): Promise<void> {
+    if (!this.probes.tryAcquire()) await this.probes.acquire();
+    try {
+      const start = this.clock.now();
+      let result: ProbeResult;
+      try {
+        result = await this.o.probe(entry.doc, service, this.abort.signal);
+      } catch (err) {
+        // A probe never throws by contract; if one does, it is mamori's fault, not the server's.
+        this.o.logger.error({ err, server: entry.desired.name, service }, 'probe threw');
+        observed[service] = { up: 'unknown', at: start, latencyMs: 0 };
+        state.unknown++;
+        state.results++;
+        return;
+      }
+      const end = this.clock.now();
+      const lag = this.o.lagMonitor !== undefined && !result.up ? this.o.lagMonitor.maxLagBetween(start, end) : 0;
+      const isUnknown = !result.up && lag > this.o.policy.timeoutMs / 2;
+      if (isUnknown) state.unknown++;
+      state.results++;
+      const obs: Observation = { up: isUnknown ? 'unknown' : result.up, at: start, latencyMs: result.latencyMs };
+      if (result.failure !== undefined) {
+        obs.failureKind = result.failure.kind;
+        obs.message = result.failure.message;
+      }
+      observed[service] = obs;
+      if (this.o.onEvent !== undefined) this.emit({ type: 'probe', server: entry.desired.name, result, unknown: isUnknown });
+    } finally {
+      this.probes.release();
+    }
   }
 
   /** Probe, decide, commit, act. Returns what was decided (and, when awaiting, what ran). */
@@ -354,7 +362,7 @@ export class Controller {
     name: string,
     dryRun: boolean,
     awaitRemediation = false,
-  ): Promise<{ actions: Action[]; probes: number; unknown: number; failing: boolean; runs: Promise<ReconcileSummary['runbooks'][number]>[] }> {
+  ): Promise<{ actions: readonly Action[]; probes: number; unknown: number; failing: boolean; runs: Promise<ReconcileSummary['runbooks'][number]>[] }> {
     const entry = this.servers.get(name);
     if (entry === undefined) return { actions: [], probes: 0, unknown: 0, failing: false, runs: [] };
     this.busy.add(name);
@@ -366,23 +374,28 @@ export class Controller {
       const failing = serverFailing(entry.desired, observed, prevHistory);
       const policy = this.o.policy;
       const fleetActions: Action[] = [];
-      if (!dryRun) {
-        this.index.set(name, entry.groupKeys, failing);
+      // Only a change of this server's failing flag (or a canary) can open or clear an episode.
+      if (!dryRun && (this.index.set(name, entry.groupKeys, failing) || this.canariesChanged)) {
+        this.canariesChanged = false;
         fleetActions.push(...this.massFailureStep(now));
       }
-      const pausedBy = this.index.pausedBy(name, policy);
-      const fleetPower = pruneWindow(this.history.fleetPowerActions, now, HOUR_MS);
+      // Episodes mirror the index exactly (massFailureStep runs on every change): none open, none tripped.
+      const pausedBy = this.history.massFailure.size === 0 && !dryRun ? undefined : this.index.pausedBy(name, policy);
+      const fleetPower = this.history.fleetPowerActions.length === 0 ? this.history.fleetPowerActions : pruneWindow(this.history.fleetPowerActions, now, HOUR_MS);
       const decision = decideServer(entry.desired, observed, prevHistory, { policy, now, fleetPowerActions: fleetPower, ...(pausedBy !== undefined ? { pausedBy } : {}) });
-      if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results.length, unknown, failing, runs: [] };
-      this.history.servers.set(name, decision.history);
+      if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: [] };
+      if (decision.history !== prevHistory) {
+        this.history.servers.set(name, decision.history);
+        this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, decision.history));
+      }
       if (decision.powerStarted.length > 0) this.history.fleetPowerActions = [...fleetPower, ...decision.powerStarted];
       else if (fleetPower !== this.history.fleetPowerActions) this.history.fleetPowerActions = fleetPower;
-      this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, decision.history));
 
-      const actions = [...fleetActions, ...decision.actions];
-      const runs = await this.perform(name, actions, now, awaitRemediation);
+      const actions = fleetActions.length > 0 ? [...fleetActions, ...decision.actions] : decision.actions;
+      // The steady state has one action (probe-again-at): nothing to journal, nothing to await.
+      const runs = actions.length > 1 ? await this.perform(name, actions, now, awaitRemediation) : [];
       this.reschedule(name, decision.nextProbeAt, decision.fast);
-      return { actions, probes: results.length, unknown, failing, runs };
+      return { actions, probes: results, unknown, failing, runs };
     } finally {
       this.busy.delete(name);
       if (this.again.delete(name)) this.reschedule(name, this.clock.now(), true);
@@ -660,7 +673,9 @@ export class Controller {
     const pausedKey = this.index.pausedBy(name, this.o.policy);
     const pausedBy = pausedKey !== undefined ? this.history.massFailure.get(pausedKey) : undefined;
     const customer = entry.doc.metadata.customer;
+    const observed = this.observed.get(name);
     return serverStatusOf({
+      ...(observed !== undefined ? { observed } : {}),
       desired: entry.desired,
       history: this.history.servers.get(name),
       revision: this.revision,
@@ -713,10 +728,7 @@ export class Controller {
     await this.probeCanaries();
     const names = [...this.servers.keys()];
     const results = await Promise.all(
-      names.map(async (name) => {
-        while (this.busy.has(name)) await new Promise((r) => setTimeout(r, 10));
-        return this.track(this.reconcileServer(name, dryRun, !dryRun));
-      }),
+      names.map((name) => (this.busy.has(name) ? this.afterBusy(name, dryRun) : this.track(this.reconcileServer(name, dryRun, !dryRun)))),
     );
     for (const [i, r] of results.entries()) {
       const name = names[i] as string;
@@ -728,10 +740,15 @@ export class Controller {
         summary.actions[a.type] = (summary.actions[a.type] ?? 0) + 1;
         if (dryRun && a.type === 'run-runbook') summary.runbooks.push({ server: a.server, target: a.target, incidentId: a.incidentId, attempt: a.attempt });
       }
-      for (const p of await Promise.allSettled(r.runs)) if (p.status === 'fulfilled') summary.runbooks.push(p.value);
+      if (r.runs.length > 0) for (const p of await Promise.allSettled(r.runs)) if (p.status === 'fulfilled') summary.runbooks.push(p.value);
       if (this.index.pausedBy(name, this.o.policy) !== undefined) summary.paused.push(name);
     }
     return summary;
+  }
+
+  private async afterBusy(name: string, dryRun: boolean): ReturnType<Controller['reconcileServer']> {
+    while (this.busy.has(name)) await new Promise((r) => setTimeout(r, 10));
+    return this.track(this.reconcileServer(name, dryRun, !dryRun));
   }
 
   private async probeCanaries(): Promise<void> {
@@ -741,14 +758,14 @@ export class Controller {
     await Promise.all(
       canaries.map(async (c) => {
         const r = await this.probes.run(() => probe(c, this.abort.signal));
-        this.index.setCanary(c.address, !r.up);
+        if (this.index.setCanary(c.address, !r.up)) this.canariesChanged = true;
       }),
     );
   }
 
   /** Canaries are probed on their own timer by the daemon (or each reconcileOnce); this records one. */
   setCanaryResult(address: string, up: boolean): void {
-    this.index.setCanary(address, !up);
+    if (this.index.setCanary(address, !up)) this.canariesChanged = true;
   }
 
   /** `mamori resume SERVER [SERVICE]`: releases Escalated/held services and reconciles the server now. */

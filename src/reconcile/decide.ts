@@ -37,7 +37,31 @@ export function emptyFleetHistory(): FleetHistory {
 }
 
 export function initialServiceHistory(now: number): ServiceHistory {
-  return { state: 'Unknown', since: now, consecutiveFailures: 0, lastProbeAt: 0, flips: [], restarts: [] };
+  return cloneService({ state: 'Unknown', since: now, consecutiveFailures: 0, lastProbeAt: 0, flips: [], restarts: [] });
+}
+
+/**
+ * A copy with every field present in one fixed order: the objects decide makes share one hidden
+ * class, which keeps a pass over 60,000 services fast (spreads of varying shapes were 10× slower).
+ */
+export function cloneService(h: ServiceHistory): ServiceHistory {
+  return {
+    state: h.state,
+    since: h.since,
+    consecutiveFailures: h.consecutiveFailures,
+    lastProbeAt: h.lastProbeAt,
+    lastUnknownAt: h.lastUnknownAt,
+    lastUp: h.lastUp,
+    lastLatencyMs: h.lastLatencyMs,
+    lastFailureKind: h.lastFailureKind,
+    failingSince: h.failingSince,
+    flips: h.flips,
+    restarts: h.restarts,
+    incident: h.incident,
+    escalation: h.escalation,
+    hold: h.hold,
+    flapHeld: h.flapHeld,
+  };
 }
 
 /** `web01.http.20261125T222200.000Z`: readable, sortable, unique per (server, target, ms). */
@@ -61,6 +85,15 @@ export function isFailingState(state: ServiceState): boolean {
  * Remediation order inside one server: ping first (a host down covers its services), then ssh (the
  * way in for every other runbook), then the rest.
  */
+function rankOf(s: ServiceName): number {
+  return s === 'ping' ? 0 : s === 'ssh' ? 1 : 2;
+}
+
+function inServiceOrder(services: readonly ServiceName[]): boolean {
+  for (let i = 1; i < services.length; i++) if (rankOf(services[i - 1] as ServiceName) > rankOf(services[i] as ServiceName)) return false;
+  return true;
+}
+
 export function serviceOrder(services: readonly ServiceName[]): ServiceName[] {
   const rank = (s: ServiceName): number => (s === 'ping' ? 0 : s === 'ssh' ? 1 : 2);
   return [...services].sort((a, b) => rank(a) - rank(b));
@@ -109,29 +142,37 @@ function fold(prev: ServiceHistory, obs: Observation | undefined, policy: Policy
   let fresh = false;
   let unknown = false;
   if (obs !== undefined && obs.at > prev.lastProbeAt && obs.at > (prev.lastUnknownAt ?? 0)) {
+    // The steady state: a Healthy service answers again. Nothing changes, so nothing is copied
+    // (lastProbeAt stays at the last change; the controller shows the newest probe from its own
+    // observations). Folding the same passing probe twice changes nothing either.
+    if (obs.up === true && prev.state === 'Healthy' && prev.lastUp === true && prev.flips.length === 0 && prev.restarts.length === 0) {
+      return { h: prev, fresh: false, unknown: false };
+    }
+    h = cloneService(prev);
     if (obs.up === 'unknown') {
       unknown = true;
-      h = { ...prev, lastUnknownAt: obs.at };
+      h.lastUnknownAt = obs.at;
     } else {
       fresh = true;
       const up = obs.up;
-      let flips = prev.flips;
-      if (prev.lastUp !== undefined && prev.lastUp !== up) flips = [...pruneWindow(flips, now, policy.flapWindowMs), obs.at];
-      h = {
-        ...prev,
-        lastProbeAt: obs.at,
-        lastUp: up,
-        lastLatencyMs: obs.latencyMs,
-        lastFailureKind: up ? undefined : obs.failureKind,
-        consecutiveFailures: up ? 0 : prev.consecutiveFailures + 1,
-        failingSince: up ? undefined : (prev.failingSince ?? obs.at),
-        flips,
-      };
+      if (prev.lastUp !== undefined && prev.lastUp !== up) h.flips = [...pruneWindow(prev.flips, now, policy.flapWindowMs), obs.at];
+      h.lastProbeAt = obs.at;
+      h.lastUp = up;
+      h.lastLatencyMs = obs.latencyMs;
+      h.lastFailureKind = up ? undefined : obs.failureKind;
+      h.consecutiveFailures = up ? 0 : prev.consecutiveFailures + 1;
+      h.failingSince = up ? undefined : (prev.failingSince ?? obs.at);
     }
   }
-  const flips = pruneWindow(h.flips, now, policy.flapWindowMs);
-  const restarts = pruneWindow(h.restarts, now, HOUR_MS);
-  if (flips !== h.flips || restarts !== h.restarts) h = { ...h, flips, restarts };
+  if (h.flips.length > 0 || h.restarts.length > 0) {
+    const flips = pruneWindow(h.flips, now, policy.flapWindowMs);
+    const restarts = pruneWindow(h.restarts, now, HOUR_MS);
+    if (flips !== h.flips || restarts !== h.restarts) {
+      if (h === prev) h = cloneService(prev);
+      h.flips = flips;
+      h.restarts = restarts;
+    }
+  }
   return { h, fresh, unknown };
 }
 
@@ -186,6 +227,7 @@ function stepService(
   prevH: ServiceHistory,
   server: ServerHistory,
   ctx: ServerContext,
+  fleetPower: readonly number[],
   coveredBy: HoldReason | undefined,
   actions: Action[],
 ): ServiceStep {
@@ -297,7 +339,7 @@ function stepService(
     if (budgetSpent(srv.powerActions, now, SIX_HOURS_MS, policy.powerCyclesPerServerPer6h)) {
       return { h: escalate(h, incident, 'PowerBudgetExhausted', now, name, service, actions), server: srv, fast: false };
     }
-    if (budgetSpent(ctx.fleetPowerActions, now, HOUR_MS, policy.powerActionsPerHour)) {
+    if (budgetSpent(fleetPower, now, HOUR_MS, policy.powerActionsPerHour)) {
       return { h: h.hold === 'PowerRateLimited' ? h : { ...h, hold: 'PowerRateLimited' }, server: srv, fast: true };
     }
   } else if (budgetSpent(h.restarts, now, HOUR_MS, policy.restartsPerServicePerHour)) {
@@ -328,22 +370,34 @@ export function decideServer(
   let srv = history ?? emptyServerHistory();
   const pruned = pruneWindow(srv.powerActions, now, SIX_HOURS_MS);
   if (pruned !== srv.powerActions) srv = { ...srv, powerActions: pruned };
-  let services = srv.services;
+  const prevServices = srv.services;
+  // Copied on the first change only: a server whose services all stayed put costs no allocation.
+  let services: Partial<Record<ServiceName, ServiceHistory>> | undefined;
   let changed = false;
   let fast = false;
   let at: number | undefined;
   const powerStarted: number[] = [];
   let fleetPower = ctx.fleetPowerActions;
 
-  const subscribed = new Set(desired.services);
-  for (const service of serviceOrder(desired.services)) {
+  const order = inServiceOrder(desired.services) ? desired.services : serviceOrder(desired.services);
+  const hasPing = order[0] === 'ping';
+  const hasSsh = order.includes('ssh');
+  for (const service of order) {
     let coveredBy: HoldReason | undefined;
-    if (service !== 'ping' && subscribed.has('ping') && isFailingState(services.ping?.state ?? 'Unknown')) coveredBy = 'HostDown';
-    else if (service !== 'ping' && service !== 'ssh' && subscribed.has('ssh') && isFailingState(services.ssh?.state ?? 'Unknown')) coveredBy = 'SSHDown';
-    const prevH = services[service] ?? initialServiceHistory(now);
-    const step = stepService(desired, service, observed?.[service], prevH, srv, { ...ctx, fleetPowerActions: fleetPower }, coveredBy, actions);
-    if (step.h !== services[service]) {
-      services = { ...services, [service]: step.h };
+    const cur = services ?? prevServices;
+    if (service !== 'ping' && hasPing && isFailingState(cur.ping?.state ?? 'Unknown')) coveredBy = 'HostDown';
+    else if (service !== 'ping' && service !== 'ssh' && hasSsh && isFailingState(cur.ssh?.state ?? 'Unknown')) coveredBy = 'SSHDown';
+    const old = prevServices[service];
+    const step = stepService(desired, service, observed?.[service], old ?? initialServiceHistory(now), srv, ctx, fleetPower, coveredBy, actions);
+    if (step.h !== old) {
+      if (services === undefined) {
+        services = {};
+        for (const s2 of order) {
+          const v = prevServices[s2];
+          if (v !== undefined) services[s2] = v;
+        }
+      }
+      services[service] = step.h;
       changed = true;
     }
     if (step.server !== srv) srv = step.server;
@@ -355,19 +409,25 @@ export function decideServer(
     if (step.at !== undefined) at = at === undefined ? step.at : Math.min(at, step.at);
   }
   // Services no longer subscribed are forgotten (their open incidents close as removed).
-  for (const key of Object.keys(services) as ServiceName[]) {
-    if (subscribed.has(key)) continue;
-    const h = services[key];
+  const subscribed = order;
+  for (const key of Object.keys(prevServices) as ServiceName[]) {
+    if (subscribed.includes(key)) continue;
+    const h = prevServices[key];
     if (h?.incident !== undefined) {
       const closed = closeIncident(h.incident, 'removed', now);
       actions.push({ type: 'close-incident', server: desired.name, incidentId: closed.id, target: closed.target, reason: 'removed' });
       srv = { ...srv, recent: pushRecent(srv.recent, closed) };
     }
-    const { [key]: _dropped, ...rest } = services;
-    services = rest;
+    if (services === undefined) {
+      services = {};
+      for (const s2 of order) {
+        const v = prevServices[s2];
+        if (v !== undefined) services[s2] = v;
+      }
+    }
     changed = true;
   }
-  if (changed) srv = { ...srv, services };
+  if (changed && services !== undefined) srv = { services, powerActions: srv.powerActions, recent: srv.recent };
 
   let nextProbeAt = now + (fast ? policy.retryMs : policy.intervalMs);
   if (at !== undefined && at > now) nextProbeAt = Math.min(nextProbeAt, at);
@@ -399,7 +459,7 @@ export function massFailureNotify(e: MassFailureEpisode): Action {
 export function decide(input: DecideInput): DecideOutput {
   const { desired, observed, history } = input;
   const index = new MassFailureIndex();
-  for (const d of desired) index.set(d.name, groupKeysOf(d), serverFailing(d, observed.get(d.name), history.servers.get(d.name)));
+  for (const d of desired) index.set(d.name, d.groupKeys ?? groupKeysOf(d), serverFailing(d, observed.get(d.name), history.servers.get(d.name)));
   for (const c of input.canaries ?? []) if (c.up !== 'unknown') index.setCanary(c.address, !c.up);
   return decideWithIndex(input, index);
 }

@@ -4,6 +4,8 @@
  */
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import { SERVICE_NAMES } from '../manifest/types.ts';
+import { serviceOrder } from './decide.ts';
+import { groupKeysOf } from './mass-failure.ts';
 import type { DesiredServer, MaintenanceWindow } from './types.ts';
 
 export function serviceNamesOf(doc: ServerDocument): ServiceName[] {
@@ -25,10 +27,12 @@ export function desiredFromManifest(doc: ServerDocument): DesiredServer {
   const d: DesiredServer = {
     name: doc.metadata.name,
     address: doc.spec.address,
-    services: serviceNamesOf(doc),
+    // ping, then ssh, then the rest: the order decide judges them in (a host down covers its services).
+    services: serviceOrder(serviceNamesOf(doc)),
     suspend: doc.spec.suspend === true,
     maintenance,
   };
   if (doc.spec.location !== undefined) d.location = { ...doc.spec.location };
+  d.groupKeys = groupKeysOf(d);
   return d;
 }

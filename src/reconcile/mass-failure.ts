@@ -57,8 +57,6 @@ export function groupKeysOf(server: Pick<DesiredServer, 'address' | 'location'>)
 interface GroupCount {
   total: number;
   failing: number;
-  /** Names of failing members (insertion order), for the episode's sample. */
-  members: Set<string>;
 }
 
 export interface TrippedScope {
@@ -71,33 +69,38 @@ export interface TrippedScope {
 
 export class MassFailureIndex {
   private readonly groups = new Map<string, GroupCount>();
-  private readonly serverGroups = new Map<string, { keys: string[]; failing: boolean }>();
+  private readonly serverGroups = new Map<string, { keys: readonly string[]; failing: boolean }>();
   private fleetFailing = 0;
   private readonly canariesDown = new Set<string>();
-  private readonly fleetFailingNames = new Set<string>();
 
-  /** Adds or updates a server; `keys` are its group keys (`groupKeysOf`). */
-  set(name: string, keys: string[], failing: boolean): void {
+  /** Adds or updates a server; `keys` are its group keys (`groupKeysOf`). Returns whether anything changed. */
+  set(name: string, keys: readonly string[], failing: boolean): boolean {
     const prev = this.serverGroups.get(name);
-    if (prev !== undefined && prev.keys === keys && prev.failing === failing) return;
+    if (prev !== undefined && prev.keys === keys) {
+      if (prev.failing === failing) return false;
+      // Same groups, only the flag changed: adjust the counts in place.
+      prev.failing = failing;
+      const d = failing ? 1 : -1;
+      for (const k of keys) {
+        const g = this.groups.get(k);
+        if (g !== undefined) g.failing += d;
+      }
+      this.fleetFailing += d;
+      return true;
+    }
     if (prev !== undefined) this.remove(name);
     this.serverGroups.set(name, { keys, failing });
     for (const k of keys) {
       let g = this.groups.get(k);
       if (g === undefined) {
-        g = { total: 0, failing: 0, members: new Set() };
+        g = { total: 0, failing: 0 };
         this.groups.set(k, g);
       }
       g.total++;
-      if (failing) {
-        g.failing++;
-        g.members.add(name);
-      }
+      if (failing) g.failing++;
     }
-    if (failing) {
-      this.fleetFailing++;
-      this.fleetFailingNames.add(name);
-    }
+    if (failing) this.fleetFailing++;
+    return true;
   }
 
   remove(name: string): void {
@@ -108,21 +111,17 @@ export class MassFailureIndex {
       const g = this.groups.get(k);
       if (g === undefined) continue;
       g.total--;
-      if (prev.failing) {
-        g.failing--;
-        g.members.delete(name);
-      }
+      if (prev.failing) g.failing--;
       if (g.total === 0) this.groups.delete(k);
     }
-    if (prev.failing) {
-      this.fleetFailing--;
-      this.fleetFailingNames.delete(name);
-    }
+    if (prev.failing) this.fleetFailing--;
   }
 
-  setCanary(address: string, down: boolean): void {
+  setCanary(address: string, down: boolean): boolean {
+    const was = this.canariesDown.has(address);
     if (down) this.canariesDown.add(address);
     else this.canariesDown.delete(address);
+    return was !== down;
   }
 
   get size(): number {
@@ -156,13 +155,23 @@ export class MassFailureIndex {
         scope: { kind: 'fleet', value: 'all' },
         down: this.fleetFailing,
         total: this.serverGroups.size,
-        servers: sample(this.fleetFailingNames),
+        servers: this.sample(undefined),
       });
     }
     for (const [key, g] of this.groups) {
       if (this.groupTripped(g, policy)) {
-        out.push({ key, scope: scopeFromKey(key), down: g.failing, total: g.total, servers: sample(g.members) });
+        out.push({ key, scope: scopeFromKey(key), down: g.failing, total: g.total, servers: this.sample(key) });
       }
+    }
+    return out;
+  }
+
+  /** A few failing servers of a group (all groups: undefined). Scans, but only when a scope trips. */
+  private sample(key: string | undefined): string[] {
+    const out: string[] = [];
+    for (const [name, e] of this.serverGroups) {
+      if (out.length >= EPISODE_SERVER_SAMPLE) break;
+      if (e.failing && (key === undefined || e.keys.includes(key))) out.push(name);
     }
     return out;
   }
@@ -181,14 +190,7 @@ export class MassFailureIndex {
   }
 }
 
-function sample(names: Set<string>): string[] {
-  const out: string[] = [];
-  for (const n of names) {
-    if (out.length >= EPISODE_SERVER_SAMPLE) break;
-    out.push(n);
-  }
-  return out;
-}
+
 
 /**
  * Compares what is tripped now with the open episodes: new ones open (the operator is told once per

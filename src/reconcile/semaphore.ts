@@ -4,7 +4,9 @@
  */
 export class Semaphore {
   private active = 0;
-  private readonly waiters: Array<() => void> = [];
+  // A queue with a moving head: Array#shift is O(n), and 60,000 probes can wait at once.
+  private waiters: Array<(() => void) | undefined> = [];
+  private head = 0;
 
   constructor(readonly limit: number) {}
 
@@ -13,7 +15,16 @@ export class Semaphore {
   }
 
   get waiting(): number {
-    return this.waiters.length;
+    return this.waiters.length - this.head;
+  }
+
+  /** Takes a permit at once if one is free (no promise: the hot path of 60,000 probes a pass). */
+  tryAcquire(): boolean {
+    if (this.active < this.limit) {
+      this.active++;
+      return true;
+    }
+    return false;
   }
 
   acquire(): Promise<void> {
@@ -25,9 +36,18 @@ export class Semaphore {
   }
 
   release(): void {
-    const next = this.waiters.shift();
-    if (next !== undefined) next();
-    else this.active--;
+    if (this.head < this.waiters.length) {
+      const next = this.waiters[this.head];
+      this.waiters[this.head] = undefined;
+      this.head++;
+      if (this.head > 1024 && this.head * 2 > this.waiters.length) {
+        this.waiters = this.waiters.slice(this.head);
+        this.head = 0;
+      }
+      next?.();
+    } else {
+      this.active--;
+    }
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@ import { mergeConditions, type ConditionInput } from '../status/conditions.ts';
 import type { Condition, IncidentStatus, ServerStatus, ServiceStatus, TransitionStatus } from '../status/model.ts';
 import { STATUS_API_VERSION, STATUS_KIND } from '../status/model.ts';
 import { isInMaintenance } from './decide.ts';
-import type { DesiredServer, Incident, MassFailureEpisode, ServerHistory, ServiceHistory } from './types.ts';
+import type { DesiredServer, Incident, MassFailureEpisode, Observation, ObservedServer, ServerHistory, ServiceHistory } from './types.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -28,8 +28,14 @@ function incidentStatus(i: Incident): IncidentStatus {
   return out;
 }
 
-function serviceStatus(h: ServiceHistory): ServiceStatus {
+function serviceStatus(h: ServiceHistory, o: Observation | undefined): ServiceStatus {
   const s: ServiceStatus = { state: h.state, since: iso(h.since), consecutiveFailures: h.consecutiveFailures };
+  if (o !== undefined && o.at >= Math.max(h.lastProbeAt, h.lastUnknownAt ?? 0)) {
+    s.lastProbe = { at: iso(o.at), up: o.up, ...(o.up !== 'unknown' ? { latencyMs: o.latencyMs } : {}), ...(o.failureKind !== undefined ? { failureKind: o.failureKind } : {}) };
+    if (h.hold !== undefined) s.hold = h.hold;
+    if (h.escalation !== undefined) s.escalation = h.escalation;
+    return s;
+  }
   const lastAt = Math.max(h.lastProbeAt, h.lastUnknownAt ?? 0);
   if (lastAt > 0) {
     const unknown = (h.lastUnknownAt ?? 0) > h.lastProbeAt;
@@ -54,6 +60,8 @@ export interface StatusViewInput {
   pausedBy?: MassFailureEpisode;
   previous?: readonly Condition[];
   lastTransition?: TransitionStatus;
+  /** The newest probes (newer than the history when nothing changed). */
+  observed?: ObservedServer;
   /** Set by the daemon when this server's newest manifest did not load (the last good one is used). */
   manifestInvalid?: string;
 }
@@ -73,7 +81,7 @@ export function serverStatusOf(input: StatusViewInput): ServerStatus {
     if (h !== undefined) entries.push([s, h]);
   }
   const services: Record<string, ServiceStatus> = {};
-  for (const [s, h] of entries) services[s] = serviceStatus(h);
+  for (const [s, h] of entries) services[s] = serviceStatus(h, input.observed?.[s]);
 
   const any = (pick: (h: ServiceHistory) => boolean): boolean => entries.some(([, h]) => pick(h));
   const failing = (h: ServiceHistory): boolean => h.state === 'Suspect' || h.state === 'Down' || h.state === 'Remediating' || h.state === 'Escalated';

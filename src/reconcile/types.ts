@@ -35,6 +35,8 @@ export interface DesiredServer {
   location?: DesiredLocation;
   suspend: boolean;
   maintenance: readonly MaintenanceWindow[];
+  /** The mass-failure group keys (network, site, rack, switch), computed once per manifest. */
+  groupKeys?: readonly string[];
 }
 
 /** `up: 'unknown'` is a probe whose result cannot be trusted (the monitor itself lagged). */
