@@ -470,6 +470,12 @@ class Execution {
       if (/sudo: (a password is required|sorry, you must have a tty)/.test(r.output)) {
         throw new Stop('ManagementAccessDenied', `sudo refused ${this.server.spec.access.user} on ${this.server.metadata.name}: ${r.output.trim().split('\n').pop() ?? ''}`);
       }
+      // mod_ssl's failures all name the pass phrase (refused, or no terminal to ask it on):
+      // the customer must give, or correct, the secret; a retry would fail the same way.
+      if (/pass ?phrase/i.test(r.output)) {
+        const line = r.output.split('\n').filter((l) => /pass ?phrase/i.test(l)).pop()?.trim() ?? '';
+        throw new Stop('PassphraseRequired', `${step.id} failed on the SSL pass phrase${step.answer ? ' (the secret was refused)' : ' (no secret answers it)'}: ${line}`);
+      }
       if (step.onFailure === 'stop') throw new Stop('StepFailed', `${step.id} exited ${String(r.exitCode)}`);
     }
   }

@@ -173,6 +173,22 @@ describe('the pass-phrase host', () => {
     expect(ps.stdout).not.toMatch(/init\.d\/httpd/);
   });
 
+  test('a wrong pass phrase is refused: PassphraseRequired, and the wrong phrase is in no transcript or log', async () => {
+    await lab.breakService('pp', 'httpd');
+    const wrong = `wrong-${randomBytes(9).toString('base64url')}`;
+    const right = secrets.get('pp-ssl') ?? '';
+    secrets.set('pp-ssl', wrong);
+    try {
+      const { t, log } = await runStandard('pp', 'http', 'std-httpd-el-sysv', { withSslSecret: true });
+      expect(t.verdict).toBe('PassphraseRequired');
+      expect(t.message).toMatch(/the secret was refused/);
+      expect(JSON.stringify(t)).not.toContain(wrong);
+      expect(log).not.toContain(wrong);
+    } finally {
+      secrets.set('pp-ssl', right);
+    }
+  });
+
   test('restarted with the secret; the pass phrase is in no transcript, log or error', async () => {
     const passphrase = lab.host('pp').sslPassphrase ?? '';
     expect(passphrase.length).toBeGreaterThan(8);
