@@ -52,6 +52,16 @@ describe('schemas', () => {
     expect(undocumented(`${f}.schema.json`)).toEqual([]);
   });
 
+  test('docs/reference.md is up to date with the schemas (scripts/gen-reference.mjs --check)', () => {
+    const r = spawnSync(process.execPath, [join(REPO, 'scripts/gen-reference.mjs'), '--check'], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const md = readFileSync(join(REPO, 'docs/reference.md'), 'utf8');
+    expect(md).toContain('| `spec.access.hostKey` | string (pattern) | yes |');
+    expect(md).toContain('`owner-secret`');
+    expect(readFileSync(join(REPO, 'README.md'), 'utf8')).toContain('docs/reference.md');
+  });
+
   test('the generated types are up to date (scripts/gen-types.mjs --check)', () => {
     const r = spawnSync(process.execPath, [join(REPO, 'scripts/gen-types.mjs'), '--check'], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');

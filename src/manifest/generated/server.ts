@@ -142,7 +142,7 @@ export type SSHPort = number;
  */
 export type HostKeyFingerprint = string;
 /**
- * The secret's name: lower-case letters, digits and hyphens.
+ * The secret's name: lower-case letters, digits and hyphens. Names are namespaced per customer: a customer's documents may name only secrets that start with the customer's name and a hyphen (acme-web01 for customer acme).
  */
 export type SecretName = string;
 /**
