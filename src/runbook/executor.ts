@@ -407,6 +407,7 @@ class Execution {
       const r = await this.exec(script, { sudo: false, deadlineMs });
       this.stopForExec(step, r, `the process check of ${step.id}`);
       const ok = r.exitCode === 0;
+      this.evidence.process = look.process;
       this.evidence.processRunning = ok;
       const pids = /pids: ([\d ]+)/.exec(r.output)?.[1]?.trim();
       if (pids) this.evidence.processPids = pids;
