@@ -319,16 +319,19 @@ export class Controller {
     const state = { results: 0, unknown: 0 };
     const services = entry.desired.services;
     const tasks: Array<Promise<void>> = new Array(services.length);
-    for (let i = 0; i < services.length; i++) tasks[i] = this.probeOne(entry, services[i] as ServiceName, observed, state);
+    // One clock read for the server's probes (they start together); a failed probe reads it again for the lag check.
+    const start = this.clock.now();
+    for (let i = 0; i < services.length; i++) tasks[i] = this.probeOne(entry, services[i] as ServiceName, observed, state, start);
     await Promise.all(tasks);
     this.observed.set(entry.desired.name, observed);
     return { observed, results: state.results, unknown: state.unknown };
   }
 
-  private async probeOne(entry: ServerEntry, service: ServiceName, observed: ObservedServer, state: { results: number; unknown: number }): Promise<void> {
-    if (!this.probes.tryAcquire()) await this.probes.acquire();
+  private async probeOne(entry: ServerEntry, service: ServiceName, observed: ObservedServer, state: { results: number; unknown: number }, serverStart: number): Promise<void> {
+    const waited = !this.probes.tryAcquire();
+    if (waited) await this.probes.acquire();
     try {
-      const start = this.clock.now();
+      const start = waited ? this.clock.now() : serverStart;
       let result: ProbeResult;
       try {
         result = await this.o.probe(entry.doc, service, this.abort.signal);
@@ -340,8 +343,7 @@ export class Controller {
         state.results++;
         return;
       }
-      const end = this.clock.now();
-      const lag = this.o.lagMonitor !== undefined && !result.up ? this.o.lagMonitor.maxLagBetween(start, end) : 0;
+      const lag = this.o.lagMonitor !== undefined && !result.up ? this.o.lagMonitor.maxLagBetween(start, this.clock.now()) : 0;
       const isUnknown = !result.up && lag > this.o.policy.timeoutMs / 2;
       if (isUnknown) state.unknown++;
       state.results++;
@@ -727,9 +729,19 @@ export class Controller {
     const summary: ReconcileSummary = { dryRun, servers: 0, probes: 0, unknownProbes: 0, failing: [], actions: {}, runbooks: [], paused: [] };
     await this.probeCanaries();
     const names = [...this.servers.keys()];
-    const results = await Promise.all(
-      names.map((name) => (this.busy.has(name) ? this.afterBusy(name, dryRun) : this.track(this.reconcileServer(name, dryRun, !dryRun)))),
-    );
+    const results: Array<Awaited<ReturnType<Controller['reconcileServer']>>> = new Array(names.length);
+    // A pool of workers, each taking the next server: enough servers in flight to keep every probe
+    // permit busy, few enough that a pass over 10,000 servers does not hold 60,000 probes in memory.
+    const workers = Math.max(1, Math.min(names.length, Math.ceil(this.probes.limit / 2)));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < names.length) {
+        const i = next++;
+        const name = names[i] as string;
+        results[i] = await (this.busy.has(name) ? this.afterBusy(name, dryRun) : this.track(this.reconcileServer(name, dryRun, !dryRun)));
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, worker));
     for (const [i, r] of results.entries()) {
       const name = names[i] as string;
       summary.servers++;
