@@ -15,7 +15,13 @@ import { responderAddresses } from '../test/probe/light-responder.ts';
 import { startLab, type Lab } from '../test/lab/index.ts';
 
 const LAB_ID = 6;
-const DURATION_S = Number(process.env.PROBE_BENCH_SECONDS ?? 5);
+const DURATION_S = Number(process.env.PROBE_BENCH_SECONDS ?? 6);
+/**
+ * Each tool runs in ROUNDS slices taking turns (mamori, blackbox, plugins, mamori, …), so that a
+ * machine whose load drifts (a shared one) weighs on every tool alike.
+ */
+const ROUNDS = Number(process.env.PROBE_BENCH_ROUNDS ?? 3);
+const SLICE_S = DURATION_S / ROUNDS;
 const PLUGINS = '/usr/lib/nagios/plugins';
 const BLACKBOX = '/usr/bin/prometheus-blackbox-exporter';
 const BLACKBOX_ADDR = '127.0.0.1:9116';
@@ -48,11 +54,11 @@ async function mamoriLoad(target: string, concurrency: number, next: (i: number)
   let i = 0;
   let ok = 0;
   let probes = 0;
-  const warm = performance.now() + 500;
+  const warm = performance.now() + 200;
   while (performance.now() < warm) await Promise.all(Array.from({ length: concurrency }, () => registry.probe(next(i++))));
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const end = t0 + DURATION_S * 1000;
+  const end = t0 + SLICE_S * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
@@ -81,7 +87,7 @@ async function pluginLoad(target: string, concurrency: number, plugin: string, a
   let probes = 0;
   const cpu0 = await procCpuMs('self', true);
   const t0 = performance.now();
-  const end = t0 + DURATION_S * 1000;
+  const end = t0 + SLICE_S * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
@@ -123,17 +129,17 @@ async function blackboxLoad(bb: ChildProcess, dir: string, target: string, concu
   const pid = bb.pid as number;
   const env = { ...process.env, BB_TARGETS: targets.join(','), BB_MODULE: module };
   // Warm up (connections, Go runtime) outside the measurement.
-  await new Promise<void>((resolve) => execFile('wrk', ['-t2', `-c${concurrency}`, '-d1s', '-s', lua, `http://${BLACKBOX_ADDR}`], { env }, () => resolve()));
+  await new Promise<void>((resolve) => execFile('wrk', ['-t2', `-c${concurrency}`, '-d0.3s', '-s', lua, `http://${BLACKBOX_ADDR}`], { env }, () => resolve()));
   const cpu0 = await procCpuMs(pid);
   const t0 = performance.now();
   const out = await new Promise<string>((resolve) =>
-    execFile('wrk', ['-t2', `-c${concurrency}`, `-d${DURATION_S}s`, '--timeout', '10s', '-s', lua, `http://${BLACKBOX_ADDR}`], { env }, (_e, stdout) => resolve(stdout)),
+    execFile('wrk', ['-t2', `-c${concurrency}`, `-d${SLICE_S}s`, '--timeout', '10s', '-s', lua, `http://${BLACKBOX_ADDR}`], { env }, (_e, stdout) => resolve(stdout)),
   );
   const seconds = (performance.now() - t0) / 1000;
   const cpuMs = (await procCpuMs(pid)) - cpu0;
   const m = /RESULT (\d+) (\d+)/.exec(out);
   const probes = Number(m?.[1] ?? 0);
-  return { target, tool: 'blackbox_exporter', concurrency, probes, ok: probes - Number(m?.[2] ?? probes), seconds: Math.min(seconds, DURATION_S + 0.2), cpuMs };
+  return { target, tool: 'blackbox_exporter', concurrency, probes, ok: probes - Number(m?.[2] ?? probes), seconds: Math.min(seconds, SLICE_S + 0.2), cpuMs };
 }
 
 const BLACKBOX_CONFIG = `modules:
@@ -192,6 +198,25 @@ async function startResponder(): Promise<ChildProcess> {
   return child;
 }
 
+/** Run the tools of one target in turns, ROUNDS times, and add up each tool's slices. */
+async function interleaved(runs: Array<() => Promise<Figure>>): Promise<Figure[]> {
+  const sums: Figure[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [k, once] of runs.entries()) {
+      const f = await once();
+      const sum = sums[k];
+      if (sum === undefined) sums[k] = { ...f };
+      else {
+        sum.probes += f.probes;
+        sum.ok += f.ok;
+        sum.seconds += f.seconds;
+        sum.cpuMs = (sum.cpuMs ?? 0) + (f.cpuMs ?? 0);
+      }
+    }
+  }
+  return sums;
+}
+
 function table(figures: Figure[]): string {
   const head = ['target', 'tool', 'conc', 'probes/s', 'ok %', 'CPU ms/probe', 'probes/CPU-s'];
   const rows = figures.map((f) => [
@@ -230,9 +255,14 @@ export async function run(): Promise<void> {
       const addrs = responderAddresses(RESPONDER_OCTET, RESPONDER_HOSTS);
       const light = `light responder x${RESPONDER_HOSTS} (ftp banner)`;
       const c = 64;
-      figures.push(await mamoriLoad(light, c, (i) => ({ service: 'ftp', address: addrs[i % addrs.length] as string, port: RESPONDER_PORT, timeoutMs: 5000 })));
-      figures.push(await blackboxLoad(bb, dir, light, c, 'ftp_banner', addrs.map((a) => `${a}:${RESPONDER_PORT}`)));
-      figures.push(await pluginLoad(light, c, 'check_ftp', (i) => ['-H', addrs[i % addrs.length] as string, '-p', String(RESPONDER_PORT), '-t', '5']));
+      const box = bb;
+      figures.push(
+        ...(await interleaved([
+          () => mamoriLoad(light, c, (i) => ({ service: 'ftp', address: addrs[i % addrs.length] as string, port: RESPONDER_PORT, timeoutMs: 5000 })),
+          () => blackboxLoad(box, dir, light, c, 'ftp_banner', addrs.map((a) => `${a}:${RESPONDER_PORT}`)),
+          () => pluginLoad(light, c, 'check_ftp', (i) => ['-H', addrs[i % addrs.length] as string, '-p', String(RESPONDER_PORT), '-t', '5']),
+        ])),
+      );
       responder.stdin?.end();
       responder.kill('SIGTERM');
       responder = undefined;
@@ -242,23 +272,36 @@ export async function run(): Promise<void> {
       lab = await startLab({ id: LAB_ID, hosts: [{ name: 'bench' }] });
       const address = lab.hosts[0]?.address as string;
       const lab1 = (service: ServiceName) => (): ProbeTarget => ({ service, address, timeoutMs: 5000 });
+      const box = bb;
       if (only.has('http')) {
         const t = 'lab nginx (HTTP HEAD)';
-        figures.push(await mamoriLoad(t, 64, lab1('http')));
-        figures.push(await blackboxLoad(bb, dir, t, 64, 'http_head', [`http://${address}/`]));
-        figures.push(await pluginLoad(t, 64, 'check_http', () => ['-I', address, '-j', 'HEAD', '-t', '5']));
+        figures.push(
+          ...(await interleaved([
+            () => mamoriLoad(t, 64, lab1('http')),
+            () => blackboxLoad(box, dir, t, 64, 'http_head', [`http://${address}/`]),
+            () => pluginLoad(t, 64, 'check_http', () => ['-I', address, '-j', 'HEAD', '-t', '5']),
+          ])),
+        );
       }
       if (only.has('smtp')) {
         const t = 'lab exim (SMTP banner)';
-        figures.push(await mamoriLoad(t, 16, lab1('smtp')));
-        figures.push(await blackboxLoad(bb, dir, t, 16, 'smtp_banner', [`${address}:25`]));
-        figures.push(await pluginLoad(t, 16, 'check_smtp', () => ['-H', address, '-t', '5']));
+        figures.push(
+          ...(await interleaved([
+            () => mamoriLoad(t, 16, lab1('smtp')),
+            () => blackboxLoad(box, dir, t, 16, 'smtp_banner', [`${address}:25`]),
+            () => pluginLoad(t, 16, 'check_smtp', () => ['-H', address, '-t', '5']),
+          ])),
+        );
       }
       if (only.has('ssh')) {
         const t = 'lab sshd (SSH banner)';
-        figures.push(await mamoriLoad(t, 16, lab1('ssh')));
-        figures.push(await blackboxLoad(bb, dir, t, 16, 'ssh_banner', [`${address}:22`]));
-        figures.push(await pluginLoad(t, 16, 'check_ssh', () => ['-H', address, '-t', '5']));
+        figures.push(
+          ...(await interleaved([
+            () => mamoriLoad(t, 16, lab1('ssh')),
+            () => blackboxLoad(box, dir, t, 16, 'ssh_banner', [`${address}:22`]),
+            () => pluginLoad(t, 16, 'check_ssh', () => ['-H', address, '-t', '5']),
+          ])),
+        );
       }
     }
   } finally {
