@@ -313,7 +313,13 @@ class Execution {
     } catch (err) {
       const failure = sshFailureOf(err);
       const message = (err as Error).message;
-      this.record({ id: 'login', kind: 'login' }, { outcome: 'failed', note: message }, started);
+      const last = this.steps[this.steps.length - 1];
+      if (last?.id === 'login' && last.outcome === 'failed' && last.note === message) {
+        // A verify retrying a login while the server boots: one record, however many tries.
+        last.finishedAt = new Date().toISOString();
+      } else {
+        this.record({ id: 'login', kind: 'login' }, { outcome: 'failed', note: message }, started);
+      }
       if (failure === 'HostKeyMismatch') {
         const observed = isMamoriError(err) ? err.details.observedHostKey : undefined;
         if (typeof observed === 'string') this.evidence.observedHostKey = observed;
