@@ -7,7 +7,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { MamoriError } from '../errors.ts';
 import type { ConfigDocument } from '../manifest/generated/config.ts';
-import { parseYaml } from '../manifest/parse-yaml.ts';
+import { parseYaml, type PositionIndex } from '../manifest/parse-yaml.ts';
+import { addressInAny } from '../manifest/networks.ts';
 import { schemaSet } from '../manifest/schemas.ts';
 import { explainSchemaErrors } from '../manifest/schema-errors.ts';
 import { scanInlineSecrets } from '../manifest/secret-scan.ts';
@@ -114,6 +115,19 @@ export function defaultConfig(cwd: string = process.cwd()): MamoriConfig {
   return resolveConfig({}, cwd, undefined);
 }
 
+/** What the schema cannot say: canaries are probed, so they must lie in the target networks too. */
+function configChecks(doc: ConfigDocument, positions: PositionIndex, file: string): Finding[] {
+  const targets = doc.targetNetworks ?? [...DEFAULT_TARGET_NETWORKS];
+  const out: Finding[] = [];
+  (doc.massFailure?.canaries ?? []).forEach((c, i) => {
+    if (addressInAny(c.address, targets)) return;
+    const field = `massFailure.canaries[${i}].address`;
+    const p = positions.positionOf(field);
+    out.push({ file, line: p.line, col: p.col, field, rule: 'network-target', severity: 'error', message: `${c.address} is outside the target networks (${targets.join(', ')}): mamori never connects anywhere else` });
+  });
+  return out;
+}
+
 /** Findings for a config file's text; empty when it is valid. */
 export function checkConfigText(text: string, file: string): { findings: Finding[]; doc: ConfigDocument | undefined } {
   const parsed = parseYaml(text, file);
@@ -125,6 +139,7 @@ export function checkConfigText(text: string, file: string): { findings: Finding
   if (!validate(value)) {
     findings.push(...explainSchemaErrors(validate.errors ?? [], value, parsed.positions, file, secrets.map((s) => s.field)));
   }
+  if (findings.length === 0) findings.push(...configChecks(value as ConfigDocument, parsed.positions, file));
   return { findings, doc: findings.some((f) => f.severity === 'error') ? undefined : (value as ConfigDocument) };
 }
 

@@ -50,6 +50,8 @@ const KINDS = Object.keys(KIND_SCHEMA) as DocumentKind[];
 
 type AnyLoaded = LoadedDocument<unknown> & { absolutePath?: string };
 
+/** Schema findings reported per file; the rest are counted. */
+const MAX_FINDINGS_PER_FILE = 50;
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -155,7 +157,12 @@ function checkValue(file: ManifestFile, placement: Placement, value: unknown, po
   if (secrets.length > 0) ok = false;
   const validate = schemaSet().validator(schemaName);
   if (!validate(value)) {
-    findings.push(...explainSchemaErrors(validate.errors ?? [], value, positions, file.path, secrets.map((s) => s.field)).map((f) => withPath(f, file)));
+    const explained = explainSchemaErrors(validate.errors ?? [], value, positions, file.path, secrets.map((s) => s.field)).map((f) => withPath(f, file));
+    // A file of 20,000 unknown keys is one mistake (or an attack), not 20,000 lines of output.
+    findings.push(...explained.slice(0, MAX_FINDINGS_PER_FILE));
+    if (explained.length > MAX_FINDINGS_PER_FILE) {
+      findings.push(fileFinding(file, 'schema', `and ${explained.length - MAX_FINDINGS_PER_FILE} more problems in this file, not shown`));
+    }
     ok = false;
   }
   // Ownership and naming, whenever metadata is readable, so that all errors show at once.

@@ -132,6 +132,11 @@ http: { token: "s3cr3t-t0ken" }
     expect(findings.map((f) => `${f.line} ${f.field} ${f.message}`)).toEqual(['2 consoleProfiles.lab.console is required (Console argv: Runs a command on the console: argv elements with {{server.name}}, {{server.address}}, {{console.target}}, {{command}}.)']);
   });
 
+  test('canaries must lie in the target networks', () => {
+    const { findings } = checkConfigText('targetNetworks: [203.0.113.0/24]\nmassFailure:\n  canaries:\n    - { address: 203.0.113.1 }\n    - { address: 8.8.8.8 }\n', 'c.yaml');
+    expect(findings.map((f) => `${f.line} ${f.field} [${f.rule}]`)).toEqual(['5 massFailure.canaries[1].address [network-target]']);
+  });
+
   test('defaultConfig is the same as loadConfig without a file', async () => {
     expect(defaultConfig('/x')).toEqual(await loadConfig(undefined, { cwd: '/x' }));
   });

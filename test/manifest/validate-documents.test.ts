@@ -82,6 +82,13 @@ describe('validateDocuments (from memory)', () => {
     expect(errors(set.findings)).toBe(web02.length);
   });
 
+  test('a flood of errors in one file is capped, and counted', async () => {
+    const flood = server('web01', 'a').replace('spec:\n', `spec:\n${Array.from({ length: 500 }, (_, i) => `  extra${i}: 1\n`).join('')}`);
+    const set = validateDocuments([...(await operatorFiles()), { path: 'customers/a/servers/web01.yaml', content: flood }], { config });
+    expect(set.findings).toHaveLength(51);
+    expect(set.findings[50]?.message).toBe('and 450 more problems in this file, not shown');
+  });
+
   test('versions compare numerically: FreeBSD 10.0 is later than 6.3, CentOS 10.0 is past the catalog', async () => {
     const files = [
       ...(await operatorFiles()),
