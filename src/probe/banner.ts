@@ -1,5 +1,5 @@
 import { runDialog, type Dialog } from './dialog.ts';
-import type { Prober, ProbeResult, ProbeTarget, ServiceName } from './types.ts';
+import type { Prober, ProbeResult, ProbeTarget } from './types.ts';
 
 /** A prober for a banner protocol: the dialog is the whole protocol. */
 export function createDialogProber(dialog: Dialog): Prober {
@@ -11,6 +11,3 @@ export function createDialogProber(dialog: Dialog): Prober {
   };
 }
 
-export function isBannerService(service: ServiceName): boolean {
-  return service !== 'ping' && service !== 'http' && service !== 'https';
-}
