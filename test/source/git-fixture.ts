@@ -43,6 +43,10 @@ export function createGitFixture(options: { withOperator?: boolean; manifestsPat
   gitIn(dir, ['init', '--quiet', '--bare', '--initial-branch=main', bare]);
   gitIn(dir, ['init', '--quiet', '--initial-branch=main', work]);
   gitIn(work, ['remote', 'add', 'origin', bare]);
+  // No background gc: it would race the cleanup of the temp folder.
+  gitIn(work, ['config', 'gc.auto', '0']);
+  gitIn(bare, ['config', 'gc.auto', '0']);
+  gitIn(bare, ['config', 'receive.autogc', 'false']);
   const prefix = options.manifestsPath ?? '';
   if (options.withOperator !== false) {
     cpSync(join(REPO_ROOT, 'manifests', 'operator'), join(work, prefix, 'operator'), { recursive: true });
