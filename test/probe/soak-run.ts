@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import { responderAddresses } from './light-responder.ts';
-import type { ProbeResult } from '../../src/probe/types.ts';
+import type { ProbeResult, ProbeTarget } from '../../src/probe/types.ts';
 
 const total = Number(process.argv[2] ?? 100_000);
 const concurrency = Number(process.argv[3] ?? 128);
@@ -42,14 +42,22 @@ await new Promise<void>((resolve, reject) => {
 });
 
 const registry = createProberRegistry();
-const prober = registry.proberFor('ftp');
 const counts = { up: 0, down: 0, kinds: {} as Record<string, number> };
 async function run(n: number): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
       const i = next++;
-      const r: ProbeResult = await prober.probe({ service: 'ftp', address: addresses[i % addresses.length] ?? '127.0.0.1', port, timeoutMs: 10_000 });
+      // Every path, not only the happy one: up (ftp), a wrong reply mid-dialog (smtp gets 221 to
+      // EHLO), a wrong first reply (http gets an FTP greeting), and a refused port.
+      const address = addresses[i % addresses.length] ?? '127.0.0.1';
+      const kind = i % 4;
+      const target: ProbeTarget =
+        kind === 0 ? { service: 'ftp', address, port, timeoutMs: 10_000 }
+        : kind === 1 ? { service: 'smtp', address, port, timeoutMs: 10_000 }
+        : kind === 2 ? { service: 'http', address, port, timeoutMs: 10_000 }
+        : { service: 'ftp', address, port: port + 1, timeoutMs: 10_000 };
+      const r: ProbeResult = await registry.probe(target);
       if (r.up) counts.up++;
       else {
         counts.down++;
