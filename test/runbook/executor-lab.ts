@@ -17,7 +17,10 @@ import type { RenderedRunbook } from '../../src/runbook/types.ts';
 import type { Lab, LabHost } from '../lab/index.ts';
 
 const RUNBOOKS = fileURLToPath(new URL('../../manifests/operator/runbooks/', import.meta.url));
-export const LAB_CONSOLE = fileURLToPath(new URL('./lab-console.sh', import.meta.url));
+/** The lab's own console helper (test/lab/assets/console.sh), as an operator's argv template. */
+export function labConsoleArgv(lab: Lab): string[] {
+  return [`${lab.dir}/bin/console.sh`, `${lab.dir}/hosts/{{console.target}}`, '{{command}}'];
+}
 
 export interface LabServerOptions {
   family?: string;
@@ -81,9 +84,9 @@ export function resolverOf(secrets: Map<string, string>): (ref: string) => Promi
   };
 }
 
-/** Console profiles for the lab: the console is the lab's nsenter helper; power through the BMC. */
+/** Console profiles for the lab: the console is the lab's nsenter helper; power through the BMC (ipmi_sim). */
 export function labProfiles(lab: Lab): ConsoleProfiles {
-  const consoleArgv = [LAB_CONSOLE, `${lab.dir}/hosts/{{console.target}}`, '{{command}}'];
+  const consoleArgv = labConsoleArgv(lab);
   return {
     'lab-ipmi': { driver: 'ipmi', cipherSuite: 3, consoleCommand: consoleArgv },
     'lab-ipmi-blind': { driver: 'ipmi', cipherSuite: 3 },

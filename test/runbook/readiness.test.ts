@@ -84,7 +84,7 @@ describe('the commands: mamori check-access and mamori runbook run', () => {
     const { mkdtemp, mkdir, writeFile, readFile, chmod } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { LAB_CONSOLE } = await import('./executor-lab.ts');
+    const { labConsoleArgv } = await import('./executor-lab.ts');
     const host = lab.host('ok');
     const dir = await mkdtemp(join(tmpdir(), 'mamori-cli-'));
     tempDirs.push(dir);
@@ -102,7 +102,7 @@ describe('the commands: mamori check-access and mamori runbook run', () => {
         `stateDir: state`,
         `targetNetworks: [${lab.subnet}, 127.0.0.0/8]`,
         'consoleProfiles:',
-        `  lab-ipmi: { driver: ipmi, cipherSuite: 3, consoleCommand: [${JSON.stringify(LAB_CONSOLE)}, ${JSON.stringify(`${lab.dir}/hosts/{{console.target}}`)}, "{{command}}"] }`,
+        `  lab-ipmi: { driver: ipmi, cipherSuite: 3, consoleCommand: ${JSON.stringify(labConsoleArgv(lab))} }`,
         '',
       ].join('\n'),
     );
