@@ -180,8 +180,8 @@ async function startBlackbox(dir: string): Promise<ChildProcess> {
   await writeFile(config, BLACKBOX_CONFIG);
   const bb = spawn(BLACKBOX, [`--config.file=${config}`, `--web.listen-address=${BLACKBOX_ADDR}`, '--log.level=error'], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
-    const r = await exec('/usr/bin/curl', ['-sf', `http://${BLACKBOX_ADDR}/-/healthy`], 2000).catch(() => ({ code: 1 }));
-    if (r.code === 0) return bb;
+    const healthy = await fetch(`http://${BLACKBOX_ADDR}/-/healthy`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    if (healthy) return bb;
     await new Promise((res) => setTimeout(res, 100));
   }
   bb.kill('SIGKILL');
