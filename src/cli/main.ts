@@ -7,6 +7,9 @@ import { registerRunbookRunCommand } from './run-runbook.ts';
 import { registerCheckAccessCommand } from './check-access.ts';
 import { registerRunCommand } from './run.ts';
 import { registerConfirmCommand } from './confirm.ts';
+import { registerReconcileCommand } from './reconcile.ts';
+import { registerStatusCommand } from './status.ts';
+import { registerResumeCommand } from './resume.ts';
 
 /** Exit codes: 0 ok, 1 a finding (invalid manifest, a service down), 2 usage. */
 export const EXIT_OK = 0;
@@ -28,6 +31,9 @@ export function buildProgram(): Command {
   registerCheckAccessCommand(program);
   registerRunCommand(program);
   registerConfirmCommand(program);
+  registerReconcileCommand(program);
+  registerStatusCommand(program);
+  registerResumeCommand(program);
   return program;
 }
 

@@ -17,7 +17,7 @@ import type { StatusStore } from '../status/store.ts';
 import { HOUR_MS, pruneWindow, refund } from './budgets.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { applyOutcome, applyResume, serviceOfTarget } from './decide-outcome.ts';
-import { decideServer, emptyFleetHistory, massFailureNotify, serverFailing } from './decide.ts';
+import { decideServer, emptyFleetHistory, isFailingState, massFailureNotify, serverFailing } from './decide.ts';
 import { desiredFromManifest } from './desired.ts';
 import { DueQueue } from './due-queue.ts';
 import type { LagMonitor } from './lag-monitor.ts';
@@ -197,7 +197,7 @@ export class Controller {
    * Replays the journal, marks every attempt that was started and never finished as interrupted
    * (it is never run again: the service is re-probed first), then starts scheduling.
    */
-  async start(records?: Parameters<typeof replayJournal>[0]): Promise<{ replayed: number; interrupted: number }> {
+  async start(records?: Parameters<typeof replayJournal>[0], options: { schedule?: boolean } = {}): Promise<{ replayed: number; interrupted: number }> {
     let interrupted = 0;
     let replayed = 0;
     if (records !== undefined) {
@@ -218,6 +218,8 @@ export class Controller {
       }
       for (const [name, entry] of this.servers) this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, this.history.servers.get(name)));
     }
+    // `mamori reconcile --once` and `resume` in-process: the journal is replayed, nothing is scheduled.
+    if (options.schedule === false) return { replayed, interrupted };
     this.started = true;
     const now = this.clock.now();
     for (const [name] of this.servers) {
@@ -747,15 +749,21 @@ export class Controller {
       summary.servers++;
       summary.probes += r.probes;
       summary.unknownProbes += r.unknown;
-      if (r.failing) summary.failing.push(name);
+      if (r.runs.length > 0) for (const p of await Promise.allSettled(r.runs)) if (p.status === 'fulfilled') summary.runbooks.push(p.value);
+      // After the runbooks: what still fails (a dry run reports what its probes saw).
+      if (dryRun ? r.failing : this.stillFailing(name)) summary.failing.push(name);
       for (const a of r.actions) {
         summary.actions[a.type] = (summary.actions[a.type] ?? 0) + 1;
         if (dryRun && a.type === 'run-runbook') summary.runbooks.push({ server: a.server, target: a.target, incidentId: a.incidentId, attempt: a.attempt });
       }
-      if (r.runs.length > 0) for (const p of await Promise.allSettled(r.runs)) if (p.status === 'fulfilled') summary.runbooks.push(p.value);
       if (this.index.pausedBy(name, this.o.policy) !== undefined) summary.paused.push(name);
     }
     return summary;
+  }
+
+  private stillFailing(name: string): boolean {
+    const h = this.history.servers.get(name);
+    return h !== undefined && Object.values(h.services).some((x) => x !== undefined && isFailingState(x.state));
   }
 
   private async afterBusy(name: string, dryRun: boolean): ReturnType<Controller['reconcileServer']> {

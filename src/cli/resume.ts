@@ -1,0 +1,48 @@
+/**
+ * `mamori resume SERVER [SERVICE]`: releases an Escalated (or flapping-held) service: its incident
+ * closes as resumed, its budgets are forgiven, and the next pass repairs it again if it still
+ * fails. Through the running daemon's local API; without one, in-process under the lock (journaled,
+ * so the next `mamori run` starts from it).
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load-config.ts';
+import { isMamoriError, MamoriError } from '../errors.ts';
+import { isServiceName } from '../probe/types.ts';
+import type { ResumeResult } from '../reconcile/controller.ts';
+import { requestResume } from '../reconcile/local-api-client.ts';
+import { daemonTarget, withInProcessController, type CliGlobals } from './reconcile.ts';
+
+export function registerResumeCommand(program: Command): void {
+  program
+    .command('resume')
+    .description('Release an Escalated server or service: repairs start again (within fresh budgets).')
+    .argument('<server>', 'the server')
+    .argument('[service]', 'one service (ping for the host); all held services without it')
+    .option('--json', 'print JSON')
+    .action(async (server: string, service: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<CliGlobals>();
+      try {
+        if (service !== undefined && !isServiceName(service)) throw new MamoriError('MAMORI_CLI_USAGE', `not a service: ${service}`);
+        const config = await loadConfig(globals.config);
+        const target = await daemonTarget(config);
+        let result: ResumeResult;
+        if (target !== undefined) {
+          const reply = await requestResume<ResumeResult>(target, server, service);
+          if (!reply.ok || reply.result === undefined) throw new MamoriError('MAMORI_HTTP_UNREACHABLE', `the daemon refused: ${reply.code ?? reply.status} ${reply.error ?? ''}`.trim());
+          result = reply.result;
+        } else {
+          const manifests = cmd.getOptionValueSourceWithGlobals('manifests') === 'cli' ? globals.manifests : undefined;
+          result = await withInProcessController(config, manifests, 'resume', ({ controller, servers }) => {
+            if (!servers.some((s) => s.metadata.name === server)) throw new MamoriError('MAMORI_CLI_USAGE', `no server named ${server} in the manifests`);
+            return controller.resume(server, service !== undefined && isServiceName(service) ? service : undefined);
+          });
+        }
+        if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        else process.stdout.write(result.resumed.length > 0 ? `${server}: resumed ${result.resumed.join(', ')}\n` : `${server}: nothing was held\n`);
+        process.exitCode = 0;
+      } catch (err) {
+        process.stderr.write(`mamori resume: ${isMamoriError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+        process.exitCode = isMamoriError(err, 'MAMORI_CLI_USAGE') ? 2 : 1;
+      }
+    });
+}
