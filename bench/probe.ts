@@ -21,7 +21,8 @@ const DURATION_S = Number(process.env.PROBE_BENCH_SECONDS ?? 6);
  * machine whose load drifts (a shared one) weighs on every tool alike.
  */
 const ROUNDS = Number(process.env.PROBE_BENCH_ROUNDS ?? 3);
-const SLICE_S = DURATION_S / ROUNDS;
+// wrk takes whole seconds.
+const SLICE_S = Math.max(1, Math.round(DURATION_S / ROUNDS));
 const PLUGINS = '/usr/lib/nagios/plugins';
 const BLACKBOX = '/usr/bin/prometheus-blackbox-exporter';
 const BLACKBOX_ADDR = '127.0.0.1:9116';
@@ -138,6 +139,7 @@ async function blackboxLoad(bb: ChildProcess, dir: string, target: string, concu
   const seconds = (performance.now() - t0) / 1000;
   const cpuMs = (await procCpuMs(pid)) - cpu0;
   const m = /RESULT (\d+) (\d+)/.exec(out);
+  if (m === null) throw new Error(`wrk gave no result: ${out.slice(0, 300)}`);
   const probes = Number(m?.[1] ?? 0);
   return { target, tool: 'blackbox_exporter', concurrency, probes, ok: probes - Number(m?.[2] ?? probes), seconds: Math.min(seconds, SLICE_S + 0.2), cpuMs };
 }
