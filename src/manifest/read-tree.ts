@@ -4,6 +4,7 @@
  * regular files (a FIFO would block the read forever), files over the size limit
  * (checked before reading), trees too deep or too large.
  */
+import { constants } from 'node:fs';
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,24 +34,27 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+type Read = { bytes: Uint8Array } | { refused: 'file-type' | 'file-too-large'; size: number };
+
 /**
- * Read at most `limit` + 1 bytes: the size check happened already, but a file may
- * grow in between (then the validator sees more than the limit and refuses it).
+ * Open, check the size on the open file (before reading a byte), read at most
+ * `limit` + 1 bytes. O_NOFOLLOW and O_NONBLOCK: a file swapped for a symbolic link
+ * or a FIFO after the folder was listed is refused instead of followed or waited on.
  */
-async function readBounded(path: string, size: number, limit: number): Promise<Uint8Array> {
-  const fh = await open(path, 'r');
+async function readBounded(path: string, limit: number): Promise<Read> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    const buf = Buffer.allocUnsafe(Math.min(size, limit) + 1);
+    const st = await fh.stat();
+    if (!st.isFile()) return { refused: 'file-type', size: st.size };
+    if (st.size > limit) return { refused: 'file-too-large', size: st.size };
+    const buf = Buffer.allocUnsafe(st.size + 1);
     let total = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, total, buf.length - total, total);
-      if (bytesRead === 0 || total + bytesRead >= buf.length) {
-        total += bytesRead;
-        break;
-      }
       total += bytesRead;
+      if (bytesRead === 0 || total >= buf.length) break;
     }
-    return buf.subarray(0, total);
+    return { bytes: buf.subarray(0, total) };
   } finally {
     await fh.close();
   }
@@ -66,7 +70,7 @@ async function walk(start: Walk, files: ManifestFile[], findings: Finding[], bud
   const rootReal = await realpath(start.dir);
   const visited = new Set<string>([rootReal]);
   const queue: Array<{ dir: string; real: string; logical: string; depth: number }> = [{ dir: start.dir, real: rootReal, logical: start.logical, depth: 0 }];
-  const toRead: Array<{ abs: string; logical: string; size: number }> = [];
+  const toRead: Array<{ abs: string; real: string; logical: string }> = [];
   const refuse = (logical: string, abs: string, rule: string, message: string): void => {
     findings.push({ file: logical, line: 1, col: 1, field: '', rule, message, severity: 'error', path: abs });
   };
@@ -128,12 +132,12 @@ async function walk(start: Walk, files: ManifestFile[], findings: Finding[], bud
         refuse(log, abs, 'file-count', `more than ${MANIFEST_LIMITS.maxFiles} manifest files: the rest are not read`);
         return;
       }
-      if (size < 0) size = (await lstat(abs)).size;
+      // Plain files are sized on the open file (readBounded); linked ones were stat'ed above.
       if (size > MANIFEST_LIMITS.maxFileBytes) {
         refuse(log, abs, 'file-too-large', `the file is ${size} bytes; a manifest may be at most ${MANIFEST_LIMITS.maxFileBytes} bytes`);
         continue;
       }
-      toRead.push({ abs, logical: log, size });
+      toRead.push({ abs, real, logical: log });
     }
   }
   // Read in parallel, a bounded number at a time.
@@ -142,9 +146,13 @@ async function walk(start: Walk, files: ManifestFile[], findings: Finding[], bud
   const worker = async (): Promise<void> => {
     while (next < toRead.length) {
       const i = next++;
-      const item = toRead[i] as { abs: string; logical: string; size: number };
+      const item = toRead[i] as { abs: string; real: string; logical: string };
       try {
-        out[i] = { path: item.logical, content: await readBounded(item.abs, item.size, MANIFEST_LIMITS.maxFileBytes), absolutePath: item.abs };
+        // A link inside the tree is read through its target (checked above to be inside).
+        const r = await readBounded(item.real, MANIFEST_LIMITS.maxFileBytes);
+        if ('bytes' in r) out[i] = { path: item.logical, content: r.bytes, absolutePath: item.abs };
+        else if (r.refused === 'file-type') refuse(item.logical, item.abs, 'file-type', 'not a regular file: a manifest is a plain file');
+        else refuse(item.logical, item.abs, 'file-too-large', `the file is ${r.size} bytes; a manifest may be at most ${MANIFEST_LIMITS.maxFileBytes} bytes`);
       } catch (err) {
         refuse(item.logical, item.abs, 'file-unreadable', `the file cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       }

@@ -80,6 +80,16 @@ describe('hostile trees built at run time', () => {
     expect(set.findings.map(formatFinding).join('\n')).not.toContain('hunter2');
   });
 
+  test('a symbolic link that stays inside the tree is followed', async () => {
+    const root = tree('symlink-in');
+    mkdirSync(join(root, 'customers/acme/templates'));
+    writeFileSync(join(root, 'customers/acme/templates/web01.txt'), base());
+    symlinkSync('../templates/web01.txt', join(root, S));
+    const set = await loadManifests(root, { config });
+    expect(set.findings).toEqual([]);
+    expect(set.servers.get('web01')?.file).toBe(S);
+  });
+
   test('a symbolic link loop is refused', async () => {
     const root = tree('symlink-loop');
     symlinkSync('b.yaml', join(root, 'customers/acme/servers/a.yaml'));
