@@ -4,9 +4,10 @@
  * (blackbox_exporter's prober contract).
  */
 
-/** The nine services the seed watches, in the seed's order. */
-export const SERVICE_NAMES = ['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap'] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+import { SERVICE_NAMES, type ServiceName } from '../manifest/types.ts';
+
+/** The nine services the seed watches, in the seed's order: one list, the manifest's. */
+export { SERVICE_NAMES, type ServiceName };
 export type TcpServiceName = Exclude<ServiceName, 'ping'>;
 
 export const DEFAULT_PORTS: Readonly<Record<TcpServiceName, number>> = Object.freeze({
