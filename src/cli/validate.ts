@@ -48,7 +48,7 @@ loaded (references cross files) and findings about PATH are reported.
 Examples:
   $ mamori validate                                   # the ./manifests tree
   $ mamori validate --manifests examples --config examples/mamori.yaml
-  $ mamori validate customers/acme/servers/web01.yaml # one file (inside ./manifests)
+  $ mamori validate manifests/customers/acme/servers/web01.yaml   # one file
   $ mamori validate --format github                   # annotations on a pull request
   $ mamori validate --json | jq '.findings[].message'
 
@@ -177,6 +177,7 @@ export function registerValidateCommand(program: Command, deps: ValidateCommandD
     .argument('[path...]', 'manifests folders, or files and folders inside one (default: the --manifests folder)')
     .option('--format <format>', 'text, json or github (workflow annotations)', parseFormat, 'text' as ValidateFormat)
     .option('--json', 'the same as --format json')
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', HELP)
     .action(async (paths: string[], opts: { format: ValidateFormat; json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ manifests?: string; config?: string }>();
