@@ -256,7 +256,7 @@ export async function run(): Promise<void> {
       responder = await startResponder();
       const addrs = responderAddresses(RESPONDER_OCTET, RESPONDER_HOSTS);
       const light = `light responder x${RESPONDER_HOSTS} (ftp banner)`;
-      const c = 64;
+      const c = Number(process.env.PROBE_BENCH_LIGHT_CONCURRENCY ?? 128);
       const box = bb;
       figures.push(
         ...(await interleaved([
