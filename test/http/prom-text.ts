@@ -55,9 +55,10 @@ function parseLabels(text: string, line: number): Record<string, string> {
 }
 
 function parseValue(text: string, line: number): number {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  // As Prometheus parses values (Go's strconv.ParseFloat): Inf and NaN in any case.
+  if (/^\+?inf(inity)?$/i.test(text)) return Infinity;
+  if (/^-inf(inity)?$/i.test(text)) return -Infinity;
+  if (/^nan$/i.test(text)) return NaN;
   const v = Number(text);
   if (text === '' || Number.isNaN(v)) throw new Error(`line ${line}: bad value ${text}`);
   return v;
