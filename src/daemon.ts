@@ -9,6 +9,8 @@ import { loadConfig } from './config/load-config.ts';
 import type { MamoriConfig } from './config/types.ts';
 import { isMamoriError, MamoriError } from './errors.ts';
 import { MamoriMetrics } from './http/metrics.ts';
+import { PageLiveState } from './http/page/live-state.ts';
+import { registerStatusPage } from './http/page/status-page.ts';
 import { HttpServer, type DaemonApi, type ReadyState } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
@@ -16,6 +18,7 @@ import type { ConfigDocument, LoadedDocument, ManifestSet, RunbookDocument, Serv
 import { validateDocuments } from './manifest/validate-documents.ts';
 import { Outbox } from './notify/outbox.ts';
 import { createProberRegistry } from './probe/registry.ts';
+import { CoverageRecorder, monitoredServerOf } from './report/coverage-recorder.ts';
 import { Controller, type ControllerEvent } from './reconcile/controller.ts';
 import { policyFromConfig } from './reconcile/policy.ts';
 import { probeTargetOf } from './reconcile/probe-target.ts';
@@ -107,6 +110,10 @@ export class Daemon {
   config: MamoriConfig;
   readonly logger: Logger;
   readonly metrics = new MamoriMetrics();
+  /** The status page's memory: latency rings, recent transcripts, live listeners. */
+  readonly page = new PageLiveState();
+  /** Journals when mamori watched what, for the monthly report. */
+  private coverage: CoverageRecorder | undefined;
   private readonly policy: Policy;
   private lock: StateLock | undefined;
   private journal: Journal | undefined;
@@ -160,6 +167,8 @@ export class Daemon {
     const store = createStatusStore(config.stateDir);
     const records = (await readJournal(config.stateDir)).records;
     this.journal = await openJournal(config.stateDir);
+    this.coverage = new CoverageRecorder({ journal: this.journal, logger });
+    await this.coverage.start();
     this.outbox = await Outbox.open(
       {
         dir: join(config.stateDir, 'outbox'),
@@ -191,7 +200,7 @@ export class Daemon {
     const controller = new Controller({
       policy: this.policy,
       probe: (doc, service, signal) => registry.probe(probeTargetOf(doc, service, this.policy.timeoutMs, config.sourceAddress), signal),
-      executor,
+      executor: this.page.recordTranscripts(executor),
       renderRunbook: (doc, target) => this.render(doc, target),
       notifier: this.outbox,
       store,
@@ -238,6 +247,14 @@ export class Daemon {
     const token = config.http.token ? await resolveSecret(config.http.token, config) : undefined;
     const webhookSecret = config.http.webhookSecret ? await resolveSecret(config.http.webhookSecret, config) : undefined;
     this.http = new HttpServer({ listen: config.http.listen, token, webhookSecret, api: this.api(), metrics: this.metrics, logger });
+    registerStatusPage(this.http, {
+      live: this.page,
+      snapshot: () => this.controller?.status(),
+      desired: () => this.desired?.status(),
+      source: () => this.syncer?.status(),
+      ...(token !== undefined ? { token } : {}),
+      logger,
+    });
     await this.http.start();
 
     await this.syncer.start();
@@ -306,6 +323,8 @@ export class Daemon {
       { manifestInvalid },
     );
     const names = new Set(servers.map((s) => s.name));
+    this.coverage?.desired(revision, servers.map((s) => monitoredServerOf(s.document.doc)));
+    this.page.retain(names);
     for (const name of this.desiredNames) if (!names.has(name)) this.metrics.serverRemoved(name);
     this.desiredNames = names;
   }
@@ -323,6 +342,7 @@ export class Daemon {
   }
 
   private onControllerEvent(e: ControllerEvent): void {
+    this.page.onEvent(e);
     const m = this.metrics;
     switch (e.type) {
       case 'probe':
@@ -498,8 +518,10 @@ export class Daemon {
     await step('status', () => this.controller?.writeAllStatus());
     await step('write-back', () => (this.writeBack ? withTimeout(this.writeBack.flush(), 10_000) : undefined));
     await step('outbox', () => this.outbox?.stop());
+    await step('coverage', () => this.coverage?.stop());
     await step('journal', () => this.journal?.close());
     await step('http', () => this.http?.close());
+    this.page.close();
     await step('lock', () => this.lock?.release());
     this.lock = undefined;
     log.info('mamori stopped');

@@ -5,6 +5,7 @@
  * after the last record as unknown, which is the honest reading.
  */
 import type { Logger } from '../log.ts';
+import type { ServerDocument } from '../manifest/types.ts';
 import type { Journal } from '../status/journal.ts';
 import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_HEARTBEAT, MONITOR_STARTED, MONITOR_STOPPED, type MonitoredServer } from './coverage-records.ts';
 
@@ -58,4 +59,10 @@ export class CoverageRecorder {
       this.o.logger.warn({ err, type: entry.type }, 'coverage record not journaled');
     }
   }
+}
+
+/** A server manifest as the coverage records name it: customer and service names. */
+export function monitoredServerOf(doc: ServerDocument): MonitoredServer {
+  const services = doc.spec.services.flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.keys(entry).slice(0, 1)));
+  return { name: doc.metadata.name, ...(doc.metadata.customer !== undefined ? { customer: doc.metadata.customer } : {}), services: [...new Set(services)] };
 }

@@ -1,0 +1,131 @@
+/**
+ * What the status page keeps in memory beside the status model: a bounded ring of recent probe
+ * latencies per service (for the sparklines), the latest runbook transcripts per service (already
+ * scrubbed by the executor), and the SSE listeners told when something changed. Bounded in every
+ * dimension: POINTS per service, TRANSCRIPTS per service, and servers that left are forgotten.
+ */
+import type { ControllerEvent } from '../../reconcile/controller.ts';
+import type { Executor, Transcript } from '../../runbook/execution.ts';
+
+export const POINTS = 60;
+export const TRANSCRIPTS = 3;
+/** Changes are told to browsers at most this often: a probe round of 500 servers is one update. */
+export const UPDATE_EVERY_MS = 300;
+
+export interface LatencyPoint {
+  at: number;
+  /** null: the probe failed (drawn as a gap and a red tick). */
+  ms: number | null;
+}
+
+export type ChangeListener = (reason: string) => void;
+
+export class PageLiveState {
+  private readonly latency = new Map<string, LatencyPoint[]>();
+  private readonly transcriptsByService = new Map<string, Transcript[]>();
+  private readonly listeners = new Set<ChangeListener>();
+  private pending: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private version = 0;
+
+  /** The controller's event sink (the daemon forwards every event here). */
+  onEvent(e: ControllerEvent): void {
+    switch (e.type) {
+      case 'probe': {
+        const key = `${e.server}|${e.result.service}`;
+        const ring = this.latency.get(key) ?? [];
+        ring.push({ at: Date.parse(e.result.startedAt) || Date.now(), ms: e.result.up && !e.unknown ? e.result.latencyMs : null });
+        if (ring.length > POINTS) ring.splice(0, ring.length - POINTS);
+        this.latency.set(key, ring);
+        this.changed('probe');
+        break;
+      }
+      case 'status-written':
+      case 'transition':
+      case 'incident-opened':
+      case 'incident-closed':
+      case 'remediation-started':
+      case 'remediation-finished':
+      case 'mass-failure-paused':
+      case 'mass-failure-cleared':
+        this.changed(e.type);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Wraps the executor so that every transcript it returns is kept for the page. */
+  recordTranscripts(executor: Executor): Executor {
+    return {
+      execute: async (request) => {
+        const t = await executor.execute(request);
+        this.addTranscript(t);
+        return t;
+      },
+    };
+  }
+
+  addTranscript(t: Transcript): void {
+    const key = `${t.server}|${t.service}`;
+    const list = this.transcriptsByService.get(key) ?? [];
+    list.push(t);
+    if (list.length > TRANSCRIPTS) list.splice(0, list.length - TRANSCRIPTS);
+    this.transcriptsByService.set(key, list);
+    this.changed('transcript');
+  }
+
+  latencies(server: string, service: string): readonly LatencyPoint[] {
+    return this.latency.get(`${server}|${service}`) ?? [];
+  }
+
+  transcripts(server: string, service: string): readonly Transcript[] {
+    return this.transcriptsByService.get(`${server}|${service}`) ?? [];
+  }
+
+  /** Drops what belongs to servers no longer watched. */
+  retain(servers: ReadonlySet<string>): void {
+    for (const map of [this.latency, this.transcriptsByService] as Map<string, unknown>[]) {
+      for (const key of [...map.keys()]) if (!servers.has(key.slice(0, key.indexOf('|')))) map.delete(key);
+    }
+  }
+
+  /** A number that moves on every change: the page's fragments say which state they show. */
+  get currentVersion(): number {
+    return this.version;
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  changed(reason: string): void {
+    this.version++;
+    this.pending ??= reason;
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const why = this.pending ?? reason;
+      this.pending = undefined;
+      for (const l of [...this.listeners]) {
+        try {
+          l(why);
+        } catch {
+          this.listeners.delete(l);
+        }
+      }
+    }, UPDATE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.listeners.clear();
+  }
+}
