@@ -249,6 +249,7 @@ export async function run(): Promise<void> {
   let lab: Lab | undefined;
   let bb: ChildProcess | undefined;
   let responder: ChildProcess | undefined;
+  const responderCpu = { ms: 0, probes: 0 };
   try {
     bb = await startBlackbox(dir);
 
@@ -260,7 +261,15 @@ export async function run(): Promise<void> {
       const box = bb;
       figures.push(
         ...(await interleaved([
-          () => mamoriLoad(light, c, (i) => ({ service: 'ftp', address: addrs[i % addrs.length] as string, port: RESPONDER_PORT, timeoutMs: 5000 })),
+          async () => {
+            // The responder's own CPU while mamori drives it: is the peer the ceiling?
+            const pid = responder?.pid as number;
+            const r0 = await procCpuMs(pid);
+            const f = await mamoriLoad(light, c, (i) => ({ service: 'ftp', address: addrs[i % addrs.length] as string, port: RESPONDER_PORT, timeoutMs: 5000 }));
+            responderCpu.ms += (await procCpuMs(pid)) - r0;
+            responderCpu.probes += f.probes;
+            return f;
+          },
           () => blackboxLoad(box, dir, light, c, 'ftp_banner', addrs.map((a) => `${a}:${RESPONDER_PORT}`)),
           () => pluginLoad(light, c, 'check_ftp', (i) => ['-H', addrs[i % addrs.length] as string, '-p', String(RESPONDER_PORT), '-t', '5']),
         ])),
@@ -314,6 +323,10 @@ export async function run(): Promise<void> {
   }
   const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
   process.stdout.write(`${table(figures)}\nload average during the run: ${load} on ${availableParallelism()} cores\n`);
+  if (responderCpu.probes > 0) {
+    const per = responderCpu.ms / responderCpu.probes;
+    process.stdout.write(`light responder's own CPU under mamori: ${per.toFixed(3)} ms/probe (one core carries ${(1000 / per).toFixed(0)}/s)\n`);
+  }
   const light = `light responder x${RESPONDER_HOSTS} (ftp banner)`;
   process.stdout.write(
     `mamori / blackbox_exporter: HTTP ${ratio(figures, 'lab nginx (HTTP HEAD)', 'mamori', 'blackbox')}x, light ${ratio(figures, light, 'mamori', 'blackbox')}x; ` +
