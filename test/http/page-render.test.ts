@@ -1,0 +1,234 @@
+/**
+ * The status page over the real HTTP server, fed with status data as the controller gives it:
+ * hostile text escaped (a `<script>` planted in a transcript output stays text, in the HTML and in
+ * a real Chromium), the token (bearer, or ?token= once → HttpOnly cookie), banners for a
+ * mass-failure pause, a held revision and a refused manifest, the SSE stream, the bounded rings.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PageLiveState, POINTS } from '../../src/http/page/live-state.ts';
+import { renderServer } from '../../src/http/page/render.ts';
+import { registerStatusPage } from '../../src/http/page/status-page.ts';
+import { MamoriMetrics } from '../../src/http/metrics.ts';
+import { HttpServer, type DaemonApi } from '../../src/http/server.ts';
+import { silentLogger } from '../../src/log.ts';
+import type { MassFailureEpisode } from '../../src/reconcile/types.ts';
+import type { Transcript } from '../../src/runbook/execution.ts';
+import type { DesiredStatus } from '../../src/source/desired.ts';
+import type { ServerStatus } from '../../src/status/model.ts';
+
+const EVIL = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">';
+const NOW = Date.parse('2026-11-25T10:00:00Z');
+
+function server(name: string, customer: string, states: Record<string, string>, open = false): ServerStatus {
+  const services: ServerStatus['services'] = {};
+  for (const [svc, state] of Object.entries(states)) services[svc] = { state, since: '2026-11-25T09:59:00.000Z', consecutiveFailures: state === 'Down' ? 2 : 0, lastProbe: { at: '2026-11-25T09:59:59.000Z', up: state === 'Healthy', latencyMs: 12 } };
+  const failing = Object.values(states).some((s) => s !== 'Healthy');
+  return {
+    apiVersion: 'mamori/v1',
+    kind: 'ServerStatus',
+    metadata: { name, customer },
+    observedRevision: 'abcdef1234567890',
+    updatedAt: '2026-11-25T10:00:00.000Z',
+    conditions: [
+      { type: 'Ready', status: failing ? 'False' : 'True', reason: failing ? 'ServicesFailing' : 'AllServicesUp', message: failing ? `failing: http ${EVIL}` : 'every watched service answers', lastTransitionTime: '2026-11-25T09:59:00.000Z' },
+      { type: 'ManifestInvalid', status: 'False', reason: 'ManifestValid', message: '', lastTransitionTime: '2026-11-25T09:00:00.000Z' },
+    ],
+    services,
+    incidents: {
+      open: open ? [{ id: `${name}.http.1`, service: 'http', openedAt: '2026-11-25T09:59:10.000Z', detectedAt: '2026-11-25T09:59:00.000Z', attempts: [{ n: 1, startedAt: '2026-11-25T09:59:11.000Z', finishedAt: '2026-11-25T09:59:30.000Z', verdict: 'VerifyFailed' }] }] : [],
+      recent: [],
+    },
+  };
+}
+
+const transcript: Transcript = {
+  runbook: 'std-httpd-el-sysv',
+  origin: 'standard',
+  server: 'web1',
+  service: 'http',
+  startedAt: '2026-11-25T09:59:11.000Z',
+  finishedAt: '2026-11-25T09:59:30.000Z',
+  verdict: 'VerifyFailed',
+  message: 'http still does not answer',
+  steps: [
+    { id: 'restart-httpd', kind: 'run', command: '/etc/init.d/httpd restart', startedAt: '2026-11-25T09:59:12.000Z', finishedAt: '2026-11-25T09:59:20.000Z', exitCode: 1, output: `Starting httpd: ${EVIL} [FAILED]`, outcome: 'failed' },
+  ],
+  evidence: {},
+  acted: true,
+  powerActions: [],
+};
+
+const episode: MassFailureEpisode = { scope: { kind: 'network', value: '10.231.0.0/24' }, since: NOW - 60_000, down: 7, total: 9, servers: ['web1', 'web2'] };
+const desired: DesiredStatus = {
+  revision: 'abcdef1234567890',
+  servers: 2,
+  held: { revision: '0123456789abcdef', reason: 'Rollback', message: 'the new revision is older than the applied one', affected: [], since: '2026-11-25T09:00:00.000Z' },
+  manifestInvalid: {
+    web2: { type: 'ManifestInvalid', revision: 'ffff0000ffff0000', findings: [{ file: 'customers/globex/servers/web2.yaml', line: 7, col: 3, field: 'spec.address', message: `not an address ${EVIL}`, rule: 'schema', severity: 'error' }] },
+  },
+  findings: [],
+};
+
+let closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of closers.reverse()) await c();
+  closers = [];
+});
+
+async function start(options: { token?: string; mass?: boolean } = {}): Promise<{ base: string; live: PageLiveState }> {
+  const live = new PageLiveState();
+  live.addTranscript(transcript);
+  for (let i = 0; i < 10; i++) live.onEvent({ type: 'probe', server: 'web1', result: { service: 'ping', target: '10.0.0.1', up: i !== 5, latencyMs: 1 + i, startedAt: new Date(NOW - (10 - i) * 1000).toISOString() }, unknown: false });
+  const api = { ready: () => ({ ready: true, checks: {} }), status: () => ({}) } as unknown as DaemonApi;
+  const http = new HttpServer({ listen: '127.0.0.1:0', api, metrics: new MamoriMetrics({ defaultMetrics: false }), logger: silentLogger(), ...(options.token ? { token: options.token } : {}) });
+  registerStatusPage(http, {
+    live,
+    snapshot: () => ({ revision: 'abcdef1234567890', servers: [server('web1', 'acme', { ping: 'Healthy', http: 'Down' }, true), server('web2', 'globex', { ping: 'Healthy', http: 'Healthy' })], massFailure: options.mass ? [episode] : [] }),
+    desired: () => desired,
+    source: () => undefined,
+    ...(options.token ? { token: options.token } : {}),
+    logger: silentLogger(),
+    now: () => NOW,
+  });
+  const address = await http.start();
+  closers.push(async () => {
+    live.close();
+    await http.close();
+  });
+  return { base: `http://127.0.0.1:${address.port}`, live };
+}
+
+describe('status page over HTTP', () => {
+  it('escapes hostile text everywhere: a <script> in a transcript stays text', async () => {
+    const { base } = await start();
+    const res = await fetch(`${base}/server?name=web1`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toMatch(/script-src 'nonce-/);
+    const body = await res.text();
+    expect(body).toContain('Starting httpd: &lt;script&gt;window.pwned=1&lt;/script&gt;&lt;img src=x onerror=&quot;window.pwned=2&quot;&gt; [FAILED]');
+    expect(body).not.toContain('<script>window.pwned');
+    expect(body).not.toContain('<img src=x');
+    expect(body).toContain('/etc/init.d/httpd restart');
+    expect(body).toMatch(/exit <code>1<\/code>/);
+    const fleet = await (await fetch(`${base}/`)).text();
+    expect(fleet).not.toContain('<script>window.pwned');
+    expect(fleet).toContain('not an address &lt;script&gt;');
+  });
+
+  it('in Chromium the planted script never runs and reads as text', async () => {
+    const { base } = await start();
+    const dir = mkdtempSync(join(tmpdir(), 'mamori-chromium-'));
+    const ctx = await chromium.launchPersistentContext(dir, {
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    closers.push(async () => {
+      await ctx.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await page.goto(`${base}/server?name=web1`);
+    expect(await page.evaluate('typeof window.pwned')).toBe('undefined');
+    expect(await page.locator('pre.out').first().innerText()).toContain('<script>window.pwned=1</script>');
+    await page.goto(`${base}/`);
+    expect(await page.evaluate('typeof window.pwned')).toBe('undefined');
+  }, 60_000);
+
+  it('shows a mass-failure pause, a held revision and a refused manifest as alerts', async () => {
+    const { base } = await start({ mass: true });
+    const body = await (await fetch(`${base}/`)).text();
+    const alerts = body.split('role="alert"').length - 1;
+    expect(alerts).toBe(3);
+    expect(body).toContain('Remediation paused: mass failure');
+    expect(body).toContain('7 of 9 servers failing in network 10.231.0.0/24');
+    expect(body).toContain('Revision 0123456789ab held (Rollback)');
+    expect(body).toContain('mamori confirm 0123456789ab');
+    expect(body).toContain('A manifest was refused');
+  });
+
+  it('writes the state in words beside the colour, and filters by customer', async () => {
+    const { base } = await start();
+    const body = await (await fetch(`${base}/`)).text();
+    expect(body).toMatch(/data-server="web1" data-service="http" data-state="Down"[^>]*>[\s\S]*?<span class="state">Down<\/span>/);
+    const acme = await (await fetch(`${base}/?customer=acme`)).text();
+    expect(acme).toContain('<tr data-server="web1"');
+    expect(acme).not.toContain('<tr data-server="web2"');
+  });
+
+  it('with a token: refused without it, a ?token= sets an HttpOnly cookie, a bearer works; transcripts only with it', async () => {
+    const { base } = await start({ token: 'page-token-123' });
+    const plain = await fetch(`${base}/server?name=web1`);
+    expect(plain.status).toBe(401);
+    const refused = await plain.text();
+    expect(refused).not.toContain('web1');
+    expect(refused).not.toContain('httpd');
+    expect((await fetch(`${base}/?token=wrong`)).status).toBe(401);
+    expect((await fetch(`${base}/events`)).status).toBe(401);
+
+    const login = await fetch(`${base}/server?name=web1&token=page-token-123`, { redirect: 'manual' });
+    expect(login.status).toBe(303);
+    expect(login.headers.get('location')).toBe('/server?name=web1');
+    const cookie = login.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^mamori_token=page-token-123; HttpOnly; SameSite=Strict; Path=\//);
+    const withCookie = await fetch(`${base}/server?name=web1`, { headers: { cookie: cookie.split(';')[0] as string } });
+    expect(withCookie.status).toBe(200);
+    expect(await withCookie.text()).toContain('/etc/init.d/httpd restart');
+    const bearer = await fetch(`${base}/?fragment=1`, { headers: { authorization: 'Bearer page-token-123' } });
+    expect(bearer.status).toBe(200);
+    expect(((await bearer.json()) as { main: string }).main).toContain('web1');
+  });
+
+  it('hides transcripts from a view without the token', () => {
+    const data = {
+      now: NOW,
+      servers: [server('web1', 'acme', { http: 'Down' }, true)],
+      massFailure: [],
+      latencies: () => [],
+      transcripts: () => [transcript],
+    };
+    const shown = renderServer(data, 'web1', { showTranscripts: true, version: 1 }).value;
+    const hidden = renderServer(data, 'web1', { showTranscripts: false, version: 1 }).value;
+    expect(shown).toContain('/etc/init.d/httpd restart');
+    expect(hidden).not.toContain('/etc/init.d/httpd restart');
+    expect(hidden).not.toContain('Starting httpd');
+    expect(hidden).toContain('Transcripts are shown with the page token.');
+  });
+
+  it('streams "update" over SSE when something changes', async () => {
+    const { base, live } = await start();
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = request(`${base}/events`, (res) => {
+        expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+        let got = '';
+        res.on('data', (chunk: Buffer) => {
+          got += chunk.toString('utf8');
+          if (got.includes('event: hello')) live.changed('test');
+          if (got.includes('event: update')) {
+            req.destroy();
+            resolve(got);
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(text).toMatch(/event: update\ndata: \{"version":\d+\}/);
+  });
+
+  it('keeps a bounded ring of latencies per service, failures as gaps', () => {
+    const live = new PageLiveState();
+    for (let i = 0; i < POINTS * 3; i++) live.onEvent({ type: 'probe', server: 's', result: { service: 'http', target: 'x', up: i % 7 !== 0, latencyMs: i, startedAt: new Date(NOW + i).toISOString() }, unknown: false });
+    const ring = live.latencies('s', 'http');
+    expect(ring).toHaveLength(POINTS);
+    expect(ring[ring.length - 1]?.ms).toBe(POINTS * 3 - 1);
+    expect(ring.filter((p) => p.ms === null).length).toBeGreaterThan(0);
+    live.retain(new Set());
+    expect(live.latencies('s', 'http')).toHaveLength(0);
+    live.close();
+  });
+});
