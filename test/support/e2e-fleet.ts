@@ -1,0 +1,192 @@
+/**
+ * The whole service for an end-to-end scenario: a lab fleet, a real git remote (a bare repository
+ * the test pushes to) holding the fleet's manifests, a real SMTP server on the loopback receiving
+ * mamori's mail (parsed by mailparser), and `mamori run` as a child process following the remote.
+ * Assertions read structured data: the journal, the status files, /api/status and parsed e-mails.
+ */
+import { mkdir } from 'node:fs/promises';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ParsedMail } from 'mailparser';
+import { parse } from 'yaml';
+import { signHubBody } from '../../src/http/auth.ts';
+import type { ServerDocument } from '../../src/manifest/types.ts';
+import { readJournal, type JournalRecord } from '../../src/status/journal.ts';
+import type { ServerStatus } from '../../src/status/model.ts';
+import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../daemon/daemon-process.ts';
+import { startLab, type Lab, type LabHostSpec } from '../lab/index.ts';
+import { startSmtpSink, type SmtpSink } from '../notify/smtp-sink.ts';
+import { createGitFixture, type GitFixture } from '../source/git-fixture.ts';
+import { fleetConfigYaml, fleetServer, serverManifestYaml, serverPathOf, writeLabSecrets, type FleetConfigOptions, type FleetServerOptions, type ProbeSettings } from './lab-fleet.ts';
+
+export const OPERATOR_EMAIL = 'noc@provider.example';
+const WEBHOOK_SECRET_REF = 'git-webhook';
+
+export interface E2eHost extends LabHostSpec {
+  manifest?: Omit<FleetServerOptions, 'customer'>;
+  /** false: the host runs in the lab but its manifest is not in the first commit (added by the test). */
+  inFirstCommit?: boolean;
+}
+
+export interface E2eFleetOptions {
+  labId: number;
+  customer?: string;
+  hosts: E2eHost[];
+  /** Extra files committed with the first revision (custom runbooks), path → text. */
+  files?: Record<string, string>;
+  probe?: ProbeSettings;
+  remediation?: FleetConfigOptions['remediation'];
+  massFailure?: FleetConfigOptions['massFailure'];
+}
+
+export interface E2eFleet {
+  lab: Lab;
+  repo: GitFixture;
+  smtp: SmtpSink;
+  daemon: DaemonProcess;
+  customer: string;
+  stateDir: string;
+  configPath: string;
+  port: number;
+  /** The manifest of each lab host (whether committed yet or not). */
+  docs: Map<string, ServerDocument>;
+  manifestYaml(name: string): string;
+  /** Commit files (path → text, undefined removes), push, and tell the daemon by the signed webhook. */
+  commit(message: string, files: Record<string, string | undefined>): Promise<string>;
+  journal(): Promise<JournalRecord[]>;
+  status(name: string): ServerStatus | undefined;
+  /** The server as /api/status shows it now (its newest probes, which the status file writes only on a change). */
+  apiServer(name: string): Promise<ServerStatus | undefined>;
+  service(name: string, service: string): ServerStatus['services'][string] | undefined;
+  /** Mail received, optionally only of one kind (X-Mamori-Kind) and about one server (X-Mamori-Incident, encoded: `.` is `=2E`). */
+  mails(kind?: string, server?: string): ParsedMail[];
+  /** Starts `mamori run` again on the same config and state (after a kill). */
+  restartDaemon(): Promise<DaemonProcess>;
+  stop(): Promise<void>;
+}
+
+export function header(mail: ParsedMail, name: string): string {
+  const v = mail.headers.get(name.toLowerCase());
+  return typeof v === 'string' ? v : '';
+}
+
+/** Starts everything; on a failure to start, whatever did start is stopped before the error is thrown. */
+export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
+  const customer = o.customer ?? 'acme';
+  let lab: Lab | undefined;
+  let repo: GitFixture | undefined;
+  let smtp: SmtpSink | undefined;
+  try {
+    lab = await startLab({ id: o.labId, hosts: o.hosts.map((h) => ({ name: h.name, variant: h.variant ?? 'standard' })) });
+    const l = lab;
+    repo = createGitFixture();
+    const r = repo;
+    smtp = await startSmtpSink();
+    const docs = new Map<string, ServerDocument>();
+    for (const h of o.hosts) {
+      const doc = fleetServer(l, l.host(h.name), { customer, ...(h.manifest ?? {}) });
+      docs.set(h.name, doc);
+      if (h.inFirstCommit !== false) r.write(serverPathOf(doc), serverManifestYaml(doc));
+    }
+    for (const [path, text] of Object.entries(o.files ?? {})) r.write(path, text);
+    r.commit('the fleet');
+    r.push();
+
+    const port = await freePort();
+    const secretsDir = join(r.dir, 'secrets');
+    const webhookSecret = `webhook-${process.pid}-${Date.now()}`;
+    await writeLabSecrets(secretsDir, l, { [WEBHOOK_SECRET_REF]: webhookSecret });
+    await mkdir(join(r.dir, 'state'), { recursive: true });
+    const configPath = join(r.dir, 'mamori.yaml');
+    writeFileSync(
+      configPath,
+      fleetConfigYaml({
+        lab: l,
+        source: { type: 'git', url: r.bare, pollSeconds: 1 },
+        httpPort: port,
+        smtpPort: smtp.port,
+        operatorEmail: OPERATOR_EMAIL,
+        webhookSecretRef: WEBHOOK_SECRET_REF,
+        ...(o.probe ? { probe: o.probe } : {}),
+        ...(o.remediation ? { remediation: o.remediation } : {}),
+        ...(o.massFailure ? { massFailure: o.massFailure } : {}),
+      }),
+    );
+    const stateDir = join(r.dir, 'state');
+    const sink = smtp;
+    const fleet: E2eFleet = {
+      lab: l,
+      repo: r,
+      smtp: sink,
+      daemon: await spawnDaemon({ cwd: r.dir, config: configPath, port }),
+      customer,
+      stateDir,
+      configPath,
+      port,
+      docs,
+      manifestYaml: (name) => {
+        const doc = docs.get(name);
+        if (doc === undefined) throw new Error(`no manifest for ${name}`);
+        return serverManifestYaml(doc);
+      },
+      async commit(message, files) {
+        for (const [path, text] of Object.entries(files)) {
+          if (text === undefined) r.remove(path);
+          else r.write(path, text);
+        }
+        const rev = r.commit(message);
+        r.push();
+        const body = JSON.stringify({ ref: 'refs/heads/main' });
+        await fleet.daemon.post('/hooks/git', body, { 'x-hub-signature-256': signHubBody(webhookSecret, body) });
+        return rev;
+      },
+      journal: async () => (await readJournal(stateDir)).records,
+      status(name) {
+        const file = join(stateDir, 'status', `${name}.yaml`);
+        if (!existsSync(file)) return undefined;
+        try {
+          return parse(readFileSync(file, 'utf8')) as ServerStatus;
+        } catch {
+          return undefined; // mid-rename: the next poll reads it
+        }
+      },
+      async apiServer(name) {
+        const { json } = await fleet.daemon.get('/api/status');
+        const servers = (json as { reconciler?: { servers?: ServerStatus[] } } | undefined)?.reconciler?.servers ?? [];
+        return servers.find((s) => s.metadata.name === name);
+      },
+      service: (name, service) => fleet.status(name)?.services[service],
+      mails: (kind, server) =>
+        sink.messages.filter((m) => (kind === undefined || header(m, 'x-mamori-kind') === kind) && (server === undefined || header(m, 'x-mamori-incident').startsWith(`${server}=2E`))),
+      async restartDaemon() {
+        fleet.daemon = await spawnDaemon({ cwd: r.dir, config: configPath, port });
+        return fleet.daemon;
+      },
+      async stop() {
+        const d = fleet.daemon;
+        if (d.child.exitCode === null && d.child.signalCode === null) {
+          d.child.kill('SIGTERM');
+          const timer = setTimeout(() => d.kill(), 20_000);
+          await d.exited;
+          clearTimeout(timer);
+        }
+        killStrays();
+        await sink.close();
+        await l.stop();
+        r.cleanup();
+      },
+    };
+    return fleet;
+  } catch (err) {
+    killStrays();
+    await smtp?.close().catch(() => undefined);
+    await lab?.stop().catch(() => undefined);
+    repo?.cleanup();
+    throw err;
+  }
+}
+
+/** The journal's records of one server (and target), in order. */
+export function recordsOf(records: readonly JournalRecord[], server: string, target?: string): JournalRecord[] {
+  return records.filter((r) => r.server === server && (target === undefined || r.target === target || r.service === target || (r.incident as { target?: string } | undefined)?.target === target));
+}
