@@ -77,6 +77,29 @@ describe('real echo on loopback', () => {
     expect(lines[0]?.split(' ').filter((w) => w.startsWith('127.'))).toHaveLength(40);
   });
 
+  test('at most maxProcesses fping calls run at once; the rest wait their turn', async () => {
+    const spans = join(dir, 'spans');
+    const timed = join(dir, 'fping-timed');
+    await writeFile(spans, '');
+    // Logs when each fping starts and ends, so that the overlap can be counted.
+    await writeFile(timed, `#!/bin/sh\necho "+ $(date +%s%N)" >> ${spans}\nfping "$@"\nrc=$?\necho "- $(date +%s%N)" >> ${spans}\nexit $rc\n`);
+    await chmod(timed, 0o755);
+    const prober = createPingProber({ fping: timed, maxBatch: 2, maxProcesses: 2 });
+    const addresses = Array.from({ length: 8 }, (_, i) => `127.0.8.${i + 1}`);
+    const results = await Promise.all(addresses.map((address) => prober.probe({ service: 'ping', address, timeoutMs: 1000 })));
+    expect(results.every((r) => r.up)).toBe(true);
+    const events = (await readFile(spans, 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]);
+    events.sort((a, b) => (BigInt(a[1]) < BigInt(b[1]) ? -1 : BigInt(a[1]) > BigInt(b[1]) ? 1 : a[0] === '-' ? -1 : 1));
+    let running = 0;
+    let most = 0;
+    for (const [sign] of events) {
+      running += sign === '+' ? 1 : -1;
+      most = Math.max(most, running);
+    }
+    expect(events.filter(([sign]) => sign === '+')).toHaveLength(4);
+    expect(most).toBe(2);
+  });
+
   test('batches are split at maxBatch', async () => {
     await writeFile(calls, '');
     const prober = createPingProber({ fping: wrapper, maxBatch: 10 });
