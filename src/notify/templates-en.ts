@@ -5,6 +5,7 @@
 import { failureLabel, formatDuration, localized, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
 import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
+import { monthlyReportEn } from './template-monthly-report.ts';
 import type {
   CouldNotRecoverReason,
   Notification,
@@ -140,6 +141,7 @@ const KIND_SHORT: Record<NotificationKind, string> = {
   'mass-failure-paused': 'recovery paused (mass failure)',
   'console-check-requested': 'console check requested',
   digest: 'digest',
+  'monthly-report': 'monthly report',
 };
 
 function target(n: Notification): string {
@@ -425,4 +427,5 @@ export const EN: TemplateSet = {
       ],
     };
   },
+  'monthly-report': monthlyReportEn,
 };

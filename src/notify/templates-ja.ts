@@ -6,6 +6,7 @@
 import { failureLabel, formatDuration, localized, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
 import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
+import { monthlyReportJa } from './template-monthly-report.ts';
 import type {
   CouldNotRecoverReason,
   Notification,
@@ -149,6 +150,7 @@ const KIND_SHORT: Record<NotificationKind, string> = {
   'mass-failure-paused': '一斉障害のため自動復旧を停止しました',
   'console-check-requested': 'コンソールでの確認依頼',
   digest: 'お知らせのまとめ',
+  'monthly-report': '月次レポート',
 };
 
 function target(n: Notification): string {
@@ -447,4 +449,5 @@ export const JA: TemplateSet = {
       ],
     };
   },
+  'monthly-report': monthlyReportJa,
 };

@@ -14,7 +14,7 @@ export const LOCALES: readonly Locale[] = ['ja', 'en'];
 /** Text a runbook may give in both languages; a plain string is shown as is in either. */
 export type LocalizedText = string | { ja: string; en: string };
 
-export const CUSTOMER_KINDS = ['recovered', 'could-not-recover', 'access-blocked', 'not-ready'] as const;
+export const CUSTOMER_KINDS = ['recovered', 'could-not-recover', 'access-blocked', 'not-ready', 'monthly-report'] as const;
 export const OPERATOR_KINDS = ['revision-refused', 'revision-held', 'mass-failure-paused', 'console-check-requested'] as const;
 /** `digest` is made by the outbox itself when a server's messages pass the rate; callers never send it. */
 export const NOTIFICATION_KINDS = [...CUSTOMER_KINDS, ...OPERATOR_KINDS, 'digest'] as const;
@@ -179,6 +179,22 @@ export interface DigestFacts {
   items: DigestItem[];
 }
 
+/** The monthly report (src/report computes it): per server and service, and the incidents. */
+export interface MonthlyReportFacts {
+  /** YYYY-MM */
+  month: string;
+  customer: string;
+  periodStart: string;
+  periodEnd: string;
+  /** The month is not over: counted up to periodEnd. */
+  partial: boolean;
+  servers: Array<{
+    name: string;
+    services: Array<{ service: string; availability: number | null; upSeconds: number; downSeconds: number; unknownSeconds: number }>;
+    incidents: Array<{ id: string; target: string; openedAt: string; closedAt?: string; closeReason?: string; timeToRecoverySeconds?: number; verdicts: string[]; powerActions: number }>;
+  }>;
+}
+
 export interface FactsByKind {
   recovered: RecoveredFacts;
   'could-not-recover': CouldNotRecoverFacts;
@@ -189,6 +205,7 @@ export interface FactsByKind {
   'mass-failure-paused': MassFailurePausedFacts;
   'console-check-requested': ConsoleCheckRequestedFacts;
   digest: DigestFacts;
+  'monthly-report': MonthlyReportFacts;
 }
 
 interface NotificationBase<K extends NotificationKind> {

@@ -202,5 +202,32 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
           ],
         },
       };
+    case 'monthly-report':
+      return {
+        id: 'report:acme:2026-10:ops@acme.example',
+        kind,
+        to: customer(locale),
+        occurredAt: '2026-11-01T00:00:00Z',
+        facts: {
+          month: '2026-10',
+          customer: 'acme',
+          periodStart: '2026-10-01T00:00:00.000Z',
+          periodEnd: '2026-11-01T00:00:00.000Z',
+          partial: false,
+          servers: [
+            {
+              name: 'web01',
+              services: [
+                { service: 'ping', availability: 1, upSeconds: 2669400, downSeconds: 0, unknownSeconds: 7200 },
+                { service: 'http', availability: 0.99861, upSeconds: 2665680, downSeconds: 3720, unknownSeconds: 7200 },
+              ],
+              incidents: [
+                { id: 'inc-20261005-0001', target: 'http', openedAt: '2026-10-05T10:00:10Z', closedAt: '2026-10-05T10:02:00Z', closeReason: 'recovered', timeToRecoverySeconds: 110, verdicts: ['Recovered'], powerActions: 0 },
+                { id: 'inc-20261020-0002', target: 'http', openedAt: '2026-10-20T12:00:10Z', closedAt: '2026-10-20T13:00:00Z', closeReason: 'recovered-by-itself', timeToRecoverySeconds: 3590, verdicts: ['StepFailed', 'Interrupted'], powerActions: 0 },
+              ],
+            },
+          ],
+        },
+      };
   }
 }
