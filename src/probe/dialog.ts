@@ -39,6 +39,9 @@ export interface Dialog {
   telnet?: boolean;
 }
 
+/** In a step's `send`, replaced by our address as an address literal (for EHLO without a domain name). */
+export const LOCAL_LITERAL = '{local-literal}';
+
 /** A line longer than this is not a banner; nor is a peer that sends more than MAX_BYTES in all. */
 export const MAX_LINE_BYTES = 4096;
 export const MAX_BYTES = 65_536;
@@ -186,7 +189,7 @@ class DialogRun {
     }
     this.phase = step.phase;
     this.inContinuation = false;
-    if (step.send !== undefined) (this.io as Socket).write(step.send);
+    if (step.send !== undefined) (this.io as Socket).write(step.send.includes(LOCAL_LITERAL) ? step.send.replace(LOCAL_LITERAL, this.localLiteral()) : step.send);
     if (step.expect === undefined && step.anyData !== true) {
       // A send-only step: nothing to wait for.
       this.stepIndex += 1;
@@ -197,6 +200,12 @@ class DialogRun {
       const quietAt = performance.now() + (step.quietMs ?? DEFAULT_QUIET_MS);
       if (quietAt < this.deadline) this.arm(quietAt);
     }
+  }
+
+  /** Our end of the connection as an RFC 5321 address literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`). */
+  private localLiteral(): string {
+    const local = this.raw?.localAddress ?? '127.0.0.1';
+    return local.includes(':') ? `[IPv6:${local}]` : `[${local}]`;
   }
 
   private onData(chunk: string): void {

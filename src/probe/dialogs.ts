@@ -1,11 +1,14 @@
 import { hostname } from 'node:os';
-import type { Dialog } from './dialog.ts';
+import { LOCAL_LITERAL, type Dialog } from './dialog.ts';
 import type { TcpServiceName } from './types.ts';
 
-/** The name we greet SMTP servers with: this machine's, reduced to what EHLO allows. */
+/**
+ * What we greet SMTP servers with: this machine's name when it is a domain name (RFC 5321 wants
+ * one), else our address as a literal, filled in per connection.
+ */
 function ehloName(): string {
   const name = hostname().replace(/[^A-Za-z0-9.-]/g, '');
-  return name === '' ? 'localhost' : name;
+  return /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(name) ? name : LOCAL_LITERAL;
 }
 
 /** Our SSH identification (RFC 4253 §4.2): sent before we close, so sshd logs a clean disconnect. */

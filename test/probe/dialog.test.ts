@@ -50,6 +50,26 @@ describe('the real conversations, on IPv4 and IPv6', () => {
     }
   }
 
+  test('smtp greets with a domain name or an address literal (RFC 5321 4.1.4)', async () => {
+    for (const address of ['127.0.0.1', '::1']) {
+      let ehlo = '';
+      const peer = await keep(
+        fakePeer((s) => {
+          s.setEncoding('latin1');
+          s.write('220 mx ESMTP\r\n');
+          s.on('data', (d: string) => {
+            if (d.startsWith('EHLO')) {
+              ehlo = d;
+              s.write('250 ok\r\n');
+            } else s.end('221 bye\r\n');
+          });
+        }, address),
+      );
+      expect((await probe('smtp', peer)).up).toBe(true);
+      expect(ehlo).toMatch(address === '::1' ? /^EHLO (\S+\.\S+|\[IPv6:::1\])\r\n$/ : /^EHLO (\S+\.\S+|\[127\.0\.0\.1\])\r\n$/);
+    }
+  });
+
   test('smtp: an EHLO refused is a protocol failure in the dialog phase', async () => {
     const peer = await keep(scriptedPeer('220 mx ESMTP\r\n', { EHLO: '554 go away\r\n' }, /^QUIT/));
     const r = await probe('smtp', peer);
