@@ -11,16 +11,18 @@ import { silentLogger } from '../src/log.ts';
 import type { ProbeResult } from '../src/probe/types.ts';
 import { seededRandom } from '../src/reconcile/clock.ts';
 import { Controller } from '../src/reconcile/controller.ts';
-import { decide, emptyFleetHistory } from '../src/reconcile/decide.ts';
+import { decide, decideServer, emptyFleetHistory, serverFailing } from '../src/reconcile/decide.ts';
+import { DueQueue } from '../src/reconcile/due-queue.ts';
+import { MassFailureIndex } from '../src/reconcile/mass-failure.ts';
 import { desiredFromManifest } from '../src/reconcile/desired.ts';
 import { policyFromConfig } from '../src/reconcile/policy.ts';
-import type { FleetHistory, ObservedServer } from '../src/reconcile/types.ts';
+import type { FleetHistory, ObservedServer, ServerHistory } from '../src/reconcile/types.ts';
 import type { Journal, JournalRecord } from '../src/status/journal.ts';
 import type { StatusStore } from '../src/status/store.ts';
 
 const SERVERS = Number(process.env.RECONCILE_BENCH_SERVERS ?? 10_000);
 const SERVICES: ServiceName[] = ['ping', 'http', 'https', 'ssh', 'smtp', 'pop3'];
-const PASSES = 10;
+const PASSES = Number(process.env.RECONCILE_BENCH_PASSES ?? 10);
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -43,8 +45,12 @@ function doc(i: number): ServerDocument {
   };
 }
 
-/** 0.5 % of servers have one service down: a realistic steady state with some incidents. */
-const isDown = (i: number, s: ServiceName): boolean => i % 200 === 0 && s === 'http';
+/**
+ * 0.5 % of servers have one service down: a steady state with some incidents. 199 is prime to the
+ * rack (400) and site (4) spreads, so no group looks like a mass failure.
+ */
+const DOWN_EVERY = Number(process.env.RECONCILE_BENCH_DOWN_EVERY ?? 199);
+const isDown = (i: number, s: ServiceName): boolean => i % DOWN_EVERY === 0 && s === 'http';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -77,6 +83,43 @@ function pureDecide(): { medianMs: number; maxMs: number; cpuMs: number } {
     }
   }
   return { medianMs: median(times), maxMs: Math.max(...times), cpuMs: median(cpus) };
+}
+
+/** decide + scheduling without the async probe plumbing: per server the controller's synchronous core. */
+function syncCore(): { medianMs: number; cpuMs: number } {
+  const desired = Array.from({ length: SERVERS }, (_, i) => desiredFromManifest(doc(i)));
+  const policy = policyFromConfig({ remediation: { destructiveWaitSeconds: 0 }, massFailure: { fleetFraction: 1 } });
+  const index = new MassFailureIndex();
+  const queue = new DueQueue();
+  const random = seededRandom(3);
+  const history = new Map<string, ServerHistory>();
+  let now = Date.parse('2026-11-25T00:00:00Z');
+  const times: number[] = [];
+  const cpus: number[] = [];
+  for (let p = 0; p < PASSES + 2; p++) {
+    now += 30_000;
+    const observedAll = desired.map((d, i) => {
+      const o: ObservedServer = {};
+      for (const s of SERVICES) o[s] = { up: !isDown(i, s), at: now - 100, latencyMs: 2 };
+      return [d, o] as const;
+    });
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    for (const [d, o] of observedAll) {
+      const prev = history.get(d.name);
+      index.set(d.name, d.groupKeys ?? [], serverFailing(d, o, prev));
+      const dec = decideServer(d, o, prev, { policy, now, fleetPowerActions: [], pausedBy: index.pausedBy(d.name, policy) });
+      if (dec.history !== prev) history.set(d.name, dec.history);
+      queue.schedule(d.name, dec.nextProbeAt + (dec.fast ? 0 : policy.intervalMs * policy.jitter * (2 * random() - 1)));
+    }
+    queue.popDue(now + 60_000);
+    const c = process.cpuUsage(c0);
+    if (p >= 2) {
+      times.push(performance.now() - t0);
+      cpus.push((c.user + c.system) / 1000);
+    }
+  }
+  return { medianMs: median(times), cpuMs: median(cpus) };
 }
 
 const memJournal = (): Journal & { count: number } => {
@@ -166,6 +209,10 @@ export async function run(): Promise<void> {
     `decide (pure, the whole fleet incl. rebuilding the mass-failure index), ${SERVERS} servers × ${SERVICES.length} services: ` +
       `median ${pure.medianMs.toFixed(1)} ms a pass (max ${pure.maxMs.toFixed(1)}), CPU ${pure.cpuMs.toFixed(1)} ms\n`,
   );
+  if (!process.env.ONLY_CONTROLLER) {
+    const core = syncCore();
+    process.stdout.write(`decide + scheduling, server by server as the controller does (incremental mass-failure index, due queue with jitter): median ${core.medianMs.toFixed(1)} ms a pass, CPU ${core.cpuMs.toFixed(1)} ms\n`);
+  }
   const ctl = await controllerPass();
   process.stdout.write(
     `controller pass (probe stub + semaphore + decide + commit + reschedule): median ${ctl.medianMs.toFixed(1)} ms (max ${ctl.maxMs.toFixed(1)}), CPU ${ctl.cpuMs.toFixed(1)} ms, ` +

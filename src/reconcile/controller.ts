@@ -17,7 +17,7 @@ import type { StatusStore } from '../status/store.ts';
 import { HOUR_MS, pruneWindow, refund } from './budgets.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { applyOutcome, applyResume, serviceOfTarget } from './decide-outcome.ts';
-import { decideServer, emptyFleetHistory, isFailingState, massFailureNotify, serverFailing } from './decide.ts';
+import { decideServer, emptyFleetHistory, isFailingState, massFailureNotify, serverFailing, type ServerContext } from './decide.ts';
 import { desiredFromManifest } from './desired.ts';
 import { DueQueue } from './due-queue.ts';
 import type { LagMonitor } from './lag-monitor.ts';
@@ -117,6 +117,7 @@ interface RunningRemediation {
 }
 
 const MIN_STOP_MS = 0;
+const NO_ACTIONS: Action[] = [];
 
 export class Controller {
   private readonly o: ControllerOptions;
@@ -316,49 +317,58 @@ export class Controller {
 
   // ---- one server -------------------------------------------------------------------------
 
-  private async probeServer(entry: ServerEntry): Promise<{ observed: ObservedServer; results: number; unknown: number }> {
+  private probeServer(entry: ServerEntry): Promise<{ observed: ObservedServer; results: number; unknown: number }> {
     const observed: ObservedServer = {};
     const state = { results: 0, unknown: 0 };
     const services = entry.desired.services;
     const tasks: Array<Promise<void>> = new Array(services.length);
     // One clock read for the server's probes (they start together); a failed probe reads it again for the lag check.
     const start = this.clock.now();
-    for (let i = 0; i < services.length; i++) tasks[i] = this.probeOne(entry, services[i] as ServiceName, observed, state, start);
-    await Promise.all(tasks);
-    this.observed.set(entry.desired.name, observed);
-    return { observed, results: state.results, unknown: state.unknown };
+    for (let i = 0; i < services.length; i++) {
+      const service = services[i] as ServiceName;
+      // Plain promise chains, not an async function per probe: 60,000 probes a pass make the difference.
+      tasks[i] = this.probes.tryAcquire()
+        ? this.runProbe(entry, service, start, observed, state)
+        : this.probes.acquire().then(() => this.runProbe(entry, service, this.clock.now(), observed, state));
+    }
+    return Promise.all(tasks).then(() => {
+      this.observed.set(entry.desired.name, observed);
+      return { observed, results: state.results, unknown: state.unknown };
+    });
   }
 
-  private async probeOne(entry: ServerEntry, service: ServiceName, observed: ObservedServer, state: { results: number; unknown: number }, serverStart: number): Promise<void> {
-    const waited = !this.probes.tryAcquire();
-    if (waited) await this.probes.acquire();
+  /** One probe under a permit the caller holds (released here). Never rejects. */
+  private runProbe(entry: ServerEntry, service: ServiceName, start: number, observed: ObservedServer, state: { results: number; unknown: number }): Promise<void> {
+    let p: Promise<ProbeResult>;
     try {
-      const start = waited ? this.clock.now() : serverStart;
-      let result: ProbeResult;
-      try {
-        result = await this.o.probe(entry.doc, service, this.abort.signal);
-      } catch (err) {
+      p = this.o.probe(entry.doc, service, this.abort.signal);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return p.then(
+      (result) => {
+        this.probes.release();
+        const lag = this.o.lagMonitor !== undefined && !result.up ? this.o.lagMonitor.maxLagBetween(start, this.clock.now()) : 0;
+        const isUnknown = !result.up && lag > this.o.policy.timeoutMs / 2;
+        if (isUnknown) state.unknown++;
+        state.results++;
+        const obs: Observation = { up: isUnknown ? 'unknown' : result.up, at: start, latencyMs: result.latencyMs };
+        if (result.failure !== undefined) {
+          obs.failureKind = result.failure.kind;
+          obs.message = result.failure.message;
+        }
+        observed[service] = obs;
+        if (this.o.onEvent !== undefined) this.emit({ type: 'probe', server: entry.desired.name, result, unknown: isUnknown });
+      },
+      (err: unknown) => {
+        this.probes.release();
         // A probe never throws by contract; if one does, it is mamori's fault, not the server's.
         this.o.logger.error({ err, server: entry.desired.name, service }, 'probe threw');
         observed[service] = { up: 'unknown', at: start, latencyMs: 0 };
         state.unknown++;
         state.results++;
-        return;
-      }
-      const lag = this.o.lagMonitor !== undefined && !result.up ? this.o.lagMonitor.maxLagBetween(start, this.clock.now()) : 0;
-      const isUnknown = !result.up && lag > this.o.policy.timeoutMs / 2;
-      if (isUnknown) state.unknown++;
-      state.results++;
-      const obs: Observation = { up: isUnknown ? 'unknown' : result.up, at: start, latencyMs: result.latencyMs };
-      if (result.failure !== undefined) {
-        obs.failureKind = result.failure.kind;
-        obs.message = result.failure.message;
-      }
-      observed[service] = obs;
-      if (this.o.onEvent !== undefined) this.emit({ type: 'probe', server: entry.desired.name, result, unknown: isUnknown });
-    } finally {
-      this.probes.release();
-    }
+      },
+    );
   }
 
   /** Probe, decide, commit, act. Returns what was decided (and, when awaiting, what ran). */
@@ -377,16 +387,17 @@ export class Controller {
       const prevHistory = this.history.servers.get(name);
       const failing = serverFailing(entry.desired, observed, prevHistory);
       const policy = this.o.policy;
-      const fleetActions: Action[] = [];
+      let fleetActions: Action[] = NO_ACTIONS;
       // Only a change of this server's failing flag (or a canary) can open or clear an episode.
       if (!dryRun && (this.index.set(name, entry.groupKeys, failing) || this.canariesChanged)) {
         this.canariesChanged = false;
-        fleetActions.push(...this.massFailureStep(now));
+        fleetActions = this.massFailureStep(now);
       }
       // Episodes mirror the index exactly (massFailureStep runs on every change): none open, none tripped.
       const pausedBy = this.history.massFailure.size === 0 && !dryRun ? undefined : this.index.pausedBy(name, policy);
       const fleetPower = this.history.fleetPowerActions.length === 0 ? this.history.fleetPowerActions : pruneWindow(this.history.fleetPowerActions, now, HOUR_MS);
-      const decision = decideServer(entry.desired, observed, prevHistory, { policy, now, fleetPowerActions: fleetPower, ...(pausedBy !== undefined ? { pausedBy } : {}) });
+      const ctx: ServerContext = { policy, now, fleetPowerActions: fleetPower, pausedBy };
+      const decision = decideServer(entry.desired, observed, prevHistory, ctx);
       if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: [] };
       if (decision.history !== prevHistory) {
         this.history.servers.set(name, decision.history);
@@ -740,10 +751,11 @@ export class Controller {
       while (next < names.length) {
         const i = next++;
         const name = names[i] as string;
-        results[i] = await (this.busy.has(name) ? this.afterBusy(name, dryRun) : this.track(this.reconcileServer(name, dryRun, !dryRun)));
+        // The pass as a whole is tracked for stop(); a promise per server for that would be garbage.
+        results[i] = await (this.busy.has(name) ? this.afterBusy(name, dryRun) : this.reconcileServer(name, dryRun, !dryRun));
       }
     };
-    await Promise.all(Array.from({ length: workers }, worker));
+    await this.track(Promise.all(Array.from({ length: workers }, worker)));
     for (const [i, r] of results.entries()) {
       const name = names[i] as string;
       summary.servers++;
@@ -756,14 +768,20 @@ export class Controller {
         summary.actions[a.type] = (summary.actions[a.type] ?? 0) + 1;
         if (dryRun && a.type === 'run-runbook') summary.runbooks.push({ server: a.server, target: a.target, incidentId: a.incidentId, attempt: a.attempt });
       }
-      if (this.index.pausedBy(name, this.o.policy) !== undefined) summary.paused.push(name);
+      if (this.history.massFailure.size > 0 && this.index.pausedBy(name, this.o.policy) !== undefined) summary.paused.push(name);
     }
     return summary;
   }
 
   private stillFailing(name: string): boolean {
     const h = this.history.servers.get(name);
-    return h !== undefined && Object.values(h.services).some((x) => x !== undefined && isFailingState(x.state));
+    const entry = this.servers.get(name);
+    if (h === undefined || entry === undefined) return false;
+    for (const s of entry.desired.services) {
+      const x = h.services[s];
+      if (x !== undefined && isFailingState(x.state)) return true;
+    }
+    return false;
   }
 
   private async afterBusy(name: string, dryRun: boolean): ReturnType<Controller['reconcileServer']> {

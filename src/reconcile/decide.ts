@@ -25,6 +25,8 @@ import type {
   ServiceState,
 } from './types.ts';
 
+const NO_POWER: number[] = [];
+
 /** How many closed incidents a server's history (and status file) keeps. */
 export const RECENT_INCIDENTS = 10;
 
@@ -103,7 +105,7 @@ export interface ServerContext {
   policy: Policy;
   now: number;
   /** The tripped mass-failure scope covering this server (its key), if any. */
-  pausedBy?: string;
+  pausedBy?: string | undefined;
   /** Power runbooks started fleet-wide in the last hour (for the fleet rate). */
   fleetPowerActions: readonly number[];
 }
@@ -376,7 +378,7 @@ export function decideServer(
   let changed = false;
   let fast = false;
   let at: number | undefined;
-  const powerStarted: number[] = [];
+  let powerStarted: number[] = NO_POWER;
   let fleetPower = ctx.fleetPowerActions;
 
   const order = inServiceOrder(desired.services) ? desired.services : serviceOrder(desired.services);
@@ -402,7 +404,7 @@ export function decideServer(
     }
     if (step.server !== srv) srv = step.server;
     if (step.powerStarted !== undefined) {
-      powerStarted.push(step.powerStarted);
+      powerStarted = [...powerStarted, step.powerStarted];
       fleetPower = [...fleetPower, step.powerStarted];
     }
     if (step.fast) fast = true;
