@@ -29,7 +29,16 @@ function stats(ms: number[]): string {
   return `median ${(median / 1000).toFixed(2)} s, min ${((s[0] ?? NaN) / 1000).toFixed(2)} s, max ${((s.at(-1) ?? NaN) / 1000).toFixed(2)} s (n=${s.length})`;
 }
 
-async function latency(mode: 'poll' | 'webhook'): Promise<number[]> {
+interface Latency {
+  /** push → first HEAD at the new server's listener */
+  total: number[];
+  /** push → the daemon's `revision applied` log line */
+  toApplied: number[];
+  /** applied → first probe: the reconciler's first-probe spread for a new server (within one retry interval) */
+  toProbe: number[];
+}
+
+async function latency(mode: 'poll' | 'webhook'): Promise<Latency> {
   const repo = createGitFixture();
   const targets: ProbeTarget[] = [];
   let daemon: DaemonProcess | undefined;
@@ -47,11 +56,16 @@ async function latency(mode: 'poll' | 'webhook'): Promise<number[]> {
     );
     daemon = await spawnDaemon({ cwd: repo.dir, config, port, env: { MAMORI_SECRET_HOOK: SECRET } });
     const out: number[] = [];
+    const toApplied: number[] = [];
+    const toProbe: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const target = await new ProbeTarget().start();
       targets.push(target);
       repo.write(serverPath(`n${i}`), serverYaml(`n${i}`, { port: target.port }));
-      repo.commit(`add n${i}`);
+      const rev = repo.commit(`add n${i}`);
+      // Push at a random point of the poll cycle: right after the last detection would measure
+      // the worst case every time.
+      if (mode === 'poll') await new Promise((r) => setTimeout(r, Math.random() * 10_000));
       const t0 = Date.now();
       repo.push();
       if (mode === 'webhook') {
@@ -63,9 +77,12 @@ async function latency(mode: 'poll' | 'webhook'): Promise<number[]> {
       while (target.hits.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const hit = target.firstHitAfter(t0);
       if (hit === undefined) throw new Error(`n${i} was not probed within 120 s`);
+      const applied = daemon.logs.find((l) => l.msg === 'revision applied' && l.revision === rev);
       out.push(hit - t0);
+      if (applied) toApplied.push(applied.time - t0);
+      if (applied) toProbe.push(hit - applied.time);
     }
-    return out;
+    return { total: out, toApplied, toProbe };
   } finally {
     daemon?.child.kill('SIGTERM');
     await daemon?.exited;
@@ -123,9 +140,13 @@ async function fleet(): Promise<void> {
 }
 
 export async function run(): Promise<void> {
-  const poll = await latency('poll');
-  process.stdout.write(`commit → first probe, found by polling (pollSeconds 10): ${stats(poll)}\n`);
-  const hook = await latency('webhook');
-  process.stdout.write(`commit → first probe, signed webhook (pollSeconds 3600): ${stats(hook)}\n`);
+  for (const [mode, label] of [
+    ['poll', 'found by polling (pollSeconds 10)'],
+    ['webhook', 'signed webhook (pollSeconds 3600)'],
+  ] as const) {
+    const l = await latency(mode);
+    process.stdout.write(`commit → first probe, ${label}: ${stats(l.total)}\n`);
+    process.stdout.write(`  of which push → revision applied: ${stats(l.toApplied)}; applied → first probe: ${stats(l.toProbe)}\n`);
+  }
   await fleet();
 }

@@ -211,10 +211,16 @@ export class SourceSyncer {
     };
   }
 
-  async stop(): Promise<void> {
+  /** Stop syncing; a sync in flight (a fetch from a slow remote) gets `graceMs`, then is left behind. */
+  async stop(graceMs = 5000): Promise<void> {
     this.stopped = true;
     this.clearTimer();
-    await this.running?.catch(() => undefined);
-    await this.options.source.close();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+      timer.unref?.();
+    });
+    await Promise.race([Promise.all([this.running?.catch(() => undefined), this.options.source.close()]), grace]);
+    if (timer) clearTimeout(timer);
   }
 }
