@@ -12,7 +12,7 @@ import { createProberRegistry } from '../../src/probe/registry.ts';
 import type { ReconcileSummary } from '../../src/reconcile/controller.ts';
 import { readJournal } from '../../src/status/journal.ts';
 import type { ServerStatus } from '../../src/status/model.ts';
-import { BIN, freePort } from '../daemon/daemon-process.ts';
+import { BIN, freePort, killStrays, spawnDaemon } from '../daemon/daemon-process.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests } from '../support/lab-fleet.ts';
 
@@ -20,6 +20,7 @@ const LAB_ID = 11;
 let lab: Lab;
 let dir: string;
 let config: string;
+let port: number;
 
 beforeAll(async () => {
   lab = await startLab({ id: LAB_ID, hosts: [{ name: 'acme-c1' }] });
@@ -28,10 +29,12 @@ beforeAll(async () => {
   await writeServerManifests(path.join(dir, 'm'), [doc]);
   await writeLabSecrets(path.join(dir, 'secrets'), lab);
   config = path.join(dir, 'mamori.yaml');
-  await writeFile(config, fleetConfigYaml({ lab, source: { type: 'folder', path: 'm' }, httpPort: await freePort(), logLevel: 'warn' }));
+  port = await freePort();
+  await writeFile(config, fleetConfigYaml({ lab, source: { type: 'folder', path: 'm' }, httpPort: port, logLevel: 'info' }));
 }, 120_000);
 
 afterAll(async () => {
+  killStrays();
   await lab?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -89,5 +92,38 @@ describe('mamori reconcile / status / resume (in-process, no daemon)', () => {
     const records = (await readJournal(path.join(dir, 'state'))).records;
     expect(records.filter((r) => r.type === 'started')).toHaveLength(1);
     expect(records.find((r) => r.type === 'finished')).toMatchObject({ verdict: 'Recovered' });
+  }, 300_000);
+
+  test('with a daemon running: reconcile and resume go through its local API; a second mamori run is refused', async () => {
+    const daemon = await spawnDaemon({ cwd: dir, config, port });
+    try {
+      await daemon.waitForLog('mamori running', 60_000);
+      const dry = await mamori('reconcile', '--once', '--dry-run');
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(`dry run (through the daemon on 127.0.0.1:${port})`);
+      const resume = await mamori('resume', 'acme-c1', 'http');
+      expect(resume.code, resume.stderr).toBe(0);
+      expect(resume.stdout).toContain('acme-c1: nothing was held');
+
+      const second = spawn(process.execPath, [BIN, 'run', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      second.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      second.stdout.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const t = setTimeout(() => {
+          second.kill('SIGKILL');
+          reject(new Error('second mamori run did not exit'));
+        }, 60_000);
+        second.once('exit', (c) => {
+          clearTimeout(t);
+          resolve(c);
+        });
+      });
+      expect(code).not.toBe(0);
+      expect(err).toContain('MAMORI_STATE_LOCKED');
+    } finally {
+      daemon.kill();
+      await daemon.exited;
+    }
   }, 300_000);
 });
