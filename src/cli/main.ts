@@ -7,6 +7,7 @@ import { registerRunbookRunCommand } from './run-runbook.ts';
 import { registerCheckAccessCommand } from './check-access.ts';
 import { registerRunCommand } from './run.ts';
 import { registerConfirmCommand } from './confirm.ts';
+import { registerReportCommand } from './report.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerResumeCommand } from './resume.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerCheckAccessCommand(program);
   registerRunCommand(program);
   registerConfirmCommand(program);
+  registerReportCommand(program);
   registerReconcileCommand(program);
   registerStatusCommand(program);
   registerResumeCommand(program);
