@@ -75,11 +75,20 @@ export function killStrays(): void {
   live.clear();
 }
 
-export async function spawnDaemon(options: { cwd: string; config: string; port: number; env?: Record<string, string>; args?: string[] }): Promise<DaemonProcess> {
+export async function spawnDaemon(options: {
+  cwd: string;
+  config: string;
+  port: number;
+  env?: Record<string, string>;
+  args?: string[];
+  /** Run as this user (the test must be root to switch). */
+  user?: { uid: number; gid: number };
+}): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [BIN, 'run', '--config', options.config, ...(options.args ?? [])], {
     cwd: options.cwd,
     env: { ...process.env, MAMORI_LOG_LEVEL: '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });
   live.add(child);
   const logs: LogLine[] = [];
