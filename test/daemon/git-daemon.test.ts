@@ -174,6 +174,15 @@ describe('mamori run on a git remote', () => {
     expect(samples('mamori_servers_manifest_invalid')[0]?.value).toBe(1);
   });
 
+  it('keeps the webhook secret out of its logs, status API, metrics and status files', async () => {
+    expect(JSON.stringify(daemon.logs)).not.toContain(SECRET);
+    expect(daemon.stderr()).not.toContain(SECRET);
+    expect((await daemon.get('/api/status')).text).not.toContain(SECRET);
+    expect((await daemon.get('/metrics')).text).not.toContain(SECRET);
+    const statusDir = join(repo.dir, 'state', 'status');
+    for (const f of readdirSync(statusDir).filter((n) => n.endsWith('.yaml'))) expect(readFileSync(join(statusDir, f), 'utf8')).not.toContain(SECRET);
+  });
+
   it('stops on SIGTERM within its bound and releases the lock', async () => {
     daemon.child.kill('SIGTERM');
     const exit = await daemon.exited;
