@@ -20,8 +20,8 @@ import { applyOutcome, applyResume, serviceOfTarget } from './decide-outcome.ts'
 import { decideServer, emptyFleetHistory, isFailingState, massFailureNotify, serverFailing, type ServerContext } from './decide.ts';
 import { desiredFromManifest } from './desired.ts';
 import { DueQueue } from './due-queue.ts';
-import type { LagMonitor } from './lag-monitor.ts';
-import { diffEpisodes, groupKeysOf, MassFailureIndex } from './mass-failure.ts';
+import { createLagMonitor, type LagMonitor } from './lag-monitor.ts';
+import { CANARY_KEY, diffEpisodes, FLEET_KEY, groupKeysOf, MassFailureIndex, scopeKey } from './mass-failure.ts';
 import { buildIncidentNotification, buildMassFailureNotification } from './notifications.ts';
 import { replayJournal } from './replay.ts';
 import { Semaphore } from './semaphore.ts';
@@ -145,9 +145,12 @@ export class Controller {
   private stopping = false;
   private canariesChanged = false;
   private readonly abort = new AbortController();
+  private lag: LagMonitor | undefined;
+  private canaryTimer: unknown;
 
   constructor(options: ControllerOptions) {
     this.o = options;
+    this.lag = options.lagMonitor;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.probes = new Semaphore(options.probeConcurrency ?? 512);
@@ -219,8 +222,13 @@ export class Controller {
       }
       for (const [name, entry] of this.servers) this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, this.history.servers.get(name)));
     }
+    // The event loop's own lag decides whether a failed probe can be trusted (a timer drift check;
+    // tests inject theirs). Only on the real clock: a fake clock's timers do not drift.
+    if (this.lag === undefined && this.o.clock === undefined) this.lag = createLagMonitor(systemClock);
     // `mamori reconcile --once` and `resume` in-process: the journal is replayed, nothing is scheduled.
     if (options.schedule === false) return { replayed, interrupted };
+    // Canaries first: a monitor whose own network is broken must know it before it repairs anything.
+    this.scheduleCanaries(true);
     this.started = true;
     const now = this.clock.now();
     for (const [name] of this.servers) {
@@ -265,7 +273,8 @@ export class Controller {
         await this.journal({ type: 'interrupted', server, target, incidentId, attempt: Number(attempt), reason: 'stop-deadline', at: this.clock.now() });
       }
     }
-    this.o.lagMonitor?.stop();
+    this.lag?.stop();
+    if (this.canaryTimer !== undefined) this.clock.clearTimeout(this.canaryTimer);
     this.o.logger.info({ timedOut }, 'reconciler stopped');
   }
 
@@ -348,7 +357,7 @@ export class Controller {
     return p.then(
       (result) => {
         this.probes.release();
-        const lag = this.o.lagMonitor !== undefined && !result.up ? this.o.lagMonitor.maxLagBetween(start, this.clock.now()) : 0;
+        const lag = this.lag !== undefined && !result.up ? this.lag.maxLagBetween(start, this.clock.now()) : 0;
         const isUnknown = !result.up && lag > this.o.policy.timeoutMs / 2;
         if (isUnknown) state.unknown++;
         state.results++;
@@ -501,12 +510,14 @@ export class Controller {
           await this.journal({ type: 'mass-failure-paused', episode: a.episode, at: now });
           this.o.logger.warn({ scope: a.episode.scope, down: a.episode.down, total: a.episode.total }, 'remediation paused: mass failure');
           this.emit({ type: 'mass-failure-paused', episode: a.episode });
+          this.refreshScope(scopeKey(a.episode.scope));
           statusChanged = true;
           break;
         case 'clear-mass-failure':
           await this.journal({ type: 'mass-failure-cleared', scope: a.scope, since: a.since, at: now });
           this.o.logger.info({ scope: a.scope }, 'mass failure cleared');
           this.emit({ type: 'mass-failure-cleared', scope: a.scope });
+          this.refreshScope(scopeKey(a.scope));
           statusChanged = true;
           break;
         case 'notify':
@@ -522,6 +533,18 @@ export class Controller {
     if (statusChanged) await this.writeStatus(name);
     if (awaitRemediation) await Promise.allSettled(runs);
     return runs;
+  }
+
+  /**
+   * Every server of a scope that paused or cleared gets its status file rewritten (the condition
+   * MassFailurePaused says why nothing is repaired), in the background and one at a time.
+   */
+  private refreshScope(key: string): void {
+    const names = [...this.servers.entries()].filter(([, e]) => key === FLEET_KEY || key === CANARY_KEY || e.groupKeys.includes(key)).map(([n]) => n);
+    const run = async (): Promise<void> => {
+      for (const n of names) if (!this.stopping) await this.writeStatus(n);
+    };
+    void this.track(run());
   }
 
   private async notify(a: Extract<Action, { type: 'notify' }>, now: number): Promise<void> {
@@ -787,6 +810,25 @@ export class Controller {
   private async afterBusy(name: string, dryRun: boolean): ReturnType<Controller['reconcileServer']> {
     while (this.busy.has(name)) await new Promise((r) => setTimeout(r, 10));
     return this.track(this.reconcileServer(name, dryRun, !dryRun));
+  }
+
+  /** Canaries are probed every interval on their own timer; a change may open or clear an episode. */
+  private scheduleCanaries(first = false): void {
+    if ((this.o.canaries ?? []).length === 0 || this.o.probeCanary === undefined || this.stopping) return;
+    this.canaryTimer = this.clock.setTimeout(() => {
+      this.canaryTimer = undefined;
+      void this.track(
+        this.probeCanaries()
+          .then(async () => {
+            if (!this.canariesChanged) return;
+            this.canariesChanged = false;
+            const now = this.clock.now();
+            await this.perform('', this.massFailureStep(now), now, false);
+          })
+          .catch((err: unknown) => this.o.logger.error({ err }, 'canary probe failed'))
+          .finally(() => this.scheduleCanaries()),
+      );
+    }, first ? 0 : this.o.policy.intervalMs);
   }
 
   private async probeCanaries(): Promise<void> {

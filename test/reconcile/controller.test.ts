@@ -208,4 +208,31 @@ describe('controller', () => {
     expect(prober.maxConcurrentPerServer).toBe(1);
     await flush();
   });
+
+  test('canaries are probed every interval: one down pauses remediation everywhere, status says why, and it clears', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-25T00:00:00Z'));
+    const prober = new TableProber();
+    let canaryUp = false;
+    const r = await rig({
+      clock,
+      prober,
+      policy: policyFromConfig({ probe: { intervalSeconds: 10, retryIntervalSeconds: 1, failuresToDown: 2 } }),
+      canaries: [{ address: '10.231.10.250' }],
+      probeCanary: async (c) => ({ service: 'ping', target: c.address, up: canaryUp, latencyMs: 1, startedAt: new Date().toISOString() }),
+    });
+    const idle = () => r.controller.whenIdle();
+    r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11', ['http'])]);
+    await r.controller.start();
+    prober.set('web01', 'http', false);
+    await clock.advance(40_000, idle);
+    expect(r.executor.runs).toHaveLength(0);
+    expect(r.controller.historyOf('web01')?.services.http?.hold).toBe('MassFailurePaused');
+    expect(r.notifier.sent.map((n) => n.kind)).toEqual(['mass-failure-paused']);
+    const st = await createStatusStore(r.state).read('web01');
+    expect(st?.conditions.find((c) => c.type === 'MassFailurePaused')).toMatchObject({ status: 'True', reason: 'CanaryDown' });
+    canaryUp = true;
+    await clock.advance(25_000, idle);
+    expect((await readJournal(r.state)).records.some((x) => x.type === 'mass-failure-cleared')).toBe(true);
+    expect(r.executor.runs.length).toBeGreaterThanOrEqual(1);
+  });
 });
