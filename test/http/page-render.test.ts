@@ -4,7 +4,7 @@
  * a real Chromium), the token (bearer, or ?token= once → HttpOnly cookie), banners for a
  * mass-failure pause, a held revision and a refused manifest, the SSE stream, the bounded rings.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,9 @@ import type { MassFailureEpisode } from '../../src/reconcile/types.ts';
 import type { Transcript } from '../../src/runbook/execution.ts';
 import type { DesiredStatus } from '../../src/source/desired.ts';
 import type { ServerStatus } from '../../src/status/model.ts';
+import { REPO_ROOT } from '../source/git-fixture.ts';
 
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const EVIL = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">';
 const NOW = Date.parse('2026-11-25T10:00:00Z');
 
@@ -125,7 +127,7 @@ describe('status page over HTTP', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mamori-chromium-'));
     const ctx = await chromium.launchPersistentContext(dir, {
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: CHROMIUM_ARGS,
     });
     closers.push(async () => {
       await ctx.close();
@@ -149,7 +151,19 @@ describe('status page over HTTP', () => {
     expect(body).toContain('Revision 0123456789ab held (Rollback)');
     expect(body).toContain('mamori confirm 0123456789ab');
     expect(body).toContain('A manifest was refused');
-  });
+    // The picture of it, for people (test-artifacts/ is kept by CI).
+    const dir = mkdtempSync(join(tmpdir(), 'mamori-chromium-'));
+    const ctx = await chromium.launchPersistentContext(dir, { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1360, height: 720 } });
+    closers.push(async () => {
+      await ctx.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await page.goto(`${base}/`);
+    mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+    await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'status-page-banners.png'), fullPage: true });
+    expect(await page.locator('[role="alert"]').count()).toBe(3);
+  }, 60_000);
 
   it('writes the state in words beside the colour, and filters by customer', async () => {
     const { base } = await start();

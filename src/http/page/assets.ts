@@ -25,12 +25,13 @@ main{padding:20px 28px 8px;max-width:1500px;margin:0 auto}
 .stat.st-down .num{color:var(--down)}.stat.st-escalated .num{color:var(--esc)}.stat.st-unknown .num{color:var(--unk)}
 .filter{display:flex;gap:6px;align-items:center;margin:0 0 12px;flex-wrap:wrap}.filter-label{color:var(--muted);font-size:12px;margin-right:4px;text-transform:uppercase;letter-spacing:.05em}
 .chip{padding:3px 12px;border-radius:999px;border:1px solid var(--line);background:var(--panel);text-decoration:none;font-size:13px}.chip.on{background:#101826;color:#fff;border-color:#101826}
-.grid-wrap{overflow-x:auto;background:var(--panel);border:1px solid var(--line);border-radius:12px;box-shadow:0 1px 3px rgba(16,24,38,.05)}
-table.grid{border-collapse:separate;border-spacing:6px;width:100%}
+.grid-wrap{display:inline-block;max-width:100%;vertical-align:top;overflow-x:auto;background:var(--panel);border:1px solid var(--line);border-radius:12px;box-shadow:0 1px 3px rgba(16,24,38,.05)}
+table.grid{border-collapse:separate;border-spacing:6px}
+.legend{max-width:1100px}
 .grid thead th{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);font-weight:600;text-align:left;padding:4px 8px}
 .grid th.srv{text-align:left;min-width:190px;padding:6px 10px;vertical-align:middle}
 .srv-name{font-weight:650;font-size:15px;text-decoration:none;display:block}.srv-meta{color:var(--muted);font-size:12px;display:flex;gap:6px;align-items:center;flex-wrap:wrap}
-.cell{border-radius:9px;padding:0;min-width:112px;vertical-align:top;border:1px solid transparent}
+.cell{border-radius:9px;padding:0;min-width:112px;width:128px;vertical-align:top;border:1px solid transparent}
 .cell a{display:block;padding:7px 9px 5px;text-decoration:none}
 .cell-head{display:flex;align-items:center;gap:6px;font-weight:650}.sym{display:inline-grid;place-items:center;width:18px;height:18px;border-radius:50%;color:#fff;font-size:11px}
 .cell-sub{display:block;font-size:11.5px;opacity:.85;min-height:16px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:150px}
