@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
@@ -66,6 +66,36 @@ describe('status write-back', () => {
     expect(inBare(repo, 'rev-parse', `${next.commit}^`).trim()).toBe(theirs);
     expect(inBare(repo, 'merge-base', '--is-ancestor', ours.commit, next.commit)).toBe('');
     expect(inBare(repo, 'ls-tree', '-r', '--name-only', 'mamori-status').trim().split('\n')).toEqual(['NOTES.md', 'status/web01.yaml', 'status/web02.yaml']);
+  });
+
+  it('loses a push race, fetches, rebuilds on the winner and pushes again (never forced)', async () => {
+    const { repo, statusDir, writeBack } = setup();
+    writeFileSync(join(statusDir, 'web01.yaml'), 'state: Healthy\n');
+    await writeBack.flush();
+    // Another writer, ready to push the moment our push starts.
+    const other = mkdtempSync(join(repo.dir, 'racer-'));
+    gitIn(other, ['clone', '--quiet', '--branch', 'mamori-status', repo.bare, '.']);
+    writeFileSync(join(other, 'RACE.md'), 'pushed between their fetch and their push\n');
+    gitIn(other, ['add', 'RACE.md']);
+    gitIn(other, ['-c', 'user.name=Racer', '-c', 'user.email=racer@example.test', 'commit', '--quiet', '-m', 'race']);
+    const theirs = gitIn(other, ['rev-parse', 'HEAD']).trim();
+    // git runs pre-push in the pushing repository (mamori's cache) after mamori fetched and built
+    // its commit: the racer's push lands exactly in that window, once.
+    const hook = join(repo.dir, 'cache', 'hooks', 'pre-push');
+    const flag = join(repo.dir, 'raced');
+    mkdirSync(join(repo.dir, 'cache', 'hooks'), { recursive: true });
+    writeFileSync(
+      hook,
+      `#!/bin/sh\n[ -e '${flag}' ] && exit 0\ntouch '${flag}'\nunset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE\ncd '${other}' && git push --quiet origin mamori-status >/dev/null 2>&1\nexit 0\n`,
+    );
+    chmodSync(hook, 0o755);
+    writeFileSync(join(statusDir, 'web02.yaml'), 'state: Down\n');
+    const r = await writeBack.flush();
+    expect(existsSync(flag)).toBe(true);
+    expect(r).toMatchObject({ pushed: true, attempts: 2 });
+    if (!r.pushed) throw new Error('not pushed');
+    expect(inBare(repo, 'rev-parse', `${r.commit}^`).trim()).toBe(theirs);
+    expect(inBare(repo, 'ls-tree', '-r', '--name-only', 'mamori-status').trim().split('\n')).toEqual(['RACE.md', 'status/web01.yaml', 'status/web02.yaml']);
   });
 
   it('moves an archived status file with the status folder, in one commit', async () => {
