@@ -160,6 +160,9 @@ describe('status page in headless Chromium against the lab', () => {
     expect(text).toMatch(/recovered/i);
     expect(text).toContain('httpd');
     expect(await page.locator('.transcript .step').count()).toBeGreaterThan(0);
+    const transcript = (await page.locator('.transcript').first().textContent()) ?? '';
+    expect(transcript).toContain('/etc/init.d/httpd');
+    expect(transcript).toMatch(/exit \d+/);
     expect(await page.locator('.card[data-service="http"]').getAttribute('data-state')).toBe('Healthy');
     await page.screenshot({ path: join(ARTIFACTS, 'status-page-server.png'), fullPage: true });
   }, 60_000);

@@ -9,8 +9,10 @@ import type { Executor, Transcript } from '../../runbook/execution.ts';
 
 export const POINTS = 60;
 export const TRANSCRIPTS = 3;
-/** Changes are told to browsers at most this often: a probe round of 500 servers is one update. */
+/** State changes are told to browsers at most this often: a probe round of 500 servers is one update. */
 export const UPDATE_EVERY_MS = 300;
+/** New latency points alone (nothing changed state) redraw the sparklines this often. */
+export const SPARKLINE_EVERY_MS = 5000;
 
 export interface LatencyPoint {
   at: number;
@@ -26,6 +28,7 @@ export class PageLiveState {
   private readonly listeners = new Set<ChangeListener>();
   private pending: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
   private version = 0;
 
   /** The controller's event sink (the daemon forwards every event here). */
@@ -37,7 +40,7 @@ export class PageLiveState {
         ring.push({ at: Date.parse(e.result.startedAt) || Date.now(), ms: e.result.up && !e.unknown ? e.result.latencyMs : null });
         if (ring.length > POINTS) ring.splice(0, ring.length - POINTS);
         this.latency.set(key, ring);
-        this.changed('probe');
+        this.changed('probe', SPARKLINE_EVERY_MS);
         break;
       }
       case 'status-written':
@@ -104,10 +107,13 @@ export class PageLiveState {
     return this.listeners.size;
   }
 
-  changed(reason: string): void {
+  /** Something the page shows changed: listeners hear of it within `withinMs`, once per batch. */
+  changed(reason: string, withinMs = UPDATE_EVERY_MS): void {
     this.version++;
     this.pending ??= reason;
-    if (this.timer !== undefined) return;
+    if (this.timer !== undefined && this.timerAt <= Date.now() + withinMs) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = Date.now() + withinMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       const why = this.pending ?? reason;
@@ -119,7 +125,7 @@ export class PageLiveState {
           this.listeners.delete(l);
         }
       }
-    }, UPDATE_EVERY_MS);
+    }, withinMs);
     this.timer.unref();
   }
 
