@@ -482,6 +482,9 @@ export class Daemon {
     const sourceIdentity = (c: MamoriConfig): unknown => (c.source.type === 'git' ? { ...c.source, pollSeconds: 0 } : c.source);
     if (differs(sourceIdentity(next), sourceIdentity(before))) restartRequired.push('source');
     if (differs(next.http, before.http)) restartRequired.push('http');
+    // The semaphores are sized once, when the reconciler is built.
+    if (next.probe.concurrency !== before.probe.concurrency) restartRequired.push('probe.concurrency');
+    if (next.remediation.concurrency !== before.remediation.concurrency) restartRequired.push('remediation.concurrency');
     if (next.stateDir !== before.stateDir) restartRequired.push('stateDir');
     if (differs(next.signing, before.signing)) restartRequired.push('signing');
     if (differs(next.statusWriteBack, before.statusWriteBack)) restartRequired.push('statusWriteBack');
