@@ -33,7 +33,10 @@ function formatMs(ms: number): string {
 }
 
 function short(revision: string | undefined): string {
-  return revision === undefined || revision === '' ? '—' : revision.slice(0, 12);
+  if (revision === undefined || revision === '') return '—';
+  // A folder's revision is `sha256:<hex>`: keep the scheme, shorten the digest.
+  const colon = revision.indexOf(':');
+  return colon > 0 && colon < 10 ? `${revision.slice(0, colon + 1)}${revision.slice(colon + 1, colon + 13)}` : revision.slice(0, 12);
 }
 
 function condition(s: ServerStatus, type: Condition['type']): Condition | undefined {
@@ -271,7 +274,7 @@ export function renderDocument(title: string, data: PageData, body: SafeHtml, op
   <div class="meta" id="meta">${topMeta(data)}</div>
   <span class="live" id="live-state" role="status" aria-live="polite">● live</span></header>
 <main id="live" data-version="${options.version}">${body}</main>
-<footer class="foot">Read-only view of what mamori sees. States are written in words as well as colours. <a href="/api/status">JSON</a></footer>
+<footer class="foot">Read-only view of what mamori sees. States are written in words as well as colours.</footer>
 <script nonce="${options.nonce}">${raw(CLIENT_SCRIPT)}</script>
 </body></html>`}`;
 }
