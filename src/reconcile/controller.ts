@@ -175,8 +175,16 @@ export class Controller {
       // A refused manifest changes no probe result, so no transition would write the status file.
       if (prev !== undefined && this.started && prev.manifestInvalid !== manifestInvalid) void this.writeStatus(name);
       this.index.set(name, groupKeys, serverFailing(desired, undefined, this.history.servers.get(name)));
-      if (prev === undefined && this.started) this.queue.schedule(name, now + this.random() * this.o.policy.retryMs);
-      else if (prev !== undefined && this.started) this.queue.scheduleSooner(name, now);
+      if (!this.started) continue;
+      const policy = this.o.policy;
+      if (prev === undefined) this.queue.schedule(name, now + this.random() * policy.retryMs);
+      else if (desiredKey(prev.desired) !== desiredKey(desired)) this.queue.scheduleSooner(name, now);
+      else {
+        // Unchanged: keep its phase, unless it is due later than one (maybe new, shorter) interval
+        // from now; then spread it over that interval (no thundering herd on a revision or reload).
+        const due = this.queue.dueAt(name);
+        if (due === undefined || due > now + policy.intervalMs * (1 + policy.jitter)) this.queue.schedule(name, now + this.random() * policy.intervalMs);
+      }
     }
     for (const name of [...this.servers.keys()]) {
       if (wanted.has(name)) continue;
@@ -893,6 +901,11 @@ export class Controller {
   dueAt(server: string): number | undefined {
     return this.queue.dueAt(server);
   }
+}
+
+/** What of a manifest changes probing or repair: a change is reconciled at once. */
+function desiredKey(d: DesiredServer): string {
+  return JSON.stringify([d.address, d.services, d.suspend, d.maintenance, d.location]);
 }
 
 function sameLocation(a: DesiredServer, b: DesiredServer): boolean {

@@ -235,4 +235,20 @@ describe('controller', () => {
     expect((await readJournal(r.state)).records.some((x) => x.type === 'mass-failure-cleared')).toBe(true);
     expect(r.executor.runs.length).toBeGreaterThanOrEqual(1);
   });
+
+  test('a new revision re-probes at once only the servers whose manifest changed', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-25T00:00:00Z'));
+    const prober = new TableProber();
+    const r = await rig({ clock, prober, policy: policyFromConfig({ probe: { intervalSeconds: 60, retryIntervalSeconds: 1 } }) });
+    const idle = () => r.controller.whenIdle();
+    const docs = ['a', 'b'].map((n, i) => serverDoc(n, `10.231.10.${11 + i}`, ['http']));
+    r.controller.setDesired('rev1', docs);
+    await r.controller.start();
+    await clock.advance(61_000, idle);
+    prober.calls.length = 0;
+    const changed = serverDoc('b', '10.231.10.12', ['http'], { suspend: true });
+    r.controller.setDesired('rev2', [serverDoc('a', '10.231.10.11', ['http']), changed]);
+    await clock.advance(10, idle);
+    expect(prober.calls).toEqual(['b/http']);
+  });
 });
