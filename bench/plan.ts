@@ -10,7 +10,7 @@ import type { ManifestFile } from '../src/manifest/types.ts';
 import { computePlan, type PlanSide } from '../src/plan/compute.ts';
 import { formatPlan } from '../src/plan/format.ts';
 import { reviewPolicyCheck } from '../src/runbook/policy.ts';
-import { runbookSelector } from '../src/cli/validate.ts';
+import { runbookSelector } from '../src/runbook/manifest-hooks.ts';
 
 const SERVERS = 10_000;
 const OS = ['{ family: centos, version: "5.4" }', '{ family: freebsd, version: "6.3" }', '{ family: rhel, variant: es, version: "4.8" }', '{ family: centos, version: "7.9" }'];

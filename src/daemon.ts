@@ -26,6 +26,7 @@ import type { Policy, RemediationTarget } from './reconcile/types.ts';
 import { createExecutor } from './runbook/executor.ts';
 import { renderRunbook } from './runbook/render.ts';
 import { selectRunbook } from './runbook/select.ts';
+import { MANIFEST_CHECKS, runbookSelector } from './runbook/manifest-hooks.ts';
 import type { RenderedRunbook } from './runbook/types.ts';
 import { resolveSecret } from './secrets/resolve-secret.ts';
 import { DesiredState, type AppliedServer } from './source/desired.ts';
@@ -303,7 +304,7 @@ export class Daemon {
       const tree = await readManifestTree(join(operatorDir, '..', '.mamori-no-customers'), { operatorDir });
       all = [...files.filter((f) => !f.path.startsWith('operator/')), ...tree.files];
     }
-    const set = validateDocuments(all, { config: this.config, selectRunbook: runbookSelector });
+    const set = validateDocuments(all, { config: this.config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
     this.sets.set(revision, set);
     // Keep the sets a last-known-good server may still need, and a few more.
     if (this.sets.size > 8) {
@@ -532,15 +533,6 @@ export class Daemon {
   }
 }
 
-/** src/runbook/select.ts behind the loader's RunbookSelector interface (as `mamori validate` uses it). */
-const runbookSelector = (
-  server: LoadedDocument<ServerDocument>,
-  service: ServiceName,
-  runbooks: ReadonlyMap<string, LoadedDocument<RunbookDocument>>,
-): LoadedDocument<RunbookDocument> | undefined => {
-  const chosen = selectRunbook(server.doc, service, runbooks as Map<string, LoadedDocument<RunbookDocument>>);
-  return 'error' in chosen ? undefined : runbooks.get(chosen.runbook.metadata.name);
-};
 
 function splitUserPass(secret: string): { user: string; pass: string } {
   const colon = secret.indexOf(':');

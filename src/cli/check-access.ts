@@ -10,13 +10,12 @@ import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig } from '../config/types.ts';
 import { loadManifests } from '../manifest/load-manifests.ts';
 import { listServices } from '../manifest/services.ts';
-import { reviewPolicyCheck } from '../runbook/policy.ts';
 import { checkReadiness } from '../runbook/readiness.ts';
 import { renderRunbook } from '../runbook/render.ts';
 import { selectRunbook } from '../runbook/select.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
 import { resolveSecret } from '../secrets/resolve-secret.ts';
-import { runbookSelector } from './validate.ts';
+import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
 
 export interface CheckAccessDeps {
   stdout?: NodeJS.WritableStream;
@@ -42,7 +41,7 @@ export async function runCheckAccess(
     }
     throw err;
   }
-  const set = await loadManifests(resolvePath(cwd, options.manifests), { config, selectRunbook: runbookSelector, checks: [reviewPolicyCheck] });
+  const set = await loadManifests(resolvePath(cwd, options.manifests), { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
   const loaded = set.servers.get(serverName);
   if (loaded === undefined) {
     const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(`/servers/${serverName}.yaml`));

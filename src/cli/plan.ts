@@ -15,8 +15,7 @@ import { validateDocuments } from '../manifest/validate-documents.ts';
 import { computePlan, type PlanSide } from '../plan/compute.ts';
 import { formatPlan, type PlanFormat } from '../plan/format.ts';
 import { readFolderRevision, readGitRevision, type RevisionFiles } from '../plan/revision.ts';
-import { reviewPolicyCheck } from '../runbook/policy.ts';
-import { runbookSelector } from './validate.ts';
+import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
 
 export interface PlanCommandDeps {
   stdout?: NodeJS.WritableStream;
@@ -51,7 +50,7 @@ function parseFormat(value: string): PlanFormat {
 }
 
 function side(revision: RevisionFiles, config: MamoriConfig): PlanSide {
-  const set = validateDocuments(revision.files, { config, selectRunbook: runbookSelector, checks: [reviewPolicyCheck] });
+  const set = validateDocuments(revision.files, { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
   return { label: revision.label, servers: set.servers, runbooks: set.runbooks, findings: [...revision.findings, ...set.findings] };
 }
 

@@ -12,11 +12,10 @@ import type { MamoriConfig } from '../config/types.ts';
 import { loadManifests } from '../manifest/load-manifests.ts';
 import { SERVICE_NAMES, type ManifestSet, type ServerDocument, type ServiceName } from '../manifest/types.ts';
 import { formatRenderedRunbook } from '../runbook/format.ts';
-import { reviewPolicyCheck } from '../runbook/policy.ts';
 import { renderRunbook, serviceOptions } from '../runbook/render.ts';
 import { selectRunbook } from '../runbook/select.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
-import { runbookSelector } from './validate.ts';
+import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
 
 export interface RunbookCommandDeps {
   stdout?: NodeJS.WritableStream;
@@ -46,7 +45,7 @@ export async function effectiveRunbook(
     if (isMamoriError(err, 'MAMORI_CONFIG_UNREADABLE') || isMamoriError(err, 'MAMORI_CONFIG_INVALID')) return { ok: false, exitCode: 2, message: err.message };
     throw err;
   }
-  const set = await loadManifests(resolve(cwd, options.manifests), { config, selectRunbook: runbookSelector, checks: [reviewPolicyCheck] });
+  const set = await loadManifests(resolve(cwd, options.manifests), { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
   const loaded = set.servers.get(serverName);
   if (loaded === undefined) {
     const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(`/servers/${serverName}.yaml`));

@@ -12,9 +12,8 @@ import type { MamoriConfig } from '../config/types.ts';
 import { validateManifests } from '../manifest/load-manifests.ts';
 import { displayPath } from '../manifest/read-tree.ts';
 import { formatFinding, formatGithubAnnotation, sortFindings } from '../manifest/format-findings.ts';
-import type { Finding, LoadedDocument, RunbookDocument, RunbookSelector, SemanticCheck } from '../manifest/types.ts';
-import { selectRunbook } from '../runbook/select.ts';
-import { reviewPolicyCheck } from '../runbook/policy.ts';
+import type { Finding } from '../manifest/types.ts';
+import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
 
 export type ValidateFormat = 'text' | 'json' | 'github';
 
@@ -24,14 +23,6 @@ export interface ValidateCommandDeps {
   cwd?: string;
 }
 
-/** The checks `validate` adds to the loader's own: the operator's review policy for custom runbooks. */
-export const VALIDATE_CHECKS: readonly SemanticCheck[] = [reviewPolicyCheck];
-
-/** src/runbook/select.ts behind the loader's RunbookSelector interface. */
-export const runbookSelector: RunbookSelector = (server, service, runbooks) => {
-  const chosen = selectRunbook(server.doc, service, runbooks as Map<string, LoadedDocument<RunbookDocument>>);
-  return 'error' in chosen ? undefined : runbooks.get(chosen.runbook.metadata.name);
-};
 
 const HELP = `
 A manifests folder holds:
@@ -138,7 +129,7 @@ export async function runValidate(
   let servers = 0;
   let runbooks = 0;
   for (const [root, only] of groups) {
-    const set = await validateManifests(root, { config, selectRunbook: runbookSelector, checks: VALIDATE_CHECKS, only: only.length > 0 ? only : undefined });
+    const set = await validateManifests(root, { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS, only: only.length > 0 ? only : undefined });
     servers += set.servers.size;
     runbooks += set.runbooks.size;
     for (const f of set.findings) findings.push({ ...f, file: f.path !== undefined ? displayPath(f.path, cwd) : displayPath(join(root, f.file), cwd) });
