@@ -26,7 +26,7 @@ import { buildIncidentNotification, buildMassFailureNotification } from './notif
 import { replayJournal } from './replay.ts';
 import { Semaphore } from './semaphore.ts';
 import { serverStatusOf } from './status-view.ts';
-import type { Action, DesiredServer, FleetHistory, Incident, MassFailureEpisode, Observation, ObservedServer, Policy, RemediationTarget, ServerHistory } from './types.ts';
+import type { Action, DesiredServer, FleetHistory, Incident, MassFailureEpisode, ObservedServer, Policy, RemediationTarget, ServerHistory } from './types.ts';
 
 export type ProbeFn = (server: ServerDocument, service: ServiceName, signal?: AbortSignal) => Promise<ProbeResult>;
 export type CanaryProbeFn = (canary: CanaryTarget, signal?: AbortSignal) => Promise<ProbeResult>;
@@ -335,7 +335,14 @@ export class Controller {
   // ---- one server -------------------------------------------------------------------------
 
   private probeServer(entry: ServerEntry): Promise<{ observed: ObservedServer; results: number; unknown: number }> {
-    const observed: ObservedServer = {};
+    // The server's observation objects are reused pass after pass (updated in place): at 60,000
+    // probes a pass, fresh ones would all live a whole interval and churn the old generation.
+    let observed = this.observed.get(entry.desired.name);
+    if (observed === undefined) {
+      observed = {};
+      this.observed.set(entry.desired.name, observed);
+    }
+    const target = observed;
     const state = { results: 0, unknown: 0 };
     const services = entry.desired.services;
     const tasks: Array<Promise<void>> = new Array(services.length);
@@ -345,13 +352,10 @@ export class Controller {
       const service = services[i] as ServiceName;
       // Plain promise chains, not an async function per probe: 60,000 probes a pass make the difference.
       tasks[i] = this.probes.tryAcquire()
-        ? this.runProbe(entry, service, start, observed, state)
-        : this.probes.acquire().then(() => this.runProbe(entry, service, this.clock.now(), observed, state));
+        ? this.runProbe(entry, service, start, target, state)
+        : this.probes.acquire().then(() => this.runProbe(entry, service, this.clock.now(), target, state));
     }
-    return Promise.all(tasks).then(() => {
-      this.observed.set(entry.desired.name, observed);
-      return { observed, results: state.results, unknown: state.unknown };
-    });
+    return Promise.all(tasks).then(() => ({ observed: target, results: state.results, unknown: state.unknown }));
   }
 
   /** One probe under a permit the caller holds (released here). Never rejects. */
@@ -369,12 +373,17 @@ export class Controller {
         const isUnknown = !result.up && lag > this.o.policy.timeoutMs / 2;
         if (isUnknown) state.unknown++;
         state.results++;
-        const obs: Observation = { up: isUnknown ? 'unknown' : result.up, at: start, latencyMs: result.latencyMs };
-        if (result.failure !== undefined) {
-          obs.failureKind = result.failure.kind;
-          obs.message = result.failure.message;
+        const up = isUnknown ? 'unknown' : result.up;
+        const obs = observed[service];
+        if (obs === undefined) {
+          observed[service] = { up, at: start, latencyMs: result.latencyMs, failureKind: result.failure?.kind, message: result.failure?.message };
+        } else {
+          obs.up = up;
+          obs.at = start;
+          obs.latencyMs = result.latencyMs;
+          obs.failureKind = result.failure?.kind;
+          obs.message = result.failure?.message;
         }
-        observed[service] = obs;
         if (this.o.onEvent !== undefined) this.emit({ type: 'probe', server: entry.desired.name, result, unknown: isUnknown });
       },
       (err: unknown) => {
@@ -887,9 +896,9 @@ export class Controller {
     };
   }
 
-  /** Resolves when no server pass is in flight (runbooks may still run). Tests and the bench use it. */
+  /** Resolves when no server pass and no runbook is in flight. Tests and the bench use it. */
   async whenIdle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0 || this.running.size > 0) await Promise.allSettled([...this.inFlight, ...[...this.running.values()].map((r) => r.promise)]);
   }
 
   /** For tests and the bench: the history as it stands. */
