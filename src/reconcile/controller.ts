@@ -118,6 +118,17 @@ interface RunningRemediation {
 
 const MIN_STOP_MS = 0;
 const NO_ACTIONS: Action[] = [];
+const NO_RUNS: Array<Promise<ReconcileSummary['runbooks'][number]>> = [];
+
+interface ServerPass {
+  actions: readonly Action[];
+  probes: number;
+  unknown: number;
+  failing: boolean;
+  runs: Array<Promise<ReconcileSummary['runbooks'][number]>>;
+}
+
+const EMPTY_PASS: ServerPass = { actions: [], probes: 0, unknown: 0, failing: false, runs: NO_RUNS };
 
 export class Controller {
   private readonly o: ControllerOptions;
@@ -397,50 +408,74 @@ export class Controller {
     );
   }
 
-  /** Probe, decide, commit, act. Returns what was decided (and, when awaiting, what ran). */
-  private async reconcileServer(
-    name: string,
-    dryRun: boolean,
-    awaitRemediation = false,
-  ): Promise<{ actions: readonly Action[]; probes: number; unknown: number; failing: boolean; runs: Promise<ReconcileSummary['runbooks'][number]>[] }> {
+  /**
+   * Probe, decide, commit, act. Returns what was decided (and, when awaiting, what ran). Written as
+   * a promise chain with a synchronous middle: 10,000 servers a pass make async frames count.
+   */
+  private reconcileServer(name: string, dryRun: boolean, awaitRemediation = false): Promise<ServerPass> {
     const entry = this.servers.get(name);
-    if (entry === undefined) return { actions: [], probes: 0, unknown: 0, failing: false, runs: [] };
+    if (entry === undefined) return Promise.resolve(EMPTY_PASS);
     this.busy.add(name);
-    try {
-      const { observed, results, unknown } = await this.probeServer(entry);
-      const now = this.clock.now();
-      // From here to the commit nothing awaits: decide and the history it returns are one step.
-      const prevHistory = this.history.servers.get(name);
-      const failing = serverFailing(entry.desired, observed, prevHistory);
-      const policy = this.o.policy;
-      let fleetActions: Action[] = NO_ACTIONS;
-      // Only a change of this server's failing flag (or a canary) can open or clear an episode.
-      if (!dryRun && (this.index.set(name, entry.groupKeys, failing) || this.canariesChanged)) {
-        this.canariesChanged = false;
-        fleetActions = this.massFailureStep(now);
-      }
-      // Episodes mirror the index exactly (massFailureStep runs on every change): none open, none tripped.
-      const pausedBy = this.history.massFailure.size === 0 && !dryRun ? undefined : this.index.pausedBy(name, policy);
-      const fleetPower = this.history.fleetPowerActions.length === 0 ? this.history.fleetPowerActions : pruneWindow(this.history.fleetPowerActions, now, HOUR_MS);
-      const ctx: ServerContext = { policy, now, fleetPowerActions: fleetPower, pausedBy };
-      const decision = decideServer(entry.desired, observed, prevHistory, ctx);
-      if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: [] };
-      if (decision.history !== prevHistory) {
-        this.history.servers.set(name, decision.history);
-        this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, decision.history));
-      }
-      if (decision.powerStarted.length > 0) this.history.fleetPowerActions = [...fleetPower, ...decision.powerStarted];
-      else if (fleetPower !== this.history.fleetPowerActions) this.history.fleetPowerActions = fleetPower;
-
-      const actions = fleetActions.length > 0 ? [...fleetActions, ...decision.actions] : decision.actions;
-      // The steady state has one action (probe-again-at): nothing to journal, nothing to await.
-      const runs = actions.length > 1 ? await this.perform(name, actions, now, awaitRemediation) : [];
-      this.reschedule(name, decision.nextProbeAt, decision.fast);
-      return { actions, probes: results, unknown, failing, runs };
-    } finally {
+    const done = (): void => {
       this.busy.delete(name);
       if (this.again.delete(name)) this.reschedule(name, this.clock.now(), true);
+    };
+    return this.probeServer(entry)
+      .then((probed) => this.afterProbe(name, entry, probed, dryRun, awaitRemediation))
+      .then(
+        (pass) => {
+          done();
+          return pass;
+        },
+        (err: unknown) => {
+          done();
+          throw err;
+        },
+      );
+  }
+
+  /** Decide and commit with no await in between; act only when there is more than the next probe time. */
+  private afterProbe(
+    name: string,
+    entry: ServerEntry,
+    probed: { observed: ObservedServer; results: number; unknown: number },
+    dryRun: boolean,
+    awaitRemediation: boolean,
+  ): ServerPass | Promise<ServerPass> {
+    const { observed, results, unknown } = probed;
+    const now = this.clock.now();
+    const prevHistory = this.history.servers.get(name);
+    const failing = serverFailing(entry.desired, observed, prevHistory);
+    const policy = this.o.policy;
+    let fleetActions: Action[] = NO_ACTIONS;
+    // Only a change of this server's failing flag (or a canary) can open or clear an episode.
+    if (!dryRun && (this.index.set(name, entry.groupKeys, failing) || this.canariesChanged)) {
+      this.canariesChanged = false;
+      fleetActions = this.massFailureStep(now);
     }
+    // Episodes mirror the index exactly (massFailureStep runs on every change): none open, none tripped.
+    const pausedBy = this.history.massFailure.size === 0 && !dryRun ? undefined : this.index.pausedBy(name, policy);
+    const fleetPower = this.history.fleetPowerActions.length === 0 ? this.history.fleetPowerActions : pruneWindow(this.history.fleetPowerActions, now, HOUR_MS);
+    const ctx: ServerContext = { policy, now, fleetPowerActions: fleetPower, pausedBy };
+    const decision = decideServer(entry.desired, observed, prevHistory, ctx);
+    if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: NO_RUNS };
+    if (decision.history !== prevHistory) {
+      this.history.servers.set(name, decision.history);
+      this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, decision.history));
+    }
+    if (decision.powerStarted.length > 0) this.history.fleetPowerActions = [...fleetPower, ...decision.powerStarted];
+    else if (fleetPower !== this.history.fleetPowerActions) this.history.fleetPowerActions = fleetPower;
+
+    const actions = fleetActions.length > 0 ? [...fleetActions, ...decision.actions] : decision.actions;
+    // The steady state has one action (probe-again-at): nothing to journal, nothing to await.
+    if (actions.length <= 1) {
+      this.reschedule(name, decision.nextProbeAt, decision.fast);
+      return { actions, probes: results, unknown, failing, runs: NO_RUNS };
+    }
+    return this.perform(name, actions, now, awaitRemediation).then((runs) => {
+      this.reschedule(name, decision.nextProbeAt, decision.fast);
+      return { actions, probes: results, unknown, failing, runs };
+    });
   }
 
   /** Mass-failure episodes opened or cleared by the index's current counts. */
@@ -782,7 +817,7 @@ export class Controller {
     const summary: ReconcileSummary = { dryRun, servers: 0, probes: 0, unknownProbes: 0, failing: [], actions: {}, runbooks: [], paused: [] };
     await this.probeCanaries();
     const names = [...this.servers.keys()];
-    const results: Array<Awaited<ReturnType<Controller['reconcileServer']>>> = new Array(names.length);
+    const results: ServerPass[] = new Array(names.length);
     // A pool of workers, each taking the next server: enough servers in flight to keep every probe
     // permit busy, few enough that a pass over 10,000 servers does not hold 60,000 probes in memory.
     const workers = Math.max(1, Math.min(names.length, Math.ceil(this.probes.limit / 2)));
@@ -824,7 +859,7 @@ export class Controller {
     return false;
   }
 
-  private async afterBusy(name: string, dryRun: boolean): ReturnType<Controller['reconcileServer']> {
+  private async afterBusy(name: string, dryRun: boolean): Promise<ServerPass> {
     while (this.busy.has(name)) await new Promise((r) => setTimeout(r, 10));
     return this.track(this.reconcileServer(name, dryRun, !dryRun));
   }
