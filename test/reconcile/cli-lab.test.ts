@@ -14,7 +14,7 @@ import { readJournal } from '../../src/status/journal.ts';
 import type { ServerStatus } from '../../src/status/model.ts';
 import { BIN, freePort, killStrays, spawnDaemon } from '../daemon/daemon-process.ts';
 import { startLab, type Lab } from '../lab/index.ts';
-import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests } from '../support/lab-fleet.ts';
+import { FAST_PROBE, fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests } from '../support/lab-fleet.ts';
 
 const LAB_ID = 11;
 let lab: Lab;
@@ -30,7 +30,8 @@ beforeAll(async () => {
   await writeLabSecrets(path.join(dir, 'secrets'), lab);
   config = path.join(dir, 'mamori.yaml');
   port = await freePort();
-  await writeFile(config, fleetConfigYaml({ lab, source: { type: 'folder', path: 'm' }, httpPort: port, logLevel: 'info' }));
+  // A generous probe timeout: a CI machine busy with other labs must not make a healthy port look down.
+  await writeFile(config, fleetConfigYaml({ lab, source: { type: 'folder', path: 'm' }, httpPort: port, logLevel: 'info', probe: { ...FAST_PROBE, timeoutSeconds: 5 } }));
 }, 120_000);
 
 afterAll(async () => {
