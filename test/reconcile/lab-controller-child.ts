@@ -45,7 +45,7 @@ const slow = process.env.SLOW === '1';
 const runbook: RenderedRunbook = slow
   ? { ...spec.runbook, deadlineMs: 900_000, steps: [{ kind: 'run', id: 'slow-1', command: 'sleep 600', sudo: false, onFailure: 'stop', deadlineMs: 700_000 }, ...spec.runbook.steps] }
   : spec.runbook;
-const policy = policyFromConfig({ probe: { timeoutSeconds: 2, failuresToDown: 2, retryIntervalSeconds: 0.2 } });
+const policy = policyFromConfig({ probe: { timeoutSeconds: 5, failuresToDown: 2, retryIntervalSeconds: 0.2 } });
 const registry = createProberRegistry();
 const records = (await readJournal(spec.stateDir)).records;
 const journal = await openJournal(spec.stateDir);
