@@ -681,7 +681,9 @@ export class Controller {
         }
         this.emit({ type: 'remediation-finished', ...base, verdict, durationMs: at - startedAt });
         this.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, verdict }, 'runbook finished');
-        if (!this.stopping) await this.finish(a, { verdict, acted: transcript.acted, powerActions: transcript.powerActions.length, transcript });
+        // Also while stopping: a runbook that recovered the service during shutdown still closes its
+        // incident and tells the customer (the daemon stops the outbox after the controller).
+        if (!this.interruptedKeys.has(key)) await this.finish(a, { verdict, acted: transcript.acted, powerActions: transcript.powerActions.length, transcript });
         return { ...base, verdict };
       } finally {
         this.remediations.release();
