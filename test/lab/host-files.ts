@@ -207,7 +207,18 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
   // No nameserver: lookups fail at once on the host's own loopback instead of hanging.
   await write(join(etc, 'resolv.conf'), 'options timeout:1 attempts:1\n');
   await write(join(etc, 'redhat-release'), 'CentOS release 5.11 (Final)\n');
-  await write(join(etc, 'inetd.conf'), 'telnet stream tcp nowait root /usr/sbin/telnetd telnetd\n');
+  // telnet from xinetd, as on CentOS 4-6. The lab's xinetd is inetutils-inetd under that
+  // name, so its configuration is in inetd.conf syntax, not xinetd's.
+  await write(
+    join(etc, 'xinetd.conf'),
+    '# The lab\'s xinetd is inetutils-inetd: inetd.conf syntax.\ntelnet stream tcp nowait root /usr/sbin/telnetd telnetd\n',
+  );
+  // inetd exists only for the seed's FreeBSD `killall -HUP inetd`: echo on loopback, which
+  // nothing outside the host reaches, so a HUP has something to re-read (and logs REDO).
+  await write(
+    join(etc, 'inetd.conf'),
+    '# Not telnet (xinetd serves it): a loopback echo, so a HUP has something to re-read.\n127.0.0.1:echo stream tcp nowait root internal\n',
+  );
   await write(join(etc, 'vsftpd.conf'), vsftpdConf(dir));
   const mailPassword = randomBytes(12).toString('hex');
   await write(join(etc, 'dovecot.conf'), dovecotConf(mailPassword), 0o640);
@@ -266,7 +277,8 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
     vsftpd: initScript(labDir, 'vsftpd', '/var/run/vsftpd.pid', '21', '/usr/sbin/vsftpd /etc/vsftpd.conf'),
     dovecot: initScript(labDir, 'dovecot', '/var/run/dovecot.pid', '110 143', '/usr/sbin/dovecot -F -c /etc/dovecot.conf'),
     sendmail: initScript(labDir, 'sendmail', '/var/run/sendmail.pid', '25', '/usr/sbin/sendmail -bdf -q30m -oP /run/exim4.pid'),
-    inetd: initScript(labDir, 'inetd', '/var/run/inetd.pid', '23', `${labDir}/sbin/inetd -d -p/run/inetd.d.pid /etc/inetd.conf`),
+    xinetd: initScript(labDir, 'xinetd', '/var/run/xinetd.pid', '23', `${labDir}/sbin/xinetd -d -p/run/xinetd.d.pid /etc/xinetd.conf`),
+    inetd: initScript(labDir, 'inetd', '/var/run/inetd.pid', '7', `${labDir}/sbin/inetd -d -p/run/inetd.d.pid /etc/inetd.conf`),
   };
   for (const [s, text] of Object.entries(scripts)) await write(join(initd, s), text, 0o755);
   const rcd = join(dir, 'usr-local-etc', 'rc.d');
@@ -299,8 +311,10 @@ export async function writeLabBin(labDir: string, assetsDir: string): Promise<vo
     await copyFile(join(assetsDir, f), join(labDir, 'bin', f));
     await chmod(join(labDir, 'bin', f), 0o755);
   }
-  // A process is named after the file it was started as: ps and killall see httpd and inetd.
+  // A process is named after the file it was started as: ps and killall see httpd, xinetd
+  // and inetd (two names of one binary: `killall inetd` and `pgrep -x inetd` miss xinetd).
   await symlink('/usr/sbin/nginx', join(labDir, 'sbin', 'httpd'));
+  await symlink('/usr/sbin/inetutils-inetd', join(labDir, 'sbin', 'xinetd'));
   await symlink('/usr/sbin/inetutils-inetd', join(labDir, 'sbin', 'inetd'));
   // PID 1 of a host shows as init in ps.
   await symlink('/bin/bash', join(labDir, 'sbin', 'init'));

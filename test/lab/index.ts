@@ -1,6 +1,7 @@
 /**
  * The lab: simulated customer servers (network + PID + mount namespaces running real sshd,
- * httpd, vsftpd, dovecot, sendmail and inetd) with a console and an IPMI BMC each.
+ * httpd, vsftpd, dovecot, sendmail, xinetd for telnet and an inetd for the seed's HUP) with a
+ * console and an IPMI BMC each.
  * See test/lab/README.md.
  */
 export { startLab, attachLab } from './lab.ts';

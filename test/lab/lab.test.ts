@@ -42,7 +42,7 @@ afterAll(async () => {
 async function daemonPids(host: LabHost): Promise<Record<string, string>> {
   const r = await lab.console(
     host.name,
-    'for s in sshd httpd vsftpd dovecot sendmail inetd; do printf "%s=%s\\n" $s "$(cat /var/run/$s.pid)"; done',
+    'for s in sshd httpd vsftpd dovecot sendmail xinetd inetd; do printf "%s=%s\\n" $s "$(cat /var/run/$s.pid)"; done',
   );
   expect(r.code).toBe(0);
   return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split('=') as [string, string]));
@@ -65,8 +65,9 @@ describe('a fleet of two standard hosts', () => {
     const r = await ssh(lab, web1, { knownHosts }, 'ps -e -o pid=,comm=');
     expect(r.code).toBe(0);
     const comms = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]);
-    for (const name of ['init', 'sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'inetd']) expect(comms).toContain(name);
+    for (const name of ['init', 'sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'inetd']) expect(comms).toContain(name);
     // Host 2's processes would show as a second set of daemons; a few dozen at most for one host.
+    expect(comms.filter((c) => c === 'xinetd')).toHaveLength(1);
     expect(comms.filter((c) => c === 'inetd')).toHaveLength(1);
     expect(comms.filter((c) => c === 'vsftpd')).toHaveLength(1);
     expect(comms.filter((c) => c === 'init')).toHaveLength(1);
@@ -96,6 +97,7 @@ describe('a fleet of two standard hosts', () => {
         'sudo /etc/init.d/dovecot restart',
         'sudo /etc/init.d/sendmail restart',
         'sudo killall -HUP inetd',
+        'sudo /etc/init.d/xinetd restart',
         'sudo kill -HUP `cat /var/run/sshd.pid`',
         'sudo /usr/local/etc/rc.d/apache22.sh restart',
         'sudo /etc/init.d/sshd restart',
@@ -105,9 +107,11 @@ describe('a fleet of two standard hosts', () => {
       expect(r.stdout).toContain('Starting httpd: [  OK  ]');
 
       const after1 = await daemonPids(web1);
-      for (const s of ['httpd', 'vsftpd', 'dovecot', 'sendmail', 'sshd']) expect(after1[s], s).not.toBe(before1[s]);
+      for (const s of ['httpd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'sshd']) expect(after1[s], s).not.toBe(before1[s]);
       expect(after1.inetd).toBe(before1.inetd); // HUP reloads, same process
       expect(await readFile(join(web1.dir, 'log', 'inetd.out'), 'utf8')).toContain('REDO');
+      // killall matches the name exactly: the HUP for inetd never reached xinetd.
+      expect(await readFile(join(web1.dir, 'log', 'xinetd.out'), 'utf8')).not.toContain('REDO');
 
       expect(await daemonPids(web2)).toEqual(before2);
       expect(await readFile(join(web2.dir, 'log', 'inetd.out'), 'utf8')).toBe(inetdLog2);
@@ -130,6 +134,30 @@ describe('a fleet of two standard hosts', () => {
     } finally {
       expect((await lab.console('web2', '/etc/init.d/httpd start')).stdout).toBe('Starting httpd: [  OK  ]\n');
     }
+    await lab.waitReady('web2');
+  });
+
+  test('telnet is served by xinetd, as on CentOS 5: killing it closes 23 only, the HUP to inetd does not help, its init script does', async () => {
+    const before = await daemonPids(web2);
+    await lab.breakService('web2', 'xinetd');
+    const down = await runChecks(web2.address, 3);
+    expect(codes(down), JSON.stringify(down)).toEqual({ ...ALL_OK, telnet: 2 });
+    const r = await lab.console(
+      'web2',
+      'pgrep -x xinetd; echo "xinetd=$?"; pgrep -x inetd >/dev/null; echo "inetd=$?"; /etc/init.d/xinetd status; ' +
+        'killall -HUP inetd; sleep 0.3; ss -Hltn "sport = :23" | grep -c LISTEN',
+    );
+    expect(r.stdout).toBe('xinetd=1\ninetd=0\nxinetd dead but pid file exists\n0\n');
+    const start = await lab.console('web2', '/etc/init.d/xinetd restart; /etc/init.d/xinetd status');
+    expect(start.stdout).toMatch(/^Stopping xinetd: not running\.\nStarting xinetd: \[  OK  \]\nxinetd \(pid \d+\) is running\.\.\.\n$/);
+    expect(codes(await runChecks(web2.address))).toEqual(ALL_OK);
+    const after = await daemonPids(web2);
+    expect(after.xinetd).not.toBe(before.xinetd);
+    expect(after.inetd).toBe(before.inetd);
+    // And the other way round: inetd killed leaves telnet up.
+    await lab.breakService('web2', 'inetd');
+    expect(codes(await runChecks(web2.address))).toEqual(ALL_OK);
+    expect((await lab.console('web2', '/etc/init.d/inetd start')).stdout).toBe('Starting inetd: [  OK  ]\n');
     await lab.waitReady('web2');
   });
 
@@ -177,8 +205,8 @@ describe('a fleet of two standard hosts', () => {
   test('a soft power-off runs the stop scripts; reset boots a new init; both through the BMC', async () => {
     expect(await lab.power('web2', 'soft')).toBe('off');
     const boot = await readFile(join(web2.dir, 'console.log'), 'utf8');
-    expect(boot.trimEnd().split('\n').slice(-6).sort()).toEqual(
-      ['dovecot', 'httpd', 'inetd', 'sendmail', 'sshd', 'vsftpd'].map((s) => `Stopping ${s}: [  OK  ]`),
+    expect(boot.trimEnd().split('\n').slice(-7).sort()).toEqual(
+      ['dovecot', 'httpd', 'inetd', 'sendmail', 'sshd', 'vsftpd', 'xinetd'].map((s) => `Stopping ${s}: [  OK  ]`),
     );
     expect(await lab.power('web2', 'status')).toBe('off');
     expect(await lab.power('web2', 'on')).toBe('on');

@@ -34,6 +34,7 @@ const SERVICE_LOGS: Record<LabService, string[]> = {
   vsftpd: ['log/vsftpd.out', 'log/vsftpd.log'],
   dovecot: ['log/dovecot.out', 'log/dovecot.log'],
   sendmail: ['log/sendmail.out', 'log/exim4/mainlog', 'log/exim4/paniclog'],
+  xinetd: ['log/xinetd.out'],
   inetd: ['log/inetd.out'],
 };
 

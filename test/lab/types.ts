@@ -10,10 +10,14 @@ export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall';
 
 export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall'];
 
-/** The daemons of a lab host, by their seed name. */
-export type LabService = 'sshd' | 'httpd' | 'vsftpd' | 'dovecot' | 'sendmail' | 'inetd';
+/**
+ * The daemons of a lab host, by the names ps shows. telnet is served by xinetd, as on a real
+ * CentOS 4-6 (the standard runbooks restart it); inetd runs beside it only so that the seed's
+ * FreeBSD command `killall -HUP inetd` has a process to reload, and serves nothing mamori probes.
+ */
+export type LabService = 'sshd' | 'httpd' | 'vsftpd' | 'dovecot' | 'sendmail' | 'xinetd' | 'inetd';
 
-export const LAB_SERVICES: readonly LabService[] = ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'inetd'];
+export const LAB_SERVICES: readonly LabService[] = ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'inetd'];
 
 /** The TCP ports each daemon listens on inside a host. */
 export const SERVICE_PORTS: Readonly<Record<LabService, readonly number[]>> = {
@@ -22,7 +26,9 @@ export const SERVICE_PORTS: Readonly<Record<LabService, readonly number[]>> = {
   vsftpd: [21],
   dovecot: [110, 143],
   sendmail: [25],
-  inetd: [23],
+  xinetd: [23],
+  // echo on the host's own loopback only: a sign of life for readiness, unreachable from outside.
+  inetd: [7],
 };
 
 export type PowerAction = 'off' | 'on' | 'status' | 'cycle' | 'reset' | 'soft';

@@ -63,7 +63,7 @@ describe('the pass-phrase host', () => {
   test('after a power cycle httpd waits for its pass phrase (the first-boot answer is not kept); the rest comes back', async () => {
     const host = lab.host('pass1');
     expect(await lab.power('pass1', 'cycle')).toBe('on');
-    await lab.waitReady('pass1', { services: ['sshd', 'vsftpd', 'dovecot', 'sendmail', 'inetd'] });
+    await lab.waitReady('pass1', { services: ['sshd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'inetd'] });
     expect(codes(await runChecks(host.address, 3))).toMatchObject({ http: 2, https: 2, ssh: 0, ftp: 0 });
     const r = await sshAnswering(lab, host, { knownHosts }, 'sudo /etc/init.d/httpd start', PROMPT, host.sslPassphrase ?? '');
     expect(r.code, r.stdout).toBe(0);

@@ -41,10 +41,10 @@ mkdir -p /run/sshd /run/httpd /run/dovecot /var/log/httpd /var/log/exim4
 chmod 755 /run/sshd
 chown Debian-exim:adm /var/log/exim4
 
-SERVICES="sshd httpd vsftpd dovecot sendmail inetd"
+SERVICES="sshd httpd vsftpd dovecot sendmail xinetd inetd"
 stop_all() {
   local s
-  for s in inetd sendmail dovecot vsftpd httpd sshd; do /etc/init.d/$s stop; done
+  for s in inetd xinetd sendmail dovecot vsftpd httpd sshd; do /etc/init.d/$s stop; done
   exit 0
 }
 trap stop_all TERM INT
