@@ -149,7 +149,7 @@ describe('a fleet of two standard hosts', () => {
     );
     expect(r.stdout).toBe('xinetd=1\ninetd=0\nxinetd dead but pid file exists\n0\n');
     const start = await lab.console('web2', '/etc/init.d/xinetd restart; /etc/init.d/xinetd status');
-    expect(start.stdout).toMatch(/^Stopping xinetd: not running\.\nStarting xinetd: \[  OK  \]\nxinetd \(pid \d+\) is running\.\.\.\n$/);
+    expect(start.stdout).toMatch(/^Stopping xinetd: not running\.\nStarting xinetd: \[ {2}OK {2}\]\nxinetd \(pid \d+\) is running\.\.\.\n$/);
     expect(codes(await runChecks(web2.address))).toEqual(ALL_OK);
     const after = await daemonPids(web2);
     expect(after.xinetd).not.toBe(before.xinetd);
