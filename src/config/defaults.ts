@@ -22,7 +22,7 @@ export const CONFIG_DEFAULTS = {
   gitSource: { ref: 'main', path: '', pollSeconds: 60, cacheDir: 'git' /* under stateDir */ },
   stateDir: 'state',
   secretsDir: 'secrets',
-  probe: { intervalSeconds: 30, timeoutSeconds: 5, retryIntervalSeconds: 5, failuresToDown: 3, jitter: 0.1, concurrency: 512 },
+  probe: { intervalSeconds: 30, timeoutSeconds: 5, retryIntervalSeconds: 1, failuresToDown: 3, jitter: 0.1, concurrency: 512 },
   remediation: {
     concurrency: 4,
     restartsPerServicePerHour: 3,

@@ -13,7 +13,7 @@ export function policyFromConfig(config: ConfigDocument = {}): Policy {
   return {
     intervalMs,
     timeoutMs: (probe.timeoutSeconds ?? 5) * 1000,
-    retryMs: (probe.retryIntervalSeconds ?? 5) * 1000,
+    retryMs: (probe.retryIntervalSeconds ?? 1) * 1000,
     failuresToDown: probe.failuresToDown ?? 3,
     jitter: probe.jitter ?? 0.1,
     restartsPerServicePerHour: rem.restartsPerServicePerHour ?? 3,

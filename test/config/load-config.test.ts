@@ -32,7 +32,7 @@ describe('loadConfig', () => {
     expect(c.secretsDir).toBe('/srv/mamori/secrets');
     expect(c.managementNetworks).toEqual(['210.224.172.0/24', '210.188.224.0/24']);
     expect(c.targetNetworks).toEqual([...DEFAULT_TARGET_NETWORKS]);
-    expect(c.probe).toEqual({ intervalSeconds: 30, timeoutSeconds: 5, retryIntervalSeconds: 5, failuresToDown: 3, jitter: 0.1, concurrency: 512 });
+    expect(c.probe).toEqual({ intervalSeconds: 30, timeoutSeconds: 5, retryIntervalSeconds: 1, failuresToDown: 3, jitter: 0.1, concurrency: 512 });
     expect(c.remediation).toEqual({
       concurrency: 4,
       restartsPerServicePerHour: 3,

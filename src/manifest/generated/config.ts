@@ -93,7 +93,7 @@ export type Interval = number;
  */
 export type Timeout = number;
 /**
- * Seconds between probes while a service is Suspect (5).
+ * Seconds between probes while a service is Suspect (1): three failures confirm a fault in about 3 s (bench/ttr.ts).
  */
 export type RetryInterval = number;
 /**
