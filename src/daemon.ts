@@ -3,7 +3,6 @@
  * source → desired state → HTTP. Each part is built and tested where it lives; this file decides
  * the order they start and stop in, and what a signal means.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from './config/load-config.ts';
 import type { MamoriConfig } from './config/types.ts';
@@ -14,20 +13,15 @@ import { registerStatusPage } from './http/page/status-page.ts';
 import { HttpServer, type DaemonApi, type ReadyState } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
-import type { ConfigDocument, LoadedDocument, ManifestSet, RunbookDocument, ServerDocument, ServiceName } from './manifest/types.ts';
+import type { ManifestSet, ServiceName } from './manifest/types.ts';
 import { validateDocuments } from './manifest/validate-documents.ts';
-import { Outbox } from './notify/outbox.ts';
-import { createProberRegistry } from './probe/registry.ts';
+import type { Outbox } from './notify/outbox.ts';
 import { CoverageRecorder, monitoredServerOf } from './report/coverage-recorder.ts';
-import { Controller, type ControllerEvent } from './reconcile/controller.ts';
-import { policyFromConfig } from './reconcile/policy.ts';
-import { probeTargetOf } from './reconcile/probe-target.ts';
-import type { Policy, RemediationTarget } from './reconcile/types.ts';
-import { createExecutor } from './runbook/executor.ts';
-import { renderRunbook } from './runbook/render.ts';
-import { selectRunbook } from './runbook/select.ts';
+import type { Controller, ControllerEvent } from './reconcile/controller.ts';
+import type { Policy } from './reconcile/types.ts';
+import { policyOf, wireReconciler } from './reconcile/wiring.ts';
 import { MANIFEST_CHECKS, runbookSelector } from './runbook/manifest-hooks.ts';
-import type { RenderedRunbook } from './runbook/types.ts';
+import { checkSecretsFolder } from './secrets/check-secrets-folder.ts';
 import { resolveSecret } from './secrets/resolve-secret.ts';
 import { DesiredState, type AppliedServer } from './source/desired.ts';
 import { FolderSource } from './source/folder.ts';
@@ -36,9 +30,9 @@ import { GitSource } from './source/git.ts';
 import { SourceSyncer } from './source/syncer.ts';
 import type { Source, SourceFile } from './source/types.ts';
 import { StatusWriteBack } from './source/write-back.ts';
-import { openJournal, readJournal, type Journal } from './status/journal.ts';
+import type { Journal } from './status/journal.ts';
 import { acquireStateLock, type StateLock } from './status/lock.ts';
-import { createStatusStore, statusDirOf } from './status/store.ts';
+import { statusDirOf } from './status/store.ts';
 
 export interface DaemonOptions {
   /** The config file; the embedded defaults without one. */
@@ -68,27 +62,6 @@ async function loadEffectiveConfig(options: DaemonOptions): Promise<MamoriConfig
   const path = resolve(options.cwd ?? process.cwd(), options.manifestsDir);
   const debounceMs = config.source.type === 'folder' ? config.source.debounceMs : 300;
   return Object.freeze({ ...config, source: Object.freeze({ type: 'folder' as const, path, debounceMs }) });
-}
-
-/** The daemon refuses a secrets folder other users can read: a leak there is silent, a refusal is not. */
-async function checkSecretsFolder(dir: string): Promise<void> {
-  let mode: number;
-  try {
-    mode = (await stat(dir)).mode;
-  } catch {
-    return; // no folder: secrets come from the environment
-  }
-  if ((mode & 0o077) !== 0) {
-    throw new MamoriError('MAMORI_SECRET_UNSAFE', `the secrets folder ${dir} is readable by other users: chmod 700 ${dir}`, {
-      details: { secretsDir: dir, mode: (mode & 0o777).toString(8) },
-    });
-  }
-}
-
-/** The reconcile numbers of a loaded config, as `policyFromConfig` reads them. */
-function policyOf(config: MamoriConfig): Policy {
-  const doc = { probe: { ...config.probe }, remediation: { ...config.remediation, flapping: { ...config.remediation.flapping } }, massFailure: { ...config.massFailure, canaries: undefined } };
-  return policyFromConfig(doc as ConfigDocument);
 }
 
 function remediationOutcome(verdict: string): string {
@@ -165,59 +138,19 @@ export class Daemon {
     if (process.getuid?.() === 0) logger.info('running as root; mamori needs root only for drivers that require it (ICMP without capabilities)');
     this.lock = await acquireStateLock(config.stateDir, { purpose: 'run', logger });
 
-    const store = createStatusStore(config.stateDir);
-    const records = (await readJournal(config.stateDir)).records;
-    this.journal = await openJournal(config.stateDir);
-    this.coverage = new CoverageRecorder({ journal: this.journal, logger });
-    await this.coverage.start();
-    this.outbox = await Outbox.open(
-      {
-        dir: join(config.stateDir, 'outbox'),
-        from: config.mail.from,
-        ...(config.mail.smtp
-          ? {
-              smtp: {
-                host: config.mail.smtp.host,
-                port: config.mail.smtp.port,
-                secure: config.mail.smtp.secure,
-                requireTLS: config.mail.smtp.requireTLS,
-                ...(config.mail.smtp.auth ? { auth: splitUserPass(await resolveSecret(config.mail.smtp.auth, config)) } : {}),
-              },
-            }
-          : {}),
-        rate: { maxPerWindow: config.mail.maxPerServerPerHour },
-      },
-      { logger },
-    );
-    this.outbox.start();
-
-    const registry = createProberRegistry();
-    const executor = createExecutor({
-      resolveSecret: (ref) => resolveSecret(ref, config),
-      consoleProfiles: config.consoleProfiles as Parameters<typeof createExecutor>[0]['consoleProfiles'],
+    const { controller, store, journal, records, outbox } = await wireReconciler(config, {
       logger,
-      ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
-    });
-    const controller = new Controller({
       policy: this.policy,
-      probe: (doc, service, signal) => registry.probe(probeTargetOf(doc, service, this.policy.timeoutMs, config.sourceAddress), signal),
-      executor: this.page.recordTranscripts(executor),
-      renderRunbook: (doc, target) => this.render(doc, target),
-      notifier: this.outbox,
-      store,
-      journal: this.journal,
-      logger,
+      // Per revision: a server on its last-known-good manifest keeps that revision's runbooks.
+      runbooks: () => this.currentSet?.runbooks ?? new Map(),
+      wrapExecutor: (executor) => this.page.recordTranscripts(executor),
       onEvent: (e) => this.onControllerEvent(e),
-      probeConcurrency: config.probe.concurrency,
-      remediationConcurrency: config.remediation.concurrency,
-      ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
-      managementNetworks: [...config.managementNetworks],
-      ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
-      canaries: (config.massFailure.canaries ?? []).map((c) => ({ address: c.address, ...(c.service ? { service: c.service as ServiceName } : {}), ...(c.port ? { port: c.port } : {}) })),
-      probeCanary: (c, signal) =>
-        registry.probe({ service: c.service ?? 'ping', address: c.address, timeoutMs: this.policy.timeoutMs, ...(c.port ? { port: c.port } : {}) }, signal),
     });
+    this.journal = journal;
+    this.outbox = outbox;
     this.controller = controller;
+    this.coverage = new CoverageRecorder({ journal, logger });
+    await this.coverage.start();
 
     const source = await this.buildSource();
     this.source = source;
@@ -328,18 +261,6 @@ export class Daemon {
     this.page.retain(names);
     for (const name of this.desiredNames) if (!names.has(name)) this.metrics.serverRemoved(name);
     this.desiredNames = names;
-  }
-
-  private render(doc: ServerDocument, target: RemediationTarget): RenderedRunbook | Error {
-    const service: ServiceName = target === 'host' ? 'ping' : target;
-    const runbooks = this.currentSet?.runbooks ?? new Map<string, LoadedDocument<RunbookDocument>>();
-    const chosen = selectRunbook(doc, service, runbooks);
-    if ('error' in chosen) return new Error(chosen.error);
-    try {
-      return renderRunbook(doc, service, chosen.runbook, chosen.origin);
-    } catch (err) {
-      return err instanceof Error ? err : new Error(String(err));
-    }
   }
 
   private onControllerEvent(e: ControllerEvent): void {
@@ -533,11 +454,6 @@ export class Daemon {
   }
 }
 
-
-function splitUserPass(secret: string): { user: string; pass: string } {
-  const colon = secret.indexOf(':');
-  return colon < 0 ? { user: secret, pass: '' } : { user: secret.slice(0, colon), pass: secret.slice(colon + 1) };
-}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]);

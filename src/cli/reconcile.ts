@@ -5,29 +5,20 @@
  * controller in-process (journal replayed first, so budgets and open incidents carry over).
  */
 import type { Command } from 'commander';
-import { join } from 'node:path';
 import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig } from '../config/types.ts';
 import { isMamoriError, MamoriError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { readManifestTree } from '../manifest/read-tree.ts';
-import type { LoadedDocument, RunbookDocument, ServerDocument, ServiceName } from '../manifest/types.ts';
+import type { ServerDocument } from '../manifest/types.ts';
 import { validateDocuments } from '../manifest/validate-documents.ts';
-import { Outbox } from '../notify/outbox.ts';
-import { createProberRegistry } from '../probe/registry.ts';
-import { Controller, type ReconcileSummary } from '../reconcile/controller.ts';
+import type { Controller, ReconcileSummary } from '../reconcile/controller.ts';
 import { requestReconcile, type LocalApiTarget } from '../reconcile/local-api-client.ts';
-import { policyFromConfig } from '../reconcile/policy.ts';
-import { probeTargetOf } from '../reconcile/probe-target.ts';
-import type { RemediationTarget } from '../reconcile/types.ts';
-import { createExecutor } from '../runbook/executor.ts';
-import { renderRunbook } from '../runbook/render.ts';
-import { selectRunbook } from '../runbook/select.ts';
+import { wireReconciler } from '../reconcile/wiring.ts';
+import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
+import { checkSecretsFolder } from '../secrets/check-secrets-folder.ts';
 import { resolveSecret } from '../secrets/resolve-secret.ts';
-import { openJournal, readJournal } from '../status/journal.ts';
 import { acquireStateLock, isStateLocked } from '../status/lock.ts';
-import { createStatusStore } from '../status/store.ts';
-import type { ConfigDocument } from '../manifest/types.ts';
 
 export interface CliGlobals {
   config?: string;
@@ -39,16 +30,6 @@ export async function daemonTarget(config: MamoriConfig): Promise<LocalApiTarget
   if (!(await isStateLocked(config.stateDir))) return undefined;
   const token = config.http.token ? await resolveSecret(config.http.token, config) : undefined;
   return { listen: config.http.listen, ...(token !== undefined ? { token } : {}) };
-}
-
-function policyOf(config: MamoriConfig): ReturnType<typeof policyFromConfig> {
-  const doc = { probe: { ...config.probe }, remediation: { ...config.remediation, flapping: { ...config.remediation.flapping } }, massFailure: { ...config.massFailure, canaries: undefined } };
-  return policyFromConfig(doc as ConfigDocument);
-}
-
-function splitUserPass(secret: string): { user: string; pass: string } {
-  const colon = secret.indexOf(':');
-  return colon < 0 ? { user: secret, pass: '' } : { user: secret.slice(0, colon), pass: secret.slice(colon + 1) };
 }
 
 export interface InProcess {
@@ -69,73 +50,15 @@ export async function withInProcessController<T>(config: MamoriConfig, manifests
   if (root === undefined) {
     throw new MamoriError('MAMORI_CLI_USAGE', 'no daemon is running and the source is git: start `mamori run`, or pass --manifests DIR to run in-process');
   }
+  // The same refusal as `mamori run`: a pass in-process repairs and mails just as the daemon does.
+  await checkSecretsFolder(config.secretsDir);
   const lock = await acquireStateLock(config.stateDir, { purpose, logger });
   try {
     const tree = await readManifestTree(root, { operatorDir: config.operatorDir });
-    const set = validateDocuments(tree.files, {
-      config,
-      selectRunbook: (server, service, runbooks) => {
-        const chosen = selectRunbook(server.doc, service, runbooks as Map<string, LoadedDocument<RunbookDocument>>);
-        return 'error' in chosen ? undefined : runbooks.get(chosen.runbook.metadata.name);
-      },
-    });
+    const set = validateDocuments(tree.files, { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
     for (const f of [...tree.findings, ...set.findings].filter((x) => x.severity === 'error')) logger.warn({ file: f.file, line: f.line, field: f.field, rule: f.rule }, 'manifest finding: that server is skipped');
     const servers = [...set.servers.values()].map((d) => d.doc);
-    const records = (await readJournal(config.stateDir)).records;
-    const journal = await openJournal(config.stateDir);
-    const outbox = await Outbox.open(
-      {
-        dir: join(config.stateDir, 'outbox'),
-        from: config.mail.from,
-        ...(config.mail.smtp
-          ? {
-              smtp: {
-                host: config.mail.smtp.host,
-                port: config.mail.smtp.port,
-                secure: config.mail.smtp.secure,
-                requireTLS: config.mail.smtp.requireTLS,
-                ...(config.mail.smtp.auth ? { auth: splitUserPass(await resolveSecret(config.mail.smtp.auth, config)) } : {}),
-              },
-            }
-          : {}),
-        rate: { maxPerWindow: config.mail.maxPerServerPerHour },
-      },
-      { logger },
-    );
-    outbox.start();
-    const policy = policyOf(config);
-    const registry = createProberRegistry();
-    const controller = new Controller({
-      policy,
-      probe: (doc, service, signal) => registry.probe(probeTargetOf(doc, service, policy.timeoutMs, config.sourceAddress), signal),
-      executor: createExecutor({
-        resolveSecret: (ref) => resolveSecret(ref, config),
-        consoleProfiles: config.consoleProfiles as Parameters<typeof createExecutor>[0]['consoleProfiles'],
-        logger,
-        ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
-      }),
-      renderRunbook: (doc: ServerDocument, target: RemediationTarget) => {
-        const service: ServiceName = target === 'host' ? 'ping' : target;
-        const chosen = selectRunbook(doc, service, set.runbooks);
-        if ('error' in chosen) return new Error(chosen.error);
-        try {
-          return renderRunbook(doc, service, chosen.runbook, chosen.origin);
-        } catch (err) {
-          return err instanceof Error ? err : new Error(String(err));
-        }
-      },
-      notifier: outbox,
-      store: createStatusStore(config.stateDir),
-      journal,
-      logger,
-      probeConcurrency: config.probe.concurrency,
-      remediationConcurrency: config.remediation.concurrency,
-      ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
-      managementNetworks: [...config.managementNetworks],
-      ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
-      canaries: (config.massFailure.canaries ?? []).map((c) => ({ address: c.address, ...(c.service ? { service: c.service as ServiceName } : {}), ...(c.port ? { port: c.port } : {}) })),
-      probeCanary: (c, signal) => registry.probe({ service: c.service ?? 'ping', address: c.address, timeoutMs: policy.timeoutMs, ...(c.port ? { port: c.port } : {}) }, signal),
-    });
+    const { controller, records, outbox, journal } = await wireReconciler(config, { logger, runbooks: () => set.runbooks });
     controller.setDesired('local', servers);
     await controller.start(records, { schedule: false });
     try {

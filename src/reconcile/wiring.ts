@@ -1,0 +1,143 @@
+/**
+ * The reconciler as `mamori run` and the in-process CLI commands (`reconcile --once`, `resume`)
+ * both build it from a loaded config: status store, journal (its records read first, for replay),
+ * outbox, prober registry, runbook executor and the render hook, into one Controller. One
+ * definition, so that a pass the CLI runs in-process probes, repairs and mails exactly as the
+ * daemon would. Callers keep what is theirs: the lock, the source or manifests, HTTP, scheduling.
+ */
+import { join } from 'node:path';
+import type { MamoriConfig } from '../config/types.ts';
+import type { Logger } from '../log.ts';
+import type { ConfigDocument, LoadedDocument, RunbookDocument, ServerDocument, ServiceName } from '../manifest/types.ts';
+import { Outbox } from '../notify/outbox.ts';
+import { createProberRegistry } from '../probe/registry.ts';
+import type { Executor } from '../runbook/execution.ts';
+import { createExecutor } from '../runbook/executor.ts';
+import { renderRunbook } from '../runbook/render.ts';
+import { selectRunbook } from '../runbook/select.ts';
+import type { RenderedRunbook } from '../runbook/types.ts';
+import { resolveSecret } from '../secrets/resolve-secret.ts';
+import { openJournal, readJournal, type Journal, type JournalRecord } from '../status/journal.ts';
+import { createStatusStore, type StatusStore } from '../status/store.ts';
+import { Controller, type ControllerEvent } from './controller.ts';
+import { policyFromConfig } from './policy.ts';
+import { probeTargetOf } from './probe-target.ts';
+import type { Policy, RemediationTarget } from './types.ts';
+
+export type RunbookMap = ReadonlyMap<string, LoadedDocument<RunbookDocument>>;
+
+export interface ReconcilerWiringOptions {
+  logger: Logger;
+  /** The runbooks to render from, asked at each repair (the daemon's change with the applied revision). */
+  runbooks: () => RunbookMap;
+  /** The numbers decide uses; policyOf(config) without it. The daemon passes its own, which a reload updates in place. */
+  policy?: Policy;
+  /** Wraps the runbook executor (the daemon records transcripts for its status page). */
+  wrapExecutor?: (executor: Executor) => Executor;
+  onEvent?: (e: ControllerEvent) => void;
+}
+
+export interface ReconcilerParts {
+  controller: Controller;
+  policy: Policy;
+  store: StatusStore;
+  journal: Journal;
+  /** The journal as it was before this process appended to it: what `controller.start` replays. */
+  records: JournalRecord[];
+  /** Started; the caller stops it (after the controller, so that its last mails are queued). */
+  outbox: Outbox;
+}
+
+/** The reconcile numbers of a loaded config, as `policyFromConfig` reads them. */
+export function policyOf(config: MamoriConfig): Policy {
+  const doc = { probe: { ...config.probe }, remediation: { ...config.remediation, flapping: { ...config.remediation.flapping } }, massFailure: { ...config.massFailure, canaries: undefined } };
+  return policyFromConfig(doc as ConfigDocument);
+}
+
+/** An SMTP auth secret is `user:password`; without a colon it is a user with no password. */
+export function splitUserPass(secret: string): { user: string; pass: string } {
+  const colon = secret.indexOf(':');
+  return colon < 0 ? { user: secret, pass: '' } : { user: secret.slice(0, colon), pass: secret.slice(colon + 1) };
+}
+
+/** The effective runbook for a repair target, rendered; an Error (never a throw) when there is none or it cannot render. */
+export function renderFrom(runbooks: RunbookMap, doc: ServerDocument, target: RemediationTarget): RenderedRunbook | Error {
+  const service: ServiceName = target === 'host' ? 'ping' : target;
+  const chosen = selectRunbook(doc, service, runbooks as Map<string, LoadedDocument<RunbookDocument>>);
+  if ('error' in chosen) return new Error(chosen.error);
+  try {
+    return renderRunbook(doc, service, chosen.runbook, chosen.origin);
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+async function openOutbox(config: MamoriConfig, logger: Logger): Promise<Outbox> {
+  const smtp = config.mail.smtp;
+  return Outbox.open(
+    {
+      dir: join(config.stateDir, 'outbox'),
+      from: config.mail.from,
+      ...(smtp
+        ? {
+            smtp: {
+              host: smtp.host,
+              port: smtp.port,
+              secure: smtp.secure,
+              requireTLS: smtp.requireTLS,
+              ...(smtp.auth ? { auth: splitUserPass(await resolveSecret(smtp.auth, config)) } : {}),
+            },
+          }
+        : {}),
+      rate: { maxPerWindow: config.mail.maxPerServerPerHour },
+    },
+    { logger },
+  );
+}
+
+/**
+ * Builds the reconciler on the state folder. The caller holds the state lock first. On failure
+ * whatever was opened here is closed again before the error propagates.
+ */
+export async function wireReconciler(config: MamoriConfig, options: ReconcilerWiringOptions): Promise<ReconcilerParts> {
+  const { logger } = options;
+  const policy = options.policy ?? policyOf(config);
+  const store = createStatusStore(config.stateDir);
+  const records = (await readJournal(config.stateDir)).records;
+  const journal = await openJournal(config.stateDir);
+  let outbox: Outbox | undefined;
+  try {
+    outbox = await openOutbox(config, logger);
+    outbox.start();
+    const registry = createProberRegistry();
+    const executor = createExecutor({
+      resolveSecret: (ref) => resolveSecret(ref, config),
+      consoleProfiles: config.consoleProfiles,
+      logger,
+      ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
+    });
+    const controller = new Controller({
+      policy,
+      probe: (doc, service, signal) => registry.probe(probeTargetOf(doc, service, policy.timeoutMs, config.sourceAddress), signal),
+      executor: options.wrapExecutor ? options.wrapExecutor(executor) : executor,
+      renderRunbook: (doc, target) => renderFrom(options.runbooks(), doc, target),
+      notifier: outbox,
+      store,
+      journal,
+      logger,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      probeConcurrency: config.probe.concurrency,
+      remediationConcurrency: config.remediation.concurrency,
+      ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
+      managementNetworks: [...config.managementNetworks],
+      ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
+      canaries: (config.massFailure.canaries ?? []).map((c) => ({ address: c.address, ...(c.service ? { service: c.service as ServiceName } : {}), ...(c.port ? { port: c.port } : {}) })),
+      probeCanary: (c, signal) => registry.probe({ service: c.service ?? 'ping', address: c.address, timeoutMs: policy.timeoutMs, ...(c.port ? { port: c.port } : {}) }, signal),
+    });
+    return { controller, policy, store, journal, records, outbox };
+  } catch (err) {
+    await outbox?.stop().catch(() => undefined);
+    await journal.close().catch(() => undefined);
+    throw err;
+  }
+}
