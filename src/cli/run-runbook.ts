@@ -14,7 +14,7 @@ import { createExecutor, resolveServerSecrets } from '../runbook/executor.ts';
 import { formatRenderedRunbook } from '../runbook/format.ts';
 import { serviceOptions } from '../runbook/render.ts';
 import { resolveSecret } from '../secrets/resolve-secret.ts';
-import { effectiveRunbook, runbookGroup, type RunbookCommandDeps } from './runbook.ts';
+import { runbookGlobals, runbookGroup, startRunbookCommand, type RunbookCommandDeps } from './runbook.ts';
 
 /** The outside view for the executor: the real probes, with the server's service options. */
 export function outsideProbeFor(server: ServerDocument, config: MamoriConfig): OutsideProbe {
@@ -56,14 +56,10 @@ export async function runRunbookRun(
   options: { manifests: string; config?: string | undefined; dryRun?: boolean; json?: boolean },
   deps: RunbookCommandDeps = {},
 ): Promise<number> {
-  const stdout = deps.stdout ?? process.stdout;
-  const stderr = deps.stderr ?? process.stderr;
-  const found = await effectiveRunbook(serverName, service, options, deps.cwd);
-  if (!found.ok) {
-    stderr.write(`mamori runbook run: ${found.message}\n`);
-    return found.exitCode;
-  }
-  const { server, rendered, config } = found;
+  const started = await startRunbookCommand('run', serverName, service, options, deps);
+  if ('exitCode' in started) return started.exitCode;
+  const { stdout, stderr } = started;
+  const { server, rendered, config } = started.found;
   const resolve = (ref: string): Promise<string> => resolveSecret(ref, config);
   if (options.dryRun === true) {
     const secrets = await resolveServerSecrets(server, resolve);
@@ -109,13 +105,7 @@ export function registerRunbookRunCommand(program: Command, deps: RunbookCommand
     .option('--dry-run', 'connect nowhere: print what would run, where, and whether every secret resolves')
     .option('--json', 'print the transcript (or the dry run) as JSON')
     .action(async (serverName: string, service: string, opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
-      const globals = cmd.optsWithGlobals<{ manifests?: string; config?: string }>();
-      process.exitCode = await runRunbookRun(
-        serverName,
-        service,
-        { manifests: globals.manifests ?? 'manifests', config: globals.config, dryRun: opts.dryRun === true, json: opts.json === true },
-        deps,
-      );
+      process.exitCode = await runRunbookRun(serverName, service, { ...runbookGlobals(cmd), dryRun: opts.dryRun === true, json: opts.json === true }, deps);
     });
   return group;
 }

@@ -67,19 +67,39 @@ export async function effectiveRunbook(
   }
 }
 
+/** How `show` and `run` begin: the effective runbook and where to write, or its refusal written and the exit code. */
+export async function startRunbookCommand(
+  subcommand: 'show' | 'run',
+  serverName: string,
+  service: string,
+  options: { manifests: string; config?: string | undefined },
+  deps: RunbookCommandDeps,
+): Promise<{ found: Extract<EffectiveRunbook, { ok: true }>; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } | { exitCode: 1 | 2 }> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const found = await effectiveRunbook(serverName, service, options, deps.cwd);
+  if (!found.ok) {
+    stderr.write(`mamori runbook ${subcommand}: ${found.message}\n`);
+    return { exitCode: found.exitCode };
+  }
+  return { found, stdout, stderr };
+}
+
+/** The group's global options as `show` and `run` take them (manifests default to ./manifests). */
+export function runbookGlobals(cmd: Command): { manifests: string; config: string | undefined } {
+  const globals = cmd.optsWithGlobals<{ manifests?: string; config?: string }>();
+  return { manifests: globals.manifests ?? 'manifests', config: globals.config };
+}
+
 export async function runRunbookShow(
   serverName: string,
   service: string,
   options: { manifests: string; config?: string | undefined; json?: boolean },
   deps: RunbookCommandDeps = {},
 ): Promise<number> {
-  const stdout = deps.stdout ?? process.stdout;
-  const stderr = deps.stderr ?? process.stderr;
-  const found = await effectiveRunbook(serverName, service, options, deps.cwd);
-  if (!found.ok) {
-    stderr.write(`mamori runbook show: ${found.message}\n`);
-    return found.exitCode;
-  }
+  const started = await startRunbookCommand('show', serverName, service, options, deps);
+  if ('exitCode' in started) return started.exitCode;
+  const { found, stdout } = started;
   if (options.json === true) {
     stdout.write(`${JSON.stringify({ ...found.rendered, ...(found.file === undefined ? {} : { file: found.file }) }, null, 2)}\n`);
   } else {
@@ -105,8 +125,7 @@ export function registerRunbookCommand(program: Command, deps: RunbookCommandDep
     .argument('<service>', `the service: ${SERVICE_NAMES.join(', ')}`)
     .option('--json', 'print the rendered runbook as JSON (the executor contract)')
     .action(async (serverName: string, service: string, opts: { json?: boolean }, cmd: Command) => {
-      const globals = cmd.optsWithGlobals<{ manifests?: string; config?: string }>();
-      process.exitCode = await runRunbookShow(serverName, service, { manifests: globals.manifests ?? 'manifests', config: globals.config, json: opts.json === true }, deps);
+      process.exitCode = await runRunbookShow(serverName, service, { ...runbookGlobals(cmd), json: opts.json === true }, deps);
     });
   return group;
 }
