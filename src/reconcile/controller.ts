@@ -24,7 +24,7 @@ import { createLagMonitor, type LagMonitor } from './lag-monitor.ts';
 import { CANARY_KEY, diffEpisodes, FLEET_KEY, groupKeysOf, MassFailureIndex, scopeKey } from './mass-failure.ts';
 import { buildIncidentNotification, buildMassFailureNotification } from './notifications.ts';
 import { replayJournal } from './replay.ts';
-import { Semaphore } from './semaphore.ts';
+import { Semaphore, type Grantee } from './semaphore.ts';
 import { serverStatusOf } from './status-view.ts';
 import type { Action, DesiredServer, FleetHistory, Incident, MassFailureEpisode, ObservedServer, Policy, RemediationTarget, ServerHistory } from './types.ts';
 
@@ -107,6 +107,11 @@ interface ServerEntry {
   manifestInvalid?: string;
   /** Status file read once for its conditions' lastTransitionTime. */
   loaded: boolean;
+  /**
+   * The newest observations (status shows the newest probe even when history did not change),
+   * kept on the entry: one lookup less per server a pass, and carried over by setDesired.
+   */
+  observed?: ObservedServer;
 }
 
 interface RunningRemediation {
@@ -126,9 +131,49 @@ interface ServerPass {
   unknown: number;
   failing: boolean;
   runs: Array<Promise<ReconcileSummary['runbooks'][number]>>;
+  /**
+   * stillFailing as seen at the pass's end, with the entry and history it was computed from: the
+   * summary reuses it while both are still the current ones (histories are replaced, never
+   * changed in place), instead of walking 10,000 servers' services again from cold memory.
+   */
+  seenEntry?: ServerEntry;
+  seenHistory?: ServerHistory;
+  seenFailing?: boolean;
 }
 
 const EMPTY_PASS: ServerPass = { actions: [], probes: 0, unknown: 0, failing: false, runs: NO_RUNS };
+
+/**
+ * One server's probes in one pass. The probes start together as far as permits allow; the rest
+ * wait in the semaphore's FIFO as this one object (no promise or closure per waiting probe), and
+ * each grant starts the next service. Counts what settled; the last one settles the pass.
+ */
+class ProbeBatch implements Grantee {
+  readonly services: readonly ServiceName[];
+  /** Services started so far (in manifest order). */
+  next = 0;
+  settled = 0;
+  results = 0;
+  unknown = 0;
+
+  constructor(
+    readonly name: string,
+    readonly entry: ServerEntry,
+    readonly observed: ObservedServer,
+    readonly start: number,
+    readonly dryRun: boolean,
+    readonly awaitRemediation: boolean,
+    readonly resolve: (pass: ServerPass) => void,
+    readonly reject: (err: unknown) => void,
+    private readonly onGrant: (b: ProbeBatch) => void,
+  ) {
+    this.services = entry.desired.services;
+  }
+
+  grant(): void {
+    this.onGrant(this);
+  }
+}
 
 export class Controller {
   private readonly o: ControllerOptions;
@@ -143,8 +188,6 @@ export class Controller {
   private readonly index = new MassFailureIndex();
   private readonly running = new Map<string, RunningRemediation>();
   private readonly transcripts = new Map<string, Transcript>();
-  /** The newest observations per server (status shows the newest probe even when history did not change). */
-  private readonly observed = new Map<string, ObservedServer>();
   private readonly startedKeys = new Set<string>();
   private readonly interruptedKeys = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -204,7 +247,6 @@ export class Controller {
       this.index.remove(name);
       const h = this.history.servers.get(name);
       this.history.servers.delete(name);
-      this.observed.delete(name);
       for (const s of Object.values(h?.services ?? {})) {
         if (s?.incident === undefined) continue;
         void this.journal({ type: 'incident-closed', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed', serverRemoved: true, at: now });
@@ -345,93 +387,116 @@ export class Controller {
 
   // ---- one server -------------------------------------------------------------------------
 
-  private probeServer(entry: ServerEntry): Promise<{ observed: ObservedServer; results: number; unknown: number }> {
-    // The server's observation objects are reused pass after pass (updated in place): at 60,000
-    // probes a pass, fresh ones would all live a whole interval and churn the old generation.
-    let observed = this.observed.get(entry.desired.name);
-    if (observed === undefined) {
-      observed = {};
-      this.observed.set(entry.desired.name, observed);
-    }
-    const target = observed;
-    const state = { results: 0, unknown: 0 };
-    const services = entry.desired.services;
-    const tasks: Array<Promise<void>> = new Array(services.length);
-    // One clock read for the server's probes (they start together); a failed probe reads it again for the lag check.
-    const start = this.clock.now();
-    for (let i = 0; i < services.length; i++) {
-      const service = services[i] as ServiceName;
-      // Plain promise chains, not an async function per probe: 60,000 probes a pass make the difference.
-      tasks[i] = this.probes.tryAcquire()
-        ? this.runProbe(entry, service, start, target, state)
-        : this.probes.acquire().then(() => this.runProbe(entry, service, this.clock.now(), target, state));
-    }
-    return Promise.all(tasks).then(() => ({ observed: target, results: state.results, unknown: state.unknown }));
-  }
-
-  /** One probe under a permit the caller holds (released here). Never rejects. */
-  private runProbe(entry: ServerEntry, service: ServiceName, start: number, observed: ObservedServer, state: { results: number; unknown: number }): Promise<void> {
-    let p: Promise<ProbeResult>;
-    try {
-      p = this.o.probe(entry.doc, service, this.abort.signal);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    return p.then(
-      (result) => {
-        this.probes.release();
-        const lag = this.lag !== undefined && !result.up ? this.lag.maxLagBetween(start, this.clock.now()) : 0;
-        const isUnknown = !result.up && lag > this.o.policy.timeoutMs / 2;
-        if (isUnknown) state.unknown++;
-        state.results++;
-        const up = isUnknown ? 'unknown' : result.up;
-        const obs = observed[service];
-        if (obs === undefined) {
-          observed[service] = { up, at: start, latencyMs: result.latencyMs, failureKind: result.failure?.kind, message: result.failure?.message };
-        } else {
-          obs.up = up;
-          obs.at = start;
-          obs.latencyMs = result.latencyMs;
-          obs.failureKind = result.failure?.kind;
-          obs.message = result.failure?.message;
-        }
-        if (this.o.onEvent !== undefined) this.emit({ type: 'probe', server: entry.desired.name, result, unknown: isUnknown });
-      },
-      (err: unknown) => {
-        this.probes.release();
-        // A probe never throws by contract; if one does, it is mamori's fault, not the server's.
-        this.o.logger.error({ err, server: entry.desired.name, service }, 'probe threw');
-        observed[service] = { up: 'unknown', at: start, latencyMs: 0 };
-        state.unknown++;
-        state.results++;
-      },
-    );
-  }
-
   /**
-   * Probe, decide, commit, act. Returns what was decided (and, when awaiting, what ran). Written as
-   * a promise chain with a synchronous middle: 10,000 servers a pass make async frames count.
+   * Probe, decide, commit, act. Returns what was decided (and, when awaiting, what ran). The
+   * server's probes are one batch (see ProbeBatch): per probe only the prober's own promise and
+   * one reaction; decide and commit run synchronously when the last probe settles.
    */
   private reconcileServer(name: string, dryRun: boolean, awaitRemediation = false): Promise<ServerPass> {
     const entry = this.servers.get(name);
     if (entry === undefined) return Promise.resolve(EMPTY_PASS);
     this.busy.add(name);
-    const done = (): void => {
-      this.busy.delete(name);
-      if (this.again.delete(name)) this.reschedule(name, this.clock.now(), true);
-    };
-    return this.probeServer(entry)
-      .then((probed) => this.afterProbe(name, entry, probed, dryRun, awaitRemediation))
-      .then(
-        (pass) => {
-          done();
-          return pass;
-        },
-        (err: unknown) => {
-          done();
-          throw err;
-        },
-      );
+    // The server's observation objects are reused pass after pass (updated in place): at 60,000
+    // probes a pass, fresh ones would all live a whole interval and churn the old generation.
+    const target = (entry.observed ??= {});
+    return new Promise<ServerPass>((resolve, reject) => {
+      // One clock read for the server's probes (they start together); a probe that waits for a
+      // permit reads it again when it starts (the lag check and the observation's time).
+      const b = new ProbeBatch(name, entry, target, this.clock.now(), dryRun, awaitRemediation, resolve, reject, this.startQueuedProbe);
+      const n = b.services.length;
+      if (n === 0) {
+        void Promise.resolve().then(() => this.probesSettled(b));
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        // Once the semaphore is full it stays full in this loop (permits come back in reactions).
+        if (this.probes.tryAcquire()) this.startProbe(b, b.start);
+        else this.probes.enqueue(b);
+      }
+    });
+  }
+
+  /** A permit for a batch's next probe came free (called inside Semaphore#release). */
+  private readonly startQueuedProbe = (b: ProbeBatch): void => this.startProbe(b, this.clock.now());
+
+  /** Starts the batch's next probe under a permit the caller holds (released when it settles). */
+  private startProbe(b: ProbeBatch, start: number): void {
+    const service = b.services[b.next++] as ServiceName;
+    let p: Promise<ProbeResult>;
+    try {
+      p = this.o.probe(b.entry.doc, service, this.abort.signal);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    // Neither handler throws (emit and afterProbe are guarded), so the derived promise is dropped.
+    void p.then(
+      (result) => this.probeSettled(b, service, start, result),
+      (err: unknown) => this.probeThrew(b, service, start, err),
+    );
+  }
+
+  private probeSettled(b: ProbeBatch, service: ServiceName, start: number, result: ProbeResult): void {
+    this.probes.release();
+    const lag = this.lag !== undefined && !result.up ? this.lag.maxLagBetween(start, this.clock.now()) : 0;
+    const isUnknown = !result.up && lag > this.o.policy.timeoutMs / 2;
+    if (isUnknown) b.unknown++;
+    b.results++;
+    const up = isUnknown ? 'unknown' : result.up;
+    const observed = b.observed;
+    const obs = observed[service];
+    if (obs === undefined) {
+      observed[service] = { up, at: start, latencyMs: result.latencyMs, failureKind: result.failure?.kind, message: result.failure?.message };
+    } else {
+      obs.up = up;
+      obs.at = start;
+      obs.latencyMs = result.latencyMs;
+      obs.failureKind = result.failure?.kind;
+      obs.message = result.failure?.message;
+    }
+    if (this.o.onEvent !== undefined) this.emit({ type: 'probe', server: b.entry.desired.name, result, unknown: isUnknown });
+    if (++b.settled === b.services.length) this.probesSettled(b);
+  }
+
+  private probeThrew(b: ProbeBatch, service: ServiceName, start: number, err: unknown): void {
+    this.probes.release();
+    // A probe never throws by contract; if one does, it is mamori's fault, not the server's.
+    this.o.logger.error({ err, server: b.entry.desired.name, service }, 'probe threw');
+    b.observed[service] = { up: 'unknown', at: start, latencyMs: 0 };
+    b.unknown++;
+    b.results++;
+    if (++b.settled === b.services.length) this.probesSettled(b);
+  }
+
+  /** The batch's last probe settled: decide and commit now, then settle the server's pass. */
+  private probesSettled(b: ProbeBatch): void {
+    let pass: ServerPass | Promise<ServerPass>;
+    try {
+      pass = this.afterProbe(b.name, b.entry, b, b.dryRun, b.awaitRemediation);
+    } catch (err) {
+      this.serverDone(b.name);
+      b.reject(err);
+      return;
+    }
+    if (!(pass instanceof Promise)) {
+      this.serverDone(b.name);
+      b.resolve(pass);
+      return;
+    }
+    void pass.then(
+      (p) => {
+        this.serverDone(b.name);
+        b.resolve(p);
+      },
+      (err: unknown) => {
+        this.serverDone(b.name);
+        b.reject(err);
+      },
+    );
+  }
+
+  private serverDone(name: string): void {
+    this.busy.delete(name);
+    if (this.again.size > 0 && this.again.delete(name)) this.reschedule(name, this.clock.now(), true);
   }
 
   /** Decide and commit with no await in between; act only when there is more than the next probe time. */
@@ -470,11 +535,13 @@ export class Controller {
     // The steady state has one action (probe-again-at): nothing to journal, nothing to await.
     if (actions.length <= 1) {
       this.reschedule(name, decision.nextProbeAt, decision.fast);
-      return { actions, probes: results, unknown, failing, runs: NO_RUNS };
+      const h = this.history.servers.get(name);
+      return { actions, probes: results, unknown, failing, runs: NO_RUNS, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
     }
     return this.perform(name, actions, now, awaitRemediation).then((runs) => {
       this.reschedule(name, decision.nextProbeAt, decision.fast);
-      return { actions, probes: results, unknown, failing, runs };
+      const h = this.history.servers.get(name);
+      return { actions, probes: results, unknown, failing, runs, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
     });
   }
 
@@ -765,7 +832,7 @@ export class Controller {
     const pausedKey = this.index.pausedBy(name, this.o.policy);
     const pausedBy = pausedKey !== undefined ? this.history.massFailure.get(pausedKey) : undefined;
     const customer = entry.doc.metadata.customer;
-    const observed = this.observed.get(name);
+    const observed = entry.observed;
     return serverStatusOf({
       ...(observed !== undefined ? { observed } : {}),
       desired: entry.desired,
@@ -840,7 +907,7 @@ export class Controller {
       summary.unknownProbes += r.unknown;
       if (r.runs.length > 0) for (const p of await Promise.allSettled(r.runs)) if (p.status === 'fulfilled') summary.runbooks.push(p.value);
       // After the runbooks: what still fails (a dry run reports what its probes saw).
-      if (dryRun ? r.failing : this.stillFailing(name)) summary.failing.push(name);
+      if (dryRun ? r.failing : this.stillFailing(name, r)) summary.failing.push(name);
       for (const a of r.actions) {
         summary.actions[a.type] = (summary.actions[a.type] ?? 0) + 1;
         if (dryRun && a.type === 'run-runbook') summary.runbooks.push({ server: a.server, target: a.target, incidentId: a.incidentId, attempt: a.attempt });
@@ -850,15 +917,11 @@ export class Controller {
     return summary;
   }
 
-  private stillFailing(name: string): boolean {
+  private stillFailing(name: string, r: ServerPass): boolean {
     const h = this.history.servers.get(name);
     const entry = this.servers.get(name);
-    if (h === undefined || entry === undefined) return false;
-    for (const s of entry.desired.services) {
-      const x = h.services[s];
-      if (x !== undefined && isFailingState(x.state)) return true;
-    }
-    return false;
+    if (r.seenFailing !== undefined && r.seenHistory === h && r.seenEntry === entry) return r.seenFailing;
+    return failingIn(entry, h);
   }
 
   private async afterBusy(name: string, dryRun: boolean): Promise<ServerPass> {
@@ -956,6 +1019,17 @@ function desiredKey(d: DesiredServer): string {
 
 function sameLocation(a: DesiredServer, b: DesiredServer): boolean {
   return a.location?.site === b.location?.site && a.location?.rack === b.location?.rack && a.location?.switch === b.location?.switch;
+}
+
+/** Some subscribed service is in a failing state (Suspect, Down, Remediating, Escalated). */
+function failingIn(entry: ServerEntry | undefined, h: ServerHistory | undefined): boolean {
+  if (h === undefined || entry === undefined) return false;
+  const services = entry.desired.services;
+  for (let i = 0; i < services.length; i++) {
+    const x = h.services[services[i] as ServiceName];
+    if (x !== undefined && isFailingState(x.state)) return true;
+  }
+  return false;
 }
 
 function findIncident(h: ServerHistory | undefined, service: ServiceName, id: string): Incident | undefined {

@@ -1,3 +1,8 @@
+/** A waiter handed its permit by a call (no promise, no closure: one object may wait several times). */
+export interface Grantee {
+  grant(): void;
+}
+
 /**
  * A counting semaphore with a FIFO queue: whoever asked first goes first, so no server starves
  * behind another that keeps asking.
@@ -5,7 +10,7 @@
 export class Semaphore {
   private active = 0;
   // A queue with a moving head: Array#shift is O(n), and 60,000 probes can wait at once.
-  private waiters: Array<(() => void) | undefined> = [];
+  private waiters: Array<(() => void) | Grantee | undefined> = [];
   private head = 0;
 
   constructor(readonly limit: number) {}
@@ -35,6 +40,14 @@ export class Semaphore {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /**
+   * Queues `g` for one permit, in the same FIFO as `acquire` (call `tryAcquire` first): its
+   * `grant` runs, holding the permit, inside the `release` that frees it.
+   */
+  enqueue(g: Grantee): void {
+    this.waiters.push(g);
+  }
+
   release(): void {
     if (this.head < this.waiters.length) {
       const next = this.waiters[this.head];
@@ -44,7 +57,8 @@ export class Semaphore {
         this.waiters = this.waiters.slice(this.head);
         this.head = 0;
       }
-      next?.();
+      if (typeof next === 'function') next();
+      else next?.grant();
     } else {
       this.active--;
     }
