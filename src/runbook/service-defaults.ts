@@ -4,18 +4,10 @@
  * spec.process and a server's service option `process` override the daemon.
  */
 import type { ServiceName } from '../manifest/types.ts';
+import { DEFAULT_PORTS } from '../probe/types.ts';
 
-export const DEFAULT_PORT: Record<ServiceName, number | undefined> = {
-  ping: undefined,
-  http: 80,
-  https: 443,
-  ftp: 21,
-  ssh: 22,
-  telnet: 23,
-  smtp: 25,
-  pop3: 110,
-  imap: 143,
-};
+/** The probe's table (one list of standard ports), with ping's absence of one made explicit. */
+export const DEFAULT_PORT: Readonly<Record<ServiceName, number | undefined>> = Object.freeze({ ping: undefined, ...DEFAULT_PORTS });
 
 export const DEFAULT_PROCESS: Record<ServiceName, string | undefined> = {
   ping: undefined,
