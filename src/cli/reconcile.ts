@@ -25,11 +25,16 @@ export interface CliGlobals {
   manifests?: string;
 }
 
+/** The daemon's local API as the config describes it: http.listen, with the token when one is configured. */
+export async function localApiTarget(config: MamoriConfig): Promise<LocalApiTarget> {
+  const token = config.http.token ? await resolveSecret(config.http.token, config) : undefined;
+  return { listen: config.http.listen, ...(token !== undefined ? { token } : {}) };
+}
+
 /** The running daemon's local API, if one holds the state folder. */
 export async function daemonTarget(config: MamoriConfig): Promise<LocalApiTarget | undefined> {
   if (!(await isStateLocked(config.stateDir))) return undefined;
-  const token = config.http.token ? await resolveSecret(config.http.token, config) : undefined;
-  return { listen: config.http.listen, ...(token !== undefined ? { token } : {}) };
+  return localApiTarget(config);
 }
 
 export interface InProcess {

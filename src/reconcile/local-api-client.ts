@@ -1,13 +1,15 @@
 /**
  * The client side of the daemon's local API (served by src/http/server.ts on config http.listen):
- * `POST /api/reconcile {dryRun}` and `POST /api/resume {server, service?}`, each answered with
- * `{ ok, result }` or `{ ok: false, code?, error }`. `mamori reconcile --once` and `mamori resume`
- * use it when a daemon holds the state folder.
+ * `POST /api/reconcile {dryRun}`, `POST /api/resume {server, service?}` and
+ * `POST /api/confirm {revision}`, each answered with `{ ok, result }` or `{ ok: false, code?, error }`.
+ * `mamori reconcile --once` and `mamori resume` use it when a daemon holds the state folder;
+ * `mamori confirm` always (only a running daemon holds a revision).
  */
 import { MamoriError } from '../errors.ts';
 
 export const RECONCILE_PATH = '/api/reconcile';
 export const RESUME_PATH = '/api/resume';
+export const CONFIRM_PATH = '/api/confirm';
 
 export interface LocalApiTarget {
   /** host:port as in config http.listen. */
@@ -23,6 +25,8 @@ export interface LocalApiReply<T> {
   result?: T;
   code?: string;
   error?: string;
+  /** The answer as the daemon sent it (a body that is not JSON: `{ error: <its start> }`). */
+  body: Record<string, unknown>;
 }
 
 function baseUrl(listen: string): string {
@@ -53,7 +57,7 @@ export async function callLocalApi<T>(target: LocalApiTarget, path: string, payl
   } catch {
     body = { error: text.slice(0, 200) };
   }
-  const reply: LocalApiReply<T> = { status: res.status, ok: res.status === 200 && body.ok === true };
+  const reply: LocalApiReply<T> = { status: res.status, ok: res.status === 200 && body.ok === true, body };
   if (body.result !== undefined) reply.result = body.result as T;
   if (typeof body.code === 'string') reply.code = body.code;
   if (typeof body.error === 'string') reply.error = body.error;
@@ -66,4 +70,8 @@ export function requestReconcile<T>(target: LocalApiTarget, dryRun: boolean): Pr
 
 export function requestResume<T>(target: LocalApiTarget, server: string, service?: string): Promise<LocalApiReply<T>> {
   return callLocalApi<T>(target, RESUME_PATH, service !== undefined ? { server, service } : { server });
+}
+
+export function requestConfirm<T>(target: LocalApiTarget, revision: string): Promise<LocalApiReply<T>> {
+  return callLocalApi<T>(target, CONFIRM_PATH, { revision });
 }
