@@ -15,6 +15,7 @@ import { isMamoriError } from '../errors.ts';
 import { silentLogger } from '../log.ts';
 import { loadManifests } from '../manifest/load-manifests.ts';
 import { Outbox } from '../notify/outbox.ts';
+import { smtpOptionsOf } from '../notify/smtp-relay.ts';
 import { computeMonthlyReport, monthBounds, type DesiredReportServer } from '../report/compute.ts';
 import { monitoredServerOf } from '../report/coverage-recorder.ts';
 import { reportNotifications } from '../report/email.ts';
@@ -85,17 +86,7 @@ async function sendReport(config: MamoriConfig, mails: ReturnType<typeof reportN
       {
         dir: join(dir, 'outbox'),
         from: config.mail.from,
-        ...(smtp
-          ? {
-              smtp: {
-                host: smtp.host,
-                port: smtp.port,
-                secure: smtp.secure,
-                requireTLS: smtp.requireTLS,
-                ...(smtp.auth ? { auth: splitUserPass(await resolveSecret(smtp.auth, config)) } : {}),
-              },
-            }
-          : {}),
+        ...(smtp ? { smtp: await smtpOptionsOf(smtp, (ref) => resolveSecret(ref, config)) } : {}),
       },
       { logger: silentLogger() },
     );
@@ -110,11 +101,6 @@ async function sendReport(config: MamoriConfig, mails: ReturnType<typeof reportN
   } finally {
     await lock.release();
   }
-}
-
-function splitUserPass(secret: string): { user: string; pass: string } {
-  const colon = secret.indexOf(':');
-  return colon < 0 ? { user: secret, pass: '' } : { user: secret.slice(0, colon), pass: secret.slice(colon + 1) };
 }
 
 export async function runReport(options: ReportOptions, deps: ReportDeps = {}): Promise<number> {

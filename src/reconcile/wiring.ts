@@ -10,6 +10,7 @@ import type { MamoriConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { ConfigDocument, LoadedDocument, RunbookDocument, ServerDocument, ServiceName } from '../manifest/types.ts';
 import { Outbox } from '../notify/outbox.ts';
+import { smtpOptionsOf } from '../notify/smtp-relay.ts';
 import { createProberRegistry } from '../probe/registry.ts';
 import type { Executor } from '../runbook/execution.ts';
 import { createExecutor } from '../runbook/executor.ts';
@@ -54,12 +55,6 @@ export function policyOf(config: MamoriConfig): Policy {
   return policyFromConfig(doc as ConfigDocument);
 }
 
-/** An SMTP auth secret is `user:password`; without a colon it is a user with no password. */
-export function splitUserPass(secret: string): { user: string; pass: string } {
-  const colon = secret.indexOf(':');
-  return colon < 0 ? { user: secret, pass: '' } : { user: secret.slice(0, colon), pass: secret.slice(colon + 1) };
-}
-
 /** The effective runbook for a repair target, rendered; an Error (never a throw) when there is none or it cannot render. */
 export function renderFrom(runbooks: RunbookMap, doc: ServerDocument, target: RemediationTarget): RenderedRunbook | Error {
   const service: ServiceName = target === 'host' ? 'ping' : target;
@@ -78,17 +73,7 @@ async function openOutbox(config: MamoriConfig, logger: Logger): Promise<Outbox>
     {
       dir: join(config.stateDir, 'outbox'),
       from: config.mail.from,
-      ...(smtp
-        ? {
-            smtp: {
-              host: smtp.host,
-              port: smtp.port,
-              secure: smtp.secure,
-              requireTLS: smtp.requireTLS,
-              ...(smtp.auth ? { auth: splitUserPass(await resolveSecret(smtp.auth, config)) } : {}),
-            },
-          }
-        : {}),
+      ...(smtp ? { smtp: await smtpOptionsOf(smtp, (ref) => resolveSecret(ref, config)) } : {}),
       rate: { maxPerWindow: config.mail.maxPerServerPerHour },
     },
     { logger },
