@@ -10,6 +10,7 @@ const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['plan', () => import('./plan.ts')],
   ['sync', () => import('./sync.ts')],
   ['runbook', () => import('./runbook.ts')],
+  ['ttr', () => import('./ttr.ts')],
 ];
 
 const wanted = process.argv.slice(2);
