@@ -81,7 +81,7 @@ const cases: Case[] = [
       check: (r) => {
         const again = r.perPass.map((a) => a.find((x) => x.type === 'probe-again-at'));
         expect(again[0]).toMatchObject({ at: T0 + 30_000, fast: false });
-        expect(again[1]).toMatchObject({ at: T0 + 35_000, fast: true });
+        expect(again[1]).toMatchObject({ at: T0 + 30_000 + policy().retryMs, fast: true });
       },
     },
   },
