@@ -301,7 +301,7 @@ function stepService(
       h = { ...h, flapHeld: true };
     }
     if (h.hold !== hold) h = { ...h, hold };
-    const fast = hold === 'MassFailurePaused' || hold === 'HostDown' || hold === 'SSHDown';
+    const fast = hold === 'MassFailurePaused' || hold === 'HostDown' || hold === 'SSHDown' || hold === 'ServerBusy' || hold === 'AwaitingProbe';
     return { h, server: srv, fast };
   }
 
@@ -360,6 +360,39 @@ function stepService(
   return { h, server: srv, fast: true };
 }
 
+/** Whether a service could reach the repair branch this pass (cheap: most services are plainly Healthy). */
+function mayNeedRepair(h: ServiceHistory | undefined, obs: Observation | undefined): boolean {
+  return h?.incident !== undefined || obs?.up === false || isFailingState(h?.state ?? 'Unknown');
+}
+
+/**
+ * One runbook at a time per server: another service with an attempt started and not finished.
+ * Two services often share a daemon (httpd serves http and https); two restarts of it at once
+ * fight each other, and the second is usually not needed once the first has verified.
+ */
+function remediatingOther(services: Partial<Record<ServiceName, ServiceHistory>>, service: ServiceName): boolean {
+  for (const key in services) {
+    if (key === service) continue;
+    const attempts = services[key as ServiceName]?.incident?.attempts;
+    const last = attempts?.[attempts.length - 1];
+    if (last !== undefined && last.finishedAt === undefined) return true;
+  }
+  return false;
+}
+
+/** When the newest runbook attempt of another service of this server (open or recently closed incident) ended; 0 if none. */
+function otherRunbookEndedAt(server: ServerHistory, services: Partial<Record<ServiceName, ServiceHistory>>, service: ServiceName): number {
+  let ended = 0;
+  const consider = (incident: Incident | undefined): void => {
+    if (incident === undefined || incident.target === service) return;
+    const last = incident.attempts[incident.attempts.length - 1];
+    if (last?.finishedAt !== undefined && last.finishedAt > ended) ended = last.finishedAt;
+  };
+  for (const key in services) consider(services[key as ServiceName]?.incident);
+  for (const incident of server.recent) consider(incident);
+  return ended;
+}
+
 /** One server's decision. `history` undefined = a server seen for the first time. */
 export function decideServer(
   desired: DesiredServer,
@@ -389,6 +422,15 @@ export function decideServer(
     const cur = services ?? prevServices;
     if (service !== 'ping' && hasPing && isFailingState(cur.ping?.state ?? 'Unknown')) coveredBy = 'HostDown';
     else if (service !== 'ping' && service !== 'ssh' && hasSsh && isFailingState(cur.ssh?.state ?? 'Unknown')) coveredBy = 'SSHDown';
+    else if (mayNeedRepair(prevServices[service], observed?.[service])) {
+      if (remediatingOther(cur, service)) coveredBy = 'ServerBusy';
+      // Re-probe first, server-wide: a runbook that just ended on this server (httpd restarted for
+      // http) may have repaired this service too; only a probe taken after it may start another.
+      else {
+        const ended = otherRunbookEndedAt(srv, cur, service);
+        if (ended > 0 && ended >= (observed?.[service]?.at ?? prevServices[service]?.lastProbeAt ?? 0)) coveredBy = 'AwaitingProbe';
+      }
+    }
     const old = prevServices[service];
     const step = stepService(desired, service, observed?.[service], old ?? initialServiceHistory(now), srv, ctx, fleetPower, coveredBy, actions);
     if (step.h !== old) {

@@ -86,7 +86,9 @@ export type HoldReason =
   | 'Flapping'
   | 'PowerRateLimited'
   | 'DestructiveWait'
-  | 'AwaitingProbe';
+  | 'AwaitingProbe'
+  /** Another runbook runs on this server (one httpd serves http and https): wait for it, then re-probe. */
+  | 'ServerBusy';
 
 /** Why a service is Escalated: held until it recovers on its own or an operator resumes it. */
 export type EscalationReason =

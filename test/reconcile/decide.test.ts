@@ -4,6 +4,7 @@ import type { ActionType, DesiredServer, Policy } from '../../src/reconcile/type
 import { all, escalationOf, holdOf, notifies, type Pass, policy, runScenario, runs, server, stateOf, T0, type ScenarioResult } from './scenario.ts';
 
 const SVCS: ServiceName[] = ['ping', 'http', 'ssh', 'smtp'];
+const WEB: ServiceName[] = ['ping', 'http', 'https', 'ssh'];
 
 /** Probes of one server where `down` fail and the rest pass. */
 function only(down: ServiceName[], services: readonly ServiceName[] = SVCS, unknown: ServiceName[] = []): Partial<Record<ServiceName, boolean | 'unknown'>> {
@@ -123,6 +124,30 @@ const cases: Case[] = [
     name: 'a second fault straight after the Recovered verdict (no passing probe between) is repaired too',
     passes: [...failing(0, 3, ['http']), outcome(12, 'http', 'Recovered'), ...failing(15, 3, ['http'])],
     expect: { runs: 2 },
+  },
+  // --- one runbook at a time per server (httpd serves http and https)
+  {
+    name: 'http and https down together: one runbook, https waits (ServerBusy) and closes when its re-probe passes',
+    servers: [server('web01', { services: ['ping', 'http', 'https', 'ssh'] })],
+    passes: [
+      ...[0, 5, 10].map((t) => p(t, { web01: only(['http', 'https'], WEB) })),
+      p(11, { web01: only(['http', 'https'], WEB) }),
+      outcome(12, 'http', 'Recovered'),
+      p(13, { web01: only([], WEB) }),
+    ],
+    expect: { runList: ['web01/http#1'], states: { 'web01/http': 'Healthy', 'web01/https': 'Healthy' }, holds: { 'web01/https': undefined }, hasNot: ['escalate'] },
+  },
+  {
+    name: 'https held while http runs, still down after http recovered: repaired in its turn',
+    servers: [server('web01', { services: ['ping', 'http', 'https', 'ssh'] })],
+    passes: [...[0, 5, 10].map((t) => p(t, { web01: only(['http', 'https'], WEB) })), outcome(12, 'http', 'Recovered'), p(13, { web01: only(['https'], WEB) })],
+    expect: { runList: ['web01/http#1', 'web01/https#1'] },
+  },
+  {
+    name: 'while a runbook runs, the other failing service is held ServerBusy',
+    servers: [server('web01', { services: ['ping', 'http', 'https', 'ssh'] })],
+    passes: [...[0, 5, 10, 11].map((t) => p(t, { web01: only(['http', 'https'], WEB) }))],
+    expect: { runs: 1, states: { 'web01/http': 'Remediating', 'web01/https': 'Down' }, holds: { 'web01/https': 'ServerBusy' } },
   },
   // --- attempts, budgets, escalation
   { name: 'a failed attempt waits for a fresh probe before the next (re-probe first)', passes: [...failing(0, 3, ['http']), outcome(12, 'http', 'StepFailed'), p(13, {})], expect: { runs: 1, states: { 'web01/http': 'Down' }, holds: { 'web01/http': 'AwaitingProbe' } } },
@@ -255,7 +280,7 @@ const cases: Case[] = [
     policy: policy({ massFailure: { fleetFraction: 1 } }),
     passes: massPasses([...fleet(5, 0), ...fleet(2, 9)], new Set(['s0-0', 's0-1', 's0-2', 's0-3', 's9-0']), 0, 5),
     expect: {
-      runList: ['s9-0/http#1', 's9-0/smtp#1'],
+      runList: ['s9-0/http#1'], // smtp waits its turn: one runbook at a time per server
       notify: ['mass-failure-paused'],
       holds: { 's0-0/http': 'MassFailurePaused' },
       check: (r) => expect(r.actions.find((a) => a.type === 'pause-for-mass-failure')).toMatchObject({ episode: { scope: { kind: 'network', value: '10.0.0.0/24' }, down: 4, total: 5 } }),
@@ -273,13 +298,13 @@ const cases: Case[] = [
     servers: fleet(10, 0),
     policy: policy({ massFailure: { fleetFraction: 1 } }),
     passes: massPasses(fleet(10, 0), new Set(['s0-0', 's0-1', 's0-2']), 0, 3),
-    expect: { runs: 6, hasNot: ['pause-for-mass-failure'] },
+    expect: { runs: 3, hasNot: ['pause-for-mass-failure'] }, // one runbook per server at a time
   },
   {
     name: 'below the absolute threshold, a failing server is repaired',
     servers: fleet(3, 0),
     passes: massPasses(fleet(3, 0), new Set(['s0-0', 's0-1']), 0, 3),
-    expect: { runs: 4, hasNot: ['pause-for-mass-failure'] },
+    expect: { runs: 2, hasNot: ['pause-for-mass-failure'] }, // one runbook per server at a time
   },
   {
     name: 'fleet fraction: servers failing across many networks pause everything',
