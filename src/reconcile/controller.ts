@@ -892,22 +892,52 @@ export class Controller {
     await this.probeCanaries();
     const names = [...this.servers.keys()];
     const results: ServerPass[] = new Array(names.length);
-    // A pool of workers, each taking the next server: about as many probes in flight as there are
-    // permits (servers × their services), so every permit is busy and few probes wait for one. Half
-    // the permits in servers (1,536 probes asking for 512 permits at six services a server) kept
-    // two probes in three waiting: about a quarter more CPU a pass at 10,000 servers × 6 services.
-    const perServer = this.servers.size > 0 ? Math.max(1, this.serviceCount / this.servers.size) : 1;
-    const workers = Math.max(1, Math.min(names.length, Math.ceil(this.probes.limit / perServer)));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < names.length) {
-        const i = next++;
-        const name = names[i] as string;
-        // The pass as a whole is tracked for stop(); a promise per server for that would be garbage.
-        results[i] = await (this.busy.has(name) ? this.afterBusy(name, dryRun) : this.reconcileServer(name, dryRun, !dryRun));
-      }
-    };
-    await this.track(Promise.all(Array.from({ length: workers }, worker)));
+    // Servers are admitted while their probes find free permits (or when none of the pass's is in
+    // flight), up to half the permits in servers: every permit busy, few probes waiting in the
+    // semaphore (a fixed 256 servers x 6 services asked 1,536 probes of 512 permits and kept two in
+    // three waiting: a quarter more CPU a pass), and permits freed by a server's fast probes are
+    // taken by the next server while it waits for its slowest. The pass is one promise, for stop().
+    const maxServers = Math.max(1, Math.min(names.length, Math.ceil(this.probes.limit / 2)));
+    let unsubscribe = (): void => undefined;
+    try {
+      await this.track(
+        new Promise<void>((resolve, reject) => {
+          let next = 0;
+          let active = 0;
+          let needOfNext = 0;
+          let failed = false;
+          const fill = (): void => {
+            while (next < names.length && active < maxServers) {
+              const name = names[next] as string;
+              if (needOfNext === 0) needOfNext = Math.max(1, Math.min(this.servers.get(name)?.desired.services.length ?? 1, this.probes.limit));
+              if (active > 0 && this.probes.limit - this.probes.inUse < needOfNext) return;
+              const i = next++;
+              needOfNext = 0;
+              active++;
+              void (this.busy.has(name) ? this.afterBusy(name, dryRun) : this.reconcileServer(name, dryRun, !dryRun)).then(
+                (pass) => {
+                  results[i] = pass;
+                  active--;
+                  fill();
+                },
+                (err: unknown) => {
+                  // Like a worker that throws: the pass fails; servers already started finish on their own.
+                  active--;
+                  if (!failed) reject(err);
+                  failed = true;
+                  fill();
+                },
+              );
+            }
+            if (next >= names.length && active === 0 && !failed) resolve();
+          };
+          unsubscribe = this.probes.onReturn(fill);
+          fill();
+        }),
+      );
+    } finally {
+      unsubscribe();
+    }
     for (const [i, r] of results.entries()) {
       const name = names[i] as string;
       summary.servers++;

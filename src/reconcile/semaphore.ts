@@ -12,6 +12,7 @@ export class Semaphore {
   // A queue with a moving head: Array#shift is O(n), and 60,000 probes can wait at once.
   private waiters: Array<(() => void) | Grantee | undefined> = [];
   private head = 0;
+  private readonly returned = new Set<() => void>();
 
   constructor(readonly limit: number) {}
 
@@ -61,7 +62,14 @@ export class Semaphore {
       else next?.grant();
     } else {
       this.active--;
+      if (this.returned.size > 0) for (const f of this.returned) f();
     }
+  }
+
+  /** Calls `f` whenever a permit goes back to the pool (none waiting for it); returns the unsubscribe. */
+  onReturn(f: () => void): () => void {
+    this.returned.add(f);
+    return () => this.returned.delete(f);
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
