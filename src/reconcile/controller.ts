@@ -898,21 +898,21 @@ export class Controller {
     // three waiting: a quarter more CPU a pass), and permits freed by a server's fast probes are
     // taken by the next server while it waits for its slowest. The pass is one promise, for stop().
     const maxServers = Math.max(1, Math.min(names.length, Math.ceil(this.probes.limit / 2)));
+    // The fleet's services a server (no lookup of each next server's manifest: that was the first,
+    // cold touch of its data); the semaphore keeps the count exact whatever a server really has.
+    const need = Math.max(1, Math.min(this.probes.limit, Math.round(this.servers.size > 0 ? this.serviceCount / this.servers.size : 1)));
     let unsubscribe = (): void => undefined;
     try {
       await this.track(
         new Promise<void>((resolve, reject) => {
           let next = 0;
           let active = 0;
-          let needOfNext = 0;
           let failed = false;
           const fill = (): void => {
             while (next < names.length && active < maxServers) {
-              const name = names[next] as string;
-              if (needOfNext === 0) needOfNext = Math.max(1, Math.min(this.servers.get(name)?.desired.services.length ?? 1, this.probes.limit));
-              if (active > 0 && this.probes.limit - this.probes.inUse < needOfNext) return;
+              if (active > 0 && this.probes.limit - this.probes.inUse < need) return;
               const i = next++;
-              needOfNext = 0;
+              const name = names[i] as string;
               active++;
               void (this.busy.has(name) ? this.afterBusy(name, dryRun) : this.reconcileServer(name, dryRun, !dryRun)).then(
                 (pass) => {
