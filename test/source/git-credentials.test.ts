@@ -129,7 +129,7 @@ describe('git credentials', () => {
 
   it('cuts a known secret out of a message, and tells an ssh key from a token', () => {
     expect(sanitizeMessage('auth failed for tok-123456', ['tok-123456'])).toBe('auth failed for [redacted]');
-    expect(credentialsFromSecret('-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n').kind).toBe('ssh-key');
+    expect(credentialsFromSecret('-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n').kind).toBe('ssh-key');
     expect(credentialsFromSecret('ghp_abcdef')).toEqual({ kind: 'token', token: 'ghp_abcdef' });
   });
 });
