@@ -14,7 +14,6 @@ import { registerResumeCommand } from './resume.ts';
 
 /** Exit codes: 0 ok, 1 a finding (invalid manifest, a service down), 2 usage. */
 export const EXIT_OK = 0;
-export const EXIT_FINDING = 1;
 export const EXIT_USAGE = 2;
 
 export function buildProgram(): Command {

@@ -29,10 +29,3 @@ export function fieldFromPointer(pointer: string, data: unknown): string {
   return field;
 }
 
-/** The parent of a field path, or undefined at the top. */
-export function parentField(field: string): string | undefined {
-  if (field === '') return undefined;
-  const m = /^(.*?)(\[[^\]]*\]|\.?[A-Za-z_][A-Za-z0-9_-]*)$/.exec(field);
-  if (m === null) return '';
-  return m[1] ?? '';
-}

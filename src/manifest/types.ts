@@ -12,7 +12,6 @@ import type { MamoriConfig } from '../config/types.ts';
 
 export type { ServerDocument, RunbookDocument, CatalogDocument, ReviewPolicyDocument, ConfigDocument };
 export type RunbookStep = GeneratedStep;
-export type ServerSpec = ServerDocument['spec'];
 export type DocumentKind = 'Server' | 'Runbook' | 'Catalog' | 'ReviewPolicy';
 
 export const SERVICE_NAMES = ['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap'] as const;

@@ -7,7 +7,7 @@
 import type { Logger } from '../log.ts';
 import type { ServerDocument } from '../manifest/types.ts';
 import type { Journal } from '../status/journal.ts';
-import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_HEARTBEAT, MONITOR_STARTED, MONITOR_STOPPED, type MonitoredServer } from './coverage-records.ts';
+import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_HEARTBEAT, MONITOR_STARTED, MONITOR_STOPPED, type MonitoredServer, type MonitorDesiredRecord, type MonitorStartedRecord } from './coverage-records.ts';
 
 export interface CoverageRecorderOptions {
   journal: Journal;
@@ -28,7 +28,7 @@ export class CoverageRecorder {
   }
 
   async start(): Promise<void> {
-    await this.append({ type: MONITOR_STARTED, heartbeatMs: this.heartbeatMs, pid: process.pid });
+    await this.append({ type: MONITOR_STARTED, heartbeatMs: this.heartbeatMs, pid: process.pid } satisfies MonitorStartedRecord);
     this.timer = setInterval(() => void this.append({ type: MONITOR_HEARTBEAT }), this.heartbeatMs);
     this.timer.unref();
   }
@@ -39,7 +39,7 @@ export class CoverageRecorder {
     const key = JSON.stringify(list);
     if (key === this.last) return;
     this.last = key;
-    void this.append({ type: MONITOR_DESIRED, ...(revision !== undefined ? { revision } : {}), servers: list });
+    void this.append({ type: MONITOR_DESIRED, ...(revision !== undefined ? { revision } : {}), servers: list } satisfies MonitorDesiredRecord);
   }
 
   /** Before the journal closes. */

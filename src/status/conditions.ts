@@ -22,6 +22,3 @@ export function mergeConditions(prev: readonly Condition[] | undefined, next: re
   });
 }
 
-export function findCondition(conditions: readonly Condition[], type: ConditionType): Condition | undefined {
-  return conditions.find((c) => c.type === type);
-}
