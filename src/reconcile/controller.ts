@@ -803,7 +803,7 @@ export class Controller {
           return r.failure !== undefined ? { up: r.up, message: r.failure.message } : { up: r.up };
         },
         signal: this.abort.signal,
-        logger: this.o.logger.child({ server: doc.metadata.name, runbook: runbook.runbook }),
+        logger: this.o.logger, // the executor binds server, service and runbook itself
       });
     } catch (err) {
       // An executor reports verdicts; a throw is a bug. Count the attempt, act no further on it.
