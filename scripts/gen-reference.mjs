@@ -100,6 +100,7 @@ const RULES = `## Rules a schema cannot say
 | \`plan-unknown\`, \`plan-ineligible\` | a plan not in the catalog, or not eligible (Entry, Celeron model) |
 | \`network-management\` | \`allowedNetworks\` that do not include the config's \`managementNetworks\` (default 210.224.172.0/24 and 210.188.224.0/24) |
 | \`network-target\` | a server address (or BMC) outside the config's \`targetNetworks\`: mamori connects nowhere else |
+| \`network-ipv4-embedded\` | an IPv4 address or network written as IPv6 (\`::ffff:a.b.c.d\`, \`::a.b.c.d\`, their hex spellings, any dotted quad inside IPv6), in every address and network field: parsers disagree on where these lead, so a check could pass what a connection reaches elsewhere |
 | \`secret-inline\` | a secret written where a \`secretRef\` belongs (a key, a password); the value is never repeated in the finding |
 | \`hostile-shell\`, \`hostile-path\`, \`hostile-header\` | shell syntax in values placed into commands, path syntax in names that become file names, line breaks in mail fields |
 | \`yaml-syntax\`, \`yaml-duplicate-key\`, \`yaml-tag\`, \`yaml-alias\`, \`yaml-depth\`, \`yaml-multiple-documents\`, \`yaml-key\` | YAML that is invalid, ambiguous or hostile: duplicate keys, tags (\`!name\`), alias bombs, nesting deeper than 32, several documents in one file, complex keys |

@@ -18,6 +18,7 @@ export const ERROR_CATALOG = {
   MAMORI_RUNBOOK_LOGIN_REFUSED: 'the server refused the management login',
   MAMORI_RUNBOOK_SSH_UNAVAILABLE: 'no SSH session could be opened to the server',
   MAMORI_RUNBOOK_CONSOLE_UNAVAILABLE: 'the console or power channel of the server cannot be used',
+  MAMORI_TARGET_REFUSED: "the address is outside the operator's target networks (or not a plain IP address); mamori connects nowhere else",
   MAMORI_PLAN_SOURCE: 'a revision to plan cannot be read',
   MAMORI_SOURCE_WRITEBACK_FAILED: 'the status files could not be pushed to the status branch',
   MAMORI_DAEMON_NOT_HELD: 'that revision is not waiting for confirmation',

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { MamoriError } from '../errors.ts';
 import type { ConfigDocument } from '../manifest/generated/config.ts';
 import { parseYaml, type PositionIndex } from '../manifest/parse-yaml.ts';
-import { addressInAny } from '../manifest/networks.ts';
+import { targetCheck } from '../manifest/target-networks.ts';
 import { schemaSet } from '../manifest/schemas.ts';
 import { explainSchemaErrors } from '../manifest/schema-errors.ts';
 import { scanInlineSecrets } from '../manifest/secret-scan.ts';
@@ -117,13 +117,14 @@ export function defaultConfig(cwd: string = process.cwd()): MamoriConfig {
 
 /** What the schema cannot say: canaries are probed, so they must lie in the target networks too. */
 function configChecks(doc: ConfigDocument, positions: PositionIndex, file: string): Finding[] {
-  const targets = doc.targetNetworks ?? [...DEFAULT_TARGET_NETWORKS];
+  const targets = targetCheck(doc.targetNetworks ?? [...DEFAULT_TARGET_NETWORKS]);
   const out: Finding[] = [];
   (doc.massFailure?.canaries ?? []).forEach((c, i) => {
-    if (addressInAny(c.address, targets)) return;
+    const v = targets.check(c.address);
+    if (v.ok) return;
     const field = `massFailure.canaries[${i}].address`;
     const p = positions.positionOf(field);
-    out.push({ file, line: p.line, col: p.col, field, rule: 'network-target', severity: 'error', message: `${c.address} is outside the target networks (${targets.join(', ')}): mamori never connects anywhere else` });
+    out.push({ file, line: p.line, col: p.col, field, rule: v.reason === 'ipv4-embedded' ? 'network-ipv4-embedded' : 'network-target', severity: 'error', message: v.message });
   });
   return out;
 }

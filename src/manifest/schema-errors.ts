@@ -9,6 +9,7 @@ import type { Finding } from './types.ts';
 import type { PositionIndex } from './parse-yaml.ts';
 import { fieldFromPointer, joinField } from './field-path.ts';
 import { classifyHostile, hostileMessage } from './hostile.ts';
+import { ipv4EmbeddedForm } from './networks.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -165,6 +166,10 @@ function explain(e: ErrorObject, data: unknown): Pending | undefined {
     case 'pattern':
     case 'format': {
       const expected = expectedWords(parent);
+      const embedded = typeof value === 'string' && (parent.format === 'mamori-ip' || parent.format === 'mamori-cidr') ? ipv4EmbeddedForm(value) : undefined;
+      if (embedded !== undefined) {
+        return at(base, `must be ${expected}: ${String(value)} is ${embedded}; write the IPv4 ${parent.format === 'mamori-ip' ? 'address' : 'network'} itself (parsers disagree on where these forms lead)`, 'network-ipv4-embedded');
+      }
       if (typeof value === 'string') {
         const kind = classifyHostile(value, { header: isEmailish(base, parent), fileName: fileNamed(parent) });
         if (kind !== undefined) return at(base, hostileMessage(kind, expected), kind);

@@ -137,6 +137,11 @@ http: { token: "s3cr3t-t0ken" }
     expect(findings.map((f) => `${f.line} ${f.field} [${f.rule}]`)).toEqual(['5 massFailure.canaries[1].address [network-target]']);
   });
 
+  test('IPv4 written as IPv6 is refused in target networks and canaries', () => {
+    const { findings } = checkConfigText('targetNetworks: [203.0.113.0/24, "::ffff:198.51.100.0/120"]\nmassFailure:\n  canaries:\n    - { address: "::203.0.113.1" }\n', 'c.yaml');
+    expect(findings.map((f) => `${f.line} ${f.field} [${f.rule}]`)).toEqual(['1 targetNetworks[1] [network-ipv4-embedded]', '4 massFailure.canaries[0].address [network-ipv4-embedded]']);
+  });
+
   test('defaultConfig is the same as loadConfig without a file', async () => {
     expect(defaultConfig('/x')).toEqual(await loadConfig(undefined, { cwd: '/x' }));
   });

@@ -30,6 +30,12 @@ describe('the invalid corpus (API)', () => {
     expect(new Set(dirs)).toEqual(new Set(CORPUS.map((c) => c.case)));
   });
 
+  test('every rule the corpus expects (but schema itself) is explained in docs/reference.md', () => {
+    const reference = readFileSync(join(INVALID, '../../../docs/reference.md'), 'utf8');
+    const missing = [...new Set(CORPUS.map((c) => c.rule))].filter((rule) => rule !== 'schema' && !reference.includes(`\`${rule}\``));
+    expect(missing).toEqual([]);
+  });
+
   test.each(CORPUS)('$case → $file:$line $field [$rule]', async (c) => {
     const set = await loadManifests(join(INVALID, c.case), { config });
     expectFinding(set.findings, c);

@@ -76,6 +76,11 @@ export const CORPUS: CorpusCase[] = [
   { case: 'plan-unknown', file: S, line: 9, field: 'spec.plan', rule: 'plan-unknown', says: /catalog's plans/ },
   { case: 'management-networks-missing', file: S, line: 11, field: 'spec.allowedNetworks', rule: 'network-management', says: /210\.188\.224\.0\/24/ },
   { case: 'address-outside-targets', file: S, line: 7, field: 'spec.address', rule: 'network-target' },
+  // IPv4 written as IPv6: parsers disagree on where these lead, so a check could pass what a connection reaches elsewhere
+  { case: 'ipv4-mapped-address', file: S, line: 7, field: 'spec.address', rule: 'network-ipv4-embedded', says: /IPv4-mapped.*write the IPv4 address itself/ },
+  { case: 'ipv4-compatible-address', file: S, line: 7, field: 'spec.address', rule: 'network-ipv4-embedded', says: /IPv4-compatible/ },
+  { case: 'ipv4-mapped-bmc', file: S, line: 17, field: 'spec.console.bmc', rule: 'network-ipv4-embedded', says: /IPv4-mapped/ },
+  { case: 'ipv4-mapped-allowed-network', file: S, line: 11, field: 'spec.allowedNetworks[2]', rule: 'network-ipv4-embedded', says: /IPv4 network itself/ },
 ];
 
 /** Values planted in the corpus that must never come back in a message. */

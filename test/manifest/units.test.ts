@@ -1,7 +1,9 @@
 /** Tables for the small pure parts: versions, networks, YAML positions and refusals, schema sentences. */
 import { describe, expect, test } from 'vitest';
 import { compareVersions, versionInRange } from '../../src/manifest/version.ts';
-import { addressInAny, isCidr, isIpAddress, networksCover } from '../../src/manifest/networks.ts';
+import { isCidr, isIpAddress, networksCover } from '../../src/manifest/networks.ts';
+import { anyAddressCheck, assertTarget, reloadableTargetCheck, targetCheck } from '../../src/manifest/target-networks.ts';
+import { isMamoriError } from '../../src/errors.ts';
 import { parseYaml } from '../../src/manifest/parse-yaml.ts';
 import { schemaSet } from '../../src/manifest/schemas.ts';
 import { explainSchemaErrors } from '../../src/manifest/schema-errors.ts';
@@ -35,6 +37,16 @@ describe('networks', () => {
     ['web01.example', false],
     ['fe80::1%eth0', false],
     ['203.0.113.10; reboot', false],
+    ['::1', true],
+    ['::', true],
+    // IPv4 written as IPv6: refused in every spelling
+    ['::203.0.113.10', false],
+    ['::ffff:203.0.113.10', false],
+    ['0:0:0:0:0:ffff:203.0.113.10', false],
+    ['::ffff:cb00:710a', false],
+    ['::cb00:710a', false],
+    ['::ffff:0:cb00:710a', false],
+    ['2001:db8::203.0.113.10', false],
   ])('isIpAddress(%s) = %s', (v, want) => expect(isIpAddress(v)).toBe(want));
   test.each([
     ['210.224.172.0/24', true],
@@ -42,14 +54,60 @@ describe('networks', () => {
     ['210.224.172.0/33', false],
     ['210.224.172.0', false],
     ['210.224.172.0/24/1', false],
+    ['::ffff:210.224.172.0/120', false],
+    ['::ffff:0:0/96', false],
+    ['::d2e0:ac00/120', false],
+    ['::/0', true],
   ])('isCidr(%s) = %s', (v, want) => expect(isCidr(v)).toBe(want));
   test('coverage of management networks; target containment', () => {
     expect(networksCover(['210.224.172.0/23'], '210.224.172.0/24')).toBe(true);
     expect(networksCover(['210.224.172.0/25'], '210.224.172.0/24')).toBe(false);
     expect(networksCover(['0.0.0.0/0'], '210.188.224.0/24')).toBe(true);
-    expect(addressInAny('203.0.113.7', ['203.0.113.0/24'])).toBe(true);
-    expect(addressInAny('::ffff:203.0.113.7', ['203.0.113.0/24'])).toBe(true);
-    expect(addressInAny('198.51.100.7', ['203.0.113.0/24'])).toBe(false);
+  });
+});
+
+describe('the target check', () => {
+  const t = targetCheck(['203.0.113.0/24', '2001:db8::/32']);
+  test.each([
+    ['203.0.113.7', 'ok'],
+    ['2001:db8::7', 'ok'],
+    ['198.51.100.7', 'outside'],
+    ['2001:db9::7', 'outside'],
+    // ipaddr.js reads ::203.0.113.7 as ::ffff:203.0.113.7 and would call it 203.0.113.7; the kernel connects elsewhere
+    ['::203.0.113.7', 'ipv4-embedded'],
+    ['::ffff:203.0.113.7', 'ipv4-embedded'],
+    ['::ffff:cb00:7107', 'ipv4-embedded'],
+    ['web01.example', 'not-an-address'],
+    ['203.0.113.7 ', 'not-an-address'],
+  ])('%s → %s', (address, want) => {
+    const v = t.check(address);
+    expect(v.ok ? 'ok' : v.reason).toBe(want);
+    if (!v.ok) expect(v.message).toContain(want === 'outside' ? '203.0.113.0/24, 2001:db8::/32' : address.trim().slice(0, 10));
+  });
+
+  test('an IPv4 network does not hold IPv6 spellings of its addresses, whatever the network', () => {
+    expect(targetCheck(['0.0.0.0/0', '::/0']).check('::ffff:10.0.0.1')).toMatchObject({ ok: false, reason: 'ipv4-embedded' });
+    expect(anyAddressCheck().check('::10.0.0.1')).toMatchObject({ ok: false, reason: 'ipv4-embedded' });
+    expect(anyAddressCheck().check('198.51.100.7')).toEqual({ ok: true });
+  });
+
+  test('a reloadable check judges by the networks it was last given', () => {
+    const r = reloadableTargetCheck(['203.0.113.0/24']);
+    expect(r.check('203.0.113.7').ok).toBe(true);
+    r.replace(['198.51.100.0/24']);
+    expect(r.check('203.0.113.7')).toMatchObject({ ok: false, reason: 'outside' });
+    expect(r.networks).toEqual(['198.51.100.0/24']);
+  });
+
+  test('assertTarget throws MAMORI_TARGET_REFUSED naming what would have connected', () => {
+    let caught: unknown;
+    try {
+      assertTarget(t, '198.51.100.7', 'SSH');
+    } catch (err) {
+      caught = err;
+    }
+    expect(isMamoriError(caught, 'MAMORI_TARGET_REFUSED')).toBe(true);
+    expect((caught as Error).message).toMatch(/^SSH: 198\.51\.100\.7 is outside the operator's target networks/);
   });
 });
 

@@ -5,28 +5,23 @@
  */
 import type { CheckInput, Finding, SemanticCheck } from '../types.ts';
 import { findingAt } from '../finding.ts';
-import { cidrContains, cidrCovers, parseAddress, parseCidr, type Cidr } from '../networks.ts';
+import { cidrCovers, parseCidr, type Cidr } from '../networks.ts';
+import { targetCheck } from '../target-networks.ts';
 
 export const networksCheck: SemanticCheck = {
   name: 'networks',
   check({ servers, config }: CheckInput): Finding[] {
     const out: Finding[] = [];
-    const targets = config.targetNetworks;
     const management = config.managementNetworks;
     // Parsed once per load: 10,000 servers would otherwise parse the same networks 100,000 times.
-    const targetCidrs = targets.map(parseCidr).filter((c): c is Cidr => c !== undefined);
+    const targets = targetCheck(config.targetNetworks);
     const managementCidrs = management.map((m) => ({ text: m, cidr: parseCidr(m) }));
-    const inTargets = (address: string): boolean => {
-      const a = parseAddress(address);
-      return a !== undefined && targetCidrs.some((t) => cidrContains(t, a));
-    };
     for (const s of servers) {
       const spec = s.doc.spec;
-      if (!inTargets(spec.address)) {
-        out.push(findingAt(s, 'spec.address', 'network-target', `${spec.address} is outside the operator's target networks (${targets.join(', ')}): mamori never connects anywhere else`));
-      }
-      if (spec.console?.bmc !== undefined && !inTargets(spec.console.bmc)) {
-        out.push(findingAt(s, 'spec.console.bmc', 'network-target', `${spec.console.bmc} is outside the operator's target networks (${targets.join(', ')}): mamori never connects anywhere else`));
+      for (const [field, address] of [['spec.address', spec.address], ['spec.console.bmc', spec.console?.bmc]] as const) {
+        if (address === undefined) continue;
+        const v = targets.check(address);
+        if (!v.ok) out.push(findingAt(s, field, v.reason === 'ipv4-embedded' ? 'network-ipv4-embedded' : 'network-target', v.message));
       }
       const allowed = spec.allowedNetworks.map(parseCidr).filter((c): c is Cidr => c !== undefined);
       const missing = managementCidrs.filter((m) => m.cidr === undefined || !allowed.some((a) => cidrCovers(a, m.cidr as Cidr))).map((m) => m.text);

@@ -65,7 +65,7 @@ export type StateFolder = string;
  */
 export type SecretsFolder = string;
 /**
- * An IPv4 or IPv6 network in CIDR notation, such as 210.224.172.0/24.
+ * An IPv4 or IPv6 network in CIDR notation, such as 210.224.172.0/24. An IPv4 network is written as IPv4: IPv6 spellings of IPv4 (::ffff:a.b.c.d/n) are refused.
  */
 export type Network = string;
 /**
@@ -153,7 +153,7 @@ export type FleetThreshold = number;
  */
 export type FleetPowerRate = number;
 /**
- * An IPv4 or IPv6 address (no host names: mamori connects to exactly the address written).
+ * An IPv4 or IPv6 address (no host names: mamori connects to exactly the address written). An IPv4 address is written as IPv4: ::ffff:a.b.c.d, ::a.b.c.d and their hex spellings are refused.
  */
 export type Address = string;
 /**

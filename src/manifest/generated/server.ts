@@ -63,7 +63,7 @@ export type CopyTo = EMailAddress[];
  */
 export type Language = "ja" | "en";
 /**
- * An IPv4 or IPv6 network in CIDR notation, such as 210.224.172.0/24.
+ * An IPv4 or IPv6 network in CIDR notation, such as 210.224.172.0/24. An IPv4 network is written as IPv4: IPv6 spellings of IPv4 (::ffff:a.b.c.d/n) are refused.
  */
 export type Network = string;
 /**
