@@ -4,8 +4,10 @@
  * HTTP listener that counts the HEAD requests mamori's probes send it (the real probe, a real peer).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../source/git-fixture.ts';
 
@@ -75,20 +77,39 @@ export function killStrays(): void {
   live.clear();
 }
 
+/**
+ * The command that runs `mamori ARGS` as another user. That user may not be able to reach the
+ * checkout (a clone under /root, 0700 on Debian), so the command enters a private mount namespace,
+ * binds the checkout read-only onto a fresh folder under the temp folder that anyone can enter, and
+ * drops to the user there (setpriv): what the user runs is the checkout, unchanged, wherever it is.
+ * The bind lives and dies with the process's namespace; `release` removes the (empty) folder.
+ */
+export function asUserCommand(user: { uid: number; gid: number }, args: string[]): { file: string; args: string[]; release: () => void } {
+  const view = mkdtempSync(join(tmpdir(), 'mamori-view-'));
+  chmodSync(view, 0o755);
+  const script = 'set -e; mount --bind "$1" "$2"; mount -o remount,bind,ro "$2"; u=$3; g=$4; shift 4; exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"';
+  return {
+    file: 'unshare',
+    args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', REPO_ROOT, view, String(user.uid), String(user.gid), process.execPath, join(view, 'bin', 'mamori.js'), ...args],
+    release: () => rmdirSync(view),
+  };
+}
+
 export async function spawnDaemon(options: {
   cwd: string;
   config: string;
   port: number;
   env?: Record<string, string>;
   args?: string[];
-  /** Run as this user (the test must be root to switch). */
+  /** Run as this user (the test must be root to switch), from a read-only view of the checkout (asUserCommand). */
   user?: { uid: number; gid: number };
 }): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [BIN, 'run', '--config', options.config, ...(options.args ?? [])], {
+  const args = ['run', '--config', options.config, ...(options.args ?? [])];
+  const command = options.user ? asUserCommand(options.user, args) : { file: process.execPath, args: [BIN, ...args], release: () => {} };
+  const child = spawn(command.file, command.args, {
     cwd: options.cwd,
     env: { ...process.env, MAMORI_LOG_LEVEL: '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });
   live.add(child);
   const logs: LogLine[] = [];
@@ -123,6 +144,7 @@ export async function spawnDaemon(options: {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
       live.delete(child);
+      command.release();
       resolve({ code, signal });
     }),
   );

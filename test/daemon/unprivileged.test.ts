@@ -2,9 +2,11 @@
  * mamori runs without root when its drivers allow: as `nobody`, with a folder source and HTTP
  * probes, the daemon takes its lock, syncs, probes and answers. (CI runs the tests as root, which
  * is what lets this test switch user; a run that is not root fails here, with the reason.)
+ * nobody runs the checkout through a read-only bind in a private mount namespace, so the test
+ * passes wherever the checkout is, a clone under /root (0700) included.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -44,6 +46,10 @@ describe('without root', () => {
     expect(await statusField(daemon, 'daemon', 'ready', 'ready')).toBe(true);
     expect(daemon.logs.some((l) => l.msg.startsWith('running as root'))).toBe(false);
     expect(statSync(join(dir, 'state')).uid).toBe(uid);
+    // The daemon itself (not a wrapper) is the child, with nobody's ids.
+    const ids = readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8');
+    expect(ids).toMatch(/^Name:\s*node$/m);
+    expect(ids).toMatch(new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s`, 'm'));
     daemon.child.kill('SIGTERM');
     expect((await daemon.exited).code).toBe(0);
   });
