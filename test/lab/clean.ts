@@ -5,7 +5,7 @@ import { deleteNetwork } from './network.ts';
 import { run, sleep } from './run.ts';
 
 /** Programs of ours whose command line names the lab folder: only these are killed by folder. */
-const OURS = new Set(['ipmi_sim', 'init.sh', 'power.sh', 'chassis.sh', 'unshare', 'ip', 'nsenter']);
+const OURS = new Set(['systemd-nspawn', 'ipmi_sim', 'init.sh', 'power.sh', 'chassis.sh', 'unshare', 'ip', 'nsenter']);
 
 export async function readLabDir(id: number): Promise<string> {
   try {
