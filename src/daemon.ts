@@ -103,8 +103,6 @@ export class Daemon {
   /** The applied revision's runbooks, for rendering (per revision: a last-known-good server keeps its own). */
   private readonly sets = new Map<string, ManifestSet>();
   private currentSet: ManifestSet | undefined;
-  private readonly openIncidents = new Set<string>();
-  private readonly pausedScopes = new Set<string>();
   private desiredNames = new Set<string>();
   private stopping: Promise<void> | undefined;
 
@@ -149,6 +147,8 @@ export class Daemon {
     this.journal = journal;
     this.outbox = outbox;
     this.controller = controller;
+    // Gauges read the controller's own state at each scrape (right after a restart, too).
+    this.metrics.readReconciler(controller.gauges);
     this.coverage = new CoverageRecorder({ journal, logger });
     await this.coverage.start();
 
@@ -274,24 +274,13 @@ export class Daemon {
         m.serviceStateChanged(e.server, e.service, e.to);
         break;
       case 'incident-opened':
-        this.openIncidents.add(e.incidentId);
         m.incidentOpened(e.target);
-        m.setIncidentsOpen(this.openIncidents.size);
         break;
-      case 'incident-closed':
-        this.openIncidents.delete(e.incidentId);
-        m.setIncidentsOpen(this.openIncidents.size);
+      case 'pass-failed':
+        m.passFailed();
         break;
       case 'remediation-finished':
         m.remediation(e.target, remediationOutcome(e.verdict));
-        break;
-      case 'mass-failure-paused':
-        this.pausedScopes.add(`${e.episode.scope.kind}:${e.episode.scope.value}`);
-        m.setMassFailurePaused(true);
-        break;
-      case 'mass-failure-cleared':
-        this.pausedScopes.delete(`${e.scope.kind}:${e.scope.value}`);
-        m.setMassFailurePaused(this.pausedScopes.size > 0);
         break;
       default:
         break;

@@ -16,6 +16,16 @@ function bounded(value: string, allowed: readonly string[] | ReadonlySet<string>
   return ok ? value : fallback;
 }
 
+/** What the gauges read at each scrape from the reconciler itself (never a copy kept from its events). */
+export interface ReconcilerGauges {
+  /** Incidents open now. */
+  incidentsOpen(): number;
+  /** Mass-failure episodes open now (remediation paused in their scope). */
+  massFailureEpisodes(): number;
+  /** Servers whose newest pass failed (retried with backoff). */
+  passesFailing(): number;
+}
+
 export class MamoriMetrics {
   readonly registry = new Registry();
   private readonly probeResults: Counter<'service_type' | 'result'>;
@@ -36,6 +46,8 @@ export class MamoriMetrics {
   /** The state each (server, service) series currently shows, so a transition moves it instead of adding one. */
   private readonly states = new Map<string, string>();
   private revision: string | undefined;
+  private reconciler: ReconcilerGauges | undefined;
+  private readonly passFailures: Counter;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -51,8 +63,35 @@ export class MamoriMetrics {
     this.serviceState = new Gauge({ name: 'mamori_service_state', help: 'The state of each server and service (1 on the current state).', labelNames: ['server', 'service', 'state'], registers });
     this.remediations = new Counter({ name: 'mamori_remediations_total', help: 'Runbook runs by service type and outcome.', labelNames: ['service_type', 'outcome'], registers });
     this.incidentsOpened = new Counter({ name: 'mamori_incidents_opened_total', help: 'Incidents opened, by service type (host for a host incident).', labelNames: ['service_type'], registers });
-    this.incidentsOpen = new Gauge({ name: 'mamori_incidents_open', help: 'Incidents open now.', registers });
-    this.massFailurePaused = new Gauge({ name: 'mamori_mass_failure_paused', help: '1 while remediation is paused because many servers failed at once.', registers });
+    const reconciler = (): ReconcilerGauges | undefined => this.reconciler;
+    this.incidentsOpen = new Gauge({
+      name: 'mamori_incidents_open',
+      help: 'Incidents open now.',
+      registers,
+      collect() {
+        const r = reconciler();
+        if (r !== undefined) this.set(r.incidentsOpen());
+      },
+    });
+    this.massFailurePaused = new Gauge({
+      name: 'mamori_mass_failure_paused',
+      help: '1 while remediation is paused because many servers failed at once.',
+      registers,
+      collect() {
+        const r = reconciler();
+        if (r !== undefined) this.set(r.massFailureEpisodes() > 0 ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'mamori_servers_pass_failing',
+      help: 'Servers whose newest reconcile pass failed (a journal append, a bug); each is retried with backoff.',
+      registers,
+      collect() {
+        const r = reconciler();
+        this.set(r !== undefined ? r.passesFailing() : 0);
+      },
+    });
+    this.passFailures = new Counter({ name: 'mamori_reconcile_pass_failures_total', help: 'Reconcile passes of a server that failed (each retried with backoff).', registers });
     this.revisionInfo = new Gauge({ name: 'mamori_source_revision_info', help: 'The applied manifests revision (value 1).', labelNames: ['revision'], registers });
     this.syncs = new Counter({ name: 'mamori_source_syncs_total', help: 'Source syncs by result.', labelNames: ['result'], registers });
     this.syncErrors = new Counter({ name: 'mamori_source_sync_errors_total', help: 'Failed source syncs by reason.', labelNames: ['reason'], registers });
@@ -98,12 +137,13 @@ export class MamoriMetrics {
     this.incidentsOpened.inc({ service_type: bounded(serviceType, SERVICE_TYPES) });
   }
 
-  setIncidentsOpen(count: number): void {
-    this.incidentsOpen.set(count);
+  /** The reconciler whose state the gauges read at each scrape. */
+  readReconciler(source: ReconcilerGauges): void {
+    this.reconciler = source;
   }
 
-  setMassFailurePaused(paused: boolean): void {
-    this.massFailurePaused.set(paused ? 1 : 0);
+  passFailed(): void {
+    this.passFailures.inc();
   }
 
   syncResult(result: string): void {

@@ -11,9 +11,10 @@ import type { Notification, Notifier } from '../notify/types.ts';
 import type { ProbeResult } from '../probe/types.ts';
 import type { Executor, Transcript, Verdict } from '../runbook/execution.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
-import type { Journal, JournalEntry } from '../status/journal.ts';
+import { appendAll, type Journal, type JournalEntry } from '../status/journal.ts';
 import type { Condition, ServerStatus, TransitionStatus } from '../status/model.ts';
 import type { StatusStore } from '../status/store.ts';
+import { recordsOf } from './action-records.ts';
 import { HOUR_MS, pruneWindow, refund } from './budgets.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { applyOutcome, applyResume, serviceOfTarget } from './decide-outcome.ts';
@@ -23,6 +24,7 @@ import { DueQueue } from './due-queue.ts';
 import { createLagMonitor, type LagMonitor } from './lag-monitor.ts';
 import { CANARY_KEY, diffEpisodes, FLEET_KEY, groupKeysOf, MassFailureIndex, scopeKey } from './mass-failure.ts';
 import { buildIncidentNotification, buildMassFailureNotification } from './notifications.ts';
+import { passBackoffMs, PassFailures } from './pass-retry.ts';
 import { replayJournal } from './replay.ts';
 import { Semaphore, type Grantee } from './semaphore.ts';
 import { serverStatusOf } from './status-view.ts';
@@ -47,6 +49,7 @@ export type ControllerEvent =
   | { type: 'remediation-finished'; server: string; target: RemediationTarget; incidentId: string; attempt: number; verdict: Verdict; durationMs: number }
   | { type: 'mass-failure-paused'; episode: MassFailureEpisode }
   | { type: 'mass-failure-cleared'; scope: MassFailureEpisode['scope'] }
+  | { type: 'pass-failed'; server: string; failures: number; retryInMs: number }
   | { type: 'status-written'; server: string };
 
 export interface ControllerOptions {
@@ -122,6 +125,7 @@ interface RunningRemediation {
 }
 
 const MIN_STOP_MS = 0;
+const noop = (): void => undefined;
 const NO_ACTIONS: Action[] = [];
 const NO_RUNS: Array<Promise<ReconcileSummary['runbooks'][number]>> = [];
 
@@ -192,6 +196,15 @@ export class Controller {
   private readonly interruptedKeys = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private history: FleetHistory = emptyFleetHistory();
+  /** Servers whose last pass failed: retried with backoff (pass-retry.ts), shown in status. */
+  private readonly passFailures = new PassFailures();
+  /**
+   * Per server, the journal write and commit in progress (a pass's records, a runbook's outcome):
+   * the next decision for that server waits for it, so that no commit overwrites another.
+   */
+  private readonly lanes = new Map<string, Promise<unknown>>();
+  /** A pass that changed the mass-failure episodes failed to journal them: look again next pass. */
+  private massFailureStale = false;
   /** Services of all servers (reconcileOnce sizes its pool by the services per server). */
   private serviceCount = 0;
   private revision = '';
@@ -249,12 +262,13 @@ export class Controller {
       if (wanted.has(name)) continue;
       this.servers.delete(name);
       this.queue.remove(name);
+      this.passFailures.forget(name);
       this.index.remove(name);
       const h = this.history.servers.get(name);
       this.history.servers.delete(name);
       for (const s of Object.values(h?.services ?? {})) {
         if (s?.incident === undefined) continue;
-        void this.journal({ type: 'incident-closed', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed', serverRemoved: true, at: now });
+        this.journal({ type: 'incident-closed', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed', serverRemoved: true, at: now }).catch(() => undefined);
         this.emit({ type: 'incident-closed', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed' });
       }
     }
@@ -283,8 +297,9 @@ export class Controller {
         if (h === undefined) continue;
         // Unknown what it did before the crash: count it as spent and as having acted.
         const res = applyOutcome(u.server, h, { target: u.target, incidentId: u.incidentId, attempt: u.attempt, verdict: 'Interrupted', acted: true, powerActions: 1, at: now });
+        await this.journalBatch(recordsOf(res.actions, (s) => (s === u.server ? res.history : this.history.servers.get(s)), now));
         this.history.servers.set(u.server, res.history);
-        await this.perform(u.server, res.actions, now, false);
+        await this.perform(u.server, res.actions, now, false, true);
       }
       for (const [name, entry] of this.servers) this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, this.history.servers.get(name)));
     }
@@ -336,7 +351,8 @@ export class Controller {
         if (!r.started) continue;
         this.interruptedKeys.add(r.key);
         const [server, target, incidentId, attempt] = r.key.split('|');
-        await this.journal({ type: 'interrupted', server, target, incidentId, attempt: Number(attempt), reason: 'stop-deadline', at: this.clock.now() });
+        // A failed append leaves `started` without an end: the next start journals it interrupted.
+        await this.journal({ type: 'interrupted', server, target, incidentId, attempt: Number(attempt), reason: 'stop-deadline', at: this.clock.now() }).catch(noop);
       }
     }
     this.lag?.stop();
@@ -370,7 +386,8 @@ export class Controller {
         this.again.add(name);
         continue;
       }
-      this.track(this.reconcileServer(name, false).catch((err: unknown) => this.o.logger.error({ err, server: name }, 'reconcile failed')));
+      // A failed pass is logged, counted and retried by passFailed (probesSettled): nothing to add here.
+      this.track(this.reconcileServer(name, false).catch(() => undefined));
     }
     this.armTimer();
   }
@@ -478,25 +495,51 @@ export class Controller {
     try {
       pass = this.afterProbe(b.name, b.entry, b, b.dryRun, b.awaitRemediation);
     } catch (err) {
+      this.passFailed(b.name, err);
       this.serverDone(b.name);
       b.reject(err);
       return;
     }
     if (!(pass instanceof Promise)) {
+      if (this.passFailures.size > 0 && !b.dryRun) this.passSucceeded(b.name);
       this.serverDone(b.name);
       b.resolve(pass);
       return;
     }
     void pass.then(
       (p) => {
+        if (this.passFailures.size > 0 && !b.dryRun) this.passSucceeded(b.name);
         this.serverDone(b.name);
         b.resolve(p);
       },
       (err: unknown) => {
+        this.passFailed(b.name, err);
         this.serverDone(b.name);
         b.reject(err);
       },
     );
+  }
+
+  /**
+   * A pass failed (a journal append, a bug): counted, logged, shown in the server's status, and
+   * the server probed again after a backoff — never left without a next probe time.
+   */
+  private passFailed(name: string, err: unknown): void {
+    if (this.stopping || !this.servers.has(name)) return;
+    const now = this.clock.now();
+    const f = this.passFailures.failed(name, now, err);
+    const retryInMs = passBackoffMs(f.failures, this.o.policy, this.random);
+    this.o.logger.error({ err, server: name, failures: f.failures, retryInMs }, 'server pass failed');
+    this.emit({ type: 'pass-failed', server: name, failures: f.failures, retryInMs });
+    this.queue.scheduleSooner(name, now + retryInMs);
+    this.armTimer();
+    if (f.failures === 1) void this.writeStatus(name);
+  }
+
+  private passSucceeded(name: string): void {
+    if (!this.passFailures.succeeded(name)) return;
+    this.o.logger.info({ server: name }, 'server pass succeeded again');
+    void this.writeStatus(name);
   }
 
   private serverDone(name: string): void {
@@ -513,14 +556,19 @@ export class Controller {
     awaitRemediation: boolean,
   ): ServerPass | Promise<ServerPass> {
     const { observed, results, unknown } = probed;
+    // A journal write and commit for this server is in progress (a runbook's outcome): decide after it.
+    const lane = this.lanes.size > 0 ? this.lanes.get(name) : undefined;
+    if (lane !== undefined) return lane.then(noop, noop).then(() => this.afterProbe(name, entry, probed, dryRun, awaitRemediation));
     const now = this.clock.now();
     const prevHistory = this.history.servers.get(name);
     const failing = serverFailing(entry.desired, observed, prevHistory);
     const policy = this.o.policy;
     let fleetActions: Action[] = NO_ACTIONS;
+    const massBefore = this.history.massFailure;
     // Only a change of this server's failing flag (or a canary) can open or clear an episode.
-    if (!dryRun && (this.index.set(name, entry.groupKeys, failing) || this.canariesChanged)) {
+    if (!dryRun && (this.index.set(name, entry.groupKeys, failing) || this.canariesChanged || this.massFailureStale)) {
       this.canariesChanged = false;
+      this.massFailureStale = false;
       fleetActions = this.massFailureStep(now);
     }
     // Episodes mirror the index exactly (massFailureStep runs on every change): none open, none tripped.
@@ -529,25 +577,55 @@ export class Controller {
     const ctx: ServerContext = { policy, now, fleetPowerActions: fleetPower, pausedBy };
     const decision = decideServer(entry.desired, observed, prevHistory, ctx);
     if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: NO_RUNS };
-    if (decision.history !== prevHistory) {
-      this.history.servers.set(name, decision.history);
-      this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, decision.history));
-    }
-    if (decision.powerStarted.length > 0) this.history.fleetPowerActions = [...fleetPower, ...decision.powerStarted];
-    else if (fleetPower !== this.history.fleetPowerActions) this.history.fleetPowerActions = fleetPower;
+    const commit = (): void => {
+      if (decision.history !== prevHistory) {
+        this.history.servers.set(name, decision.history);
+        this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, decision.history));
+      }
+      if (decision.powerStarted.length > 0) this.history.fleetPowerActions = [...fleetPower, ...decision.powerStarted];
+      else if (fleetPower !== this.history.fleetPowerActions) this.history.fleetPowerActions = fleetPower;
+    };
 
     const actions = fleetActions.length > 0 ? [...fleetActions, ...decision.actions] : decision.actions;
     // The steady state has one action (probe-again-at): nothing to journal, nothing to await.
     if (actions.length <= 1) {
+      commit();
       this.reschedule(name, decision.nextProbeAt, decision.fast);
       const h = this.history.servers.get(name);
       return { actions, probes: results, unknown, failing, runs: NO_RUNS, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
     }
-    return this.perform(name, actions, now, awaitRemediation).then((runs) => {
-      this.reschedule(name, decision.nextProbeAt, decision.fast);
-      const h = this.history.servers.get(name);
-      return { actions, probes: results, unknown, failing, runs, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
+    // Journal first, commit second: records that did not reach the journal leave the history as it
+    // was (the next pass decides again), never an attempt that no `started` record will ever end.
+    const records = recordsOf(actions, (s) => (s === name ? decision.history : this.history.servers.get(s)), now);
+    const journaled = this.inLane(name, () => this.journalBatch(records)).then(commit, (err: unknown) => {
+      if (fleetActions.length > 0) {
+        this.history.massFailure = massBefore;
+        this.massFailureStale = true;
+      }
+      throw err;
     });
+    return journaled
+      .then(() => this.perform(name, actions, now, awaitRemediation, true))
+      .then((runs) => {
+        this.reschedule(name, decision.nextProbeAt, decision.fast);
+        const h = this.history.servers.get(name);
+        return { actions, probes: results, unknown, failing, runs, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
+      });
+  }
+
+  /**
+   * Runs a journal write (and the commit after it) for one server, after any other in progress for
+   * it. The lane is taken synchronously, before the first await.
+   */
+  private async inLane<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    for (let l = this.lanes.get(name); l !== undefined; l = this.lanes.get(name)) await l.then(noop, noop);
+    const p = fn();
+    this.lanes.set(name, p);
+    try {
+      return await p;
+    } finally {
+      if (this.lanes.get(name) === p) this.lanes.delete(name);
+    }
   }
 
   /** Mass-failure episodes opened or cleared by the index's current counts. */
@@ -585,6 +663,34 @@ export class Controller {
     }
   }
 
+  /** Several records in one write: all in the journal, or none. */
+  private async journalBatch(entries: readonly JournalEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    try {
+      await appendAll(this.o.journal, entries);
+    } catch (err) {
+      this.o.logger.error({ err, type: entries[0]?.type, records: entries.length }, 'journal append failed');
+      throw err;
+    }
+  }
+
+  /** Waits `ms` on the controller's clock (tests run it by hand), or until the controller stops. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.abort.signal;
+      if (signal.aborted) return resolve();
+      const t = this.clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = (): void => {
+        this.clock.clearTimeout(t);
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
   private emit(e: ControllerEvent): void {
     try {
       this.o.onEvent?.(e);
@@ -593,8 +699,12 @@ export class Controller {
     }
   }
 
-  /** Carries out decide's actions in order: each is journaled before it takes effect. */
-  private async perform(name: string, actions: readonly Action[], now: number, awaitRemediation: boolean): Promise<Promise<ReconcileSummary['runbooks'][number]>[]> {
+  /**
+   * Carries out decide's actions in order, after their records are journaled (one batch, written
+   * here unless the caller already did: `journaled`).
+   */
+  private async perform(name: string, actions: readonly Action[], now: number, awaitRemediation: boolean, journaled = false): Promise<Promise<ReconcileSummary['runbooks'][number]>[]> {
+    if (!journaled) await this.journalBatch(recordsOf(actions, (s) => this.history.servers.get(s), now));
     const runs: Promise<ReconcileSummary['runbooks'][number]>[] = [];
     let statusChanged = false;
     for (const a of actions) {
@@ -602,8 +712,6 @@ export class Controller {
         case 'probe-again-at':
           break;
         case 'transition': {
-          const h = this.history.servers.get(a.server)?.services[a.service];
-          await this.journal({ type: 'transition', server: a.server, service: a.service, from: a.from, to: a.to, reason: a.reason, at: a.at, consecutiveFailures: h?.consecutiveFailures ?? 0, ...(h?.escalation ? { escalation: h.escalation } : {}) });
           const entry = this.servers.get(a.server);
           if (entry !== undefined) entry.lastTransition = { service: a.service, from: a.from, to: a.to, reason: a.reason, at: new Date(a.at).toISOString() };
           this.emit({ type: 'transition', server: a.server, service: a.service, from: a.from, to: a.to, reason: a.reason, at: a.at });
@@ -612,33 +720,27 @@ export class Controller {
           break;
         }
         case 'open-incident':
-          await this.journal({ type: 'incident-opened', server: a.server, incident: a.incident, at: now });
           this.emit({ type: 'incident-opened', server: a.server, incidentId: a.incident.id, target: a.incident.target });
           statusChanged = true;
           break;
         case 'close-incident':
-          await this.journal({ type: 'incident-closed', server: a.server, incidentId: a.incidentId, target: a.target, reason: a.reason, at: now });
           this.emit({ type: 'incident-closed', server: a.server, incidentId: a.incidentId, target: a.target, reason: a.reason });
           statusChanged = true;
           break;
         case 'escalate':
-          await this.journal({ type: 'escalated', server: a.server, target: a.target, incidentId: a.incidentId, reason: a.reason, at: now });
           this.o.logger.warn({ server: a.server, target: a.target, incident: a.incidentId, reason: a.reason }, 'incident escalated');
           statusChanged = true;
           break;
         case 'hold-flapping':
-          await this.journal({ type: 'hold-flapping', server: a.server, service: a.service, flips: a.flips, at: now });
           statusChanged = true;
           break;
         case 'pause-for-mass-failure':
-          await this.journal({ type: 'mass-failure-paused', episode: a.episode, at: now });
           this.o.logger.warn({ scope: a.episode.scope, down: a.episode.down, total: a.episode.total }, 'remediation paused: mass failure');
           this.emit({ type: 'mass-failure-paused', episode: a.episode });
           this.refreshScope(scopeKey(a.episode.scope));
           statusChanged = true;
           break;
         case 'clear-mass-failure':
-          await this.journal({ type: 'mass-failure-cleared', scope: a.scope, since: a.since, at: now });
           this.o.logger.info({ scope: a.scope }, 'mass failure cleared');
           this.emit({ type: 'mass-failure-cleared', scope: a.scope });
           this.refreshScope(scopeKey(a.scope));
@@ -672,7 +774,6 @@ export class Controller {
   }
 
   private async notify(a: Extract<Action, { type: 'notify' }>, now: number): Promise<void> {
-    await this.journal({ type: 'notify', id: a.id, kind: a.kind, server: a.server, target: a.target, incidentId: a.incidentId, at: now });
     let n: Notification | undefined;
     if (a.kind === 'mass-failure-paused') {
       const episode = [...this.history.massFailure.values()].find((e) => a.id.endsWith(`:${e.since}`));
@@ -726,7 +827,16 @@ export class Controller {
         if (entry === undefined) return base;
         this.startedKeys.add(startedKey);
         const startedAt = this.clock.now();
-        await this.journal({ type: 'started', ...base, destructive: a.destructive, at: startedAt });
+        try {
+          await this.journal({ type: 'started', ...base, destructive: a.destructive, at: startedAt });
+        } catch {
+          // Not one step runs without its `started` record. The attempt never began: it ends here,
+          // charged nothing, so that decide re-probes and the next attempt can run.
+          this.o.logger.error({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt }, 'runbook not started: its started record was not journaled');
+          const verdict: Verdict = 'Interrupted';
+          await this.finish(a, { verdict, acted: false, powerActions: 0, transcript: undefined }, { type: 'interrupted', ...base, reason: 'not-started', at: this.clock.now() });
+          return { ...base, verdict };
+        }
         const run = this.running.get(key);
         if (run !== undefined) run.started = true;
         this.emit({ type: 'remediation-started', ...base });
@@ -734,12 +844,12 @@ export class Controller {
         const transcript = await this.execute(entry.doc, a.target);
         const at = this.clock.now();
         const verdict = transcript.verdict;
-        if (this.interruptedKeys.has(key)) {
-          // stop() already journaled it interrupted at its deadline: one end per start.
-        } else if (verdict === 'Interrupted') {
-          await this.journal({ type: 'interrupted', ...base, reason: 'stopping', at });
+        // stop() may already have journaled it interrupted at its deadline: one end per start.
+        let end: JournalEntry | undefined;
+        if (verdict === 'Interrupted') {
+          end = { type: 'interrupted', ...base, reason: 'stopping', at };
         } else {
-          await this.journal({
+          end = {
             type: 'finished',
             ...base,
             verdict,
@@ -749,13 +859,13 @@ export class Controller {
             runbook: transcript.runbook,
             steps: transcript.steps.map((s) => ({ id: s.id, kind: s.kind, outcome: s.outcome, ...(s.command !== undefined ? { command: s.command } : {}), ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}) })),
             at,
-          });
+          };
         }
         this.emit({ type: 'remediation-finished', ...base, verdict, durationMs: at - startedAt });
         this.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, verdict }, 'runbook finished');
         // Also while stopping: a runbook that recovered the service during shutdown still closes its
         // incident and tells the customer (the daemon stops the outbox after the controller).
-        if (!this.interruptedKeys.has(key)) await this.finish(a, { verdict, acted: transcript.acted, powerActions: transcript.powerActions.length, transcript });
+        if (!this.interruptedKeys.has(key)) await this.finish(a, { verdict, acted: transcript.acted, powerActions: transcript.powerActions.length, transcript }, end);
         return { ...base, verdict };
       } finally {
         this.remediations.release();
@@ -812,21 +922,55 @@ export class Controller {
     }
   }
 
+  /**
+   * Folds an attempt's verdict into the history: its end record (`end`) and the outcome's records
+   * in one journal write, then the commit. A write that fails is retried with backoff (the attempt
+   * stays open in memory, decide waits for it) until it is in, or the controller stops (then the
+   * journal has `started` without an end, and the next start journals it interrupted).
+   */
   private async finish(
     a: Extract<Action, { type: 'run-runbook' }>,
     r: { verdict: Verdict; acted: boolean; powerActions: number; transcript: Transcript | undefined },
+    end?: JournalEntry,
   ): Promise<void> {
-    const h = this.history.servers.get(a.server);
-    if (h === undefined) return;
-    const now = this.clock.now();
     if (r.transcript !== undefined) this.transcripts.set(a.incidentId, r.transcript);
+    for (let failures = 1; ; failures++) {
+      let done: { actions: readonly Action[]; now: number } | undefined;
+      try {
+        done = await this.inLane(a.server, () => this.finishOnce(a, r, end));
+      } catch (err) {
+        if (this.stopping) return;
+        const retryInMs = passBackoffMs(failures, this.o.policy, this.random);
+        this.o.logger.error({ err, server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, failures, retryInMs }, 'runbook outcome not journaled');
+        await this.sleep(retryInMs);
+        continue;
+      }
+      if (done === undefined) return;
+      await this.perform(a.server, done.actions, done.now, false, true);
+      if (done.actions.some((x) => x.type === 'close-incident')) this.transcripts.delete(a.incidentId);
+      return;
+    }
+  }
+
+  private async finishOnce(
+    a: Extract<Action, { type: 'run-runbook' }>,
+    r: { verdict: Verdict; acted: boolean; powerActions: number },
+    end: JournalEntry | undefined,
+  ): Promise<{ actions: readonly Action[]; now: number } | undefined> {
+    const now = this.clock.now();
+    const h = this.history.servers.get(a.server);
+    if (h === undefined) {
+      if (end !== undefined) await this.journalBatch([end]);
+      return undefined;
+    }
     const res = applyOutcome(a.server, h, { target: a.target, incidentId: a.incidentId, attempt: a.attempt, verdict: r.verdict, acted: r.acted, powerActions: r.powerActions, at: now });
+    const records = recordsOf(res.actions, (s) => (s === a.server ? res.history : this.history.servers.get(s)), now);
+    await this.journalBatch(end !== undefined ? [end, ...records] : records);
     this.history.servers.set(a.server, res.history);
     if (res.refundFleetPowerAt !== undefined) this.history.fleetPowerActions = refund(this.history.fleetPowerActions, res.refundFleetPowerAt);
     const entry = this.servers.get(a.server);
     if (entry !== undefined) this.index.set(a.server, entry.groupKeys, serverFailing(entry.desired, undefined, res.history));
-    await this.perform(a.server, res.actions, now, false);
-    if (res.actions.some((x) => x.type === 'close-incident')) this.transcripts.delete(a.incidentId);
+    return { actions: res.actions, now };
   }
 
   // ---- status -----------------------------------------------------------------------------
@@ -849,6 +993,7 @@ export class Controller {
       ...(entry.conditions !== undefined ? { previous: entry.conditions } : {}),
       ...(entry.lastTransition !== undefined ? { lastTransition: entry.lastTransition } : {}),
       ...(entry.manifestInvalid !== undefined ? { manifestInvalid: entry.manifestInvalid } : {}),
+      ...(this.passFailures.size > 0 && this.passFailures.get(name) !== undefined ? { passFailing: this.passFailures.get(name) } : {}),
     });
   }
 
@@ -1008,10 +1153,17 @@ export class Controller {
     const h = this.history.servers.get(server);
     if (!this.servers.has(server) || h === undefined) return { server, resumed: [] };
     const now = this.clock.now();
-    const res = applyResume(server, h, service, now);
-    this.history.servers.set(server, res.history);
-    await this.journal({ type: 'resume', server, ...(service !== undefined ? { service } : {}), resumed: res.resumed, at: now });
-    await this.perform(server, res.actions, now, false);
+    const res = await this.inLane(server, async () => {
+      const cur = this.history.servers.get(server) ?? h;
+      const out = applyResume(server, cur, service, now);
+      await this.journalBatch([
+        { type: 'resume', server, ...(service !== undefined ? { service } : {}), resumed: out.resumed, at: now },
+        ...recordsOf(out.actions, (s) => (s === server ? out.history : this.history.servers.get(s)), now),
+      ]);
+      this.history.servers.set(server, out.history);
+      return out;
+    });
+    await this.perform(server, res.actions, now, false, true);
     await this.writeStatus(server);
     if (this.started && !this.stopping) {
       this.queue.schedule(server, now);
@@ -1034,6 +1186,17 @@ export class Controller {
     };
   }
 
+  /** Counts for the metrics, read from the history itself at each scrape. */
+  readonly gauges = {
+    incidentsOpen: (): number => {
+      let n = 0;
+      for (const h of this.history.servers.values()) for (const k in h.services) if (h.services[k as ServiceName]?.incident !== undefined) n++;
+      return n;
+    },
+    massFailureEpisodes: (): number => this.history.massFailure.size,
+    passesFailing: (): number => this.passFailures.size,
+  };
+
   /** Resolves when no server pass and no runbook is in flight. Tests and the bench use it. */
   async whenIdle(): Promise<void> {
     while (this.inFlight.size > 0 || this.running.size > 0) await Promise.allSettled([...this.inFlight, ...[...this.running.values()].map((r) => r.promise)]);
@@ -1042,6 +1205,11 @@ export class Controller {
   /** For tests and the bench: the history as it stands. */
   historyOf(server: string): ServerHistory | undefined {
     return this.history.servers.get(server);
+  }
+
+  /** The server has a next probe time, or its pass is running now (the invariant tests check). */
+  watching(server: string): boolean {
+    return this.servers.has(server) && (this.queue.dueAt(server) !== undefined || this.busy.has(server));
   }
 
   /** When a server is next due (tests). */

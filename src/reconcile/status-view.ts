@@ -64,6 +64,8 @@ export interface StatusViewInput {
   observed?: ObservedServer;
   /** Set by the daemon when this server's newest manifest did not load (the last good one is used). */
   manifestInvalid?: string;
+  /** Its passes are failing (a journal append, a bug): retried with backoff. */
+  passFailing?: { failures: number; since: number; error: string };
 }
 
 function listOf(entries: Array<[ServiceName, ServiceHistory]>, pick: (h: ServiceHistory) => boolean): string {
@@ -152,6 +154,13 @@ export function serverStatusOf(input: StatusViewInput): ServerStatus {
       ? { type: 'ManifestInvalid', status: 'True', reason: 'ManifestInvalid', message: input.manifestInvalid }
       : { type: 'ManifestInvalid', status: 'False', reason: 'ManifestValid', message: '' },
   );
+  const pf = input.passFailing;
+  conds.push(
+    pf !== undefined
+      ? { type: 'Reconciled', status: 'False', reason: 'PassFailed', message: `${pf.failures} pass${pf.failures === 1 ? '' : 'es'} in a row failed since ${iso(pf.since)} (${pf.error}); probed again with backoff` }
+      : { type: 'Reconciled', status: 'True', reason: 'PassSucceeded', message: '' },
+  );
+  conds.push({ type: 'Monitored', status: 'True', reason: 'Probed', message: '' });
 
   const open: IncidentStatus[] = [];
   for (const [, h] of entries) if (h.incident !== undefined) open.push(incidentStatus(h.incident));

@@ -18,7 +18,9 @@ export type ConditionType =
   | 'Flapping'
   | 'ManifestInvalid'
   | 'HostKeyChanged'
-  | 'AccessBlocked';
+  | 'AccessBlocked'
+  | 'Reconciled'
+  | 'Monitored';
 
 export interface Condition {
   type: ConditionType;

@@ -2,7 +2,8 @@ import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { openJournal, readJournal } from '../../src/status/journal.ts';
+import { open } from 'node:fs/promises';
+import { appendAll, openJournal, readJournal, type JournalOpen } from '../../src/status/journal.ts';
 
 const dirs: string[] = [];
 async function tempState(): Promise<string> {
@@ -54,5 +55,31 @@ describe('journal', () => {
     const { records, torn } = await readJournal(state);
     expect(torn).toBe(1);
     expect(records.map((r) => r.type)).toEqual(['started', 'interrupted']);
+  });
+
+  test('a short write (a full disk) is cut back: no half line swallows the next record, and a batch is all or nothing', async () => {
+    const state = await tempState();
+    let short = false;
+    const faulty: JournalOpen = async (file, flags, mode) => {
+      const fh = await open(file, flags, mode);
+      return {
+        write: async (text: string) => (short ? fh.write(text.slice(0, Math.floor(text.length / 2))) : fh.write(text)),
+        sync: () => fh.sync(),
+        truncate: (len: number) => fh.truncate(len),
+        stat: () => fh.stat(),
+        read: (b: Buffer, o: number, l: number, p: number) => fh.read(b, o, l, p),
+        close: () => fh.close(),
+      };
+    };
+    const j = await openJournal(state, { open: faulty });
+    await j.append({ type: 'transition', n: 1 });
+    short = true;
+    await expect(appendAll(j, [{ type: 'transition', n: 2 }, { type: 'incident-opened', n: 3 }])).rejects.toMatchObject({ code: 'ENOSPC' });
+    short = false;
+    await appendAll(j, [{ type: 'transition', n: 4 }, { type: 'started', n: 5 }]);
+    await j.close();
+    const { records, torn } = await readJournal(state);
+    expect(torn).toBe(0);
+    expect(records.map((r) => r.n)).toEqual([1, 4, 5]);
   });
 });
