@@ -16,6 +16,8 @@ import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts'
 import type { ManifestSet, ServiceName } from './manifest/types.ts';
 import { validateDocuments } from './manifest/validate-documents.ts';
 import type { Outbox } from './notify/outbox.ts';
+import type { Notifier } from './notify/types.ts';
+import type { StateHealth } from './status/state-health.ts';
 import { CoverageRecorder, monitoredServerOf } from './report/coverage-recorder.ts';
 import type { Controller, ControllerEvent } from './reconcile/controller.ts';
 import type { Policy } from './reconcile/types.ts';
@@ -92,6 +94,8 @@ export class Daemon {
   private lock: StateLock | undefined;
   private journal: Journal | undefined;
   private outbox: Outbox | undefined;
+  private notifier: Notifier | undefined;
+  private health: StateHealth | undefined;
   controller: Controller | undefined;
   source: Source | undefined;
   desired: DesiredState | undefined;
@@ -136,7 +140,7 @@ export class Daemon {
     if (process.getuid?.() === 0) logger.info('running as root; mamori needs root only for drivers that require it (ICMP without capabilities)');
     this.lock = await acquireStateLock(config.stateDir, { purpose: 'run', logger });
 
-    const { controller, store, journal, records, outbox } = await wireReconciler(config, {
+    const { controller, store, journal, records, outbox, notifier, health } = await wireReconciler(config, {
       logger,
       policy: this.policy,
       // Per revision: a server on its last-known-good manifest keeps that revision's runbooks.
@@ -146,6 +150,9 @@ export class Daemon {
     });
     this.journal = journal;
     this.outbox = outbox;
+    this.notifier = notifier;
+    this.health = health;
+    this.metrics.readStateHealth(health);
     this.controller = controller;
     // Gauges read the controller's own state at each scrape (right after a restart, too).
     this.metrics.readReconciler(controller.gauges);
@@ -160,7 +167,7 @@ export class Daemon {
       archiver: { archive: (name) => store.archive(name) },
       holds: { ...config.holds },
       logger,
-      notify: (n) => this.outbox?.notify(n) ?? Promise.resolve(),
+      notify: (n) => this.notifier?.notify(n) ?? Promise.resolve(),
       ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
       sourceDescription: source.description,
     });
@@ -304,8 +311,10 @@ export class Daemon {
       sourceSynced: this.syncer?.status().synced ?? false,
       lockHeld: this.lock !== undefined,
       stopping: this.stopping !== undefined,
+      // A full or failing state folder: probing goes on, but nothing is journaled and no runbook starts.
+      stateWritable: this.health?.writable ?? true,
     };
-    return { ready: checks.sourceSynced && checks.lockHeld && !checks.stopping, checks };
+    return { ready: checks.sourceSynced && checks.lockHeld && !checks.stopping && checks.stateWritable, checks };
   }
 
   status(): Record<string, unknown> {
@@ -323,6 +332,7 @@ export class Daemon {
         source: c.source.type === 'git' ? { type: 'git', ref: c.source.ref, path: c.source.path, pollSeconds: c.source.pollSeconds } : { type: 'folder', path: c.source.path },
         ready: this.ready(),
       },
+      state: this.health?.status(),
       source: this.syncer?.status(),
       desired: this.desired?.status(),
       writeBack: this.writeBack?.status(),
@@ -431,6 +441,10 @@ export class Daemon {
     await step('reconciler', () => this.controller?.stop({ deadlineMs: this.options.stopDeadlineMs ?? 10_000 }));
     await step('status', () => this.controller?.writeAllStatus());
     await step('write-back', () => (this.writeBack ? withTimeout(this.writeBack.flush(), 10_000) : undefined));
+    await step('waiting writes', () => this.health?.flushAll());
+    this.health?.stop();
+    const unwritten = this.health?.unwrittenTotal() ?? 0;
+    if (unwritten > 0) log.error({ unwritten }, 'state changes lost at stop: the state folder could not be written');
     await step('outbox', () => this.outbox?.stop());
     await step('coverage', () => this.coverage?.stop());
     await step('journal', () => this.journal?.close());

@@ -12,6 +12,7 @@ export const ERROR_CATALOG = {
   MAMORI_SECRET_MISSING: 'a secretRef does not resolve to a secret',
   MAMORI_SECRET_UNSAFE: 'the secrets folder is readable by other users',
   MAMORI_STATE_LOCKED: 'another mamori holds the lock on this state folder',
+  MAMORI_STATE_UNWRITABLE: 'the state folder cannot be written (full disk, I/O error); probing goes on, no runbook starts until it can',
   MAMORI_CLI_USAGE: 'the command line is not valid',
   MAMORI_RUNBOOK_UNRENDERABLE: 'a runbook cannot be rendered for this server and service',
   MAMORI_RUNBOOK_HOST_KEY_MISMATCH: 'the server presented a host key other than the pinned one (possible man-in-the-middle); nothing was run',

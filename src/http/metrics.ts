@@ -26,6 +26,15 @@ export interface ReconcilerGauges {
   passesFailing(): number;
 }
 
+/** The state folder's health as the gauges read it (src/status/state-health.ts). */
+export interface StateHealthGauges {
+  readonly writable: boolean;
+  status(): { failures: Partial<Record<string, number>>; unwritten: Record<string, number> };
+}
+
+export const STATE_WRITE_KINDS = ['journal', 'status', 'outbox', 'last-good', 'check'] as const;
+export const UNWRITTEN_KINDS = ['status', 'notification'] as const;
+
 export class MamoriMetrics {
   readonly registry = new Registry();
   private readonly probeResults: Counter<'service_type' | 'result'>;
@@ -47,6 +56,7 @@ export class MamoriMetrics {
   private readonly states = new Map<string, string>();
   private revision: string | undefined;
   private reconciler: ReconcilerGauges | undefined;
+  private stateHealth: StateHealthGauges | undefined;
   private readonly passFailures: Counter;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -89,6 +99,35 @@ export class MamoriMetrics {
       collect() {
         const r = reconciler();
         this.set(r !== undefined ? r.passesFailing() : 0);
+      },
+    });
+    const health = (): StateHealthGauges | undefined => this.stateHealth;
+    new Gauge({
+      name: 'mamori_state_writable',
+      help: '1 while the state folder can be written; 0 on a full disk or I/O errors (probing goes on, no runbook starts).',
+      registers,
+      collect() {
+        this.set(health()?.writable === false ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'mamori_state_write_failures',
+      help: 'Failed writes to the state folder since the start, by kind (journal, status, outbox, last-good, check).',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const failures = health()?.status().failures ?? {};
+        for (const kind of STATE_WRITE_KINDS) this.set({ kind }, failures[kind] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'mamori_state_unwritten',
+      help: 'Changes waiting in memory because the state folder cannot be written: lost if the daemon died now.',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const unwritten = health()?.status().unwritten ?? {};
+        for (const kind of UNWRITTEN_KINDS) this.set({ kind }, unwritten[kind] ?? 0);
       },
     });
     this.passFailures = new Counter({ name: 'mamori_reconcile_pass_failures_total', help: 'Reconcile passes of a server that failed (each retried with backoff).', registers });
@@ -140,6 +179,10 @@ export class MamoriMetrics {
   /** The reconciler whose state the gauges read at each scrape. */
   readReconciler(source: ReconcilerGauges): void {
     this.reconciler = source;
+  }
+
+  readStateHealth(source: StateHealthGauges): void {
+    this.stateHealth = source;
   }
 
   passFailed(): void {

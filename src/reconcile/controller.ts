@@ -5,6 +5,7 @@
  * recomputes from desired + observed (level-triggered); runbooks run with bounded concurrency in
  * the background and feed their verdicts back through the pure `applyOutcome`.
  */
+import { MamoriError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { Notification, Notifier } from '../notify/types.ts';
@@ -74,6 +75,8 @@ export interface ControllerOptions {
   operatorEmail?: string;
   managementNetworks?: string[];
   sourceAddress?: string;
+  /** False while the state folder cannot be written: a pass that would start a runbook fails (retried with backoff). */
+  stateWritable?: () => boolean;
 }
 
 export interface ReconcileSummary {
@@ -597,7 +600,11 @@ export class Controller {
     // Journal first, commit second: records that did not reach the journal leave the history as it
     // was (the next pass decides again), never an attempt that no `started` record will ever end.
     const records = recordsOf(actions, (s) => (s === name ? decision.history : this.history.servers.get(s)), now);
-    const journaled = this.inLane(name, () => this.journalBatch(records)).then(commit, (err: unknown) => {
+    // No runbook starts while the state folder cannot take its `started` record: this pass fails
+    // whole (nothing committed, no attempt spent) and is retried with backoff; probing goes on.
+    const blocked = this.o.stateWritable !== undefined && !this.o.stateWritable() && actions.some((a) => a.type === 'run-runbook');
+    const write = blocked ? Promise.reject(new MamoriError('MAMORI_STATE_UNWRITABLE')) : this.inLane(name, () => this.journalBatch(records));
+    const journaled = write.then(commit, (err: unknown) => {
       if (fleetActions.length > 0) {
         this.history.massFailure = massBefore;
         this.massFailureStale = true;

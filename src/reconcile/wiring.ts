@@ -19,10 +19,13 @@ import { selectRunbook } from '../runbook/select.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
 import { resolveSecret } from '../secrets/resolve-secret.ts';
 import { openJournal, readJournal, type Journal, type JournalRecord } from '../status/journal.ts';
+import { StateHealth } from '../status/state-health.ts';
 import { createStatusStore, type StatusStore } from '../status/store.ts';
+import type { Notifier } from '../notify/types.ts';
 import { Controller, type ControllerEvent } from './controller.ts';
 import { policyFromConfig } from './policy.ts';
 import { probeTargetOf } from './probe-target.ts';
+import { BufferedNotifier, BufferedStatusStore, watchedJournal } from './state-backlog.ts';
 import type { Policy, RemediationTarget } from './types.ts';
 
 export type RunbookMap = ReadonlyMap<string, LoadedDocument<RunbookDocument>>;
@@ -47,6 +50,10 @@ export interface ReconcilerParts {
   records: JournalRecord[];
   /** Started; the caller stops it (after the controller, so that its last mails are queued). */
   outbox: Outbox;
+  /** The outbox behind a memory buffer for the time the state folder cannot be written. */
+  notifier: Notifier;
+  /** Whether the state folder can be written; the caller stops it. */
+  health: StateHealth;
 }
 
 /** The reconcile numbers of a loaded config, as `policyFromConfig` reads them. */
@@ -87,13 +94,15 @@ async function openOutbox(config: MamoriConfig, logger: Logger): Promise<Outbox>
 export async function wireReconciler(config: MamoriConfig, options: ReconcilerWiringOptions): Promise<ReconcilerParts> {
   const { logger } = options;
   const policy = options.policy ?? policyOf(config);
-  const store = createStatusStore(config.stateDir);
+  const health = new StateHealth({ stateDir: config.stateDir, logger });
+  const store = new BufferedStatusStore(createStatusStore(config.stateDir), health, logger);
   const records = (await readJournal(config.stateDir)).records;
-  const journal = await openJournal(config.stateDir);
+  const journal = watchedJournal(await openJournal(config.stateDir), health);
   let outbox: Outbox | undefined;
   try {
     outbox = await openOutbox(config, logger);
     outbox.start();
+    const notifier = new BufferedNotifier(outbox, health, logger);
     const registry = createProberRegistry();
     const executor = createExecutor({
       resolveSecret: (ref) => resolveSecret(ref, config),
@@ -106,8 +115,9 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       probe: (doc, service, signal) => registry.probe(probeTargetOf(doc, service, policy.timeoutMs, config.sourceAddress), signal),
       executor: options.wrapExecutor ? options.wrapExecutor(executor) : executor,
       renderRunbook: (doc, target) => renderFrom(options.runbooks(), doc, target),
-      notifier: outbox,
+      notifier,
       store,
+      stateWritable: () => health.writable,
       journal,
       logger,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
@@ -119,8 +129,9 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       canaries: (config.massFailure.canaries ?? []).map((c) => ({ address: c.address, ...(c.service ? { service: c.service as ServiceName } : {}), ...(c.port ? { port: c.port } : {}) })),
       probeCanary: (c, signal) => registry.probe({ service: c.service ?? 'ping', address: c.address, timeoutMs: policy.timeoutMs, ...(c.port ? { port: c.port } : {}) }, signal),
     });
-    return { controller, policy, store, journal, records, outbox };
+    return { controller, policy, store, journal, records, outbox, notifier, health };
   } catch (err) {
+    health.stop();
     await outbox?.stop().catch(() => undefined);
     await journal.close().catch(() => undefined);
     throw err;
