@@ -26,12 +26,15 @@ afterEach(async () => {
 const T0 = Date.parse('2026-12-01T00:00:00Z');
 const policy = () => policyFromConfig({ probe: { failuresToDown: 2, retryIntervalSeconds: 2, intervalSeconds: 30 }, remediation: { destructiveWaitSeconds: 0 } });
 
-/** Lets file I/O and the promises after it settle (the journal writes real files). */
+/**
+ * Lets file I/O and the promises after it settle (the journal writes real files): the controller's
+ * passes and runbooks, or 500 ms of real time for one that waits on the manual clock (a backoff).
+ */
+let current: Controller | undefined;
 async function settle(): Promise<void> {
-  for (let i = 0; i < 6; i++) {
-    await flush();
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  await flush();
+  if (current !== undefined) await Promise.race([current.whenIdle(), new Promise((r) => setTimeout(r, 500))]);
+  await flush();
 }
 
 async function rig(servers: number) {
@@ -58,6 +61,7 @@ async function rig(servers: number) {
     random: seededRandom(11),
   });
   cleanup.push(() => controller.stop({ deadlineMs: 200 }));
+  current = controller;
   const docs = Array.from({ length: servers }, (_, i) => serverDoc(`web${String(i + 1).padStart(2, '0')}`, `10.231.50.${i + 11}`, ['http']));
   controller.setDesired('rev1', docs);
   await controller.start([]);
