@@ -13,6 +13,7 @@ import { createProberRegistry } from '../src/probe/registry.ts';
 import type { ProbeTarget, ServiceName } from '../src/probe/types.ts';
 import { responderAddresses } from '../test/probe/light-responder.ts';
 import { startLab, type Lab } from '../test/lab/index.ts';
+import { LAB_TARGETS } from '../test/support/targets.ts';
 
 const LAB_ID = 6;
 const DURATION_S = Number(process.env.PROBE_BENCH_SECONDS ?? 6);
@@ -51,7 +52,7 @@ async function procCpuMs(pid: number | 'self', children = false): Promise<number
 }
 
 async function mamoriLoad(target: string, concurrency: number, next: (i: number) => ProbeTarget): Promise<Figure> {
-  const registry = createProberRegistry();
+  const registry = createProberRegistry({ targets: LAB_TARGETS });
   let i = 0;
   let ok = 0;
   let probes = 0;

@@ -11,6 +11,7 @@ import type { ServiceName } from '../src/manifest/types.ts';
 import { createStreamScrubber } from '../src/runbook/scrub.ts';
 import { startLab, type Lab } from '../test/lab/index.ts';
 import { labProfiles, labSecrets, labServer, outsideProbe, resolverOf, standardRunbook } from '../test/runbook/executor-lab.ts';
+import { LAB_TARGETS } from '../test/support/targets.ts';
 
 const ROUNDS = 5;
 
@@ -39,7 +40,7 @@ export async function run(): Promise<void> {
     lab = await startLab({ id: 7, hosts: [{ name: 'web' }, { name: 'pp', variant: 'passphrase' }] });
     const l = lab;
     const secrets = await labSecrets(l);
-    const executor = createExecutor({ resolveSecret: resolverOf(secrets), consoleProfiles: labProfiles(l), verifyIntervalMs: 250 });
+    const executor = createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets), consoleProfiles: labProfiles(l), verifyIntervalMs: 250 });
     const execute = async (host: string, service: ServiceName, runbook: string, profile = 'lab-ipmi'): Promise<Transcript> => {
       const server = labServer(l, l.host(host), { consoleProfile: profile, withSslSecret: host === 'pp' });
       return executor.execute({ server, runbook: await standardRunbook(runbook, server, service), probe: outsideProbe(server) });

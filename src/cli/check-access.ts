@@ -10,6 +10,7 @@ import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig } from '../config/types.ts';
 import { loadManifests } from '../manifest/load-manifests.ts';
 import { listServices } from '../manifest/services.ts';
+import { targetCheck } from '../manifest/target-networks.ts';
 import { checkReadiness } from '../runbook/readiness.ts';
 import { renderRunbook } from '../runbook/render.ts';
 import { selectRunbook } from '../runbook/select.ts';
@@ -64,6 +65,7 @@ export async function runCheckAccess(
     resolveSecret: (ref) => resolveSecret(ref, config),
     consoleProfiles: config.consoleProfiles,
     runbooks,
+    targets: targetCheck(config.targetNetworks),
     ...(config.sourceAddress !== undefined ? { sourceAddress: config.sourceAddress } : {}),
   });
   if (options.json === true) {

@@ -7,6 +7,7 @@ import type { MamoriConfig } from '../config/types.ts';
 import { isMamoriError } from '../errors.ts';
 import { loadManifests } from '../manifest/load-manifests.ts';
 import { listServices } from '../manifest/services.ts';
+import { anyAddressCheck, targetCheck } from '../manifest/target-networks.ts';
 import { createProberRegistry, type ProberRegistry } from '../probe/registry.ts';
 import { SERVICE_NAMES, isServiceName, type ProbeResult, type ProbeTarget, type ServiceName } from '../probe/types.ts';
 
@@ -23,6 +24,7 @@ interface ProbeOptions {
   source?: string;
   host?: string;
   path?: string;
+  outsideTargetNetworks?: boolean;
 }
 
 interface ServiceSpec {
@@ -37,19 +39,20 @@ interface ServiceSpec {
 interface ServerPlan {
   address: string;
   services: ServiceSpec[];
-  config: MamoriConfig;
 }
 
 class UsageError extends Error {}
 
-async function loadServer(name: string, manifests: string, configFile: string | undefined, cwd: string): Promise<ServerPlan> {
-  let config: MamoriConfig;
+async function loadCliConfig(configFile: string | undefined, cwd: string): Promise<MamoriConfig> {
   try {
-    config = await loadConfig(configFile, { cwd });
+    return await loadConfig(configFile, { cwd });
   } catch (err) {
     if (isMamoriError(err)) throw new UsageError(err.message);
     throw err;
   }
+}
+
+async function loadServer(name: string, manifests: string, config: MamoriConfig, cwd: string): Promise<ServerPlan> {
   const root = resolvePath(cwd, manifests);
   const isDir = await stat(root).then((st) => st.isDirectory(), () => false);
   if (!isDir) throw new UsageError(`"${name}" is not an IP address, and there is no manifests folder ${manifests} to find it in (give --manifests DIR)`);
@@ -71,7 +74,7 @@ async function loadServer(name: string, manifests: string, configFile: string | 
     if (Array.isArray(s.options.expectStatus)) spec.expectStatus = s.options.expectStatus;
     return spec;
   });
-  return { address: server.doc.spec.address, services, config };
+  return { address: server.doc.spec.address, services };
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -113,11 +116,15 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
     .argument('<target>', 'a server name from the manifests, or an IPv4/IPv6 address')
     .option('-s, --service <service[:port]>', `a service to probe (repeatable; default all: ${SERVICE_NAMES.join(', ')})`, collect, [])
     .option('--json', 'print the results as JSON')
-    .option('--timeout <ms>', `deadline for each probe (default: the config's probe timeout, else ${DEFAULT_TIMEOUT_MS})`)
+    .option('--timeout <ms>', `deadline for each probe (default: the config's probe timeout; ${DEFAULT_TIMEOUT_MS} without a config file)`)
     .option('--source <address>', 'local address to probe from')
     .option('--host <name>', 'Host header and TLS SNI for http/https')
     .option('--path <path>', 'path for http/https HEAD (default /)')
-    .addHelpText('after', '\nA server name is looked up in the --manifests folder (a global option) and probes its subscribed\nservices with their options; --service narrows them. Exit status: 0 all up, 1 any down, 2 usage.')
+    .option('--outside-target-networks', "probe an address outside the config's targetNetworks (refused without it)")
+    .addHelpText(
+      'after',
+      "\nA server name is looked up in the --manifests folder (a global option) and probes its subscribed\nservices with their options; --service narrows them. An address outside the config's targetNetworks\n(--config, else the embedded defaults) is refused unless --outside-target-networks is given.\nExit status: 0 all up, 1 any down, 2 usage or refused.",
+    )
     .action(async (target: string, options: ProbeOptions, command: Command) => {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: 2, code: 'MAMORI_CLI_USAGE' });
       if (options.timeout !== undefined && (!/^\d+$/.test(options.timeout) || Number(options.timeout) < 1 || Number(options.timeout) > 600_000)) {
@@ -133,21 +140,28 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
 
       let address = target;
       let specs: ServiceSpec[];
-      let config: MamoriConfig | undefined;
+      const globals = command.optsWithGlobals<{ manifests?: string; config?: string }>();
+      const cwd = deps.cwd ?? process.cwd();
+      let loaded: MamoriConfig | undefined;
+      try {
+        loaded = await loadCliConfig(globals.config, cwd);
+      } catch (err) {
+        if (err instanceof UsageError) usage(err.message);
+        throw err;
+      }
+      const config = loaded as MamoriConfig;
       if (isIP(target) !== 0) {
         specs = named.length > 0 ? named : SERVICE_NAMES.map((service) => ({ service }));
       } else {
-        const globals = command.optsWithGlobals<{ manifests?: string; config?: string }>();
         let plan: ServerPlan | undefined;
         try {
-          plan = await loadServer(target, globals.manifests ?? 'manifests', globals.config, deps.cwd ?? process.cwd());
+          plan = await loadServer(target, globals.manifests ?? 'manifests', config, cwd);
         } catch (err) {
           if (err instanceof UsageError) usage(err.message);
           throw err;
         }
         const server = plan as ServerPlan;
         address = server.address;
-        config = server.config;
         specs = server.services;
         if (named.length > 0) {
           const missing = named.filter((n) => !specs.some((s) => s.service === n.service)).map((n) => n.service);
@@ -155,15 +169,21 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
           specs = named.map((n) => ({ ...specs.find((s) => s.service === n.service), ...n }));
         }
       }
-      const timeoutMs = options.timeout !== undefined ? Number(options.timeout) : (config?.probe.timeoutSeconds ?? DEFAULT_TIMEOUT_MS / 1000) * 1000;
+      const timeoutMs = options.timeout !== undefined ? Number(options.timeout) : config.probe.timeoutSeconds * 1000;
 
-      const registry = deps.registry ?? createProberRegistry();
+      // The same check the daemon makes; the flag widens it to any plain address, never to IPv4 written as IPv6.
+      const check = options.outsideTargetNetworks === true ? anyAddressCheck() : targetCheck(config.targetNetworks);
+      const verdict = check.check(address);
+      if (!verdict.ok) {
+        usage(verdict.reason === 'outside' ? `${verdict.message}; give --outside-target-networks to probe it anyway` : verdict.message);
+      }
+      const registry = deps.registry ?? createProberRegistry({ targets: check });
       const targets: ProbeTarget[] = specs.map((s) => ({
         service: s.service,
         address,
         port: s.port,
         timeoutMs,
-        sourceAddress: options.source ?? config?.sourceAddress,
+        sourceAddress: options.source ?? config.sourceAddress,
         host: options.host ?? s.host,
         path: options.path ?? s.path,
         expectStatus: s.expectStatus,

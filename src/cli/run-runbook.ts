@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log.ts';
 import type { MamoriConfig } from '../config/types.ts';
+import { targetCheck } from '../manifest/target-networks.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import { createProberRegistry } from '../probe/registry.ts';
 import type { OutsideProbe, Transcript } from '../runbook/execution.ts';
@@ -18,7 +19,7 @@ import { runbookGlobals, runbookGroup, startRunbookCommand, type RunbookCommandD
 
 /** The outside view for the executor: the real probes, with the server's service options. */
 export function outsideProbeFor(server: ServerDocument, config: MamoriConfig): OutsideProbe {
-  const registry = createProberRegistry();
+  const registry = createProberRegistry({ targets: targetCheck(config.targetNetworks) });
   return async (service: ServiceName) => {
     const o = serviceOptions(server, service) ?? {};
     const options = o as { port?: number; path?: string; host?: string; expectStatus?: number[] };
@@ -79,6 +80,7 @@ export async function runRunbookRun(
     resolveSecret: resolve,
     consoleProfiles: config.consoleProfiles,
     logger,
+    targets: targetCheck(config.targetNetworks),
     ...(config.sourceAddress !== undefined ? { sourceAddress: config.sourceAddress } : {}),
   });
   const stop = new AbortController();

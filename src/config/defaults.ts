@@ -10,6 +10,7 @@ export const DEFAULT_MANAGEMENT_NETWORKS = ['210.224.172.0/24', '210.188.224.0/2
 
 export const DEFAULT_TARGET_NETWORKS = [
   '127.0.0.0/8',
+  '::1/128',
   '10.231.0.0/16',
   '192.0.2.0/24',
   '198.51.100.0/24',

@@ -1,16 +1,22 @@
+import type { TargetCheck } from '../manifest/target-networks.ts';
 import { createDialogProber } from './banner.ts';
 import { BANNER_DIALOGS } from './dialogs.ts';
 import { createHttpProber } from './http.ts';
 import { createPingProber, type PingProberOptions } from './icmp.ts';
-import type { Prober, ProbeResult, ProbeTarget, ServiceName } from './types.ts';
+import { formatTarget } from './result.ts';
+import { DEFAULT_PORTS, type Prober, type ProbeResult, type ProbeTarget, type ServiceName } from './types.ts';
 
 export interface ProberRegistryOptions {
   ping?: PingProberOptions;
+  /** The operator's target networks: a target outside them is refused before any packet is sent. */
+  targets: TargetCheck;
 }
 
 export interface ProberRegistry {
-  proberFor(service: ServiceName): Prober;
-  /** Probe one target with its service's prober; never throws. */
+  /**
+   * Probe one target with its service's prober; never throws. A target the target check refuses is
+   * a failure (`error` in `connect`) and nothing is sent: this is the only way mamori probes.
+   */
   probe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult>;
 }
 
@@ -18,7 +24,7 @@ export interface ProberRegistry {
  * One line per protocol (blackbox_exporter's prober map). A registry holds the ping prober's
  * batching queue, so one process should share one registry.
  */
-export function createProberRegistry(options: ProberRegistryOptions = {}): ProberRegistry {
+export function createProberRegistry(options: ProberRegistryOptions): ProberRegistry {
   const probers: Record<ServiceName, Prober> = {
     ping: createPingProber(options.ping),
     http: createHttpProber(false),
@@ -31,15 +37,18 @@ export function createProberRegistry(options: ProberRegistryOptions = {}): Probe
     imap: createDialogProber(BANNER_DIALOGS.imap),
   };
   return {
-    proberFor: (service) => probers[service],
-    probe: (target, signal) => probers[target.service].probe(target, signal),
+    probe: async (target, signal) => {
+      const verdict = options.targets.check(target.address);
+      if (verdict.ok) return probers[target.service].probe(target, signal);
+      const port = target.service === 'ping' ? undefined : (target.port ?? DEFAULT_PORTS[target.service]);
+      return {
+        service: target.service,
+        target: formatTarget(target.address, port),
+        up: false,
+        latencyMs: 0,
+        startedAt: new Date().toISOString(),
+        failure: { kind: 'error', phase: 'connect', message: verdict.message },
+      };
+    },
   };
-}
-
-let shared: ProberRegistry | undefined;
-
-/** The process's shared registry (created on first use), so that all ping probes batch together. */
-export function proberFor(service: ServiceName): Prober {
-  shared ??= createProberRegistry();
-  return shared.proberFor(service);
 }

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import type { MamoriConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
+import { reloadableTargetCheck, type ReloadableTargetCheck } from '../manifest/target-networks.ts';
 import type { ConfigDocument, LoadedDocument, RunbookDocument, ServerDocument, ServiceName } from '../manifest/types.ts';
 import { Outbox } from '../notify/outbox.ts';
 import { smtpOptionsOf } from '../notify/smtp-relay.ts';
@@ -54,6 +55,11 @@ export interface ReconcilerParts {
   notifier: Notifier;
   /** Whether the state folder can be written; the caller stops it. */
   health: StateHealth;
+  /**
+   * The one target check every probe, SSH session and console/power call of this reconciler goes
+   * through; a reload that changes `targetNetworks` replaces its networks (`targets.replace`).
+   */
+  targets: ReloadableTargetCheck;
 }
 
 /** The reconcile numbers of a loaded config, as `policyFromConfig` reads them. */
@@ -103,8 +109,10 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
     outbox = await openOutbox(config, logger);
     outbox.start();
     const notifier = new BufferedNotifier(outbox, health, logger);
-    const registry = createProberRegistry();
+    const targets = reloadableTargetCheck(config.targetNetworks);
+    const registry = createProberRegistry({ targets });
     const executor = createExecutor({
+      targets,
       resolveSecret: (ref) => resolveSecret(ref, config),
       consoleProfiles: config.consoleProfiles,
       logger,
@@ -129,7 +137,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       canaries: (config.massFailure.canaries ?? []).map((c) => ({ address: c.address, ...(c.service ? { service: c.service as ServiceName } : {}), ...(c.port ? { port: c.port } : {}) })),
       probeCanary: (c, signal) => registry.probe({ service: c.service ?? 'ping', address: c.address, timeoutMs: policy.timeoutMs, ...(c.port ? { port: c.port } : {}) }, signal),
     });
-    return { controller, policy, store, journal, records, outbox, notifier, health };
+    return { controller, policy, store, journal, records, outbox, notifier, health, targets };
   } catch (err) {
     health.stop();
     await outbox?.stop().catch(() => undefined);

@@ -12,6 +12,7 @@ import { silentLogger } from '../log.ts';
 import { isMamoriError } from '../errors.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ExecutionRequest, Executor, StepRecord, Transcript, Verdict } from './execution.ts';
+import type { TargetCheck } from '../manifest/target-networks.ts';
 import type { RenderedStep } from './types.ts';
 import { consoleChannelFor } from './drivers/registry.ts';
 import type { ConsoleChannel, ConsoleProfiles } from './drivers/types.ts';
@@ -38,6 +39,8 @@ export interface ExecutorOptions {
   verifyIntervalMs?: number;
   /** The ipmitool binary. */
   ipmitool?: string;
+  /** The operator's target networks: every SSH session and console/power call is checked against them. */
+  targets: TargetCheck;
 }
 
 /** The secrets of one server, resolved once per execution; `missing` names refs that did not resolve. */
@@ -306,6 +309,7 @@ class Execution {
           legacyAlgorithms: access.legacyAlgorithms === true,
           readyTimeoutMs: this.options.connectTimeoutMs ?? 15_000,
           ...(this.options.sourceAddress ? { localAddress: this.options.sourceAddress } : {}),
+          targets: this.options.targets,
         },
         this.signal,
       );
@@ -568,6 +572,7 @@ class Execution {
         ...(this.secrets.console !== undefined ? { credentials: this.secrets.console } : {}),
         secrets: this.secrets.all,
         ...(this.options.ipmitool ? { ipmitool: this.options.ipmitool } : {}),
+        targets: this.options.targets,
       });
     } catch (err) {
       this.record(step, { outcome: 'failed', note: (err as Error).message });

@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { isMamoriError } from '../errors.ts';
 import type { ServerDocument } from '../manifest/types.ts';
+import type { TargetCheck } from '../manifest/target-networks.ts';
 import { consoleChannelFor } from './drivers/registry.ts';
 import type { ConsoleProfiles } from './drivers/types.ts';
 import { loginAuth, resolveServerSecrets, type SecretResolver } from './executor.ts';
@@ -44,6 +45,8 @@ export interface ReadinessOptions {
   sourceAddress?: string;
   ipmitool?: string;
   logger?: Logger;
+  /** The operator's target networks: the SSH login and the BMC are checked against them. */
+  targets: TargetCheck;
 }
 
 export async function checkReadiness(server: ServerDocument, options: ReadinessOptions): Promise<ReadinessReport> {
@@ -79,6 +82,7 @@ export async function checkReadiness(server: ServerDocument, options: ReadinessO
         legacyAlgorithms: access.legacyAlgorithms === true,
         readyTimeoutMs: options.connectTimeoutMs ?? 15_000,
         ...(options.sourceAddress ? { localAddress: options.sourceAddress } : {}),
+        targets: options.targets,
       });
       facts.observedHostKey = session.observedHostKey;
       hostKey = { type: 'HostKeyChanged', status: 'False', reason: 'HostKeyMatches', message: `the host key is the pinned ${access.hostKey}` };
@@ -102,7 +106,10 @@ export async function checkReadiness(server: ServerDocument, options: ReadinessO
     } catch (err) {
       const failure = sshFailureOf(err);
       const message = (err as Error).message;
-      if (failure === 'HostKeyMismatch') {
+      if (isMamoriError(err, 'MAMORI_TARGET_REFUSED')) {
+        management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'TargetRefused', message };
+        hostKey = { type: 'HostKeyChanged', status: 'Unknown', reason: 'TargetRefused', message: 'no connection: the address is outside the target networks' };
+      } else if (failure === 'HostKeyMismatch') {
         const observed = isMamoriError(err) ? err.details.observedHostKey : undefined;
         if (typeof observed === 'string') facts.observedHostKey = observed;
         hostKey = { type: 'HostKeyChanged', status: 'True', reason: 'HostKeyMismatch', message };
@@ -135,13 +142,14 @@ export async function checkReadiness(server: ServerDocument, options: ReadinessO
         ...(secrets.console !== undefined ? { credentials: secrets.console } : {}),
         secrets: secrets.all,
         ...(options.ipmitool ? { ipmitool: options.ipmitool } : {}),
+        targets: options.targets,
       });
       facts.consoleDriver = channel.driver;
       if (channel.power) {
         try {
           facts.power = await channel.power.status({ deadlineMs: 20_000 });
         } catch (err) {
-          notReady.push({ reason: 'BmcUnreachable', message: (err as Error).message });
+          notReady.push({ reason: isMamoriError(err, 'MAMORI_TARGET_REFUSED') ? 'TargetRefused' : 'BmcUnreachable', message: (err as Error).message });
         }
       }
     } catch (err) {

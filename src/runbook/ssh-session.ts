@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { MamoriError } from '../errors.ts';
+import { assertTarget, type TargetCheck } from '../manifest/target-networks.ts';
 import { BoundedOutput, createStreamScrubber, scrubText } from './scrub.ts';
 
 export interface SshTarget {
@@ -23,6 +24,8 @@ export interface SshTarget {
   legacyAlgorithms: boolean;
   readyTimeoutMs?: number;
   localAddress?: string;
+  /** The operator's target networks: `host` is checked here, before any socket is opened. */
+  targets: TargetCheck;
 }
 
 /** Why a connection could not be used; the executor maps each to a verdict. */
@@ -122,8 +125,15 @@ export class SshSession {
     return this.dead;
   }
 
+  /** Rejects with MAMORI_TARGET_REFUSED, before any socket, when `host` is outside the target networks. */
   static connect(target: SshTarget, signal?: AbortSignal): Promise<SshSession> {
     return new Promise((resolve, reject) => {
+      try {
+        assertTarget(target.targets, target.host, 'SSH');
+      } catch (err) {
+        reject(err);
+        return;
+      }
       const client = new Client();
       let observed = '';
       let mismatch = false;

@@ -3,8 +3,9 @@ import { generate } from 'selfsigned';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.ts';
 import { fakePeer, fakeTlsPeer, type FakePeer } from './fake-peer.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
-const registry = createProberRegistry();
+const registry = createProberRegistry({ targets: LAB_TARGETS });
 let peers: FakePeer[] = [];
 const DAY = 86_400_000;
 

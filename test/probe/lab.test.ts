@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { startLab, type Lab, type LabService } from '../lab/index.ts';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import { SERVICE_NAMES, type ProbeResult, type ServiceName } from '../../src/probe/types.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 /**
  * The probes against the real daemons of the lab (lab id 4), each verdict checked against the
@@ -62,7 +63,7 @@ interface Row {
   plugin: PluginVerdict;
 }
 
-const registry = createProberRegistry();
+const registry = createProberRegistry({ targets: LAB_TARGETS });
 
 /** Every service of one host, ours and the plugin's, at the same moment. */
 async function observe(address: string): Promise<Row[]> {

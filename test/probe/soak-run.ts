@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import { responderAddresses } from './light-responder.ts';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 const total = Number(process.argv[2] ?? 100_000);
 const concurrency = Number(process.argv[3] ?? 128);
@@ -41,7 +42,7 @@ await new Promise<void>((resolve, reject) => {
   responder.once('exit', (code) => reject(new Error(`responder exited ${code}`)));
 });
 
-const registry = createProberRegistry();
+const registry = createProberRegistry({ targets: LAB_TARGETS });
 const counts = { up: 0, down: 0, kinds: {} as Record<string, number> };
 async function run(n: number): Promise<void> {
   let next = 0;

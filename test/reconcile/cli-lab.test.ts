@@ -15,6 +15,7 @@ import type { ServerStatus } from '../../src/status/model.ts';
 import { BIN, freePort, killStrays, spawnDaemon } from '../daemon/daemon-process.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { FAST_PROBE, fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests } from '../support/lab-fleet.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 const LAB_ID = 11;
 let lab: Lab;
@@ -74,7 +75,7 @@ describe('mamori reconcile / status / resume (in-process, no daemon)', () => {
     const pass2 = await mamori('reconcile', '--once', '--json');
     expect(pass2.code, pass2.stderr).toBe(0);
     expect((JSON.parse(pass2.stdout) as ReconcileSummary).runbooks).toEqual([{ server: 'acme-c1', target: 'http', incidentId: expect.stringMatching(/^acme-c1\.http\./), attempt: 1, verdict: 'Recovered' }]);
-    expect((await createProberRegistry().probe({ service: 'http', address: lab.host('acme-c1').address, timeoutMs: 3000 })).up).toBe(true);
+    expect((await createProberRegistry({ targets: LAB_TARGETS }).probe({ service: 'http', address: lab.host('acme-c1').address, timeoutMs: 3000 })).up).toBe(true);
 
     const status = await mamori('status', '--json');
     expect(status.code, status.stderr).toBe(0);

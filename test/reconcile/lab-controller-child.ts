@@ -19,6 +19,7 @@ import type { RenderedRunbook } from '../../src/runbook/types.ts';
 import { openJournal, readJournal } from '../../src/status/journal.ts';
 import { acquireStateLock } from '../../src/status/lock.ts';
 import { createStatusStore } from '../../src/status/store.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 interface Spec {
   stateDir: string;
@@ -46,13 +47,13 @@ const runbook: RenderedRunbook = slow
   ? { ...spec.runbook, deadlineMs: 900_000, steps: [{ kind: 'run', id: 'slow-1', command: 'sleep 600', sudo: false, onFailure: 'stop', deadlineMs: 700_000 }, ...spec.runbook.steps] }
   : spec.runbook;
 const policy = policyFromConfig({ probe: { timeoutSeconds: 5, failuresToDown: 2, retryIntervalSeconds: 0.2 } });
-const registry = createProberRegistry();
+const registry = createProberRegistry({ targets: LAB_TARGETS });
 const records = (await readJournal(spec.stateDir)).records;
 const journal = await openJournal(spec.stateDir);
 const controller = new Controller({
   policy,
   probe: (doc, service, signal) => registry.probe(probeTargetOf(doc, service, policy.timeoutMs), signal),
-  executor: createExecutor({
+  executor: createExecutor({ targets: LAB_TARGETS,
     resolveSecret: async (ref) => {
       const v = spec.secrets[ref];
       if (v === undefined) throw new Error(`no secret ${ref}`);

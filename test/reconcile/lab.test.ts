@@ -20,6 +20,7 @@ import { createStatusStore } from '../../src/status/store.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { labProfiles, labSecrets, labServer, resolverOf, standardRunbook } from '../runbook/executor-lab.ts';
 import { RecordingNotifier } from './harness.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 const LAB_ID = 10;
 const CHILD = path.join(import.meta.dirname, 'lab-controller-child.ts');
@@ -50,7 +51,7 @@ function checkEnds(records: readonly JournalRecord[]): void {
 }
 
 async function probeUp(address: string, service: 'http'): Promise<boolean> {
-  return (await createProberRegistry().probe({ service, address, timeoutMs: 3000 })).up;
+  return (await createProberRegistry({ targets: LAB_TARGETS }).probe({ service, address, timeoutMs: 3000 })).up;
 }
 
 interface ChildRun {
@@ -89,12 +90,12 @@ describe('reconcile against the lab', () => {
     const runbook = await standardRunbook('std-httpd-el-sysv', doc, 'http');
     const journal = await openJournal(state);
     const policy = policyFromConfig({ probe: { timeoutSeconds: 5, failuresToDown: 2, retryIntervalSeconds: 0.2 } });
-    const registry = createProberRegistry();
+    const registry = createProberRegistry({ targets: LAB_TARGETS });
     const notifier = new RecordingNotifier();
     const controller = new Controller({
       policy,
       probe: (d, service, signal) => registry.probe(probeTargetOf(d, service, policy.timeoutMs), signal),
-      executor: createExecutor({ resolveSecret: resolverOf(await labSecrets(lab)), consoleProfiles: labProfiles(lab), logger: silentLogger() }),
+      executor: createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(await labSecrets(lab)), consoleProfiles: labProfiles(lab), logger: silentLogger() }),
       renderRunbook: (_d, target) => (target === 'http' ? runbook : new Error(`no runbook for ${target} in this test`)),
       notifier,
       store: createStatusStore(state),

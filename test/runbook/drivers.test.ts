@@ -4,6 +4,7 @@ import { ipmitoolArgv, splitBmcCredentials } from '../../src/runbook/drivers/ipm
 import { consoleChannelFor } from '../../src/runbook/drivers/registry.ts';
 import { runArgv } from '../../src/runbook/drivers/run-argv.ts';
 import { expandArgv } from '../../src/runbook/drivers/template.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 const server = { name: 'web01', address: '10.231.0.11', target: 'port7' };
 
@@ -18,7 +19,7 @@ describe('argv templates', () => {
   });
 
   test('the command driver runs without a shell: metacharacters reach the program as text', async () => {
-    const channel = consoleChannelFor({ c: { driver: 'command', console: ['/bin/echo', '{{server.name}}', '{{command}}'] } }, 'c', { server, secrets: [] });
+    const channel = consoleChannelFor({ c: { driver: 'command', console: ['/bin/echo', '{{server.name}}', '{{command}}'] } }, 'c', { targets: LAB_TARGETS, server, secrets: [] });
     const r = await channel.console?.run('$(id) ; `id` | id', { deadlineMs: 5_000 });
     expect(r?.exitCode).toBe(0);
     expect(r?.output).toBe('web01 $(id) ; `id` | id\n');
@@ -49,7 +50,7 @@ describe('ipmi', () => {
   });
 
   test('a server without a BMC address cannot use the ipmi driver, and says so', async () => {
-    const channel = consoleChannelFor({ i: { driver: 'ipmi' } }, 'i', { server, credentials: 'admin:x', secrets: [] });
+    const channel = consoleChannelFor({ i: { driver: 'ipmi' } }, 'i', { targets: LAB_TARGETS, server, credentials: 'admin:x', secrets: [] });
     await expect(channel.power?.status()).rejects.toThrow(/has no spec.console.bmc/);
   });
 });
@@ -57,7 +58,7 @@ describe('ipmi', () => {
 describe('the registry', () => {
   test('an unknown profile is MAMORI_RUNBOOK_CONSOLE_UNAVAILABLE naming the profile', () => {
     try {
-      consoleChannelFor({}, 'dc9', { server, secrets: [] });
+      consoleChannelFor({}, 'dc9', { targets: LAB_TARGETS, server, secrets: [] });
       expect.unreachable();
     } catch (err) {
       expect(isMamoriError(err, 'MAMORI_RUNBOOK_CONSOLE_UNAVAILABLE')).toBe(true);
@@ -66,7 +67,7 @@ describe('the registry', () => {
   });
 
   test('manual has neither console nor power: the executor escalates', () => {
-    const channel = consoleChannelFor({ m: { driver: 'manual', desk: 'noc@example.net' } }, 'm', { server, secrets: [] });
+    const channel = consoleChannelFor({ m: { driver: 'manual', desk: 'noc@example.net' } }, 'm', { targets: LAB_TARGETS, server, secrets: [] });
     expect(channel).toEqual({ profile: 'm', driver: 'manual', desk: 'noc@example.net' });
   });
 });

@@ -13,6 +13,7 @@ import { createExecutor } from '../../src/runbook/executor.ts';
 import type { Transcript } from '../../src/runbook/execution.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { labProfiles, labSecrets, labServer, outsideProbe, resolverOf, standardRunbook } from './executor-lab.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 let lab: Lab;
 let secrets: Map<string, string>;
@@ -31,7 +32,7 @@ async function execute(hostName: string, service: ServiceName, rbName: string, p
   const server = labServer(lab, host, { consoleProfile: profile });
   const runbook = await standardRunbook(rbName, server, service);
   const profiles = { ...labProfiles(lab), hung: { driver: 'ipmi' as const, cipherSuite: 3, consoleCommand: ['/bin/false', '{{command}}'] } };
-  return createExecutor({ resolveSecret: resolverOf(secrets), consoleProfiles: profiles, verifyIntervalMs: 500 }).execute({ server, runbook, probe: outsideProbe(server) });
+  return createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets), consoleProfiles: profiles, verifyIntervalMs: 500 }).execute({ server, runbook, probe: outsideProbe(server) });
 }
 
 async function initPid(hostName: string): Promise<string> {
@@ -137,6 +138,7 @@ describe('the console and the power button', () => {
     const credentials = `${host.bmc.user}:${password}`;
     const channel = (port: number) =>
       consoleChannelFor(labProfiles(lab), 'lab-ipmi', {
+        targets: LAB_TARGETS,
         server: { name: 'a', address: host.address, bmc: '127.0.0.1', bmcPort: port, target: 'a' },
         credentials,
         secrets: [password],

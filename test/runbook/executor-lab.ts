@@ -15,6 +15,7 @@ import type { OutsideProbe } from '../../src/runbook/execution.ts';
 import { renderRunbook } from '../../src/runbook/render.ts';
 import type { RenderedRunbook } from '../../src/runbook/types.ts';
 import type { Lab, LabHost } from '../lab/index.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 const RUNBOOKS = fileURLToPath(new URL('../../manifests/operator/runbooks/', import.meta.url));
 /** The lab's own console helper (test/lab/assets/console.sh), as an operator's argv template. */
@@ -102,7 +103,7 @@ export async function standardRunbook(name: string, server: ServerDocument, serv
 
 /** The real probes from mamori's side; every call is recorded for assertions. */
 export function outsideProbe(server: ServerDocument, calls: Array<{ service: ServiceName; up: boolean; at: number }> = []): OutsideProbe {
-  const registry = createProberRegistry();
+  const registry = createProberRegistry({ targets: LAB_TARGETS });
   return async (service) => {
     const r = await registry.probe({ service, address: server.spec.address, timeoutMs: 3_000 });
     calls.push({ service, up: r.up, at: Date.now() });

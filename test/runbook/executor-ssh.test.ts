@@ -13,6 +13,7 @@ import type { Transcript } from '../../src/runbook/execution.ts';
 import type { RenderedRunbook, RenderedStep } from '../../src/runbook/types.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { labProfiles, labSecrets, labServer, outsideProbe, resolverOf, standardRunbook, type LabServerOptions } from './executor-lab.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 let lab: Lab;
 let secrets: Map<string, string>;
@@ -48,7 +49,7 @@ async function runStandard(hostName: string, service: ServiceName, rbName: strin
   o.edit?.(runbook);
   const calls: Array<{ service: ServiceName; up: boolean; at: number }> = [];
   const log = logCapture();
-  const executor = createExecutor({ resolveSecret: resolverOf(secrets), consoleProfiles: labProfiles(lab), logger: log.logger });
+  const executor = createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets), consoleProfiles: labProfiles(lab), logger: log.logger });
   const t = await executor.execute({ server, runbook, probe: outsideProbe(server, calls) });
   return { t, calls, log: log.text(), server };
 }
@@ -210,7 +211,7 @@ describe('the pass-phrase host', () => {
     const half = Math.floor(passphrase.length / 2);
     const cmd = `printf %s ${JSON.stringify(passphrase.slice(0, half))}; sleep 0.3; printf '%s\\n' ${JSON.stringify(passphrase.slice(half))}`;
     const runbook = handRunbook('pp', 'http', [{ kind: 'run', id: 'leak', command: cmd, sudo: true, onFailure: 'stop', deadlineMs: 10_000 }]);
-    const t = await createExecutor({ resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
+    const t = await createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
     expect(step(t, 'leak')?.output).toBe('[redacted]\n');
     expect(JSON.stringify(t)).not.toContain(passphrase);
   });
@@ -223,7 +224,7 @@ describe('prompts', () => {
     const runbook = handRunbook('web', 'http', [
       { kind: 'run', id: 'chatty', command: 'echo "Setting password:"; sleep 1; echo done', sudo: false, onFailure: 'stop', deadlineMs: 10_000 },
     ]);
-    const t = await createExecutor({ resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
+    const t = await createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
     expect(step(t, 'chatty')).toMatchObject({ outcome: 'ok', exitCode: 0, output: 'Setting password:\ndone\n' });
     expect(t.verdict).toBe('Recovered');
   });
@@ -236,7 +237,7 @@ describe('prompts', () => {
     const runbook = handRunbook('web', 'http', [
       { kind: 'run', id: 'asks', command: 'printf "Password: "; read -r x; echo "got it"', sudo: true, onFailure: 'stop', deadlineMs: 30_000 },
     ]);
-    const t = await createExecutor({ resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
+    const t = await createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
     expect(t.verdict).toBe('PassphraseRequired');
     expect(step(t, 'asks')?.outcome).toBe('failed');
     expect(step(t, 'asks')?.output).toMatch(/^Password: /);
@@ -269,7 +270,7 @@ describe('a customer who removed key login', () => {
       server.spec.access.sudo = { pty, password: { secretRef: 'pw-sudo' } };
       const runbook = await standardRunbook('std-httpd-el-sysv', server, 'http');
       const log = logCapture();
-      const t = await createExecutor({ resolveSecret: resolverOf(secrets), logger: log.logger }).execute({ server, runbook, probe: outsideProbe(server) });
+      const t = await createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets), logger: log.logger }).execute({ server, runbook, probe: outsideProbe(server) });
       expect(t.verdict).toBe('Recovered');
       expect(step(t, 'restart-httpd')?.exitCode).toBe(0);
       expect(JSON.stringify(t)).not.toContain(password);
@@ -283,7 +284,7 @@ describe('deadlines and floods', () => {
     const host = lab.host('web');
     const server = labServer(lab, host);
     const runbook = handRunbook('web', 'http', [{ kind: 'run', id: 'hang', command: 'sleep 600', sudo: true, onFailure: 'stop', deadlineMs: 3_000 }]);
-    const t = await createExecutor({ resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
+    const t = await createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
     expect(t.verdict).toBe('DeadlineExceeded');
     const hang = step(t, 'hang');
     expect(hang?.outcome).toBe('timeout');
@@ -295,7 +296,7 @@ describe('deadlines and floods', () => {
   test('the runbook deadline stops the running step too, and so does the daemon stopping', async () => {
     const host = lab.host('web');
     const server = labServer(lab, host);
-    const executor = createExecutor({ resolveSecret: resolverOf(secrets) });
+    const executor = createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets) });
     const long = handRunbook('web', 'http', [{ kind: 'run', id: 'hang', command: 'sleep 601', sudo: false, onFailure: 'stop', deadlineMs: 60_000 }], 2_000);
     const t = await executor.execute({ server, runbook: long, probe: outsideProbe(server) });
     expect(t.verdict).toBe('DeadlineExceeded');
@@ -313,7 +314,7 @@ describe('deadlines and floods', () => {
     const host = lab.host('web');
     const server = labServer(lab, host);
     const runbook = handRunbook('web', 'http', [{ kind: 'run', id: 'flood', command: 'yes | head -c 50000000', sudo: false, onFailure: 'stop', deadlineMs: 50_000 }]);
-    const t = await createExecutor({ resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
+    const t = await createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
     const flood = step(t, 'flood');
     expect(flood?.outcome).toBe('ok');
     expect(flood?.exitCode).toBe(0);

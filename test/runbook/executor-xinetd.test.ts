@@ -15,6 +15,7 @@ import { selectRunbook } from '../../src/runbook/select.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { labProfiles, labSecrets, labServer, outsideProbe, resolverOf } from './executor-lab.ts';
 import { standardRunbooks } from './operator-docs.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 const HOST = 'tel';
 let lab: Lab;
@@ -42,7 +43,7 @@ function telnetRunbook() {
 
 async function execute(): Promise<{ t: Transcript; calls: Array<{ service: ServiceName; up: boolean; at: number }> }> {
   const calls: Array<{ service: ServiceName; up: boolean; at: number }> = [];
-  const executor = createExecutor({ resolveSecret: resolverOf(secrets), consoleProfiles: labProfiles(lab), logger: silentLogger() });
+  const executor = createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets), consoleProfiles: labProfiles(lab), logger: silentLogger() });
   const t = await executor.execute({ server, runbook: telnetRunbook(), probe: outsideProbe(server, calls) });
   return { t, calls };
 }
@@ -54,7 +55,7 @@ async function pids(): Promise<{ xinetd: string; inetd: string }> {
 }
 
 async function telnetUp(): Promise<boolean> {
-  const r = await createProberRegistry().probe({ service: 'telnet', address: lab.host(HOST).address, timeoutMs: 3_000 });
+  const r = await createProberRegistry({ targets: LAB_TARGETS }).probe({ service: 'telnet', address: lab.host(HOST).address, timeoutMs: 3_000 });
   return r.up;
 }
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkReadiness, type ReadinessCondition, type ReadinessReport } from '../../src/runbook/readiness.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { labProfiles, labSecrets, labServer, resolverOf, standardRunbook, type LabServerOptions } from './executor-lab.ts';
+import { LAB_TARGETS } from '../support/targets.ts';
 
 let lab: Lab;
 const tempDirs: string[] = [];
@@ -26,7 +27,7 @@ async function readiness(hostName: string, o: LabServerOptions = {}, edit?: (s: 
   const secrets = await labSecrets(lab);
   edit?.(secrets);
   const runbooks = [await standardRunbook('std-httpd-el-sysv', server, 'http')];
-  return checkReadiness(server, { resolveSecret: resolverOf(secrets), consoleProfiles: labProfiles(lab), runbooks });
+  return checkReadiness(server, { targets: LAB_TARGETS, resolveSecret: resolverOf(secrets), consoleProfiles: labProfiles(lab), runbooks });
 }
 
 const cond = (r: ReadinessReport, type: ReadinessCondition['type']) => r.conditions.find((c) => c.type === type);

@@ -75,7 +75,7 @@ export type Network = string;
  */
 export type ManagementNetworks = Network[];
 /**
- * The networks customer servers live in. mamori never connects to an address outside them.
+ * The networks customer servers live in. mamori never connects to an address outside them: every probe, SSH session, BMC and console call, and mamori probe, is checked against them. Without it: the loopback (127.0.0.0/8, ::1), the lab (10.231.0.0/16) and the documentation ranges.
  *
  * @minItems 1
  */

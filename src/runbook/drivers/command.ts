@@ -3,6 +3,7 @@
  * Power, when given, prints `on`/`off` for {{action}} = status.
  */
 import { MamoriError } from '../../errors.ts';
+import { assertTarget } from '../../manifest/target-networks.ts';
 import { argvConsole } from './console-argv.ts';
 import { runArgv } from './run-argv.ts';
 import { expandArgv } from './template.ts';
@@ -17,6 +18,7 @@ export function commandChannel(profile: CommandProfile, ctx: DriverContext): Con
 function argvPower(template: readonly string[], ctx: DriverContext): PowerDriver {
   const where = `power profile ${ctx.profileName}`;
   const call = async (action: string, deadlineMs: number, signal?: AbortSignal): Promise<string> => {
+    assertTarget(ctx.targets, ctx.server.address, where);
     const argv = expandArgv(template, {
       'server.name': ctx.server.name,
       'server.address': ctx.server.address,

@@ -1,4 +1,5 @@
 /** A console reached by running an operator's argv template (the command driver, ipmi's consoleCommand). */
+import { assertTarget } from '../../manifest/target-networks.ts';
 import { expandArgv } from './template.ts';
 import { runArgv } from './run-argv.ts';
 import { CONSOLE_ALIVE_MARKER, CONSOLE_CHECK_COMMAND, type ConsoleDriver, type DriverContext } from './types.ts';
@@ -10,7 +11,8 @@ export function argvConsole(template: readonly string[], ctx: DriverContext): Co
     ...(ctx.server.target !== undefined ? { 'console.target': ctx.server.target } : {}),
   };
   const where = `console profile ${ctx.profileName}`;
-  const run: ConsoleDriver['run'] = (command, opts) => {
+  const run: ConsoleDriver['run'] = async (command, opts) => {
+    assertTarget(ctx.targets, ctx.server.address, where);
     const argv = expandArgv(template, { ...values, command }, where);
     return runArgv(argv, { timeoutMs: opts.deadlineMs, secrets: ctx.secrets, ...(opts.signal ? { signal: opts.signal } : {}) });
   };

@@ -5,6 +5,7 @@
  * is that argv template (a serial console server); otherwise the console cannot be looked at.
  */
 import { MamoriError } from '../../errors.ts';
+import { assertTarget } from '../../manifest/target-networks.ts';
 import { argvConsole } from './console-argv.ts';
 import { runArgv } from './run-argv.ts';
 import type { ConsoleChannel, DriverContext, IpmiProfile, PowerDriver, PowerState } from './types.ts';
@@ -36,6 +37,7 @@ function ipmiPower(profile: IpmiProfile, ctx: DriverContext): PowerDriver {
   const call = async (args: string[], deadlineMs: number, signal?: AbortSignal): Promise<string> => {
     const bmc = ctx.server.bmc;
     if (!bmc) throw new MamoriError('MAMORI_RUNBOOK_CONSOLE_UNAVAILABLE', `${where}: server ${ctx.server.name} has no spec.console.bmc`);
+    assertTarget(ctx.targets, bmc, `${where}: the BMC`);
     if (ctx.credentials === undefined) throw new MamoriError('MAMORI_RUNBOOK_CONSOLE_UNAVAILABLE', `${where}: server ${ctx.server.name} has no BMC credentials`);
     const { user, password } = splitBmcCredentials(ctx.credentials);
     const argv = ipmitoolArgv(ctx.ipmitool ?? 'ipmitool', bmc, ctx.server.bmcPort ?? DEFAULT_BMC_PORT, user, profile.cipherSuite ?? 3, args);

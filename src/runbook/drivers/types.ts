@@ -3,6 +3,7 @@
  * gone. The operator defines profiles (config `consoleProfiles`); a server names one.
  * A driver turns a profile + a server into a ConsoleChannel.
  */
+import type { TargetCheck } from '../../manifest/target-networks.ts';
 import type { ArgvResult } from './run-argv.ts';
 
 export type PowerState = 'on' | 'off';
@@ -65,6 +66,8 @@ export interface DriverContext {
   secrets: readonly string[];
   /** The ipmitool binary (default `ipmitool` on PATH). */
   ipmitool?: string;
+  /** The operator's target networks: the BMC, and the address a console/power command is given, are checked at each call. */
+  targets: TargetCheck;
 }
 
 /** The text a console check prints: alive only if it comes back. */
