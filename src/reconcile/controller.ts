@@ -1227,7 +1227,7 @@ export class Controller {
 
 /** What of a manifest changes probing or repair: a change is reconciled at once. */
 function desiredKey(d: DesiredServer): string {
-  return JSON.stringify([d.address, d.services, d.suspend, d.maintenance, d.location]);
+  return JSON.stringify([d.address, d.services, d.suspend, d.suspendUntilMs, d.maintenance, d.location]);
 }
 
 function sameLocation(a: DesiredServer, b: DesiredServer): boolean {

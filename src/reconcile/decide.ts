@@ -8,6 +8,7 @@
 import type { ServiceName } from '../manifest/types.ts';
 import { budgetSpent, HOUR_MS, pruneWindow, SIX_HOURS_MS } from './budgets.ts';
 import { diffEpisodes, groupKeysOf, MassFailureIndex } from './mass-failure.ts';
+import { isInMaintenance, isSuspended } from './maintenance.ts';
 import type {
   Action,
   DesiredServer,
@@ -69,13 +70,6 @@ export function cloneService(h: ServiceHistory): ServiceHistory {
 /** `web01.http.20261125T222200.000Z`: readable, sortable, unique per (server, target, ms). */
 export function incidentId(server: string, target: RemediationTarget, now: number): string {
   return `${server}.${target}.${new Date(now).toISOString().replace(/[-:]/g, '')}`;
-}
-
-export function isInMaintenance(server: DesiredServer, now: number): string | undefined {
-  for (const w of server.maintenance) {
-    if (now >= w.startMs && now < w.endMs) return w.reason ?? 'maintenance window';
-  }
-  return undefined;
 }
 
 /** A failing state: the service's newest trusted probe failed, or a repair is under way or held. */
@@ -291,7 +285,7 @@ function stepService(
   const maintenance = isInMaintenance(desired, now);
   const hold: HoldReason | undefined =
     coveredBy ??
-    (desired.suspend ? 'Suspended' : undefined) ??
+    (isSuspended(desired, now) ? 'Suspended' : undefined) ??
     (maintenance !== undefined ? 'Maintenance' : undefined) ??
     (ctx.pausedBy !== undefined ? 'MassFailurePaused' : undefined) ??
     (flapping ? 'Flapping' : undefined);

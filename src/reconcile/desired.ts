@@ -20,18 +20,26 @@ export function serviceNamesOf(doc: ServerDocument): ServiceName[] {
 export function desiredFromManifest(doc: ServerDocument): DesiredServer {
   const maintenance: MaintenanceWindow[] = [];
   for (const w of doc.spec.maintenance ?? []) {
-    const startMs = Date.parse(w.start);
-    const endMs = Date.parse(w.end);
-    if (Number.isFinite(startMs) && Number.isFinite(endMs)) maintenance.push(w.reason !== undefined ? { startMs, endMs, reason: w.reason } : { startMs, endMs });
+    const reason = w.reason !== undefined ? { reason: w.reason } : {};
+    if (w.schedule !== undefined && w.durationMinutes !== undefined) {
+      maintenance.push({ kind: 'recurring', schedule: w.schedule, timeZone: w.timeZone ?? 'UTC', durationMs: w.durationMinutes * 60_000, ...reason });
+      continue;
+    }
+    const startMs = Date.parse(w.start ?? '');
+    const endMs = Date.parse(w.end ?? '');
+    if (Number.isFinite(startMs) && Number.isFinite(endMs)) maintenance.push({ startMs, endMs, ...reason });
   }
+  const suspend = doc.spec.suspend;
+  const suspendUntilMs = typeof suspend === 'object' ? Date.parse(suspend.until) : undefined;
   const d: DesiredServer = {
     name: doc.metadata.name,
     address: doc.spec.address,
     // ping, then ssh, then the rest: the order decide judges them in (a host down covers its services).
     services: serviceOrder(serviceNamesOf(doc)),
-    suspend: doc.spec.suspend === true,
+    suspend: suspend === true || typeof suspend === 'object',
     maintenance,
   };
+  if (suspendUntilMs !== undefined && Number.isFinite(suspendUntilMs)) d.suspendUntilMs = suspendUntilMs;
   if (doc.spec.location !== undefined) d.location = { ...doc.spec.location };
   d.groupKeys = groupKeysOf(d);
   return d;

@@ -15,11 +15,10 @@ export type ServiceState = 'Unknown' | 'Healthy' | 'Suspect' | 'Down' | 'Remedia
 /** What a runbook is for: one service, or the whole host (ping failed: the console/power runbook). */
 export type RemediationTarget = ServiceName | 'host';
 
-export interface MaintenanceWindow {
-  startMs: number;
-  endMs: number;
-  reason?: string;
-}
+/** A maintenance window: once (epoch ms), or recurring (a cron schedule read in an IANA zone). */
+export type MaintenanceWindow =
+  | { kind?: 'once'; startMs: number; endMs: number; reason?: string }
+  | { kind: 'recurring'; schedule: string; timeZone: string; durationMs: number; reason?: string };
 
 export interface DesiredLocation {
   site?: string;
@@ -34,6 +33,8 @@ export interface DesiredServer {
   services: readonly ServiceName[];
   location?: DesiredLocation;
   suspend: boolean;
+  /** With `suspend`: when the suspension ends by itself (epoch ms); absent = until set back. */
+  suspendUntilMs?: number;
   maintenance: readonly MaintenanceWindow[];
   /** The mass-failure group keys (network, site, rack, switch), computed once per manifest. */
   groupKeys?: readonly string[];

@@ -11,6 +11,7 @@ import { planCheck } from './plan.ts';
 import { networksCheck } from './networks.ts';
 import { secretNamespaceCheck } from './secret-namespace.ts';
 import { consoleProfileCheck } from './console-profile.ts';
+import { maintenanceCheck } from './maintenance.ts';
 import { duplicateServiceCheck, stepIdCheck } from './services.ts';
 
 export const BUILTIN_CHECKS: readonly SemanticCheck[] = [
@@ -19,6 +20,7 @@ export const BUILTIN_CHECKS: readonly SemanticCheck[] = [
   networksCheck,
   secretNamespaceCheck,
   consoleProfileCheck,
+  maintenanceCheck,
   duplicateServiceCheck,
   stepIdCheck,
 ];

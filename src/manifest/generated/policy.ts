@@ -74,6 +74,10 @@ export type CheckBeforeActing = boolean;
  */
 export type VerifyAfterActing = boolean;
 /**
+ * The longest maintenance window (in hours) a server manifest may declare, once or recurring (72 by default): a window is a time when nothing is repaired.
+ */
+export type LongestMaintenanceWindow = number;
+/**
  * Whether a custom run step may set sudo: false (true by default).
  */
 export type CommandsWithoutSudo = boolean;
@@ -114,5 +118,6 @@ export interface Policy {
   customConsole?: ConsoleInCustomRunbooks;
   requireOpeningCheck?: CheckBeforeActing;
   requireVerify?: VerifyAfterActing;
+  maxMaintenanceHours?: LongestMaintenanceWindow;
   allowSudoFalse?: CommandsWithoutSudo;
 }

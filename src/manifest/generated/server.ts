@@ -174,31 +174,59 @@ export type BMCPort = number;
  */
 export type ConsoleTarget = string;
 /**
- * When the window starts (RFC 3339, with a time zone).
+ * A one-time window: when it starts (RFC 3339, with a time zone).
  */
 export type Start = string;
 /**
- * When the window ends (RFC 3339, with a time zone).
+ * A one-time window: when it ends (RFC 3339, with a time zone); after the start.
  */
 export type End = string;
+/**
+ * A recurring window: when each one starts, as a five-field cron expression (minute hour day-of-month month day-of-week) read in timeZone, e.g. "0 2 * * 0" for every Sunday at 02:00.
+ */
+export type Schedule = string;
+/**
+ * A recurring window: how long each one lasts, in elapsed minutes (a window across a daylight-saving change still lasts this long).
+ */
+export type DurationMinutes = number;
+/**
+ * A recurring window: the IANA time zone its schedule is read in (e.g. Asia/Tokyo); UTC when absent.
+ */
+export type TimeZone = string;
 /**
  * Why, for the status page.
  */
 export type Reason = string;
 /**
- * Times when mamori watches but repairs nothing. Each window has an end.
+ * Times when mamori watches but repairs nothing. A window is either once (start and end) or recurring (schedule, durationMinutes and timeZone); every window has an end, and no window may be longer than the operator's policy allows (operator/policy.yaml, maxMaintenanceHours).
  *
  * @maxItems 16
  */
 export type MaintenanceWindows = {
-  start: Start;
-  end: End;
+  start?: Start;
+  end?: End;
+  schedule?: Schedule;
+  durationMinutes?: DurationMinutes;
+  timeZone?: TimeZone;
   reason?: Reason;
 }[];
 /**
- * true: keep watching, repair nothing, until set back to false.
+ * true: keep watching, repair nothing, until set back to false. Or an object with until (RFC 3339): repairs resume by themselves at that time.
  */
-export type Suspend = boolean;
+export type Suspend =
+  | boolean
+  | {
+      until: Until;
+      reason?: Reason1;
+    };
+/**
+ * When repairs resume by themselves (RFC 3339, with a time zone).
+ */
+export type Until = string;
+/**
+ * Why, for the status page.
+ */
+export type Reason1 = string;
 
 /**
  * A customer server that mamori watches and repairs. Lives in customers/<customer>/servers/<name>.yaml and is changed by pull request.
