@@ -3,9 +3,9 @@
  */
 import type { ServiceName } from '../manifest/types.ts';
 import { mergeConditions, type ConditionInput } from '../status/conditions.ts';
-import type { Condition, IncidentStatus, ServerStatus, ServiceStatus, TransitionStatus } from '../status/model.ts';
+import type { Condition, IncidentStatus, MaintenanceTimes, ServerStatus, ServiceStatus, TransitionStatus } from '../status/model.ts';
 import { STATUS_API_VERSION, STATUS_KIND } from '../status/model.ts';
-import { isInMaintenance } from './decide.ts';
+import { currentWindow, isSuspended, nextWindow, type WindowTimes } from './maintenance.ts';
 import type { DesiredServer, Incident, MassFailureEpisode, Observation, ObservedServer, ServerHistory, ServiceHistory } from './types.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -125,13 +125,21 @@ export function serverStatusOf(input: StatusViewInput): ServerStatus {
         }
       : { type: 'MassFailurePaused', status: 'False', reason: 'NoMassFailure', message: '' },
   );
-  const maintenance = isInMaintenance(desired, now);
-  const window = desired.maintenance.find((w) => now >= w.startMs && now < w.endMs);
+  const window = currentWindow(desired, now);
+  const next = nextWindow(desired, now);
   conds.push(
-    desired.suspend
-      ? { type: 'Suspended', status: 'True', reason: 'Suspended', message: 'spec.suspend is true: probes go on, nothing is repaired' }
-      : maintenance !== undefined && window !== undefined
-        ? { type: 'Suspended', status: 'True', reason: 'Maintenance', message: `${maintenance} until ${iso(window.endMs)}: probes go on, nothing is repaired` }
+    isSuspended(desired, now)
+      ? {
+          type: 'Suspended',
+          status: 'True',
+          reason: 'Suspended',
+          message:
+            desired.suspendUntilMs !== undefined
+              ? `spec.suspend until ${iso(desired.suspendUntilMs)}: probes go on, nothing is repaired`
+              : 'spec.suspend is true: probes go on, nothing is repaired',
+        }
+      : window !== undefined
+        ? { type: 'Suspended', status: 'True', reason: 'Maintenance', message: `${window.reason ?? 'maintenance window'} until ${iso(window.endMs)}: probes go on, nothing is repaired` }
         : { type: 'Suspended', status: 'False', reason: 'Active', message: '' },
   );
   conds.push(
@@ -175,5 +183,9 @@ export function serverStatusOf(input: StatusViewInput): ServerStatus {
     incidents: { open, recent: (history?.recent ?? []).map(incidentStatus).reverse() },
   };
   if (input.lastTransition !== undefined) status.lastTransition = input.lastTransition;
+  if (window !== undefined || next !== undefined) {
+    const times = (w: WindowTimes): MaintenanceTimes => ({ start: iso(w.startMs), end: iso(w.endMs), ...(w.reason !== undefined ? { reason: w.reason } : {}) });
+    status.maintenance = { ...(window !== undefined ? { current: times(window) } : {}), ...(next !== undefined ? { next: times(next) } : {}) };
+  }
   return status;
 }

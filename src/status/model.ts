@@ -87,4 +87,12 @@ export interface ServerStatus {
   services: Record<string, ServiceStatus>;
   lastTransition?: TransitionStatus;
   incidents: { open: IncidentStatus[]; recent: IncidentStatus[] };
+  /** The maintenance window in force and the next one to begin (RFC 3339), when the server has any. */
+  maintenance?: { current?: MaintenanceTimes; next?: MaintenanceTimes };
+}
+
+export interface MaintenanceTimes {
+  start: string;
+  end: string;
+  reason?: string;
 }

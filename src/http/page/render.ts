@@ -139,6 +139,16 @@ function flags(s: ServerStatus): SafeHtml[] {
   return out;
 }
 
+/** The window in force, else the next one: when nothing will be repaired. */
+function maintenanceLine(s: ServerStatus): SafeHtml | string {
+  const m = s.maintenance;
+  const w = m?.current ?? m?.next;
+  if (m === undefined || w === undefined) return '';
+  const label = m.current !== undefined ? 'In maintenance until' : 'Next maintenance window';
+  const at = (iso: string): SafeHtml => html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
+  return html`<p class="muted maintenance" data-maintenance="${m.current !== undefined ? 'current' : 'next'}">${label} ${m.current !== undefined ? at(w.end) : html`${at(w.start)} – ${at(w.end)}`}${w.reason !== undefined ? html` (${w.reason})` : ''}: probes go on, nothing is repaired.</p>`;
+}
+
 export function renderFleet(data: PageData, options: ViewOptions): SafeHtml {
   const customers = [...new Set(data.servers.map((s) => s.metadata.customer ?? ''))].filter((c) => c !== '').sort();
   const servers = data.servers
@@ -231,6 +241,7 @@ export function renderServer(data: PageData, name: string, options: ViewOptions)
   return html`<p class="crumb"><a href="${customerHref(undefined)}">← Fleet</a>${s.metadata.customer ? html` · <a href="${customerHref(s.metadata.customer)}">${s.metadata.customer}</a>` : ''}</p>
   <h1 class="server-title">${s.metadata.name} ${readyBadge(s)} ${flags(s)}</h1>
   <p class="muted">Revision ${short(s.observedRevision)} · status updated ${when(s.updatedAt, data.now)}</p>
+  ${maintenanceLine(s)}
   ${banners(data, s)}
   <section class="cards" aria-label="Services">${services.map((svc) => {
     const st = s.services[svc];
