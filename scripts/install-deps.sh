@@ -15,6 +15,8 @@ PACKAGES=(
   systemd-container apache2
   # namespaces, firewalls, the simulated BMC
   iproute2 iptables socat netcat-openbsd openipmi ipmitool procps psmisc util-linux openssl git
+  # signed changes: OpenPGP signatures are verified (and, in the tests, made) with Debian's gpg
+  gpg gpg-agent gpgconf
   # the status page test
   chromium
 )

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { loadConfig } from './config/load-config.ts';
-import type { MamoriConfig } from './config/types.ts';
+import type { MamoriConfig, SigningConfig } from './config/types.ts';
 import { isMamoriError, MamoriError } from './errors.ts';
 import { MamoriMetrics } from './http/metrics.ts';
 import { PageLiveState } from './http/page/live-state.ts';
@@ -225,15 +225,18 @@ export class Daemon {
       return new FolderSource({ root: s.path, debounceMs: s.debounceMs, logger, ...(config.operatorDir ? { operatorDir: config.operatorDir } : {}) });
     }
     const credentials = s.credentials ? credentialsFromSecret(await resolveSecret(s.credentials, config)) : undefined;
-    return new GitSource({
+    const source = new GitSource({
       url: s.url,
       ref: s.ref,
       path: s.path,
       cacheDir: s.cacheDir,
       ...(credentials ? { credentials } : {}),
-      ...(config.signing ? { signing: { allowedSignersFile: config.signing.allowedSigners, operatorSigners: [...config.signing.operatorSigners] } } : {}),
+      ...(config.signing ? { signing: structuredClone(config.signing) as SigningConfig } : {}),
       logger,
     });
+    // Bad keys stop the start here (MAMORI_SIGNING_KEYS names the field), not at the first sync.
+    if (config.signing) await source.setSigning(structuredClone(config.signing) as SigningConfig);
+    return source;
   }
 
   /** The loader on a revision's files; operator documents from operatorDir, else the revision's, else mamori's own. */
@@ -377,6 +380,19 @@ export class Daemon {
       return { applied: false, changed: [], restartRequired: [], error };
     }
     const before = this.config;
+    // Keys are read again on every reload (a keyring file may change under the same config): a key
+    // removed is refused from the next revision on. Bad keys refuse the reload; the old ones stay.
+    let signingChanged = false;
+    if (this.source instanceof GitSource) {
+      try {
+        await this.source.setSigning(next.signing ? (structuredClone(next.signing) as SigningConfig) : undefined);
+        signingChanged = JSON.stringify(next.signing) !== JSON.stringify(before.signing);
+      } catch (err) {
+        const error = isMamoriError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
+        log.error({ err }, 'config reload refused; the running config is kept');
+        return { applied: false, changed: [], restartRequired: [], error };
+      }
+    }
     const changed: string[] = [];
     const restartRequired: string[] = [];
     const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
@@ -407,7 +423,7 @@ export class Daemon {
     if (next.probe.concurrency !== before.probe.concurrency) restartRequired.push('probe.concurrency');
     if (next.remediation.concurrency !== before.remediation.concurrency) restartRequired.push('remediation.concurrency');
     if (next.stateDir !== before.stateDir) restartRequired.push('stateDir');
-    if (differs(next.signing, before.signing)) restartRequired.push('signing');
+    if (signingChanged) changed.push('signing');
     if (differs(next.statusWriteBack, before.statusWriteBack)) restartRequired.push('statusWriteBack');
     if (differs(next.mail, before.mail)) restartRequired.push('mail');
     this.config = next;

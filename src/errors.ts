@@ -22,6 +22,7 @@ export const ERROR_CATALOG = {
   MAMORI_TARGET_REFUSED: "the address is outside the operator's target networks (or not a plain IP address); mamori connects nowhere else",
   MAMORI_PLAN_SOURCE: 'a revision to plan cannot be read',
   MAMORI_SOURCE_WRITEBACK_FAILED: 'the status files could not be pushed to the status branch',
+  MAMORI_SIGNING_KEYS: 'the signers\' keys in the configuration could not be read',
   MAMORI_DAEMON_NOT_HELD: 'that revision is not waiting for confirmation',
   MAMORI_HTTP_LISTEN_UNSAFE: 'listening beyond the loopback requires an http.token',
   MAMORI_HTTP_UNREACHABLE: 'no mamori daemon answers on the local API address',

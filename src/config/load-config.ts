@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { MamoriError } from '../errors.ts';
-import type { ConfigDocument } from '../manifest/generated/config.ts';
+import type { ConfigDocument, SignedChanges } from '../manifest/generated/config.ts';
 import { parseYaml, type PositionIndex } from '../manifest/parse-yaml.ts';
 import { targetCheck } from '../manifest/target-networks.ts';
 import { schemaSet } from '../manifest/schemas.ts';
@@ -16,7 +16,7 @@ import { MANIFEST_LIMITS } from '../manifest/limits.ts';
 import { formatFinding } from '../manifest/format-findings.ts';
 import type { Finding } from '../manifest/types.ts';
 import { CONFIG_DEFAULTS, DEFAULT_MANAGEMENT_NETWORKS, DEFAULT_TARGET_NETWORKS } from './defaults.ts';
-import type { MamoriConfig, MamoriConfigShape } from './types.ts';
+import type { MamoriConfig, MamoriConfigShape, SignerConfig, SigningConfig } from './types.ts';
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -99,15 +99,42 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
         : {}),
       maxPerServerPerHour: doc.mail?.maxPerServerPerHour ?? d.mail.maxPerServerPerHour,
     },
-    signing: doc.signing
-      ? { allowedSigners: abs(doc.signing.allowedSigners), operatorSigners: [...(doc.signing.operatorSigners ?? [])] }
-      : undefined,
+    signing: doc.signing ? resolveSigning(doc.signing, abs) : undefined,
     statusWriteBack: doc.statusWriteBack ? { ...d.statusWriteBack, ...doc.statusWriteBack } : undefined,
     holds: { ...d.holds, ...doc.holds },
     readiness: { ...d.readiness, ...doc.readiness },
     log: { level: doc.log?.level ?? d.log.level, pretty: doc.log?.pretty },
   };
   return deepFreeze(shape) as MamoriConfig;
+}
+
+export function normalizeFingerprint(fingerprint: string): string {
+  return fingerprint.replace(/ /g, '').toUpperCase();
+}
+
+function resolveSigning(s: SignedChanges, abs: (p: string) => string): SigningConfig {
+  const signers: Record<string, SignerConfig> = {};
+  for (const [name, signer] of Object.entries(s.signers ?? {})) {
+    if (!signer) continue;
+    signers[name] = {
+      ssh: [...(signer.ssh ?? [])],
+      openpgp: (signer.openpgp ?? []).map((k) => ({
+        fingerprint: normalizeFingerprint(k.fingerprint),
+        ...(k.key !== undefined ? { key: k.key } : {}),
+        ...(k.keyring !== undefined ? { keyring: abs(k.keyring) } : {}),
+      })),
+    };
+  }
+  const groups: Record<string, string[]> = {};
+  for (const [name, members] of Object.entries(s.groups ?? {})) if (members) groups[name] = [...members];
+  return {
+    signers,
+    groups,
+    paths: s.paths?.map((r) => ({ glob: r.glob, signers: [...r.signers] })),
+    ...(s.since !== undefined ? { since: s.since } : {}),
+    ...(s.allowedSigners !== undefined ? { allowedSigners: abs(s.allowedSigners) } : {}),
+    operatorSigners: [...(s.operatorSigners ?? [])],
+  };
 }
 
 /** The embedded defaults, relative paths taken from `cwd`. */
@@ -126,6 +153,44 @@ function configChecks(doc: ConfigDocument, positions: PositionIndex, file: strin
     const p = positions.positionOf(field);
     out.push({ file, line: p.line, col: p.col, field, rule: v.reason === 'ipv4-embedded' ? 'network-ipv4-embedded' : 'network-target', severity: 'error', message: v.message });
   });
+  out.push(...signingChecks(doc.signing, positions, file));
+  return out;
+}
+
+/** What the schema cannot say about signing: every name a rule or group uses is a signer or a group. */
+function signingChecks(s: SignedChanges | undefined, positions: PositionIndex, file: string): Finding[] {
+  if (!s) return [];
+  const out: Finding[] = [];
+  const at = (field: string, message: string, rule = 'signing'): void => {
+    const p = positions.positionOf(field);
+    out.push({ file, line: p.line, col: p.col, field, rule, severity: 'error', message });
+  };
+  const signers = new Set(Object.keys(s.signers ?? {}));
+  const groups = new Set(Object.keys(s.groups ?? {}));
+  if (signers.size === 0 && s.allowedSigners === undefined) at('signing', 'name the signers (signing.signers) or an allowed signers file (signing.allowedSigners)');
+  for (const [name, signer] of Object.entries(s.signers ?? {})) {
+    if (groups.has(name)) at(`signing.groups.${name}`, `${name} is both a signer and a group`);
+    if (!signer || ((signer.ssh ?? []).length === 0 && (signer.openpgp ?? []).length === 0)) at(`signing.signers.${name}`, `signer ${name} has no key (ssh or openpgp)`);
+    (signer?.openpgp ?? []).forEach((k, i) => {
+      const field = `signing.signers.${name}.openpgp[${i}]`;
+      if ((k.key === undefined) === (k.keyring === undefined)) at(field, 'give the key itself (key) or a keyring file (keyring), one of the two');
+      const fpr = normalizeFingerprint(k.fingerprint);
+      if (fpr.length !== 40 && fpr.length !== 64) at(`${field}.fingerprint`, 'a fingerprint is 40 hex digits (v4 keys) or 64 (v5 and v6)');
+    });
+  }
+  // With an allowed signers file, principals are signers too: only the file knows them.
+  const known = (name: string): boolean => signers.has(name) || groups.has(name) || s.allowedSigners !== undefined;
+  for (const [group, members] of Object.entries(s.groups ?? {})) {
+    (members ?? []).forEach((m, i) => {
+      if (!signers.has(m) && s.allowedSigners === undefined) at(`signing.groups.${group}[${i}]`, `${m} is not a signer (signing.signers)`);
+    });
+  }
+  (s.paths ?? []).forEach((rule, i) => {
+    rule.signers.forEach((name, j) => {
+      if (!known(name)) at(`signing.paths[${i}].signers[${j}]`, `${name} is neither a signer nor a group`);
+    });
+  });
+  if (s.operatorSigners !== undefined && s.paths !== undefined) at('signing.operatorSigners', 'operatorSigners applies only without paths: put the operators in the path rules');
   return out;
 }
 

@@ -15,7 +15,6 @@ import type {
   ReadinessCheck,
   RemediationLimits,
   SMTP,
-  SignedRevisions,
   StatusWriteBack,
 } from '../manifest/generated/config.ts';
 
@@ -30,6 +29,24 @@ export type DeepReadonly<T> = T extends (infer U)[]
   : T extends object
     ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
     : T;
+
+/** One signer's keys; keyring paths absolute, fingerprints upper-case without spaces. */
+export interface SignerConfig {
+  ssh: string[];
+  openpgp: Array<{ fingerprint: string; key?: string; keyring?: string }>;
+}
+
+/** signing: names as written (groups are expanded by src/source/signer-policy.ts). */
+export interface SigningConfig {
+  signers: Record<string, SignerConfig>;
+  groups: Record<string, string[]>;
+  /** undefined: the rules of the allowedSigners form (customers any signer, operator/** operatorSigners). */
+  paths: Array<{ glob: string; signers: string[] }> | undefined;
+  since?: string;
+  /** An ssh-keygen allowed_signers file (absolute): each principal a signer. */
+  allowedSigners?: string;
+  operatorSigners: string[];
+}
 
 export type FolderSourceConfig = Required<Folder>;
 export type GitSourceConfig = Required<Omit<GitRepository, 'credentials'>> & { credentials?: SecretRef };
@@ -60,7 +77,7 @@ export interface MamoriConfigShape {
     maxPerServerPerHour: number;
   };
   /** Off unless configured. */
-  signing: (Required<Omit<SignedRevisions, 'operatorSigners'>> & { operatorSigners: string[] }) | undefined;
+  signing: SigningConfig | undefined;
   /** Off unless configured. */
   statusWriteBack: Required<StatusWriteBack> | undefined;
   holds: Required<HeldRevisions>;

@@ -7,6 +7,7 @@ import type { Block } from './layout.ts';
 import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import { monthlyReportEn } from './template-monthly-report.ts';
 import type {
+  ChangeRefusedFacts,
   CouldNotRecoverReason,
   Notification,
   NotificationKind,
@@ -131,6 +132,15 @@ const READINESS: Record<ReadinessCheck, { label: string; ask: string }> = {
   },
 };
 
+const SIGNATURE_EN: Record<ChangeRefusedFacts['changes'][number]['signature'], string> = {
+  good: 'signed by',
+  unsigned: 'not signed',
+  'unknown-key': 'signed with a key that is not among the signers',
+  bad: 'with a bad signature',
+  expired: 'signed with an expired key',
+  revoked: 'signed with a revoked key',
+};
+
 const KIND_SHORT: Record<NotificationKind, string> = {
   recovered: 'recovered',
   'could-not-recover': 'could not recover',
@@ -138,6 +148,7 @@ const KIND_SHORT: Record<NotificationKind, string> = {
   'not-ready': 'not ready for recovery',
   'revision-refused': 'revision refused',
   'revision-held': 'revision held',
+  'change-refused': 'change refused (signer)',
   'mass-failure-paused': 'recovery paused (mass failure)',
   'console-check-requested': 'console check requested',
   digest: 'digest',
@@ -316,6 +327,39 @@ export const EN: TemplateSet = {
         { type: 'heading', text: 'Errors' },
         { type: 'list', ordered: true, items: f.errors.map((e) => `${e.file}${e.line !== undefined ? `:${e.line}` : ''}${e.field ? ` ${e.field}` : ''}\n${e.message}`) },
         { type: 'heading', text: 'Summary' },
+        { type: 'fields', rows },
+        signature(ctx, n),
+      ],
+    };
+  },
+
+  'change-refused'(n, ctx) {
+    const f = n.facts;
+    const customer = f.customer !== undefined;
+    const rows: Array<[string, string]> = [['Revision applied', f.revision]];
+    if (f.source && !customer) rows.push(['Source', f.source]);
+    const files = [...new Set(f.changes.map((c) => c.file))];
+    return {
+      subject: `change refused: ${files.length === 1 ? files[0] : `${files.length} files`} (signer not allowed)`,
+      blocks: [
+        { type: 'p', text: customer ? `Dear ${n.to.name ?? `${f.customer ?? ''} team`},` : 'To the operators,' },
+        {
+          type: 'p',
+          text: `${customer ? 'Changes to your manifests' : 'Changes to the manifests'} were made by commits whose signer may not change these files, and were not applied. Each file keeps its last good version; the rest of revision ${f.revision} is applied.`,
+        },
+        { type: 'heading', text: 'Refused changes' },
+        {
+          type: 'list',
+          ordered: true,
+          items: f.changes.map(
+            (c) =>
+              `${c.file}\ncommit ${c.commit}, ${SIGNATURE_EN[c.signature]}${c.signature === 'good' ? ` ${c.signer ?? ''}` : c.key ? ` (${c.key})` : ''}\n${c.allowed.length > 0 ? `may be changed by: ${c.allowed.join(', ')}` : 'no signer may change this file'}${c.kept ? '' : ' (new file: not applied)'}`,
+          ),
+        },
+        {
+          type: 'p',
+          text: 'To apply such a change, have a signer allowed for the file sign it (a new commit by them, after the refused commit is reverted or removed from the branch).',
+        },
         { type: 'fields', rows },
         signature(ctx, n),
       ],

@@ -8,6 +8,7 @@ import type { Block } from './layout.ts';
 import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import { monthlyReportJa } from './template-monthly-report.ts';
 import type {
+  ChangeRefusedFacts,
   CouldNotRecoverReason,
   Notification,
   NotificationKind,
@@ -140,6 +141,15 @@ const READINESS: Record<ReadinessCheck, { label: string; ask: string }> = {
   },
 };
 
+const SIGNATURE_JA: Record<ChangeRefusedFacts['changes'][number]['signature'], string> = {
+  good: '署名者',
+  unsigned: '署名なし',
+  'unknown-key': '登録されていない鍵による署名',
+  bad: '不正な署名',
+  expired: '期限切れの鍵による署名',
+  revoked: '失効した鍵による署名',
+};
+
 const KIND_SHORT: Record<NotificationKind, string> = {
   recovered: '復旧しました',
   'could-not-recover': '復旧できませんでした',
@@ -147,6 +157,7 @@ const KIND_SHORT: Record<NotificationKind, string> = {
   'not-ready': '障害復旧の準備が整っていません',
   'revision-refused': 'リビジョンを適用しませんでした',
   'revision-held': 'リビジョンを保留しています',
+  'change-refused': '署名者に許可のない変更を適用しませんでした',
   'mass-failure-paused': '一斉障害のため自動復旧を停止しました',
   'console-check-requested': 'コンソールでの確認依頼',
   digest: 'お知らせのまとめ',
@@ -336,6 +347,39 @@ export const JA: TemplateSet = {
           items: f.errors.map((e) => `${e.file}${e.line !== undefined ? `:${e.line}` : ''}${e.field ? ` ${e.field}` : ''}\n${e.message}`),
         },
         { type: 'heading', text: '概要' },
+        { type: 'fields', rows },
+        signature(ctx, n),
+      ],
+    };
+  },
+
+  'change-refused'(n, ctx) {
+    const f = n.facts;
+    const customer = f.customer !== undefined;
+    const rows: Array<[string, string]> = [['適用したリビジョン', f.revision]];
+    if (f.source && !customer) rows.push(['取得元', f.source]);
+    const files = [...new Set(f.changes.map((c) => c.file))];
+    return {
+      subject: `変更を適用しませんでした: ${files.length === 1 ? files[0] : `${files.length} 件のファイル`}（署名者に許可がありません）`,
+      blocks: [
+        ...(customer ? opening(n, ctx) : [{ type: 'p', text: '運用担当者様' } as Block]),
+        {
+          type: 'p',
+          text: `次の変更は、そのファイルを変更する許可のない署名者のコミットによるため、適用しませんでした。各ファイルは最後に適用した内容のままです。リビジョン ${f.revision} のその他の変更は適用しました。`,
+        },
+        { type: 'heading', text: '適用しなかった変更' },
+        {
+          type: 'list',
+          ordered: true,
+          items: f.changes.map(
+            (c) =>
+              `${c.file}\nコミット ${c.commit}、${SIGNATURE_JA[c.signature]}${c.signature === 'good' ? `: ${c.signer ?? ''}` : c.key ? `（${c.key}）` : ''}\n${c.allowed.length > 0 ? `変更できる署名者: ${c.allowed.join(', ')}` : 'このファイルを変更できる署名者はいません'}${c.kept ? '' : '（新しいファイルのため適用していません）'}`,
+          ),
+        },
+        {
+          type: 'p',
+          text: 'この変更を適用するには、該当のコミットを取り消し（または履歴から除き）、そのファイルの変更を許可された署名者が署名したコミットで改めて変更してください。',
+        },
         { type: 'fields', rows },
         signature(ctx, n),
       ],

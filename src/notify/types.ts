@@ -16,8 +16,10 @@ export type LocalizedText = string | { ja: string; en: string };
 
 export const CUSTOMER_KINDS = ['recovered', 'could-not-recover', 'access-blocked', 'not-ready', 'monthly-report'] as const;
 export const OPERATOR_KINDS = ['revision-refused', 'revision-held', 'mass-failure-paused', 'console-check-requested'] as const;
+/** Told to the operator and to the customer whose files they are. */
+export const SHARED_KINDS = ['change-refused'] as const;
 /** `digest` is made by the outbox itself when a server's messages pass the rate; callers never send it. */
-export const NOTIFICATION_KINDS = [...CUSTOMER_KINDS, ...OPERATOR_KINDS, 'digest'] as const;
+export const NOTIFICATION_KINDS = [...CUSTOMER_KINDS, ...OPERATOR_KINDS, ...SHARED_KINDS, 'digest'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 export interface Recipient {
@@ -136,6 +138,29 @@ export interface RevisionRefusedFacts {
   keptRevision?: string;
 }
 
+/** Changes refused because their commit's signer may not change the file (signed changes). */
+export interface ChangeRefusedFacts {
+  /** The revision applied without these changes. */
+  revision: string;
+  source?: string;
+  /** Set in a customer's mail: whose files these are. */
+  customer?: string;
+  changes: Array<{
+    /** Relative to the manifests root. */
+    file: string;
+    commit: string;
+    /** How the commit's signature verified: good (then `signer` says who), or why nobody is known to answer for it. */
+    signature: 'good' | 'unsigned' | 'unknown-key' | 'bad' | 'expired' | 'revoked';
+    signer?: string;
+    /** The signing key's fingerprint, when there was a signature. */
+    key?: string;
+    /** The signers allowed to change the file (empty: nobody). */
+    allowed: string[];
+    /** The last good version is kept (false: the file is new and is not applied). */
+    kept: boolean;
+  }>;
+}
+
 export interface RevisionHeldFacts {
   revision: string;
   /** PascalCase, as the status conditions (`TooManyRemovals`, `Rollback`, `ReviewRequired`). */
@@ -202,6 +227,7 @@ export interface FactsByKind {
   'not-ready': NotReadyFacts;
   'revision-refused': RevisionRefusedFacts;
   'revision-held': RevisionHeldFacts;
+  'change-refused': ChangeRefusedFacts;
   'mass-failure-paused': MassFailurePausedFacts;
   'console-check-requested': ConsoleCheckRequestedFacts;
   digest: DigestFacts;

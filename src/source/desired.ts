@@ -3,6 +3,11 @@ import type { Logger } from '../log.ts';
 import type { Finding, LoadedDocument, ManifestSet, ServerDocument } from '../manifest/types.ts';
 import type { Notification } from '../notify/types.ts';
 import type { Snapshot, SourceFile } from './types.ts';
+import type { ChangeRefusal } from './judge-changes.ts';
+import { refusalNotices } from './refusal-notices.ts';
+
+/** The finding rule of a file whose change was refused for its signer (src/source/git.ts). */
+export const SIGNER_RULE = 'signer-not-allowed';
 
 /**
  * Applying a revision: the step between "the source has files at revision R" and "the reconciler
@@ -40,7 +45,7 @@ export interface StatusArchiver {
 }
 
 export type HoldReason = 'Rollback' | 'TooManyRemovals';
-export type RefuseReason = 'Unsigned' | 'UntrustedSigner' | 'OperatorSignerRequired' | 'OperatorDocumentsInvalid' | 'LoadFailed';
+export type RefuseReason = 'OperatorDocumentsInvalid' | 'LoadFailed';
 
 export type ApplyOutcome =
   | { result: 'applied'; revision: string; added: string[]; removed: string[]; changed: string[]; keptLastGood: string[] }
@@ -183,12 +188,6 @@ export class DesiredState {
       return { result: 'unchanged', revision };
     }
 
-    // Trust first: an unsigned or untrusted revision is not even loaded.
-    const signature = snapshot.signature;
-    if (!flags.baseline && signature && !signature.trusted) {
-      return this.refuse(log, revision, signature.reason, signature.message, []);
-    }
-
     let set: ManifestSet;
     try {
       set = await this.options.validate(snapshot.files, revision);
@@ -196,7 +195,8 @@ export class DesiredState {
       return this.refuse(log, revision, 'LoadFailed', `the revision could not be loaded: ${(err as Error).message}`, []);
     }
     const errors = [...snapshot.errors, ...set.findings].filter((f) => f.severity === 'error');
-    const operatorErrors = errors.filter((f) => isOperatorFile(f.file));
+    // A refused change (signed changes) left its file at the last good version: not a broken document.
+    const operatorErrors = errors.filter((f) => isOperatorFile(f.file) && f.rule !== SIGNER_RULE);
     if (operatorErrors.length > 0 && !flags.baseline) {
       const first = operatorErrors[0];
       const where = first ? `${first.file}:${first.line}: ${first.field ? `${first.field}: ` : ''}${first.message}` : '';
@@ -214,10 +214,20 @@ export class DesiredState {
     for (const f of errors) errorsByFile.set(f.file, [...(errorsByFile.get(f.file) ?? []), f]);
     const next = new Map<string, AppliedServer>();
     const previous = this.servers;
-    for (const [name, document] of set.servers) next.set(name, { name, document, revision });
     const keptLastGood: string[] = [];
-    const removed: string[] = [];
     const attributed = new Set<string>();
+    for (const [name, document] of set.servers) {
+      // Its file's change was refused: the server runs on its last good manifest, and says why.
+      const refused = (errorsByFile.get(document.file) ?? []).filter((f) => f.rule === SIGNER_RULE);
+      if (refused.length > 0 && previous.has(name)) {
+        attributed.add(document.file);
+        keptLastGood.push(name);
+        next.set(name, { name, document, revision, condition: { type: 'ManifestInvalid', revision, findings: refused } });
+      } else {
+        next.set(name, { name, document, revision });
+      }
+    }
+    const removed: string[] = [];
     for (const [name, before] of previous) {
       if (next.has(name)) continue;
       const fileFindings = errorsByFile.get(before.document.file);
@@ -275,6 +285,7 @@ export class DesiredState {
       { added: added.length, removed: removed.length, changed: changed.length, keptLastGood: keptLastGood.length, servers: next.size },
       'revision applied',
     );
+    await this.tellRefusals(revision, snapshot.refusals ?? [], [...next.values()]);
     return { result: 'applied', revision, added, removed, changed, keptLastGood };
   }
 
@@ -315,6 +326,27 @@ export class DesiredState {
       });
     }
     return { result: 'held', revision, reason, message, affected };
+  }
+
+  /** Files refused for their signer: the operator and the customer who owns each file are told, once. */
+  private async tellRefusals(revision: string, refusals: readonly ChangeRefusal[], servers: readonly AppliedServer[]): Promise<void> {
+    const fresh = refusals.filter((r) => r.isNew);
+    if (fresh.length === 0 || !this.options.notify) return;
+    const notices = refusalNotices({
+      revision,
+      refusals: fresh,
+      servers: servers.map((s) => s.document.doc),
+      operatorEmail: this.options.operatorEmail,
+      source: this.options.sourceDescription,
+      at: this.now().toISOString(),
+    });
+    for (const n of notices) {
+      try {
+        await this.options.notify(n);
+      } catch (err) {
+        this.options.logger.warn({ err, kind: n.kind }, 'refused-change notification could not be queued');
+      }
+    }
   }
 
   private async tellOperator(n: Notification): Promise<void> {

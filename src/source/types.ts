@@ -5,6 +5,7 @@
  */
 
 import type { Finding, ManifestFile } from '../manifest/types.ts';
+import type { ChangeRefusal } from './judge-changes.ts';
 
 /**
  * One manifest file at a revision, its path relative to the manifests root (forward slashes);
@@ -22,8 +23,11 @@ export interface Snapshot {
   errors: Finding[];
   /** git only: how the revision relates to the one applied before it. */
   history?: RevisionHistory;
-  /** git only, when signing is configured: who signed the tip, and whether that signer may change these paths. */
-  signature?: SignatureVerdict;
+  /**
+   * git only, when signing is configured: files changed by a commit whose signer may not change
+   * them. Each is already at its accepted version in `files` (or absent), with a finding in `errors`.
+   */
+  refusals?: ChangeRefusal[];
 }
 
 export interface RevisionHistory {
@@ -36,17 +40,6 @@ export interface RevisionHistory {
   /** Paths (relative to the repository root) that differ from `previous` (all paths without one). */
   changedPaths: string[];
 }
-
-export type SignatureVerdict =
-  | { trusted: true; principal: string }
-  | {
-      trusted: false;
-      reason: 'Unsigned' | 'UntrustedSigner' | 'OperatorSignerRequired';
-      principal?: string;
-      /** Paths the signer may not change (OperatorSignerRequired). */
-      paths?: string[];
-      message: string;
-    };
 
 /** Why a sync did not produce a snapshot. PascalCase, as the status conditions name reasons. */
 export type SyncFailureReason = 'SourceUnavailable' | 'RefMissing' | 'ReadFailed';

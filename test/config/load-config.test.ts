@@ -146,3 +146,48 @@ http: { token: "s3cr3t-t0ken" }
     expect(defaultConfig('/x')).toEqual(await loadConfig(undefined, { cwd: '/x' }));
   });
 });
+
+describe('signing', () => {
+  const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0000000000000000000000000000000000000000000 ops@provider';
+  test('signers, groups and path rules: keyring paths from the file, fingerprints normalised', async () => {
+    const file = write(
+      'signing.yaml',
+      `signing:
+  signers:
+    ops-alice: { ssh: ["${KEY}"] }
+    acme-dev: { openpgp: [{ fingerprint: "aaaa 1111 bbbb 2222 cccc 3333 dddd 4444 eeee 5555", keyring: keys/acme.asc }] }
+  groups: { operators: [ops-alice] }
+  paths:
+    - { glob: "customers/acme/**", signers: [acme-dev, operators] }
+    - { glob: "operator/**", signers: [operators] }
+`,
+    );
+    const c = await loadConfig(file);
+    expect(c.signing).toEqual({
+      signers: {
+        'ops-alice': { ssh: [KEY], openpgp: [] },
+        'acme-dev': { ssh: [], openpgp: [{ fingerprint: 'AAAA1111BBBB2222CCCC3333DDDD4444EEEE5555', keyring: join(dir, 'keys/acme.asc') }] },
+      },
+      groups: { operators: ['ops-alice'] },
+      paths: [
+        { glob: 'customers/acme/**', signers: ['acme-dev', 'operators'] },
+        { glob: 'operator/**', signers: ['operators'] },
+      ],
+      operatorSigners: [],
+    });
+  });
+
+  test.each([
+    ['signing: { groups: {} }', 1, 'signing', 'name the signers'],
+    [`signing:\n  signers:\n    a: { ssh: ["${KEY}"] }\n  paths:\n    - { glob: "**", signers: [a, b] }`, 5, 'signing.paths[0].signers[1]', 'b is neither a signer nor a group'],
+    [`signing:\n  signers:\n    a: { ssh: ["${KEY}"] }\n  groups:\n    ops: [a, z]`, 5, 'signing.groups.ops[1]', 'z is not a signer'],
+    [`signing:\n  signers:\n    a: { openpgp: [{ fingerprint: "${'A'.repeat(40)}" }] }`, 3, 'signing.signers.a.openpgp[0]', 'one of the two'],
+    [`signing:\n  signers:\n    a: { ssh: ["not a key"] }`, 3, 'signing.signers.a.ssh[0]', ''],
+    [`signing:\n  signers:\n    a: { ssh: ["${KEY}"] }\n  paths:\n    - { glob: "customers/[ab]/**", signers: [a] }`, 5, 'signing.paths[0].glob', ''],
+  ])('refuses %j at line %i, %s', (text, line, field, message) => {
+    const { findings } = checkConfigText(text, 'mamori.yaml');
+    const f = findings.find((x) => x.field === field);
+    expect(f, JSON.stringify(findings)).toMatchObject({ file: 'mamori.yaml', line, severity: 'error' });
+    expect(f?.message).toContain(message);
+  });
+});

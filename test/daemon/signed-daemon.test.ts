@@ -1,7 +1,8 @@
 /**
- * `mamori run` with signed revisions (real `git commit -S` with ssh-keygen keys made here): a
- * signed revision is applied and probed, an unsigned one and one signed by an unknown key are
- * refused — the previous revision keeps running and the operator gets a message (the outbox).
+ * `mamori run` with signed changes in the allowed-signers form (real `git commit -S` with ssh-keygen
+ * keys made here): a signed change is applied and probed; a server added by an unsigned commit, or
+ * by one signed with an unknown key, is refused — the rest of the revision applies, the refused
+ * server is not probed, and the operator gets a message (the outbox).
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,30 +85,32 @@ describe('mamori run with signed revisions', () => {
     expect(await statusField(daemon, 'desired', 'revision')).toBe(rev);
   });
 
-  it('refuses an unsigned revision, keeps the previous one, and tells the operator', async () => {
-    const kept = await statusField(daemon, 'desired', 'revision');
+  it('refuses a server added by an unsigned commit, applies the rest, and tells the operator', async () => {
     const t = await server('web03');
     const unsigned = repo.commit('unsigned: add web03');
     repo.push();
     await hook();
-    await expect.poll(() => statusField(daemon, 'desired', 'refused', 'revision'), { timeout: 30_000, interval: 100 }).toBe(unsigned);
-    expect(await statusField(daemon, 'desired', 'refused', 'reason')).toBe('Unsigned');
-    expect(await statusField(daemon, 'desired', 'revision')).toBe(kept);
+    await expect.poll(() => statusField(daemon, 'desired', 'revision'), { timeout: 30_000, interval: 100 }).toBe(unsigned);
+    const findings = (await statusField(daemon, 'desired', 'findings')) as Array<{ file: string; rule: string; message: string }>;
+    expect(findings).toEqual([expect.objectContaining({ file: serverPath('web03'), rule: 'signer-not-allowed' })]);
+    expect(findings[0]?.message).toContain('not signed');
     expect(t.hits).toEqual([]);
-    await expect.poll(() => sentMail().filter((m) => m.includes(unsigned.slice(0, 12))).length, { timeout: 30_000, interval: 200 }).toBeGreaterThan(0);
-    const mail = sentMail().find((m) => m.includes(unsigned.slice(0, 12))) ?? '';
+    await expect.poll(() => sentMail().filter((m) => m.includes(unsigned)).length, { timeout: 30_000, interval: 200 }).toBeGreaterThan(0);
+    const mail = sentMail().find((m) => m.includes(unsigned)) ?? '';
     expect(mail).toMatch(/^To: noc@example\.test/m);
+    expect(mail).toMatch(/^X-Mamori-Kind: change-refused/m);
+    expect(mail).toContain(serverPath('web03'));
   });
 
-  it('refuses a revision signed by a key that is not allowed', async () => {
-    const kept = await statusField(daemon, 'desired', 'revision');
-    const wrong = repo.commit('signed by a stranger', { signWith: stranger.path });
+  it('refuses a server added by a commit signed with a key that is not allowed', async () => {
+    const t = await server('web04');
+    const wrong = repo.commit('signed by a stranger: add web04', { signWith: stranger.path });
     repo.push();
     await hook();
-    await expect.poll(() => statusField(daemon, 'desired', 'refused', 'revision'), { timeout: 30_000, interval: 100 }).toBe(wrong);
-    expect(await statusField(daemon, 'desired', 'refused', 'reason')).toBe('UntrustedSigner');
-    expect(await statusField(daemon, 'desired', 'revision')).toBe(kept);
-    const { text } = await daemon.get('/metrics');
-    expect(text).toMatch(/^mamori_source_revision_refused 1$/m);
+    await expect.poll(() => statusField(daemon, 'desired', 'revision'), { timeout: 30_000, interval: 100 }).toBe(wrong);
+    const findings = (await statusField(daemon, 'desired', 'findings')) as Array<{ file: string; rule: string; message: string }>;
+    expect(findings.map((f) => f.file).sort()).toEqual([serverPath('web03'), serverPath('web04')]);
+    expect(findings.find((f) => f.file === serverPath('web04'))?.message).toContain('a key that is not in the configuration');
+    expect(t.hits).toEqual([]);
   });
 });

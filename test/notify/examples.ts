@@ -153,6 +153,21 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
           releaseCommand: 'mamori approve 5b1e0d4',
         },
       };
+    case 'change-refused':
+      return {
+        id: 'change-refused-3f9c2ab',
+        kind,
+        to: customer(locale),
+        occurredAt: '2026-11-25T18:32:00Z',
+        facts: {
+          revision: '3f9c2ab41d0e',
+          customer: 'acme',
+          changes: [
+            { file: 'customers/acme/runbooks/acme-httpd.yaml', commit: '7d41c0e9a2b85f3e6c1d0a9b8e7f6d5c4b3a2918', signature: 'good', signer: 'globex-dev', allowed: ['acme-dev', 'ops-alice'], kept: true },
+            { file: 'customers/acme/servers/web02.yaml', commit: '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567', signature: 'unsigned', allowed: ['acme-dev', 'ops-alice'], kept: false },
+          ],
+        },
+      };
     case 'mass-failure-paused':
       return {
         id: 'mass:203.0.113.0-24:2026-11-25T18:40:00Z',

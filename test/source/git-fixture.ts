@@ -16,7 +16,8 @@ export interface GitFixture {
   git(...args: string[]): string;
   write(path: string, text: string): void;
   remove(path: string): void;
-  commit(message: string, options?: { signWith?: string }): string;
+  /** `signWith`: an SSH private key's path, or a signer made by signing-fixture.ts (SSH or OpenPGP). */
+  commit(message: string, options?: { signWith?: string | CommitSigner }): string;
   push(options?: { force?: boolean; branch?: string }): void;
   head(): string;
   cleanup(): void;
@@ -31,8 +32,18 @@ const GIT_ENV = {
   GIT_CONFIG_NOSYSTEM: '1',
 };
 
-export function gitIn(cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+export function gitIn(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  return execFileSync('git', args, { cwd, env: { ...GIT_ENV, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** What `git commit -S` needs to sign as someone: its -c options and environment. */
+export interface CommitSigner {
+  gitConfig: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+function signerOf(signWith: string | CommitSigner): CommitSigner {
+  return typeof signWith === 'string' ? { gitConfig: ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${signWith}`] } : signWith;
 }
 
 /** A bare remote and a working clone whose manifests include the operator documents shipped in manifests/operator. */
@@ -66,8 +77,8 @@ export function createGitFixture(options: { withOperator?: boolean; manifestsPat
     },
     commit(message, commitOptions = {}) {
       gitIn(work, ['add', '-A']);
-      const sign = commitOptions.signWith ? ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${commitOptions.signWith}`] : [];
-      gitIn(work, [...sign, 'commit', '--quiet', '--allow-empty', ...(commitOptions.signWith ? ['-S'] : ['--no-gpg-sign']), '-m', message]);
+      const signer = commitOptions.signWith !== undefined ? signerOf(commitOptions.signWith) : undefined;
+      gitIn(work, [...(signer?.gitConfig ?? []), 'commit', '--quiet', '--allow-empty', ...(signer ? ['-S'] : ['--no-gpg-sign']), '-m', message], signer?.env);
       return fixture.head();
     },
     push(pushOptions = {}) {

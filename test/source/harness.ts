@@ -17,20 +17,29 @@ export interface Recorded {
   applied: { revision: string; servers: AppliedServer[] }[];
   archived: string[];
   notifications: Notification[];
+  /** The files each revision was loaded from (refused changes already at their kept version). */
+  validated: Map<string, Map<string, string>>;
   current(): Map<string, AppliedServer>;
 }
 
-export function recordingDesired(holds: Partial<HoldPolicy> = {}): Recorded {
+export function recordingDesired(holds: Partial<HoldPolicy> = {}, options: { notify?: (n: Notification) => Promise<void> } = {}): Recorded {
+  const validated = new Map<string, Map<string, string>>();
   const applied: Recorded['applied'] = [];
   const archived: string[] = [];
   const notifications: Notification[] = [];
   const desired = new DesiredState({
-    validate: realValidate,
+    validate: (files, revision) => {
+      validated.set(revision, new Map(files.map((f) => [f.path, Buffer.from(f.content).toString('utf8')])));
+      return realValidate(files, revision);
+    },
     sink: { setDesired: (revision, servers) => void applied.push({ revision, servers: [...servers] }) },
     archiver: { archive: (name) => void archived.push(name) },
     holds: { maxRemovedFraction: holds.maxRemovedFraction ?? 0.5, holdRollbacks: holds.holdRollbacks ?? true },
     logger: silentLogger(),
-    notify: async (n) => void notifications.push(n),
+    notify: async (n) => {
+      notifications.push(n);
+      await options.notify?.(n);
+    },
     operatorEmail: 'operator@example.test',
   });
   return {
@@ -38,6 +47,7 @@ export function recordingDesired(holds: Partial<HoldPolicy> = {}): Recorded {
     applied,
     archived,
     notifications,
+    validated,
     current: () => new Map((applied.at(-1)?.servers ?? []).map((s) => [s.name, s])),
   };
 }

@@ -245,11 +245,62 @@ export type RequireSTARTTLS = boolean;
  */
 export type RateBeforeDigest = number;
 /**
- * An ssh-keygen allowed_signers file.
+ * Public keys as in authorized_keys (type, base64, optional comment).
+ *
+ * @maxItems 20
+ */
+export type SSHKeys = string[];
+/**
+ * The primary key's fingerprint (40 or 64 hex digits; spaces allowed).
+ */
+export type Fingerprint = string;
+/**
+ * The public key, ASCII-armored (-----BEGIN PGP PUBLIC KEY BLOCK-----).
+ */
+export type Key = string;
+/**
+ * A public keyring file (armored or binary), relative to the config file.
+ */
+export type KeyringFile = string;
+/**
+ * Keys by primary-key fingerprint, from an armored block in the config or from a keyring file (gpg --export).
+ *
+ * @maxItems 20
+ */
+export type OpenPGPKeys = {
+  fingerprint: Fingerprint;
+  key?: Key;
+  keyring?: KeyringFile;
+}[];
+/**
+ * Relative to the manifests folder: customers/acme/**, operator/**.
+ */
+export type Glob = string;
+/**
+ * Signer and group names.
+ *
+ * @maxItems 1000
+ */
+export type AllowedSigners = string[];
+/**
+ * Which signers may change which manifest files: the last rule whose glob matches a file decides (** any folders, * and ? inside one name). A file no rule matches may be changed by nobody.
+ *
+ * @maxItems 10000
+ */
+export type PathRules = {
+  glob: Glob;
+  signers: AllowedSigners;
+}[];
+/**
+ * A commit whose history is trusted as it is: commits reachable from it are not verified (for a repository that had unsigned history before signing was turned on).
+ */
+export type VerifiedSince = string;
+/**
+ * An ssh-keygen allowed_signers file: each principal in it is a signer with those SSH keys. Without paths: any of them may change customers' files and only operatorSigners operator/**.
  */
 export type AllowedSignersFile = string;
 /**
- * Principals (from the allowed signers file) who may sign changes to operator paths.
+ * With allowedSigners and no paths: the principals who may change operator/** (all of them without the list).
  */
 export type OperatorSigners = string[];
 /**
@@ -300,7 +351,7 @@ export interface ConfigDocument {
   consoleProfiles?: ConsoleAndPowerProfiles;
   http?: HTTP;
   mail?: EMail;
-  signing?: SignedRevisions;
+  signing?: SignedChanges;
   statusWriteBack?: StatusWriteBack;
   holds?: HeldRevisions;
   readiness?: ReadinessCheck;
@@ -440,11 +491,34 @@ export interface Authentication {
   secretRef: SecretName;
 }
 /**
- * Accept only revisions whose tip commit is signed by an allowed signer.
+ * Every commit between the applied revision and a new one must be signed by a signer allowed for each manifest file it changes (the last matching path rule, as in CODEOWNERS). A file changed by a commit whose signer may not change it keeps its last good version; the rest of the revision applies.
  */
-export interface SignedRevisions {
-  allowedSigners: AllowedSignersFile;
+export interface SignedChanges {
+  signers?: Signers;
+  groups?: SignerGroups;
+  paths?: PathRules;
+  since?: VerifiedSince;
+  allowedSigners?: AllowedSignersFile;
   operatorSigners?: OperatorSigners;
+}
+/**
+ * Who may sign, by name: each with SSH public keys and/or OpenPGP keys. A key removed here is refused from the next revision on.
+ */
+export interface Signers {
+  [k: string]: Signer | undefined;
+}
+export interface Signer {
+  ssh?: SSHKeys;
+  openpgp?: OpenPGPKeys;
+}
+/**
+ * Names for sets of signers (operators: [alice, bob]) to use in path rules.
+ */
+export interface SignerGroups {
+  /**
+   * @maxItems 1000
+   */
+  [k: string]: string[] | undefined;
 }
 /**
  * Commit status files to a branch of the manifests repository.
