@@ -34,7 +34,7 @@ export const CONFIG_DEFAULTS = {
   massFailure: { minServers: 3, fraction: 0.5, fleetFraction: 0.2, powerActionsPerHour: 10 },
   /** The seed's own channel: a person in the data centre. Replaced whole by a config's consoleProfiles. */
   consoleProfiles: { manual: { driver: 'manual' as const } },
-  http: { listen: '127.0.0.1:9750' },
+  http: { listen: '127.0.0.1:9750', socket: 'mamori.sock', socketMode: '0600' as const },
   mail: { from: 'mamori@localhost', maxPerServerPerHour: 4 },
   smtp: { port: 587, secure: false, requireTLS: false },
   statusWriteBack: { branch: 'mamori-status', intervalSeconds: 60 },

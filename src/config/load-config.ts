@@ -4,7 +4,7 @@
  * defaults (defaults.ts). An invalid config is refused whole, with every finding.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { MamoriError } from '../errors.ts';
 import type { ConfigDocument, SignedChanges } from '../manifest/generated/config.ts';
 import { parseYaml, type PositionIndex } from '../manifest/parse-yaml.ts';
@@ -81,6 +81,10 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
     http: {
       listen: doc.http?.listen ?? d.http.listen,
       ...(doc.http?.token ? { token: { ...doc.http.token } } : {}),
+      tokens: (doc.http?.tokens ?? []).map((t) => ({ ...t })),
+      publicHosts: (doc.http?.publicHosts ?? []).map((h) => h.toLowerCase()),
+      socket: abs(doc.http?.socket ?? join(stateDir, d.http.socket)),
+      socketMode: doc.http?.socketMode ?? d.http.socketMode,
       ...(doc.http?.webhookSecret ? { webhookSecret: { ...doc.http.webhookSecret } } : {}),
     },
     mail: {
@@ -154,6 +158,7 @@ function configChecks(doc: ConfigDocument, positions: PositionIndex, file: strin
     out.push({ file, line: p.line, col: p.col, field, rule: v.reason === 'ipv4-embedded' ? 'network-ipv4-embedded' : 'network-target', severity: 'error', message: v.message });
   });
   out.push(...signingChecks(doc.signing, positions, file));
+  out.push(...httpChecks(doc, positions, file));
   return out;
 }
 
@@ -191,6 +196,24 @@ function signingChecks(s: SignedChanges | undefined, positions: PositionIndex, f
     });
   });
   if (s.operatorSigners !== undefined && s.paths !== undefined) at('signing.operatorSigners', 'operatorSigners applies only without paths: put the operators in the path rules');
+  return out;
+}
+
+/** A customer token names its customer, no other does; a public host name needs a token (behind a proxy every client looks local). */
+function httpChecks(doc: ConfigDocument, positions: PositionIndex, file: string): Finding[] {
+  const out: Finding[] = [];
+  const finding = (field: string, message: string): void => {
+    const p = positions.positionOf(field);
+    out.push({ file, line: p.line, col: p.col, field, rule: 'http-access', severity: 'error', message });
+  };
+  const tokens = doc.http?.tokens ?? [];
+  tokens.forEach((t, i) => {
+    if (t.scope === 'customer' && t.customer === undefined) finding(`http.tokens[${i}]`, 'a customer token names its customer (customer: <name>): it sees that customer\'s servers only');
+    if (t.scope !== 'customer' && t.customer !== undefined) finding(`http.tokens[${i}].customer`, `a ${t.scope} token is not a customer's: remove customer, or make it scope customer`);
+  });
+  if ((doc.http?.publicHosts?.length ?? 0) > 0 && tokens.length === 0 && doc.http?.token === undefined) {
+    finding('http.publicHosts', 'public host names need a token (http.token or http.tokens): behind a reverse proxy every client looks local, and without a token local clients read everything');
+  }
   return out;
 }
 

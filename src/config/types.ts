@@ -4,6 +4,7 @@
  * in src/manifest/generated/config.ts) with nothing left optional that has a default.
  */
 import type {
+  AccessToken,
   ConsolePowerProfile,
   Flapping,
   Folder,
@@ -69,7 +70,19 @@ export interface MamoriConfigShape {
   remediation: Required<Omit<RemediationLimits, 'flapping'>> & { flapping: Required<Flapping> };
   massFailure: Required<MassFailure>;
   consoleProfiles: Record<string, ConsolePowerProfile>;
-  http: { listen: string; token?: SecretRef; webhookSecret?: SecretRef };
+  /**
+   * `token` is the operator's (kept for older configs); `tokens` every scoped one (src/http/scope.ts).
+   * `socket` is absolute (`<stateDir>/mamori.sock` by default).
+   */
+  http: {
+    listen: string;
+    token?: SecretRef;
+    tokens: AccessToken[];
+    publicHosts: string[];
+    socket: string;
+    socketMode: '0600' | '0660';
+    webhookSecret?: SecretRef;
+  };
   mail: {
     from: string;
     operator?: string;

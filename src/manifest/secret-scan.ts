@@ -18,6 +18,7 @@ const SECRET_SLOTS: Record<SchemaName, string[][]> = {
   config: [
     ['source', 'credentials'],
     ['http', 'token'],
+    ['http', 'tokens', '*'],
     ['http', 'webhookSecret'],
     ['mail', 'smtp', 'auth'],
   ],
@@ -45,11 +46,12 @@ export function scanInlineSecrets(kind: SchemaName, data: unknown, positions: Po
         if (node !== undefined && node !== null && (typeof node !== 'object' || Array.isArray(node))) add(field);
         return;
       }
-      if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
       const seg = slot[i] as string;
+      // '*' walks a list's items too (http.tokens[*]); a named key never matches a list.
+      if (node === null || typeof node !== 'object' || (Array.isArray(node) && seg !== '*')) return;
       const obj = node as Record<string, unknown>;
       for (const key of seg === '*' ? Object.keys(obj) : [seg]) {
-        if (key in obj) walk(obj[key], i + 1, joinField(field, key));
+        if (key in obj) walk(obj[key], i + 1, joinField(field, Array.isArray(node) ? Number(key) : key));
       }
     };
     walk(data, 0, '');

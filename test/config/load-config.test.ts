@@ -43,7 +43,7 @@ describe('loadConfig', () => {
     });
     expect(c.massFailure).toEqual({ minServers: 3, fraction: 0.5, fleetFraction: 0.2, powerActionsPerHour: 10, canaries: [] });
     expect(c.consoleProfiles).toEqual({ manual: { driver: 'manual' } });
-    expect(c.http).toEqual({ listen: '127.0.0.1:9750' });
+    expect(c.http).toEqual({ listen: '127.0.0.1:9750', tokens: [], publicHosts: [], socket: join(c.stateDir, 'mamori.sock'), socketMode: '0600' });
     expect(c.mail).toEqual({ from: 'mamori@localhost', maxPerServerPerHour: 4 });
     expect(c.signing).toBeUndefined();
     expect(c.statusWriteBack).toBeUndefined();
@@ -121,6 +121,37 @@ http: { token: "s3cr3t-t0ken" }
     );
     expect(e.message).toContain(`${p}:3:3: error: probe.intervalSeconds: must be at least 0.2 [schema]`);
     expect(e.message).not.toContain('s3cr3t-t0ken');
+  });
+
+  test('http access: a customer token names its customer and no other token does; public host names need a token; no token typed inline', async () => {
+    const p = join(dir, 'http-access.yaml');
+    writeFileSync(
+      p,
+      `http:
+  tokens:
+    - { scope: customer, secretRef: acme-status }
+    - { scope: metrics, customer: acme, secretRef: prom }
+    - "plain-token-typed-in-0123456789"
+  publicHosts: [status.example.net]
+`,
+    );
+    const err = await loadConfig(p).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'MAMORI_CONFIG_INVALID' });
+    const findings = (err as MamoriError).details.findings as Finding[];
+    expect(findings.map((f) => `${f.line} ${f.field} [${f.rule}]`)).toEqual(expect.arrayContaining(['5 http.tokens[2] [secret-inline]']));
+    expect((err as MamoriError).message).not.toContain('plain-token-typed-in');
+    const q = join(dir, 'http-access-2.yaml');
+    writeFileSync(q, `http:\n  tokens:\n    - { scope: customer, secretRef: acme-status }\n    - { scope: metrics, customer: acme, secretRef: prom }\n`);
+    const err2 = (await loadConfig(q).catch((e: unknown) => e)) as MamoriError;
+    expect(((err2.details.findings as Finding[]) ?? []).map((f) => `${f.line} ${f.field} [${f.rule}]`)).toEqual(['3 http.tokens[0] [http-access]', '4 http.tokens[1].customer [http-access]']);
+    const r = join(dir, 'http-access-3.yaml');
+    writeFileSync(r, `http: { publicHosts: [status.example.net] }\n`);
+    const err3 = (await loadConfig(r).catch((e: unknown) => e)) as MamoriError;
+    expect(((err3.details.findings as Finding[]) ?? []).map((f) => `${f.field} [${f.rule}]`)).toEqual(['http.publicHosts [http-access]']);
+    const ok = join(dir, 'http-access-4.yaml');
+    writeFileSync(ok, `http:\n  publicHosts: [Status.Example.NET]\n  tokens:\n    - { scope: customer, customer: acme, secretRef: acme-status }\n  socket: run/mamori.sock\n  socketMode: "0660"\n`);
+    const c = await loadConfig(ok);
+    expect(c.http).toMatchObject({ publicHosts: ['status.example.net'], tokens: [{ scope: 'customer', customer: 'acme', secretRef: 'acme-status' }], socket: join(dir, 'run/mamori.sock'), socketMode: '0660' });
   });
 
   test('a missing file is MAMORI_CONFIG_UNREADABLE', async () => {

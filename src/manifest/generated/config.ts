@@ -217,6 +217,38 @@ export type OperationsDesk = string;
  */
 export type Listen = string;
 /**
+ * operator, customer, agent or metrics.
+ */
+export type Scope = "operator" | "customer" | "agent" | "metrics";
+/**
+ * A lower-case name of letters, digits and hyphens (1-63 characters, starting and ending with a letter or digit). Names become file names and appear in commands, so nothing else is allowed.
+ */
+export type Name = string;
+/**
+ * The secret holding the token (a file in the secrets folder, or MAMORI_SECRET_<NAME>).
+ */
+export type SecretName1 = string;
+/**
+ * Bearer tokens and what each may reach (README: the token table). operator: everything; customer: read-only, that customer's servers only (page, /api/status, /events, /report); agent: POST /api/observations only; metrics: GET /metrics only. Each token comes from a secret (at least 16 characters, no two alike) and is kept in memory only as its SHA-256. With any token configured, every endpoint but /healthz and /readyz requires one.
+ *
+ * @maxItems 10000
+ */
+export type Tokens = AccessToken[];
+/**
+ * Host names the daemon answers for besides its listen address and localhost (the page behind a reverse proxy). Requests naming any other Host are refused (DNS rebinding). Needs a token: behind a proxy every client looks local.
+ *
+ * @maxItems 64
+ */
+export type PublicHostNames = string[];
+/**
+ * The Unix socket of the local API that resume, reconcile --once and confirm use (<stateDir>/mamori.sock by default). Anyone who can connect to it acts as the operator.
+ */
+export type LocalAPISocket = string;
+/**
+ * 0600 (the daemon's user only, the default) or 0660 (its group too: run the daemon with the operators' group).
+ */
+export type SocketPermissions = "0600" | "0660";
+/**
  * The sender address.
  */
 export type From = string;
@@ -450,14 +482,23 @@ export interface Manual {
  */
 export interface HTTP {
   listen?: Listen;
-  token?: Token;
+  token?: OperatorToken;
+  tokens?: Tokens;
+  publicHosts?: PublicHostNames;
+  socket?: LocalAPISocket;
+  socketMode?: SocketPermissions;
   webhookSecret?: WebhookSecret;
 }
 /**
- * A bearer token that the status API, page transcripts and the local API require.
+ * The operator's bearer token (scope operator): the same as an entry { scope: operator } in tokens.
  */
-export interface Token {
+export interface OperatorToken {
   secretRef: SecretName;
+}
+export interface AccessToken {
+  scope: Scope;
+  customer?: Name;
+  secretRef: SecretName1;
 }
 /**
  * The HMAC-SHA256 secret of POST /hooks/git (X-Hub-Signature-256).
