@@ -10,6 +10,8 @@ import { isMamoriError, MamoriError } from './errors.ts';
 import { MamoriMetrics } from './http/metrics.ts';
 import { PageLiveState } from './http/page/live-state.ts';
 import { registerStatusPage } from './http/page/status-page.ts';
+import { tokenTableOf } from './http/auth.ts';
+import { registerReportRoute } from './http/report-route.ts';
 import { HttpServer, type DaemonApi, type ReadyState } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
@@ -18,7 +20,7 @@ import { validateDocuments } from './manifest/validate-documents.ts';
 import type { Outbox } from './notify/outbox.ts';
 import type { Notifier } from './notify/types.ts';
 import type { StateHealth } from './status/state-health.ts';
-import { CoverageRecorder, monitoredServerOf } from './report/coverage-recorder.ts';
+import { CoverageRecorder, desiredReportServerOf, monitoredServerOf } from './report/coverage-recorder.ts';
 import type { Controller, ControllerEvent } from './reconcile/controller.ts';
 import type { Policy } from './reconcile/types.ts';
 import { policyOf, wireReconciler } from './reconcile/wiring.ts';
@@ -185,17 +187,26 @@ export class Daemon {
     });
 
     // HTTP first, so /healthz answers while the first sync runs; /readyz says when it is done.
-    const token = config.http.token ? await resolveSecret(config.http.token, config) : undefined;
+    const tokens = await tokenTableOf(config.http, (ref) => resolveSecret(ref, config));
     const webhookSecret = config.http.webhookSecret ? await resolveSecret(config.http.webhookSecret, config) : undefined;
-    this.http = new HttpServer({ listen: config.http.listen, token, webhookSecret, api: this.api(), metrics: this.metrics, logger });
+    this.http = new HttpServer({
+      listen: config.http.listen,
+      tokens,
+      publicHosts: config.http.publicHosts,
+      socket: { path: config.http.socket, mode: config.http.socketMode },
+      webhookSecret,
+      api: this.api(),
+      metrics: this.metrics,
+      logger,
+    });
     registerStatusPage(this.http, {
       live: this.page,
       snapshot: () => this.controller?.status(),
       desired: () => this.desired?.status(),
       source: () => this.syncer?.status(),
-      ...(token !== undefined ? { token } : {}),
       logger,
     });
+    registerReportRoute(this.http, { stateDir: config.stateDir, servers: () => this.desired?.appliedServers().map((s) => desiredReportServerOf(s.document.doc)) ?? [] });
     await this.http.start();
 
     await this.syncer.start();
@@ -347,6 +358,7 @@ export class Daemon {
     return {
       ready: () => this.ready(),
       status: () => this.status(),
+      fleet: () => ({ snapshot: this.controller?.status(), desired: this.desired?.status() }),
       resume: async (server, service) => {
         if (!this.controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');
         return this.controller.resume(server, service as ServiceName | undefined);

@@ -24,7 +24,7 @@ export const ERROR_CATALOG = {
   MAMORI_SOURCE_WRITEBACK_FAILED: 'the status files could not be pushed to the status branch',
   MAMORI_SIGNING_KEYS: 'the signers\' keys in the configuration could not be read',
   MAMORI_DAEMON_NOT_HELD: 'that revision is not waiting for confirmation',
-  MAMORI_HTTP_LISTEN_UNSAFE: 'listening beyond the loopback requires an http.token',
+  MAMORI_HTTP_LISTEN_UNSAFE: 'listening beyond the loopback requires a token (http.token or http.tokens)',
   MAMORI_HTTP_UNREACHABLE: 'no mamori daemon answers on the local API address',
   MAMORI_NOTIFY_INVALID: 'a notification is not valid (a bad address, id or field)',
   MAMORI_NOTIFY_OPTIONS_INVALID: 'the notifier options are not valid',

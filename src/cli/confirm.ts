@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.ts';
 import { isMamoriError } from '../errors.ts';
 import { requestConfirm } from '../reconcile/local-api-client.ts';
-import { localApiTarget } from './reconcile.ts';
+import { localApiTarget } from './local-api-target.ts';
 
 export function registerConfirmCommand(program: Command): void {
   program

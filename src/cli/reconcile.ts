@@ -13,28 +13,16 @@ import { readManifestTree } from '../manifest/read-tree.ts';
 import type { ServerDocument } from '../manifest/types.ts';
 import { validateDocuments } from '../manifest/validate-documents.ts';
 import type { Controller, ReconcileSummary } from '../reconcile/controller.ts';
-import { requestReconcile, type LocalApiTarget } from '../reconcile/local-api-client.ts';
+import { describeTarget, requestReconcile } from '../reconcile/local-api-client.ts';
 import { wireReconciler } from '../reconcile/wiring.ts';
 import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
 import { checkSecretsFolder } from '../secrets/check-secrets-folder.ts';
-import { resolveSecret } from '../secrets/resolve-secret.ts';
-import { acquireStateLock, isStateLocked } from '../status/lock.ts';
+import { acquireStateLock } from '../status/lock.ts';
+import { daemonTarget } from './local-api-target.ts';
 
 export interface CliGlobals {
   config?: string;
   manifests?: string;
-}
-
-/** The daemon's local API as the config describes it: http.listen, with the token when one is configured. */
-export async function localApiTarget(config: MamoriConfig): Promise<LocalApiTarget> {
-  const token = config.http.token ? await resolveSecret(config.http.token, config) : undefined;
-  return { listen: config.http.listen, ...(token !== undefined ? { token } : {}) };
-}
-
-/** The running daemon's local API, if one holds the state folder. */
-export async function daemonTarget(config: MamoriConfig): Promise<LocalApiTarget | undefined> {
-  if (!(await isStateLocked(config.stateDir))) return undefined;
-  return localApiTarget(config);
 }
 
 export interface InProcess {
@@ -122,7 +110,7 @@ Examples:
           const reply = await requestReconcile<ReconcileSummary>(target, dryRun);
           if (!reply.ok || reply.result === undefined) throw new MamoriError('MAMORI_HTTP_UNREACHABLE', `the daemon refused: ${reply.code ?? reply.status} ${reply.error ?? ''}`.trim());
           summary = reply.result;
-          via = `through the daemon on ${target.listen}`;
+          via = `through the daemon on ${describeTarget(target)}`;
         } else {
           summary = await withInProcessController(config, explicitManifests, 'reconcile --once', ({ controller }) => controller.reconcileOnce({ dryRun }));
           via = 'in-process';

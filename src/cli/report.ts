@@ -17,7 +17,7 @@ import { loadManifests } from '../manifest/load-manifests.ts';
 import { Outbox } from '../notify/outbox.ts';
 import { smtpOptionsOf } from '../notify/smtp-relay.ts';
 import { computeMonthlyReport, monthBounds, type DesiredReportServer } from '../report/compute.ts';
-import { monitoredServerOf } from '../report/coverage-recorder.ts';
+import { desiredReportServerOf } from '../report/coverage-recorder.ts';
 import { reportNotifications } from '../report/email.ts';
 import { formatReportHtml } from '../report/format-html.ts';
 import { formatReportMarkdown } from '../report/format-markdown.ts';
@@ -60,16 +60,7 @@ Examples:
 async function desiredServers(root: string, config: MamoriConfig, stderr: NodeJS.WritableStream): Promise<DesiredReportServer[]> {
   try {
     const set = await loadManifests(root, { config });
-    return [...set.servers.values()].map(({ doc }) => {
-      const m = monitoredServerOf(doc);
-      const c = doc.spec.contact;
-      return {
-        name: m.name,
-        ...(m.customer !== undefined ? { customer: m.customer } : {}),
-        services: m.services,
-        contact: { email: c.email, ...(c.locale !== undefined ? { locale: c.locale } : {}), ...(c.name !== undefined ? { name: c.name } : {}), ...(c.cc !== undefined ? { cc: [...c.cc] } : {}) },
-      };
-    });
+    return [...set.servers.values()].map(({ doc }) => desiredReportServerOf(doc));
   } catch (err) {
     // The journal alone still gives the figures; only contacts (for --email) are missing.
     stderr.write(`mamori report: the manifests in ${root} could not be read (${(err as Error).message}); servers are taken from the journal\n`);

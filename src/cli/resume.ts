@@ -10,7 +10,8 @@ import { isMamoriError, MamoriError } from '../errors.ts';
 import { isServiceName } from '../probe/types.ts';
 import type { ResumeResult } from '../reconcile/controller.ts';
 import { requestResume } from '../reconcile/local-api-client.ts';
-import { daemonTarget, withInProcessController, type CliGlobals } from './reconcile.ts';
+import { daemonTarget } from './local-api-target.ts';
+import { withInProcessController, type CliGlobals } from './reconcile.ts';
 
 export function registerResumeCommand(program: Command): void {
   program

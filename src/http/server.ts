@@ -1,14 +1,35 @@
+import { lstat, chmod, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isMamoriError, MamoriError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { bearerToken, isLoopbackAddress, isLoopbackHost, safeEqual, verifyHubSignature } from './auth.ts';
+import {
+  bearerToken,
+  crossSiteReason,
+  hostAllowed,
+  hostIsLoopback,
+  isHubSignatureShaped,
+  isJsonContentType,
+  isLoopbackAddress,
+  isLoopbackHost,
+  TOKEN_COOKIE,
+  TokenTable,
+  tokenFromCookie,
+  verifyHubSignature,
+} from './auth.ts';
 import type { MamoriMetrics } from './metrics.ts';
+import { fleetViewOf, reaches, scopeDesired, scopeSnapshot, type Access, type FleetSnapshot, type FleetView, type Principal } from './scope.ts';
+import type { DesiredStatus } from '../source/desired.ts';
 
 /**
  * The daemon's HTTP side (node:http, no framework): health, metrics, the status API, the local
- * API that `mamori resume|reconcile|confirm` talk to, and the git webhook. The status page
- * registers `/` and `/events` through `route()`.
+ * API that `mamori resume|reconcile|confirm` talk to, and the git webhook — on TCP (http.listen)
+ * and on the local API's Unix socket. The status page registers `/`, `/server` and `/events`
+ * through `route()`.
+ *
+ * Every request, in this order: the route (404/405); on TCP, its Host (DNS rebinding: 421); who
+ * is asking (401); whether that scope reaches the route (403, scope.ts); for a change, its Origin
+ * (403) and its content type (415); only then its body.
  */
 export interface ReadyState {
   ready: boolean;
@@ -18,7 +39,10 @@ export interface ReadyState {
 /** What the HTTP side may ask of the daemon. */
 export interface DaemonApi {
   ready(): ReadyState;
+  /** The operator's whole status (/api/status for the operator and the loopback). */
   status(): unknown;
+  /** The reconciler's view and the desired state, which /api/status filters for a customer. */
+  fleet(): { snapshot: FleetSnapshot | undefined; desired: DesiredStatus | undefined };
   resume(server: string, service?: string): Promise<unknown>;
   reconcile(options: { dryRun: boolean }): Promise<unknown>;
   confirm(revision: string): Promise<unknown>;
@@ -29,7 +53,12 @@ export interface DaemonApi {
 export interface HttpServerOptions {
   /** host:port; port 0 picks a free one. */
   listen: string;
-  token?: string;
+  /** The local API's Unix socket; whoever can connect to it acts as the operator. */
+  socket?: { path: string; mode: '0600' | '0660' };
+  /** The configured tokens (hashed). None: loopback clients read (scope local), nobody changes anything over TCP. */
+  tokens?: TokenTable;
+  /** Host names answered besides the listen address and localhost (a reverse proxy's). Lower-case. */
+  publicHosts?: readonly string[];
   webhookSecret?: string;
   api: DaemonApi;
   metrics: MamoriMetrics;
@@ -37,15 +66,37 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
 }
 
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, ctx: { body: Buffer; url: URL }) => Promise<void> | void;
+export interface RequestContext {
+  body: Buffer;
+  url: URL;
+  /** Who asks; undefined only on `open` routes. */
+  principal: Principal | undefined;
+  /** What of the fleet they may see (scope.ts): every response that lists servers filters by it. */
+  view: FleetView;
+}
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void> | void;
+
+export interface RouteOptions {
+  /**
+   * A page people open in a browser: `?token=` once sets an HttpOnly cookie and redirects to the
+   * clean URL, and refusals are rendered by `refuse` (HTML) instead of JSON.
+   */
+  page?: { refuse(res: ServerResponse, status: number, why: string): void };
+}
 
 interface Route {
   method: string;
   path: string;
-  /** `protected`: the token when configured, else loopback clients only. */
-  access: 'open' | 'protected' | 'webhook';
+  access: Access;
   handler: RouteHandler;
+  options: RouteOptions;
 }
+
+type Transport = 'tcp' | 'unix';
+
+/** The longest Unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
 
 export function parseListen(listen: string): { host: string; port: number } {
   const match = /^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):([0-9]{1,5})$/.exec(listen);
@@ -53,32 +104,46 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) };
 }
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
+/** The client went away before its request was read: not our fault, not worth a stack trace. */
+class ClientAborted extends Error {}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+const LOCAL: Principal = { scope: 'local', name: 'loopback' };
+const SOCKET: Principal = { scope: 'operator', via: 'socket', name: 'socket' };
+
 export class HttpServer {
   private readonly options: HttpServerOptions;
+  private readonly tokens: TokenTable;
   private readonly routes: Route[] = [];
   private server: Server | undefined;
+  private socketServer: Server | undefined;
 
   constructor(options: HttpServerOptions) {
     this.options = options;
+    this.tokens = options.tokens ?? TokenTable.empty();
     const { host } = parseListen(options.listen);
-    if (!isLoopbackHost(host) && !options.token) {
-      throw new MamoriError('MAMORI_HTTP_LISTEN_UNSAFE', `http.listen ${options.listen} is beyond the loopback: set http.token`);
+    if (!isLoopbackHost(host) && this.tokens.size === 0) {
+      throw new MamoriError('MAMORI_HTTP_LISTEN_UNSAFE', `http.listen ${options.listen} is beyond the loopback: configure a token (http.token or http.tokens)`);
+    }
+    if (options.socket !== undefined && Buffer.byteLength(options.socket.path) > MAX_SOCKET_PATH) {
+      throw new MamoriError('MAMORI_CONFIG_INVALID', `http.socket: ${options.socket.path} is longer than ${MAX_SOCKET_PATH} bytes, the most a Unix socket path may be: set http.socket to a shorter path`);
     }
     this.defaultRoutes();
   }
 
-  /** Add a route (the status page's `/` and `/events` come this way). Later routes do not override earlier ones. */
-  route(method: string, path: string, handler: RouteHandler, access: Route['access'] = 'protected'): void {
-    this.routes.push({ method, path, access, handler });
+  /** Add a route (the status page's come this way). Later routes do not override earlier ones. */
+  route(method: string, path: string, handler: RouteHandler, access: Access = 'read', options: RouteOptions = {}): void {
+    this.routes.push({ method, path, access, handler, options });
   }
 
   private defaultRoutes(): void {
@@ -98,28 +163,53 @@ export class HttpServer {
       '/metrics',
       async (_req, res) => {
         const text = await metrics.text();
-        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
         res.end(text);
       },
-      'open',
+      'metrics',
     );
-    this.route('GET', '/api/status', (_req, res) => sendJson(res, 200, api.status()));
-    this.route('POST', '/api/resume', async (_req, res, { body }) => {
-      const input = parseJsonBody(body);
-      const server = stringField(input, 'server', true);
-      const service = stringField(input, 'service', false);
-      sendJson(res, 200, { ok: true, result: await api.resume(server as string, service) });
-    });
-    this.route('POST', '/api/reconcile', async (_req, res, { body }) => {
-      const input = parseJsonBody(body);
-      const dryRun = input.dryRun === true;
-      sendJson(res, 200, { ok: true, result: await api.reconcile({ dryRun }) });
-    });
-    this.route('POST', '/api/confirm', async (_req, res, { body }) => {
-      const input = parseJsonBody(body);
-      const revision = stringField(input, 'revision', true) as string;
-      sendJson(res, 200, { ok: true, result: await api.confirm(revision) });
-    });
+    this.route('GET', '/api/status', (_req, res, { view }) => sendJson(res, 200, statusFor(api, view)));
+    this.route(
+      'POST',
+      '/api/resume',
+      async (_req, res, { body }) => {
+        const input = parseJsonBody(body);
+        const server = stringField(input, 'server', true);
+        const service = stringField(input, 'service', false);
+        sendJson(res, 200, { ok: true, result: await api.resume(server as string, service) });
+      },
+      'mutate',
+    );
+    this.route(
+      'POST',
+      '/api/reconcile',
+      async (_req, res, { body }) => {
+        const input = parseJsonBody(body);
+        const dryRun = input.dryRun === true;
+        sendJson(res, 200, { ok: true, result: await api.reconcile({ dryRun }) });
+      },
+      'mutate',
+    );
+    this.route(
+      'POST',
+      '/api/confirm',
+      async (_req, res, { body }) => {
+        const input = parseJsonBody(body);
+        const revision = stringField(input, 'revision', true) as string;
+        sendJson(res, 200, { ok: true, result: await api.confirm(revision) });
+      },
+      'mutate',
+    );
+    // The vantage-point agent's door: the scope is enforced now, the observations are not used yet.
+    this.route(
+      'POST',
+      '/api/observations',
+      (_req, res, { body }) => {
+        parseJsonBody(body);
+        sendJson(res, 501, { ok: false, error: 'observations from agents are not used yet' });
+      },
+      'observe',
+    );
     this.route(
       'POST',
       '/hooks/git',
@@ -135,10 +225,7 @@ export class HttpServer {
 
   async start(): Promise<AddressInfo> {
     const { host, port } = parseListen(this.options.listen);
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
-    server.keepAliveTimeout = 5_000;
+    const server = this.createServer('tcp');
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -148,7 +235,15 @@ export class HttpServer {
     });
     this.server = server;
     const address = server.address() as AddressInfo;
-    this.options.logger.info({ address: address.address, port: address.port }, 'http listening');
+    if (this.options.socket !== undefined) {
+      try {
+        this.socketServer = await this.listenSocket(this.options.socket.path, this.options.socket.mode);
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+    }
+    this.options.logger.info({ address: address.address, port: address.port, socket: this.options.socket?.path, tokens: this.tokens.size }, 'http listening');
     return address;
   }
 
@@ -156,35 +251,95 @@ export class HttpServer {
     return (this.server?.address() as AddressInfo | null) ?? undefined;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private createServer(transport: Transport): Server {
+    const server = createServer((req, res) => void this.handle(req, res, transport));
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+    return server;
+  }
+
+  /**
+   * The socket is created under a umask that leaves it to its owner, then given its mode: there
+   * is no moment when another user could connect. A socket left by a crashed daemon is removed
+   * (the state lock says none runs); anything else at that path is refused.
+   */
+  private async listenSocket(path: string, mode: '0600' | '0660'): Promise<Server> {
+    const existing = await lstat(path).catch(() => undefined);
+    if (existing !== undefined) {
+      if (!existing.isSocket()) throw new MamoriError('MAMORI_CONFIG_INVALID', `http.socket: ${path} exists and is not a socket: move it away or set http.socket`);
+      await unlink(path);
+    }
+    const server = this.createServer('unix');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      const before = process.umask(0o177);
+      try {
+        server.listen(path, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(before);
+      }
+    });
+    await chmod(path, mode === '0660' ? 0o660 : 0o600);
+    return server;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, transport: Transport): Promise<void> {
     const log = this.options.logger;
+    let route: Route | undefined;
+    let url: URL | undefined;
     try {
-      const url = new URL(req.url ?? '/', 'http://mamori.invalid');
-      const candidates = this.routes.filter((r) => r.path === url.pathname);
-      const route = candidates.find((r) => r.method === req.method);
+      url = new URL(req.url ?? '/', 'http://mamori.invalid');
+      const path = url.pathname;
+      const candidates = this.routes.filter((r) => r.path === path);
+      route = candidates.find((r) => r.method === req.method || (req.method === 'HEAD' && r.method === 'GET'));
       if (!route) {
-        if (candidates.length > 0) throw new HttpError(405, 'method not allowed');
+        if (candidates.length > 0) throw new HttpError(405, 'method not allowed', { allow: [...new Set(candidates.map((r) => r.method))].join(', ') });
         throw new HttpError(404, 'not found');
       }
-      const body = req.method === 'GET' || req.method === 'HEAD' ? Buffer.alloc(0) : await readBody(req, this.options.maxBodyBytes ?? 1024 * 1024);
-      if (route.access === 'protected') this.authorize(req);
+      if (transport === 'tcp') this.checkHost(req);
       if (route.access === 'webhook') {
-        const secret = this.options.webhookSecret;
-        if (!secret) throw new HttpError(404, 'no webhook secret is configured');
-        const header = req.headers['x-hub-signature-256'];
-        if (!verifyHubSignature(secret, body, Array.isArray(header) ? header[0] : header)) {
-          log.warn({ remote: req.socket.remoteAddress }, 'webhook signature refused');
-          throw new HttpError(401, 'bad signature');
-        }
+        await this.webhook(req, res, route, url);
+        return;
       }
-      await route.handler(req, res, { body, url });
+      let principal: Principal | undefined;
+      if (route.access !== 'open') {
+        const who = this.authenticate(req, res, url, transport, route);
+        if (who === 'answered') return;
+        if (who === undefined) {
+          throw new HttpError(401, this.tokens.size === 0 ? 'this endpoint answers loopback clients only' : 'a bearer token is required', { 'www-authenticate': 'Bearer realm="mamori"' });
+        }
+        if (!reaches(who, route.access)) throw new HttpError(403, refusal(who, route.access));
+        principal = who;
+      }
+      if (!SAFE_METHODS.has(req.method ?? '')) {
+        const crossSite = crossSiteReason(req);
+        if (crossSite !== undefined) throw new HttpError(403, `a change from another site is refused (${crossSite})`);
+        if (!isJsonContentType(req.headers['content-type'])) throw new HttpError(415, 'a change must be sent as application/json');
+      }
+      const body = SAFE_METHODS.has(req.method ?? '') ? Buffer.alloc(0) : await readBody(req, this.options.maxBodyBytes ?? 64 * 1024);
+      const view: FleetView = principal !== undefined ? fleetViewOf(principal) : { kind: 'none' };
+      await route.handler(req, res, { body, url, principal, view });
     } catch (err) {
+      if (err instanceof ClientAborted) {
+        log.info({ method: req.method, path: url?.pathname, remote: req.socket.remoteAddress }, 'http request aborted by the client');
+        res.destroy();
+        return;
+      }
       if (res.headersSent) {
         res.destroy();
         return;
       }
       if (err instanceof HttpError) {
-        sendJson(res, err.status, { ok: false, error: err.message });
+        const page = route?.options.page;
+        if (page !== undefined && err.status !== 405 && err.status !== 404) {
+          page.refuse(res, err.status, err.message);
+          return;
+        }
+        sendJson(res, err.status, { ok: false, error: err.message }, err.headers);
       } else if (isMamoriError(err)) {
         const status = err.code === 'MAMORI_DAEMON_NOT_HELD' ? 409 : err.code === 'MAMORI_CLI_USAGE' ? 400 : 500;
         sendJson(res, status, { ok: false, code: err.code, error: err.message });
@@ -195,27 +350,113 @@ export class HttpServer {
     }
   }
 
-  private authorize(req: IncomingMessage): void {
-    const token = this.options.token;
-    if (token) {
+  private checkHost(req: IncomingMessage): void {
+    const allowed = hostAllowed(req.headers.host, {
+      listenHost: parseListen(this.options.listen).host,
+      localAddress: req.socket.localAddress,
+      publicHosts: this.options.publicHosts ?? [],
+    });
+    if (!allowed) throw new HttpError(421, 'this server does not answer for that Host: use its address, localhost, or a name in http.publicHosts');
+  }
+
+  /**
+   * Who asks: the socket's client is the operator; an `Authorization: Bearer` header must name a
+   * known token; a page's cookie (reads only: a cookie rides along on cross-site requests); a
+   * page's `?token=` once; and, with no token configured, a loopback client naming a loopback Host.
+   */
+  private authenticate(req: IncomingMessage, res: ServerResponse, url: URL, transport: Transport, route: Route): Principal | 'answered' | undefined {
+    if (transport === 'unix') return SOCKET;
+    if (req.headers.authorization !== undefined) {
       const given = bearerToken(req);
-      if (!given || !safeEqual(given, token)) throw new HttpError(401, 'a bearer token is required');
-      return;
+      const principal = given !== undefined ? this.tokens.lookup(given) : undefined;
+      if (principal === undefined) throw new HttpError(401, 'that bearer token is not known', { 'www-authenticate': 'Bearer realm="mamori", error="invalid_token"' });
+      return principal;
     }
-    if (!isLoopbackAddress(req.socket.remoteAddress)) throw new HttpError(403, 'the local API answers loopback clients only');
+    if (SAFE_METHODS.has(req.method ?? '')) {
+      const cookie = tokenFromCookie(req.headers.cookie);
+      const fromCookie = cookie !== undefined ? this.tokens.lookup(cookie) : undefined;
+      if (fromCookie !== undefined) return fromCookie;
+      const query = route.options.page !== undefined ? url.searchParams.get('token') : null;
+      if (query !== null) {
+        const fromQuery = this.tokens.lookup(query);
+        if (fromQuery === undefined) throw new HttpError(401, 'that token is not known');
+        const clean = new URL(url.toString());
+        clean.searchParams.delete('token');
+        res.writeHead(303, {
+          location: `${clean.pathname}${clean.search}`,
+          'set-cookie': `${TOKEN_COOKIE}=${encodeURIComponent(query)}; HttpOnly; SameSite=Strict; Path=/`,
+          'cache-control': 'no-store',
+          'referrer-policy': 'no-referrer',
+        });
+        res.end();
+        return 'answered';
+      }
+    }
+    const proxied = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
+    if (this.tokens.size === 0 && !proxied && isLoopbackAddress(req.socket.remoteAddress) && hostIsLoopback(req.headers.host)) return LOCAL;
+    return undefined;
+  }
+
+  /** The signature's shape is checked before the body is read, its value after (it signs the body). */
+  private async webhook(req: IncomingMessage, res: ServerResponse, route: Route, url: URL): Promise<void> {
+    const secret = this.options.webhookSecret;
+    if (!secret) throw new HttpError(404, 'no webhook secret is configured');
+    const header = req.headers['x-hub-signature-256'];
+    const signature = Array.isArray(header) ? undefined : header;
+    if (!isHubSignatureShaped(signature)) {
+      this.options.logger.warn({ remote: req.socket.remoteAddress }, 'webhook signature refused');
+      throw new HttpError(401, 'bad signature');
+    }
+    const body = await readBody(req, this.options.maxBodyBytes ?? 1024 * 1024);
+    if (!verifyHubSignature(secret, body, signature)) {
+      this.options.logger.warn({ remote: req.socket.remoteAddress }, 'webhook signature refused');
+      throw new HttpError(401, 'bad signature');
+    }
+    await route.handler(req, res, { body, url, principal: undefined, view: { kind: 'none' } });
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
+    const servers = [this.server, this.socketServer].filter((s): s is Server => s !== undefined);
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      // Long-lived connections (/events, keep-alive) must not hold the daemon's exit.
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 1000).unref();
-    });
+    this.socketServer = undefined;
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            // Long-lived connections (/events, keep-alive) must not hold the daemon's exit.
+            server.closeIdleConnections();
+            setTimeout(() => server.closeAllConnections(), 1000).unref();
+          }),
+      ),
+    );
+    // A crash leaves the file for the next start to remove (under the state lock).
+    if (this.options.socket !== undefined && servers.length > 0) await unlink(this.options.socket.path).catch(() => undefined);
   }
+}
+
+function refusal(principal: Principal, access: Access): string {
+  if (access === 'mutate') {
+    return principal.scope === 'local'
+      ? 'changes go through the local socket (mamori resume|reconcile|confirm) or need an operator token'
+      : `a ${principal.scope} token cannot change anything`;
+  }
+  return `a ${principal.scope === 'local' ? 'loopback client' : `${principal.scope} token`} does not reach this endpoint`;
+}
+
+/** /api/status: the operator's whole status, or a customer's servers and nothing else. */
+function statusFor(api: DaemonApi, view: FleetView): unknown {
+  if (view.kind === 'all') return api.status();
+  const { snapshot, desired } = api.fleet();
+  const scoped = snapshot !== undefined ? scopeSnapshot(view, snapshot) : undefined;
+  const names = new Set(scoped?.servers.map((s) => s.metadata.name) ?? []);
+  return {
+    ...(view.kind === 'customer' ? { customer: view.customer } : {}),
+    revision: scoped?.revision,
+    servers: scoped?.servers ?? [],
+    massFailure: scoped?.massFailure ?? [],
+    ...(desired !== undefined ? { desired: scopeDesired(view, desired, names) } : {}),
+  };
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -238,7 +479,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    // A client that hangs up mid-body: one quiet line where it is handled, no stack trace.
+    req.on('error', () => reject(new ClientAborted()));
+    req.on('close', () => {
+      if (!req.complete) reject(new ClientAborted());
+    });
   });
 }
 
@@ -261,8 +506,8 @@ function stringField(input: Record<string, unknown>, name: string, required: boo
   return value;
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(value, null, 2);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
   res.end(`${text}\n`);
 }

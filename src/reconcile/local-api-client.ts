@@ -1,23 +1,24 @@
 /**
- * The client side of the daemon's local API (served by src/http/server.ts on config http.listen):
+ * The client side of the daemon's local API (served by src/http/server.ts):
  * `POST /api/reconcile {dryRun}`, `POST /api/resume {server, service?}` and
  * `POST /api/confirm {revision}`, each answered with `{ ok, result }` or `{ ok: false, code?, error }`.
  * `mamori reconcile --once` and `mamori resume` use it when a daemon holds the state folder;
  * `mamori confirm` always (only a running daemon holds a revision).
+ *
+ * Over the daemon's Unix socket (config http.socket, its file permissions decide who may), or over
+ * TCP (http.listen) with the operator's token: over TCP without one, the daemon changes nothing.
  */
+import { request } from 'node:http';
 import { MamoriError } from '../errors.ts';
 
 export const RECONCILE_PATH = '/api/reconcile';
 export const RESUME_PATH = '/api/resume';
 export const CONFIRM_PATH = '/api/confirm';
 
-export interface LocalApiTarget {
-  /** host:port as in config http.listen. */
-  listen: string;
-  /** The resolved http.token, when one is configured. */
-  token?: string;
-  timeoutMs?: number;
-}
+export type LocalApiTarget =
+  | { socket: string; timeoutMs?: number }
+  /** host:port as in config http.listen, with the operator's token. */
+  | { listen: string; token: string; timeoutMs?: number };
 
 export interface LocalApiReply<T> {
   status: number;
@@ -29,35 +30,65 @@ export interface LocalApiReply<T> {
   body: Record<string, unknown>;
 }
 
-function baseUrl(listen: string): string {
+/** Where the target is, for messages: the socket's path or host:port. */
+export function describeTarget(target: LocalApiTarget): string {
+  return 'socket' in target ? target.socket : target.listen;
+}
+
+function tcpAddress(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(':');
-  const host = listen.slice(0, i);
-  const port = listen.slice(i + 1);
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, '');
   // A daemon listening on every address is reached on the loopback.
-  const client = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
-  return `http://${client}:${port}`;
+  return { host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host, port: Number(listen.slice(i + 1)) };
+}
+
+function post(target: LocalApiTarget, path: string, payload: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const where = 'socket' in target ? { socketPath: target.socket } : tcpAddress(target.listen);
+    const req = request(
+      {
+        ...where,
+        path,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+          ...('token' in target ? { authorization: `Bearer ${target.token}` } : {}),
+        },
+        signal: AbortSignal.timeout(target.timeoutMs ?? 600_000),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= 16 * 1024 * 1024) chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 export async function callLocalApi<T>(target: LocalApiTarget, path: string, payload: unknown): Promise<LocalApiReply<T>> {
-  let res: Response;
+  let answer: { status: number; text: string };
   try {
-    res = await fetch(`${baseUrl(target.listen)}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(target.token !== undefined ? { authorization: `Bearer ${target.token}` } : {}) },
-      body: JSON.stringify(payload),
-      signal: AbortSignal.timeout(target.timeoutMs ?? 600_000),
-    });
+    answer = await post(target, path, JSON.stringify(payload));
   } catch (err) {
-    throw new MamoriError('MAMORI_HTTP_UNREACHABLE', `no mamori daemon answers on ${target.listen}: is \`mamori run\` running?`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EACCES' ? ': permission denied (the socket is for the daemon\'s user, or its group with http.socketMode 0660)' : code !== undefined ? ` (${code})` : '';
+    throw new MamoriError('MAMORI_HTTP_UNREACHABLE', `no mamori daemon answers on ${describeTarget(target)}${why}: is \`mamori run\` running?`, { cause: err });
   }
-  const text = await res.text();
   let body: Record<string, unknown> = {};
   try {
-    body = JSON.parse(text) as Record<string, unknown>;
+    body = JSON.parse(answer.text) as Record<string, unknown>;
   } catch {
-    body = { error: text.slice(0, 200) };
+    body = { error: answer.text.slice(0, 200) };
   }
-  const reply: LocalApiReply<T> = { status: res.status, ok: res.status === 200 && body.ok === true, body };
+  const reply: LocalApiReply<T> = { status: answer.status, ok: answer.status === 200 && body.ok === true, body };
   if (body.result !== undefined) reply.result = body.result as T;
   if (typeof body.code === 'string') reply.code = body.code;
   if (typeof body.error === 'string') reply.error = body.error;

@@ -7,6 +7,7 @@
 import type { Logger } from '../log.ts';
 import type { ServerDocument } from '../manifest/types.ts';
 import type { Journal } from '../status/journal.ts';
+import type { DesiredReportServer } from './compute.ts';
 import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_HEARTBEAT, MONITOR_STARTED, MONITOR_STOPPED, type MonitoredServer, type MonitorDesiredRecord, type MonitorStartedRecord } from './coverage-records.ts';
 
 export interface CoverageRecorderOptions {
@@ -65,4 +66,16 @@ export class CoverageRecorder {
 export function monitoredServerOf(doc: ServerDocument): MonitoredServer {
   const services = doc.spec.services.flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.keys(entry).slice(0, 1)));
   return { name: doc.metadata.name, ...(doc.metadata.customer !== undefined ? { customer: doc.metadata.customer } : {}), services: [...new Set(services)] };
+}
+
+/** A server manifest as the report takes it: coverage names and the contact its report goes to. */
+export function desiredReportServerOf(doc: ServerDocument): DesiredReportServer {
+  const m = monitoredServerOf(doc);
+  const c = doc.spec.contact;
+  return {
+    name: m.name,
+    ...(m.customer !== undefined ? { customer: m.customer } : {}),
+    services: m.services,
+    contact: { email: c.email, ...(c.locale !== undefined ? { locale: c.locale } : {}), ...(c.name !== undefined ? { name: c.name } : {}), ...(c.cc !== undefined ? { cc: [...c.cc] } : {}) },
+  };
 }

@@ -145,6 +145,9 @@ describe('mamori run on a git remote', () => {
     await expect.poll(() => statusField(daemon, 'desired', 'held', 'revision'), { timeout: 30_000, interval: 100 }).toBe(older);
     expect(await statusField(daemon, 'desired', 'held', 'reason')).toBe('Rollback');
     expect(await statusField(daemon, 'desired', 'revision')).toBe(newer);
+    // Over TCP without an operator token a confirm changes nothing; the CLI goes through the socket.
+    expect((await daemon.post('/api/confirm', JSON.stringify({ revision: older }))).status).toBe(403);
+    expect(await statusField(daemon, 'desired', 'held', 'revision')).toBe(older);
     // Not execFileSync: the probe targets live in this process and must keep answering.
     const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'confirm', older, '--config', configPath], { cwd: repo.dir, encoding: 'utf8' });
     expect(stdout).toContain('applied');

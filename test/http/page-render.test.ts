@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TokenTable } from '../../src/http/auth.ts';
 import { PageLiveState, POINTS } from '../../src/http/page/live-state.ts';
 import { renderServer } from '../../src/http/page/render.ts';
 import { registerStatusPage } from '../../src/http/page/status-page.ts';
@@ -82,18 +83,22 @@ afterEach(async () => {
   closers = [];
 });
 
-async function start(options: { token?: string; mass?: boolean } = {}): Promise<{ base: string; live: PageLiveState }> {
+async function start(options: { token?: string; customerToken?: string; mass?: boolean } = {}): Promise<{ base: string; live: PageLiveState }> {
   const live = new PageLiveState();
   live.addTranscript(transcript);
   for (let i = 0; i < 10; i++) live.onEvent({ type: 'probe', server: 'web1', result: { service: 'ping', target: '10.0.0.1', up: i !== 5, latencyMs: 1 + i, startedAt: new Date(NOW - (10 - i) * 1000).toISOString() }, unknown: false });
   const api = { ready: () => ({ ready: true, checks: {} }), status: () => ({}) } as unknown as DaemonApi;
-  const http = new HttpServer({ listen: '127.0.0.1:0', api, metrics: new MamoriMetrics({ defaultMetrics: false }), logger: silentLogger(), ...(options.token ? { token: options.token } : {}) });
+  const http = new HttpServer({ listen: '127.0.0.1:0', api, metrics: new MamoriMetrics({ defaultMetrics: false }), logger: silentLogger(),
+    tokens: TokenTable.from([
+      ...(options.token ? [{ scope: 'operator' as const, name: 'page', token: options.token }] : []),
+      ...(options.customerToken ? [{ scope: 'customer' as const, customer: 'acme', name: 'acme-page', token: options.customerToken }] : []),
+    ]),
+  });
   registerStatusPage(http, {
     live,
     snapshot: () => ({ revision: 'abcdef1234567890', servers: [server('web1', 'acme', { ping: 'Healthy', http: 'Down' }, true), server('web2', 'globex', { ping: 'Healthy', http: 'Healthy' })], massFailure: options.mass ? [episode] : [] }),
     desired: () => desired,
     source: () => undefined,
-    ...(options.token ? { token: options.token } : {}),
     logger: silentLogger(),
     now: () => NOW,
   });
@@ -175,7 +180,7 @@ describe('status page over HTTP', () => {
   });
 
   it('with a token: refused without it, a ?token= sets an HttpOnly cookie, a bearer works; transcripts only with it', async () => {
-    const { base } = await start({ token: 'page-token-123' });
+    const { base } = await start({ token: 'page-token-0123456789' });
     const plain = await fetch(`${base}/server?name=web1`);
     expect(plain.status).toBe(401);
     const refused = await plain.text();
@@ -184,17 +189,39 @@ describe('status page over HTTP', () => {
     expect((await fetch(`${base}/?token=wrong`)).status).toBe(401);
     expect((await fetch(`${base}/events`)).status).toBe(401);
 
-    const login = await fetch(`${base}/server?name=web1&token=page-token-123`, { redirect: 'manual' });
+    const login = await fetch(`${base}/server?name=web1&token=page-token-0123456789`, { redirect: 'manual' });
     expect(login.status).toBe(303);
     expect(login.headers.get('location')).toBe('/server?name=web1');
     const cookie = login.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(/^mamori_token=page-token-123; HttpOnly; SameSite=Strict; Path=\//);
+    expect(cookie).toMatch(/^mamori_token=page-token-0123456789; HttpOnly; SameSite=Strict; Path=\//);
     const withCookie = await fetch(`${base}/server?name=web1`, { headers: { cookie: cookie.split(';')[0] as string } });
     expect(withCookie.status).toBe(200);
     expect(await withCookie.text()).toContain('/etc/init.d/httpd restart');
-    const bearer = await fetch(`${base}/?fragment=1`, { headers: { authorization: 'Bearer page-token-123' } });
+    const bearer = await fetch(`${base}/?fragment=1`, { headers: { authorization: 'Bearer page-token-0123456789' } });
     expect(bearer.status).toBe(200);
     expect(((await bearer.json()) as { main: string }).main).toContain('web1');
+  });
+
+  it("with a customer's token: the page, its fragment, a server page and the events hold that customer's servers only", async () => {
+    const { base } = await start({ token: 'page-token-0123456789', customerToken: 'acme-page-token-0123456789', mass: true });
+    const auth = { authorization: 'Bearer acme-page-token-0123456789' };
+    const bodies: string[] = [];
+    for (const path of ['/', '/?fragment=1', '/?customer=globex', '/server?name=web1', '/server?name=web1&fragment=1', '/server?name=web2']) {
+      const r = await fetch(`${base}${path}`, { headers: auth });
+      expect(r.status, path).toBe(200);
+      bodies.push(await r.text());
+    }
+    const all = bodies.join('\n');
+    expect(all).toContain('web1');
+    expect(all).toContain('/etc/init.d/httpd restart');
+    // Nothing of globex: not its name, its server, nor the operator's held revision (it lists the fleet's changes).
+    expect(all.match(/[\s\S]{0,80}(globex|web2\b(?!<\/code>))[\s\S]{0,40}/)?.[0]).toBeUndefined();
+    expect(all).not.toContain('0123456789ab');
+    expect(bodies[5]).toContain('No server named <code>web2</code>');
+    // The operator's token sees both customers and the held revision.
+    const op = await (await fetch(`${base}/`, { headers: { authorization: 'Bearer page-token-0123456789' } })).text();
+    expect(op).toContain('globex');
+    expect(op).toContain('0123456789ab');
   });
 
   it('hides transcripts from a view without the token', () => {

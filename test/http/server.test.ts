@@ -1,53 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signHubBody } from '../../src/http/auth.ts';
 import { MamoriMetrics } from '../../src/http/metrics.ts';
 import { HttpServer, type DaemonApi } from '../../src/http/server.ts';
-import { MamoriError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
+import { GRANTS, JSON_TYPE, OPERATOR, start } from './http-fixture.ts';
 import { parsePrometheusText } from './prom-text.ts';
-
-let servers: HttpServer[] = [];
-afterEach(async () => {
-  for (const s of servers) await s.close();
-  servers = [];
-});
-
-interface Calls {
-  syncs: number;
-  resumed: [string, string | undefined][];
-  reconciled: boolean[];
-  confirmed: string[];
-}
-
-async function start(options: { token?: string; webhookSecret?: string; maxBodyBytes?: number } = {}) {
-  const calls: Calls = { syncs: 0, resumed: [], reconciled: [], confirmed: [] };
-  const api: DaemonApi = {
-    ready: () => ({ ready: true, checks: { sourceSynced: true, lockHeld: true } }),
-    status: () => ({ revision: 'abc' }),
-    resume: async (server, service) => {
-      calls.resumed.push([server, service]);
-      return { resumed: server };
-    },
-    reconcile: async ({ dryRun }) => {
-      calls.reconciled.push(dryRun);
-      return { actions: [] };
-    },
-    confirm: async (revision) => {
-      if (revision !== 'held1234') throw new MamoriError('MAMORI_DAEMON_NOT_HELD');
-      calls.confirmed.push(revision);
-      return { result: 'applied' };
-    },
-    syncNow: () => {
-      calls.syncs += 1;
-    },
-  };
-  const metrics = new MamoriMetrics();
-  const server = new HttpServer({ listen: '127.0.0.1:0', api, metrics, logger: silentLogger(), ...options });
-  servers.push(server);
-  const address = await server.start();
-  const base = `http://127.0.0.1:${address.port}`;
-  return { base, calls, metrics, server };
-}
 
 describe('http', () => {
   it('answers health, readiness and the status API on the loopback', async () => {
@@ -55,7 +12,7 @@ describe('http', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(await ready.json()).toEqual({ ready: true, checks: { sourceSynced: true, lockHeld: true } });
-    expect(await (await fetch(`${base}/api/status`)).json()).toEqual({ revision: 'abc' });
+    expect(await (await fetch(`${base}/api/status`)).json()).toMatchObject({ revision: 'abc' });
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     expect((await fetch(`${base}/api/resume`)).status).toBe(405);
   });
@@ -69,6 +26,13 @@ describe('http', () => {
     expect(missing.status).toBe(401);
     const truncated = await fetch(`${base}/hooks/git`, { method: 'POST', body, headers: { 'x-hub-signature-256': signHubBody('hook-secret-1', body).slice(0, 20) } });
     expect(truncated.status).toBe(401);
+    // Junk after the 64 hex digits (Buffer.from(hex) would stop there and accept it): refused.
+    for (const junk of ['zz', '00', 'g', ',sha256=00']) {
+      const r = await fetch(`${base}/hooks/git`, { method: 'POST', body, headers: { 'x-hub-signature-256': `${signHubBody('hook-secret-1', body)}${junk}` } });
+      expect(r.status, JSON.stringify(junk)).toBe(401);
+    }
+    const prefixed = await fetch(`${base}/hooks/git`, { method: 'POST', body, headers: { 'x-hub-signature-256': `x${signHubBody('hook-secret-1', body)}` } });
+    expect(prefixed.status).toBe(401);
     expect(calls.syncs).toBe(0);
     const good = await fetch(`${base}/hooks/git`, { method: 'POST', body, headers: { 'x-hub-signature-256': signHubBody('hook-secret-1', body) } });
     expect(good.status).toBe(202);
@@ -83,29 +47,30 @@ describe('http', () => {
     expect(calls.syncs).toBe(0);
   });
 
-  it('requires the token for the local API when one is configured', async () => {
-    const { base, calls } = await start({ token: 'tok-123456' });
+  it('the local API over TCP needs the operator token, as JSON', async () => {
+    const { base, calls } = await start({ tokens: GRANTS });
     const body = JSON.stringify({ server: 'web01', service: 'http' });
-    expect((await fetch(`${base}/api/resume`, { method: 'POST', body })).status).toBe(401);
-    expect((await fetch(`${base}/api/resume`, { method: 'POST', body, headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    expect((await fetch(`${base}/api/resume`, { method: 'POST', body, headers: JSON_TYPE })).status).toBe(401);
+    expect((await fetch(`${base}/api/resume`, { method: 'POST', body, headers: { ...JSON_TYPE, authorization: 'Bearer nope' } })).status).toBe(401);
     expect((await fetch(`${base}/api/status`)).status).toBe(401);
-    const ok = await fetch(`${base}/api/resume`, { method: 'POST', body, headers: { authorization: 'Bearer tok-123456' } });
+    const ok = await fetch(`${base}/api/resume`, { method: 'POST', body, headers: { ...JSON_TYPE, authorization: `Bearer ${OPERATOR}` } });
     expect(ok.status).toBe(200);
     expect(calls.resumed).toEqual([['web01', 'http']]);
-    const rec = await fetch(`${base}/api/reconcile`, { method: 'POST', body: '{"dryRun":true}', headers: { authorization: 'Bearer tok-123456' } });
+    const rec = await fetch(`${base}/api/reconcile`, { method: 'POST', body: '{"dryRun":true}', headers: { ...JSON_TYPE, authorization: `Bearer ${OPERATOR}` } });
     expect(await rec.json()).toEqual({ ok: true, result: { actions: [] } });
-    const notHeld = await fetch(`${base}/api/confirm`, { method: 'POST', body: '{"revision":"0000000"}', headers: { authorization: 'Bearer tok-123456' } });
+    const notHeld = await fetch(`${base}/api/confirm`, { method: 'POST', body: '{"revision":"0000000"}', headers: { ...JSON_TYPE, authorization: `Bearer ${OPERATOR}` } });
     expect(notHeld.status).toBe(409);
     expect(await notHeld.json()).toMatchObject({ code: 'MAMORI_DAEMON_NOT_HELD' });
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
   it('bounds request bodies and refuses bad JSON', async () => {
-    const { base, calls } = await start({ maxBodyBytes: 1024 });
-    const big = await fetch(`${base}/api/resume`, { method: 'POST', body: 'x'.repeat(4096) });
+    const { base, calls } = await start({ maxBodyBytes: 1024, tokens: GRANTS });
+    const auth = { ...JSON_TYPE, authorization: `Bearer ${OPERATOR}` };
+    const big = await fetch(`${base}/api/resume`, { method: 'POST', body: 'x'.repeat(4096), headers: auth });
     expect(big.status).toBe(413);
-    expect((await fetch(`${base}/api/resume`, { method: 'POST', body: '{nope' })).status).toBe(400);
-    expect((await fetch(`${base}/api/resume`, { method: 'POST', body: '{"server": 5}' })).status).toBe(400);
+    expect((await fetch(`${base}/api/resume`, { method: 'POST', body: '{nope', headers: auth })).status).toBe(400);
+    expect((await fetch(`${base}/api/resume`, { method: 'POST', body: '{"server": 5}', headers: auth })).status).toBe(400);
     expect(calls.resumed).toEqual([]);
   });
 

@@ -96,16 +96,20 @@ describe('mamori reconcile / status / resume (in-process, no daemon)', () => {
     expect(records.find((r) => r.type === 'finished')).toMatchObject({ verdict: 'Recovered' });
   }, 300_000);
 
-  test('with a daemon running: reconcile and resume go through its local API; a second mamori run is refused', async () => {
+  test('with a daemon running: reconcile and resume go through its local API socket; a second mamori run is refused', async () => {
     const daemon = await spawnDaemon({ cwd: dir, config, port });
     try {
       await daemon.waitForLog('mamori running', 60_000);
       const dry = await mamori('reconcile', '--once', '--dry-run');
       expect(dry.code, dry.stderr).toBe(0);
-      expect(dry.stdout).toContain(`dry run (through the daemon on 127.0.0.1:${port})`);
+      // Through the local API's Unix socket (the CLI's default), not TCP: over TCP without a token nothing changes.
+      expect(dry.stdout).toContain(`dry run (through the daemon on ${path.join(dir, 'state', 'mamori.sock')})`);
       const resume = await mamori('resume', 'acme-c1', 'http');
       expect(resume.code, resume.stderr).toBe(0);
       expect(resume.stdout).toContain('acme-c1: nothing was held');
+      // The same calls over TCP without an operator token change nothing.
+      expect((await daemon.post('/api/reconcile', '{"dryRun":true}')).status).toBe(403);
+      expect((await daemon.post('/api/resume', '{"server":"acme-c1"}')).status).toBe(403);
 
       const second = spawn(process.execPath, [BIN, 'run', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';

@@ -20,13 +20,16 @@ export interface LatencyPoint {
   ms: number | null;
 }
 
-export type ChangeListener = (reason: string) => void;
+/** `servers`: the servers that changed in the batch; undefined when the change is fleet-wide. A reader hears only of what they may see. */
+export type ChangeListener = (reason: string, servers: ReadonlySet<string> | undefined) => void;
 
 export class PageLiveState {
   private readonly latency = new Map<string, LatencyPoint[]>();
   private readonly transcriptsByService = new Map<string, Transcript[]>();
   private readonly listeners = new Set<ChangeListener>();
   private pending: string | undefined;
+  /** The servers changed since listeners were last told; undefined once something fleet-wide changed. */
+  private pendingServers: Set<string> | undefined = new Set();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
   private version = 0;
@@ -40,7 +43,7 @@ export class PageLiveState {
         ring.push({ at: Date.parse(e.result.startedAt) || Date.now(), ms: e.result.up && !e.unknown ? e.result.latencyMs : null });
         if (ring.length > POINTS) ring.splice(0, ring.length - POINTS);
         this.latency.set(key, ring);
-        this.changed('probe', SPARKLINE_EVERY_MS);
+        this.changed('probe', SPARKLINE_EVERY_MS, e.server);
         break;
       }
       case 'status-written':
@@ -49,7 +52,11 @@ export class PageLiveState {
       case 'incident-closed':
       case 'remediation-started':
       case 'remediation-finished':
+        this.changed(e.type, UPDATE_EVERY_MS, e.server);
+        break;
       case 'mass-failure-paused':
+        this.changed(e.type, UPDATE_EVERY_MS, ...e.episode.servers);
+        break;
       case 'mass-failure-cleared':
         this.changed(e.type);
         break;
@@ -75,7 +82,7 @@ export class PageLiveState {
     list.push(t);
     if (list.length > TRANSCRIPTS) list.splice(0, list.length - TRANSCRIPTS);
     this.transcriptsByService.set(key, list);
-    this.changed('transcript');
+    this.changed('transcript', UPDATE_EVERY_MS, t.server);
   }
 
   latencies(server: string, service: string): readonly LatencyPoint[] {
@@ -107,20 +114,24 @@ export class PageLiveState {
     return this.listeners.size;
   }
 
-  /** Something the page shows changed: listeners hear of it within `withinMs`, once per batch. */
-  changed(reason: string, withinMs = UPDATE_EVERY_MS): void {
+  /** Something the page shows changed (about `servers`; none: the whole fleet): listeners hear of it within `withinMs`, once per batch. */
+  changed(reason: string, withinMs = UPDATE_EVERY_MS, ...servers: string[]): void {
     this.version++;
     this.pending ??= reason;
+    if (servers.length === 0) this.pendingServers = undefined;
+    else for (const s of servers) this.pendingServers?.add(s);
     if (this.timer !== undefined && this.timerAt <= Date.now() + withinMs) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = Date.now() + withinMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       const why = this.pending ?? reason;
+      const which = this.pendingServers;
       this.pending = undefined;
+      this.pendingServers = new Set();
       for (const l of [...this.listeners]) {
         try {
-          l(why);
+          l(why, which);
         } catch {
           this.listeners.delete(l);
         }

@@ -3,66 +3,59 @@
  * filter), `GET /server?name=…` (one server), `GET /events` (SSE: "something changed"). Each
  * page answers `?fragment=1` with its live part as JSON, which the page's script swaps in.
  *
- * Read-only. Access: with `http.token` configured, the token is required — as a bearer header,
- * or once as `?token=` which sets an HttpOnly cookie and redirects to the clean URL. Without a
- * token the daemon listens on the loopback only and answers loopback clients. Transcripts are
- * rendered only for a reader who passed that check.
+ * Read-only, and who may read is the server's business (server.ts, scope.ts): a token as a bearer
+ * header, or once as `?token=` which sets an HttpOnly cookie; without any token configured, loopback
+ * clients. What they see is filtered here, in the data, before anything is rendered: a customer's
+ * page, fragments and events are made from their servers only.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../log.ts';
-import type { MassFailureEpisode } from '../../reconcile/types.ts';
 import type { DesiredStatus } from '../../source/desired.ts';
 import type { SyncerStatus } from '../../source/syncer.ts';
-import type { ServerStatus } from '../../status/model.ts';
-import { bearerToken, isLoopbackAddress, safeEqual } from '../auth.ts';
-import type { HttpServer } from '../server.ts';
+import { TOKEN_COOKIE } from '../auth.ts';
+import { scopeDesired, scopeSnapshot, visibleServers, type FleetSnapshot, type FleetView } from '../scope.ts';
+import type { HttpServer, RequestContext } from '../server.ts';
 import { html } from './html.ts';
 import type { PageLiveState } from './live-state.ts';
 import type { PageData, ViewOptions } from './page-data.ts';
 import { renderDocument, renderFleet, renderServer, topMeta } from './render.ts';
 
-export const TOKEN_COOKIE = 'mamori_token';
+export { TOKEN_COOKIE };
 const MAX_EVENT_STREAMS = 64;
 const KEEPALIVE_MS = 15_000;
 
 export interface StatusPageOptions {
   live: PageLiveState;
   /** The reconciler's view (controller.status()); undefined before it exists. */
-  snapshot(): { revision: string; servers: readonly ServerStatus[]; massFailure: readonly MassFailureEpisode[] } | undefined;
+  snapshot(): FleetSnapshot | undefined;
   desired(): DesiredStatus | undefined;
   source(): SyncerStatus | undefined;
-  token?: string;
   logger: Logger;
   now?: () => number;
 }
 
-type Access = { ok: true } | { ok: false; status: number; why: string } | { ok: 'redirect'; location: string; cookie: string };
-
-function cookieToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) return decodeURIComponent(part.slice(eq + 1).trim());
-  }
-  return undefined;
-}
-
-export function checkPageAccess(req: IncomingMessage, url: URL, token: string | undefined): Access {
-  if (token === undefined) {
-    return isLoopbackAddress(req.socket.remoteAddress) ? { ok: true } : { ok: false, status: 403, why: 'This page answers loopback clients only.' };
-  }
-  const given = bearerToken(req) ?? cookieToken(req);
-  if (given !== undefined && safeEqual(given, token)) return { ok: true };
-  const query = url.searchParams.get('token');
-  if (query !== null && safeEqual(query, token)) {
-    const clean = new URL(url.toString());
-    clean.searchParams.delete('token');
-    const cookie = `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
-    return { ok: 'redirect', location: `${clean.pathname}${clean.search}`, cookie };
-  }
-  return { ok: false, status: 401, why: 'This page needs the status token: open it once with ?token=…, or send Authorization: Bearer.' };
+/**
+ * What one reader may see, gathered for each request: the snapshot through `scopeSnapshot`, the
+ * desired state through `scopeDesired`, latencies and transcripts of their servers only; the
+ * source (its URL, its errors) is the operator's.
+ */
+export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'live' | 'snapshot' | 'desired' | 'source'>, now: number): PageData {
+  const full = options.snapshot();
+  const snap = full !== undefined ? scopeSnapshot(view, full) : undefined;
+  const names = new Set((snap?.servers ?? []).map((s) => s.metadata.name));
+  const desired = options.desired();
+  const source = view.kind === 'all' ? options.source() : undefined;
+  return {
+    now,
+    ...(snap?.revision ? { revision: snap.revision } : {}),
+    servers: snap?.servers ?? [],
+    massFailure: snap?.massFailure ?? [],
+    ...(desired !== undefined ? { desired: scopeDesired(view, desired, names) } : {}),
+    ...(source !== undefined ? { source } : {}),
+    latencies: (server, service) => (names.has(server) ? options.live.latencies(server, service) : []),
+    transcripts: (server, service) => (names.has(server) ? options.live.transcripts(server, service) : []),
+  };
 }
 
 function securityHeaders(nonce: string): Record<string, string> {
@@ -84,39 +77,11 @@ function refuse(res: ServerResponse, status: number, why: string): void {
 export function registerStatusPage(http: HttpServer, options: StatusPageOptions): void {
   const now = options.now ?? Date.now;
   let streams = 0;
-
-  const gather = (): PageData => {
-    const snap = options.snapshot();
-    const desired = options.desired();
-    const source = options.source();
-    return {
-      now: now(),
-      ...(snap?.revision ? { revision: snap.revision } : {}),
-      servers: snap?.servers ?? [],
-      massFailure: snap?.massFailure ?? [],
-      ...(desired !== undefined ? { desired } : {}),
-      ...(source !== undefined ? { source } : {}),
-      latencies: (server, service) => options.live.latencies(server, service),
-      transcripts: (server, service) => options.live.transcripts(server, service),
-    };
-  };
-
-  const guard = (req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
-    const access = checkPageAccess(req, url, options.token);
-    if (access.ok === true) return true;
-    if (access.ok === 'redirect') {
-      res.writeHead(303, { location: access.location, 'set-cookie': access.cookie, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
-      res.end();
-      return false;
-    }
-    refuse(res, access.status, access.why);
-    return false;
-  };
+  const asPage = { page: { refuse } };
 
   const page = (title: (data: PageData) => string, body: (data: PageData, view: ViewOptions) => ReturnType<typeof renderFleet>) => {
-    return (req: IncomingMessage, res: ServerResponse, ctx: { url: URL }): void => {
-      if (!guard(req, res, ctx.url)) return;
-      const data = gather();
+    return (_req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
+      const data = pageDataFor(ctx.view, options, now());
       const customer = ctx.url.searchParams.get('customer') ?? undefined;
       const view: ViewOptions = { showTranscripts: true, version: options.live.currentVersion, ...(customer ? { customer } : {}) };
       const main = body(data, view);
@@ -141,7 +106,8 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
       },
       renderFleet,
     ),
-    'open',
+    'read',
+    asPage,
   );
   http.route(
     'GET',
@@ -149,27 +115,35 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
     (req, res, ctx) => {
       const name = ctx.url.searchParams.get('name') ?? '';
       return page(
-        () => `${name} — mamori status`,
+        // Named only when it is one of the reader's servers: a guessed name is not echoed back.
+        (d) => (d.servers.some((s) => s.metadata.name === name) ? `${name} — mamori status` : 'mamori status'),
         (d, v) => renderServer(d, name, v),
       )(req, res, ctx);
     },
-    'open',
+    'read',
+    asPage,
   );
   http.route(
     'GET',
     '/events',
-    (req, res, ctx) => {
-      if (!guard(req, res, ctx.url)) return;
+    (_req, res, ctx) => {
       if (streams >= MAX_EVENT_STREAMS) {
         res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '10' });
         res.end('too many live pages open; the page falls back to polling\n');
         return;
       }
       streams++;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      const view = ctx.view;
+      // A reader hears of changes to servers they may see, and of fleet-wide ones (which their page may show).
+      const concerns = (servers: ReadonlySet<string> | undefined): boolean => {
+        if (servers === undefined || view.kind === 'all') return true;
+        const snap = options.snapshot();
+        return snap !== undefined && visibleServers(view, snap.servers).some((s) => servers.has(s.metadata.name));
+      };
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-content-type-options': 'nosniff' });
       res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ version: options.live.currentVersion })}\n\n`);
-      const unsubscribe = options.live.subscribe(() => {
-        res.write(`event: update\ndata: ${JSON.stringify({ version: options.live.currentVersion })}\n\n`);
+      const unsubscribe = options.live.subscribe((_reason, servers) => {
+        if (concerns(servers)) res.write(`event: update\ndata: ${JSON.stringify({ version: options.live.currentVersion })}\n\n`);
       });
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
       keepalive.unref();
@@ -180,7 +154,7 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
       };
       res.once('close', done);
     },
-    'open',
+    'read',
   );
-  options.logger.debug({ token: options.token !== undefined }, 'status page registered');
+  options.logger.debug('status page registered');
 }
