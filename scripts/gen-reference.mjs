@@ -95,6 +95,7 @@ const RULES = `## Rules a schema cannot say
 | \`file-name\` | \`metadata.name\` different from the file's name (\`web01.yaml\` holds \`name: web01\`), or a file not ending in \`.yaml\` |
 | \`duplicate-name\` | two servers (or two runbooks) with one name, in any customers' folders |
 | \`reference\`, \`reference-invalid\`, \`reference-service\` | \`spec.runbooks\` naming a runbook that does not exist, has errors, or does not repair that service |
+| \`service-starttls\` | \`starttls: true\` on a service without STARTTLS (it applies to smtp, pop3, imap and ftp; smtps, pop3s and imaps are TLS from the first byte) |
 | \`runbook-missing\` | a subscribed service with neither a custom runbook nor a standard one for the server's OS |
 | \`os-refused\`, \`os-unsupported\`, \`os-version\`, \`os-variant\` | an OS outside the catalog (the seed accepts FreeBSD 6.3+, RHEL ES 4+, RHEL 5 Server+, CentOS 4+, and refuses Ubuntu and Windows); versions compare number by number, so 10.0 is later than 6.3 |
 | \`plan-unknown\`, \`plan-ineligible\` | a plan not in the catalog, or not eligible (Entry, Celeron model) |

@@ -9,7 +9,7 @@ import { loadManifests } from '../manifest/load-manifests.ts';
 import { listServices } from '../manifest/services.ts';
 import { anyAddressCheck, targetCheck } from '../manifest/target-networks.ts';
 import { createProberRegistry, type ProberRegistry } from '../probe/registry.ts';
-import { SERVICE_NAMES, isServiceName, type ProbeResult, type ProbeTarget, type ServiceName } from '../probe/types.ts';
+import { SEED_SERVICE_NAMES, SERVICE_NAMES, isServiceName, type ProbeResult, type ProbeTarget, type ServiceName } from '../probe/types.ts';
 
 export interface ProbeCommandDeps {
   registry?: ProberRegistry;
@@ -114,7 +114,7 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
     .command('probe')
     .description('Probe a server (by manifest name) or an address now: every service, or those named.')
     .argument('<target>', 'a server name from the manifests, or an IPv4/IPv6 address')
-    .option('-s, --service <service[:port]>', `a service to probe (repeatable; default all: ${SERVICE_NAMES.join(', ')})`, collect, [])
+    .option('-s, --service <service[:port]>', `a service to probe (repeatable; default the seed's nine: ${SEED_SERVICE_NAMES.join(', ')}; also ${SERVICE_NAMES.filter((s) => !SEED_SERVICE_NAMES.includes(s)).join(', ')})`, collect, [])
     .option('--json', 'print the results as JSON')
     .option('--timeout <ms>', `deadline for each probe (default: the config's probe timeout; ${DEFAULT_TIMEOUT_MS} without a config file)`)
     .option('--source <address>', 'local address to probe from')
@@ -151,7 +151,7 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
       }
       const config = loaded as MamoriConfig;
       if (isIP(target) !== 0) {
-        specs = named.length > 0 ? named : SERVICE_NAMES.map((service) => ({ service }));
+        specs = named.length > 0 ? named : SEED_SERVICE_NAMES.map((service) => ({ service }));
       } else {
         let plan: ServerPlan | undefined;
         try {

@@ -9,7 +9,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export const SERVICE_STATES = ['Unknown', 'Healthy', 'Suspect', 'Down', 'Remediating', 'Recovered', 'Escalated'] as const;
 export const REMEDIATION_OUTCOMES = ['recovered', 'failed', 'escalated', 'blocked', 'interrupted', 'skipped', 'other'] as const;
 export const SYNC_RESULTS = ['ok', 'SourceUnavailable', 'RefMissing', 'ReadFailed'] as const;
-const SERVICE_TYPES = new Set(['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap', 'host']);
+const SERVICE_TYPES = new Set(['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap', 'smtps', 'pop3s', 'imaps', 'host']);
 
 function bounded(value: string, allowed: readonly string[] | ReadonlySet<string>, fallback = 'other'): string {
   const ok = Array.isArray(allowed) ? allowed.includes(value) : (allowed as ReadonlySet<string>).has(value);

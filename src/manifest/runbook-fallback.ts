@@ -5,19 +5,20 @@
  * else the most specific standard runbook whose appliesTo fits the OS.
  */
 import type { LoadedDocument, RunbookDocument, RunbookSelector } from './types.ts';
+import { daemonServiceOf, repairsService } from './services.ts';
 import { versionInRange } from './version.ts';
 
 export const fallbackSelectRunbook: RunbookSelector = (server, service, runbooks) => {
-  const named = server.doc.spec.runbooks?.[service];
+  const named = server.doc.spec.runbooks?.[service] ?? server.doc.spec.runbooks?.[daemonServiceOf(service)];
   if (named !== undefined) {
     const r = runbooks.get(named);
-    return r !== undefined && r.doc.spec.services.includes(service) ? r : undefined;
+    return r !== undefined && repairsService(r.doc.spec.services, service) ? r : undefined;
   }
   const os = server.doc.spec.os;
   let best: LoadedDocument<RunbookDocument> | undefined;
   let bestScore = -1;
   for (const r of runbooks.values()) {
-    if (r.owner.kind !== 'operator' || !r.doc.spec.services.includes(service)) continue;
+    if (r.owner.kind !== 'operator' || !repairsService(r.doc.spec.services, service)) continue;
     const applies = r.doc.spec.appliesTo ?? [];
     let score = -1; // a standard runbook without appliesTo suits no system
     for (const a of applies) {

@@ -279,7 +279,7 @@ function collapseOneOf(e: ErrorObject, inner: Pending[], data: unknown): Pending
     if (kind !== undefined) return [{ ...one('')[0] as Pending, message: hostileMessage(kind, 'a plain word from the documented list'), rule: kind }];
   }
   if (SERVICE_ITEM.test(field)) {
-    return one('must be a service name (ping, http, https, ftp, ssh, telnet, smtp, pop3, imap) or a one-key map of a service to its options, such as { https: { path: / } }');
+    return one('must be a service name (ping, http, https, ftp, ssh, telnet, smtp, pop3, imap, smtps, pop3s, imaps) or a one-key map of a service to its options, such as { https: { path: / } }');
   }
   const d = describe(parent);
   return one(`does not match any allowed form${d ? ` (${d})` : ''}`);

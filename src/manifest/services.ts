@@ -9,6 +9,22 @@ export interface SubscribedService {
   index: number;
 }
 
+/**
+ * The plain service an implicit-TLS port belongs to: one daemon serves both (exim listens on 25
+ * and 465, dovecot on 110/995 and 143/993), so one runbook repairs both.
+ */
+export const PLAIN_SERVICE: Readonly<Partial<Record<ServiceName, ServiceName>>> = Object.freeze({ smtps: 'smtp', pop3s: 'pop3', imaps: 'imap' });
+
+/** The service whose runbook, process and daemon this one shares: itself, or its plain service. */
+export function daemonServiceOf(service: ServiceName): ServiceName {
+  return PLAIN_SERVICE[service] ?? service;
+}
+
+/** A runbook repairs `service` when it lists it, or lists the plain service of an implicit-TLS port. */
+export function repairsService(services: readonly string[], service: ServiceName): boolean {
+  return services.includes(service) || services.includes(daemonServiceOf(service));
+}
+
 export function listServices(server: Pick<ServerDocument, 'spec'>): SubscribedService[] {
   return server.spec.services.map((item, index) => {
     if (typeof item === 'string') return { name: item, options: {}, index };

@@ -14,7 +14,7 @@ export type { ServerDocument, RunbookDocument, CatalogDocument, ReviewPolicyDocu
 export type RunbookStep = GeneratedStep;
 export type DocumentKind = 'Server' | 'Runbook' | 'Catalog' | 'ReviewPolicy';
 
-export const SERVICE_NAMES = ['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap'] as const;
+export const SERVICE_NAMES = ['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap', 'smtps', 'pop3s', 'imaps'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Who owns a document: decided by where it lives (operator/ or customers/<name>/). */

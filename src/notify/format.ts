@@ -92,6 +92,9 @@ const SERVICE_LABELS: Record<ServiceName, string> = {
   smtp: 'SMTP (25/tcp)',
   pop3: 'POP3 (110/tcp)',
   imap: 'IMAP (143/tcp)',
+  smtps: 'SMTPS (465/tcp)',
+  pop3s: 'POP3S (995/tcp)',
+  imaps: 'IMAPS (993/tcp)',
 };
 
 /** Short name for subjects (`http`), long for bodies (`HTTP (80/tcp)`). */

@@ -1,5 +1,5 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls';
 import { failureFromError, formatTarget, makeResult } from './result.ts';
 import { observeCertificate } from './tls-observe.ts';
 import type { ProbeFailure, ProbePhase, ProbeResult, ProbeTarget, TcpServiceName, TlsObservation } from './types.ts';
@@ -26,6 +26,13 @@ export interface DialogStep {
    */
   anyData?: boolean;
   quietMs?: number;
+  /**
+   * STARTTLS: once `expect` matches, wrap the connection in TLS (phase `tls`) and go on with the
+   * next step inside it. A reply that does not match is the server refusing: `refusal` says so.
+   */
+  upgrade?: boolean;
+  /** The failure message when this step's reply is not the expected one. */
+  refusal?: string;
 }
 
 export interface Dialog {
@@ -38,6 +45,21 @@ export interface Dialog {
   /** Strip telnet IAC commands from what the peer sends and refuse every option it offers. */
   telnet?: boolean;
 }
+
+/**
+ * How TLS connections are made: the roots a certificate is checked against (system roots plus
+ * any CA the operator names). Made once per registry: a secure context with a root store is costly.
+ */
+export interface DialogTls {
+  secureContext?: SecureContext;
+}
+
+/**
+ * What we accept to reach a verdict: the probe asks "does it answer", so a server that only
+ * speaks TLS 1.0 with old ciphers (CentOS 5's OpenSSL) is up; its weakness is a fact, not an outage.
+ */
+export const PROBE_TLS_MIN_VERSION = 'TLSv1';
+export const PROBE_TLS_CIPHERS = 'DEFAULT:@SECLEVEL=0';
 
 /** In a step's `send`, replaced by our address as an address literal (for EHLO without a domain name). */
 export const LOCAL_LITERAL = '{local-literal}';
@@ -56,10 +78,15 @@ const enum Stage { Connecting, Talking, Closing, Done }
  * only after the socket has closed. On success we close politely (quit line, FIN, then read until
  * the peer's FIN so that unread bytes never turn our close into a RST).
  */
-export function runDialog(dialog: Dialog, target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
+export function runDialog(dialog: Dialog, target: ProbeTarget, signal?: AbortSignal, tls?: DialogTls): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    new DialogRun(dialog, target, signal, resolve).start();
+    new DialogRun(dialog, target, signal, resolve, tls).start();
   });
+}
+
+/** SNI must be a name, never an address literal. */
+function serverName(host: string | undefined): string | undefined {
+  return host !== undefined && !/^[\d.]+$|:/.test(host) ? host : undefined;
 }
 
 class DialogRun {
@@ -90,6 +117,7 @@ class DialogRun {
     private readonly target: ProbeTarget,
     private readonly signal: AbortSignal | undefined,
     private readonly resolve: (result: ProbeResult) => void,
+    private readonly tlsOptions: DialogTls | undefined,
   ) {
     this.deadline = this.t0 + Math.max(1, target.timeoutMs);
     this.port = target.port ?? DEFAULT_PORTS[dialog.service];
@@ -139,45 +167,79 @@ class DialogRun {
     if (this.stage !== Stage.Connecting) return;
     const raw = this.raw as Socket;
     if (this.dialog.tls === true) {
-      this.phase = 'tls';
-      const host = this.target.host;
-      let tlsSocket: TLSSocket;
-      try {
-        tlsSocket = tlsConnect({
-          socket: raw,
-          // SNI must be a name, never an address literal.
-          servername: host !== undefined && !/^[\d.]+$|:/.test(host) ? host : undefined,
-          host: host ?? this.target.address,
-          rejectUnauthorized: false,
-        });
-      } catch (err) {
-        this.fail(failureFromError(err, 'tls'));
-        return;
-      }
-      this.io = tlsSocket;
-      tlsSocket.on('error', (err) => this.onError(err));
-      tlsSocket.on('close', () => this.onClose());
-      tlsSocket.once('secureConnect', () => {
-        if (this.stage !== Stage.Connecting) return;
-        const report = observeCertificate(tlsSocket, Date.now());
-        this.tls = report.tls;
-        if (report.warnings.length > 0) this.warnings = report.warnings;
-        this.beginTalking();
-      });
+      this.startTls(() => this.beginTalking());
     } else {
       this.io = raw;
       this.beginTalking();
     }
   }
 
+  /**
+   * Wrap the raw connection in TLS (implicit TLS at connect, or after a STARTTLS reply), observe
+   * the certificate, then go on. Verification is never enforced here: see observeCertificate.
+   */
+  private startTls(then: () => void): void {
+    const raw = this.raw as Socket;
+    this.phase = 'tls';
+    const host = this.target.host;
+    let tlsSocket: TLSSocket;
+    try {
+      tlsSocket = tlsConnect({
+        socket: raw,
+        servername: serverName(host),
+        host: host ?? this.target.address,
+        rejectUnauthorized: false,
+        // The name is checked by observeCertificate, apart from the chain, so both are reported.
+        checkServerIdentity: () => undefined,
+        minVersion: PROBE_TLS_MIN_VERSION,
+        ciphers: PROBE_TLS_CIPHERS,
+        ...(this.tlsOptions?.secureContext !== undefined ? { secureContext: this.tlsOptions.secureContext } : {}),
+      });
+    } catch (err) {
+      this.fail(failureFromError(err, 'tls'));
+      return;
+    }
+    this.io = tlsSocket;
+    tlsSocket.on('error', (err) => this.onError(err));
+    tlsSocket.on('close', () => this.onClose());
+    tlsSocket.once('secureConnect', () => {
+      if (this.stage === Stage.Done || this.stage === Stage.Closing) return;
+      const report = observeCertificate(tlsSocket, Date.now(), serverName(host));
+      this.tls = report.tls;
+      if (report.warnings.length > 0) this.warnings = report.warnings;
+      then();
+    });
+  }
+
   private beginTalking(): void {
     const io = this.io as Socket;
     this.stage = Stage.Talking;
     if (this.dialog.telnet === true) this.telnet = createTelnetFilter((reply) => io.write(reply));
+    this.listen(io);
+    this.enterStep();
+  }
+
+  private listen(io: Socket): void {
     io.setEncoding('latin1');
     io.on('data', (chunk: string) => this.onData(chunk));
     io.on('end', () => this.onEnd());
-    this.enterStep();
+  }
+
+  /** The server said yes to STARTTLS: nothing may follow its reply in clear (RFC 3207 §5), then TLS. */
+  private upgrade(): void {
+    const raw = this.raw as Socket;
+    if (this.buffer !== '') {
+      this.lastLine = this.buffer.slice(0, 200);
+      this.fail({ kind: 'protocol', phase: 'starttls', message: 'data after the STARTTLS reply, before TLS' });
+      return;
+    }
+    raw.removeAllListeners('data');
+    raw.removeAllListeners('end');
+    this.startTls(() => {
+      if (this.stage !== Stage.Talking) return;
+      this.listen(this.io as Socket);
+      this.enterStep();
+    });
   }
 
   /** Start the current step: send its line, set its phase; or reach the verdict when none is left. */
@@ -266,12 +328,13 @@ class DialogRun {
     if (step.expect.test(line)) {
       if (step.peer === true && !this.inContinuation) this.peer = line;
       this.stepIndex += 1;
-      this.enterStep();
+      if (step.upgrade === true) this.upgrade();
+      else this.enterStep();
     } else if (this.inContinuation || step.continuation?.test(line) === true) {
       if (step.peer === true && !this.inContinuation) this.peer = line;
       this.inContinuation = true;
     } else if (step.skip?.test(line) !== true) {
-      this.fail({ kind: 'protocol', phase: step.phase, message: 'unexpected reply' });
+      this.fail({ kind: 'protocol', phase: step.phase, message: step.refusal ?? 'unexpected reply' });
     }
   }
 

@@ -1,4 +1,4 @@
-import { runDialog, type Dialog } from './dialog.ts';
+import { runDialog, type Dialog, type DialogTls } from './dialog.ts';
 import type { Prober, ProbeResult, ProbeTarget } from './types.ts';
 
 const STATUS_LINE = /^HTTP\/\d(?:\.\d)? ([1-9]\d\d)(?: |$)/;
@@ -49,11 +49,11 @@ export function httpDialog(target: ProbeTarget, secure: boolean): Dialog {
   };
 }
 
-export function createHttpProber(secure: boolean): Prober {
+export function createHttpProber(secure: boolean, tls?: DialogTls): Prober {
   return {
     service: secure ? 'https' : 'http',
     async probe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
-      const result = await runDialog(httpDialog(target, secure), target, signal);
+      const result = await runDialog(httpDialog(target, secure), target, signal, tls);
       if (result.failure?.kind === 'protocol' && target.expectStatus !== undefined && result.peer !== undefined && STATUS_LINE.test(result.peer)) {
         result.failure.message = `status not in [${target.expectStatus.join(', ')}]`;
       }

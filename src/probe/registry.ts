@@ -1,13 +1,16 @@
 import type { TargetCheck } from '../manifest/target-networks.ts';
 import { createDialogProber } from './banner.ts';
-import { BANNER_DIALOGS } from './dialogs.ts';
+import { BANNER_DIALOGS, STARTTLS_DIALOGS } from './dialogs.ts';
 import { createHttpProber } from './http.ts';
 import { createPingProber, type PingProberOptions } from './icmp.ts';
 import { formatTarget } from './result.ts';
+import { createProbeTrust, type TrustOptions } from './trust.ts';
 import { DEFAULT_PORTS, type Prober, type ProbeResult, type ProbeTarget, type ServiceName } from './types.ts';
 
 export interface ProberRegistryOptions {
   ping?: PingProberOptions;
+  /** The roots certificates are checked against (system roots and the operator's CAs). */
+  trust?: TrustOptions;
   /** The operator's target networks: a target outside them is refused before any packet is sent. */
   targets: TargetCheck;
 }
@@ -25,16 +28,20 @@ export interface ProberRegistry {
  * batching queue, so one process should share one registry.
  */
 export function createProberRegistry(options: ProberRegistryOptions): ProberRegistry {
+  const tls = createProbeTrust(options.trust);
   const probers: Record<ServiceName, Prober> = {
     ping: createPingProber(options.ping),
     http: createHttpProber(false),
-    https: createHttpProber(true),
-    ftp: createDialogProber(BANNER_DIALOGS.ftp),
+    https: createHttpProber(true, tls),
+    ftp: createDialogProber(BANNER_DIALOGS.ftp, STARTTLS_DIALOGS.ftp, tls),
     ssh: createDialogProber(BANNER_DIALOGS.ssh),
     telnet: createDialogProber(BANNER_DIALOGS.telnet),
-    smtp: createDialogProber(BANNER_DIALOGS.smtp),
-    pop3: createDialogProber(BANNER_DIALOGS.pop3),
-    imap: createDialogProber(BANNER_DIALOGS.imap),
+    smtp: createDialogProber(BANNER_DIALOGS.smtp, STARTTLS_DIALOGS.smtp, tls),
+    pop3: createDialogProber(BANNER_DIALOGS.pop3, STARTTLS_DIALOGS.pop3, tls),
+    imap: createDialogProber(BANNER_DIALOGS.imap, STARTTLS_DIALOGS.imap, tls),
+    smtps: createDialogProber(BANNER_DIALOGS.smtps, undefined, tls),
+    pop3s: createDialogProber(BANNER_DIALOGS.pop3s, undefined, tls),
+    imaps: createDialogProber(BANNER_DIALOGS.imaps, undefined, tls),
   };
   return {
     probe: async (target, signal) => {

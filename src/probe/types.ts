@@ -6,9 +6,12 @@
 
 import { SERVICE_NAMES, type ServiceName } from '../manifest/types.ts';
 
-/** The nine services the seed watches, in the seed's order: one list, the manifest's. */
+/** The services watched (the seed's nine, then the implicit-TLS mail ports): one list, the manifest's. */
 export { SERVICE_NAMES, type ServiceName };
 export type TcpServiceName = Exclude<ServiceName, 'ping'>;
+
+/** The seed's nine services: what `mamori probe` tries when no service is named. */
+export const SEED_SERVICE_NAMES: readonly ServiceName[] = SERVICE_NAMES.filter((s) => s !== 'smtps' && s !== 'pop3s' && s !== 'imaps');
 
 export const DEFAULT_PORTS: Readonly<Record<TcpServiceName, number>> = Object.freeze({
   http: 80,
@@ -19,6 +22,9 @@ export const DEFAULT_PORTS: Readonly<Record<TcpServiceName, number>> = Object.fr
   smtp: 25,
   pop3: 110,
   imap: 143,
+  smtps: 465,
+  pop3s: 995,
+  imaps: 993,
 });
 
 export function isServiceName(value: unknown): value is ServiceName {
@@ -32,7 +38,7 @@ export function isServiceName(value: unknown): value is ServiceName {
 export type FailureKind = 'timeout' | 'refused' | 'reset' | 'unreachable' | 'tls' | 'protocol' | 'error';
 
 /** Where in the conversation a probe was when it failed. */
-export type ProbePhase = 'connect' | 'tls' | 'banner' | 'dialog' | 'response' | 'echo' | 'close';
+export type ProbePhase = 'connect' | 'tls' | 'banner' | 'dialog' | 'starttls' | 'response' | 'echo' | 'close';
 
 export interface ProbeTarget {
   service: ServiceName;
@@ -40,8 +46,10 @@ export interface ProbeTarget {
   address: string;
   /** Overrides DEFAULT_PORTS[service]. */
   port?: number;
-  /** Host header and TLS SNI (http/https). */
+  /** Host header (http/https), TLS SNI, and the name the certificate must carry (every TLS probe). */
   host?: string;
+  /** smtp/pop3/imap/ftp: upgrade the connection with STARTTLS (STLS, AUTH TLS) and observe the certificate. */
+  starttls?: boolean;
   /** Request path (http/https); default `/`. */
   path?: string;
   /** Opt-in: only these HTTP status codes are up. By default any HTTP response is up. */
@@ -58,12 +66,33 @@ export interface ProbeFailure {
   message: string;
 }
 
+/**
+ * The certificate a TLS probe saw. Observed, never enforced: a bad certificate is a fact for
+ * conditions and mail, not an outage (the handshake itself failing is one).
+ */
 export interface TlsObservation {
+  /** Whole days until notAfter (negative once expired). */
   daysToExpiry: number;
   selfSigned: boolean;
-  /** Whether the chain verified against the system's CAs (with the SNI/host name). */
+  /** The chain verified against the trusted roots and, when a name was given, the name matched. */
   authorized: boolean;
   subject?: string;
+  /** ISO 8601. */
+  notAfter?: string;
+  notBefore?: string;
+  issuer?: string;
+  /** subjectAltName DNS names and addresses (at most 20), else the subject's CN. */
+  names?: string[];
+  /** SHA-256 of the leaf certificate, hex with colons: one certificate, one identity for mail. */
+  fingerprint?: string;
+  /** Why the chain did not verify (OpenSSL's code, e.g. DEPTH_ZERO_SELF_SIGNED_CERT, CERT_HAS_EXPIRED). */
+  chainError?: string;
+  /** The name checked (the service's `host`), when it is not among the certificate's names. */
+  nameError?: string;
+  /** The name the certificate was checked against; absent when the manifest names none. */
+  checkedName?: string;
+  /** TLSv1.3, TLSv1.2, … */
+  protocol?: string;
 }
 
 export interface IcmpObservation {

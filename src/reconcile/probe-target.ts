@@ -13,6 +13,7 @@ export function probeTargetOf(doc: ServerDocument, service: ServiceName, timeout
     if (opts.path !== undefined) target.path = opts.path;
     if (opts.host !== undefined) target.host = opts.host;
     if (opts.expectStatus !== undefined) target.expectStatus = opts.expectStatus;
+    if (opts.starttls === true) target.starttls = true;
   }
   if (service === 'ssh' && target.port === undefined && doc.spec.access.port !== undefined) target.port = doc.spec.access.port;
   return target;

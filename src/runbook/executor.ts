@@ -21,6 +21,9 @@ import { osMismatch, parseOsLook } from './os-check.ts';
 import { scrubText } from './scrub.ts';
 import { SshSession, sshFailureOf, type ExecResult, type PromptAnswer } from './ssh-session.ts';
 
+/** Services whose server waits for the client (HTTP) or for a TLS ClientHello: no greeting to wait for locally. */
+const SPEAKS_SECOND: ReadonlySet<string> = new Set(['http', 'https', 'smtps', 'pop3s', 'imaps']);
+
 /** Resolves a secretRef to its value; throws (MAMORI_SECRET_MISSING) when it does not resolve. */
 export type SecretResolver = (ref: string) => Promise<string>;
 
@@ -426,7 +429,7 @@ class Execution {
     }
     if (look.localConnectPort !== undefined) {
       const service = this.request.runbook.service;
-      const r = await this.exec(localConnectScript(look.localConnectPort, service !== 'http' && service !== 'https'), { sudo: false, deadlineMs });
+      const r = await this.exec(localConnectScript(look.localConnectPort, !SPEAKS_SECOND.has(service)), { sudo: false, deadlineMs });
       this.stopForExec(step, r, `the local connect of ${step.id}`);
       const ok = r.exitCode === 0 && r.output.includes('connected');
       this.evidence.localConnect = ok;

@@ -4,6 +4,7 @@
  * the server's OS most specifically. Pure: no I/O, the same answer for the same input.
  */
 import type { LoadedDocument, RunbookDocument, ServerDocument, ServiceName } from '../manifest/types.ts';
+import { daemonServiceOf, repairsService } from '../manifest/services.ts';
 import { compareVersions, versionInRange } from './version.ts';
 
 export type RunbookSelection =
@@ -60,7 +61,7 @@ export function standardCandidates(
 ): Array<{ runbook: RunbookDocument; file?: string; entry: AppliesTo }> {
   const fits: Array<{ runbook: RunbookDocument; file?: string; entry: AppliesTo }> = [];
   for (const candidate of candidates(runbooks)) {
-    if (!candidate.operator || !candidate.runbook.spec.services.includes(service)) continue;
+    if (!candidate.operator || !repairsService(candidate.runbook.spec.services, service)) continue;
     let best: AppliesTo | undefined;
     for (const entry of candidate.runbook.spec.appliesTo ?? []) {
       if (appliesToServer(entry, os) && (best === undefined || moreSpecific(entry, best) > 0)) best = entry;
@@ -77,7 +78,7 @@ export function selectRunbook(
   service: ServiceName,
   runbooks: Map<string, LoadedDocument<RunbookDocument>> | readonly RunbookDocument[],
 ): RunbookSelection {
-  const named = server.spec.runbooks?.[service];
+  const named = server.spec.runbooks?.[service] ?? server.spec.runbooks?.[daemonServiceOf(service)];
   if (named !== undefined) {
     const customer = server.metadata.customer;
     const all = candidates(runbooks).filter((c) => c.runbook.metadata.name === named);
@@ -87,7 +88,7 @@ export function selectRunbook(
     if (chosen === undefined) {
       return { error: `runbook "${named}" named for ${service} is not a runbook of customer ${customer ?? '(none)'} nor a standard runbook` };
     }
-    if (!chosen.runbook.spec.services.includes(service)) {
+    if (!repairsService(chosen.runbook.spec.services, service)) {
       return { error: `runbook "${named}" does not repair ${service} (its services: ${chosen.runbook.spec.services.join(', ')})` };
     }
     return { runbook: chosen.runbook, origin: own === undefined ? 'standard' : 'custom', ...(chosen.file === undefined ? {} : { file: chosen.file }) };

@@ -19,4 +19,7 @@ export const DEFAULT_PROCESS: Record<ServiceName, string | undefined> = {
   smtp: 'sendmail',
   pop3: 'dovecot',
   imap: 'dovecot',
+  smtps: 'sendmail',
+  pop3s: 'dovecot',
+  imaps: 'dovecot',
 };

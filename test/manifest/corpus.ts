@@ -75,6 +75,7 @@ export const CORPUS: CorpusCase[] = [
   { case: 'plan-celeron', file: S, line: 9, field: 'spec.plan', rule: 'plan-ineligible', says: /Celeron/ },
   { case: 'plan-unknown', file: S, line: 9, field: 'spec.plan', rule: 'plan-unknown', says: /catalog's plans/ },
   { case: 'management-networks-missing', file: S, line: 11, field: 'spec.allowedNetworks', rule: 'network-management', says: /210\.188\.224\.0\/24/ },
+  { case: 'starttls-on-ssh', file: S, line: 12, field: 'spec.services[3].ssh.starttls', rule: 'service-starttls', says: /smtp, pop3, imap and ftp/ },
   { case: 'address-outside-targets', file: S, line: 7, field: 'spec.address', rule: 'network-target' },
   // IPv4 written as IPv6: parsers disagree on where these lead, so a check could pass what a connection reaches elsewhere
   { case: 'ipv4-mapped-address', file: S, line: 7, field: 'spec.address', rule: 'network-ipv4-embedded', says: /IPv4-mapped.*write the IPv4 address itself/ },

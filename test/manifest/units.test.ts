@@ -156,7 +156,7 @@ describe('schema sentences', () => {
   }
   test('a misspelt service key names the key, not oneOf', () => {
     const out = explain('server', 'spec:\n  services: [ping, { htps: {} }]\n');
-    expect(out.filter((l) => l.includes('services'))).toEqual(['2 spec.services[1].htps: is not allowed here: the keys must be one of ping, http, https, ftp, ssh, telnet, smtp, pop3, imap [schema]']);
+    expect(out.filter((l) => l.includes('services'))).toEqual(['2 spec.services[1].htps: is not allowed here: the keys must be one of ping, http, https, ftp, ssh, telnet, smtp, pop3, imap, smtps, pop3s, imaps [schema]']);
   });
   test('a bad option inside a service with options points at the option', () => {
     const out = explain('server', 'spec:\n  services:\n    - https: { path: "no-slash" }\n');

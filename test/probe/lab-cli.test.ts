@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab, type Lab } from '../lab/index.ts';
-import { SERVICE_NAMES, type ProbeResult } from '../../src/probe/types.ts';
+import { SEED_SERVICE_NAMES as SERVICE_NAMES, type ProbeResult } from '../../src/probe/types.ts';
 
 /** `mamori probe` end to end against the lab (lab id 5): the command, its output and exit codes. */
 const bin = fileURLToPath(new URL('../../bin/mamori.js', import.meta.url));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFile } from 'node:child_process';
 import { startLab, type Lab, type LabService } from '../lab/index.ts';
 import { createProberRegistry } from '../../src/probe/registry.ts';
-import { SERVICE_NAMES, type ProbeResult, type ServiceName } from '../../src/probe/types.ts';
+import { SEED_SERVICE_NAMES as SERVICE_NAMES, type ProbeResult, type ServiceName } from '../../src/probe/types.ts';
 import { LAB_TARGETS } from '../support/targets.ts';
 
 /**
@@ -39,6 +39,8 @@ function pluginArgs(service: ServiceName, address: string): [string, string[]] {
       return ['check_pop', ['-H', address, ...t]];
     case 'imap':
       return ['check_imap', ['-H', address, ...t]];
+    default:
+      throw new Error(`no plugin row for ${service}: the lab hosts serve the seed's nine`);
   }
 }
 

@@ -23,7 +23,7 @@ export function lookOf(state: string): StateLook {
 export const STATE_ORDER = ['Healthy', 'Recovered', 'Unknown', 'Suspect', 'Remediating', 'Down', 'Escalated'];
 
 /** The canonical column order of services; others follow alphabetically. */
-export const SERVICE_ORDER = ['ping', 'ssh', 'http', 'https', 'smtp', 'pop3', 'imap', 'ftp', 'telnet'];
+export const SERVICE_ORDER = ['ping', 'ssh', 'http', 'https', 'smtp', 'smtps', 'pop3', 'pop3s', 'imap', 'imaps', 'ftp', 'telnet'];
 
 export function sortServices(names: Iterable<string>): string[] {
   const rank = (s: string): number => {

@@ -12,7 +12,7 @@ import { networksCheck } from './networks.ts';
 import { secretNamespaceCheck } from './secret-namespace.ts';
 import { consoleProfileCheck } from './console-profile.ts';
 import { maintenanceCheck } from './maintenance.ts';
-import { duplicateServiceCheck, stepIdCheck } from './services.ts';
+import { duplicateServiceCheck, starttlsServiceCheck, stepIdCheck } from './services.ts';
 
 export const BUILTIN_CHECKS: readonly SemanticCheck[] = [
   osCheck,
@@ -22,5 +22,6 @@ export const BUILTIN_CHECKS: readonly SemanticCheck[] = [
   consoleProfileCheck,
   maintenanceCheck,
   duplicateServiceCheck,
+  starttlsServiceCheck,
   stepIdCheck,
 ];

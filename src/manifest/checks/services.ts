@@ -19,6 +19,24 @@ export const duplicateServiceCheck: SemanticCheck = {
   },
 };
 
+/** The protocols that have a STARTTLS (RFC 3207, 2595, 4217); the implicit-TLS ports need none. */
+const STARTTLS_SERVICES: ReadonlySet<string> = new Set(['smtp', 'pop3', 'imap', 'ftp']);
+
+export const starttlsServiceCheck: SemanticCheck = {
+  name: 'service-starttls',
+  check({ servers }: CheckInput): Finding[] {
+    const out: Finding[] = [];
+    for (const s of servers) {
+      for (const svc of listServices(s.doc)) {
+        if (svc.options.starttls === true && !STARTTLS_SERVICES.has(svc.name)) {
+          out.push(findingAt(s, `spec.services[${svc.index}].${svc.name}.starttls`, 'service-starttls', `${svc.name} has no STARTTLS: starttls applies to smtp, pop3, imap and ftp (for implicit TLS list smtps, pop3s or imaps)`));
+        }
+      }
+    }
+    return out;
+  },
+};
+
 export const stepIdCheck: SemanticCheck = {
   name: 'step-id',
   check({ runbooks }: CheckInput): Finding[] {

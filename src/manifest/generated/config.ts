@@ -157,9 +157,10 @@ export type FleetPowerRate = number;
  */
 export type Address = string;
 /**
- * One of the nine services mamori watches.
+ * One of the services mamori watches: the seed's nine, and the implicit-TLS mail ports smtps (465), pop3s (995) and imaps (993), which are repaired by the runbook of the plain service (smtp, pop3, imap).
  */
-export type Service = "ping" | "http" | "https" | "ftp" | "ssh" | "telnet" | "smtp" | "pop3" | "imap";
+export type Service =
+  "ping" | "http" | "https" | "ftp" | "ssh" | "telnet" | "smtp" | "pop3" | "imap" | "smtps" | "pop3s" | "imaps";
 /**
  * The port, for a TCP service.
  */

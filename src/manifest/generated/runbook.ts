@@ -21,14 +21,15 @@ export type Customer = string;
  */
 export type Description = string;
 /**
- * One of the nine services mamori watches.
+ * One of the services mamori watches: the seed's nine, and the implicit-TLS mail ports smtps (465), pop3s (995) and imaps (993), which are repaired by the runbook of the plain service (smtp, pop3, imap).
  */
-export type Service = "ping" | "http" | "https" | "ftp" | "ssh" | "telnet" | "smtp" | "pop3" | "imap";
+export type Service =
+  "ping" | "http" | "https" | "ftp" | "ssh" | "telnet" | "smtp" | "pop3" | "imap" | "smtps" | "pop3s" | "imaps";
 /**
  * The services this runbook repairs.
  *
  * @minItems 1
- * @maxItems 9
+ * @maxItems 12
  */
 export type Services = Service[];
 /**
@@ -132,7 +133,7 @@ export type OutsideProbe = boolean;
 /**
  * Services that must answer from outside before the rest is verified (after a power action: ping and ssh).
  *
- * @maxItems 9
+ * @maxItems 12
  */
 export type WaitFor = Service[];
 /**

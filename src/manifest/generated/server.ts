@@ -86,9 +86,10 @@ export type Rack = string;
  */
 export type Switch = string;
 /**
- * One of the nine services mamori watches.
+ * One of the services mamori watches: the seed's nine, and the implicit-TLS mail ports smtps (465), pop3s (995) and imaps (993), which are repaired by the runbook of the plain service (smtp, pop3, imap).
  */
-export type Service = "ping" | "http" | "https" | "ftp" | "ssh" | "telnet" | "smtp" | "pop3" | "imap";
+export type Service =
+  "ping" | "http" | "https" | "ftp" | "ssh" | "telnet" | "smtp" | "pop3" | "imap" | "smtps" | "pop3s" | "imaps";
 /**
  * Options of one watched service.
  */
@@ -97,6 +98,7 @@ export type ServiceOptions = {
   path?: Path;
   host?: HostName;
   expectStatus?: ExpectedStatusCodes;
+  starttls?: STARTTLS;
   process?: ProcessName;
 } | null;
 /**
@@ -108,7 +110,7 @@ export type Port = number;
  */
 export type Path = string;
 /**
- * http/https: the Host header and TLS server name, when the site is served by name.
+ * http/https: the Host header. Every TLS probe (https, smtps, pop3s, imaps, starttls): the TLS server name and the name the certificate must carry; without it the certificate's name is not checked.
  */
 export type HostName = string;
 /**
@@ -119,6 +121,10 @@ export type HostName = string;
  */
 export type ExpectedStatusCodes = number[];
 /**
+ * smtp, pop3, imap, ftp: upgrade the connection (EHLO then STARTTLS, STLS, STARTTLS, AUTH TLS) and watch the certificate. A refused upgrade or a failed handshake is a failed probe; a certificate problem is only a condition.
+ */
+export type STARTTLS = boolean;
+/**
  * The process that serves this service, when not the standard one (e.g. apache2 instead of httpd).
  */
 export type ProcessName = string;
@@ -126,7 +132,7 @@ export type ProcessName = string;
  * The services mamori watches. A name alone uses the defaults; a one-key map sets options, e.g. { https: { path: /health } }.
  *
  * @minItems 1
- * @maxItems 9
+ * @maxItems 12
  */
 export type Services = (Service | ServiceWithOptions)[];
 /**
