@@ -158,6 +158,7 @@ export class Daemon {
     this.controller = controller;
     // Gauges read the controller's own state at each scrape (right after a restart, too).
     this.metrics.readReconciler(controller.gauges);
+    this.metrics.setCertificateSource(() => controller.certificateExpiries());
     this.coverage = new CoverageRecorder({ journal, logger });
     await this.coverage.start();
 

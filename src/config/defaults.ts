@@ -40,5 +40,6 @@ export const CONFIG_DEFAULTS = {
   statusWriteBack: { branch: 'mamori-status', intervalSeconds: 60 },
   holds: { maxRemovedFraction: 0.2, holdRollbacks: true },
   readiness: { intervalHours: 24 },
+  tls: { warningDays: [30, 7], systemRoots: true },
   log: { level: 'info' as const },
 } as const;

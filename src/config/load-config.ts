@@ -107,6 +107,11 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
     statusWriteBack: doc.statusWriteBack ? { ...d.statusWriteBack, ...doc.statusWriteBack } : undefined,
     holds: { ...d.holds, ...doc.holds },
     readiness: { ...d.readiness, ...doc.readiness },
+    tls: {
+      warningDays: [...(doc.tls?.warningDays ?? d.tls.warningDays)],
+      caFiles: (doc.tls?.caFiles ?? []).map((f) => abs(f)),
+      systemRoots: doc.tls?.systemRoots ?? d.tls.systemRoots,
+    },
     log: { level: doc.log?.level ?? d.log.level, pretty: doc.log?.pretty },
   };
   return deepFreeze(shape) as MamoriConfig;

@@ -95,6 +95,8 @@ export interface MamoriConfigShape {
   statusWriteBack: Required<StatusWriteBack> | undefined;
   holds: Required<HeldRevisions>;
   readiness: Required<ReadinessCheck>;
+  /** Certificate policy; caFiles absolute. */
+  tls: { warningDays: number[]; caFiles: string[]; systemRoots: boolean };
   log: { level: Level; pretty: boolean | undefined };
 }
 

@@ -35,6 +35,12 @@ export interface StateHealthGauges {
 export const STATE_WRITE_KINDS = ['journal', 'status', 'outbox', 'last-good', 'check'] as const;
 export const UNWRITTEN_KINDS = ['status', 'notification'] as const;
 
+export interface CertificateExpiry {
+  server: string;
+  service: string;
+  notAfterMs: number;
+}
+
 export class MamoriMetrics {
   readonly registry = new Registry();
   private readonly probeResults: Counter<'service_type' | 'result'>;
@@ -52,6 +58,7 @@ export class MamoriMetrics {
   private readonly revisionRefused: Gauge;
   private readonly serversDesired: Gauge;
   private readonly serversManifestInvalid: Gauge;
+  private certificateSource: (() => Iterable<CertificateExpiry>) | undefined;
   /** The state each (server, service) series currently shows, so a transition moves it instead of adding one. */
   private readonly states = new Map<string, string>();
   private revision: string | undefined;
@@ -140,6 +147,25 @@ export class MamoriMetrics {
     this.serversDesired = new Gauge({ name: 'mamori_servers_desired', help: 'Servers in the applied desired state.', registers });
     this.serversManifestInvalid = new Gauge({ name: 'mamori_servers_manifest_invalid', help: 'Servers kept on a last-known-good manifest because their new one is invalid.', registers });
     for (const result of SYNC_RESULTS) this.syncs.inc({ result }, 0);
+    const source = (): (() => Iterable<CertificateExpiry>) | undefined => this.certificateSource;
+    new Gauge({
+      name: 'mamori_tls_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of the certificate each TLS probe (https, smtps, pop3s, imaps, STARTTLS) saw last (Unix time).',
+      labelNames: ['server', 'service'],
+      registers,
+      // Read from the owner's state at scrape time: a server or certificate that went away leaves no series.
+      collect(): void {
+        this.reset();
+        const read = source();
+        if (read === undefined) return;
+        for (const c of read()) this.set({ server: c.server, service: c.service }, Math.floor(c.notAfterMs / 1000));
+      },
+    });
+  }
+
+  /** Where the certificate gauge reads from (the reconciler's newest observations). */
+  setCertificateSource(read: () => Iterable<CertificateExpiry>): void {
+    this.certificateSource = read;
   }
 
   probeResult(serviceType: string, up: boolean | 'unknown', latencyMs: number): void {

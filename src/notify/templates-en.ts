@@ -6,6 +6,7 @@ import { failureLabel, formatDuration, localized, serviceLabel } from './format.
 import type { Block } from './layout.ts';
 import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import { monthlyReportEn } from './template-monthly-report.ts';
+import { certificateExpiringEn, certificateInvalidEn } from './template-certificate.ts';
 import type {
   ChangeRefusedFacts,
   CouldNotRecoverReason,
@@ -153,6 +154,8 @@ const KIND_SHORT: Record<NotificationKind, string> = {
   'console-check-requested': 'console check requested',
   digest: 'digest',
   'monthly-report': 'monthly report',
+  'certificate-expiring': 'SSL certificate expiring',
+  'certificate-invalid': 'SSL certificate cannot be verified',
 };
 
 function target(n: Notification): string {
@@ -472,4 +475,6 @@ export const EN: TemplateSet = {
     };
   },
   'monthly-report': monthlyReportEn,
+  'certificate-expiring': certificateExpiringEn,
+  'certificate-invalid': certificateInvalidEn,
 };

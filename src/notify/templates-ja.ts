@@ -7,6 +7,7 @@ import { failureLabel, formatDuration, localized, serviceLabel } from './format.
 import type { Block } from './layout.ts';
 import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import { monthlyReportJa } from './template-monthly-report.ts';
+import { certificateExpiringJa, certificateInvalidJa } from './template-certificate.ts';
 import type {
   ChangeRefusedFacts,
   CouldNotRecoverReason,
@@ -162,6 +163,8 @@ const KIND_SHORT: Record<NotificationKind, string> = {
   'console-check-requested': 'コンソールでの確認依頼',
   digest: 'お知らせのまとめ',
   'monthly-report': '月次レポート',
+  'certificate-expiring': 'SSL 証明書の有効期限が近づいています',
+  'certificate-invalid': 'SSL 証明書を検証できません',
 };
 
 function target(n: Notification): string {
@@ -494,4 +497,6 @@ export const JA: TemplateSet = {
     };
   },
   'monthly-report': monthlyReportJa,
+  'certificate-expiring': certificateExpiringJa,
+  'certificate-invalid': certificateInvalidJa,
 };

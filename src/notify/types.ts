@@ -14,7 +14,7 @@ export const LOCALES: readonly Locale[] = ['ja', 'en'];
 /** Text a runbook may give in both languages; a plain string is shown as is in either. */
 export type LocalizedText = string | { ja: string; en: string };
 
-export const CUSTOMER_KINDS = ['recovered', 'could-not-recover', 'access-blocked', 'not-ready', 'monthly-report'] as const;
+export const CUSTOMER_KINDS = ['recovered', 'could-not-recover', 'access-blocked', 'not-ready', 'monthly-report', 'certificate-expiring', 'certificate-invalid'] as const;
 export const OPERATOR_KINDS = ['revision-refused', 'revision-held', 'mass-failure-paused', 'console-check-requested'] as const;
 /** Told to the operator and to the customer whose files they are. */
 export const SHARED_KINDS = ['change-refused'] as const;
@@ -130,6 +130,44 @@ export interface NotReadyFacts {
   checks: Array<{ check: ReadinessCheck; ok: boolean; detail?: string }>;
 }
 
+/** A certificate a TLS probe saw (implicit TLS or STARTTLS): what identifies it to the customer. */
+export interface CertificateFacts {
+  /** `addr:port` of the service. */
+  target: string;
+  /** `starttls` when reached by STARTTLS (STLS, AUTH TLS), `tls` for an implicit-TLS port. */
+  via: 'starttls' | 'tls';
+  subject?: string;
+  issuer?: string;
+  /** The names it carries (subjectAltName, else CN). */
+  names: string[];
+  /** ISO 8601. */
+  notAfter: string;
+  /** SHA-256, hex with colons. */
+  fingerprint: string;
+  /** When the probe saw it (ISO 8601). */
+  observedAt: string;
+}
+
+/** One mail per warning threshold (config tls.warningDays) per certificate, and one once expired. */
+export interface CertificateExpiringFacts extends CertificateFacts {
+  /** Whole days left (negative once expired). */
+  daysLeft: number;
+  /** The threshold crossed, in days; absent once expired. */
+  thresholdDays?: number;
+  expired: boolean;
+}
+
+export type CertificateProblem = 'self-signed' | 'untrusted' | 'name-mismatch';
+
+/** The chain or the name does not verify (expiry alone is told by certificate-expiring). */
+export interface CertificateInvalidFacts extends CertificateFacts {
+  problems: CertificateProblem[];
+  /** OpenSSL's code for the chain (e.g. DEPTH_ZERO_SELF_SIGNED_CERT). */
+  chainError?: string;
+  /** The name the certificate was checked against (the manifest's host). */
+  checkedName?: string;
+}
+
 export interface RevisionRefusedFacts {
   revision: string;
   source?: string;
@@ -232,6 +270,8 @@ export interface FactsByKind {
   'console-check-requested': ConsoleCheckRequestedFacts;
   digest: DigestFacts;
   'monthly-report': MonthlyReportFacts;
+  'certificate-expiring': CertificateExpiringFacts;
+  'certificate-invalid': CertificateInvalidFacts;
 }
 
 interface NotificationBase<K extends NotificationKind> {

@@ -24,8 +24,12 @@ import { desiredFromManifest } from './desired.ts';
 import { DueQueue } from './due-queue.ts';
 import { createLagMonitor, type LagMonitor } from './lag-monitor.ts';
 import { CANARY_KEY, diffEpisodes, FLEET_KEY, groupKeysOf, MassFailureIndex, scopeKey } from './mass-failure.ts';
+import { certificateFindings, certificateNotifications, certificateSignature, DEFAULT_WARNING_DAYS, type CertificatePolicy } from './certificates.ts';
 import { buildIncidentNotification, buildMassFailureNotification } from './notifications.ts';
 import { passBackoffMs, PassFailures } from './pass-retry.ts';
+import { probeTargetOf } from './probe-target.ts';
+import { formatTarget } from '../probe/result.ts';
+import { DEFAULT_PORTS, type TcpServiceName } from '../probe/types.ts';
 import { replayJournal } from './replay.ts';
 import { Semaphore, type Grantee } from './semaphore.ts';
 import { serverStatusOf } from './status-view.ts';
@@ -77,6 +81,8 @@ export interface ControllerOptions {
   sourceAddress?: string;
   /** False while the state folder cannot be written: a pass that would start a runbook fails (retried with backoff). */
   stateWritable?: () => boolean;
+  /** Certificate warning days (config tls.warningDays); [30, 7] without it. */
+  certificates?: CertificatePolicy;
 }
 
 export interface ReconcileSummary {
@@ -118,6 +124,8 @@ interface ServerEntry {
    * kept on the entry: one lookup less per server a pass, and carried over by setDesired.
    */
   observed?: ObservedServer;
+  /** What the certificates looked like when last judged (certificateSignature): a change writes status and mails. */
+  certificates?: string;
 }
 
 interface RunningRemediation {
@@ -470,13 +478,21 @@ export class Controller {
     const observed = b.observed;
     const obs = observed[service];
     if (obs === undefined) {
-      observed[service] = { up, at: start, latencyMs: result.latencyMs, failureKind: result.failure?.kind, message: result.failure?.message };
+      observed[service] = { up, at: start, latencyMs: result.latencyMs, failureKind: result.failure?.kind, message: result.failure?.message, ...(result.tls !== undefined ? { tls: result.tls, tlsAt: start } : {}) };
     } else {
       obs.up = up;
       obs.at = start;
       obs.latencyMs = result.latencyMs;
       obs.failureKind = result.failure?.kind;
       obs.message = result.failure?.message;
+      // The last certificate seen stays while probes fail before TLS; a passing probe without TLS clears it.
+      if (result.tls !== undefined) {
+        obs.tls = result.tls;
+        obs.tlsAt = start;
+      } else if (result.up && obs.tls !== undefined) {
+        obs.tls = undefined;
+        obs.tlsAt = undefined;
+      }
     }
     if (this.o.onEvent !== undefined) this.emit({ type: 'probe', server: b.entry.desired.name, result, unknown: isUnknown });
     if (++b.settled === b.services.length) this.probesSettled(b);
@@ -580,6 +596,7 @@ export class Controller {
     const ctx: ServerContext = { policy, now, fleetPowerActions: fleetPower, pausedBy };
     const decision = decideServer(entry.desired, observed, prevHistory, ctx);
     if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: NO_RUNS };
+    this.certificateStep(name, entry, now);
     const commit = (): void => {
       if (decision.history !== prevHistory) {
         this.history.servers.set(name, decision.history);
@@ -632,6 +649,50 @@ export class Controller {
       return await p;
     } finally {
       if (this.lanes.get(name) === p) this.lanes.delete(name);
+    }
+  }
+
+  /**
+   * Certificates are judged apart from the service's state (never a Down, never a runbook): a new
+   * certificate, a crossed warning threshold or a new problem rewrites the status file (the
+   * conditions) and hands the outbox its mail, whose ids make each once-only across restarts.
+   */
+  private certificateStep(name: string, entry: ServerEntry, now: number): void {
+    const observed = entry.observed;
+    if (entry.certificates === undefined && (observed === undefined || !Object.values(observed).some((o) => o?.tls !== undefined))) return;
+    const findings = certificateFindings(entry.desired.services, observed, this.o.certificates ?? { warningDays: DEFAULT_WARNING_DAYS }, now);
+    const signature = certificateSignature(findings);
+    if (signature === entry.certificates) return;
+    entry.certificates = signature;
+    const doc = entry.doc;
+    const target = (service: ServiceName): string => {
+      const t = probeTargetOf(doc, service, 0);
+      return formatTarget(t.address, t.port ?? DEFAULT_PORTS[service as TcpServiceName]);
+    };
+    const mail = certificateNotifications(doc, findings, target, now);
+    void this.track(
+      (async () => {
+        await this.writeStatus(name);
+        for (const n of mail) {
+          try {
+            await this.o.notifier.notify(n);
+          } catch (err) {
+            this.o.logger.error({ err, id: n.id, kind: n.kind, server: name }, 'notification not queued');
+          }
+        }
+      })(),
+    );
+  }
+
+  /** The certificates the newest TLS probes saw: notAfter per server and service (the metrics read it at scrape time). */
+  *certificateExpiries(): Generator<{ server: string; service: ServiceName; notAfterMs: number }> {
+    for (const [server, entry] of this.servers) {
+      if (entry.certificates === undefined || entry.observed === undefined) continue;
+      for (const service of entry.desired.services) {
+        const notAfter = entry.observed[service]?.tls?.notAfter;
+        const ms = notAfter !== undefined ? Date.parse(notAfter) : Number.NaN;
+        if (Number.isFinite(ms)) yield { server, service, notAfterMs: ms };
+      }
     }
   }
 
@@ -1001,6 +1062,7 @@ export class Controller {
       ...(entry.lastTransition !== undefined ? { lastTransition: entry.lastTransition } : {}),
       ...(entry.manifestInvalid !== undefined ? { manifestInvalid: entry.manifestInvalid } : {}),
       ...(this.passFailures.size > 0 && this.passFailures.get(name) !== undefined ? { passFailing: this.passFailures.get(name) } : {}),
+      ...(this.o.certificates !== undefined ? { certificates: this.o.certificates } : {}),
     });
   }
 

@@ -5,6 +5,7 @@ import type { ServiceName } from '../manifest/types.ts';
 import { mergeConditions, type ConditionInput } from '../status/conditions.ts';
 import type { Condition, IncidentStatus, MaintenanceTimes, ServerStatus, ServiceStatus, TransitionStatus } from '../status/model.ts';
 import { STATUS_API_VERSION, STATUS_KIND } from '../status/model.ts';
+import { certificateConditions, certificateFindings, certificateStatusOf, DEFAULT_WARNING_DAYS, type CertificatePolicy } from './certificates.ts';
 import { currentWindow, isSuspended, nextWindow, type WindowTimes } from './maintenance.ts';
 import type { DesiredServer, Incident, MassFailureEpisode, Observation, ObservedServer, ServerHistory, ServiceHistory } from './types.ts';
 
@@ -66,6 +67,8 @@ export interface StatusViewInput {
   manifestInvalid?: string;
   /** Its passes are failing (a journal append, a bug): retried with backoff. */
   passFailing?: { failures: number; since: number; error: string };
+  /** The certificate warning days (config tls.warningDays). */
+  certificates?: CertificatePolicy;
 }
 
 function listOf(entries: Array<[ServiceName, ServiceHistory]>, pick: (h: ServiceHistory) => boolean): string {
@@ -84,6 +87,11 @@ export function serverStatusOf(input: StatusViewInput): ServerStatus {
   }
   const services: Record<string, ServiceStatus> = {};
   for (const [s, h] of entries) services[s] = serviceStatus(h, input.observed?.[s]);
+  const certs = certificateFindings(desired.services, input.observed, input.certificates ?? { warningDays: DEFAULT_WARNING_DAYS }, now);
+  for (const f of certs) {
+    const s = services[f.service];
+    if (s !== undefined) s.certificate = certificateStatusOf(f);
+  }
 
   const any = (pick: (h: ServiceHistory) => boolean): boolean => entries.some(([, h]) => pick(h));
   const failing = (h: ServiceHistory): boolean => h.state === 'Suspect' || h.state === 'Down' || h.state === 'Remediating' || h.state === 'Escalated';
@@ -157,6 +165,8 @@ export function serverStatusOf(input: StatusViewInput): ServerStatus {
       ? { type: 'AccessBlocked', status: 'True', reason: 'RemoteAccessBlocked', message: `runs on the server but not reachable from mamori: ${listOf(entries, (h) => h.escalation === 'AccessBlocked')}` }
       : { type: 'AccessBlocked', status: 'False', reason: 'Reachable', message: '' },
   );
+  // Certificate conditions appear once a TLS probe saw a certificate, and stay (False) after.
+  if (certs.length > 0 || input.previous?.some((c) => c.type === 'CertificateExpiring') === true) conds.push(...certificateConditions(certs));
   conds.push(
     input.manifestInvalid !== undefined
       ? { type: 'ManifestInvalid', status: 'True', reason: 'ManifestInvalid', message: input.manifestInvalid }

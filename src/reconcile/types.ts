@@ -7,6 +7,7 @@
  * reads a clock; `now` is an input.
  */
 import type { ServiceName } from '../manifest/types.ts';
+import type { TlsObservation } from '../probe/types.ts';
 import type { Verdict } from '../runbook/execution.ts';
 
 /** The per-service state machine (see README, "The reconcile loop"). */
@@ -48,6 +49,10 @@ export interface Observation {
   latencyMs: number;
   failureKind?: string;
   message?: string;
+  /** The certificate the newest TLS probe saw (kept while later probes fail before TLS). */
+  tls?: TlsObservation;
+  /** When that probe began (epoch ms). */
+  tlsAt?: number;
 }
 
 export type ObservedServer = Partial<Record<ServiceName, Observation>>;

@@ -5,7 +5,9 @@
  * definition, so that a pass the CLI runs in-process probes, repairs and mails exactly as the
  * daemon would. Callers keep what is theirs: the lock, the source or manifests, HTTP, scheduling.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MamoriError } from '../errors.ts';
 import type { MamoriConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { reloadableTargetCheck, type ReloadableTargetCheck } from '../manifest/target-networks.ts';
@@ -93,6 +95,24 @@ async function openOutbox(config: MamoriConfig, logger: Logger): Promise<Outbox>
   );
 }
 
+/** The operator's CA files (config tls.caFiles) as PEM text; a missing or non-PEM file stops the start, naming it. */
+export async function readCaFiles(config: MamoriConfig): Promise<string[]> {
+  const out: string[] = [];
+  for (const [i, file] of config.tls.caFiles.entries()) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new MamoriError('MAMORI_CONFIG_UNREADABLE', `tls.caFiles[${i}]: ${file} cannot be read: ${err instanceof Error ? err.message : String(err)}`, { cause: err, details: { file, field: `tls.caFiles[${i}]` } });
+    }
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new MamoriError('MAMORI_CONFIG_UNREADABLE', `tls.caFiles[${i}]: ${file} holds no PEM certificate`, { details: { file, field: `tls.caFiles[${i}]` } });
+    }
+    out.push(text);
+  }
+  return out;
+}
+
 /**
  * Builds the reconciler on the state folder. The caller holds the state lock first. On failure
  * whatever was opened here is closed again before the error propagates.
@@ -110,7 +130,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
     outbox.start();
     const notifier = new BufferedNotifier(outbox, health, logger);
     const targets = reloadableTargetCheck(config.targetNetworks);
-    const registry = createProberRegistry({ targets });
+    const registry = createProberRegistry({ targets, trust: { ca: await readCaFiles(config), systemRoots: config.tls.systemRoots } });
     const executor = createExecutor({
       targets,
       resolveSecret: (ref) => resolveSecret(ref, config),
@@ -134,6 +154,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
       managementNetworks: [...config.managementNetworks],
       ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
+      certificates: { warningDays: [...config.tls.warningDays] },
       canaries: (config.massFailure.canaries ?? []).map((c) => ({ address: c.address, ...(c.service ? { service: c.service as ServiceName } : {}), ...(c.port ? { port: c.port } : {}) })),
       probeCanary: (c, signal) => registry.probe({ service: c.service ?? 'ping', address: c.address, timeoutMs: policy.timeoutMs, ...(c.port ? { port: c.port } : {}) }, signal),
     });

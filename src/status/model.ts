@@ -20,7 +20,9 @@ export type ConditionType =
   | 'HostKeyChanged'
   | 'AccessBlocked'
   | 'Reconciled'
-  | 'Monitored';
+  | 'Monitored'
+  | 'CertificateExpiring'
+  | 'CertificateInvalid';
 
 export interface Condition {
   type: ConditionType;
@@ -39,6 +41,28 @@ export interface ProbeSummary {
   failureKind?: string;
 }
 
+/** The certificate a service's newest TLS probe saw (implicit TLS or STARTTLS): observed, never enforced. */
+export interface CertificateStatus {
+  /** When the probe saw it. */
+  observedAt: string;
+  notAfter?: string;
+  notBefore?: string;
+  subject?: string;
+  issuer?: string;
+  names?: string[];
+  /** SHA-256, hex with colons. */
+  fingerprint?: string;
+  selfSigned: boolean;
+  /** The chain verified against the trusted roots and the name (when one is checked) matched. */
+  verified: boolean;
+  chainError?: string;
+  checkedName?: string;
+  nameError?: string;
+  protocol?: string;
+  /** Against the warning days: `ok`, `30d`, `7d` (a threshold crossed), or `expired`. */
+  stage: string;
+}
+
 export interface ServiceStatus {
   state: string;
   /** ISO 8601: when the state last changed. */
@@ -49,6 +73,7 @@ export interface ServiceStatus {
   hold?: string;
   /** Why it is Escalated (held until it recovers or `mamori resume`). */
   escalation?: string;
+  certificate?: CertificateStatus;
 }
 
 export interface AttemptStatus {

@@ -8,6 +8,17 @@ export const FIXED_DOMAIN = 'mamori.example.net';
 export const FIXED_ROOT = '<inc-20261126-0001=3Adetected@mamori.example.net>';
 
 const web01 = { name: 'web01', customer: 'acme', address: '203.0.113.10' };
+const mail01 = { name: 'mail01', customer: 'acme', address: '203.0.113.25' };
+const certificate = {
+  target: '203.0.113.25:25',
+  via: 'starttls' as const,
+  subject: 'CN=mail01.acme.example',
+  issuer: 'C=JP, O=Example Trust, CN=Example Trust RSA CA',
+  names: ['mail01.acme.example', 'mail.acme.example'],
+  notAfter: '2026-11-30T23:59:59Z',
+  fingerprint: '4F:2A:9C:1D:0B:7E:3A:55:C2:91:6E:0F:8B:44:D7:19:A3:5C:E8:02:7B:96:1F:C4:30:DA:85:6B:E1:09:72:BD',
+  observedAt: '2026-11-25T19:00:00Z',
+};
 const incident = { id: 'inc-20261126-0001', openedAt: '2026-11-25T18:12:05Z' };
 const customer = (locale: Locale) => ({ email: 'ops@acme.example', locale });
 const operator = (locale: Locale) => ({ email: 'noc@provider.example', locale });
@@ -105,6 +116,26 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
           managementNetworks: ['210.224.172.0/24', '210.188.224.0/24'],
           sourceAddress: '210.224.172.21',
         },
+      };
+    case 'certificate-expiring':
+      return {
+        id: 'cert:mail01:smtp:4F2A9C1D0B7E3A55:7d',
+        kind,
+        to: customer(locale),
+        server: mail01,
+        service: 'smtp',
+        occurredAt: '2026-11-25T19:00:00Z',
+        facts: { ...certificate, daysLeft: 5, thresholdDays: 7, expired: false },
+      };
+    case 'certificate-invalid':
+      return {
+        id: 'cert:mail01:imaps:4F2A9C1D0B7E3A55:invalid',
+        kind,
+        to: customer(locale),
+        server: mail01,
+        service: 'imaps',
+        occurredAt: '2026-11-25T19:00:00Z',
+        facts: { ...certificate, issuer: 'CN=mail01.acme.example', target: '203.0.113.25:993', via: 'tls', problems: ['self-signed', 'name-mismatch'], chainError: 'DEPTH_ZERO_SELF_SIGNED_CERT', checkedName: 'mail.acme.example' },
       };
     case 'not-ready':
       return {

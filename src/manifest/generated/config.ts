@@ -353,6 +353,23 @@ export type LargestRemoval = number;
  */
 export type HoldRollbacks = boolean;
 /**
+ * Days before a certificate expires at which the customer is told, once per threshold and certificate ([30, 7]); once more when it has expired.
+ *
+ * @minItems 1
+ * @maxItems 8
+ */
+export type WarningDays = number[];
+/**
+ * PEM files of CAs trusted beside the system roots (a provider's own CA for customers' internal certificates). Relative to the config file.
+ *
+ * @maxItems 16
+ */
+export type TrustedCAFiles = string[];
+/**
+ * Check certificates against the system's root CAs too (true). false: only against caFiles.
+ */
+export type TrustTheSystemRoots = boolean;
+/**
  * Hours between checks (24).
  */
 export type Interval1 = number;
@@ -387,6 +404,7 @@ export interface ConfigDocument {
   signing?: SignedChanges;
   statusWriteBack?: StatusWriteBack;
   holds?: HeldRevisions;
+  tls?: Certificates;
   readiness?: ReadinessCheck;
   log?: Logging;
 }
@@ -575,6 +593,14 @@ export interface StatusWriteBack {
 export interface HeldRevisions {
   maxRemovedFraction?: LargestRemoval;
   holdRollbacks?: HoldRollbacks;
+}
+/**
+ * How the certificates that TLS probes see (https, smtps, pop3s, imaps, STARTTLS) are judged. A certificate problem is a condition and a mail, never an outage.
+ */
+export interface Certificates {
+  warningDays?: WarningDays;
+  caFiles?: TrustedCAFiles;
+  systemRoots?: TrustTheSystemRoots;
 }
 /**
  * The daily check that the management login, secrets and BMC work.
