@@ -6,6 +6,7 @@
  */
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -121,6 +122,16 @@ describe('scopes', () => {
       for (const token of [ACME, METRICS, AGENT]) expect((await post(path, token, body)).status, `${path} ${token.slice(0, 6)}`).toBe(403);
     }
     expect(calls).toEqual({ syncs: 0, resumed: [], reconciled: [], confirmed: [] });
+    // The report: a customer's own only; the operator names one; the scraper and the agent none.
+    const month = new Date().toISOString().slice(0, 7);
+    const own = await get(`/report?month=${month}&format=json`, ACME);
+    expect(own.status).toBe(200);
+    expect(JSON.parse(own.text)).toMatchObject({ customer: 'acme' });
+    expect(own.text).not.toContain('globex');
+    expect((await get(`/report?month=${month}&customer=globex`, ACME)).status).toBe(403);
+    expect((await get(`/report?month=${month}`, OPERATOR)).status).toBe(400);
+    expect((await get(`/report?month=${month}&customer=globex&format=json`, OPERATOR)).status).toBe(200);
+    expect((await get(`/report?month=${month}&customer=acme`, METRICS)).status).toBe(403);
     expect((await post('/api/observations', AGENT)).status).toBe(501);
     expect((await post('/api/observations', ACME)).status).toBe(403);
     expect((await post('/api/observations', METRICS)).status).toBe(403);
@@ -137,6 +148,29 @@ describe('scopes', () => {
     expect(r.text).not.toMatch(/globex|203\.0\.113\.20/);
     const op = await send({ port }, 'GET', '/api/status', { host: `localhost:${port}`, ...bearer(OPERATOR) });
     expect(op.text).toContain('globex-db1');
+  });
+});
+
+describe('the live page of a customer', () => {
+  it("hears of changes to its own servers, not of another customer's", async () => {
+    const { port, live } = await start({ tokens: GRANTS });
+    const got: string[] = [];
+    const req = request({ host: '127.0.0.1', port, path: '/events', headers: { host: `localhost:${port}`, ...bearer(ACME) } });
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      req.on('response', resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res.statusCode).toBe(200);
+    res.on('data', (c: Buffer) => got.push(c.toString('utf8')));
+    await expect.poll(() => got.join('').includes('event: hello'), { timeout: 2000 }).toBe(true);
+    live.onEvent({ type: 'status-written', server: 'globex-db1' });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(got.join('')).not.toContain('event: update');
+    live.onEvent({ type: 'status-written', server: 'acme-web1' });
+    await expect.poll(() => got.join('').includes('event: update'), { timeout: 2000 }).toBe(true);
+    expect(got.join('')).not.toContain('globex');
+    req.destroy();
   });
 });
 
