@@ -24,7 +24,8 @@ import { CoverageRecorder, desiredReportServerOf, monitoredServerOf } from './re
 import type { Controller, ControllerEvent } from './reconcile/controller.ts';
 import type { Policy } from './reconcile/types.ts';
 import { policyOf, wireReconciler } from './reconcile/wiring.ts';
-import { MANIFEST_CHECKS, runbookSelector } from './runbook/manifest-hooks.ts';
+import { manifestChecks, runbookSelector } from './runbook/manifest-hooks.ts';
+import { DEFAULT_PARSE_BUDGET_MS, ShellParserPool } from './runbook/shell-parser-pool.ts';
 import { checkSecretsFolder } from './secrets/check-secrets-folder.ts';
 import { resolveSecret } from './secrets/resolve-secret.ts';
 import { DesiredState, type AppliedServer } from './source/desired.ts';
@@ -48,6 +49,8 @@ export interface DaemonOptions {
   stopDeadlineMs?: number;
   /** Tests: where the JSON log lines go. */
   logDestination?: NodeJS.WritableStream;
+  /** Time for one customer runbook's commands to be parsed by the review (ms); over it, the runbook is refused. */
+  policyParseBudgetMs?: number;
 }
 
 export interface ReloadResult {
@@ -111,12 +114,15 @@ export class Daemon {
   private currentSet: ManifestSet | undefined;
   private desiredNames = new Set<string>();
   private stopping: Promise<void> | undefined;
+  /** Parses customers' commands for the review, off the main thread and under a time budget. */
+  private readonly shellParser: ShellParserPool;
 
   private constructor(options: DaemonOptions, config: MamoriConfig, logger: Logger) {
     this.options = options;
     this.config = config;
     this.logger = logger;
     this.policy = policyOf(config);
+    this.shellParser = new ShellParserPool({ budgetMs: options.policyParseBudgetMs ?? DEFAULT_PARSE_BUDGET_MS, logger });
   }
 
   static async start(options: DaemonOptions = {}): Promise<Daemon> {
@@ -259,7 +265,8 @@ export class Daemon {
       const tree = await readManifestTree(join(operatorDir, '..', '.mamori-no-customers'), { operatorDir });
       all = [...files.filter((f) => !f.path.startsWith('operator/')), ...tree.files];
     }
-    const set = validateDocuments(all, { config: this.config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
+    const checks = await manifestChecks(all, this.shellParser);
+    const set = validateDocuments(all, { config: this.config, selectRunbook: runbookSelector, checks });
     this.sets.set(revision, set);
     // Keep the sets a last-known-good server may still need, and a few more.
     if (this.sets.size > 8) {
@@ -478,6 +485,7 @@ export class Daemon {
     await step('coverage', () => this.coverage?.stop());
     await step('journal', () => this.journal?.close());
     await step('http', () => this.http?.close());
+    await step('policy parser', () => this.shellParser.close());
     this.page.close();
     await step('lock', () => this.lock?.release());
     this.lock = undefined;

@@ -16,7 +16,7 @@ import { renderRunbook } from '../runbook/render.ts';
 import { selectRunbook } from '../runbook/select.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
 import { resolveSecret } from '../secrets/resolve-secret.ts';
-import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
+import { checksWith, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
 
 export interface CheckAccessDeps {
   stdout?: NodeJS.WritableStream;
@@ -42,7 +42,7 @@ export async function runCheckAccess(
     }
     throw err;
   }
-  const set = await loadManifests(resolvePath(cwd, options.manifests), { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
+  const set = await withShellParser((parser) => loadManifests(resolvePath(cwd, options.manifests), { config, selectRunbook: runbookSelector, checksFor: checksWith(parser) }));
   const loaded = set.servers.get(serverName);
   if (loaded === undefined) {
     const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(`/servers/${serverName}.yaml`));

@@ -15,7 +15,8 @@ import { validateDocuments } from '../manifest/validate-documents.ts';
 import { computePlan, type PlanSide } from '../plan/compute.ts';
 import { formatPlan, type PlanFormat } from '../plan/format.ts';
 import { readFolderRevision, readGitRevision, type RevisionFiles } from '../plan/revision.ts';
-import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
+import { manifestChecks, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
+import type { ShellParserPool } from '../runbook/shell-parser-pool.ts';
 
 export interface PlanCommandDeps {
   stdout?: NodeJS.WritableStream;
@@ -49,8 +50,9 @@ function parseFormat(value: string): PlanFormat {
   throw new InvalidArgumentError('use text, markdown or json');
 }
 
-function side(revision: RevisionFiles, config: MamoriConfig): PlanSide {
-  const set = validateDocuments(revision.files, { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
+async function side(revision: RevisionFiles, config: MamoriConfig, parser: ShellParserPool): Promise<PlanSide> {
+  const checks = await manifestChecks(revision.files, parser);
+  const set = validateDocuments(revision.files, { config, selectRunbook: runbookSelector, checks });
   return { label: revision.label, servers: set.servers, runbooks: set.runbooks, findings: [...revision.findings, ...set.findings] };
 }
 
@@ -66,7 +68,7 @@ export async function runPlan(options: PlanOptions, deps: PlanCommandDeps = {}):
         ? readFolderRevision(resolve(cwd, rev), { operatorDir: config.operatorDir, label: rev })
         : readGitRevision(resolve(cwd, options.git), rev, { subdir: options.path, operatorDir: config.operatorDir });
     const [from, to] = await Promise.all([read(options.from), read(options.to)]);
-    const plan = computePlan(side(from, config), side(to, config));
+    const plan = await withShellParser(async (parser) => computePlan(await side(from, config, parser), await side(to, config, parser)));
     stdout.write(formatPlan(plan, options.format));
     return 0;
   } catch (err) {

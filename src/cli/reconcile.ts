@@ -15,7 +15,7 @@ import { validateDocuments } from '../manifest/validate-documents.ts';
 import type { Controller, ReconcileSummary } from '../reconcile/controller.ts';
 import { describeTarget, requestReconcile } from '../reconcile/local-api-client.ts';
 import { wireReconciler } from '../reconcile/wiring.ts';
-import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
+import { manifestChecks, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
 import { checkSecretsFolder } from '../secrets/check-secrets-folder.ts';
 import { acquireStateLock } from '../status/lock.ts';
 import { daemonTarget } from './local-api-target.ts';
@@ -48,7 +48,8 @@ export async function withInProcessController<T>(config: MamoriConfig, manifests
   const lock = await acquireStateLock(config.stateDir, { purpose, logger });
   try {
     const tree = await readManifestTree(root, { operatorDir: config.operatorDir });
-    const set = validateDocuments(tree.files, { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
+    const checks = await withShellParser((parser) => manifestChecks(tree.files, parser));
+    const set = validateDocuments(tree.files, { config, selectRunbook: runbookSelector, checks });
     for (const f of [...tree.findings, ...set.findings].filter((x) => x.severity === 'error')) logger.warn({ file: f.file, line: f.line, field: f.field, rule: f.rule }, 'manifest finding: that server is skipped');
     const servers = [...set.servers.values()].map((d) => d.doc);
     const { controller, records, outbox, journal } = await wireReconciler(config, { logger, runbooks: () => set.runbooks });

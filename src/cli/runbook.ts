@@ -15,7 +15,7 @@ import { formatRenderedRunbook } from '../runbook/format.ts';
 import { renderRunbook, serviceOptions } from '../runbook/render.ts';
 import { selectRunbook } from '../runbook/select.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
-import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
+import { checksWith, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
 
 export interface RunbookCommandDeps {
   stdout?: NodeJS.WritableStream;
@@ -45,7 +45,7 @@ export async function effectiveRunbook(
     if (isMamoriError(err, 'MAMORI_CONFIG_UNREADABLE') || isMamoriError(err, 'MAMORI_CONFIG_INVALID')) return { ok: false, exitCode: 2, message: err.message };
     throw err;
   }
-  const set = await loadManifests(resolve(cwd, options.manifests), { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS });
+  const set = await withShellParser((parser) => loadManifests(resolve(cwd, options.manifests), { config, selectRunbook: runbookSelector, checksFor: checksWith(parser) }));
   const loaded = set.servers.get(serverName);
   if (loaded === undefined) {
     const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(`/servers/${serverName}.yaml`));

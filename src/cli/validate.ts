@@ -13,7 +13,7 @@ import { validateManifests } from '../manifest/load-manifests.ts';
 import { displayPath } from '../manifest/read-tree.ts';
 import { formatFinding, formatGithubAnnotation, sortFindings } from '../manifest/format-findings.ts';
 import type { Finding } from '../manifest/types.ts';
-import { MANIFEST_CHECKS, runbookSelector } from '../runbook/manifest-hooks.ts';
+import { checksWith, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
 
 export type ValidateFormat = 'text' | 'json' | 'github';
 
@@ -128,12 +128,14 @@ export async function runValidate(
   const findings: Finding[] = [];
   let servers = 0;
   let runbooks = 0;
-  for (const [root, only] of groups) {
-    const set = await validateManifests(root, { config, selectRunbook: runbookSelector, checks: MANIFEST_CHECKS, only: only.length > 0 ? only : undefined });
-    servers += set.servers.size;
-    runbooks += set.runbooks.size;
-    for (const f of set.findings) findings.push({ ...f, file: f.path !== undefined ? displayPath(f.path, cwd) : displayPath(join(root, f.file), cwd) });
-  }
+  await withShellParser(async (parser) => {
+    for (const [root, only] of groups) {
+      const set = await validateManifests(root, { config, selectRunbook: runbookSelector, checksFor: checksWith(parser), only: only.length > 0 ? only : undefined });
+      servers += set.servers.size;
+      runbooks += set.runbooks.size;
+      for (const f of set.findings) findings.push({ ...f, file: f.path !== undefined ? displayPath(f.path, cwd) : displayPath(join(root, f.file), cwd) });
+    }
+  });
   const sorted = sortFindings(findings);
   print(sorted, options.format, stdout, stderr, { servers, runbooks });
   return { exitCode: sorted.some((f) => f.severity === 'error') ? 1 : 0, findings: sorted };

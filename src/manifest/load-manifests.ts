@@ -1,13 +1,17 @@
 /** Load and validate a manifests tree from disk (see read-tree.ts and validate-documents.ts). */
-import type { ManifestSet } from './types.ts';
+import type { ManifestFile, ManifestSet, SemanticCheck } from './types.ts';
 import { readManifestTree } from './read-tree.ts';
 import { validateDocuments, type ValidateOptions } from './validate-documents.ts';
 
-export type LoadOptions = ValidateOptions;
+export interface LoadOptions extends ValidateOptions {
+  /** Checks prepared from the files before validation (the review policy parses commands off the main thread). */
+  checksFor?: (files: readonly ManifestFile[]) => Promise<readonly SemanticCheck[]>;
+}
 
 export async function loadManifests(root: string, options: LoadOptions): Promise<ManifestSet> {
   const tree = await readManifestTree(root, { operatorDir: options.config.operatorDir });
-  const set = validateDocuments(tree.files, options);
+  const prepared = options.checksFor !== undefined ? await options.checksFor(tree.files) : [];
+  const set = validateDocuments(tree.files, { ...options, checks: [...(options.checks ?? []), ...prepared] });
   return { ...set, findings: [...tree.findings, ...set.findings] };
 }
 

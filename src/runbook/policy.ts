@@ -6,38 +6,19 @@
  */
 import type { Finding, LoadedDocument, ReviewPolicyDocument, RunbookDocument, RunbookStep, ServerDocument, SourcePosition } from '../manifest/types.ts';
 import { PLACEHOLDER_PATTERN, PLACEHOLDERS, stepKind } from './render.ts';
+import { compilePolicy, judgeParsed, type CompiledPolicy } from './command-rules.ts';
+import type { ParseOutcome } from './shell-command.ts';
 
 type Policy = ReviewPolicyDocument['spec'];
-type Rule = Policy['forbiddenCommands'][number];
 
-interface CompiledRule extends Rule {
-  regex: RegExp | undefined;
-}
+/** The parser's outcome for a command text (src/runbook/shell-parser-pool.ts), looked up by the text. */
+export type CommandLookup = (text: string) => ParseOutcome | undefined;
 
-const compiled = new WeakMap<Policy, CompiledRule[]>();
-
-function rulesOf(policy: Policy): CompiledRule[] {
-  let rules = compiled.get(policy);
-  if (rules === undefined) {
-    rules = policy.forbiddenCommands.map((rule) => {
-      try {
-        return { ...rule, regex: new RegExp(rule.pattern, rule.ignoreCase === true ? 'i' : '') };
-      } catch {
-        return { ...rule, regex: undefined };
-      }
-    });
-    compiled.set(policy, rules);
-  }
-  return rules;
-}
-
-/** Findings for the policy document itself: a pattern that is not a regular expression. */
+/** Findings for the policy document itself: a pattern that RE2 refuses (not linear-time, or not valid). */
 export function lintPolicy(policy: LoadedDocument<ReviewPolicyDocument>): Finding[] {
-  return rulesOf(policy.doc.spec).flatMap((rule, index) => {
-    if (rule.regex !== undefined) return [];
-    const field = `spec.forbiddenCommands[${index}].pattern`;
-    const at = policy.positionOf(field);
-    return [{ file: policy.file, line: at.line, col: at.col, field, rule: 'policy-pattern', severity: 'error' as const, message: `rule ${rule.rule}: the pattern is not a valid regular expression` }];
+  return compilePolicy(policy.doc.spec).problems.map((problem) => {
+    const at = policy.positionOf(problem.field);
+    return { file: policy.file, line: at.line, col: at.col, field: problem.field, rule: 'policy-pattern', severity: 'error' as const, message: problem.message };
   });
 }
 
@@ -65,7 +46,36 @@ function lineOf(at: SourcePosition, text: string, offset: number): SourcePositio
   return { line: at.line + 1 + before, col: at.col };
 }
 
-export function lintRunbook(doc: LoadedDocument<RunbookDocument>, policy: ReviewPolicyDocument | LoadedDocument<ReviewPolicyDocument> | undefined): Finding[] {
+/** The line of a command's `row` (its line in the text, from 0). */
+function rowLine(at: SourcePosition, text: string, row: number): SourcePosition {
+  return text.includes('\n') ? { line: at.line + 1 + row, col: at.col } : at;
+}
+
+const ALLOW_HINT = 'an operator may allow this exact command in operator/policy.yaml (allowCommands)';
+
+/** The review of one command field: what the operator's rules refuse in it, or why it cannot be judged. */
+function commandFindings(text: string, outcome: ParseOutcome | undefined, policy: CompiledPolicy, customer: string | undefined, at: SourcePosition): Array<{ rule: string; message: string; at: SourcePosition }> {
+  if (outcome === undefined) {
+    return [{ rule: 'policy-timeout', message: 'refused: this command was not judged (an earlier command of the runbook used up its time budget)', at }];
+  }
+  if ('timeout' in outcome) {
+    return [{ rule: 'policy-timeout', message: `refused: judging this command took longer than its time budget (${outcome.timeout} ms): write it as shorter, plainer commands`, at }];
+  }
+  if ('failed' in outcome) {
+    return [{ rule: 'policy-timeout', message: `refused: this command could not be judged: ${outcome.failed}`, at }];
+  }
+  return judgeParsed(outcome.parsed, policy, { text, ...(customer !== undefined ? { customer } : {}) }).map((j) => ({
+    rule: j.kind === 'forbidden' ? 'policy-forbidden-command' : 'policy-unreviewable',
+    message: j.kind === 'forbidden' ? `refused by rule ${j.rule as string}: \`${j.shown}\`: ${j.reason}` : `refused as unreviewable: \`${j.shown}\`: ${j.reason}; ${ALLOW_HINT}`,
+    at: rowLine(at, text, j.row),
+  }));
+}
+
+export function lintRunbook(
+  doc: LoadedDocument<RunbookDocument>,
+  policy: ReviewPolicyDocument | LoadedDocument<ReviewPolicyDocument> | undefined,
+  commands: CommandLookup = () => undefined,
+): Finding[] {
   const findings: Finding[] = [];
   const spec = doc.doc.spec;
   const custom = doc.owner.kind === 'customer';
@@ -151,11 +161,8 @@ export function lintRunbook(doc: LoadedDocument<RunbookDocument>, policy: Review
       add(`${base}.run.sudo`, 'policy-sudo', 'custom commands run through sudo; sudo: false is not allowed');
     }
     for (const { field, text } of commandFields(step, index)) {
-      for (const rule of rulesOf(rules)) {
-        const match = rule.regex?.exec(text);
-        if (match === null || match === undefined) continue;
-        add(field, 'policy-forbidden-command', `refused by rule ${rule.rule}: ${rule.reason}`, lineOf(doc.positionOf(field), text, match.index));
-      }
+      const customer = doc.owner.kind === 'customer' ? doc.owner.customer : undefined;
+      for (const f of commandFindings(text, commands(text), compilePolicy(rules), customer, doc.positionOf(field))) add(field, f.rule, f.message, f.at);
     }
   });
   const loginServices = spec.services.filter((s) => s !== 'ping' && s !== 'ssh');
@@ -202,16 +209,23 @@ export interface PolicyCheckInput {
   policy: LoadedDocument<ReviewPolicyDocument>;
 }
 
-/** The review policy as one of `validate`'s semantic checks. */
-export const reviewPolicyCheck = {
+/** The review policy as one of `validate`'s semantic checks, judging commands from the parser's outcomes. */
+export function reviewPolicyCheck(commands: CommandLookup): { name: string; check(input: PolicyCheckInput): Finding[] } {
+  return {
   name: 'review-policy',
   check(input: PolicyCheckInput): Finding[] {
     const byCustomer = new Map<string, LoadedDocument<RunbookDocument>>();
     for (const r of input.runbooks) byCustomer.set(`${r.owner.kind === 'customer' ? r.owner.customer : ''}/${r.doc.metadata.name}`, r);
     return [
       ...lintPolicy(input.policy),
-      ...input.runbooks.flatMap((r) => lintRunbook(r, input.policy)),
+      ...input.runbooks.flatMap((r) => lintRunbook(r, input.policy, commands)),
       ...input.servers.flatMap((s) => lintServerRunbookSecrets(s, (name) => byCustomer.get(`${s.doc.metadata.customer ?? ''}/${name}`))),
     ];
   },
-};
+  };
+}
+
+/** The command texts of a custom runbook, as the review reads them. */
+export function customRunbookCommands(doc: RunbookDocument): string[] {
+  return doc.spec.steps.flatMap((step, index) => commandFields(step, index).map((f) => f.text));
+}

@@ -77,7 +77,7 @@ describe('mamori validate applies the review policy to custom runbooks', () => {
       ['policy-forbidden-command', 11],
       ['policy-power', 12],
     ]);
-    expect(mine[0]?.message).toMatch(/^refused by rule shutdown: Stops or restarts the whole server/);
+    expect(mine[0]?.message).toMatch(/^refused by rule shutdown: `shutdown -r now`: Stops or restarts the whole server/);
     const github = await mamori('validate', '--format', 'github');
     expect(github.stdout).toMatch(/::error file=[^,]*customers\/acme\/runbooks\/acme-httpd\.yaml,line=11,col=\d+/);
   }, GUARD);

@@ -25,25 +25,121 @@ export type Description = string;
  */
 export type Rule = string;
 /**
- * A regular expression matched against each command.
- */
-export type Pattern = string;
-/**
  * Why the operator cannot follow such a step.
  */
 export type Reason = string;
 /**
- * Match without regard to case (false by default).
+ * The program: a glob on its name (`rm`, `mkfs.*`), or on its full path when the glob has a `/`.
+ *
+ * @minItems 1
+ * @maxItems 64
+ */
+export type Program = string[];
+/**
+ * Any of these options is given: one letter for a short option (found in bundles such as -rf), a word for a long one (--recursive).
+ *
+ * @minItems 1
+ * @maxItems 64
+ */
+export type Flags = string[];
+/**
+ * Any argument matches one of these globs (e.g. `of=/dev/*` for dd).
+ *
+ * @minItems 1
+ * @maxItems 64
+ */
+export type Arguments = string[];
+/**
+ * Any operand (an argument that is not an option; for kill, a process id; for find, a starting point) matches one of these globs.
+ *
+ * @minItems 1
+ * @maxItems 64
+ */
+export type Operands = string[];
+/**
+ * Also, any operand matches one of these (e.g. the unit beside the verb in `service iptables stop`).
+ *
+ * @minItems 1
+ * @maxItems 64
+ */
+export type AndOperands = string[];
+/**
+ * An operand names one of these directories (absolute, after `.`, `..`, `~` and the directories `cd` went to are resolved), or is a glob in it or above it (`/*`, `/e*`).
+ *
+ * @minItems 1
+ * @maxItems 64
+ */
+export type Paths = string[];
+/**
+ * A redirection (`>`, `>>`, `&>`, `<>`) writes to a path that matches one of these globs.
+ *
+ * @minItems 1
+ * @maxItems 64
+ */
+export type Writes = string[];
+/**
+ * An earlier command of the same pipeline is one of these programs (e.g. curl … | sh).
+ *
+ * @minItems 1
+ * @maxItems 64
+ */
+export type StandardInputFrom = string[];
+/**
+ * A regular expression (RE2 syntax) matched against the command as parsed: its words after the wrappers, joined by spaces.
+ */
+export type Pattern = string;
+/**
+ * Match `pattern` without regard to case (false by default).
  */
 export type IgnoreCase = boolean;
 /**
- * Patterns (JavaScript regular expressions) that no custom runbook command may match, each with the reason given to the customer.
+ * A shell construct rather than a command: `recursive-function` is a function that runs itself (a fork bomb).
+ */
+export type Construct = "recursive-function";
+/**
+ * The commands the rule refuses: a command is refused when it matches any entry, and matches an entry when it meets every condition the entry gives.
+ *
+ * @minItems 1
+ * @maxItems 32
+ */
+export type Commands = CommandPattern[];
+/**
+ * Rules on the commands a custom runbook runs, judged on each simple command as the shell parses it (through lists, pipelines, subshells, sh -c, su -c, sudo, env, nohup, xargs, timeout and find -exec), each with the reason given to the customer. A command whose program or arguments the parse cannot know (a substitution, a variable in command position, eval, an interpreter's -c/-e, a shell fed on standard input) is refused as unreviewable unless allowCommands names it.
+ *
+ * @maxItems 200
  */
 export type ForbiddenCommands = {
   rule: Rule;
-  pattern: Pattern;
   reason: Reason;
-  ignoreCase?: IgnoreCase;
+  commands: Commands;
+}[];
+/**
+ * The command exactly as the runbook writes it.
+ */
+export type Command = string;
+/**
+ * Why the operator allows it (for the next reviewer).
+ */
+export type Reason1 = string;
+/**
+ * A lower-case name of letters, digits and hyphens (1-63 characters, starting and ending with a letter or digit). Names become file names and appear in commands, so nothing else is allowed.
+ */
+export type Name1 = string;
+/**
+ * Only for these customers' runbooks (all customers when absent).
+ *
+ * @maxItems 200
+ */
+export type Customers = Name1[];
+/**
+ * Exact commands the operator has read and allows although the review cannot judge them (e.g. one with a command substitution). Matched against a simple command as written, or the whole command field, with runs of blanks counted as one space. Forbidden rules still apply to what the parse can see.
+ *
+ * @maxItems 500
+ */
+export type AllowedCommands = {
+  command: Command;
+  reason: Reason1;
+  customers?: Customers;
 }[];
 /**
  * The most steps a custom runbook may have.
@@ -111,6 +207,7 @@ export interface Labels {
  */
 export interface Policy {
   forbiddenCommands: ForbiddenCommands;
+  allowCommands?: AllowedCommands;
   maxSteps?: MostSteps;
   maxStepDeadlineSeconds?: LongestStepDeadline;
   maxRunbookDeadlineSeconds?: LongestRunbookDeadline;
@@ -120,4 +217,20 @@ export interface Policy {
   requireVerify?: VerifyAfterActing;
   maxMaintenanceHours?: LongestMaintenanceWindow;
   allowSudoFalse?: CommandsWithoutSudo;
+}
+/**
+ * Conditions on one simple command, all of which must hold. Programs, arguments and paths are shell-style globs (`*`, `?`, `[…]`, matched in linear time); `pattern` is a regular expression in RE2 syntax, matched in linear time (lookarounds and back-references are refused when the policy loads).
+ */
+export interface CommandPattern {
+  program?: Program;
+  flags?: Flags;
+  args?: Arguments;
+  operands?: Operands;
+  andOperands?: AndOperands;
+  paths?: Paths;
+  writes?: Writes;
+  stdinFrom?: StandardInputFrom;
+  pattern?: Pattern;
+  ignoreCase?: IgnoreCase;
+  construct?: Construct;
 }
