@@ -215,9 +215,9 @@ describe('status page over HTTP', () => {
     expect(all).toContain('web1');
     expect(all).toContain('/etc/init.d/httpd restart');
     // Nothing of globex: not its name, its server, nor the operator's held revision (it lists the fleet's changes).
-    expect(all.match(/[\s\S]{0,80}(globex|web2\b(?!<\/code>))[\s\S]{0,40}/)?.[0]).toBeUndefined();
+    expect(all.match(/[\s\S]{0,80}(globex|web2)[\s\S]{0,40}/)?.[0]).toBeUndefined();
     expect(all).not.toContain('0123456789ab');
-    expect(bodies[5]).toContain('No server named <code>web2</code>');
+    expect(bodies[5]).toContain('No server of that name is watched here.');
     // The operator's token sees both customers and the held revision.
     const op = await (await fetch(`${base}/`, { headers: { authorization: 'Bearer page-token-0123456789' } })).text();
     expect(op).toContain('globex');

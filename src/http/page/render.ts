@@ -234,7 +234,8 @@ function incidentView(data: PageData, s: ServerStatus, i: IncidentStatus, option
 export function renderServer(data: PageData, name: string, options: ViewOptions): SafeHtml {
   const s = data.servers.find((x) => x.metadata.name === name);
   if (s === undefined) {
-    return html`<p class="crumb"><a href="/">← Fleet</a></p><p class="empty">No server named <code>${name}</code> is watched.</p>`;
+    // The name is not echoed: the reader guessed it, and a page must not repeat a name it may not show.
+    return html`<p class="crumb"><a href="/">← Fleet</a></p><p class="empty">No server of that name is watched here.</p>`;
   }
   const services = sortServices(Object.keys(s.services));
   const active = s.conditions.filter((c) => c.status !== 'False' || c.type === 'Ready');
