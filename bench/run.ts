@@ -8,6 +8,7 @@ const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['reconcile', () => import('./reconcile.ts')],
   ['validate', () => import('./validate.ts')],
   ['plan', () => import('./plan.ts')],
+  ['policy', () => import('./policy.ts')],
   ['sync', () => import('./sync.ts')],
   ['runbook', () => import('./runbook.ts')],
   ['ttr', () => import('./ttr.ts')],
