@@ -17,6 +17,8 @@ import { createLogger, type Logger } from './log.ts';
 import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
 import type { ManifestSet, ServiceName } from './manifest/types.ts';
 import { validateDocuments } from './manifest/validate-documents.ts';
+import { AlertmanagerClient } from './notify/alertmanager.ts';
+import { alertsOfStatus, daemonAlerts } from './notify/alerts-of-status.ts';
 import type { Outbox } from './notify/outbox.ts';
 import type { Notifier } from './notify/types.ts';
 import type { StateHealth } from './status/state-health.ts';
@@ -101,6 +103,7 @@ export class Daemon {
   private outbox: Outbox | undefined;
   private notifier: Notifier | undefined;
   private health: StateHealth | undefined;
+  private alertmanager: AlertmanagerClient | undefined;
   controller: Controller | undefined;
   source: Source | undefined;
   desired: DesiredState | undefined;
@@ -220,6 +223,7 @@ export class Daemon {
     this.updateDesiredMetrics();
     await controller.start(records);
     await controller.writeAllStatus();
+    this.startAlertmanager(config, logger);
 
     if (config.statusWriteBack && source instanceof GitSource && config.source.type === 'git') {
       this.writeBack = new StatusWriteBack({
@@ -294,6 +298,7 @@ export class Daemon {
 
   private onControllerEvent(e: ControllerEvent): void {
     this.page.onEvent(e);
+    if (e.type !== 'probe') this.alertmanager?.nudge();
     const m = this.metrics;
     switch (e.type) {
       case 'probe':
@@ -326,6 +331,23 @@ export class Daemon {
       held: d.held !== undefined,
       refused: d.refused !== undefined,
     });
+  }
+
+  /** Level-based alerts from the controller's own view (and the state folder's health), when configured. */
+  private startAlertmanager(config: MamoriConfig, logger: Logger): void {
+    const am = config.alerting.alertmanager;
+    if (am === undefined) return;
+    this.alertmanager = new AlertmanagerClient({
+      urls: am.urls,
+      resendMs: am.resendSeconds * 1000,
+      timeoutMs: am.timeoutSeconds * 1000,
+      logger: logger.child({ component: 'alertmanager' }),
+      collect: () => [
+        ...alertsOfStatus(this.controller?.status().servers ?? []),
+        ...daemonAlerts({ stateWritable: this.health?.writable ?? true, since: this.health?.status().condition.lastTransitionTime ?? new Date().toISOString() }),
+      ],
+    });
+    this.alertmanager.start();
   }
 
   ready(): ReadyState {
@@ -474,6 +496,7 @@ export class Daemon {
     };
     await step('source', () => this.syncer?.stop());
     await step('write-back timer', () => this.writeBack?.stop());
+    await step('alertmanager', () => this.alertmanager?.stop());
     await step('reconciler', () => this.controller?.stop({ deadlineMs: this.options.stopDeadlineMs ?? 10_000 }));
     await step('status', () => this.controller?.writeAllStatus());
     await step('write-back', () => (this.writeBack ? withTimeout(this.writeBack.flush(), 10_000) : undefined));

@@ -112,6 +112,9 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
       caFiles: (doc.tls?.caFiles ?? []).map((f) => abs(f)),
       systemRoots: doc.tls?.systemRoots ?? d.tls.systemRoots,
     },
+    alerting: doc.alerting?.alertmanager
+      ? { alertmanager: { urls: [...doc.alerting.alertmanager.urls], resendSeconds: doc.alerting.alertmanager.resendSeconds ?? 60, timeoutSeconds: doc.alerting.alertmanager.timeoutSeconds ?? 5 } }
+      : {},
     log: { level: doc.log?.level ?? d.log.level, pretty: doc.log?.pretty },
   };
   return deepFreeze(shape) as MamoriConfig;

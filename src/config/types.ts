@@ -5,6 +5,7 @@
  */
 import type {
   AccessToken,
+  Alertmanager,
   ConsolePowerProfile,
   Flapping,
   Folder,
@@ -97,6 +98,8 @@ export interface MamoriConfigShape {
   readiness: Required<ReadinessCheck>;
   /** Certificate policy; caFiles absolute. */
   tls: { warningDays: number[]; caFiles: string[]; systemRoots: boolean };
+  /** Off unless configured. */
+  alerting: { alertmanager?: Required<Alertmanager> };
   log: { level: Level; pretty: boolean | undefined };
 }
 

@@ -374,6 +374,21 @@ export type TrustTheSystemRoots = boolean;
  */
 export type Interval1 = number;
 /**
+ * Each Alertmanager of the cluster (http or https, without /api/v2): every alert goes to all of them.
+ *
+ * @minItems 1
+ * @maxItems 8
+ */
+export type URLs = string[];
+/**
+ * How often firing alerts are posted again (60). Their endsAt lies four intervals ahead, so an alert whose sender died resolves by itself.
+ */
+export type ResendInterval = number;
+/**
+ * How long one post may take (5).
+ */
+export type Timeout1 = number;
+/**
  * trace, debug, info, warn or error.
  */
 export type Level = "trace" | "debug" | "info" | "warn" | "error";
@@ -406,6 +421,7 @@ export interface ConfigDocument {
   holds?: HeldRevisions;
   tls?: Certificates;
   readiness?: ReadinessCheck;
+  alerting?: Alerting;
   log?: Logging;
 }
 export interface Folder {
@@ -607,6 +623,20 @@ export interface Certificates {
  */
 export interface ReadinessCheck {
   intervalHours?: Interval1;
+}
+/**
+ * Where operators hear besides e-mail. Off unless configured.
+ */
+export interface Alerting {
+  alertmanager?: Alertmanager;
+}
+/**
+ * Prometheus Alertmanager (its v2 API). mamori posts every condition that holds as a firing alert, again every resendSeconds with endsAt ahead, and a resolved alert when it clears, as Alertmanager expects from any client; an Alertmanager that restarts has every firing alert back within one resend.
+ */
+export interface Alertmanager {
+  urls: URLs;
+  resendSeconds?: ResendInterval;
+  timeoutSeconds?: Timeout1;
 }
 /**
  * Log level and format.
