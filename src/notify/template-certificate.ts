@@ -13,7 +13,9 @@ function serverLine(n: Notification): string {
 }
 
 function svc(n: Notification): string {
-  return n.service ? serviceLabel(n.service) : '';
+  const f = n.facts as Partial<CertificateFacts>;
+  const services = (f.endpoints ?? []).map((e) => serviceLabel(e.service));
+  return services.length > 0 ? services.join(', ') : n.service ? serviceLabel(n.service) : '';
 }
 
 function target(n: Notification): string {
@@ -25,7 +27,7 @@ function signature(ctx: TemplateContext, lines: string): Block {
 }
 
 function certificateRowsEn(f: CertificateFacts, ctx: TemplateContext): Array<[string, string]> {
-  const rows: Array<[string, string]> = [['Connection', `${f.target} (${f.via === 'starttls' ? 'STARTTLS' : 'TLS'})`]];
+  const rows: Array<[string, string]> = f.endpoints.map((e, i) => [i === 0 ? 'Used by' : '', `${serviceLabel(e.service)} ${e.target} (${e.via === 'starttls' ? 'STARTTLS' : 'TLS'})`]);
   if (f.subject) rows.push(['Subject', f.subject]);
   if (f.issuer) rows.push(['Issuer', f.issuer]);
   rows.push(['Names', f.names.length > 0 ? f.names.join(', ') : '(none)']);
@@ -36,7 +38,7 @@ function certificateRowsEn(f: CertificateFacts, ctx: TemplateContext): Array<[st
 }
 
 function certificateRowsJa(f: CertificateFacts, ctx: TemplateContext): Array<[string, string]> {
-  const rows: Array<[string, string]> = [['接続先', `${f.target}（${f.via === 'starttls' ? 'STARTTLS' : 'TLS'}）`]];
+  const rows: Array<[string, string]> = f.endpoints.map((e, i) => [i === 0 ? '使用箇所' : '', `${serviceLabel(e.service)} ${e.target}（${e.via === 'starttls' ? 'STARTTLS' : 'TLS'}）`]);
   if (f.subject) rows.push(['サブジェクト', f.subject]);
   if (f.issuer) rows.push(['発行者', f.issuer]);
   rows.push(['名前', f.names.length > 0 ? f.names.join(', ') : '（なし）']);

@@ -131,11 +131,18 @@ export interface NotReadyFacts {
 }
 
 /** A certificate a TLS probe saw (implicit TLS or STARTTLS): what identifies it to the customer. */
-export interface CertificateFacts {
+export interface CertificateEndpoint {
+  service: ServiceName;
   /** `addr:port` of the service. */
   target: string;
   /** `starttls` when reached by STARTTLS (STLS, AUTH TLS), `tls` for an implicit-TLS port. */
   via: 'starttls' | 'tls';
+}
+
+/** One certificate, however many services of the server present it (one mail per certificate). */
+export interface CertificateFacts {
+  /** The services that present it, in the manifest's order. */
+  endpoints: CertificateEndpoint[];
   subject?: string;
   issuer?: string;
   /** The names it carries (subjectAltName, else CN). */

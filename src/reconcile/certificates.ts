@@ -153,12 +153,22 @@ function shortFingerprint(fp: string | undefined): string {
 export function certificateNotifications(doc: ServerDocument, findings: readonly CertificateFinding[], target: (service: ServiceName) => string, now: number): Notification[] {
   const out: Notification[] = [];
   const server = serverRefOf(doc);
+  // One certificate often serves several ports (exim on 25 and 465, dovecot on four): one mail for it.
+  const byCertificate = new Map<string, CertificateFinding[]>();
   for (const f of findings) {
+    if (f.tls.notAfter === undefined || f.tls.fingerprint === undefined) continue;
+    // The same certificate has the same notAfter, so the same stage; its problems are merged below.
+    const key = f.tls.fingerprint;
+    const list = byCertificate.get(key);
+    if (list === undefined) byCertificate.set(key, [f]);
+    else list.push(f);
+  }
+  for (const group of byCertificate.values()) {
+    const f = group[0] as CertificateFinding;
     const t = f.tls;
     if (t.notAfter === undefined || t.fingerprint === undefined) continue;
     const base = {
-      target: target(f.service),
-      via: PLAIN_PORT_TLS.has(f.service) ? ('tls' as const) : ('starttls' as const),
+      endpoints: group.map((g) => ({ service: g.service, target: target(g.service), via: PLAIN_PORT_TLS.has(g.service) ? ('tls' as const) : ('starttls' as const) })),
       names: t.names ?? [],
       notAfter: t.notAfter,
       fingerprint: t.fingerprint,
@@ -166,7 +176,7 @@ export function certificateNotifications(doc: ServerDocument, findings: readonly
       ...(t.subject !== undefined ? { subject: t.subject } : {}),
       ...(t.issuer !== undefined ? { issuer: t.issuer } : {}),
     };
-    const idBase = `cert:${server.name}:${f.service}:${shortFingerprint(t.fingerprint)}`;
+    const idBase = `cert:${server.name}:${shortFingerprint(t.fingerprint)}`;
     if (f.stage !== 'ok') {
       out.push({
         id: `${idBase}:${f.stage}`,
@@ -178,7 +188,9 @@ export function certificateNotifications(doc: ServerDocument, findings: readonly
         facts: { ...base, daysLeft: f.daysLeft ?? 0, expired: f.stage === 'expired', ...(f.thresholdDays !== undefined ? { thresholdDays: f.thresholdDays } : {}) },
       });
     }
-    if (f.problems.length > 0) {
+    const problems = [...new Set(group.flatMap((g) => g.problems))];
+    const named = group.find((g) => g.tls.nameError !== undefined)?.tls.checkedName;
+    if (problems.length > 0) {
       out.push({
         id: `${idBase}:invalid`,
         kind: 'certificate-invalid',
@@ -188,9 +200,9 @@ export function certificateNotifications(doc: ServerDocument, findings: readonly
         occurredAt: new Date(now).toISOString(),
         facts: {
           ...base,
-          problems: f.problems,
+          problems,
           ...(t.chainError !== undefined && t.chainError !== 'CERT_HAS_EXPIRED' ? { chainError: t.chainError } : {}),
-          ...(t.checkedName !== undefined ? { checkedName: t.checkedName } : {}),
+          ...(named !== undefined ? { checkedName: named } : {}),
         },
       });
     }

@@ -3,7 +3,7 @@ import { chmod, chown, copyFile, mkdir, readFile, symlink, writeFile } from 'nod
 import { join } from 'node:path';
 import { MANAGEMENT_UID, MANAGEMENT_USER } from './names.ts';
 import { runOk } from './run.ts';
-import type { LabVariant } from './types.ts';
+import type { LabMailTls, LabVariant } from './types.ts';
 
 /** What a host's folder is made from. */
 export interface HostPlan {
@@ -19,6 +19,7 @@ export interface HostPlan {
   fleet: { name: string; address: string }[];
   /** authorized_keys lines of the management user. */
   authorizedKeys: string;
+  mailTls?: LabMailTls;
 }
 
 export interface HostKeys {
@@ -100,14 +101,17 @@ http {
 `;
 }
 
-function dovecotConf(mailPassword: string): string {
+/** Where a host's mail certificate lives (its /etc overlay), when the spec gives one. */
+const MAIL_TLS_DIR = '/etc/mail-tls';
+
+function dovecotConf(mailPassword: string, tls: boolean): string {
   return `# POP3 and IMAP of a lab host.
 protocols = imap pop3
 listen = *
 base_dir = /run/dovecot
 state_dir = /var/lib/dovecot
 log_path = /var/log/dovecot.log
-ssl = no
+${tls ? `ssl = yes\nssl_cert = <${MAIL_TLS_DIR}/cert.pem\nssl_key = <${MAIL_TLS_DIR}/key.pem\nssl_min_protocol = TLSv1.2` : 'ssl = no'}
 disable_plaintext_auth = no
 mail_location = maildir:~/Maildir
 passdb {
@@ -121,7 +125,7 @@ userdb {
 `;
 }
 
-function eximConf(name: string): string {
+function eximConf(name: string, tls: boolean): string {
   return `# SMTP of a lab host: mail for the lab's domains goes to :blackhole:.
 primary_hostname = ${name}.lab.test
 domainlist local_domains = @ : localhost : lab.test : ${name}.lab.test
@@ -130,7 +134,7 @@ exim_group = Debian-exim
 spool_directory = /var/spool/exim4
 log_file_path = /var/log/exim4/%slog
 keep_environment =
-tls_advertise_hosts =
+${tls ? `daemon_smtp_ports = 25 : 465\ntls_on_connect_ports = 465\ntls_advertise_hosts = *\ntls_certificate = ${MAIL_TLS_DIR}/cert.pem\ntls_privatekey = ${MAIL_TLS_DIR}/key.pem` : 'tls_advertise_hosts ='}
 host_lookup =
 rfc1413_hosts =
 acl_smtp_rcpt = acl_check_rcpt
@@ -221,8 +225,15 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
   );
   await write(join(etc, 'vsftpd.conf'), vsftpdConf(dir));
   const mailPassword = randomBytes(12).toString('hex');
-  await write(join(etc, 'dovecot.conf'), dovecotConf(mailPassword), 0o640);
-  await write(join(etc, 'exim4', 'exim4.conf'), eximConf(name));
+  const mailTls = plan.mailTls;
+  if (mailTls !== undefined) {
+    await mkdir(join(etc, 'mail-tls'), { recursive: true, mode: 0o755 });
+    await write(join(etc, 'mail-tls', 'cert.pem'), mailTls.cert, 0o644);
+    // Readable by exim's own user, which loads it at each STARTTLS: a test key, made for this run.
+    await write(join(etc, 'mail-tls', 'key.pem'), mailTls.key, 0o644);
+  }
+  await write(join(etc, 'dovecot.conf'), dovecotConf(mailPassword, mailTls !== undefined), 0o640);
+  await write(join(etc, 'exim4', 'exim4.conf'), eximConf(name, mailTls !== undefined));
   await write(join(etc, 'httpd', 'htdocs', 'index.html'), `<html><body>${name} (lab)</body></html>\n`);
   await write(join(dir, 'ftp', 'pub', 'README'), `${name}\n`);
 

@@ -313,6 +313,7 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
       throw new Error(`lab ${id}: host "${h.name}" has unknown variant "${String(h.variant)}" (${LAB_VARIANTS.join(', ')})`);
     }
   }
+  const mailTls = new Map(opts.hosts.flatMap((h) => (h.mailTls !== undefined ? [[h.name, h.mailTls] as const] : [])));
   const until = Date.now() + (opts.timeoutMs ?? 60_000);
   const dir = resolve(opts.dir ?? defaultLabDir(id));
   await cleanStaleLab(id, dir);
@@ -350,7 +351,7 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
             signal.throwIfAborted();
             const keys = await writeHost({
               labDir: dir, dir: h.dir, name: h.name, index, variant: h.variant, address: h.address, netns: h.netns,
-              gateway: gatewayAddress(id), fleet, authorizedKeys,
+              gateway: gatewayAddress(id), fleet, authorizedKeys, ...(mailTls.get(h.name) !== undefined ? { mailTls: mailTls.get(h.name) } : {}),
             }, signal);
             signal.throwIfAborted();
             Object.assign(h, keys);

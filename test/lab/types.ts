@@ -34,10 +34,21 @@ export const SERVICE_PORTS: Readonly<Record<LabService, readonly number[]>> = {
 export type PowerAction = 'off' | 'on' | 'status' | 'cycle' | 'reset' | 'soft';
 export type PowerState = 'on' | 'off';
 
+/** A certificate (PEM) the test made, for the mail daemons of a host. */
+export interface LabMailTls {
+  cert: string;
+  key: string;
+}
+
 export interface LabHostSpec {
   /** Short name, [a-z0-9-], also the host's hostname. */
   name: string;
   variant?: LabVariant;
+  /**
+   * Mail over TLS with this certificate: exim offers STARTTLS on 25 and TLS on 465, dovecot
+   * STLS/STARTTLS on 110/143 and TLS on 995/993. Without it neither offers TLS (STARTTLS is refused).
+   */
+  mailTls?: LabMailTls;
 }
 
 export interface LabBmc {

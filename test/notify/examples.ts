@@ -10,8 +10,10 @@ export const FIXED_ROOT = '<inc-20261126-0001=3Adetected@mamori.example.net>';
 const web01 = { name: 'web01', customer: 'acme', address: '203.0.113.10' };
 const mail01 = { name: 'mail01', customer: 'acme', address: '203.0.113.25' };
 const certificate = {
-  target: '203.0.113.25:25',
-  via: 'starttls' as const,
+  endpoints: [
+    { service: 'smtp' as const, target: '203.0.113.25:25', via: 'starttls' as const },
+    { service: 'smtps' as const, target: '203.0.113.25:465', via: 'tls' as const },
+  ],
   subject: 'CN=mail01.acme.example',
   issuer: 'C=JP, O=Example Trust, CN=Example Trust RSA CA',
   names: ['mail01.acme.example', 'mail.acme.example'],
@@ -135,7 +137,7 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
         server: mail01,
         service: 'imaps',
         occurredAt: '2026-11-25T19:00:00Z',
-        facts: { ...certificate, issuer: 'CN=mail01.acme.example', target: '203.0.113.25:993', via: 'tls', problems: ['self-signed', 'name-mismatch'], chainError: 'DEPTH_ZERO_SELF_SIGNED_CERT', checkedName: 'mail.acme.example' },
+        facts: { ...certificate, issuer: 'CN=mail01.acme.example', endpoints: [{ service: 'imaps', target: '203.0.113.25:993', via: 'tls' }], problems: ['self-signed', 'name-mismatch'], chainError: 'DEPTH_ZERO_SELF_SIGNED_CERT', checkedName: 'mail.acme.example' },
       };
     case 'not-ready':
       return {

@@ -121,7 +121,7 @@ describe('controller: a certificate is a condition and a mail, never a Down or a
 
     await pass(0);
     expect(await conditions()).toEqual({ CertificateExpiring: 'False/NotExpiring', CertificateInvalid: 'True/SelfSigned' });
-    expect(mails()).toEqual(['certificate-invalid:imaps:BBBBBBBBBBBBBBBB:invalid']);
+    expect(mails()).toEqual(['certificate-invalid:BBBBBBBBBBBBBBBB:invalid']);
     const status = await createStatusStore(state).read('mail01');
     expect(status?.services.smtp).toMatchObject({ state: 'Healthy', certificate: { fingerprint: 'AA:AA:AA:AA:AA:AA:AA:AA:01', stage: 'ok', verified: true } });
     expect(status?.services.imaps).toMatchObject({ state: 'Healthy', certificate: { selfSigned: true, verified: false, chainError: 'DEPTH_ZERO_SELF_SIGNED_CERT' } });
@@ -135,13 +135,13 @@ describe('controller: a certificate is a condition and a mail, never a Down or a
     await pass(42);
     expect(await conditions()).toEqual({ CertificateExpiring: 'True/CertificateExpired', CertificateInvalid: 'True/CertificateExpired' });
     expect(mails()).toEqual([
-      'certificate-invalid:imaps:BBBBBBBBBBBBBBBB:invalid',
-      'certificate-expiring:smtp:AAAAAAAAAAAAAAAA:30d',
-      'certificate-expiring:smtp:AAAAAAAAAAAAAAAA:7d',
-      'certificate-expiring:smtp:AAAAAAAAAAAAAAAA:expired',
+      'certificate-invalid:BBBBBBBBBBBBBBBB:invalid',
+      'certificate-expiring:AAAAAAAAAAAAAAAA:30d',
+      'certificate-expiring:AAAAAAAAAAAAAAAA:7d',
+      'certificate-expiring:AAAAAAAAAAAAAAAA:expired',
     ]);
     const expired = notifier.sent.find((n) => n.id.endsWith(':expired'));
-    expect(expired).toMatchObject({ to: { email: 'ops@acme.example' }, service: 'smtp', facts: { target: '10.231.10.25:25', via: 'starttls', expired: true, daysLeft: -1 } });
+    expect(expired).toMatchObject({ to: { email: 'ops@acme.example' }, service: 'smtp', facts: { endpoints: [{ service: 'smtp', target: '10.231.10.25:25', via: 'starttls' }], expired: true, daysLeft: -1 } });
     const s = await createStatusStore(state).read('mail01');
     expect(Object.values(s?.services ?? {}).map((x) => x.state)).toEqual(['Healthy', 'Healthy', 'Healthy']);
     expect(executor.runs).toEqual([]);
