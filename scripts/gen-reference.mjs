@@ -94,6 +94,7 @@ const RULES = `## Rules a schema cannot say
 | \`owner-console-profile\` | \`spec.console.profile\` not among the operator's \`consoleProfiles\` (config), or a command written in a manifest: a manifest names a profile, never a command |
 | \`file-name\` | \`metadata.name\` different from the file's name (\`web01.yaml\` holds \`name: web01\`), or a file not ending in \`.yaml\` |
 | \`duplicate-name\` | two servers (or two runbooks) with one name, in any customers' folders |
+| \`duplicate-address\`, \`duplicate-console-target\` | an address given by two servers, in any customers' folders or one: server addresses and BMC addresses share one namespace (a BMC may not be another server's address); a console target used twice with one console profile. Each finding names the other file and line |
 | \`reference\`, \`reference-invalid\`, \`reference-service\` | \`spec.runbooks\` naming a runbook that does not exist, has errors, or does not repair that service |
 | \`service-starttls\` | \`starttls: true\` on a service without STARTTLS (it applies to smtp, pop3, imap and ftp; smtps, pop3s and imaps are TLS from the first byte) |
 | \`runbook-missing\` | a subscribed service with neither a custom runbook nor a standard one for the server's OS |
@@ -103,9 +104,10 @@ const RULES = `## Rules a schema cannot say
 | \`network-target\` | a server address (or BMC) outside the config's \`targetNetworks\`: mamori connects nowhere else |
 | \`network-ipv4-embedded\` | an IPv4 address or network written as IPv6 (\`::ffff:a.b.c.d\`, \`::a.b.c.d\`, their hex spellings, any dotted quad inside IPv6), in every address and network field: parsers disagree on where these lead, so a check could pass what a connection reaches elsewhere |
 | \`secret-inline\` | a secret written where a \`secretRef\` belongs (a key, a password); the value is never repeated in the finding |
-| \`hostile-shell\`, \`hostile-path\`, \`hostile-header\` | shell syntax in values placed into commands, path syntax in names that become file names, line breaks in mail fields |
+| \`hostile-shell\`, \`hostile-path\`, \`hostile-header\` | shell syntax in values placed into commands, path syntax in names that become file names and in console targets (a token such as \`ts1:7\`, never \`x/../port7\`), line breaks in mail fields |
 | \`yaml-syntax\`, \`yaml-duplicate-key\`, \`yaml-tag\`, \`yaml-alias\`, \`yaml-depth\`, \`yaml-multiple-documents\`, \`yaml-key\` | YAML that is invalid, ambiguous or hostile: duplicate keys, tags (\`!name\`), alias bombs, nesting deeper than 32, several documents in one file, complex keys |
-| \`file-too-large\`, \`file-binary\`, \`file-symlink\`, \`file-type\`, \`file-depth\`, \`file-count\` | files over 256 KiB (checked before reading), not UTF-8 text, symbolic links that leave the tree or loop, FIFOs and devices, trees too deep or too large |
+| \`file-too-large\`, \`file-binary\`, \`file-symlink\`, \`file-type\`, \`file-depth\`, \`file-count\` | files over 256 KiB (checked before reading), not UTF-8 text, symbolic links that leave the tree or loop (the manifests folder is resolved once; \`customers/\` or \`operator/\` linked outside it is not followed), FIFOs and devices, trees too deep or too large |
+| \`file-stray\` | a \`.yaml\`/\`.yml\` file where mamori reads no manifest (outside \`operator/\` and \`customers/\`, such as \`servers/web01.yaml\` at the top): it is never read, and the finding lists the five places. Hidden folders (\`.github/\`) and \`mamori.yaml\` at the top are not strays |
 | \`catalog-missing\`, \`policy-missing\` | no operator catalog (error); no review policy (a warning: custom runbooks are checked against no forbidden commands) |
 | \`policy-*\` | the operator's review policy for custom runbooks (see \`operator/policy.yaml\`) |
 `;

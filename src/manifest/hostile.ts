@@ -31,7 +31,7 @@ export function hostileMessage(kind: HostileKind, expected: string): string {
     case 'hostile-header':
       return `must be one line: a line break here could add e-mail headers (${expected})`;
     case 'hostile-path':
-      return `contains path syntax (/ or ..): this name becomes a file name, so it must be ${expected}`;
+      return `contains path syntax (/ or ..): this value becomes a file name or part of a path, so it must be ${expected}`;
     case 'hostile-shell':
       return `contains shell syntax (such as ; | & $ \` quotes, spaces or line breaks): this value is placed into commands, so it must be ${expected}`;
   }

@@ -25,6 +25,8 @@ interface Pending {
 }
 
 const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+/** A console token: no alternative can match the same character twice, so it runs in linear time. */
+const CONSOLE_TARGET_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]*([.:][A-Za-z0-9][A-Za-z0-9_-]*)*$';
 
 /** Friendlier words for the patterns people meet most. */
 const PATTERN_WORDS: Record<string, string> = {
@@ -36,6 +38,7 @@ const PATTERN_WORDS: Record<string, string> = {
   '^[^\\r\\n<>"]*$': 'one line of text without < > or "',
   '^[a-z_][a-z0-9_-]{0,31}$': 'a Unix user name (lower-case letters, digits, _ and -)',
   '^[A-Z][A-Za-z0-9]{0,63}$': 'a PascalCase word such as ManualCheckRequired',
+  [CONSOLE_TARGET_PATTERN]: 'a console token such as port7 or ts1:7: words of letters, digits, _ and - joined by single . or : (never a path: no /, no ..)',
 };
 
 const FORMAT_WORDS: Record<string, string> = {
@@ -107,8 +110,9 @@ function isEmailish(field: string, schema: Schema): boolean {
   return schema.format === 'email' || /(^|\.)(contact|mail)(\.|\[|$)/.test(field);
 }
 
+/** Names become file names; console targets are spliced into the operator's console commands (often into a path). */
 function fileNamed(schema: Schema): boolean {
-  return schema.pattern === NAME_PATTERN;
+  return schema.pattern === NAME_PATTERN || schema.pattern === CONSOLE_TARGET_PATTERN;
 }
 
 /** One error → one pending finding, or undefined when it only restates another. */

@@ -27,13 +27,16 @@ export class ProbeTarget {
   private server: Server | undefined;
   port = 0;
 
+  /** Listens on `address` (a server's own loopback address: see loopbackFor). */
+  constructor(readonly address = '127.0.0.1') {}
+
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
       this.hits.push(Date.now());
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(req.method === 'HEAD' ? undefined : 'ok');
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server?.listen(0, this.address, resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }

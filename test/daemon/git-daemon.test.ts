@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signHubBody } from '../../src/http/auth.ts';
 import { parsePrometheusText } from '../http/prom-text.ts';
-import { createGitFixture, gitIn, serverPath, serverYaml, type GitFixture } from '../source/git-fixture.ts';
+import { createGitFixture, gitIn, loopbackFor, serverPath, serverYaml, type GitFixture } from '../source/git-fixture.ts';
 import { BIN, freePort, killStrays, ProbeTarget, spawnDaemon, statusField, type DaemonProcess } from './daemon-process.ts';
 
 const SECRET = 'webhook-secret-for-the-test';
@@ -35,7 +35,7 @@ log: { level: info }
 }
 
 async function addServer(name: string): Promise<string> {
-  const target = await new ProbeTarget().start();
+  const target = await new ProbeTarget(loopbackFor(name)).start();
   targets.set(name, target);
   repo.write(serverPath(name), serverYaml(name, { port: target.port }));
   const rev = repo.commit(`add ${name}`);

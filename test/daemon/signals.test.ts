@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, serverPath, serverYaml } from '../source/git-fixture.ts';
+import { REPO_ROOT, loopbackFor, serverPath, serverYaml } from '../source/git-fixture.ts';
 import { BIN, freePort, killStrays, ProbeTarget, spawnDaemon, statusField } from './daemon-process.ts';
 
 let dirs: string[] = [];
@@ -56,7 +56,7 @@ function readJournal(stateDir: string): JournalRecord[] {
 describe('signals', () => {
   it('SIGTERM during a runbook leaves every started attempt closed in the journal, and exits within its bound', async () => {
     const { dir, manifests } = workspace();
-    const web = await new ProbeTarget().start();
+    const web = await new ProbeTarget(loopbackFor('web01')).start();
     targets.push(web);
     const closedPort = await freePort();
     write(manifests, serverPath('web01'), serverYaml('web01', { port: web.port }));
@@ -105,7 +105,7 @@ consoleProfiles:
 
   it('SIGHUP applies a changed config and refuses a broken one, keeping the running config', async () => {
     const { dir, manifests } = workspace();
-    const web = await new ProbeTarget().start();
+    const web = await new ProbeTarget(loopbackFor('web01')).start();
     targets.push(web);
     write(manifests, serverPath('web01'), serverYaml('web01', { port: web.port }));
     const port = await freePort();

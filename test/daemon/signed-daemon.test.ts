@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signHubBody } from '../../src/http/auth.ts';
-import { createGitFixture, makeSigningKey, serverPath, serverYaml, writeAllowedSigners, type GitFixture, type SigningKey } from '../source/git-fixture.ts';
+import { createGitFixture, makeSigningKey, loopbackFor, serverPath, serverYaml, writeAllowedSigners, type GitFixture, type SigningKey } from '../source/git-fixture.ts';
 import { freePort, killStrays, ProbeTarget, spawnDaemon, statusField, type DaemonProcess } from './daemon-process.ts';
 
 const SECRET = 'signed-webhook-secret';
@@ -26,7 +26,7 @@ async function hook(): Promise<void> {
 }
 
 async function server(name: string): Promise<ProbeTarget> {
-  const t = await new ProbeTarget().start();
+  const t = await new ProbeTarget(loopbackFor(name)).start();
   targets.push(t);
   repo.write(serverPath(name), serverYaml(name, { port: t.port }));
   return t;

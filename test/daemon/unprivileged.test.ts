@@ -10,7 +10,7 @@ import { chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, serverPath, serverYaml } from '../source/git-fixture.ts';
+import { REPO_ROOT, loopbackFor, serverPath, serverYaml } from '../source/git-fixture.ts';
 import { freePort, killStrays, ProbeTarget, spawnDaemon, statusField } from './daemon-process.ts';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -32,7 +32,7 @@ describe('without root', () => {
     const gid = Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).trim());
     const dir = mkdtempSync(join(tmpdir(), 'mamori-nobody-'));
     cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const web = await new ProbeTarget().start();
+    const web = await new ProbeTarget(loopbackFor('web01')).start();
     cleanup.push(() => web.close());
     const manifests = join(dir, 'manifests');
     cpSync(join(REPO_ROOT, 'manifests', 'operator'), join(manifests, 'operator'), { recursive: true });

@@ -77,6 +77,12 @@ export const CORPUS: CorpusCase[] = [
   { case: 'management-networks-missing', file: S, line: 11, field: 'spec.allowedNetworks', rule: 'network-management', says: /210\.188\.224\.0\/24/ },
   { case: 'starttls-on-ssh', file: S, line: 12, field: 'spec.services[3].ssh.starttls', rule: 'service-starttls', says: /smtp, pop3, imap and ftp/ },
   { case: 'address-outside-targets', file: S, line: 7, field: 'spec.address', rule: 'network-target' },
+  // What mamori connects to or acts on belongs to one server, across customers and within one
+  { case: 'duplicate-address-across-customers', file: S, line: 7, field: 'spec.address', rule: 'duplicate-address', says: /^the address 203\.0\.113\.10 is also spec\.address of customers\/globex\/servers\/web02\.yaml:7:/ },
+  { case: 'duplicate-bmc', file: 'customers/acme/servers/web02.yaml', line: 17, field: 'spec.console.bmc', rule: 'duplicate-address', says: /BMC address 203\.0\.113\.200 \(port 623\) is also spec\.console\.bmc of customers\/acme\/servers\/web01\.yaml:17/ },
+  { case: 'bmc-is-other-server-address', file: 'customers/globex/servers/db01.yaml', line: 7, field: 'spec.address', rule: 'duplicate-address', says: /is also spec\.console\.bmc of customers\/acme\/servers\/web01\.yaml:17/ },
+  { case: 'duplicate-console-target', file: S, line: 17, field: 'spec.console.target', rule: 'duplicate-console-target', says: /ts1:7 of profile manual is also spec\.console\.target of customers\/globex\/servers\/db01\.yaml:17/ },
+  { case: 'console-target-path', file: S, line: 17, field: 'spec.console.target', rule: 'hostile-path', says: /console token.*never a path/ },
   // IPv4 written as IPv6: parsers disagree on where these lead, so a check could pass what a connection reaches elsewhere
   { case: 'ipv4-mapped-address', file: S, line: 7, field: 'spec.address', rule: 'network-ipv4-embedded', says: /IPv4-mapped.*write the IPv4 address itself/ },
   { case: 'ipv4-compatible-address', file: S, line: 7, field: 'spec.address', rule: 'network-ipv4-embedded', says: /IPv4-compatible/ },

@@ -18,9 +18,12 @@ import { EXAMPLES, REPO, config } from './helpers.ts';
 
 const errors = (fs: { severity: string }[]): number => fs.filter((f) => f.severity === 'error').length;
 
+/** Each server its own address: two servers may never share one (duplicate-address). */
+let nextHost = 0;
+
 function server(name: string, customer: string, extra: Record<string, string> = {}): string {
   const fields = {
-    address: '203.0.113.10',
+    address: `203.0.113.${(nextHost++ % 250) + 1}`,
     os: '{ family: centos, version: "5.4" }',
     plan: 'basic',
     hostKey: '"SHA256:n5b4EE+KUGOtL6UdDkL/CCe7RFkrTSLS1mNAdXJPHyE"',
@@ -80,6 +83,25 @@ describe('validateDocuments (from memory)', () => {
     const web02 = set.findings.filter((f) => f.file === 'customers/acme/servers/web02.yaml').map((f) => `${f.field} [${f.rule}]`);
     expect(web02).toEqual(expect.arrayContaining(['spec.address [schema]', 'spec.access.hostKey [schema]']));
     expect(errors(set.findings)).toBe(web02.length);
+  });
+
+  test('BMCs behind one address (a BMC gateway) are told apart by port; one port is one BMC', async () => {
+    const bmc = (port: number) => `  console: { profile: manual, bmc: 192.0.2.50, bmcPort: ${port} }\n`;
+    const operator = await operatorFiles();
+    const files = (second: number): ManifestFile[] => [
+      ...operator,
+      { path: 'customers/acme/servers/a1.yaml', content: server('a1', 'acme') + bmc(6230) },
+      { path: 'customers/globex/servers/g1.yaml', content: server('g1', 'globex') + bmc(second) },
+    ];
+    const apart = validateDocuments(files(6231), { config });
+    expect(apart.findings.filter((f) => f.rule === 'duplicate-address')).toEqual([]);
+    expect([...apart.servers.keys()].sort()).toEqual(['a1', 'g1']);
+    const same = validateDocuments(files(6230), { config });
+    expect(same.findings.filter((f) => f.rule === 'duplicate-address').map((f) => `${f.file}:${f.line} ${f.field}`)).toEqual([
+      'customers/acme/servers/a1.yaml:12 spec.console.bmc',
+      'customers/globex/servers/g1.yaml:12 spec.console.bmc',
+    ]);
+    expect(same.servers.size).toBe(0);
   });
 
   test('a flood of errors in one file is capped, and counted', async () => {

@@ -90,6 +90,16 @@ export function createGitFixture(options: { withOperator?: boolean; manifestsPat
   return fixture;
 }
 
+/**
+ * A loopback address of its own for each server (127.1.x.y, from its customer and name): two
+ * servers may never share an address (duplicate-address), and a test's peer can listen on it.
+ */
+export function loopbackFor(name: string, customer = 'acme'): string {
+  let h = 0x811c9dc5;
+  for (const ch of `${customer}/${name}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  return `127.1.${(h >>> 8) & 255}.${(h & 255) % 254 + 1}`;
+}
+
 export function serverYaml(name: string, options: { customer?: string; address?: string; services?: string[]; port?: number } = {}): string {
   const customer = options.customer ?? 'acme';
   const services = options.services ?? ['http'];
@@ -98,7 +108,7 @@ export function serverYaml(name: string, options: { customer?: string; address?:
 kind: Server
 metadata: { name: ${name}, customer: ${customer} }
 spec:
-  address: ${options.address ?? '127.0.0.1'}
+  address: ${options.address ?? loopbackFor(name, customer)}
   os: { family: centos, version: "5.4" }
   plan: basic
   contact: { email: ops@${customer}.example }

@@ -13,11 +13,13 @@ import { secretNamespaceCheck } from './secret-namespace.ts';
 import { consoleProfileCheck } from './console-profile.ts';
 import { maintenanceCheck } from './maintenance.ts';
 import { duplicateServiceCheck, starttlsServiceCheck, stepIdCheck } from './services.ts';
+import { uniqueTargetsCheck } from './unique-targets.ts';
 
 export const BUILTIN_CHECKS: readonly SemanticCheck[] = [
   osCheck,
   planCheck,
   networksCheck,
+  uniqueTargetsCheck,
   secretNamespaceCheck,
   consoleProfileCheck,
   maintenanceCheck,

@@ -176,7 +176,7 @@ export type BMCAddress = string;
  */
 export type BMCPort = number;
 /**
- * What the profile's command needs to name this server's console (a port, a host name). Letters, digits and . _ : / - only.
+ * What the profile's command needs to name this server's console (a port, a host name): a token, never a path. Words of letters, digits, _ and -, each starting with a letter or digit, joined by single . or : (port7, ts1:7, console-7.dc2:3007); at most 128 characters. No /, no .., no leading or trailing separator. Unique per profile across all customers.
  */
 export type ConsoleTarget = string;
 /**
