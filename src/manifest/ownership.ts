@@ -29,6 +29,21 @@ export function isManifestPath(path: string): boolean {
   return /^(operator|customers)\//.test(path) && /\.ya?ml$/i.test(path);
 }
 
+/**
+ * A YAML file the loader never reads: outside operator/ and customers/, not hidden (.github/…),
+ * and not mamori's own config at the top (mamori.yaml). Its author believes it applied.
+ */
+export function isStrayPath(path: string): boolean {
+  if (isManifestPath(path) || !/\.ya?ml$/i.test(path)) return false;
+  const parts = path.split('/');
+  if (parts.some((p) => p.startsWith('.'))) return false;
+  return !(parts.length === 1 && /^mamori\.ya?ml$/.test(parts[0] ?? ''));
+}
+
+export function strayMessage(): string {
+  return `mamori reads no manifest here, so this file is ignored: ${WHERE}`;
+}
+
 export function placementOf(path: string): PlacementResult {
   const parts = path.split('/');
   const base = parts[parts.length - 1] ?? '';

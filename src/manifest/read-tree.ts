@@ -3,6 +3,11 @@
  * dangerous: symbolic links that leave the tree (or loop), files that are not
  * regular files (a FIFO would block the read forever), files over the size limit
  * (checked before reading), trees too deep or too large.
+ *
+ * The manifests root is resolved once (realpath) and never left: `customers/` and
+ * `operator/` are walked only where their real path lies inside it (`customers -> /etc`
+ * is a finding, not a walk), and folders are listed by their real paths. A YAML file
+ * anywhere else in the root is listed, never read, and reported (file-stray).
  */
 import { constants } from 'node:fs';
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
@@ -10,6 +15,7 @@ import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Finding, ManifestFile } from './types.ts';
 import { MANIFEST_LIMITS } from './limits.ts';
+import { strayMessage } from './ownership.ts';
 
 /** mamori's own operator folder, shipped in the repository. */
 export const SHIPPED_OPERATOR_DIR = fileURLToPath(new URL('../../manifests/operator/', import.meta.url));
@@ -61,24 +67,39 @@ async function readBounded(path: string, limit: number): Promise<Read> {
 }
 
 interface Walk {
-  /** Where the logical paths start (`operator` or `customers`). */
+  /** Where the logical paths start (`operator`, `customers`, or '' for the root's strays). */
   logical: string;
   dir: string;
+  /** The start folder's real path, already checked to lie inside `rootReal`. */
+  real: string;
+  /** The real path of the tree the walk may not leave (the manifests root, or an operator folder of its own). */
+  rootReal: string;
+  /** List YAML files as strays (a finding each) instead of reading them. */
+  stray?: boolean;
+  /** Top-level names not to descend into (the places walked on their own). */
+  skip?: ReadonlySet<string>;
+}
+
+function refusal(findings: Finding[]): (logical: string, abs: string, rule: string, message: string) => void {
+  return (logical, abs, rule, message) => {
+    findings.push({ file: logical, line: 1, col: 1, field: '', rule, message, severity: 'error', path: abs });
+  };
 }
 
 async function walk(start: Walk, files: ManifestFile[], findings: Finding[], budget: { files: number }): Promise<void> {
-  const rootReal = await realpath(start.dir);
-  const visited = new Set<string>([rootReal]);
-  const queue: Array<{ dir: string; real: string; logical: string; depth: number }> = [{ dir: start.dir, real: rootReal, logical: start.logical, depth: 0 }];
+  const rootReal = start.rootReal;
+  const visited = new Set<string>([start.real]);
+  const queue: Array<{ dir: string; real: string; logical: string; depth: number }> = [{ dir: start.dir, real: start.real, logical: start.logical, depth: 0 }];
   const toRead: Array<{ abs: string; real: string; logical: string }> = [];
-  const refuse = (logical: string, abs: string, rule: string, message: string): void => {
-    findings.push({ file: logical, line: 1, col: 1, field: '', rule, message, severity: 'error', path: abs });
-  };
+  const refuse = refusal(findings);
   for (let head = 0; head < queue.length; head++) {
+    // The strays' walk lists a tree nobody curated for mamori: bounded like the reading walk.
+    if (start.stray === true && head > MANIFEST_LIMITS.maxFiles) break;
     const { dir, real: dirReal, logical, depth } = queue[head] as { dir: string; real: string; logical: string; depth: number };
     let entries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      // Listed by its real path: a folder swapped for a link after it was checked is not followed out.
+      entries = await readdir(dirReal, { withFileTypes: true });
     } catch (err) {
       refuse(logical, dir, 'file-unreadable', `the folder cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       continue;
@@ -86,8 +107,9 @@ async function walk(start: Walk, files: ManifestFile[], findings: Finding[], bud
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       if (e.name.startsWith('.')) continue; // .git, editor files
+      if (depth === 0 && start.skip?.has(e.name)) continue;
       const abs = join(dir, e.name);
-      const log = `${logical}/${e.name}`;
+      const log = logical === '' ? e.name : `${logical}/${e.name}`;
       let isDir = e.isDirectory();
       let isFile = e.isFile();
       let size = -1;
@@ -124,6 +146,10 @@ async function walk(start: Walk, files: ManifestFile[], findings: Finding[], bud
         continue;
       }
       if (!/\.ya?ml$/i.test(e.name)) continue;
+      if (start.stray === true) {
+        refuse(log, abs, 'file-stray', strayMessage());
+        continue;
+      }
       if (!isFile) {
         refuse(log, abs, 'file-type', 'not a regular file: a manifest is a plain file');
         continue;
@@ -169,14 +195,45 @@ async function walk(start: Walk, files: ManifestFile[], findings: Finding[], bud
 export async function readManifestTree(root: string, options: { operatorDir?: string | undefined } = {}): Promise<TreeRead> {
   const files: ManifestFile[] = [];
   const findings: Finding[] = [];
+  const refuse = refusal(findings);
   const budget = { files: MANIFEST_LIMITS.maxFiles };
   const ownOperator = join(root, 'operator');
   const operatorDir = options.operatorDir ?? ((await exists(ownOperator)) ? ownOperator : SHIPPED_OPERATOR_DIR);
-  if (await exists(operatorDir)) await walk({ logical: 'operator', dir: operatorDir }, files, findings, budget);
-  const customers = join(root, 'customers');
-  if (await exists(customers)) await walk({ logical: 'customers', dir: customers }, files, findings, budget);
+  // Resolved once: every walk below stays inside this real path.
+  const rootReal = await realpath(root).catch(() => undefined);
+  const operatorReal = await realpath(operatorDir).catch(() => undefined);
+
+  /** A top-level place of the root, walked only if its real path is inside the root. */
+  const place = async (name: 'operator' | 'customers', dir: string): Promise<void> => {
+    if (rootReal === undefined || !(await exists(dir))) return;
+    const real = await realpath(dir).catch((err: NodeJS.ErrnoException) => {
+      refuse(name, dir, 'file-symlink', err.code === 'ELOOP' ? 'a symbolic link that loops is refused' : 'a symbolic link that leads nowhere is refused');
+      return undefined;
+    });
+    if (real === undefined) return;
+    if (!inside(real, rootReal) || real === rootReal) {
+      refuse(name, dir, 'file-symlink', `${name}/ is a symbolic link that leaves the manifests folder: it is not followed, and nothing under it is read`);
+      return;
+    }
+    await walk({ logical: name, dir, real, rootReal }, files, findings, budget);
+  };
+
+  if (operatorDir === ownOperator) await place('operator', ownOperator);
+  else if (operatorReal !== undefined) await walk({ logical: 'operator', dir: operatorDir, real: operatorReal, rootReal: operatorReal }, files, findings, budget);
+  await place('customers', join(root, 'customers'));
+
+  // YAML anywhere else in the root is read by no one: say so, or its author believes it applied.
+  // Not when the root is itself the operator folder (a fallback read of operator documents only).
+  if (rootReal !== undefined && rootReal !== operatorReal) {
+    // operator/ is a place of the layout even when the config's operatorDir is read instead.
+    const skip = new Set(['customers', 'operator', ...CONFIG_FILE_NAMES]);
+    await walk({ logical: '', dir: root, real: rootReal, rootReal, stray: true, skip }, files, findings, budget);
+  }
   return { files, findings, operatorDir };
 }
+
+/** mamori's own config file may sit at the top of the manifests folder: it is no manifest, and no stray. */
+export const CONFIG_FILE_NAMES = ['mamori.yaml', 'mamori.yml'] as const;
 
 /** A path relative to the working directory, for people and CI annotations. */
 export function displayPath(abs: string, cwd: string = process.cwd()): string {

@@ -29,7 +29,7 @@ import { parseYaml, type PositionIndex } from './parse-yaml.ts';
 import { schemaSet, type SchemaName } from './schemas.ts';
 import { explainSchemaErrors } from './schema-errors.ts';
 import { scanInlineSecrets } from './secret-scan.ts';
-import { placementOf, wrongKindMessage, isManifestPath, type Placement } from './ownership.ts';
+import { placementOf, wrongKindMessage, isManifestPath, isStrayPath, strayMessage, type Placement } from './ownership.ts';
 import { fastParse, LazyPositions } from './fast-parse.ts';
 import { MANIFEST_LIMITS } from './limits.ts';
 import { BUILTIN_CHECKS } from './checks/index.ts';
@@ -257,7 +257,11 @@ export function validateDocuments(files: readonly ManifestFile[], options: Valid
   const docs: AnyLoaded[] = [];
   const refused: Refused[] = [];
   for (const file of files) {
-    if (!isManifestPath(file.path)) continue;
+    if (!isManifestPath(file.path)) {
+      // A revision's files from git include every YAML file under the manifests path.
+      if (isStrayPath(file.path)) findings.push(fileFinding(file, 'file-stray', strayMessage()));
+      continue;
+    }
     const d = checkFile(file, findings, refused);
     if (d !== undefined) docs.push(d);
   }

@@ -196,7 +196,8 @@ export class DesiredState {
     }
     const errors = [...snapshot.errors, ...set.findings].filter((f) => f.severity === 'error');
     // A refused change (signed changes) left its file at the last good version: not a broken document.
-    const operatorErrors = errors.filter((f) => isOperatorFile(f.file) && f.rule !== SIGNER_RULE);
+    // A stray file is read by no one, wherever it lies: it cannot break the operator documents either.
+    const operatorErrors = errors.filter((f) => isOperatorFile(f.file) && f.rule !== SIGNER_RULE && f.rule !== 'file-stray');
     if (operatorErrors.length > 0 && !flags.baseline) {
       const first = operatorErrors[0];
       const where = first ? `${first.file}:${first.line}: ${first.field ? `${first.field}: ` : ''}${first.message}` : '';

@@ -113,6 +113,62 @@ describe('hostile trees built at run time', () => {
     expect(set.servers.has('web01')).toBe(true);
   });
 
+  test('customers/ linked out of the root (customers -> /etc) is not followed: nothing under it is read', async () => {
+    const root = join(dir, 'customers-out');
+    mkdirSync(root);
+    const outside = join(dir, 'elsewhere');
+    mkdirSync(join(outside, 'acme/servers'), { recursive: true });
+    // A valid server where the link leads: were it followed, web01 would load.
+    writeFileSync(join(outside, 'acme/servers/web01.yaml'), base());
+    symlinkSync(outside, join(root, 'customers'));
+    const set = await loadManifests(root, { config });
+    expectFinding(set.findings, { file: 'customers', line: 1, field: '', rule: 'file-symlink', says: /customers\/ is a symbolic link that leaves the manifests folder/ });
+    expect(set.servers.size).toBe(0);
+    // The same tree, the folder in place: web01 loads (so the refusal above is the link's doing).
+    const inPlace = join(dir, 'customers-in-place');
+    mkdirSync(inPlace);
+    execFileSync('cp', ['-r', outside, join(inPlace, 'customers')]);
+    expect((await loadManifests(inPlace, { config })).servers.has('web01')).toBe(true);
+  });
+
+  test('a root that is itself a link is resolved once; operator/ linked out of it is refused', async () => {
+    const real = tree('linked-root');
+    writeFileSync(join(real, S), base());
+    const link = join(dir, 'root-link');
+    symlinkSync(real, link);
+    expect((await loadManifests(link, { config })).servers.has('web01')).toBe(true);
+    // An operator folder outside the root would replace the catalog and the standard runbooks.
+    mkdirSync(join(dir, 'other-operator'));
+    writeFileSync(join(dir, 'other-operator/catalog.yaml'), 'not: read\n');
+    symlinkSync(join(dir, 'other-operator'), join(real, 'operator'));
+    const set = await loadManifests(link, { config });
+    expectFinding(set.findings, { file: 'operator', line: 1, field: '', rule: 'file-symlink', says: /leaves the manifests folder/ });
+    expect(set.findings.some((f) => f.file === 'operator/catalog.yaml' && f.rule === 'catalog-missing')).toBe(true);
+  });
+
+  test('YAML where no manifest is read is a finding naming the valid places; mamori.yaml and hidden folders are not', async () => {
+    const root = tree('strays');
+    writeFileSync(join(root, S), base());
+    mkdirSync(join(root, 'servers'));
+    writeFileSync(join(root, 'servers/web02.yaml'), base().replace('name: web01', 'name: web02'));
+    writeFileSync(join(root, 'web03.yml'), 'kind: Server\n');
+    writeFileSync(join(root, 'mamori.yaml'), 'apiVersion: mamori/v1\nkind: Config\n');
+    mkdirSync(join(root, '.github/workflows'), { recursive: true });
+    writeFileSync(join(root, '.github/workflows/ci.yml'), 'on: push\n');
+    writeFileSync(join(root, 'README.md'), '# fleet\n');
+    const outside = join(dir, 'stray-outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'secret.yaml'), 'password: hunter2\n');
+    symlinkSync(outside, join(root, 'linked'));
+    const set = await loadManifests(root, { config });
+    expectFinding(set.findings, { file: 'servers/web02.yaml', line: 1, field: '', rule: 'file-stray', says: /mamori reads no manifest here.*customers\/<customer>\/servers\/<name>\.yaml/ });
+    expectFinding(set.findings, { file: 'web03.yml', line: 1, field: '', rule: 'file-stray' });
+    expectFinding(set.findings, { file: 'linked', line: 1, field: '', rule: 'file-symlink', says: /leaves the manifests folder/ });
+    expect(set.findings.filter((f) => f.severity === 'error').map((f) => f.file).sort()).toEqual(['linked', 'servers/web02.yaml', 'web03.yml']);
+    expect(set.servers.has('web01')).toBe(true);
+    expect(set.servers.has('web02')).toBe(false);
+  });
+
   test('a FIFO named like a manifest is refused instead of blocking the read', async () => {
     const root = tree('fifo');
     execFileSync('mkfifo', [join(root, S)]);

@@ -63,6 +63,7 @@ export const CORPUS: CorpusCase[] = [
   { case: 'console-profile-unknown', file: S, line: 17, field: 'spec.console.profile', rule: 'owner-console-profile' },
   { case: 'console-command-in-manifest', file: S, line: 19, field: 'spec.console.command', rule: 'owner-console-profile', says: /never a command/ },
   { case: 'wrong-place', file: 'customers/acme/notes/web01.yaml', line: 1, field: '', rule: 'owner-location' },
+  { case: 'stray-server-at-top', file: 'servers/web01.yaml', line: 1, field: '', rule: 'file-stray', says: /reads no manifest here/ },
   { case: 'yml-extension', file: 'customers/acme/servers/web01.yml', line: 1, field: '', rule: 'file-name' },
   { case: 'file-name-mismatch', file: S, line: 4, field: 'metadata.name', rule: 'file-name' },
   // Across documents, and against the catalog and the config

@@ -60,6 +60,25 @@ describe('folder source', () => {
     expect(c.snapshot.revision).not.toBe(a.snapshot.revision);
   });
 
+  it('the daemon load reports a stray YAML file and a customers/ linked out of the folder, and follows neither', async () => {
+    const { root, write, rec, syncer } = setup();
+    write('servers/web05.yaml', serverYaml('web05'));
+    const outside = mkdtempSync(join(tmpdir(), 'mamori-folder-out-'));
+    dirs.push(outside);
+    mkdirSync(join(outside, 'acme', 'servers'), { recursive: true });
+    writeFileSync(join(outside, 'acme', 'servers', 'web06.yaml'), serverYaml('web06'));
+    symlinkSync(outside, join(root, 'customers'));
+    await syncer.start();
+    const findings = rec.desired.status().findings;
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ file: 'servers/web05.yaml', rule: 'file-stray', severity: 'error' }),
+        expect.objectContaining({ file: 'customers', rule: 'file-symlink', severity: 'error' }),
+      ]),
+    );
+    expect(rec.current().size).toBe(0);
+  });
+
   it('refuses a symbolic link that leaves the folder (the loader reader), and a missing folder is SourceUnavailable', async () => {
     const { root, source } = setup();
     mkdirSync(join(root, 'customers', 'acme', 'servers'), { recursive: true });

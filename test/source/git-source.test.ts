@@ -44,6 +44,20 @@ describe('git source', () => {
     expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'unchanged' });
   });
 
+  it('reports a YAML file where no manifest is read (servers/ at the top), but not .github/ or mamori.yaml', async () => {
+    const { repo, rec, syncer } = setup();
+    repo.write(serverPath('web01'), serverYaml('web01'));
+    repo.write('servers/web02.yaml', serverYaml('web02'));
+    repo.write('.github/workflows/ci.yml', 'on: push\n');
+    repo.write('mamori.yaml', 'apiVersion: mamori/v1\nkind: Config\n');
+    repo.commit('web01, and web02 in the wrong place');
+    repo.push();
+    await syncer.start();
+    expect([...rec.current().keys()]).toEqual(['web01']);
+    const strays = rec.desired.status().findings.filter((f) => f.rule === 'file-stray');
+    expect(strays).toEqual([expect.objectContaining({ file: 'servers/web02.yaml', severity: 'error', message: expect.stringMatching(/customers\/<customer>\/servers\/<name>\.yaml/) })]);
+  });
+
   it('keeps the last good manifest of a server whose new one is invalid, with a ManifestInvalid condition', async () => {
     const { repo, rec, syncer } = setup();
     repo.write(serverPath('web01'), serverYaml('web01'));
