@@ -29,6 +29,18 @@ describe('mamori validate', () => {
     );
   });
 
+  test('a stray YAML file and an address two customers give: exit 1, each finding at its file and line', () => {
+    const stray = mamori('validate', 'test/fixtures/invalid/stray-server-at-top');
+    expect(stray.status).toBe(1);
+    expect(stray.stdout).toMatch(/^test\/fixtures\/invalid\/stray-server-at-top\/servers\/web01\.yaml:1:1: error: mamori reads no manifest here, so this file is ignored: documents live in .*customers\/<customer>\/servers\/<name>\.yaml.* \[file-stray\]\n$/);
+    const dup = mamori('validate', 'test/fixtures/invalid/duplicate-address-across-customers');
+    expect(dup.status).toBe(1);
+    expect(dup.stdout.trim().split('\n').map((l) => l.replace(/: what mamori .*$/, ''))).toEqual([
+      'test/fixtures/invalid/duplicate-address-across-customers/customers/acme/servers/web01.yaml:7:3: error: spec.address: the address 203.0.113.10 is also spec.address of customers/globex/servers/web02.yaml:7',
+      'test/fixtures/invalid/duplicate-address-across-customers/customers/globex/servers/web02.yaml:7:3: error: spec.address: the address 203.0.113.10 is also spec.address of customers/acme/servers/web01.yaml:7',
+    ]);
+  });
+
   test('github: workflow annotations naming file, line and column', () => {
     const r = mamori('validate', '--format', 'github', 'test/fixtures/invalid/os-ubuntu');
     expect(r.status).toBe(1);
