@@ -219,32 +219,52 @@ function writeMatches(target: ShellWord, list: readonly Glob[], cwds: readonly s
 
 function judgePattern(p: CompiledPattern, cmd: ShellCommand): Tri {
   if (p.construct !== undefined) return NO;
-  const results: Tri[] = [];
-  const name = programName(cmd);
+  // Cheapest conditions first, and the first that fails ends the judgement.
+  const checks: Array<() => Tri> = [];
   if (p.program) {
-    const first = cmd.argv[0];
-    if (first === undefined) return NO;
-    if (name === undefined) results.push(maybe(`the program ${first.source} is not literal`));
-    else results.push(p.program.some((g) => globMatches(g, g.source.includes('/') ? first.text : name)) ? YES : NO);
+    const list = p.program;
+    checks.push(() => {
+      const first = cmd.argv[0];
+      if (first === undefined) return NO;
+      const name = programName(cmd);
+      if (name === undefined) return maybe(`the program ${first.source} is not literal`);
+      return list.some((g) => globMatches(g, g.source.includes('/') ? first.text : name)) ? YES : NO;
+    });
+  }
+  if (p.stdinFrom) {
+    const list = p.stdinFrom;
+    checks.push(() => {
+      const from = cmd.pipedFrom;
+      if (from.some((n) => n !== '?' && list.some((g) => globMatches(g, n.slice(n.lastIndexOf('/') + 1))))) return YES;
+      return from.includes('?') ? maybe('an earlier command in the pipeline is not literal') : NO;
+    });
   }
   if (p.flags) {
-    const f = flagsOf(cmd);
     const flags = p.flags;
-    results.push([...f.names].some((n) => flags.has(n)) ? YES : f.unknown !== undefined ? maybe(`the argument ${f.unknown.source} is not literal`) : NO);
+    checks.push(() => {
+      const f = flagsOf(cmd);
+      return [...f.names].some((n) => flags.has(n)) ? YES : f.unknown !== undefined ? maybe(`the argument ${f.unknown.source} is not literal`) : NO;
+    });
   }
-  if (p.args) results.push(anyOf(cmd.argv.slice(1), (w) => wordMatches(w, p.args as Glob[], 'the argument')));
-  const operands = p.operands || p.andOperands || p.paths ? operandsOf(cmd) : [];
-  if (p.operands) results.push(anyOf(operands, (w) => wordMatches(w, p.operands as Glob[], 'the operand')));
-  if (p.andOperands) results.push(anyOf(operands, (w) => wordMatches(w, p.andOperands as Glob[], 'the operand')));
-  if (p.paths) results.push(anyOf(operands, (w) => pathMatches(w, p.paths as string[], cmd.cwds)));
-  if (p.writes) results.push(anyOf(cmd.writes.map((r) => r.target), (w) => writeMatches(w, p.writes as Glob[], cmd.cwds)));
-  if (p.stdinFrom) {
-    const from = cmd.pipedFrom;
-    results.push(from.some((n) => n !== '?' && (p.stdinFrom as Glob[]).some((g) => globMatches(g, n.slice(n.lastIndexOf('/') + 1)))) ? YES : from.includes('?') ? maybe('an earlier command in the pipeline is not literal') : NO);
+  let operands: ShellWord[] | undefined;
+  const ops = (): ShellWord[] => (operands ??= operandsOf(cmd));
+  if (p.operands) checks.push(() => anyOf(ops(), (w) => wordMatches(w, p.operands as Glob[], 'the operand')));
+  if (p.andOperands) checks.push(() => anyOf(ops(), (w) => wordMatches(w, p.andOperands as Glob[], 'the operand')));
+  if (p.writes) checks.push(() => anyOf(cmd.writes.map((r) => r.target), (w) => writeMatches(w, p.writes as Glob[], cmd.cwds)));
+  if (p.paths) checks.push(() => anyOf(ops(), (w) => pathMatches(w, p.paths as string[], cmd.cwds)));
+  if (p.args) checks.push(() => anyOf(cmd.argv.slice(1), (w) => wordMatches(w, p.args as Glob[], 'the argument')));
+  if (p.regex) {
+    const regex = p.regex;
+    checks.push(() => (regex.matcher(displayCommand(cmd.argv)).find() ? YES : NO));
   }
-  if (p.regex) results.push(p.regex.matcher(displayCommand(cmd.argv)).find() ? YES : NO);
-  if (results.length === 0 || results.some((r) => r.v === 'no')) return NO;
-  return results.find((r) => r.v === 'maybe') ?? YES;
+  if (checks.length === 0) return NO;
+  let doubt: Tri | undefined;
+  for (const check of checks) {
+    const t = check();
+    if (t.v === 'no') return NO;
+    if (t.v === 'maybe') doubt ??= t;
+  }
+  return doubt ?? YES;
 }
 
 function judgeRule(rule: CompiledRule, cmd: ShellCommand): Tri {

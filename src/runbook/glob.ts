@@ -80,43 +80,44 @@ function accepts(t: Token, c: string): boolean {
   }
 }
 
-/** The states alive after reading `text` (index = tokens consumed). */
-function run(glob: Glob, text: string): boolean[] {
+/** The states alive after reading `text` (index = tokens consumed). Two arrays, swapped per character. */
+function run(glob: Glob, text: string): Uint8Array {
   const k = glob.tokens.length;
-  let states = new Array<boolean>(k + 1).fill(false);
-  const close = (s: boolean[]): boolean[] => {
-    for (let i = 0; i < k; i++) if (s[i] && glob.tokens[i]?.kind === 'star') s[i + 1] = true;
-    return s;
+  let states = new Uint8Array(k + 1);
+  let next = new Uint8Array(k + 1);
+  const close = (s: Uint8Array): void => {
+    for (let i = 0; i < k; i++) if (s[i] === 1 && glob.tokens[i]?.kind === 'star') s[i + 1] = 1;
   };
-  states[0] = true;
+  states[0] = 1;
   close(states);
   for (const c of text) {
-    const next = new Array<boolean>(k + 1).fill(false);
+    next.fill(0);
     let alive = false;
     for (let i = 0; i < k; i++) {
-      if (!states[i]) continue;
+      if (states[i] !== 1) continue;
       const t = glob.tokens[i] as Token;
       if (t.kind === 'star') {
-        next[i] = true;
+        next[i] = 1;
         alive = true;
       } else if (accepts(t, c)) {
-        next[i + 1] = true;
+        next[i + 1] = 1;
         alive = true;
       }
     }
-    states = close(next);
+    close(next);
+    [states, next] = [next, states];
     if (!alive) break;
   }
   return states;
 }
 
 export function globMatches(glob: Glob, text: string): boolean {
-  return run(glob, text)[glob.tokens.length] === true;
+  return run(glob, text)[glob.tokens.length] === 1;
 }
 
 /** Whether some text that starts with `prefix` matches (for a word known only up to a variable). */
 export function globMatchesSomePrefixed(glob: Glob, prefix: string): boolean {
-  return run(glob, prefix).some((s) => s);
+  return run(glob, prefix).some((s) => s === 1);
 }
 
 /** The pattern's literal text before its first wildcard, unescaped. */
