@@ -10,7 +10,9 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
 import { loadConfig } from '../config/load-config.ts';
-import type { MamoriConfig } from '../config/types.ts';
+import type { MamoriConfig, SigningConfig } from '../config/types.ts';
+import { changedFiles, signersNeeded } from '../source/signer-policy.ts';
+import { signerPolicyOf } from '../source/signing-keys.ts';
 import { validateDocuments } from '../manifest/validate-documents.ts';
 import { computePlan, type PlanSide } from '../plan/compute.ts';
 import { formatPlan, type PlanFormat } from '../plan/format.ts';
@@ -43,7 +45,9 @@ Between two folders:
 Every server's effective runbook (the customer's own, or the standard one for its OS)
 is rendered at both revisions: a change to a standard runbook or to the catalog lists
 every server and service it reaches. A revision with invalid documents still plans
-what is valid, and its findings are listed. Exit status: 0, or 2 for usage.`;
+what is valid, and its findings are listed. With signing in the config (--config), each
+changed file is listed with the signers who may sign a change to it. Exit status: 0,
+or 2 for usage.`;
 
 function parseFormat(value: string): PlanFormat {
   if (value === 'text' || value === 'markdown' || value === 'json') return value;
@@ -69,10 +73,19 @@ export async function runPlan(options: PlanOptions, deps: PlanCommandDeps = {}):
         : readGitRevision(resolve(cwd, options.git), rev, { subdir: options.path, operatorDir: config.operatorDir });
     const [from, to] = await Promise.all([read(options.from), read(options.to)]);
     const plan = await withShellParser(async (parser) => computePlan(await side(from, config, parser), await side(to, config, parser)));
+    if (config.signing) {
+      // Which signer each changed file needs, so a pull request's author knows before merging.
+      plan.signers = signersNeeded(await signerPolicyOf(structuredClone(config.signing) as SigningConfig), changedFiles(from.files, to.files));
+    }
     stdout.write(formatPlan(plan, options.format));
     return 0;
   } catch (err) {
-    if (isMamoriError(err, 'MAMORI_PLAN_SOURCE') || isMamoriError(err, 'MAMORI_CONFIG_UNREADABLE') || isMamoriError(err, 'MAMORI_CONFIG_INVALID')) {
+    if (
+      isMamoriError(err, 'MAMORI_PLAN_SOURCE') ||
+      isMamoriError(err, 'MAMORI_CONFIG_UNREADABLE') ||
+      isMamoriError(err, 'MAMORI_CONFIG_INVALID') ||
+      isMamoriError(err, 'MAMORI_SIGNING_KEYS')
+    ) {
       stderr.write(`mamori plan: ${err.message}\n`);
       return 2;
     }

@@ -4,14 +4,16 @@
  * annotations, or JSON). Exit 0 valid, 1 findings, 2 usage.
  */
 import { stat } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
 import { loadConfig } from '../config/load-config.ts';
-import type { MamoriConfig } from '../config/types.ts';
+import type { MamoriConfig, SigningConfig } from '../config/types.ts';
+import { describeNeed, signersNeeded, type SignerNeed } from '../source/signer-policy.ts';
+import { signerPolicyOf } from '../source/signing-keys.ts';
 import { validateManifests } from '../manifest/load-manifests.ts';
-import { displayPath } from '../manifest/read-tree.ts';
-import { formatFinding, formatGithubAnnotation, sortFindings } from '../manifest/format-findings.ts';
+import { displayPath, readManifestTree } from '../manifest/read-tree.ts';
+import { formatFinding, formatGithubAnnotation, formatGithubNotice, sortFindings } from '../manifest/format-findings.ts';
 import type { Finding } from '../manifest/types.ts';
 import { checksWith, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
 
@@ -42,6 +44,8 @@ Examples:
   $ mamori validate manifests/customers/acme/servers/web01.yaml   # one file
   $ mamori validate --format github                   # annotations on a pull request
   $ mamori validate --json | jq '.findings[].message'
+  $ mamori validate --config mamori.yaml --signers $(git diff --name-only origin/main -- manifests)
+                                                      # who must sign each changed file
 
 Exit status: 0 valid (warnings allowed), 1 findings, 2 usage (bad option, missing path).`;
 
@@ -79,12 +83,14 @@ async function rootOf(path: string, defaultRoot: string): Promise<string | undef
 export interface ValidateRun {
   exitCode: number;
   findings: Finding[];
+  /** --signers: the signers each file needs. */
+  signers?: SignerNeed[];
 }
 
 /** The command's work, callable without commander (tests, other commands). */
 export async function runValidate(
   paths: readonly string[],
-  options: { manifests: string; config?: string | undefined; format: ValidateFormat },
+  options: { manifests: string; config?: string | undefined; format: ValidateFormat; signers?: boolean },
   deps: ValidateCommandDeps = {},
 ): Promise<ValidateRun> {
   const stdout = deps.stdout ?? process.stdout;
@@ -106,6 +112,7 @@ export async function runValidate(
     if (isMamoriError(err, 'MAMORI_CONFIG_UNREADABLE')) return usage(err.message);
     throw err;
   }
+  if (options.signers && !config.signing) return usage('--signers needs a config with signing (give --config FILE)');
   const defaultRoot = resolve(cwd, options.manifests);
   const groups = new Map<string, string[]>();
   if (paths.length === 0) {
@@ -136,9 +143,43 @@ export async function runValidate(
       for (const f of set.findings) findings.push({ ...f, file: f.path !== undefined ? displayPath(f.path, cwd) : displayPath(join(root, f.file), cwd) });
     }
   });
+  let needs: SignerNeed[] | undefined;
+  if (options.signers && config.signing) {
+    try {
+      needs = await signerNeeds(groups, config, cwd);
+    } catch (err) {
+      if (isMamoriError(err, 'MAMORI_SIGNING_KEYS')) return usage(err.message);
+      throw err;
+    }
+    for (const n of needs) {
+      if (n.glob !== undefined && n.signers.length > 0) continue;
+      findings.push({ file: n.file, line: 1, col: 1, field: '', rule: 'signer-none', severity: 'warning', message: `no signer may change this file (${describeNeed(n).replace(/^nobody: /, '')}): a change to it is refused` });
+    }
+  }
   const sorted = sortFindings(findings);
-  print(sorted, options.format, stdout, stderr, { servers, runbooks });
-  return { exitCode: sorted.some((f) => f.severity === 'error') ? 1 : 0, findings: sorted };
+  print(sorted, options.format, stdout, stderr, { servers, runbooks }, needs);
+  return { exitCode: sorted.some((f) => f.severity === 'error') ? 1 : 0, findings: sorted, ...(needs ? { signers: needs } : {}) };
+}
+
+/**
+ * For each file the run covers (the PATHs given, or the whole tree), the signers who may sign a
+ * change to it — what a pull request touching it needs. Files of mamori's own operator folder are
+ * not in the repository, so not listed.
+ */
+async function signerNeeds(groups: ReadonlyMap<string, string[]>, config: MamoriConfig, cwd: string): Promise<SignerNeed[]> {
+  const policy = await signerPolicyOf(structuredClone(config.signing) as SigningConfig);
+  const out: SignerNeed[] = [];
+  for (const [root, only] of groups) {
+    const tree = await readManifestTree(root, { operatorDir: config.operatorDir });
+    const ownOperator = tree.operatorDir === join(root, 'operator');
+    const wanted = only.map((abs) => relative(root, abs).split(sep).join('/'));
+    const files = tree.files
+      .map((f) => f.path)
+      .filter((p) => ownOperator || !p.startsWith('operator/'))
+      .filter((p) => wanted.length === 0 || wanted.some((w) => p === w || p.startsWith(`${w}/`)));
+    for (const need of signersNeeded(policy, files)) out.push({ ...need, file: displayPath(join(root, need.file), cwd) });
+  }
+  return out;
 }
 
 function print(
@@ -147,13 +188,19 @@ function print(
   stdout: NodeJS.WritableStream,
   stderr: NodeJS.WritableStream | undefined,
   counts: { servers: number; runbooks: number },
+  needs?: readonly SignerNeed[],
 ): void {
   const errors = findings.filter((f) => f.severity === 'error').length;
   const warnings = findings.length - errors;
   if (format === 'json') {
     const out = findings.map(({ path: _path, ...f }) => f);
-    stdout.write(`${JSON.stringify({ ok: errors === 0, errors, warnings, servers: counts.servers, runbooks: counts.runbooks, findings: out }, null, 2)}\n`);
+    stdout.write(`${JSON.stringify({ ok: errors === 0, errors, warnings, servers: counts.servers, runbooks: counts.runbooks, findings: out, ...(needs ? { signers: needs } : {}) }, null, 2)}\n`);
     return;
+  }
+  for (const n of needs ?? []) {
+    if (n.glob === undefined || n.signers.length === 0) continue; // a warning finding says it
+    const text = `signed by ${describeNeed(n)}`;
+    stdout.write(format === 'github' ? `${formatGithubNotice(n.file, text)}\n` : `${n.file}: ${text}\n`);
   }
   for (const f of findings) stdout.write(`${format === 'github' ? formatGithubAnnotation(f) : formatFinding(f)}\n`);
   stderr?.write(
@@ -170,11 +217,16 @@ export function registerValidateCommand(program: Command, deps: ValidateCommandD
     .argument('[path...]', 'manifests folders, or files and folders inside one (default: the --manifests folder)')
     .option('--format <format>', 'text, json or github (workflow annotations)', parseFormat, 'text' as ValidateFormat)
     .option('--json', 'the same as --format json')
+    .option('--signers', 'also list, for each file, the signers who may sign a change to it (signing in --config)')
     .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', HELP)
-    .action(async (paths: string[], opts: { format: ValidateFormat; json?: boolean }, cmd: Command) => {
+    .action(async (paths: string[], opts: { format: ValidateFormat; json?: boolean; signers?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ manifests?: string; config?: string }>();
-      const run = await runValidate(paths, { manifests: globals.manifests ?? 'manifests', config: globals.config, format: opts.json ? 'json' : opts.format }, deps);
+      const run = await runValidate(
+        paths,
+        { manifests: globals.manifests ?? 'manifests', config: globals.config, format: opts.json ? 'json' : opts.format, signers: opts.signers === true },
+        deps,
+      );
       process.exitCode = run.exitCode;
     });
 }

@@ -23,6 +23,11 @@ export function formatGithubAnnotation(f: Finding): string {
   return `::${level} file=${escapeProperty(f.file)},line=${f.line},col=${f.col},title=${escapeProperty(`mamori ${f.rule}`)}::${escapeData(`${field}${f.message}`)}`;
 }
 
+/** A notice annotation on a file (no line): `mamori validate --signers` says who must sign it. */
+export function formatGithubNotice(file: string, message: string): string {
+  return `::notice file=${escapeProperty(file)}::${escapeData(message)}`;
+}
+
 /** Stable order: by file, then line, then column. */
 export function sortFindings(findings: readonly Finding[]): Finding[] {
   return [...findings].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col || (a.field < b.field ? -1 : a.field > b.field ? 1 : 0)));

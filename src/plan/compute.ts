@@ -88,6 +88,8 @@ export interface Plan {
   runbooks: RunbookDocChange[];
   effective: { changed: EffectiveChange[]; groups: EffectiveGroup[]; unchanged: number };
   findings: { from: Finding[]; to: Finding[] };
+  /** With signing configured: for each file the change touches, the signers who may sign it. */
+  signers?: Array<{ file: string; glob?: string; signers: string[] }>;
 }
 
 function osText(os: ServerDocument['spec']['os']): string {

@@ -5,6 +5,10 @@
 import type { Finding } from '../manifest/types.ts';
 import type { EffectiveGroup, FieldChange, Plan, ServerSummary } from './compute.ts';
 
+type Need = NonNullable<Plan['signers']>[number];
+const needText = (n: Need): string =>
+  n.glob === undefined ? 'nobody: no path rule matches this file' : n.signers.length === 0 ? `nobody: the rule ${n.glob} names no known signer` : `one of ${n.signers.join(', ')} (${n.glob})`;
+
 export type PlanFormat = 'text' | 'markdown' | 'json';
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -58,6 +62,11 @@ export function formatPlanText(plan: Plan): string {
       for (const line of g.diff) out.push(`    ${line}`);
       out.push('');
     }
+  }
+  if (plan.signers && plan.signers.length > 0) {
+    out.push('Signers needed (every commit that changes a file must be signed by one of them):');
+    for (const n of plan.signers) out.push(`  ${n.file}: ${needText(n)}`);
+    out.push('');
   }
   for (const [side, list] of [[plan.from, plan.findings.from], [plan.to, plan.findings.to]] as const) {
     if (list.length === 0) continue;
@@ -113,6 +122,13 @@ export function formatPlanMarkdown(plan: Plan): string {
       out.push('```', '', '</details>', '');
     }
     if (groups.more > 0) out.push(`${plural(groups.more, 'more diff')} not shown: \`mamori plan --format json\` has every one.`, '');
+  }
+  if (plan.signers && plan.signers.length > 0) {
+    out.push('#### Signers needed', '', 'Every commit that changes a file must be signed by one of its signers, or mamori keeps the file at its last good version.', '', '| file | may be signed by |', '|---|---|');
+    const rows = cut(plan.signers, MARKDOWN_LIMITS.rows);
+    for (const n of rows.shown) out.push(`| ${cell(code(n.file))} | ${cell(needText(n))} |`);
+    if (rows.more > 0) out.push(`| … | ${rows.more} more files: see \`mamori plan --format json\` |`);
+    out.push('');
   }
   for (const [side, list] of [[plan.from, plan.findings.from], [plan.to, plan.findings.to]] as const) {
     if (list.length === 0) continue;

@@ -60,3 +60,44 @@ export function buildSignerPolicy(input: PolicyInput): SignerPolicy {
     ],
   };
 }
+
+/** Which signers a change to each file needs (`mamori validate --signers`, `mamori plan`). */
+export interface SignerNeed {
+  file: string;
+  /** The rule that decides; absent when none matches (nobody may change the file). */
+  glob?: string;
+  signers: string[];
+}
+
+export function signersNeeded(policy: SignerPolicy, files: readonly string[]): SignerNeed[] {
+  return [...new Set(files)].sort().map((file) => {
+    const rule = ruleFor(policy, file);
+    return rule ? { file, glob: rule.glob, signers: [...rule.signers] } : { file, signers: [] };
+  });
+}
+
+/** Paths whose content differs between two sets of files (added, removed or changed). */
+type FileContent = { path: string; content: Uint8Array | string };
+
+export function changedFiles(before: readonly FileContent[], after: readonly FileContent[]): string[] {
+  const old = new Map(before.map((f) => [f.path, f.content]));
+  const out: string[] = [];
+  const same = (a: Uint8Array | string, b: Uint8Array | string): boolean => {
+    if (typeof a === 'string' || typeof b === 'string') return a === b;
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+  };
+  for (const f of after) {
+    const o = old.get(f.path);
+    if (o === undefined || !same(o, f.content)) out.push(f.path);
+    old.delete(f.path);
+  }
+  out.push(...old.keys());
+  return out.sort();
+}
+
+/** One line for a person: `a, b (customers/acme/**)`, or why nobody may. */
+export function describeNeed(need: SignerNeed): string {
+  if (need.glob === undefined) return 'nobody: no path rule matches this file';
+  if (need.signers.length === 0) return `nobody: the rule ${need.glob} names no known signer`;
+  return `one of ${need.signers.join(', ')} (${need.glob})`;
+}

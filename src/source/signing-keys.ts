@@ -68,6 +68,28 @@ export function primaryFingerprints(colons: string): string[] {
   return out;
 }
 
+/** The path rules of a config, principals of its allowed signers file included (no keys are built). */
+export async function signerPolicyOf(config: SigningConfig): Promise<SignerPolicy> {
+  let fromFile: string[] = [];
+  if (config.allowedSigners !== undefined) {
+    try {
+      fromFile = principalsOf(await readFile(config.allowedSigners, 'utf8'));
+    } catch (err) {
+      throw keysError('signing.allowedSigners', `${config.allowedSigners} cannot be read: ${(err as Error).message}`, err);
+    }
+  }
+  return policyOf(config, fromFile);
+}
+
+function policyOf(config: SigningConfig, fromFile: readonly string[]): SignerPolicy {
+  return buildSignerPolicy({
+    signers: [...new Set([...Object.keys(config.signers), ...fromFile])],
+    groups: config.groups,
+    paths: config.paths,
+    operatorSigners: config.operatorSigners,
+  });
+}
+
 /**
  * Build the key material for `config` under `baseDir` (a fresh folder each time; older ones are
  * removed once this one is complete). Throws MAMORI_SIGNING_KEYS naming the config field at fault.
@@ -135,12 +157,7 @@ export async function prepareSigningKeys(config: SigningConfig, baseDir: string)
       }
     }
 
-    const policy = buildSignerPolicy({
-      signers: [...new Set([...Object.keys(config.signers), ...fromFile])],
-      groups: config.groups,
-      paths: config.paths,
-      operatorSigners: config.operatorSigners,
-    });
+    const policy = policyOf(config, fromFile);
     for (const entry of await readdir(baseDir)) {
       if (entry.startsWith('keys-') && join(baseDir, entry) !== dir) await rm(join(baseDir, entry), { recursive: true, force: true });
     }

@@ -2,8 +2,10 @@
  * `mamori validate` as CI runs it: the real binary (bin/mamori.js), its exit codes
  * and its three output formats, on the examples and on a few corpus cases.
  */
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './helpers.ts';
 import { PLANTED_SECRETS } from './corpus.ts';
@@ -80,5 +82,57 @@ describe('mamori validate', () => {
     expect(r.stdout).toContain('customers/<c>/servers/<name>.yaml');
     expect(r.stdout).toContain('$ mamori validate --manifests examples --config examples/mamori.yaml');
     expect(r.stdout).toContain('--format <format>');
+  });
+});
+
+describe('mamori validate --signers', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mamori-signers-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const key = (n: string): string => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${n.repeat(43)} ${n}`;
+  // The examples' own config, with signing: acme's servers by acme-dev, globex's by globex-dev, both by the operators.
+  const config = join(dir, 'mamori.yaml');
+  writeFileSync(
+    config,
+    `${readFileSync(join(REPO, 'examples/mamori.yaml'), 'utf8')}
+signing:
+  signers:
+    ops-alice: { ssh: ["${key('A')}"] }
+    acme-dev: { ssh: ["${key('B')}"] }
+    globex-dev: { ssh: ["${key('C')}"] }
+  groups: { operators: [ops-alice] }
+  paths:
+    - { glob: "customers/acme/servers/**", signers: [acme-dev, operators] }
+    - { glob: "customers/globex/**", signers: [globex-dev, operators] }
+    - { glob: "operator/**", signers: [operators] }
+`,
+  );
+
+  test('names the signers each given file needs; a file nobody may change is a warning', () => {
+    const r = mamori('validate', '--manifests', 'examples', '--config', config, '--signers', 'examples/customers/acme', 'examples/customers/globex/servers/app01.yaml');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      'examples/customers/acme/servers/mail01.yaml: signed by one of acme-dev, ops-alice (customers/acme/servers/**)',
+      'examples/customers/acme/servers/web01.yaml: signed by one of acme-dev, ops-alice (customers/acme/servers/**)',
+      'examples/customers/globex/servers/app01.yaml: signed by one of globex-dev, ops-alice (customers/globex/**)',
+      'examples/customers/acme/runbooks/acme-httpd.yaml:1:1: warning: no signer may change this file (no path rule matches this file): a change to it is refused [signer-none]',
+      '',
+    ]);
+  });
+
+  test('json and github formats carry the same', () => {
+    const json = mamori('validate', '--json', '--manifests', 'examples', '--config', config, '--signers', 'examples/customers/globex');
+    const out = JSON.parse(json.stdout) as { signers: Array<{ file: string; glob?: string; signers: string[] }> };
+    expect(out.signers).toEqual([
+      { file: 'examples/customers/globex/servers/app01.yaml', glob: 'customers/globex/**', signers: ['globex-dev', 'ops-alice'] },
+      { file: 'examples/customers/globex/servers/db01.yaml', glob: 'customers/globex/**', signers: ['globex-dev', 'ops-alice'] },
+    ]);
+    const gh = mamori('validate', '--format', 'github', '--manifests', 'examples', '--config', config, '--signers', 'examples/customers/globex/servers/db01.yaml');
+    expect(gh.stdout).toBe('::notice file=examples/customers/globex/servers/db01.yaml::signed by one of globex-dev, ops-alice (customers/globex/**)\n');
+  });
+
+  test('without signing in the config it is a usage error', () => {
+    const r = mamori('validate', '--manifests', 'examples', '--config', 'examples/mamori.yaml', '--signers');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--signers needs a config with signing');
   });
 });

@@ -198,6 +198,46 @@ describe('mamori plan between two commits of a real git repository', () => {
   });
 });
 
+describe('mamori plan with signing configured', () => {
+  test('each changed file with the signers who may sign it (the last matching rule), or nobody', async () => {
+    const key = (n: string): string => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${n.repeat(43)} ${n}`;
+    writeFileSync(
+      join(dir, 'signing.yaml'),
+      `signing:
+  signers:
+    ops-alice: { ssh: ["${key('A')}"] }
+    acme-dev: { ssh: ["${key('B')}"] }
+    globex-dev: { ssh: ["${key('C')}"] }
+  groups: { operators: [ops-alice] }
+  paths:
+    - { glob: "customers/acme/**", signers: [acme-dev, operators] }
+    - { glob: "customers/acme/runbooks/**", signers: [operators] }
+    - { glob: "customers/globex/servers/*.yaml", signers: [globex-dev, operators] }
+`,
+    );
+    const { code, out } = await plan({ git: '.', from: 'first', to: 'second-signing', config: 'signing.yaml' }).catch(() => ({ code: -1, out: '' }));
+    expect(code).toBe(2); // an unknown revision is still a usage error with signing
+    void out;
+    git('tag', 'second-signing', 'HEAD');
+    const json = await plan({ git: '.', from: 'first', to: 'second-signing', config: 'signing.yaml' });
+    expect(json.code).toBe(0);
+    expect((JSON.parse(json.out) as Plan).signers).toEqual([
+      { file: 'customers/acme/runbooks/acme-httpd.yaml', glob: 'customers/acme/runbooks/**', signers: ['ops-alice'] },
+      { file: 'customers/acme/servers/web02.yaml', glob: 'customers/acme/**', signers: ['acme-dev', 'ops-alice'] },
+      { file: 'customers/acme/servers/web03.yaml', glob: 'customers/acme/**', signers: ['acme-dev', 'ops-alice'] },
+      { file: 'customers/globex/servers/old01.yaml', glob: 'customers/globex/servers/*.yaml', signers: ['globex-dev', 'ops-alice'] },
+      { file: 'operator/runbooks/std-httpd-el-sysv.yaml', signers: [] },
+    ]);
+    const text = await plan({ git: '.', from: 'first', to: 'second-signing', config: 'signing.yaml', format: 'text' });
+    expect(text.out).toContain('Signers needed');
+    expect(text.out).toContain('  customers/acme/servers/web03.yaml: one of acme-dev, ops-alice (customers/acme/**)');
+    expect(text.out).toContain('  operator/runbooks/std-httpd-el-sysv.yaml: nobody: no path rule matches this file');
+    const md = await plan({ git: '.', from: 'first', to: 'second-signing', config: 'signing.yaml', format: 'markdown' });
+    expect(md.out).toContain('#### Signers needed');
+    expect(md.out).toContain('| `customers/acme/runbooks/acme-httpd.yaml` | one of ops-alice (customers/acme/runbooks/**) |');
+  });
+});
+
 describe('mamori plan between two folders, with an invalid revision', () => {
   test('an invalid server is listed as invalid with its finding, not as removed; the rest is planned', async () => {
     const before = join(dir, 'before');
