@@ -215,9 +215,6 @@ describe('mamori plan with signing configured', () => {
     - { glob: "customers/globex/servers/*.yaml", signers: [globex-dev, operators] }
 `,
     );
-    const { code, out } = await plan({ git: '.', from: 'first', to: 'second-signing', config: 'signing.yaml' }).catch(() => ({ code: -1, out: '' }));
-    expect(code).toBe(2); // an unknown revision is still a usage error with signing
-    void out;
     git('tag', 'second-signing', 'HEAD');
     const json = await plan({ git: '.', from: 'first', to: 'second-signing', config: 'signing.yaml' });
     expect(json.code).toBe(0);
@@ -235,7 +232,7 @@ describe('mamori plan with signing configured', () => {
     const md = await plan({ git: '.', from: 'first', to: 'second-signing', config: 'signing.yaml', format: 'markdown' });
     expect(md.out).toContain('#### Signers needed');
     expect(md.out).toContain('| `customers/acme/runbooks/acme-httpd.yaml` | one of ops-alice (customers/acme/runbooks/**) |');
-  });
+  }, 240_000);
 });
 
 describe('mamori plan between two folders, with an invalid revision', () => {
