@@ -151,7 +151,7 @@ export class Daemon {
     if (process.getuid?.() === 0) logger.info('running as root; mamori needs root only for drivers that require it (ICMP without capabilities)');
     this.lock = await acquireStateLock(config.stateDir, { purpose: 'run', logger });
 
-    const { controller, store, journal, records, outbox, notifier, health } = await wireReconciler(config, {
+    const { controller, journal, records, outbox, notifier, health } = await wireReconciler(config, {
       logger,
       policy: this.policy,
       // Per revision: a server on its last-known-good manifest keeps that revision's runbooks.
@@ -176,7 +176,8 @@ export class Daemon {
     const desired = new DesiredState({
       validate: (files, revision) => this.validate(files, revision),
       sink: { setDesired: (revision, servers) => this.applyDesired(revision, servers) },
-      archiver: { archive: (name) => store.archive(name) },
+      // No archiver: a removed server's status file stays and says it is not monitored (the
+      // controller archives it after a retention).
       holds: { ...config.holds },
       logger,
       notify: (n) => this.notifier?.notify(n) ?? Promise.resolve(),

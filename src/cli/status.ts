@@ -19,7 +19,9 @@ export function formatStatusTable(list: readonly ServerStatus[]): string {
     const notHealthy = Object.entries(s.services)
       .filter(([, v]) => v.state !== 'Healthy')
       .map(([k, v]) => `${k}=${v.state}${v.escalation ? `(${v.escalation})` : v.hold ? `(${v.hold})` : ''}`);
-    const why = s.conditions.filter((c) => c.type !== 'Ready' && c.type !== 'Degraded' && c.status === 'True').map((c) => `${c.type}:${c.reason}`);
+    const why = s.conditions
+      .filter((c) => (c.type !== 'Ready' && c.type !== 'Degraded' && c.type !== 'Monitored' && c.type !== 'Reconciled' && c.status === 'True') || ((c.type === 'Monitored' || c.type === 'Reconciled') && c.status === 'False'))
+      .map((c) => (c.type === 'Monitored' ? `NotMonitored:${c.reason}(since ${c.lastTransitionTime})` : c.type === 'Reconciled' ? `PassFailing:${c.reason}` : `${c.type}:${c.reason}`));
     const next = s.maintenance?.next;
     if (next !== undefined) why.push(`next-maintenance:${next.start}`);
     return [s.metadata.name, ready(s), notHealthy.join(' ') || '-', String(s.incidents.open.length), why.join(' ') || '-', s.observedRevision.slice(0, 12)];

@@ -24,6 +24,8 @@ export interface ReconcilerGauges {
   massFailureEpisodes(): number;
   /** Servers whose newest pass failed (retried with backoff). */
   passesFailing(): number;
+  /** Servers nobody probes (removed, outside the target networks, no valid manifest), and why. */
+  unmonitored(): ReadonlyArray<{ name: string; reason: string }>;
 }
 
 /** The state folder's health as the gauges read it (src/status/state-health.ts). */
@@ -135,6 +137,16 @@ export class MamoriMetrics {
       collect() {
         const unwritten = health()?.status().unwritten ?? {};
         for (const kind of UNWRITTEN_KINDS) this.set({ kind }, unwritten[kind] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'mamori_server_not_monitored',
+      help: '1 for each server that has a status file but that nobody probes, by reason (Removed, OutsideTargetNetworks, ManifestInvalid, NotInDesiredState).',
+      labelNames: ['server', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of reconciler()?.unmonitored() ?? []) this.set({ server: u.name, reason: u.reason }, 1);
       },
     });
     this.passFailures = new Counter({ name: 'mamori_reconcile_pass_failures_total', help: 'Reconcile passes of a server that failed (each retried with backoff).', registers });

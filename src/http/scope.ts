@@ -85,6 +85,8 @@ export function visibleServers<T extends { metadata: { customer?: string | undef
 export interface FleetSnapshot {
   revision: string;
   servers: readonly ServerStatus[];
+  /** Servers nobody probes, and why (a reader sees only their customer's). */
+  unmonitored?: ReadonlyArray<{ name: string; customer?: string; reason: string; message: string; since: number }>;
   massFailure: readonly MassFailureEpisode[];
 }
 
@@ -95,13 +97,14 @@ export interface FleetSnapshot {
  */
 export function scopeSnapshot(view: FleetView, snapshot: FleetSnapshot): FleetSnapshot {
   const servers = visibleServers(view, snapshot.servers);
-  if (view.kind === 'all') return { revision: snapshot.revision, servers, massFailure: snapshot.massFailure };
+  const unmonitored = snapshot.unmonitored !== undefined ? { unmonitored: visibleServers(view, snapshot.unmonitored.map((u) => ({ ...u, metadata: { customer: u.customer } }))).map(({ metadata: _m, ...u }) => u) } : {};
+  if (view.kind === 'all') return { revision: snapshot.revision, servers, ...unmonitored, massFailure: snapshot.massFailure };
   const names = new Set(servers.map((s) => s.metadata.name));
   const massFailure = snapshot.massFailure.flatMap((e) => {
     const theirs = e.servers.filter((n) => names.has(n));
     return theirs.length > 0 ? [{ ...e, servers: theirs }] : [];
   });
-  return { revision: snapshot.revision, servers, massFailure };
+  return { revision: snapshot.revision, servers, ...unmonitored, massFailure };
 }
 
 /**

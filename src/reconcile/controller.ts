@@ -33,6 +33,7 @@ import { DEFAULT_PORTS, type TcpServiceName } from '../probe/types.ts';
 import { replayJournal } from './replay.ts';
 import { Semaphore, type Grantee } from './semaphore.ts';
 import { serverStatusOf } from './status-view.ts';
+import { UNMONITORED_RETENTION_MS, unmonitoredOf, unmonitoredStatus, type Unmonitored, type UnmonitoredReason } from './unmonitored.ts';
 import type { Action, DesiredServer, FleetHistory, Incident, MassFailureEpisode, ObservedServer, Policy, RemediationTarget, ServerHistory } from './types.ts';
 
 export type ProbeFn = (server: ServerDocument, service: ServiceName, signal?: AbortSignal) => Promise<ProbeResult>;
@@ -105,6 +106,8 @@ export interface ResumeResult {
 export interface ControllerSnapshot {
   revision: string;
   servers: ServerStatus[];
+  /** Servers nobody probes (removed, outside the target networks, no valid manifest), and why. */
+  unmonitored?: Unmonitored[];
   massFailure: MassFailureEpisode[];
   inFlight: { probes: number; remediations: number; queued: number };
 }
@@ -209,6 +212,8 @@ export class Controller {
   private history: FleetHistory = emptyFleetHistory();
   /** Servers whose last pass failed: retried with backoff (pass-retry.ts), shown in status. */
   private readonly passFailures = new PassFailures();
+  /** Servers with a status file that nobody probes any more: their status says so (unmonitored.ts). */
+  private readonly unmonitored = new Map<string, Unmonitored>();
   /**
    * Per server, the journal write and commit in progress (a pass's records, a runbook's outcome):
    * the next decision for that server waits for it, so that no commit overwrites another.
@@ -240,7 +245,15 @@ export class Controller {
   // ---- inputs -----------------------------------------------------------------------------
 
   /** A new desired state (a manifests revision). New servers are probed soon; removed ones forgotten. */
-  setDesired(revision: string, docs: readonly ServerDocument[], extras: { manifestInvalid?: ReadonlyMap<string, string> } = {}): void {
+  setDesired(
+    revision: string,
+    docs: readonly ServerDocument[],
+    extras: {
+      manifestInvalid?: ReadonlyMap<string, string>;
+      /** Servers the caller does not hand over, and why (outside the target networks). */
+      notMonitored?: ReadonlyMap<string, { reason: UnmonitoredReason; message: string; customer?: string }>;
+    } = {},
+  ): void {
     this.revision = revision;
     const now = this.clock.now();
     const wanted = new Set<string>();
@@ -248,6 +261,7 @@ export class Controller {
     for (const doc of docs) {
       const name = doc.metadata.name;
       wanted.add(name);
+      this.unmonitored.delete(name);
       const prev = this.servers.get(name);
       const desired = desiredFromManifest(doc);
       services += desired.services.length;
@@ -269,11 +283,18 @@ export class Controller {
       }
     }
     this.serviceCount = services;
+    for (const [name, why] of extras.notMonitored ?? []) {
+      if (wanted.has(name) || this.servers.has(name) || this.unmonitored.get(name)?.reason === why.reason) continue;
+      this.markUnmonitored({ name, ...(why.customer !== undefined ? { customer: why.customer } : {}), reason: why.reason, message: why.message, since: now });
+    }
     for (const name of [...this.servers.keys()]) {
       if (wanted.has(name)) continue;
+      const gone = this.servers.get(name);
       this.servers.delete(name);
       this.queue.remove(name);
       this.passFailures.forget(name);
+      const why = extras.notMonitored?.get(name) ?? { reason: 'Removed' as const, message: `removed from the manifests at revision ${revision.slice(0, 19)}` };
+      this.markUnmonitored({ name, ...(gone?.doc.metadata.customer !== undefined ? { customer: gone.doc.metadata.customer } : {}), reason: why.reason, message: why.message, since: now });
       this.index.remove(name);
       const h = this.history.servers.get(name);
       this.history.servers.delete(name);
@@ -1093,8 +1114,59 @@ export class Controller {
   }
 
   /** Writes every server's status file (at start, and after a new revision). */
-  async writeAllStatus(): Promise<void> {
+  async writeAllStatus(options: { sweep?: boolean } = {}): Promise<void> {
     for (const name of this.servers.keys()) await this.writeStatus(name);
+    if (options.sweep !== false) await this.sweepUnmonitored();
+    for (const name of this.unmonitored.keys()) await this.writeUnmonitored(name);
+  }
+
+  private markUnmonitored(u: Unmonitored): void {
+    this.unmonitored.set(u.name, u);
+    this.o.logger.warn({ server: u.name, reason: u.reason }, 'server not monitored');
+    if (this.started) void this.writeUnmonitored(u.name);
+  }
+
+  private async writeUnmonitored(name: string): Promise<void> {
+    const u = this.unmonitored.get(name);
+    if (u === undefined || this.servers.has(name)) return;
+    try {
+      const prev = await this.o.store.read(name).catch(() => undefined);
+      await this.o.store.write(unmonitoredStatus(u, this.revision, this.clock.now(), prev));
+    } catch (err) {
+      this.o.logger.error({ err, server: name }, 'status file not written');
+    }
+  }
+
+  /**
+   * Status files of servers that are not in the desired state (after a restart: removed while the
+   * daemon was down, or invalid with no last good manifest) say so; a removed server's file is
+   * archived after UNMONITORED_RETENTION_MS.
+   */
+  private async sweepUnmonitored(): Promise<void> {
+    let files: ServerStatus[];
+    try {
+      files = await this.o.store.list();
+    } catch (err) {
+      this.o.logger.warn({ err }, 'status folder unreadable');
+      return;
+    }
+    const now = this.clock.now();
+    for (const s of files) {
+      const name = s.metadata.name;
+      if (this.servers.has(name) || this.unmonitored.has(name)) continue;
+      const was = unmonitoredOf(s);
+      if (was !== undefined && now - was.since > UNMONITORED_RETENTION_MS) {
+        await this.o.store.archive(name).catch((err: unknown) => this.o.logger.warn({ err, server: name }, 'status file not archived'));
+        continue;
+      }
+      const customer = s.metadata.customer;
+      this.unmonitored.set(name, {
+        name,
+        ...(customer !== undefined ? { customer } : {}),
+        ...(was ?? { reason: 'NotInDesiredState' as const, message: 'not in the applied manifests (removed, or invalid with no last good manifest)', since: now }),
+      });
+      if (was === undefined) this.o.logger.warn({ server: name, reason: 'NotInDesiredState' }, 'server not monitored');
+    }
   }
 
   // ---- the local API ----------------------------------------------------------------------
@@ -1250,6 +1322,7 @@ export class Controller {
     return {
       revision: this.revision,
       servers,
+      unmonitored: [...this.unmonitored.values()],
       massFailure: [...this.history.massFailure.values()],
       inFlight: { probes: this.probes.inUse, remediations: this.remediations.inUse, queued: this.queue.size },
     };
@@ -1264,6 +1337,7 @@ export class Controller {
     },
     massFailureEpisodes: (): number => this.history.massFailure.size,
     passesFailing: (): number => this.passFailures.size,
+    unmonitored: (): Unmonitored[] => [...this.unmonitored.values()],
   };
 
   /** Resolves when no server pass and no runbook is in flight. Tests and the bench use it. */

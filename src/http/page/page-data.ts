@@ -11,6 +11,8 @@ export interface PageData {
   /** The revision the reconciler runs on. */
   revision?: string;
   servers: readonly ServerStatus[];
+  /** Servers nobody probes (removed, outside the target networks, no valid manifest), and why. */
+  unmonitored?: ReadonlyArray<{ name: string; customer?: string; reason: string; message: string; since: number }>;
   massFailure: readonly MassFailureEpisode[];
   desired?: DesiredStatus;
   source?: SyncerStatus;

@@ -177,7 +177,21 @@ export function renderFleet(data: PageData, options: ViewOptions): SafeHtml {
       </tr>`,
     )}</tbody></table></div>`
   }
+  ${notMonitored(data, options)}
   ${legend()}`;
+}
+
+/** Servers that have a status file but that nobody probes: never shown as if they were watched. */
+function notMonitored(data: PageData, options: ViewOptions): SafeHtml | string {
+  const list = (data.unmonitored ?? []).filter((u) => options.customer === undefined || u.customer === options.customer);
+  if (list.length === 0) return '';
+  return html`<section class="unmonitored" aria-label="Servers not monitored">
+    <h2>Not monitored (${list.length})</h2>
+    <ul>${list
+      .slice()
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((u) => html`<li data-unmonitored="${u.name}"><strong>${u.name}</strong> <span class="muted">${u.customer ?? ''}</span> <span class="badge st-unknown">${u.reason}</span> ${u.message} <span class="muted">since ${new Date(u.since).toISOString()}</span></li>`)}</ul>
+  </section>`;
 }
 
 function legend(): SafeHtml {

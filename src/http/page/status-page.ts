@@ -50,6 +50,7 @@ export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'l
     now,
     ...(snap?.revision ? { revision: snap.revision } : {}),
     servers: snap?.servers ?? [],
+    ...(snap?.unmonitored !== undefined ? { unmonitored: snap.unmonitored } : {}),
     massFailure: snap?.massFailure ?? [],
     ...(desired !== undefined ? { desired: scopeDesired(view, desired, names) } : {}),
     ...(source !== undefined ? { source } : {}),
