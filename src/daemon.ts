@@ -31,6 +31,8 @@ import { DEFAULT_PARSE_BUDGET_MS, ShellParserPool } from './runbook/shell-parser
 import { checkSecretsFolder } from './secrets/check-secrets-folder.ts';
 import { resolveSecret } from './secrets/resolve-secret.ts';
 import { DesiredState, type AppliedServer } from './source/desired.ts';
+import { LastGoodStore } from './source/last-good.ts';
+import { outsideTargets, TargetNetworks } from './source/target-filter.ts';
 import { FolderSource } from './source/folder.ts';
 import { credentialsFromSecret } from './source/git-credentials.ts';
 import { GitSource } from './source/git.ts';
@@ -116,6 +118,8 @@ export class Daemon {
   private readonly sets = new Map<string, ManifestSet>();
   private currentSet: ManifestSet | undefined;
   private desiredNames = new Set<string>();
+  /** The target networks applied to the desired state (a reload that would drop too many is held). */
+  private readonly targets: TargetNetworks;
   private stopping: Promise<void> | undefined;
   /** Parses customers' commands for the review, off the main thread and under a time budget. */
   private readonly shellParser: ShellParserPool;
@@ -126,6 +130,7 @@ export class Daemon {
     this.logger = logger;
     this.policy = policyOf(config);
     this.shellParser = new ShellParserPool({ budgetMs: options.policyParseBudgetMs ?? DEFAULT_PARSE_BUDGET_MS, logger });
+    this.targets = new TargetNetworks(config.targetNetworks);
   }
 
   static async start(options: DaemonOptions = {}): Promise<Daemon> {
@@ -180,6 +185,8 @@ export class Daemon {
       // controller archives it after a retention).
       holds: { ...config.holds },
       logger,
+      // A server invalid at start keeps being watched from the manifest it last had valid.
+      lastGood: new LastGoodStore({ stateDir: config.stateDir, logger, onWriteError: (err) => health.failed('last-good', err) }),
       notify: (n) => this.notifier?.notify(n) ?? Promise.resolve(),
       ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
       sourceDescription: source.description,
@@ -271,7 +278,9 @@ export class Daemon {
       all = [...files.filter((f) => !f.path.startsWith('operator/')), ...tree.files];
     }
     const checks = await manifestChecks(all, this.shellParser);
-    const set = validateDocuments(all, { config: this.config, selectRunbook: runbookSelector, checks });
+    // The target networks applied (a held reload's new ones wait for mamori confirm, here too).
+    const config = { ...this.config, targetNetworks: [...this.targets.current.networks] } as MamoriConfig;
+    const set = validateDocuments(all, { config, selectRunbook: runbookSelector, checks });
     this.sets.set(revision, set);
     // Keep the sets a last-known-good server may still need, and a few more.
     if (this.sets.size > 8) {
@@ -285,10 +294,14 @@ export class Daemon {
     this.currentSet = this.sets.get(revision);
     const manifestInvalid = new Map<string, string>();
     for (const s of servers) if (s.condition) manifestInvalid.set(s.name, summariseFindings(s));
+    // Never probed: servers outside the target networks (a last-good manifest from before they
+    // were narrowed, a reload). Their status says so.
+    const outside = outsideTargets(servers, this.targets.current);
+    const notMonitored = new Map([...outside].map(([name, o]) => [name, { reason: 'OutsideTargetNetworks' as const, message: o.message, ...(o.customer !== undefined ? { customer: o.customer } : {}) }]));
     this.controller?.setDesired(
       revision,
-      servers.map((s) => s.document.doc),
-      { manifestInvalid },
+      servers.filter((s) => !outside.has(s.name)).map((s) => s.document.doc),
+      { manifestInvalid, notMonitored },
     );
     const names = new Set(servers.map((s) => s.name));
     this.coverage?.desired(revision, servers.map((s) => monitoredServerOf(s.document.doc)));
@@ -329,7 +342,7 @@ export class Daemon {
       revision: d.revision,
       servers: d.servers,
       manifestInvalid: Object.keys(d.manifestInvalid).length,
-      held: d.held !== undefined,
+      held: d.held !== undefined || this.targets.held !== undefined,
       refused: d.refused !== undefined,
     });
   }
@@ -380,6 +393,7 @@ export class Daemon {
       state: this.health?.status(),
       source: this.syncer?.status(),
       desired: this.desired?.status(),
+      targetNetworks: { applied: this.targets.current.networks, ...(this.targets.held !== undefined ? { held: this.targets.held } : {}) },
       writeBack: this.writeBack?.status(),
       reconciler: this.controller?.status(),
     };
@@ -399,6 +413,7 @@ export class Daemon {
         return this.controller.reconcileOnce({ dryRun });
       },
       confirm: async (revision) => {
+        if (revision.startsWith('targets-')) return this.confirmTargets(revision);
         if (!this.syncer) throw new MamoriError('MAMORI_DAEMON_NOT_HELD', 'no source is running');
         const outcome = await this.syncer.confirm(revision);
         this.updateDesiredMetrics();
@@ -408,6 +423,23 @@ export class Daemon {
         void this.syncer?.trigger('webhook');
       },
     };
+  }
+
+  /** `mamori confirm targets-…`: the held target networks apply now. */
+  private confirmTargets(id: string): { result: 'applied'; revision: string } {
+    const held = this.targets.held;
+    if (held === undefined || !this.targets.confirm(id)) {
+      throw new MamoriError('MAMORI_DAEMON_NOT_HELD', `${id} is not waiting for confirmation`, { details: { revision: id, held: held?.id } });
+    }
+    this.logger.warn({ id: held.id, affected: held.affected.length }, 'held target networks confirmed');
+    this.reapplyDesired();
+    this.updateDesiredMetrics();
+    return { result: 'applied', revision: held.id };
+  }
+
+  /** The applied desired state again (new target networks or probe numbers): every server re-checked at once. */
+  private reapplyDesired(): void {
+    if (this.desired?.appliedRevision !== undefined) this.applyDesired(this.desired.appliedRevision, this.desired.appliedServers());
   }
 
   /** SIGHUP: load and validate the config again; a bad one is refused and the running one kept. */
@@ -446,11 +478,24 @@ export class Daemon {
     for (const key of ['probe', 'remediation', 'massFailure'] as const) if (differs(next[key], before[key])) changed.push(key);
     // The controller holds this object: new numbers apply from its next scheduling decision.
     Object.assign(this.policy, policyOf(next));
-    if (changed.includes('probe') && this.desired?.appliedRevision !== undefined) {
-      // Re-apply the same desired state: every server is scheduled again now, on the new interval,
-      // instead of waiting out the old one.
-      this.applyDesired(this.desired.appliedRevision, this.desired.appliedServers());
+    let reapply = changed.includes('probe');
+    if (differs(next.targetNetworks, before.targetNetworks) || this.targets.held !== undefined) {
+      // Every applied server is judged against the new networks at once: the excluded ones stop
+      // being probed now — unless that would drop more than holds.maxRemovedFraction of the fleet.
+      const outcome = this.targets.propose(next.targetNetworks, this.desired?.appliedServers() ?? [], next.holds.maxRemovedFraction);
+      if (outcome.result === 'applied') {
+        changed.push('targetNetworks');
+        reapply = true;
+        if (outcome.excluded.length > 0) log.warn({ excluded: outcome.excluded.length }, 'servers outside the new target networks are no longer probed');
+      } else if (outcome.result === 'held') {
+        changed.push('targetNetworks (held)');
+        log.warn({ id: outcome.held.id, affected: outcome.held.affected.length, message: outcome.held.message }, 'target networks change held until an operator confirms it');
+      }
+      this.updateDesiredMetrics();
     }
+    // Re-apply the same desired state: every server is scheduled again now, on the new interval,
+    // instead of waiting out the old one, and judged against the target networks.
+    if (reapply) this.reapplyDesired();
     if (differs(next.holds, before.holds)) {
       this.desired?.setHolds({ ...next.holds });
       changed.push('holds');

@@ -44,6 +44,12 @@ export interface StatusArchiver {
   archive(server: string): void | Promise<void>;
 }
 
+/** Last-known-good manifests kept across restarts (src/source/last-good.ts). */
+export interface LastGoodPersistence {
+  load(): Promise<Map<string, AppliedServer>>;
+  save(servers: readonly AppliedServer[]): Promise<void>;
+}
+
 export type HoldReason = 'Rollback' | 'TooManyRemovals';
 export type RefuseReason = 'OperatorDocumentsInvalid' | 'LoadFailed';
 
@@ -97,6 +103,8 @@ export interface DesiredStateOptions {
   operatorEmail?: string;
   sourceDescription?: string;
   now?: () => Date;
+  /** Where last-known-good manifests survive a restart; in memory only without it. */
+  lastGood?: LastGoodPersistence;
 }
 
 export interface ApplyFlags {
@@ -120,6 +128,8 @@ export class DesiredState {
   private held: { info: HeldRevision; snapshot: Snapshot } | undefined;
   private refused: RefusedRevision | undefined;
   private findings: Finding[] = [];
+  /** Last-good manifests saved by an earlier run, read at the first revision applied. */
+  private persisted: Map<string, AppliedServer> | undefined;
   /** Serialises apply/confirm: two revisions are never applied at once. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -229,6 +239,24 @@ export class DesiredState {
       }
     }
     const removed: string[] = [];
+    // After a restart, the servers applied before are not in memory: their saved last-good manifests are.
+    const lastGood = this.options.lastGood;
+    if (lastGood !== undefined && this.persisted === undefined) {
+      try {
+        this.persisted = await lastGood.load();
+      } catch (err) {
+        log.warn({ err }, 'last-good manifests could not be read');
+        this.persisted = new Map();
+      }
+    }
+    for (const [name, saved] of this.persisted ?? []) {
+      if (next.has(name) || previous.has(name)) continue;
+      const fileFindings = errorsByFile.get(saved.document.file);
+      if (fileFindings === undefined || fileFindings.length === 0) continue;
+      attributed.add(saved.document.file);
+      next.set(name, { ...saved, condition: { type: 'ManifestInvalid', revision, findings: fileFindings } });
+      keptLastGood.push(name);
+    }
     for (const [name, before] of previous) {
       if (next.has(name)) continue;
       const fileFindings = errorsByFile.get(before.document.file);
@@ -279,6 +307,10 @@ export class DesiredState {
     this.servers = next;
     this.revision = revision;
     this.appliedAt = this.now().toISOString();
+    if (lastGood !== undefined) {
+      this.persisted = new Map([...next].map(([n, s]) => [n, { name: n, document: s.document, revision: s.revision }]));
+      void lastGood.save([...next.values()]).catch((err: unknown) => log.error({ err }, 'last-good manifests not saved'));
+    }
     this.held = undefined;
     this.refused = undefined;
     this.findings = errors.filter((f) => !attributed.has(f.file));

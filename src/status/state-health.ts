@@ -93,8 +93,13 @@ export class StateHealth {
     this.arm();
   }
 
-  succeeded(_kind: StateWriteKind): void {
-    if (this.ok) return;
+  /**
+   * A write succeeded. A journal append is not proof that space returned (a line may still fit in
+   * the page its file already has, where a new file fits nowhere): only a file written whole (the
+   * check file, a status file, an outbox record) makes the folder writable again.
+   */
+  succeeded(kind: StateWriteKind): void {
+    if (this.ok || kind === 'journal') return;
     this.ok = true;
     this.since = this.now();
     this.o.logger.info({ stateDir: this.o.stateDir, unwritten: this.unwrittenTotal() }, 'state folder writable again');

@@ -1,0 +1,103 @@
+/**
+ * Last-known-good manifests, per server, in the state folder (`<stateDir>/last-good/<server>.json`):
+ * the newest manifest of each server that was valid when applied. After a restart a server whose
+ * manifest is invalid in the revision being applied keeps being watched from this one (the same
+ * rule as while the daemon runs), instead of silently dropping out of the fleet.
+ */
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { Logger } from '../log.ts';
+import type { LoadedDocument, Owner, ServerDocument } from '../manifest/types.ts';
+import type { AppliedServer, LastGoodPersistence } from './desired.ts';
+
+export const LAST_GOOD_DIR = 'last-good';
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+interface LastGoodRecord {
+  v: 1;
+  name: string;
+  revision: string;
+  file: string;
+  owner: Owner;
+  doc: ServerDocument;
+}
+
+function documentOf(r: LastGoodRecord): LoadedDocument<ServerDocument> {
+  // Positions are those of a revision no longer at hand: findings point at the file's top.
+  return { kind: 'Server', doc: r.doc, file: r.file, owner: r.owner, positionOf: () => ({ line: 1, col: 1 }) };
+}
+
+export interface LastGoodStoreOptions {
+  stateDir: string;
+  logger: Logger;
+  /** Told of each failed write (the state folder's health). */
+  onWriteError?: (err: unknown) => void;
+}
+
+export class LastGoodStore implements LastGoodPersistence {
+  private readonly dir: string;
+  /** What is on disk, by server: the JSON text (a manifest unchanged is not written again). */
+  private readonly saved = new Map<string, string>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: LastGoodStoreOptions) {
+    this.dir = path.join(o.stateDir, LAST_GOOD_DIR);
+  }
+
+  async load(): Promise<Map<string, AppliedServer>> {
+    const out = new Map<string, AppliedServer>();
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+      throw err;
+    }
+    for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+      try {
+        const text = await readFile(path.join(this.dir, n), 'utf8');
+        const r = JSON.parse(text) as LastGoodRecord;
+        if (r.v !== 1 || typeof r.name !== 'string' || `${r.name}.json` !== n || typeof r.doc?.spec?.address !== 'string') throw new Error('not a last-good record');
+        this.saved.set(r.name, text);
+        out.set(r.name, { name: r.name, document: documentOf(r), revision: r.revision });
+      } catch (err) {
+        this.o.logger.warn({ err, file: path.join(LAST_GOOD_DIR, n) }, 'last-good manifest unreadable; ignored');
+      }
+    }
+    return out;
+  }
+
+  /** After a revision is applied: each valid server's manifest is saved (if changed); servers gone are forgotten. */
+  save(servers: readonly AppliedServer[]): Promise<void> {
+    const run = this.chain.then(() => this.saveNow(servers));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async saveNow(servers: readonly AppliedServer[]): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o750 });
+    const keep = new Set<string>();
+    for (const s of servers) {
+      if (!NAME_RE.test(s.name)) continue;
+      keep.add(s.name);
+      if (s.condition !== undefined) continue; // running on its last good one: that file stays
+      const record: LastGoodRecord = { v: 1, name: s.name, revision: s.revision, file: s.document.file, owner: s.document.owner, doc: s.document.doc };
+      const text = `${JSON.stringify(record)}\n`;
+      if (this.saved.get(s.name) === text) continue;
+      try {
+        await writeFileAtomic(path.join(this.dir, `${s.name}.json`), text, { mode: 0o640 });
+        this.saved.set(s.name, text);
+      } catch (err) {
+        this.o.onWriteError?.(err);
+        this.o.logger.error({ err, server: s.name }, 'last-good manifest not saved');
+        return;
+      }
+    }
+    for (const name of [...this.saved.keys()]) {
+      if (keep.has(name)) continue;
+      await unlink(path.join(this.dir, `${name}.json`)).catch(() => undefined);
+      this.saved.delete(name);
+    }
+  }
+}
