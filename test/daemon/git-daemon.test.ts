@@ -153,9 +153,11 @@ describe('mamori run on a git remote', () => {
     expect(stdout).toContain('applied');
     expect(await statusField(daemon, 'desired', 'revision')).toBe(older);
     expect(await statusField(daemon, 'desired', 'held')).toBeUndefined();
-    // web04 was removed by the rollback: its status archived, not deleted.
-    await expect.poll(() => readdirSync(join(repo.dir, 'state', 'status', 'archive')).some((f) => f.startsWith('web04')), { timeout: 15_000, interval: 100 }).toBe(true);
-    expect(existsSync(join(repo.dir, 'state', 'status', 'web04.yaml'))).toBe(false);
+    // web04 was removed by the rollback: its status file stays, and says nobody probes it any more
+    // (it is archived after a retention, never deleted).
+    const web04 = join(repo.dir, 'state', 'status', 'web04.yaml');
+    await expect.poll(() => existsSync(web04) && /type: Monitored\n\s+status: "?False"?\n\s+reason: Removed/.test(readFileSync(web04, 'utf8')), { timeout: 15_000, interval: 100 }).toBe(true);
+    expect(readFileSync(web04, 'utf8')).not.toMatch(/type: Ready\n\s+status: "?True"?/);
   });
 
   it('serves /metrics as Prometheus text with probe results, latency, states and the revision', async () => {

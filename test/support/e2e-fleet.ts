@@ -4,6 +4,7 @@
  * mamori's mail (parsed by mailparser), and `mamori run` as a child process following the remote.
  * Assertions read structured data: the journal, the status files, /api/status and parsed e-mails.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,6 +38,8 @@ export interface E2eFleetOptions {
   probe?: ProbeSettings;
   remediation?: FleetConfigOptions['remediation'];
   massFailure?: FleetConfigOptions['massFailure'];
+  /** The state folder on a tmpfs of this size (mount(8) size=, e.g. '4m'): a disk a test can fill. */
+  stateTmpfs?: string;
 }
 
 export interface E2eFleet {
@@ -76,6 +79,11 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
   let lab: Lab | undefined;
   let repo: GitFixture | undefined;
   let smtp: SmtpSink | undefined;
+  let mountedState: string | undefined;
+  const unmount = (): void => {
+    if (mountedState !== undefined) execFileSync('umount', ['-l', mountedState]);
+    mountedState = undefined;
+  };
   try {
     lab = await startLab({ id: o.labId, hosts: o.hosts.map((h) => ({ name: h.name, variant: h.variant ?? 'standard' })) });
     const l = lab;
@@ -97,6 +105,10 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
     const webhookSecret = `webhook-${process.pid}-${Date.now()}`;
     await writeLabSecrets(secretsDir, l, { [WEBHOOK_SECRET_REF]: webhookSecret });
     await mkdir(join(r.dir, 'state'), { recursive: true });
+    if (o.stateTmpfs !== undefined) {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${o.stateTmpfs},mode=0700`, 'tmpfs', join(r.dir, 'state')]);
+      mountedState = join(r.dir, 'state');
+    }
     const configPath = join(r.dir, 'mamori.yaml');
     writeFileSync(
       configPath,
@@ -173,6 +185,7 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
         killStrays();
         await sink.close();
         await l.stop();
+        unmount();
         r.cleanup();
       },
     };
@@ -181,6 +194,11 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
     killStrays();
     await smtp?.close().catch(() => undefined);
     await lab?.stop().catch(() => undefined);
+    try {
+      unmount();
+    } catch {
+      // already gone
+    }
     repo?.cleanup();
     throw err;
   }
