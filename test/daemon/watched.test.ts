@@ -4,16 +4,18 @@
  * monitored; gauges read the controller after a restart; a SIGHUP that narrows the target networks
  * stops probes to the excluded servers at once, or is held past holds.maxRemovedFraction.
  */
+import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { ServerStatus } from '../../src/status/model.ts';
 import { REPO_ROOT, serverPath, serverYaml } from '../source/git-fixture.ts';
-import { freePort, killStrays, spawnDaemon, statusField, type DaemonProcess } from './daemon-process.ts';
+import { BIN, freePort, killStrays, spawnDaemon, statusField, type DaemonProcess } from './daemon-process.ts';
 
 /** An HTTP server on one loopback address that counts the probes it gets. */
 class Web {
@@ -207,8 +209,8 @@ describe('every server watched, or said not to be', () => {
     expect(c.since(t2)).toBeGreaterThan(0);
 
     // mamori confirm targets-…: applied; b and c are no longer probed.
-    const confirm = await d.post('/api/confirm', JSON.stringify({ revision: id }), { 'content-type': 'application/json' });
-    expect(confirm.status).toBe(200);
+    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'confirm', id, '--config', config], { cwd: dir, encoding: 'utf8' });
+    expect(stdout).toContain('applied');
     await sleep(interval + 600);
     const t3 = Date.now();
     await sleep(1500);
