@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createProberRegistry } from '../src/probe/registry.ts';
 import type { ProbeTarget, ServiceName } from '../src/probe/types.ts';
 import { responderAddresses } from '../test/probe/light-responder.ts';
+import { generate } from 'selfsigned';
 import { startLab, type Lab } from '../test/lab/index.ts';
 import { LAB_TARGETS } from '../test/support/targets.ts';
 
@@ -168,6 +169,23 @@ const BLACKBOX_CONFIG = `modules:
       query_response:
         - expect: "^220 "
         - send: "QUIT\\r"
+  smtp_starttls:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls_config:
+        insecure_skip_verify: true
+      query_response:
+        - expect: "^220 "
+        - send: "EHLO prober\r"
+        - expect: "^250-STARTTLS"
+        - send: "STARTTLS\r"
+        - expect: "^220"
+        - starttls: true
+        - send: "EHLO prober\r"
+        - expect: "^250 "
+        - send: "QUIT\r"
   ssh_banner:
     prober: tcp
     timeout: 5s
@@ -244,7 +262,7 @@ function ratio(figures: Figure[], target: string, a: string, b: string): string 
 }
 
 export async function run(): Promise<void> {
-  const only = new Set((process.env.PROBE_BENCH ?? 'light,http,smtp,ssh').split(','));
+  const only = new Set((process.env.PROBE_BENCH ?? 'light,http,smtp,starttls,ssh').split(','));
   const dir = await mkdtemp(join(tmpdir(), 'mamori-bench-probe-'));
   const figures: Figure[] = [];
   let lab: Lab | undefined;
@@ -280,8 +298,10 @@ export async function run(): Promise<void> {
       responder = undefined;
     }
 
-    if (only.has('http') || only.has('smtp') || only.has('ssh')) {
-      lab = await startLab({ id: LAB_ID, hosts: [{ name: 'bench' }] });
+    if (only.has('http') || only.has('smtp') || only.has('starttls') || only.has('ssh')) {
+      // exim and dovecot with TLS (a self-signed certificate made now): STARTTLS rows beside the banner ones.
+      const pems = await generate([{ name: 'commonName', value: 'bench.lab.test' }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256', notAfterDate: new Date(Date.now() + 30 * 86_400_000) });
+      lab = await startLab({ id: LAB_ID, hosts: [{ name: 'bench', mailTls: { cert: pems.cert, key: pems.private } }] });
       const address = lab.hosts[0]?.address as string;
       const lab1 = (service: ServiceName) => (): ProbeTarget => ({ service, address, timeoutMs: 5000 });
       const box = bb;
@@ -302,6 +322,17 @@ export async function run(): Promise<void> {
             () => mamoriLoad(t, 16, lab1('smtp')),
             () => blackboxLoad(box, dir, t, 16, 'smtp_banner', [`${address}:25`]),
             () => pluginLoad(t, 16, 'check_smtp', () => ['-H', address, '-t', '5']),
+          ])),
+        );
+      }
+      if (only.has('starttls')) {
+        // The same conversation for both: banner, EHLO, STARTTLS, handshake, EHLO inside TLS, QUIT.
+        const t = 'lab exim (SMTP STARTTLS)';
+        figures.push(
+          ...(await interleaved([
+            () => mamoriLoad(t, 16, (): ProbeTarget => ({ service: 'smtp', address, timeoutMs: 5000, starttls: true })),
+            () => blackboxLoad(box, dir, t, 16, 'smtp_starttls', [`${address}:25`]),
+            () => pluginLoad(t, 16, 'check_smtp', () => ['-H', address, '-S', '-t', '5']),
           ])),
         );
       }
