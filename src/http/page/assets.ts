@@ -58,7 +58,7 @@ table.grid{border-collapse:separate;border-spacing:6px}
 h2{font-size:15px;margin:22px 0 8px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:12px;margin-top:14px}
 .card{border-radius:12px;padding:12px 14px;border:1px solid}.card-head{display:flex;justify-content:space-between;font-weight:700;font-size:16px}
-.card-sub,.card-foot{font-size:12px;opacity:.9}.card .spark{margin:6px 0}
+.card-sub,.card-foot,.card-cert{font-size:12px;opacity:.9}.card-cert.cert-bad{font-weight:600}.card .spark{margin:6px 0}
 table.conds{border-collapse:collapse;width:100%;background:var(--panel);border-radius:10px;overflow:hidden;border:1px solid var(--line)}
 .conds th,.conds td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);font-size:13px;vertical-align:top}
 .conds th{font-size:11px;text-transform:uppercase;color:var(--muted);letter-spacing:.05em}

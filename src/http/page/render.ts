@@ -23,6 +23,16 @@ function ago(iso: string | undefined, now: number): string {
   return `${Math.floor(s / 86400)} d ago`;
 }
 
+/** A service's certificate in one line: when it expires, who issued it, and what does not verify. */
+function certificateLine(c: NonNullable<ServerStatus['services'][string]['certificate']>, now: number): SafeHtml {
+  const notAfter = c.notAfter !== undefined ? Date.parse(c.notAfter) : Number.NaN;
+  const days = Number.isFinite(notAfter) ? Math.floor((notAfter - now) / 86_400_000) : undefined;
+  const expiry = days === undefined ? 'expiry unknown' : days < 0 ? `expired ${c.notAfter?.slice(0, 10)}` : `expires ${c.notAfter?.slice(0, 10)} (${days} d)`;
+  const problems = [c.selfSigned ? 'self-signed' : c.chainError !== undefined && c.chainError !== 'CERT_HAS_EXPIRED' ? `untrusted (${c.chainError})` : '', c.nameError !== undefined ? 'name mismatch' : ''].filter((x) => x !== '');
+  const cls = c.stage === 'ok' && problems.length === 0 ? 'cert-ok' : 'cert-bad';
+  return html`<div class="card-cert ${cls}" data-cert-stage="${c.stage}">TLS certificate: ${expiry}${c.issuer ? ` · ${c.issuer}` : ''}${problems.length > 0 ? ` · ${problems.join(', ')}` : ''}</div>`;
+}
+
 function when(iso: string | undefined, now: number): SafeHtml {
   if (iso === undefined) return html``;
   return html`<time datetime="${iso}" title="${iso}">${ago(iso, now)}</time>`;
@@ -267,6 +277,7 @@ export function renderServer(data: PageData, name: string, options: ViewOptions)
       <div class="card-sub">${look.words}${st.escalation ? ` — ${st.escalation}` : st.hold ? ` — held: ${st.hold}` : ''} · since ${when(st.since, data.now)}</div>
       ${sparkline(data.latencies(s.metadata.name, svc), { label: `${svc} latency`, width: 220, height: 40 })}
       <div class="card-foot">${st.lastProbe ? html`last probe ${when(st.lastProbe.at, data.now)}: ${st.lastProbe.up === true ? `up, ${formatMs(st.lastProbe.latencyMs ?? 0)}` : st.lastProbe.up === false ? `failed (${st.lastProbe.failureKind ?? 'down'})` : 'unknown'}` : 'not probed yet'}${st.consecutiveFailures > 0 ? ` · ${st.consecutiveFailures} failures in a row` : ''}</div>
+      ${st.certificate ? certificateLine(st.certificate, data.now) : ''}
     </div>`;
   })}</section>
   <h2>Conditions</h2>
