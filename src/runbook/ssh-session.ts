@@ -39,6 +39,14 @@ export const LEGACY_ALGORITHMS = {
   hmac: { append: ['hmac-sha1'] },
 } as const;
 
+/** ssh2's trace names → the words of a NoCommonAlgorithm error. */
+const OFFER_NAMES: Record<string, string> = {
+  'KEX method': 'key exchange',
+  'Host key format': 'host key',
+  'C->S cipher': 'ciphers',
+  'C->S MAC': 'MACs',
+};
+
 export function fingerprintOf(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
@@ -171,6 +179,15 @@ export class SshSession {
         config.tryKeyboard = true;
         client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => password)));
       }
+      // What the server offers, from ssh2's handshake trace: named in a NoCommonAlgorithm error,
+      // so the operator sees whether legacyAlgorithms would help. Server text: bounded.
+      const offered = new Map<string, string>();
+      config.debug = (line: string): void => {
+        const m = /Handshake: \(remote\) (KEX method|Host key format|C->S cipher|C->S MAC): (.{0,400})/.exec(line);
+        if (m?.[1] && m[2] !== undefined && offered.size < 8) offered.set(m[1], m[2].replace(/[^\w@.,+-]/g, ''));
+      };
+      const offeredText = (): string =>
+        offered.size === 0 ? '' : `; the server offers ${[...offered].map(([k, v]) => `${OFFER_NAMES[k] ?? k} ${v}`).join('; ')}`;
       if (target.legacyAlgorithms) {
         config.algorithms = {
           kex: { ...LEGACY_ALGORITHMS.kex, append: [...LEGACY_ALGORITHMS.kex.append] },
@@ -194,7 +211,7 @@ export class SshSession {
         } else if (err.level === 'client-timeout') {
           fail('Timeout', `no SSH handshake with ${target.host}:${target.port} in time`, err);
         } else if (/no matching/i.test(err.message)) {
-          fail('NoCommonAlgorithm', `no common SSH algorithm with ${target.host}: ${err.message}`, err);
+          fail('NoCommonAlgorithm', `no common SSH algorithm with ${target.host}: ${err.message}${offeredText()}${target.legacyAlgorithms ? '' : ' (an OpenSSH 4.x-era server needs spec.access.legacyAlgorithms: true)'}`, err);
         } else if (err.level === 'client-socket' || err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ETIMEDOUT') {
           fail('Unreachable', `cannot connect to ${target.host}:${target.port}: ${err.message}`, err);
         } else {

@@ -2,6 +2,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { defaultLabDir, failedLabDir, labRecordPath, netnsPrefix, vethPrefix, checkLabId } from './names.ts';
 import { deleteNetwork } from './network.ts';
+import { removeNspawnCgroups } from './nspawn.ts';
 import { run, sleep } from './run.ts';
 
 /** Programs of ours whose command line names the lab folder: only these are killed by folder. */
@@ -99,7 +100,7 @@ export async function killAndWait(pids: readonly number[], timeoutMs = 5_000): P
  * pid, found through its network namespaces and its folder), mounts, namespaces, veths, bridge,
  * /etc/netns entries, folder and record. Idempotent; what startLab does first.
  */
-export async function cleanStaleLab(id: number, dirOverride?: string): Promise<void> {
+export async function cleanStaleLab(id: number, dirOverride?: string, opts: { keepFailed?: boolean } = {}): Promise<void> {
   checkLabId(id);
   const dirs = new Set([await readLabDir(id), defaultLabDir(id)]);
   if (dirOverride) dirs.add(resolve(dirOverride));
@@ -115,6 +116,8 @@ export async function cleanStaleLab(id: number, dirOverride?: string): Promise<v
       await run('umount', ['-l', target]);
     }
   }
+  // Each systemd host's container had a cgroup of its own, named after its netns.
+  await removeNspawnCgroups(netnsPrefix(id));
   const namespaces = await listNetns(id);
   await deleteNetwork(id, namespaces, await listVeths(id));
   try {
@@ -131,5 +134,5 @@ export async function cleanStaleLab(id: number, dirOverride?: string): Promise<v
     }
   }
   await rm(labRecordPath(id), { force: true });
-  await rm(failedLabDir(id), { recursive: true, force: true });
+  if (!opts.keepFailed) await rm(failedLabDir(id), { recursive: true, force: true });
 }

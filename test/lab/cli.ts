@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { attachLab, listeningPorts, startLab } from './lab.ts';
 import { cleanStaleLab } from './clean.ts';
-import { LAB_SERVICES, LAB_VARIANTS, type LabHostSpec, type LabService, type LabVariant, type PowerAction } from './types.ts';
+import { LAB_SERVICES, LAB_VARIANTS, initOf, releaseOf, type LabHostSpec, type LabService, type LabVariant, type PowerAction } from './types.ts';
 import { labRecordPath } from './names.ts';
 import { existsSync } from 'node:fs';
 import { run } from './run.ts';
@@ -51,7 +51,8 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         out(
           `${h.name.padEnd(10)} ${h.variant.padEnd(10)} ${h.address.padEnd(13)} ${h.hostKeyFingerprint} (${h.hostKeyAlgorithm}) ` +
             `bmc 127.0.0.1:${h.bmc.port} user ${h.bmc.user} password file ${h.bmc.passwordFile}` +
-            (h.variant === 'passphrase' ? ` pass phrase file ${h.dir}/ssl-passphrase` : ''),
+            ` ${h.init} "${h.os}"` +
+            (h.sslPassphrase ? ` pass phrase file ${h.dir}/ssl-passphrase` : ''),
         );
       }
     });
@@ -70,7 +71,10 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       const ports = [...(await listeningPorts(lab.dir, h))];
       const link = await run('ip', ['-n', h.netns, '-o', 'link', 'show', 'eth0']);
       const carrier = /LOWER_UP/.test(link.stdout) ? 'link up' : 'link down';
-      out(`${h.name.padEnd(10)} ${h.address.padEnd(13)} power ${power} ${carrier} listening ${ports.sort((a, b) => a - b).join(',') || '-'}`);
+      out(
+        `${h.name.padEnd(10)} ${h.address.padEnd(13)} ${h.variant.padEnd(10)} ${(h.init ?? initOf(h.variant)).padEnd(7)} ${(h.os ?? releaseOf(h.variant)).padEnd(38)} ` +
+          `power ${power} ${carrier} listening ${ports.sort((a, b) => a - b).join(',') || '-'}`,
+      );
     }
   });
 

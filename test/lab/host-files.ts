@@ -3,7 +3,8 @@ import { chmod, chown, copyFile, mkdir, readFile, symlink, writeFile } from 'nod
 import { join } from 'node:path';
 import { MANAGEMENT_UID, MANAGEMENT_USER } from './names.ts';
 import { runOk } from './run.ts';
-import type { LabMailTls, LabVariant } from './types.ts';
+import { writeSystemdHost } from './systemd-host.ts';
+import { initOf, type LabMailTls, type LabVariant } from './types.ts';
 
 /** What a host's folder is made from. */
 export interface HostPlan {
@@ -44,13 +45,19 @@ const SSHD_COMMON = [
   'Subsystem sftp internal-sftp',
 ];
 
-/** The algorithms an OpenSSH 4.3 of CentOS 5 offers (LAB.md): no modern client default matches. */
+/**
+ * Only what an OpenSSH 4.3 of CentOS 5 offers: no modern client default matches. One deviation
+ * the lab cannot avoid: OpenSSH 9.2 always answers a client's ext-info-c with server-sig-algs
+ * listing rsa-sha2-256/512 (OpenSSH 4.x sends no ext-info at all), and clients (OpenSSH, ssh2)
+ * then sign with rsa-sha2 and cannot be told otherwise; so user signatures in rsa-sha2 are
+ * accepted beside ssh-rsa. Everything negotiated in the key exchange is 4.x's.
+ */
 const SSHD_LEGACY = [
   'HostKey /etc/ssh/ssh_host_rsa_key',
-  'KexAlgorithms diffie-hellman-group1-sha1,diffie-hellman-group14-sha1',
+  'KexAlgorithms diffie-hellman-group-exchange-sha1,diffie-hellman-group14-sha1,diffie-hellman-group1-sha1',
   'HostKeyAlgorithms ssh-rsa',
-  'Ciphers aes128-cbc,3des-cbc',
-  'MACs hmac-sha1',
+  'Ciphers aes128-cbc,aes192-cbc,aes256-cbc,3des-cbc',
+  'MACs hmac-sha1,hmac-md5',
   'PubkeyAcceptedAlgorithms ssh-rsa,rsa-sha2-256,rsa-sha2-512',
 ];
 
@@ -179,6 +186,7 @@ ftpd_banner=(vsFTPd 2.0.5)
  * httpd, redhat-release), the bind-mounted folders, and makes its host key and certificate.
  */
 export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<HostKeys> {
+  if (initOf(plan.variant) === 'systemd') return writeSystemdHost(plan, SSHD_COMMON, signal);
   const { dir, labDir, name, variant } = plan;
   const etc = join(dir, 'etc');
   const dirs = [

@@ -11,9 +11,10 @@ import {
 } from './names.ts';
 import { answersPing, createBridge, createHostNet, forgetNeighbour, linkPassing, linkPlugged, setLink } from './network.ts';
 import { run, runOk, sleep } from './run.ts';
+import { nspawnRoot, processRuns, unmountNspawnRoot } from './nspawn.ts';
 import {
-  LAB_SERVICES, LAB_VARIANTS, SERVICE_PORTS, type ConsoleResult, type Lab, type LabHost, type LabService,
-  type PowerAction, type PowerState, type StartLabOptions,
+  LAB_SERVICES, LAB_VARIANTS, SERVICE_PORTS, hasSslPassphrase, initOf, releaseOf, servicesOf, type ConsoleResult, type Lab,
+  type LabHost, type LabService, type PowerAction, type PowerState, type StartLabOptions,
 } from './types.ts';
 
 const ASSETS = fileURLToPath(new URL('./assets/', import.meta.url));
@@ -36,6 +37,17 @@ const SERVICE_LOGS: Record<LabService, string[]> = {
   sendmail: ['log/sendmail.out', 'log/exim4/mainlog', 'log/exim4/paniclog'],
   xinetd: ['log/xinetd.out'],
   inetd: ['log/inetd.out'],
+  telnet: [],
+};
+
+/** On a systemd host: the unit of each service, and its logs on the host's disk. */
+const SYSTEMD_UNIT: Partial<Record<LabService, string>> = {
+  sshd: 'sshd.service', httpd: 'httpd.service', vsftpd: 'vsftpd.service', dovecot: 'dovecot.service', telnet: 'telnet.socket',
+};
+const SYSTEMD_LOGS: Partial<Record<LabService, string[]>> = {
+  httpd: ['root/var/log/httpd/error_log'],
+  vsftpd: ['root/var/log/vsftpd.log'],
+  dovecot: ['root/var/log/dovecot.log'],
 };
 
 async function tail(path: string, lines = 8): Promise<string> {
@@ -71,11 +83,19 @@ export async function listeningPorts(labDir: string, host: LabHost): Promise<Set
   return ports;
 }
 
+/**
+ * The machine's pid of a host's init, while it runs: init.sh of a SysV host, or the systemd
+ * (PID 1 of its container) whose parent is this host's systemd-nspawn.
+ */
 async function initPid(labDir: string, host: LabHost): Promise<number | undefined> {
   try {
     const pid = Number((await readFile(join(host.dir, 'init.pid'), 'utf8')).trim());
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    if (/^State:\s*Z/m.test(status)) return undefined;
+    if (!(await processRuns(pid))) return undefined;
+    if (initOf(host.variant) === 'systemd') {
+      const ppid = /^PPid:\s*(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
+      const parent = (await readFile(`/proc/${ppid}/cmdline`, 'utf8')).split('\0');
+      return (parent[0] ?? '').endsWith('systemd-nspawn') && parent.includes(nspawnRoot(host.dir)) ? pid : undefined;
+    }
     const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
     return argv.includes(join(labDir, 'bin', 'init.sh')) && argv.includes(host.dir) ? pid : undefined;
   } catch {
@@ -134,7 +154,7 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
 
   const waitReady = async (name: string, opts: { timeoutMs?: number; services?: readonly LabService[] } = {}): Promise<void> => {
     const h = host(name);
-    const services = opts.services ?? LAB_SERVICES;
+    const services = opts.services ?? servicesOf(h.variant);
     const ports = services.flatMap((s) => SERVICE_PORTS[s]);
     const until = Date.now() + (opts.timeoutMs ?? 30_000);
     const pending = await waitPorts(h, ports, 'open', opts.timeoutMs ?? 30_000);
@@ -147,7 +167,8 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
     const down = services.filter((s) => SERVICE_PORTS[s].some((p) => pending.includes(p)));
     const parts: string[] = [];
     for (const s of down) {
-      const logs = await Promise.all(SERVICE_LOGS[s].map(async (f) => [f, await tail(join(h.dir, f))] as const));
+      const files = initOf(h.variant) === 'systemd' ? (SYSTEMD_LOGS[s] ?? []) : SERVICE_LOGS[s];
+      const logs = await Promise.all(files.map(async (f) => [f, await tail(join(h.dir, f))] as const));
       const text = logs.filter(([, t]) => t !== '').map(([f, t]) => `--- ${f}\n${t}`).join('\n');
       parts.push(`${s} (port ${SERVICE_PORTS[s].join(',')}) is not listening${text ? `:\n${text}` : ' and wrote no log'}`);
     }
@@ -195,10 +216,14 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
     async breakService(name, service) {
       const h = host(name);
       if (!LAB_SERVICES.includes(service)) throw new Error(`lab ${id}: no service "${String(service)}"`);
-      const r = await consoleRun(
-        name,
-        `p=$(cat /var/run/${service}.pid 2>/dev/null) && [ -n "$p" ] && kill -KILL -- "-$p" "$p" 2>/dev/null; exit 0`,
-      );
+      if (!servicesOf(h.variant).includes(service)) throw new Error(`lab ${id}: ${name} (${h.variant}) runs no ${service}`);
+      const unit = SYSTEMD_UNIT[service];
+      // A systemd host: the unit's processes die of SIGKILL (a socket unit, which systemd itself
+      // holds, is stopped instead: its listener goes away as after a failed socket).
+      const command = initOf(h.variant) === 'systemd' && unit
+        ? (unit.endsWith('.socket') ? `systemctl stop ${unit}` : `systemctl kill -s KILL ${unit}`)
+        : `p=$(cat /var/run/${service}.pid 2>/dev/null) && [ -n "$p" ] && kill -KILL -- "-$p" "$p" 2>/dev/null; exit 0`;
+      const r = await consoleRun(name, command);
       if (r.code !== 0) throw new Error(`lab ${id}: could not kill ${service} on ${name}: ${r.stderr}`);
       const left = await waitPorts(h, SERVICE_PORTS[service], 'closed', 10_000);
       if (left.length > 0) throw new Error(`lab ${id}: ${service} on ${name} still listens on ${left.join(',')} after SIGKILL`);
@@ -221,7 +246,7 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
   };
 }
 
-async function stopLab(record: LabRecord): Promise<void> {
+async function stopLab(record: LabRecord, opts: { keepFailed?: boolean } = {}): Promise<void> {
   // The BMCs first (a power-on hook must not boot a host we are tearing down), then the hosts'
   // inits (PID 1: the whole host ends with it), then the rest by namespace and folder.
   const bmc: number[] = [];
@@ -240,13 +265,13 @@ async function stopLab(record: LabRecord): Promise<void> {
     if (p !== undefined) inits.push(p);
   }
   await killAndWait(inits);
-  await cleanStaleLab(record.id, record.dir);
+  await cleanStaleLab(record.id, record.dir, opts);
 }
 
 async function readPassphrases(hosts: readonly LabHost[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const h of hosts) {
-    if (h.variant !== 'passphrase') continue;
+    if (!hasSslPassphrase(h.variant)) continue;
     out[h.name] = (await readFile(join(h.dir, 'ssl-passphrase'), 'utf8')).trim();
   }
   return out;
@@ -323,6 +348,8 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
   const hosts: LabHost[] = opts.hosts.map((spec, index) => ({
     name: spec.name,
     variant: spec.variant ?? 'standard',
+    os: releaseOf(spec.variant ?? 'standard'),
+    init: initOf(spec.variant ?? 'standard'),
     address: hostAddress(id, index),
     netns: netnsName(id, spec.name),
     hostKeyFingerprint: '',
@@ -394,7 +421,10 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
 async function stopProcessesAndNetwork(record: LabRecord): Promise<string> {
   const keep = failedLabDir(record.id);
   await rm(keep, { recursive: true, force: true });
+  // A systemd host's root is an overlay of the whole machine: never copy through it (its
+  // writes are in upper/, which is kept).
+  for (const h of record.hosts) if (initOf(h.variant) === 'systemd') await unmountNspawnRoot(h.dir).catch(() => undefined);
   await run('cp', ['-a', record.dir, keep]);
-  await stopLab(record);
+  await stopLab(record, { keepFailed: true });
   return keep;
 }

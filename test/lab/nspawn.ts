@@ -115,6 +115,8 @@ export async function prepareNspawnRoot(o: NspawnOptions): Promise<string> {
     const file = typeof f === 'string' ? { content: f } : f;
     const target = join(root, path);
     await mkdir(dirname(target), { recursive: true });
+    // Replace, never write through: the machine's file may be a symlink (an alias unit).
+    await rm(target, { force: true });
     await writeFile(target, file.content, { mode: file.mode ?? 0o644 });
     await chmod(target, file.mode ?? 0o644);
   }
@@ -143,11 +145,37 @@ async function firstExisting(paths: readonly string[]): Promise<string | undefin
   return undefined;
 }
 
-/** The systemd-nspawn command line that boots the prepared root (what power scripts run). */
+/**
+ * Moves the shell into a cgroup of its own (CGROUP_PREFIX + machine, under its current cgroup in
+ * the named systemd v1 hierarchy and in the v2 one), then execs the rest. Without it nspawn
+ * (--keep-unit, no systemd on the machine) puts every container in the same cgroup (the
+ * machine's root), and one container's systemd then signals another's processes when it stops
+ * a unit of the same name.
+ */
+const OWN_CGROUP_SH = [
+  'm=$1; shift',
+  'while IFS=: read -r _ ctrl path; do',
+  '  case "$ctrl" in',
+  '    name=systemd) base=/sys/fs/cgroup/systemd ;;',
+  '    "") if [ -d /sys/fs/cgroup/unified ]; then base=/sys/fs/cgroup/unified; else base=/sys/fs/cgroup; fi ;;',
+  '    *) continue ;;',
+  '  esac',
+  '  [ -d "$base" ] || continue',
+  '  d="$base${path%/}/$m"',
+  '  mkdir -p "$d" && echo $$ >"$d/cgroup.procs" || { echo "nspawn: cannot move into cgroup $d" >&2; exit 1; }',
+  'done </proc/self/cgroup',
+  'exec "$@"',
+].join('\n');
+
+/** Each container's own cgroup is named after its machine with this prefix. */
+export const CGROUP_PREFIX = 'mamori-nspawn-';
+
+/** The command line that boots the prepared root (what power scripts run): systemd-nspawn in a cgroup of its own. */
 export function nspawnArgv(o: NspawnOptions): string[] {
   checkOptions(o);
   const net = o.netns === undefined ? [] : [`--network-namespace-path=${o.netns.includes('/') ? o.netns : `/run/netns/${o.netns}`}`];
   return [
+    '/bin/sh', '-c', OWN_CGROUP_SH, 'mamori-nspawn', `${CGROUP_PREFIX}${o.machine}`,
     'systemd-nspawn', '--quiet', '-D', nspawnRoot(o.dir), '--boot', '-M', o.machine,
     // No systemd or dbus on the machine: nspawn must not register, nor make a scope unit.
     '--register=no', '--keep-unit', '--link-journal=no', '--console=read-only',
@@ -292,6 +320,7 @@ function containerOf(o: NspawnOptions, nspawnPid: number, leader: number): Nspaw
     async close() {
       if (await isOurNspawn(nspawnPid, o.dir)) await c.kill();
       await unmountNspawnRoot(o.dir);
+      await removeNspawnCgroups(o.machine);
     },
   };
   return c;
@@ -309,7 +338,7 @@ export async function bootNspawn(o: NspawnOptions, opts: { timeoutMs?: number } 
   await prepareNspawnRoot(o);
   const log = openSync(join(o.dir, 'console.log'), 'a');
   const [file, ...args] = nspawnArgv(o);
-  const child = spawn(file ?? 'systemd-nspawn', args, { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(file ?? '/bin/sh', args, { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
   child.unref();
   const pid = child.pid;
@@ -360,5 +389,19 @@ export async function unmountNspawnRoot(dir: string): Promise<void> {
   if (await isMounted(root)) {
     const r = await run('umount', ['-l', root]);
     if (r.code !== 0) throw new Error(`nspawn: cannot unmount ${root}: ${r.stderr.trim()}`);
+  }
+}
+
+/**
+ * Removes the cgroups of stopped containers whose machine name starts with `machinePrefix`
+ * (deepest first; a cgroup with processes in it stays). Idempotent.
+ */
+export async function removeNspawnCgroups(machinePrefix: string): Promise<void> {
+  if (!/^[a-zA-Z0-9-]+$/.test(machinePrefix)) throw new Error(`nspawn: bad machine prefix "${machinePrefix}"`);
+  for (const base of ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified', '/sys/fs/cgroup']) {
+    const found = await run('find', [base, '-maxdepth', '3', '-type', 'd', '-name', `${CGROUP_PREFIX}${machinePrefix}*`, '-prune'], { timeoutMs: 10_000 });
+    for (const d of found.stdout.split('\n').filter((l) => l.includes(`/${CGROUP_PREFIX}`))) {
+      await run('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', '+'], { timeoutMs: 10_000 });
+    }
   }
 }

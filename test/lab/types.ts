@@ -4,20 +4,56 @@
  * standard: the seed-era CentOS 5 server. passphrase: its httpd start asks the SSL key's pass
  * phrase on the terminal. legacy-ssh: its sshd offers only OpenSSH 4.x-era algorithms and an RSA
  * host key. firewall: iptables in the host drops the management network (the gateway) on the
- * service ports, but not on 22 and not ICMP.
+ * service ports, but not on 22 and not ICMP. el7, el8, el9: a real systemd as PID 1
+ * (systemd-nspawn) with EL's unit names and a real Apache; el7's SSL key is encrypted and
+ * `systemctl restart httpd` asks its pass phrase through systemd's password agent.
  */
-export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall';
+export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall' | 'el7' | 'el8' | 'el9';
 
-export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall'];
+export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall', 'el7', 'el8', 'el9'];
+
+export type InitSystem = 'sysv' | 'systemd';
+
+export function initOf(variant: LabVariant): InitSystem {
+  return variant === 'el7' || variant === 'el8' || variant === 'el9' ? 'systemd' : 'sysv';
+}
+
+/** The first line of the host's /etc/redhat-release (what mamori's OS check reads). */
+export function releaseOf(variant: LabVariant): string {
+  switch (variant) {
+    case 'el7':
+      return 'CentOS Linux release 7.9.2009 (Core)';
+    case 'el8':
+      return 'CentOS Linux release 8.5.2111';
+    case 'el9':
+      return 'CentOS Stream release 9';
+    default:
+      return 'CentOS release 5.11 (Final)';
+  }
+}
+
+/** Hosts whose SSL key is encrypted with a pass phrase (LabHost.sslPassphrase). */
+export function hasSslPassphrase(variant: LabVariant): boolean {
+  return variant === 'passphrase' || variant === 'el7';
+}
 
 /**
- * The daemons of a lab host, by the names ps shows. telnet is served by xinetd, as on a real
- * CentOS 4-6 (the standard runbooks restart it); inetd runs beside it only so that the seed's
- * FreeBSD command `killall -HUP inetd` has a process to reload, and serves nothing mamori probes.
+ * The daemons of a lab host, by the names ps shows (SysV hosts) or their units (systemd hosts).
+ * On SysV hosts telnet is served by xinetd, as on a real CentOS 4-6 (the standard runbooks
+ * restart it); inetd runs beside it only so that the seed's FreeBSD command `killall -HUP
+ * inetd` has a process to reload, and serves nothing mamori probes. On systemd hosts telnet is
+ * telnet.socket (socket-activated, as on EL 7+).
  */
-export type LabService = 'sshd' | 'httpd' | 'vsftpd' | 'dovecot' | 'sendmail' | 'xinetd' | 'inetd';
+export type LabService = 'sshd' | 'httpd' | 'vsftpd' | 'dovecot' | 'sendmail' | 'xinetd' | 'inetd' | 'telnet';
 
-export const LAB_SERVICES: readonly LabService[] = ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'inetd'];
+export const LAB_SERVICES: readonly LabService[] = ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'inetd', 'telnet'];
+
+/** What a host of each kind runs (what waitReady waits for by default). */
+export function servicesOf(variant: LabVariant): readonly LabService[] {
+  return initOf(variant) === 'systemd'
+    ? ['sshd', 'httpd', 'vsftpd', 'dovecot', 'telnet']
+    : ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'inetd'];
+}
 
 /** The TCP ports each daemon listens on inside a host. */
 export const SERVICE_PORTS: Readonly<Record<LabService, readonly number[]>> = {
@@ -29,6 +65,7 @@ export const SERVICE_PORTS: Readonly<Record<LabService, readonly number[]>> = {
   xinetd: [23],
   // echo on the host's own loopback only: a sign of life for readiness, unreachable from outside.
   inetd: [7],
+  telnet: [23],
 };
 
 export type PowerAction = 'off' | 'on' | 'status' | 'cycle' | 'reset' | 'soft';
@@ -63,6 +100,9 @@ export interface LabBmc {
 export interface LabHost {
   name: string;
   variant: LabVariant;
+  /** The release line mamori's OS check reads ('CentOS Linux release 7.9.2009 (Core)'). */
+  os: string;
+  init: InitSystem;
   /** 10.231.<id>.(11 + index) */
   address: string;
   /** Network namespace name: ml<id>-<name>. */
@@ -76,7 +116,7 @@ export interface LabHost {
   /** The fixed MAC of the host's eth0. */
   mac: string;
   bmc: LabBmc;
-  /** The SSL key's pass phrase (passphrase variant only), generated at start. */
+  /** The SSL key's pass phrase (passphrase and el7 variants), generated at start. */
   sslPassphrase?: string;
   /** The host's folder on the machine (its /etc overlay, logs, run files). */
   dir: string;

@@ -41,7 +41,8 @@ export function labServer(lab: Lab, host: LabHost, o: LabServerOptions = {}): Se
     metadata: { name: host.name, customer: 'acme' },
     spec: {
       address: host.address,
-      os: { family: o.family ?? 'centos', version: o.version ?? '5.4' },
+      // The seed-era hosts keep the seed's "5.4"; the others say the release they run.
+      os: { family: o.family ?? 'centos', version: o.version ?? (host.init === 'systemd' ? (/release (\d+(?:\.\d+)?)/.exec(host.os)?.[1] ?? '5.4') : '5.4') },
       plan: 'basic',
       contact: { email: 'ops@acme.example' },
       allowedNetworks: ['210.224.172.0/24', '210.188.224.0/24'],

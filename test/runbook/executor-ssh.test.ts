@@ -119,6 +119,9 @@ describe('the seed judgement over SSH', () => {
     const refused = await runStandard('old', 'http', 'std-httpd-el-sysv', { legacy: false });
     expect(refused.t.verdict).toBe('StepFailed');
     expect(refused.t.message).toMatch(/no common SSH algorithm|no matching/i);
+    // The error names what the server offers: OpenSSH 4.x's key exchanges only.
+    expect(refused.t.message).toContain('the server offers key exchange diffie-hellman-group-exchange-sha1,diffie-hellman-group14-sha1,diffie-hellman-group1-sha1');
+    expect(refused.t.message).toContain('legacyAlgorithms');
     expect(refused.t.acted).toBe(false);
     expect(await listens('old', 80)).toBe(false);
 

@@ -8,8 +8,14 @@ CMD=${2?usage: console.sh HOSTDIR COMMAND}
 # shellcheck source=/dev/null
 . "$H/host.env"
 pid=$(cat "$H/init.pid" 2>/dev/null)
-if [ -z "$pid" ] || ! { tr "\0" " " <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "$LAB_DIR/bin/init.sh $H" ||
-  grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null; then
+if [ "${LAB_INIT:-sysv}" = systemd ]; then
+  # The container's PID 1, child of this host's systemd-nspawn.
+  pp=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+  ours() { [ -n "$pp" ] && { tr "\0" " " <"/proc/$pp/cmdline"; } 2>/dev/null | grep -q "^systemd-nspawn .*-D $H/root "; }
+else
+  ours() { { tr "\0" " " <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "$LAB_DIR/bin/init.sh $H"; }
+fi
+if [ -z "$pid" ] || ! ours || grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null; then
   echo "console: $LAB_HOST is powered off" >&2
   exit 3
 fi

@@ -10,10 +10,16 @@ ACTION=${2:?usage: power.sh HOSTDIR on|off|soft|reset|status}
 . "$H/host.env"
 
 alive() {
-  local p=$1
+  local p=$1 pp
   [ -n "$p" ] && [ -r "/proc/$p/status" ] || return 1
   grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null && return 1
-  # Only our init counts: a recycled pid belongs to someone else.
+  # Only our init counts: a recycled pid belongs to someone else. A systemd host's init is
+  # PID 1 of the container whose parent is this host's systemd-nspawn.
+  if [ "${LAB_INIT:-sysv}" = systemd ]; then
+    pp=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+    [ -n "$pp" ] && { tr '\0' ' ' <"/proc/$pp/cmdline"; } 2>/dev/null | grep -q "^systemd-nspawn .*-D $H/root "
+    return
+  fi
   { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF "$LAB_DIR/bin/init.sh $H"
 }
 
@@ -23,12 +29,47 @@ init_pid() {
   alive "$p" && echo "$p"
 }
 
+# A systemd host boots systemd-nspawn (its argv written at lab start) in the host's network
+# namespace; its init is the container's PID 1, a child of nspawn.
+power_on_systemd() {
+  local n i k argv
+  mapfile -d '' -t argv <"$H/nspawn.argv"
+  setsid "${argv[@]}" </dev/null >>"$H/console.log" 2>&1 &
+  n=$!
+  echo "$n" >"$H/nspawn.pid"
+  for i in $(seq 200); do
+    for k in $(cat "/proc/$n/task/$n/children" 2>/dev/null); do
+      if grep -q '^NSpid:.*[[:space:]]1$' "/proc/$k/status" 2>/dev/null && alive "$k"; then
+        echo "$k" >"$H/init.pid"
+        return 0
+      fi
+    done
+    sleep 0.05
+  done
+  echo "power.sh: the container of $LAB_HOST did not start" >&2
+  return 1
+}
+
+# After a systemd host's PID 1 is gone, nspawn exits too: wait for it (it tidies its mounts).
+wait_nspawn() {
+  local n i
+  n=$(cat "$H/nspawn.pid" 2>/dev/null) || return 0
+  for i in $(seq 100); do
+    [ -r "/proc/$n/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$n/status" || return 0
+    sleep 0.05
+  done
+}
+
 power_on() {
   local u i kids
   init_pid >/dev/null && return 0
   # Powered on: the NIC comes back (power_off took it down; a pulled cable stays pulled).
   ip -n "$LAB_NETNS" link set eth0 up
   ip -n "$LAB_NETNS" route replace default via "$LAB_GATEWAY"
+  if [ "${LAB_INIT:-sysv}" = systemd ]; then
+    power_on_systemd
+    return
+  fi
   setsid ip netns exec "$LAB_NETNS" unshare --pid --mount --uts --fork --mount-proc \
     "$LAB_DIR/sbin/init" "$LAB_DIR/bin/init.sh" "$H" </dev/null >>"$H/console.log" 2>&1 &
   u=$!
@@ -51,7 +92,7 @@ power_off() {
   p=$(init_pid) || { nic_down; return 0; }
   kill -KILL "$p"
   for i in $(seq 100); do
-    alive "$p" || { nic_down; return 0; }
+    alive "$p" || { nic_down; wait_nspawn; return 0; }
     sleep 0.05
   done
   return 1
@@ -65,9 +106,10 @@ nic_down() {
 power_soft() {
   local p i
   p=$(init_pid) || return 0
-  kill -TERM "$p"
+  # systemd powers off on SIGRTMIN+4 (TERM would only re-execute it).
+  if [ "${LAB_INIT:-sysv}" = systemd ]; then kill -RTMIN+4 "$p"; else kill -TERM "$p"; fi
   for i in $(seq 300); do
-    alive "$p" || { nic_down; return 0; }
+    alive "$p" || { nic_down; wait_nspawn; return 0; }
     sleep 0.1
   done
   power_off

@@ -43,8 +43,14 @@ rc_wait_ports() {
   return 1
 }
 
+# What init did, as EL's initlog leaves it in /var/log/messages (the host's own log).
+rc_log() {
+  echo "$(date '+%b %e %T') $(hostname) init: $NAME $1" >>/var/log/messages 2>/dev/null
+}
+
 rc_start() {
   local pid
+  rc_log start
   if pid=$(rc_pid); then
     echo "$NAME (pid $pid) is already running."
     return 0
@@ -65,6 +71,7 @@ rc_start() {
 
 rc_stop() {
   local pid i
+  rc_log stop
   if ! pid=$(rc_pid); then
     echo "Stopping $NAME: not running."
     rm -f "$PIDFILE"

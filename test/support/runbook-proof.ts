@@ -1,0 +1,47 @@
+/**
+ * What "a standard runbook proven on a host of its kind" means in a test: a service of a lab
+ * host was killed, `mamori run` repaired it with that runbook (the journal's finished record
+ * names the runbook, its commands and the verdict Recovered), and the host itself logged the
+ * restart (its unit's journal, or its init log). Shared by the runbook proofs per host kind.
+ */
+import { expect } from 'vitest';
+import type { JournalRecord } from '../../src/status/journal.ts';
+import type { Lab } from '../lab/index.ts';
+import { recordsOf, type E2eFleet } from './e2e-fleet.ts';
+
+export type Finished = JournalRecord & {
+  verdict: string;
+  acted: boolean;
+  runbook: string;
+  powerActions: number;
+  steps: Array<{ id: string; kind: string; outcome: string; command?: string; output?: string }>;
+};
+
+export const HANG_GUARD = 90_000;
+
+export async function finishedAfter(fleet: E2eFleet, server: string, target: string, since: number): Promise<Finished[]> {
+  return recordsOf(await fleet.journal(), server, target).filter((r): r is Finished => r.type === 'finished' && Date.parse(r.ts) >= since);
+}
+
+/** Waits for the first runbook finished on (server, target) since `since`; returns it. */
+export async function waitFinished(fleet: E2eFleet, server: string, target: string, since: number): Promise<Finished> {
+  await expect.poll(async () => (await finishedAfter(fleet, server, target, since)).length, { timeout: HANG_GUARD, interval: 250 }).toBeGreaterThan(0);
+  const [first] = await finishedAfter(fleet, server, target, since);
+  if (!first) throw new Error('unreachable');
+  return first;
+}
+
+/** The journal says: this runbook ran this command, and the verdict is Recovered. */
+export function expectRepairedWith(run: Finished, runbook: string, command: string): void {
+  expect({ runbook: run.runbook, verdict: run.verdict, acted: run.acted }, JSON.stringify(run.steps)).toEqual({ runbook, verdict: 'Recovered', acted: true });
+  const commands = run.steps.map((s) => s.command).filter((c): c is string => c !== undefined);
+  expect(commands).toContain(command);
+  const step = run.steps.find((s) => s.command === command);
+  expect(step?.outcome).toBe('ok');
+}
+
+/** On a systemd host: the unit's own journal since `since` (epoch ms), as `journalctl -u` prints it. */
+export async function unitLogSince(lab: Lab, host: string, unit: string, since: number): Promise<string> {
+  const r = await lab.console(host, `journalctl -u ${unit} --since @${Math.floor(since / 1000)} --no-pager -o cat`);
+  return r.stdout;
+}
