@@ -50,5 +50,5 @@ describe('EL 4-6 (SysV): the ftp, mail and pop/imap runbooks on a CentOS 5 host'
       expect((await messages()).match(new RegExp(`init: ${c.daemon} (stop|start)`, 'g'))?.length ?? 0, c.daemon).toBeGreaterThanOrEqual(3);
     }
     await waitHealthy(SERVICES);
-  });
+  }, 180_000);
 });
