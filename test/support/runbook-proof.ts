@@ -23,12 +23,20 @@ export async function finishedAfter(fleet: E2eFleet, server: string, target: str
   return recordsOf(await fleet.journal(), server, target).filter((r): r is Finished => r.type === 'finished' && Date.parse(r.ts) >= since);
 }
 
-/** Waits for the first runbook finished on (server, target) since `since`; returns it. */
-export async function waitFinished(fleet: E2eFleet, server: string, target: string, since: number): Promise<Finished> {
-  await expect.poll(async () => (await finishedAfter(fleet, server, target, since)).length, { timeout: HANG_GUARD, interval: 250 }).toBeGreaterThan(0);
-  const [first] = await finishedAfter(fleet, server, target, since);
-  if (!first) throw new Error('unreachable');
-  return first;
+/** Waits for the first runbook finished on (server, one of targets) since `since`; returns it. */
+export async function waitFinished(fleet: E2eFleet, server: string, target: string | readonly string[], since: number): Promise<Finished> {
+  const targets = typeof target === 'string' ? [target] : target;
+  const first = async (): Promise<Finished | undefined> => {
+    for (const t of targets) {
+      const [run] = await finishedAfter(fleet, server, t, since);
+      if (run) return run;
+    }
+    return undefined;
+  };
+  await expect.poll(async () => (await first()) !== undefined, { timeout: HANG_GUARD, interval: 250, message: `no runbook finished on ${server} ${targets.join('/')}` }).toBe(true);
+  const run = await first();
+  if (!run) throw new Error('unreachable');
+  return run;
 }
 
 /** The journal says: this runbook ran this command, and the verdict is Recovered. */
