@@ -97,9 +97,13 @@ const SERVICE_LABELS: Record<ServiceName, string> = {
   imaps: 'IMAPS (993/tcp)',
 };
 
-/** Short name for subjects (`http`), long for bodies (`HTTP (80/tcp)`). */
-export function serviceLabel(service: ServiceName): string {
-  return SERVICE_LABELS[service] ?? String(service).toUpperCase();
+/**
+ * Short name for subjects (`http`), long for bodies (`HTTP (80/tcp)`); with `port`, the port the
+ * service is really watched on (`HTTP (18081/tcp)`), so a customer opens the right one.
+ */
+export function serviceLabel(service: ServiceName, port?: number): string {
+  const label = SERVICE_LABELS[service] ?? String(service).toUpperCase();
+  return port === undefined ? label : label.replace(/\(\d+\/tcp\)$/, `(${port}/tcp)`);
 }
 
 const FAILURE_JA: Record<FailureKind, string> = {

@@ -37,7 +37,7 @@ function serverLine(n: Notification): string {
 }
 
 function svc(n: Notification): string {
-  return n.service ? serviceLabel(n.service) : 'the service';
+  return n.service ? serviceLabel(n.service, n.port) : 'the service';
 }
 
 function failureText(f: ProbeFailureSummary, service: ServiceName | undefined): string {

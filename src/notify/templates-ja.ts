@@ -46,7 +46,7 @@ function serverLine(n: Notification): string {
 }
 
 function svc(n: Notification): string {
-  return n.service ? serviceLabel(n.service) : 'サービス';
+  return n.service ? serviceLabel(n.service, n.port) : 'サービス';
 }
 
 function failureText(f: ProbeFailureSummary, service: ServiceName | undefined): string {

@@ -288,6 +288,8 @@ interface NotificationBase<K extends NotificationKind> {
   to: Recipient;
   server?: ServerRef;
   service?: ServiceName;
+  /** The port the service is watched on, when the manifest sets one (mails name the real port). */
+  port?: number;
   incident?: IncidentRef;
   /** ISO 8601: when the thing told happened. */
   occurredAt: string;

@@ -4,6 +4,7 @@
  * are scrubbed by the executor, and only names, times and probe summaries are added here.
  */
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
+import { listServices } from '../manifest/services.ts';
 import type { CouldNotRecoverReason, Notification, Recipient, ServerRef, StepSummary } from '../notify/types.ts';
 import type { FailureKind } from '../probe/types.ts';
 import type { StepRecord, Transcript } from '../runbook/execution.ts';
@@ -38,6 +39,12 @@ export function stepSummaries(t: Transcript | undefined): StepSummary[] {
   });
 }
 
+/** The port the manifest sets for this service, if any (the default port needs no mention). */
+function portOf(doc: ServerDocument, service: ServiceName): { port?: number } {
+  const port = listServices(doc).find((s) => s.name === service)?.options.port ?? (service === 'ssh' ? doc.spec.access?.port : undefined);
+  return typeof port === 'number' ? { port } : {};
+}
+
 function failureOf(doc: ServerDocument, service: ServiceName, h: ServiceHistory | undefined): { target: string; kind: FailureKind; message?: string } {
   const kind = (h?.lastFailureKind !== undefined && FAILURE_KINDS.includes(h.lastFailureKind) ? h.lastFailureKind : 'error') as FailureKind;
   return { target: service === 'ping' ? doc.spec.address : `${doc.spec.address}/${service}`, kind };
@@ -70,6 +77,7 @@ export function buildIncidentNotification(kind: 'recovered' | 'could-not-recover
     to: recipientOf(doc),
     server: serverRefOf(doc),
     service,
+    ...portOf(doc, service),
     incident: { id: incident.id, openedAt: iso(incident.openedAt), ...(incident.closedAt !== undefined ? { closedAt: iso(incident.closedAt) } : {}) },
     occurredAt: iso(now),
   };
