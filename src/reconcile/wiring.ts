@@ -6,6 +6,7 @@
  * daemon would. Callers keep what is theirs: the lock, the source or manifests, HTTP, scheduling.
  */
 import { readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MamoriError } from '../errors.ts';
 import type { MamoriConfig } from '../config/types.ts';
@@ -120,6 +121,7 @@ export async function readCaFiles(config: MamoriConfig): Promise<string[]> {
 export async function wireReconciler(config: MamoriConfig, options: ReconcilerWiringOptions): Promise<ReconcilerParts> {
   const { logger } = options;
   const policy = options.policy ?? policyOf(config);
+  await mkdir(config.stateDir, { recursive: true });
   const health = new StateHealth({ stateDir: config.stateDir, logger });
   const store = new BufferedStatusStore(createStatusStore(config.stateDir), health, logger);
   const records = (await readJournal(config.stateDir)).records;

@@ -66,6 +66,9 @@ export class StateHealth {
     this.o = options;
     this.now = options.now ?? Date.now;
     this.since = this.now();
+    // Checked every few seconds even while all is well: a disk that fills while nothing changes is
+    // noticed before the first repair needs it, not by the repair.
+    this.arm();
   }
 
   get writable(): boolean {
@@ -160,7 +163,7 @@ export class StateHealth {
     }
   }
 
-  /** While unwritable: try a small write every few seconds; success makes the folder writable again. */
+  /** Every few seconds: a small write; its failure makes the folder unwritable, its success writable again. */
   private arm(): void {
     if (this.timer !== undefined || this.stopped) return;
     this.timer = setTimeout(() => {
@@ -180,7 +183,7 @@ export class StateHealth {
       this.failed('check', err);
     } finally {
       this.checking = false;
-      if (!this.ok) this.arm();
+      this.arm();
     }
   }
 }

@@ -60,10 +60,11 @@ describe('a full state disk', () => {
     const filled = await fill(filler);
     expect(filled).toBeGreaterThan(1 << 20);
     const fullAt = Date.now();
+    // Noticed by the daemon's own check, before anything needs the space.
+    await expect.poll(async () => (await fleet.daemon.get('/readyz')).status, { timeout: HANG_GUARD, interval: 200 }).toBe(503);
     await fleet.lab.breakService(WEB, 'httpd');
 
     // Not ready, said where an operator looks, while probing goes on.
-    await expect.poll(async () => (await fleet.daemon.get('/readyz')).status, { timeout: HANG_GUARD, interval: 200 }).toBe(503);
     const ready = (await fleet.daemon.get('/readyz')).json as { checks: Record<string, boolean> };
     expect(ready.checks.stateWritable).toBe(false);
     const api = (await fleet.daemon.get('/api/status')).json as { state?: { condition?: { type: string; status: string; reason: string } } };
