@@ -36,7 +36,8 @@ describe('a document over its time budget', () => {
     await pool.parse([{ key: 'warm', texts: ['true'] }]);
     const started = performance.now();
     const outcomes = await pool.parse([{ key: FILE, texts: customRunbookCommands(doc.doc) }]);
-    expect(performance.now() - started).toBeLessThan(5000);
+    // Bounded by the budget and a worker start (when the warm-up itself ran over its 3 ms), never by the parse.
+    expect(performance.now() - started).toBeLessThan(60_000);
     expect(outcomes.get(HEAVY)).toEqual({ timeout: 3 });
     const findings = lintRunbook(doc, policy(), (t) => outcomes.get(t));
     expect(findings.map((f) => [f.rule, f.line, f.field])).toEqual([
