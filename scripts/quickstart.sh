@@ -18,5 +18,7 @@ MSG
 fi
 
 bash scripts/install-deps.sh
+# The daemon runs the built code (a second or so; bin/mamori.js would fall back to the sources).
+npm run --silent build
 # exec: Ctrl-C goes straight to the demo (and, from the terminal, to the daemon it starts).
 exec node --import tsx scripts/demo.ts

@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npm run --silent typecheck
 npm run --silent lint
+# The tests that start `bin/mamori.js` run what ships: the build (a stale or missing one would
+# make bin/mamori.js fall back to the sources, so build first).
+npm run --silent build
 npx vitest run

@@ -6,17 +6,9 @@
 import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
-import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig } from '../config/types.ts';
-import { loadManifests } from '../manifest/load-manifests.ts';
 import { listServices } from '../manifest/services.ts';
-import { targetCheck } from '../manifest/target-networks.ts';
-import { checkReadiness } from '../runbook/readiness.ts';
-import { renderRunbook } from '../runbook/render.ts';
-import { selectRunbook } from '../runbook/select.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
-import { resolveSecret } from '../secrets/resolve-secret.ts';
-import { checksWith, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
 
 export interface CheckAccessDeps {
   stdout?: NodeJS.WritableStream;
@@ -32,6 +24,15 @@ export async function runCheckAccess(
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
   const cwd = deps.cwd ?? process.cwd();
+  // Loaded here, not at the top: `mamori --help` should not pay for these libraries.
+  const { loadConfig } = await import('../config/load-config.ts');
+  const { loadManifests } = await import('../manifest/load-manifests.ts');
+  const { targetCheck } = await import('../manifest/target-networks.ts');
+  const { checkReadiness } = await import('../runbook/readiness.ts');
+  const { renderRunbook } = await import('../runbook/render.ts');
+  const { selectRunbook } = await import('../runbook/select.ts');
+  const { resolveSecret } = await import('../secrets/resolve-secret.ts');
+  const { checksWith, runbookSelector, withShellParser } = await import('../runbook/manifest-hooks.ts');
   let config: MamoriConfig;
   try {
     config = await loadConfig(options.config, { cwd });

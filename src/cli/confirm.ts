@@ -3,10 +3,7 @@
  * running daemon's local API. The daemon decides; this command only asks.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load-config.ts';
 import { isMamoriError } from '../errors.ts';
-import { requestConfirm } from '../reconcile/local-api-client.ts';
-import { localApiTarget } from './local-api-target.ts';
 
 export function registerConfirmCommand(program: Command): void {
   program
@@ -17,6 +14,11 @@ export function registerConfirmCommand(program: Command): void {
     .action(async (revision: string, opts: { json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ config?: string }>();
       try {
+        const [{ loadConfig }, { requestConfirm }, { localApiTarget }] = await Promise.all([
+          import('../config/load-config.ts'),
+          import('../reconcile/local-api-client.ts'),
+          import('./local-api-target.ts'),
+        ]);
         const config = await loadConfig(globals.config);
         // The bound confirm always had; the client's 10-minute default is sized for a whole reconcile pass.
         const reply = await requestConfirm<{ result?: string; revision?: string }>({ ...(await localApiTarget(config)), timeoutMs: 120_000 }, revision);

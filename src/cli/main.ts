@@ -11,6 +11,13 @@ import { registerReportCommand } from './report.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerResumeCommand } from './resume.ts';
+import { buildInfo } from '../package-info.ts';
+
+/** `mamori --version`: the version, and which build it is (for a bug report). */
+export function versionText(): string {
+  const b = buildInfo();
+  return `mamori ${b.version} (${b.flavour === 'dist' ? `build ${b.revision}` : 'from source'}, node ${b.node})`;
+}
 
 /** Exit codes: 0 ok, 1 a finding (invalid manifest, a service down), 2 usage. */
 export const EXIT_OK = 0;
@@ -21,6 +28,7 @@ export function buildProgram(): Command {
     .description('Managed fault recovery for customer servers, driven by manifests in git.')
     .option('--manifests <dir>', 'the manifests folder (operator/ and customers/)', 'manifests')
     .option('--config <file>', "the daemon's config (mamori.yaml); without it, the embedded defaults")
+    .version(versionText(), '-V, --version', 'print the version and the build')
     .showHelpAfterError()
     .exitOverride();
   registerProbeCommand(program);

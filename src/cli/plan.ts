@@ -9,15 +9,12 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
-import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig, SigningConfig } from '../config/types.ts';
 import { changedFiles, signersNeeded } from '../source/signer-policy.ts';
 import { signerPolicyOf } from '../source/signing-keys.ts';
-import { validateDocuments } from '../manifest/validate-documents.ts';
-import { computePlan, type PlanSide } from '../plan/compute.ts';
-import { formatPlan, type PlanFormat } from '../plan/format.ts';
-import { readFolderRevision, readGitRevision, type RevisionFiles } from '../plan/revision.ts';
-import { manifestChecks, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
+import type { PlanSide } from '../plan/compute.ts';
+import type { PlanFormat } from '../plan/format.ts';
+import type { RevisionFiles } from '../plan/revision.ts';
 import type { ShellParserPool } from '../runbook/shell-parser-pool.ts';
 
 export interface PlanCommandDeps {
@@ -55,6 +52,9 @@ function parseFormat(value: string): PlanFormat {
 }
 
 async function side(revision: RevisionFiles, config: MamoriConfig, parser: ShellParserPool): Promise<PlanSide> {
+  // Loaded here, not at the top: `mamori --help` should not pay for these libraries.
+  const { validateDocuments } = await import('../manifest/validate-documents.ts');
+  const { manifestChecks, runbookSelector } = await import('../runbook/manifest-hooks.ts');
   const checks = await manifestChecks(revision.files, parser);
   const set = validateDocuments(revision.files, { config, selectRunbook: runbookSelector, checks });
   return { label: revision.label, servers: set.servers, runbooks: set.runbooks, findings: [...revision.findings, ...set.findings] };
@@ -65,6 +65,12 @@ export async function runPlan(options: PlanOptions, deps: PlanCommandDeps = {}):
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
   const cwd = deps.cwd ?? process.cwd();
+  // Loaded here, not at the top: `mamori --help` should not pay for these libraries.
+  const { loadConfig } = await import('../config/load-config.ts');
+  const { computePlan } = await import('../plan/compute.ts');
+  const { formatPlan } = await import('../plan/format.ts');
+  const { readFolderRevision, readGitRevision } = await import('../plan/revision.ts');
+  const { withShellParser } = await import('../runbook/manifest-hooks.ts');
   try {
     const config = await loadConfig(options.config, { cwd });
     const read = (rev: string): Promise<RevisionFiles> =>

@@ -2,13 +2,10 @@ import { stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig } from '../config/types.ts';
 import { isMamoriError } from '../errors.ts';
-import { loadManifests } from '../manifest/load-manifests.ts';
 import { listServices } from '../manifest/services.ts';
-import { anyAddressCheck, targetCheck } from '../manifest/target-networks.ts';
-import { createProberRegistry, type ProberRegistry } from '../probe/registry.ts';
+import type { ProberRegistry } from '../probe/registry.ts';
 import { SEED_SERVICE_NAMES, SERVICE_NAMES, isServiceName, type ProbeResult, type ProbeTarget, type ServiceName } from '../probe/types.ts';
 
 export interface ProbeCommandDeps {
@@ -45,6 +42,8 @@ class UsageError extends Error {}
 
 async function loadCliConfig(configFile: string | undefined, cwd: string): Promise<MamoriConfig> {
   try {
+    // Loaded here, not at the top: `mamori --help` should not pay for ajv and the YAML parsers.
+    const { loadConfig } = await import('../config/load-config.ts');
     return await loadConfig(configFile, { cwd });
   } catch (err) {
     if (isMamoriError(err)) throw new UsageError(err.message);
@@ -56,6 +55,7 @@ async function loadServer(name: string, manifests: string, config: MamoriConfig,
   const root = resolvePath(cwd, manifests);
   const isDir = await stat(root).then((st) => st.isDirectory(), () => false);
   if (!isDir) throw new UsageError(`"${name}" is not an IP address, and there is no manifests folder ${manifests} to find it in (give --manifests DIR)`);
+  const { loadManifests } = await import('../manifest/load-manifests.ts');
   const set = await loadManifests(root, { config });
   const server = set.servers.get(name);
   if (server === undefined) {
@@ -172,6 +172,7 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
       const timeoutMs = options.timeout !== undefined ? Number(options.timeout) : config.probe.timeoutSeconds * 1000;
 
       // The same check the daemon makes; the flag widens it to any plain address, never to IPv4 written as IPv6.
+      const [{ anyAddressCheck, targetCheck }, { createProberRegistry }] = await Promise.all([import('../manifest/target-networks.ts'), import('../probe/registry.ts')]);
       const check = options.outsideTargetNetworks === true ? anyAddressCheck() : targetCheck(config.targetNetworks);
       const verdict = check.check(address);
       if (!verdict.ok) {

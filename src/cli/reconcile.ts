@@ -5,20 +5,11 @@
  * controller in-process (journal replayed first, so budgets and open incidents carry over).
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig } from '../config/types.ts';
 import { isMamoriError, MamoriError } from '../errors.ts';
-import { createLogger, type Logger } from '../log.ts';
-import { readManifestTree } from '../manifest/read-tree.ts';
+import type { Logger } from '../log.ts';
 import type { ServerDocument } from '../manifest/types.ts';
-import { validateDocuments } from '../manifest/validate-documents.ts';
 import type { Controller, ReconcileSummary } from '../reconcile/controller.ts';
-import { describeTarget, requestReconcile } from '../reconcile/local-api-client.ts';
-import { wireReconciler } from '../reconcile/wiring.ts';
-import { manifestChecks, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
-import { checkSecretsFolder } from '../secrets/check-secrets-folder.ts';
-import { acquireStateLock } from '../status/lock.ts';
-import { daemonTarget } from './local-api-target.ts';
 
 export interface CliGlobals {
   config?: string;
@@ -38,6 +29,14 @@ export interface InProcess {
  * a source watcher — runs `fn`, then stops everything in order and releases the lock.
  */
 export async function withInProcessController<T>(config: MamoriConfig, manifestsDir: string | undefined, purpose: string, fn: (p: InProcess) => Promise<T>): Promise<T> {
+  // Loaded here, not at the top: `mamori --help` should not pay for these libraries.
+  const { createLogger } = await import('../log.ts');
+  const { readManifestTree } = await import('../manifest/read-tree.ts');
+  const { validateDocuments } = await import('../manifest/validate-documents.ts');
+  const { wireReconciler } = await import('../reconcile/wiring.ts');
+  const { manifestChecks, runbookSelector, withShellParser } = await import('../runbook/manifest-hooks.ts');
+  const { checkSecretsFolder } = await import('../secrets/check-secrets-folder.ts');
+  const { acquireStateLock } = await import('../status/lock.ts');
   const logger = createLogger({ level: config.log.level, destination: process.stderr });
   const root = manifestsDir ?? (config.source.type === 'folder' ? config.source.path : undefined);
   if (root === undefined) {
@@ -103,6 +102,11 @@ Examples:
       const explicitManifests = cmd.getOptionValueSourceWithGlobals('manifests') === 'cli' ? globals.manifests : undefined;
       const dryRun = opts.dryRun === true;
       try {
+        const [{ loadConfig }, { describeTarget, requestReconcile }, { daemonTarget }] = await Promise.all([
+          import('../config/load-config.ts'),
+          import('../reconcile/local-api-client.ts'),
+          import('./local-api-target.ts'),
+        ]);
         const config = await loadConfig(globals.config);
         const target = await daemonTarget(config);
         let summary: ReconcileSummary;

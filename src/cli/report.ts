@@ -9,21 +9,31 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig } from '../config/types.ts';
 import { isMamoriError } from '../errors.ts';
-import { silentLogger } from '../log.ts';
-import { loadManifests } from '../manifest/load-manifests.ts';
-import { Outbox } from '../notify/outbox.ts';
-import { smtpOptionsOf } from '../notify/smtp-relay.ts';
-import { computeMonthlyReport, monthBounds, type DesiredReportServer } from '../report/compute.ts';
-import { desiredReportServerOf } from '../report/coverage-recorder.ts';
-import { reportNotifications } from '../report/email.ts';
-import { formatReportHtml } from '../report/format-html.ts';
-import { formatReportMarkdown } from '../report/format-markdown.ts';
-import { resolveSecret } from '../secrets/resolve-secret.ts';
-import { readJournal } from '../status/journal.ts';
-import { acquireStateLock } from '../status/lock.ts';
+import type { DesiredReportServer } from '../report/compute.ts';
+import type { reportNotifications } from '../report/email.ts';
+
+/** What the command runs, loaded at its first use and not at the top: `mamori --help` should not pay for nodemailer, pino and the parsers. */
+async function libs() {
+  const modules = await Promise.all([
+    import('../config/load-config.ts'),
+    import('../log.ts'),
+    import('../manifest/load-manifests.ts'),
+    import('../notify/outbox.ts'),
+    import('../notify/smtp-relay.ts'),
+    import('../report/compute.ts'),
+    import('../report/coverage-recorder.ts'),
+    import('../report/email.ts'),
+    import('../report/format-html.ts'),
+    import('../report/format-markdown.ts'),
+    import('../secrets/resolve-secret.ts'),
+    import('../status/journal.ts'),
+    import('../status/lock.ts'),
+  ]);
+  const [config, log, manifests, outbox, relay, compute, coverage, email, html, markdown, secrets, journal, lock] = modules;
+  return { ...config, ...log, ...manifests, ...outbox, ...relay, ...compute, ...coverage, ...email, ...html, ...markdown, ...secrets, ...journal, ...lock };
+}
 
 export type ReportFormat = 'markdown' | 'html' | 'json';
 
@@ -58,6 +68,7 @@ Examples:
   $ mamori report --customer acme --month 2026-10 --email      # to each server's contact (ja/en)`;
 
 async function desiredServers(root: string, config: MamoriConfig, stderr: NodeJS.WritableStream): Promise<DesiredReportServer[]> {
+  const { loadManifests, desiredReportServerOf } = await libs();
   try {
     const set = await loadManifests(root, { config });
     return [...set.servers.values()].map(({ doc }) => desiredReportServerOf(doc));
@@ -69,6 +80,7 @@ async function desiredServers(root: string, config: MamoriConfig, stderr: NodeJS
 }
 
 async function sendReport(config: MamoriConfig, mails: ReturnType<typeof reportNotifications>['mails'], stderr: NodeJS.WritableStream): Promise<{ sent: number; queued: number; failed: number }> {
+  const { acquireStateLock, Outbox, smtpOptionsOf, resolveSecret, silentLogger } = await libs();
   const dir = join(config.stateDir, 'report-outbox');
   const lock = await acquireStateLock(dir, { purpose: 'report' });
   try {
@@ -98,6 +110,7 @@ export async function runReport(options: ReportOptions, deps: ReportDeps = {}): 
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
   const cwd = deps.cwd ?? process.cwd();
+  const { monthBounds, loadConfig, readJournal, computeMonthlyReport, formatReportHtml, formatReportMarkdown, reportNotifications } = await libs();
   try {
     monthBounds(options.month);
   } catch {

@@ -5,13 +5,10 @@
  * so the next `mamori run` starts from it).
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load-config.ts';
 import { isMamoriError, MamoriError } from '../errors.ts';
 import { isServiceName } from '../probe/types.ts';
 import type { ResumeResult } from '../reconcile/controller.ts';
-import { requestResume } from '../reconcile/local-api-client.ts';
-import { daemonTarget } from './local-api-target.ts';
-import { withInProcessController, type CliGlobals } from './reconcile.ts';
+import type { CliGlobals } from './reconcile.ts';
 
 export function registerResumeCommand(program: Command): void {
   program
@@ -24,6 +21,12 @@ export function registerResumeCommand(program: Command): void {
       const globals = cmd.optsWithGlobals<CliGlobals>();
       try {
         if (service !== undefined && !isServiceName(service)) throw new MamoriError('MAMORI_CLI_USAGE', `not a service: ${service}`);
+        const [{ loadConfig }, { requestResume }, { daemonTarget }, { withInProcessController }] = await Promise.all([
+          import('../config/load-config.ts'),
+          import('../reconcile/local-api-client.ts'),
+          import('./local-api-target.ts'),
+          import('./reconcile.ts'),
+        ]);
         const config = await loadConfig(globals.config);
         const target = await daemonTarget(config);
         let result: ResumeResult;

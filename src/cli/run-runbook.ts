@@ -5,21 +5,15 @@
  * Exit 0 when the verdict is Recovered (or for a dry run whose secrets all resolve), else 1.
  */
 import type { Command } from 'commander';
-import { createLogger } from '../log.ts';
 import type { MamoriConfig } from '../config/types.ts';
-import { targetCheck } from '../manifest/target-networks.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
-import { createProberRegistry } from '../probe/registry.ts';
+import type { ProberRegistry } from '../probe/registry.ts';
 import type { OutsideProbe, Transcript } from '../runbook/execution.ts';
-import { createExecutor, resolveServerSecrets } from '../runbook/executor.ts';
-import { formatRenderedRunbook } from '../runbook/format.ts';
 import { serviceOptions } from '../runbook/render.ts';
-import { resolveSecret } from '../secrets/resolve-secret.ts';
 import { runbookGlobals, runbookGroup, startRunbookCommand, type RunbookCommandDeps } from './runbook.ts';
 
 /** The outside view for the executor: the real probes, with the server's service options. */
-export function outsideProbeFor(server: ServerDocument, config: MamoriConfig): OutsideProbe {
-  const registry = createProberRegistry({ targets: targetCheck(config.targetNetworks) });
+export function outsideProbeFor(server: ServerDocument, config: MamoriConfig, registry: ProberRegistry): OutsideProbe {
   return async (service: ServiceName) => {
     const o = serviceOptions(server, service) ?? {};
     const options = o as { port?: number; path?: string; host?: string; expectStatus?: number[] };
@@ -61,6 +55,15 @@ export async function runRunbookRun(
   if ('exitCode' in started) return started.exitCode;
   const { stdout, stderr } = started;
   const { server, rendered, config } = started.found;
+  // Loaded here, not at the top: `mamori --help` should not pay for ssh2 and pino.
+  const [{ createLogger }, { targetCheck }, { createProberRegistry }, { createExecutor, resolveServerSecrets }, { formatRenderedRunbook }, { resolveSecret }] = await Promise.all([
+    import('../log.ts'),
+    import('../manifest/target-networks.ts'),
+    import('../probe/registry.ts'),
+    import('../runbook/executor.ts'),
+    import('../runbook/format.ts'),
+    import('../secrets/resolve-secret.ts'),
+  ]);
   const resolve = (ref: string): Promise<string> => resolveSecret(ref, config);
   if (options.dryRun === true) {
     const secrets = await resolveServerSecrets(server, resolve);
@@ -88,7 +91,7 @@ export async function runRunbookRun(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const t = await executor.execute({ server, runbook: rendered, probe: outsideProbeFor(server, config), signal: stop.signal, logger });
+    const t = await executor.execute({ server, runbook: rendered, probe: outsideProbeFor(server, config, createProberRegistry({ targets: targetCheck(config.targetNetworks) })), signal: stop.signal, logger });
     stdout.write(options.json === true ? `${JSON.stringify(t, null, 2)}\n` : `${formatTranscript(t).join('\n')}\n`);
     return t.verdict === 'Recovered' ? 0 : 1;
   } finally {

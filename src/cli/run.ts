@@ -4,7 +4,7 @@
  * config (a bad one is refused and the running one kept).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { Daemon } from '../daemon.ts';
+import type { Daemon } from '../daemon.ts';
 import { isMamoriError } from '../errors.ts';
 
 const HELP = `
@@ -65,6 +65,7 @@ export async function runDaemon(options: RunOptions, stderr: NodeJS.WritableStre
   process.on('SIGINT', stop);
   process.on('SIGHUP', reload);
   try {
+    const { Daemon } = await import('../daemon.ts');
     daemon = await Daemon.start({
       ...(options.configPath !== undefined ? { configPath: options.configPath } : {}),
       ...(options.manifestsDir !== undefined ? { manifestsDir: options.manifestsDir } : {}),

@@ -7,15 +7,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
-import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig } from '../config/types.ts';
-import { loadManifests } from '../manifest/load-manifests.ts';
 import { SERVICE_NAMES, type ManifestSet, type ServerDocument, type ServiceName } from '../manifest/types.ts';
-import { formatRenderedRunbook } from '../runbook/format.ts';
-import { renderRunbook, serviceOptions } from '../runbook/render.ts';
-import { selectRunbook } from '../runbook/select.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
-import { checksWith, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
 
 export interface RunbookCommandDeps {
   stdout?: NodeJS.WritableStream;
@@ -38,6 +32,12 @@ export async function effectiveRunbook(
     return { ok: false, exitCode: 2, message: `unknown service "${service}" (one of ${SERVICE_NAMES.join(', ')})` };
   }
   const svc = service as ServiceName;
+  // Loaded here, not at the top: `mamori --help` should not pay for these libraries.
+  const { loadConfig } = await import('../config/load-config.ts');
+  const { loadManifests } = await import('../manifest/load-manifests.ts');
+  const { renderRunbook, serviceOptions } = await import('../runbook/render.ts');
+  const { selectRunbook } = await import('../runbook/select.ts');
+  const { checksWith, runbookSelector, withShellParser } = await import('../runbook/manifest-hooks.ts');
   let config: MamoriConfig;
   try {
     config = await loadConfig(options.config, { cwd });
@@ -100,6 +100,8 @@ export async function runRunbookShow(
   const started = await startRunbookCommand('show', serverName, service, options, deps);
   if ('exitCode' in started) return started.exitCode;
   const { found, stdout } = started;
+  // Loaded here, not at the top: `mamori --help` should not pay for these libraries.
+  const { formatRenderedRunbook } = await import('../runbook/format.ts');
   if (options.json === true) {
     stdout.write(`${JSON.stringify({ ...found.rendered, ...(found.file === undefined ? {} : { file: found.file }) }, null, 2)}\n`);
   } else {

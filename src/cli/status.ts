@@ -3,11 +3,8 @@
  * and no daemon needed: the files are replaced atomically, so a reader always sees a whole one.
  */
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { loadConfig } from '../config/load-config.ts';
 import { isMamoriError } from '../errors.ts';
 import type { ServerStatus } from '../status/model.ts';
-import { createStatusStore } from '../status/store.ts';
 
 function ready(s: ServerStatus): string {
   return s.conditions.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
@@ -42,6 +39,7 @@ export function registerStatusCommand(program: Command): void {
     .action(async (server: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ config?: string }>();
       try {
+        const [{ loadConfig }, { createStatusStore }, { stringify }] = await Promise.all([import('../config/load-config.ts'), import('../status/store.ts'), import('yaml')]);
         const config = await loadConfig(globals.config);
         const store = createStatusStore(config.stateDir);
         if (server !== undefined) {

@@ -7,15 +7,12 @@ import { stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
-import { loadConfig } from '../config/load-config.ts';
 import type { MamoriConfig, SigningConfig } from '../config/types.ts';
 import { describeNeed, signersNeeded, type SignerNeed } from '../source/signer-policy.ts';
 import { signerPolicyOf } from '../source/signing-keys.ts';
-import { validateManifests } from '../manifest/load-manifests.ts';
 import { displayPath, readManifestTree } from '../manifest/read-tree.ts';
 import { formatFinding, formatGithubAnnotation, formatGithubNotice, sortFindings } from '../manifest/format-findings.ts';
 import type { Finding } from '../manifest/types.ts';
-import { checksWith, runbookSelector, withShellParser } from '../runbook/manifest-hooks.ts';
 
 export type ValidateFormat = 'text' | 'json' | 'github';
 
@@ -96,6 +93,10 @@ export async function runValidate(
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
   const cwd = deps.cwd ?? process.cwd();
+  // Loaded here, not at the top: `mamori --help` should not pay for these libraries.
+  const { loadConfig } = await import('../config/load-config.ts');
+  const { validateManifests } = await import('../manifest/load-manifests.ts');
+  const { checksWith, runbookSelector, withShellParser } = await import('../runbook/manifest-hooks.ts');
   const usage = (message: string): ValidateRun => {
     stderr.write(`mamori validate: ${message}\n`);
     return { exitCode: 2, findings: [] };

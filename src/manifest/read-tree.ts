@@ -12,13 +12,13 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Finding, ManifestFile } from './types.ts';
+import { packagePath } from '../package-info.ts';
 import { MANIFEST_LIMITS } from './limits.ts';
 import { strayMessage } from './ownership.ts';
 
-/** mamori's own operator folder, shipped in the repository. */
-export const SHIPPED_OPERATOR_DIR = fileURLToPath(new URL('../../manifests/operator/', import.meta.url));
+/** mamori's own operator folder, shipped with the package (manifests/operator/). */
+export const SHIPPED_OPERATOR_DIR = packagePath('manifests/operator', true);
 
 export interface TreeRead {
   files: ManifestFile[];

@@ -4,14 +4,15 @@
  * so every caller shares these compiled validators.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { packagePath } from '../package-info.ts';
 import { isCidr, isIpAddress } from './networks.ts';
 
 export type SchemaName = 'server' | 'runbook' | 'catalog' | 'policy' | 'config';
 
-export const SCHEMA_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
+/** schemas/ in mamori's own package folder (a checkout or an installed package). */
+export const SCHEMA_DIR = packagePath('schemas', true);
 
 export interface SchemaSet {
   validator(name: SchemaName): ValidateFunction;
