@@ -11,6 +11,7 @@ import { registerReportCommand } from './report.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerResumeCommand } from './resume.ts';
+import { registerInitCommand } from './init.ts';
 import { buildInfo } from '../package-info.ts';
 
 /** `mamori --version`: the version, and which build it is (for a bug report). */
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerReconcileCommand(program);
   registerStatusCommand(program);
   registerResumeCommand(program);
+  registerInitCommand(program);
   return program;
 }
 
