@@ -12,6 +12,7 @@ import { registerReconcileCommand } from './reconcile.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerResumeCommand } from './resume.ts';
 import { registerInitCommand } from './init.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { buildInfo } from '../package-info.ts';
 
 /** `mamori --version`: the version, and which build it is (for a bug report). */
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerStatusCommand(program);
   registerResumeCommand(program);
   registerInitCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 
