@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { buildInfo } from '../package-info.ts';
 
 /**
  * The daemon's Prometheus metrics. Cardinality is bounded by construction: labels are service
@@ -71,6 +72,11 @@ export class MamoriMetrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'mamori_process_' });
+    const build = buildInfo();
+    new Gauge({ name: 'mamori_build_info', help: "mamori's version, the commit it was built from, and Node's version (value 1).", labelNames: ['version', 'revision', 'flavour', 'nodeversion'], registers }).set(
+      { version: build.version, revision: build.revision, flavour: build.flavour, nodeversion: build.node },
+      1,
+    );
     this.probeResults = new Counter({ name: 'mamori_probe_results_total', help: 'Probe results by service type and result (up, down, unknown).', labelNames: ['service_type', 'result'], registers });
     this.probeLatency = new Histogram({
       name: 'mamori_probe_duration_seconds',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { signHubBody } from '../../src/http/auth.ts';
 import { MamoriMetrics } from '../../src/http/metrics.ts';
@@ -123,13 +124,17 @@ describe('http', () => {
       ]),
     );
     expect(labelsOf('mamori_source_revision_info')).toEqual([{ revision: 'rev-2' }]);
+    const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    expect(families.get('mamori_build_info')?.samples).toEqual([
+      { name: 'mamori_build_info', labels: { version, revision: 'unknown', flavour: 'source', nodeversion: process.versions.node }, value: 1 },
+    ]);
     expect(families.get('mamori_source_sync_errors_total')?.samples).toEqual([{ name: 'mamori_source_sync_errors_total', labels: { reason: 'SourceUnavailable' }, value: 1 }]);
     expect(families.get('mamori_incidents_opened_total')?.samples[0]?.labels).toEqual({ service_type: 'host' });
     for (const name of ['mamori_servers_desired', 'mamori_source_revision_held', 'mamori_mass_failure_paused', 'mamori_incidents_open']) {
       expect(families.has(name), name).toBe(true);
     }
     // No label anywhere carries an id, an address or free text.
-    const allowed = new Set(['service_type', 'result', 'server', 'service', 'state', 'outcome', 'revision', 'reason', 'le', 'quantile', 'version', 'major', 'minor', 'patch', 'space', 'kind', 'type']);
+    const allowed = new Set(['service_type', 'result', 'server', 'service', 'state', 'outcome', 'revision', 'reason', 'le', 'quantile', 'version', 'major', 'minor', 'patch', 'space', 'kind', 'type', 'flavour', 'nodeversion']);
     for (const family of families.values()) for (const s of family.samples) for (const l of Object.keys(s.labels)) expect(allowed.has(l), `${s.name}{${l}}`).toBe(true);
   });
 });
