@@ -38,7 +38,8 @@ rmSync(fresh, { recursive: true, force: true });
 mkdirSync(fresh, { recursive: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { mamori: 'src/cli/main.ts' },
+  // The shell parser's worker thread is an entry of its own (src/runbook/shell-parser-pool.ts starts it).
+  entryPoints: { mamori: 'src/cli/main.ts', 'shell-parse-worker': 'src/runbook/shell-parse-worker.ts' },
   outdir: fresh,
   bundle: true,
   splitting: true,

@@ -9,6 +9,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.ts';
 import type { ParseOutcome, ParsedShell } from './shell-command.ts';
+import { buildInfo, packagePath } from '../package-info.ts';
+import { pathToFileURL } from 'node:url';
 
 export interface ParseDocument {
   /** The document (its file), for the log. */
@@ -38,6 +40,11 @@ interface Running {
   worker: Worker;
   ready: Promise<void>;
   pending?: { id: number; resolve: (r: Reply | { died: string }) => void };
+}
+
+/** The worker's entry: bundled beside dist/mamori.js in the built package, the .mjs shim (tsx) from the sources. */
+function workerEntry(): URL {
+  return buildInfo().flavour === 'dist' ? pathToFileURL(packagePath('dist/shell-parse-worker.js')) : new URL('./shell-parse-worker.mjs', import.meta.url);
 }
 
 export class ShellParserPool {
@@ -107,7 +114,7 @@ export class ShellParserPool {
 
   private start(): Promise<Running> {
     if (this.running !== undefined) return this.running.ready.then(() => this.running as Running);
-    const worker = new Worker(new URL('./shell-parse-worker.mjs', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    const worker = new Worker(workerEntry(), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     worker.unref();
     const running: Running = { worker, ready: Promise.resolve() };
     running.ready = new Promise<void>((resolve, reject) => {
