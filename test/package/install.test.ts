@@ -49,7 +49,7 @@ describe('the installed package', () => {
   it('ships what runs, and nothing of the checkout', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     const top = new Set(stdout.split('\n').filter(Boolean).map((p) => p.split('/')[1]));
-    expect([...top].sort()).toEqual(['CHANGELOG.md', 'README.md', 'bin', 'dist', 'examples', 'manifests', 'node_modules', 'package.json', 'schemas'].sort());
+    expect([...top].sort()).toEqual(['CHANGELOG.md', 'README.md', 'bin', 'dist', 'manifests', 'node_modules', 'package.json', 'packaging', 'schemas'].sort());
     expect(stdout).not.toMatch(/^package\/(src|test|bench|scripts)\//m);
     expect(stdout).not.toMatch(/^package\/node_modules\/(tsx|vitest|typescript|esbuild)\//m);
     const installed = join(dir, 'prefix', 'lib', 'node_modules', 'mamori');
@@ -64,7 +64,7 @@ describe('the installed package', () => {
   });
 
   it('validate accepts the production example (schemas and operator documents found in the install)', async () => {
-    const r = await cli(['validate', '--manifests', join(REPO_ROOT, 'examples'), '--config', join(REPO_ROOT, 'examples', 'production', 'mamori.yaml')]);
+    const r = await cli(['validate', '--manifests', join(REPO_ROOT, 'examples'), '--config', join(REPO_ROOT, 'packaging', 'production', 'mamori.yaml')]);
     expect(r.stderr).toMatch(/^valid: 4 servers, \d+ runbooks/);
     expect(r.code).toBe(0);
   });

@@ -1,5 +1,5 @@
 /**
- * examples/production/mamori.yaml is the config README's "Running it for real" starts from: it
+ * packaging/production/mamori.yaml is the config README's "Running it for real" starts from: it
  * must stay valid and complete — a git source with signed commits, an SMTP relay with auth from
  * a secret, the HTTP token and webhook secret, two management networks, console profiles — and
  * `mamori validate` must accept the examples' manifests under it.
@@ -11,9 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { REPO_ROOT } from '../source/git-fixture.ts';
 
-const CONFIG = join(REPO_ROOT, 'examples', 'production', 'mamori.yaml');
+const CONFIG = join(REPO_ROOT, 'packaging', 'production', 'mamori.yaml');
 
-describe('examples/production', () => {
+describe('packaging/production', () => {
   it('is a complete production config', async () => {
     const c = await loadConfig(CONFIG);
     expect(c.source.type).toBe('git');
