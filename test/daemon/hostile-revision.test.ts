@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, serverPath, serverYaml } from '../source/git-fixture.ts';
+import { loopbackFor, REPO_ROOT, serverPath, serverYaml } from '../source/git-fixture.ts';
 import { HOSTILE_COMMANDS } from '../runbook/hostile-corpus.ts';
 import { freePort, killStrays, ProbeTarget, spawnDaemon } from './daemon-process.ts';
 
@@ -47,7 +47,7 @@ describe('a revision with hostile runbooks', () => {
     dirs.push(dir);
     const manifests = join(dir, 'manifests');
     cpSync(join(REPO_ROOT, 'manifests', 'operator'), join(manifests, 'operator'), { recursive: true });
-    const web = await new ProbeTarget().start();
+    const web = await new ProbeTarget(loopbackFor('web01')).start();
     targets.push(web);
     write(manifests, serverPath('web01'), serverYaml('web01', { port: web.port }));
     const port = await freePort();
