@@ -57,7 +57,8 @@ describe('npm run lab', () => {
     expect(up.all).not.toMatch(/password [0-9a-f]{16}\b/); // the BMC password stays in its file
 
     const status = await labCli('status');
-    expect(status.stdout).toMatch(/^a1 +10\.231\.3\.11 +power on link up listening 7,21,22,23,25,80,110,143,443$/m);
+    expect(status.stdout).toMatch(/^a1 +10\.231\.3\.11 +standard +sysv +CentOS release 5\.11 \(Final\) +power on link up listening 7,21,22,23,25,80,110,143,443$/m);
+    expect(status.stdout).toMatch(/^a2 +10\.231\.3\.12 +passphrase +sysv +CentOS release 5\.11 \(Final\) +power on link up /m);
 
     expect((await labCli('break', 'a1', 'vsftpd')).code).toBe(0);
     expect((await labCli('break', 'a1', 'xinetd')).stdout).toBe('xinetd on a1 killed; its ports are closed\n');
