@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { ServerStatus } from '../../src/status/model.ts';
-import { REPO_ROOT, serverPath, serverYaml } from '../source/git-fixture.ts';
+import { loopbackFor, REPO_ROOT, serverPath, serverYaml } from '../source/git-fixture.ts';
 import { BIN, freePort, killStrays, spawnDaemon, statusField, type DaemonProcess } from './daemon-process.ts';
 
 /** An HTTP server on one loopback address that counts the probes it gets. */
@@ -93,9 +93,10 @@ async function stop(d: DaemonProcess): Promise<void> {
 describe('every server watched, or said not to be', () => {
   it('restart: an invalid server is probed from its last good manifest; a removed one says Monitored False, in its file and /metrics', async () => {
     const { dir, manifests, state } = workspace();
-    const a = await web();
-    const b = await web();
-    const c = await web();
+    // Each manifest's address is its server's own loopback address (addresses are unique).
+    const a = await web(loopbackFor('web01'));
+    const b = await web(loopbackFor('web02'));
+    const c = await web(loopbackFor('web03'));
     write(manifests, serverPath('web01'), serverYaml('web01', { port: a.port }));
     write(manifests, serverPath('web02'), serverYaml('web02', { port: b.port }));
     write(manifests, serverPath('web03'), serverYaml('web03', { port: c.port }));
