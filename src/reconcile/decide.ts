@@ -374,6 +374,19 @@ function remediatingOther(services: Partial<Record<ServiceName, ServiceHistory>>
   return false;
 }
 
+/** Whether another service of this server is Escalated after a runbook that ended while this one was already failing (one fault, one escalation). */
+function escalatedOther(services: Partial<Record<ServiceName, ServiceHistory>>, service: ServiceName, failingSince: number | undefined): boolean {
+  if (failingSince === undefined) return false;
+  for (const key in services) {
+    if (key === service || key === 'ping' || key === 'ssh') continue;
+    const h = services[key as ServiceName];
+    if (h?.state !== 'Escalated') continue;
+    const last = h.incident?.attempts[h.incident.attempts.length - 1];
+    if (last?.finishedAt !== undefined && last.finishedAt >= failingSince) return true;
+  }
+  return false;
+}
+
 /** When the newest runbook attempt of another service of this server (open or recently closed incident) ended; 0 if none. */
 function otherRunbookEndedAt(server: ServerHistory, services: Partial<Record<ServiceName, ServiceHistory>>, service: ServiceName): number {
   let ended = 0;
@@ -418,6 +431,7 @@ export function decideServer(
     else if (service !== 'ping' && service !== 'ssh' && hasSsh && isFailingState(cur.ssh?.state ?? 'Unknown')) coveredBy = 'SSHDown';
     else if (mayNeedRepair(prevServices[service], observed?.[service])) {
       if (remediatingOther(cur, service)) coveredBy = 'ServerBusy';
+      else if (service !== 'ping' && service !== 'ssh' && escalatedOther(cur, service, prevServices[service]?.failingSince)) coveredBy = 'ServerEscalated';
       // Re-probe first, server-wide: a runbook that just ended on this server (httpd restarted for
       // http) may have repaired this service too; only a probe taken after it may start another.
       else {

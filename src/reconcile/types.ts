@@ -94,7 +94,10 @@ export type HoldReason =
   | 'DestructiveWait'
   | 'AwaitingProbe'
   /** Another runbook runs on this server (one httpd serves http and https): wait for it, then re-probe. */
-  | 'ServerBusy';
+  | 'ServerBusy'
+  /** Another service of this server escalated from a runbook that ran while this one was already failing
+   * (a wrong pass phrase for the httpd that serves http and https): the same fault, escalated once. */
+  | 'ServerEscalated';
 
 /** Why a service is Escalated: held until it recovers on its own or an operator resumes it. */
 export type EscalationReason =

@@ -104,6 +104,8 @@ describe('el7: httpd with an encrypted SSL key, through systemd\'s password agen
     // Once: no second attempt and no second escalation while the secret stays wrong.
     await new Promise((r) => setTimeout(r, 5_000));
     expect(await finishedAfter(fleet, C7, 'http', since)).toHaveLength(1);
+    // https went down with the same httpd: held (ServerEscalated), no run of its own with the same wrong phrase.
+    expect(await finishedAfter(fleet, C7, 'https', since)).toHaveLength(0);
     const escalations = aboutHttp();
     expect(escalations).toHaveLength(1);
     expect(`${escalations[0]?.subject ?? ''} ${escalations[0]?.text ?? ''}`).toMatch(/pass ?phrase/i);

@@ -144,6 +144,12 @@ const cases: Case[] = [
     expect: { runList: ['web01/http#1', 'web01/https#1'] },
   },
   {
+    name: 'http escalates on a wrong pass phrase while https was down too: https held (ServerEscalated), no second run, one could-not-recover',
+    servers: [server('web01', { services: ['ping', 'http', 'https', 'ssh'] })],
+    passes: [...[0, 5, 10].map((t) => p(t, { web01: only(['http', 'https'], WEB) })), outcome(12, 'http', 'PassphraseRequired'), ...[13, 18, 23].map((t) => p(t, { web01: only(['http', 'https'], WEB) }))],
+    expect: { runList: ['web01/http#1'], states: { 'web01/http': 'Escalated', 'web01/https': 'Down' }, escalations: { 'web01/http': 'PassphraseRequired' }, holds: { 'web01/https': 'ServerEscalated' }, notify: ['could-not-recover'] },
+  },
+  {
     name: 'while a runbook runs, the other failing service is held ServerBusy',
     servers: [server('web01', { services: ['ping', 'http', 'https', 'ssh'] })],
     passes: [...[0, 5, 10, 11].map((t) => p(t, { web01: only(['http', 'https'], WEB) }))],
