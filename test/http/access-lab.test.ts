@@ -137,6 +137,16 @@ describe('access in headless Chromium against the lab', () => {
       if (res) bodies.push({ url: res.url(), status: res.status(), text: await res.text() });
     }
     await page.screenshot({ path: join(ARTIFACTS, 'access-acme-report.png'), fullPage: true });
+    // SVG documents: after the report's screenshot (a full-page screenshot of an SVG document does not finish).
+    for (const path of ['/badge?server=acme-web1', '/badge?server=acme-web1&service=http', '/badge?server=globex-web1', '/badge?server=globex-web1&service=http']) {
+      const res = await page.goto(`${daemon.base}${path}`);
+      expect(res?.status(), path).toBe(200);
+      if (res) bodies.push({ url: res.url(), status: res.status(), text: await res.text() });
+    }
+    // The badge: acme's own server drawn with its state; globex's drawn as unknown, without its name.
+    expect(bodies.find((b) => b.url.endsWith('/badge?server=acme-web1'))?.text).toContain('<title>acme-web1: up</title>');
+    expect(bodies.find((b) => b.url.endsWith('/badge?server=acme-web1&service=http'))?.text).toMatch(/<title>acme-web1 http: (healthy|recovered)<\/title>/);
+    expect(bodies.find((b) => b.url.endsWith('/badge?server=globex-web1'))?.text).toContain('<title>mamori: unknown</title>');
     const status = JSON.parse(bodies.find((b) => b.url.endsWith('/api/status'))?.text ?? '{}') as { customer: string; servers: Array<{ metadata: { name: string } }> };
     expect(status.customer).toBe('acme');
     expect(status.servers.map((s) => s.metadata.name)).toEqual(['acme-web1']);

@@ -17,6 +17,7 @@ import { TOKEN_COOKIE } from '../auth.ts';
 import { scopeDesired, scopeSnapshot, visibleServers, type FleetSnapshot, type FleetView } from '../scope.ts';
 import type { HttpServer, RequestContext } from '../server.ts';
 import { html } from './html.ts';
+import { badgeText, renderBadge } from './badge.ts';
 import type { PageLiveState } from './live-state.ts';
 import type { PageData, ViewOptions } from './page-data.ts';
 import { renderDocument, renderFleet, renderServer, topMeta } from './render.ts';
@@ -123,6 +124,19 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
     },
     'read',
     asPage,
+  );
+  http.route(
+    'GET',
+    '/badge',
+    (_req, res, ctx) => {
+      const server = ctx.url.searchParams.get('server') ?? '';
+      const service = ctx.url.searchParams.get('service') ?? undefined;
+      // The reader's view, filtered by scope: another customer's server draws as unknown.
+      const data = pageDataFor(ctx.view, options, now());
+      res.writeHead(200, { 'content-type': 'image/svg+xml; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" });
+      res.end(renderBadge(badgeText(data.servers, server, service)));
+    },
+    'read',
   );
   http.route(
     'GET',
