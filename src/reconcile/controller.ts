@@ -631,6 +631,9 @@ export class Controller {
     // The steady state has one action (probe-again-at): nothing to journal, nothing to await.
     if (actions.length <= 1) {
       commit();
+      // A hold is shown in the status file: a pass that only changed why a Down service waits
+      // (DestructiveWait → MassFailurePaused) has no transition to journal, but the file must follow.
+      if (decision.history !== prevHistory && holdsDiffer(prevHistory, decision.history)) void this.track(this.writeStatus(name));
       this.reschedule(name, decision.nextProbeAt, decision.fast);
       const h = this.history.servers.get(name);
       return { actions, probes: results, unknown, failing, runs: NO_RUNS, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
@@ -1385,4 +1388,13 @@ function findIncident(h: ServerHistory | undefined, service: ServiceName, id: st
   const open = h?.services[service]?.incident;
   if (open?.id === id) return open;
   return h?.recent.find((i) => i.id === id);
+}
+
+/** Whether any service's hold differs between two histories of one server. */
+function holdsDiffer(prev: ServerHistory | undefined, next: ServerHistory): boolean {
+  for (const key in next.services) {
+    if (prev?.services[key as ServiceName]?.hold !== next.services[key as ServiceName]?.hold) return true;
+  }
+  if (prev !== undefined) for (const key in prev.services) if (!(key in next.services) && prev.services[key as ServiceName]?.hold !== undefined) return true;
+  return false;
 }
