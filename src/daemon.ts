@@ -41,6 +41,7 @@ import type { Source, SourceFile } from './source/types.ts';
 import { StatusWriteBack } from './source/write-back.ts';
 import type { Journal } from './status/journal.ts';
 import { acquireStateLock, type StateLock } from './status/lock.ts';
+import { prepareStateFolder } from './status/state-format.ts';
 import { statusDirOf } from './status/store.ts';
 
 export interface DaemonOptions {
@@ -155,6 +156,8 @@ export class Daemon {
     await checkSecretsFolder(config.secretsDir);
     if (process.getuid?.() === 0) logger.info('running as root; mamori needs root only for drivers that require it (ICMP without capabilities)');
     this.lock = await acquireStateLock(config.stateDir, { purpose: 'run', logger });
+    // Before anything reads the folder: an older layout is migrated (a copy kept), a newer one refused.
+    await prepareStateFolder(config.stateDir, { logger });
 
     const { controller, journal, records, outbox, notifier, health } = await wireReconciler(config, {
       logger,

@@ -37,6 +37,7 @@ export async function withInProcessController<T>(config: MamoriConfig, manifests
   const { manifestChecks, runbookSelector, withShellParser } = await import('../runbook/manifest-hooks.ts');
   const { checkSecretsFolder } = await import('../secrets/check-secrets-folder.ts');
   const { acquireStateLock } = await import('../status/lock.ts');
+  const { prepareStateFolder } = await import('../status/state-format.ts');
   const logger = createLogger({ level: config.log.level, destination: process.stderr });
   const root = manifestsDir ?? (config.source.type === 'folder' ? config.source.path : undefined);
   if (root === undefined) {
@@ -46,6 +47,7 @@ export async function withInProcessController<T>(config: MamoriConfig, manifests
   await checkSecretsFolder(config.secretsDir);
   const lock = await acquireStateLock(config.stateDir, { purpose, logger });
   try {
+    await prepareStateFolder(config.stateDir, { logger });
     const tree = await readManifestTree(root, { operatorDir: config.operatorDir });
     const checks = await withShellParser((parser) => manifestChecks(tree.files, parser));
     const set = validateDocuments(tree.files, { config, selectRunbook: runbookSelector, checks });

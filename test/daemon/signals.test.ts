@@ -148,4 +148,17 @@ consoleProfiles:
     await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('MAMORI_SECRET_UNSAFE') });
     chmodSync(secrets, 0o700);
   });
+
+  it('refuses a state folder written by a newer mamori, saying what to do, and leaves it as it was', async () => {
+    const { dir } = workspace();
+    const port = await freePort();
+    mkdirSync(join(dir, 'state', 'status'), { recursive: true });
+    const format = JSON.stringify({ format: 99, writtenBy: '9.0.0', history: [] });
+    writeFileSync(join(dir, 'state', 'format.json'), format);
+    writeFileSync(join(dir, 'mamori.yaml'), `apiVersion: mamori/v1\nkind: Config\nhttp: { listen: "127.0.0.1:${port}" }\n`);
+    const run = promisify(execFile)(process.execPath, [BIN, 'run', '--config', 'mamori.yaml'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/MAMORI_STATE_FORMAT_NEWER.*state format 99, written by mamori 9\.0\.0.*Run mamori 9\.0\.0 or later/s) });
+    expect(readFileSync(join(dir, 'state', 'format.json'), 'utf8')).toBe(format);
+    expect(readdirSync(join(dir, 'state', 'status'))).toEqual([]);
+  });
 });
