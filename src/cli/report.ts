@@ -80,7 +80,7 @@ async function desiredServers(root: string, config: MamoriConfig, stderr: NodeJS
 }
 
 async function sendReport(config: MamoriConfig, mails: ReturnType<typeof reportNotifications>['mails'], stderr: NodeJS.WritableStream): Promise<{ sent: number; queued: number; failed: number }> {
-  const { acquireStateLock, Outbox, smtpOptionsOf, resolveSecret, silentLogger } = await libs();
+  const { acquireStateLock, Outbox, mailIdentityOf, smtpOptionsOf, resolveSecret, silentLogger } = await libs();
   const dir = join(config.stateDir, 'report-outbox');
   const lock = await acquireStateLock(dir, { purpose: 'report' });
   try {
@@ -88,7 +88,7 @@ async function sendReport(config: MamoriConfig, mails: ReturnType<typeof reportN
     const outbox = await Outbox.open(
       {
         dir: join(dir, 'outbox'),
-        from: config.mail.from,
+        ...mailIdentityOf(config.mail),
         ...(smtp ? { smtp: await smtpOptionsOf(smtp, (ref) => resolveSecret(ref, config)) } : {}),
       },
       { logger: silentLogger() },

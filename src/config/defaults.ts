@@ -35,7 +35,7 @@ export const CONFIG_DEFAULTS = {
   /** The seed's own channel: a person in the data centre. Replaced whole by a config's consoleProfiles. */
   consoleProfiles: { manual: { driver: 'manual' as const } },
   http: { listen: '127.0.0.1:9750', socket: 'mamori.sock', socketMode: '0600' as const },
-  mail: { from: 'mamori@localhost', maxPerServerPerHour: 4 },
+  mail: { from: 'mamori@localhost', fromName: 'mamori', timeZone: 'Asia/Tokyo', maxPerServerPerHour: 4 },
   smtp: { port: 587, secure: false, requireTLS: false },
   statusWriteBack: { branch: 'mamori-status', intervalSeconds: 60 },
   holds: { maxRemovedFraction: 0.2, holdRollbacks: true },

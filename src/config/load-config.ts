@@ -90,6 +90,10 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
     mail: {
       from: doc.mail?.from ?? d.mail.from,
       ...(doc.mail?.operator !== undefined ? { operator: doc.mail.operator } : {}),
+      fromName: doc.mail?.fromName ?? d.mail.fromName,
+      ...(doc.mail?.replyTo !== undefined ? { replyTo: doc.mail.replyTo } : {}),
+      providerName: typeof doc.mail?.providerName === 'string' ? { ja: doc.mail.providerName, en: doc.mail.providerName } : { ...doc.mail?.providerName },
+      timeZone: doc.mail?.timeZone ?? d.mail.timeZone,
       ...(smtp
         ? {
             smtp: {
@@ -167,7 +171,22 @@ function configChecks(doc: ConfigDocument, positions: PositionIndex, file: strin
   });
   out.push(...signingChecks(doc.signing, positions, file));
   out.push(...httpChecks(doc, positions, file));
+  out.push(...mailChecks(doc, positions, file));
   return out;
+}
+
+/** The zone must be one this system's ICU knows: a typo would otherwise show every time in UTC. */
+function mailChecks(doc: ConfigDocument, positions: PositionIndex, file: string): Finding[] {
+  const zone = doc.mail?.timeZone;
+  if (zone === undefined) return [];
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return [];
+  } catch {
+    const field = 'mail.timeZone';
+    const p = positions.positionOf(field);
+    return [{ file, line: p.line, col: p.col, field, rule: 'time-zone', severity: 'error', message: `${zone} is not a time zone this system knows (an IANA name such as Asia/Tokyo)` }];
+  }
 }
 
 /** What the schema cannot say about signing: every name a rule or group uses is a signer or a group. */

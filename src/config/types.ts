@@ -87,6 +87,13 @@ export interface MamoriConfigShape {
   mail: {
     from: string;
     operator?: string;
+    /** The sender's display name (mamori). */
+    fromName: string;
+    replyTo?: string;
+    /** Per language; a language not given falls back to the built-in name. */
+    providerName: { ja?: string; en?: string };
+    /** IANA zone of every time in mails, on the page, and of report months (Asia/Tokyo). */
+    timeZone: string;
     smtp?: Required<Omit<SMTP, 'auth'>> & { auth?: SecretRef };
     maxPerServerPerHour: number;
   };

@@ -147,3 +147,20 @@ export function displayWidth(text: string): number {
   }
   return width;
 }
+
+/** A ping has no connection: its failures are said as echoes that did not come back. */
+const PING_FAILURE_JA: Partial<Record<FailureKind, string>> = {
+  timeout: '時間内に応答がありませんでした',
+  unreachable: 'サーバまでの経路がなく、到達できませんでした',
+  protocol: '想定外の応答が返りました',
+};
+
+const PING_FAILURE_EN: Partial<Record<FailureKind, string>> = {
+  timeout: 'no reply came back in time',
+  unreachable: 'there was no route to the server',
+  protocol: 'an unexpected reply came back',
+};
+
+export function pingFailureLabel(kind: FailureKind, locale: Locale): string {
+  return (locale === 'ja' ? PING_FAILURE_JA : PING_FAILURE_EN)[kind] ?? (locale === 'ja' ? '応答がありませんでした' : 'no reply came back');
+}

@@ -43,6 +43,7 @@ function flatten(n: Notification): Notification {
   const copy = structuredClone(n);
   copy.to.name = copy.to.name === undefined ? undefined : headerText(copy.to.name, 100);
   if (copy.to.name === undefined) delete copy.to.name;
+  if (copy.to.organization !== undefined) copy.to.organization = headerText(copy.to.organization, 100);
   if (copy.server) {
     copy.server = { name: headerText(copy.server.name, 64), customer: headerText(copy.server.customer, 64), address: headerText(copy.server.address, 64) };
   }

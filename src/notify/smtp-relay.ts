@@ -3,7 +3,7 @@
  * it is resolved by the caller's resolver (the notifier never reads the secret store itself), so
  * the daemon, the in-process reconciler and `mamori report` log in to the relay the same way.
  */
-import type { SmtpOptions } from './options.ts';
+import type { NotifyOptions, SmtpOptions } from './options.ts';
 
 export interface SmtpRelayConfig {
   host: string;
@@ -26,5 +26,24 @@ export async function smtpOptionsOf(relay: SmtpRelayConfig, resolveSecret: (ref:
     secure: relay.secure,
     requireTLS: relay.requireTLS,
     ...(relay.auth ? { auth: splitUserPass(await resolveSecret(relay.auth)) } : {}),
+  };
+}
+
+/** The config's mail identity (mail.from, fromName, replyTo, providerName, timeZone) as the outbox takes it. */
+export interface MailIdentityConfig {
+  from: string;
+  fromName: string;
+  replyTo?: string;
+  providerName: { ja?: string; en?: string };
+  timeZone: string;
+}
+
+export function mailIdentityOf(mail: MailIdentityConfig): Pick<NotifyOptions, 'from' | 'fromName' | 'replyTo' | 'providerName' | 'timeZone'> {
+  return {
+    from: mail.from,
+    fromName: mail.fromName,
+    ...(mail.replyTo !== undefined ? { replyTo: mail.replyTo } : {}),
+    providerName: { ...mail.providerName },
+    timeZone: mail.timeZone,
   };
 }

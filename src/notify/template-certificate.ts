@@ -5,7 +5,7 @@
  */
 import { serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
-import type { Template, TemplateContext } from './template-context.ts';
+import { greetingEn, greetingJa, type Template, type TemplateContext } from './template-context.ts';
 import type { CertificateFacts, CertificateProblem, Notification } from './types.ts';
 
 function serverLine(n: Notification): string {
@@ -66,7 +66,7 @@ export const certificateExpiringEn: Template<'certificate-expiring'> = (n, ctx) 
   return {
     subject: f.expired ? `${target(n)}: SSL certificate expired (please renew)` : `${target(n)}: SSL certificate expires in ${f.daysLeft} day${f.daysLeft === 1 ? '' : 's'}`,
     blocks: [
-      { type: 'p', text: n.to.name ? `Dear ${n.to.name},` : n.server ? `Dear ${n.server.customer} team,` : 'Dear customer,' },
+      { type: 'p', text: greetingEn(n.to, n.server?.customer) },
       {
         type: 'p',
         text:
@@ -95,7 +95,7 @@ export const certificateExpiringJa: Template<'certificate-expiring'> = (n, ctx) 
   return {
     subject: f.expired ? `${target(n)}: SSL 証明書の有効期限が切れています（更新のお願い）` : `${target(n)}: SSL 証明書の有効期限まで残り ${f.daysLeft} 日です`,
     blocks: [
-      { type: 'p', text: n.to.name ? `${n.to.name} 様` : n.server ? `${n.server.customer} ご担当者様` : 'ご担当者様' },
+      { type: 'p', text: greetingJa(n.to, n.server?.customer) },
       { type: 'p', text: `いつもお世話になっております。\n${ctx.providerName}です。` },
       {
         type: 'p',
@@ -126,7 +126,7 @@ export const certificateInvalidEn: Template<'certificate-invalid'> = (n, ctx) =>
   return {
     subject: `${target(n)}: SSL certificate cannot be verified`,
     blocks: [
-      { type: 'p', text: n.to.name ? `Dear ${n.to.name},` : n.server ? `Dear ${n.server.customer} team,` : 'Dear customer,' },
+      { type: 'p', text: greetingEn(n.to, n.server?.customer) },
       {
         type: 'p',
         text: `The SSL certificate of ${svc(n)} on your server ${serverLine(n)} cannot be verified.\nThe service works normally; nothing has been restarted. If this certificate is not intended, please install a certificate from a certificate authority.`,
@@ -145,11 +145,11 @@ export const certificateInvalidEn: Template<'certificate-invalid'> = (n, ctx) =>
 export const certificateInvalidJa: Template<'certificate-invalid'> = (n, ctx) => {
   const f = n.facts;
   const problems = f.problems.map((p) => (p === 'name-mismatch' ? `${PROBLEM_JA[p]}（${f.checkedName ?? 'サーバ名'}）。` : PROBLEM_JA[p]));
-  if (f.chainError) problems.push(`（詳細: ${f.chainError}）`);
+  if (f.chainError) problems.push(`検証時のエラーコード: ${f.chainError}`);
   return {
     subject: `${target(n)}: SSL 証明書を検証できません`,
     blocks: [
-      { type: 'p', text: n.to.name ? `${n.to.name} 様` : n.server ? `${n.server.customer} ご担当者様` : 'ご担当者様' },
+      { type: 'p', text: greetingJa(n.to, n.server?.customer) },
       { type: 'p', text: `いつもお世話になっております。\n${ctx.providerName}です。` },
       {
         type: 'p',

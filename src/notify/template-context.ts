@@ -34,3 +34,20 @@ export function elide(items: string[], max: number, middle: (omitted: number) =>
   const tail = max - head;
   return [...items.slice(0, head), middle(items.length - max), ...items.slice(items.length - tail)];
 }
+
+/**
+ * The Japanese greeting: the company on its own line above the person (株式会社アクメ / 山田 太郎 様),
+ * 〜 ご担当者様 when no person is named; the customer's id only when there is no display name.
+ */
+export function greetingJa(to: { name?: string; organization?: string }, customer: string | undefined): string {
+  if (to.organization) return `${to.organization}\n${to.name ? `${to.name} 様` : 'ご担当者様'}`;
+  if (to.name) return `${to.name} 様`;
+  return customer ? `${customer} ご担当者様` : 'ご担当者様';
+}
+
+/** The English greeting: `Dear Taro Yamada (Acme Corporation),`, `Dear Acme Corporation team,`. */
+export function greetingEn(to: { name?: string; organization?: string }, customer: string | undefined): string {
+  const org = to.organization ?? customer;
+  if (to.name) return to.organization ? `Dear ${to.name} (${to.organization}),` : `Dear ${to.name},`;
+  return org ? `Dear ${org} team,` : 'Dear customer,';
+}

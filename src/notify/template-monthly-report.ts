@@ -5,7 +5,7 @@
  */
 import { formatDuration, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
-import { elide, type Template, type TemplateContext } from './template-context.ts';
+import { elide, greetingEn, greetingJa, type Template, type TemplateContext } from './template-context.ts';
 import type { Locale, MonthlyReportFacts, NotificationOf } from './types.ts';
 import type { ServiceName } from '../probe/types.ts';
 
@@ -77,7 +77,7 @@ export const monthlyReportEn: Template<'monthly-report'> = (n, ctx) => {
   return {
     subject: `Monthly report ${f.month}: ${f.customer}`,
     blocks: [
-      { type: 'p', text: n.to.name ? `Dear ${n.to.name},` : `Dear ${f.customer} team,` },
+      { type: 'p', text: greetingEn(n.to, f.customer) },
       {
         type: 'p',
         text: `This is the monitoring report of your ${f.servers.length === 1 ? 'server' : `${f.servers.length} servers`} for ${f.month}${f.partial ? ` (up to ${ctx.dt(f.periodEnd)})` : ''}: ${incidents === 0 ? 'there were no incidents.' : `${incidents} incident${incidents === 1 ? '' : 's'}, listed below with the time each took to recover and what we did.`}`,
@@ -98,7 +98,7 @@ export const monthlyReportJa: Template<'monthly-report'> = (n, ctx) => {
   return {
     subject: `${f.month} 月次レポート: ${f.customer}`,
     blocks: [
-      { type: 'p', text: n.to.name ? `${n.to.name} 様` : `${f.customer} ご担当者様` },
+      { type: 'p', text: greetingJa(n.to, f.customer) },
       { type: 'p', text: `いつもお世話になっております。\n${ctx.providerName}です。` },
       {
         type: 'p',

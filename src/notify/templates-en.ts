@@ -2,9 +2,9 @@
  * English messages: the same facts and order as the Japanese ones, in plain, courteous English.
  * The first paragraph alone says what happened, what was done and whether the reader must act.
  */
-import { failureLabel, formatDuration, localized, serviceLabel } from './format.ts';
+import { failureLabel, formatDuration, localized, pingFailureLabel, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
-import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
+import { elide, greetingEn, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import { monthlyReportEn } from './template-monthly-report.ts';
 import { certificateExpiringEn, certificateInvalidEn } from './template-certificate.ts';
 import type {
@@ -21,9 +21,7 @@ import type { ServiceName } from '../probe/types.ts';
 const CLOSING = 'If you have any questions, please reply to this e-mail.\nKind regards,';
 
 function greeting(n: Notification): string {
-  if (n.to.name) return `Dear ${n.to.name},`;
-  if (n.server) return `Dear ${n.server.customer} team,`;
-  return 'Dear customer,';
+  return greetingEn(n.to, n.server?.customer);
 }
 
 function signature(ctx: TemplateContext, n: Notification): Block {
@@ -41,8 +39,8 @@ function svc(n: Notification): string {
 }
 
 function failureText(f: ProbeFailureSummary, service: ServiceName | undefined): string {
-  const what = service === 'ping' ? `pinged ${f.target}` : `connected to ${f.target}`;
-  const lines = [`When our monitoring servers ${what}, ${failureLabel(f.kind, 'en')}.`];
+  const what = service === 'ping' ? `pinged ${f.target}` : `tried to connect to ${f.target}`;
+  const lines = [`When our monitoring servers ${what}, ${service === 'ping' ? pingFailureLabel(f.kind, 'en') : failureLabel(f.kind, 'en')}.`];
   if (f.message) lines.push(`(Detail: ${f.message})`);
   return lines.join('\n');
 }
@@ -345,7 +343,7 @@ export const EN: TemplateSet = {
     return {
       subject: `change refused: ${files.length === 1 ? files[0] : `${files.length} files`} (signer not allowed)`,
       blocks: [
-        { type: 'p', text: customer ? `Dear ${n.to.name ?? `${f.customer ?? ''} team`},` : 'To the operators,' },
+        { type: 'p', text: customer ? greetingEn(n.to, f.customer) : 'To the operators,' },
         {
           type: 'p',
           text: `${customer ? 'Changes to your manifests' : 'Changes to the manifests'} were made by commits whose signer may not change these files, and were not applied. Each file keeps its last good version; the rest of revision ${f.revision} is applied.`,

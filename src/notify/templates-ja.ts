@@ -3,9 +3,9 @@
  * (〜様, お知らせいたします). The first paragraph alone must tell a customer reading at 3 a.m.
  * what happened, what was done and whether they need to act; the sections below are the record.
  */
-import { failureLabel, formatDuration, localized, serviceLabel } from './format.ts';
+import { failureLabel, formatDuration, localized, pingFailureLabel, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
-import { elide, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
+import { elide, greetingJa, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import { monthlyReportJa } from './template-monthly-report.ts';
 import { certificateExpiringJa, certificateInvalidJa } from './template-certificate.ts';
 import type {
@@ -23,9 +23,7 @@ const QUESTIONS = 'ご不明な点がございましたら、本メールにご�
 const CLOSING = `${QUESTIONS}\n今後ともよろしくお願い申し上げます。`;
 
 function greeting(n: Notification): string {
-  if (n.to.name) return `${n.to.name} 様`;
-  if (n.server) return `${n.server.customer} ご担当者様`;
-  return 'ご担当者様';
+  return greetingJa(n.to, n.server?.customer);
 }
 
 function opening(n: Notification, ctx: TemplateContext): Block[] {
@@ -50,9 +48,10 @@ function svc(n: Notification): string {
 }
 
 function failureText(f: ProbeFailureSummary, service: ServiceName | undefined): string {
-  const what = service === 'ping' ? `${f.target} へ PING を送信しましたところ` : `${f.target} へ接続しましたところ`;
-  const lines = [`弊社監視サーバから ${what}、${failureLabel(f.kind, 'ja')}。`];
-  if (f.message) lines.push(`（詳細: ${f.message}）`);
+  const what = service === 'ping' ? `${f.target} へ PING を送信しましたところ` : `${f.target} への接続を試みましたところ`;
+  const lines = [`弊社監視サーバから ${what}、${service === 'ping' ? pingFailureLabel(f.kind, 'ja') : failureLabel(f.kind, 'ja')}。`];
+  // The probe's own words are English: kept as a record line, never inside a Japanese sentence.
+  if (f.message) lines.push(`監視システムの記録: ${f.message}`);
   return lines.join('\n');
 }
 
@@ -118,7 +117,7 @@ const REASON: Record<CouldNotRecoverReason, { why: string; ask: string }> = {
     ask: '弊社管理用アカウントのパスワードを変更・削除された場合は、管理ユーザのパスワードを弊社宛にご連絡ください。また、ファイアウォールや TCP Wrapper の設定で、弊社管理用ネットワークからの SSH 接続を制限されていないかご確認ください。',
   },
   'console-alive-network-down': {
-    why: 'コンソールではサーバの稼動を確認できましたが、ネットワークからの応答がございません。稼動中のサーバを停止させないよう、電源の再起動は行っておりません。',
+    why: 'コンソールではサーバの稼働を確認できましたが、ネットワークからの応答がございません。稼働中のサーバを停止させないよう、電源の再起動は行っておりません。',
     ask: 'ネットワーク設定やファイアウォール設定の変更が原因として考えられます。お心当たりがございましたら、設定をご確認ください。弊社でも引き続き状況を確認いたします。',
   },
   unexpected: {
@@ -180,7 +179,7 @@ export const JA: TemplateSet = {
         ? `お客様のサーバ ${serverLine(n)} にて ${svc(n)} の障害を検知いたしましたが、復旧作業を行う前にサービスが復旧いたしました。`
         : `お客様のサーバ ${serverLine(n)} にて ${svc(n)} の障害を検知いたしましたため、一次対応手順に基づき、${remedy}を行いました。`;
     const verified: string[] = [];
-    if (f.verification.process) verified.push(`ps コマンドで ${f.verification.process} プロセスの稼動を確認いたしました。`);
+    if (f.verification.process) verified.push(`ps コマンドで ${f.verification.process} プロセスの稼働を確認いたしました。`);
     if (f.verification.localConnect) verified.push('サーバ内（ローカル）からの接続を確認いたしました。');
     verified.push(`${ctx.dt(f.verification.externalProbe.at)}、弊社監視サーバから ${f.verification.externalProbe.target} へ接続し、${answerCheck(n.service)}を確認いたしました。`);
     const rows: Array<[string, string]> = [
@@ -219,7 +218,7 @@ export const JA: TemplateSet = {
       ? `${ctx.dt(f.stateNow.checkedAt)} の時点では、${svc(n)} の応答を確認しております。`
       : `${ctx.dt(f.stateNow.checkedAt)} の時点で、${svc(n)} は引き続き応答しておりません。`;
     const state = [now];
-    if (f.stateNow.detail) state.push(`（詳細: ${f.stateNow.detail}）`);
+    if (f.stateNow.detail) state.push(`監視システムの記録: ${f.stateNow.detail}`);
     if (f.remediationHeld) {
       state.push('同じ作業を繰り返さないよう、このサービスに対する自動での復旧作業はいったん停止しております。監視は継続しており、サービスの復旧を確認した時点で通常の対応に戻ります。');
     } else {
@@ -260,7 +259,7 @@ export const JA: TemplateSet = {
     const evidence = [
       `弊社監視サーバ${f.sourceAddress ? `（${f.sourceAddress}）` : ''}から ${f.external.target} への接続: ${failureLabel(f.external.kind, 'ja')}`,
     ];
-    if (f.process) evidence.push(`サーバ内での ${f.process} プロセスの稼動: 確認できました`);
+    if (f.process) evidence.push(`サーバ内での ${f.process} プロセスの稼働: 確認できました`);
     evidence.push(`サーバ内（ローカル）からの接続: 正常に応答しました${f.local.command ? `\n$ ${f.local.command}` : ''}${f.local.result ? `\n> ${f.local.result}` : ''}`);
     const nets = f.managementNetworks;
     const example = [
@@ -443,7 +442,7 @@ export const JA: TemplateSet = {
     const ask: Record<typeof f.reason, { what: string; todo: string }> = {
       'ping-failed': {
         what: `が PING に応答しません（${ctx.dt(f.since)} から）。`,
-        todo: 'コンソールでサーバが稼動しているか（画面の表示、カーネルパニックの有無など）をご確認ください。停止している場合は電源の再起動をお願いいたします。稼動している場合は電源の再起動は行わず、ネットワークの状態をご確認ください。',
+        todo: 'コンソールでサーバが稼働しているか（画面の表示、カーネルパニックの有無など）をご確認ください。停止している場合は電源の再起動をお願いいたします。稼働している場合は電源の再起動は行わず、ネットワークの状態をご確認ください。',
       },
       'ssh-down': {
         what: `が SSH に応答しません（${ctx.dt(f.since)} から）。SSH でログインできないため、サーバ内の確認ができません。`,

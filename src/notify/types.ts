@@ -28,6 +28,8 @@ export interface Recipient {
   locale?: Locale;
   /** Used in the greeting (〜様); without it the customer's name is used (〜 ご担当者様). */
   name?: string;
+  /** The customer's display name (株式会社アクメ), the greeting's first line; the customer's id stands in without it. */
+  organization?: string;
   cc?: string[];
 }
 

@@ -33,6 +33,7 @@ export function validateNotification(value: unknown): Notification {
   if (!isMailAddress(to.email)) fail(id, 'to.email', 'is not a plain e-mail address (local@domain, ASCII)');
   if (to.locale !== undefined && !(LOCALES as readonly unknown[]).includes(to.locale)) fail(id, 'to.locale', 'must be ja or en');
   if (to.name !== undefined && (typeof to.name !== 'string' || to.name.length > 100)) fail(id, 'to.name', 'must be a string of at most 100 characters');
+  if (to.organization !== undefined && (typeof to.organization !== 'string' || to.organization.length > 100)) fail(id, 'to.organization', 'must be a string of at most 100 characters');
   if (to.cc !== undefined) {
     if (!Array.isArray(to.cc) || to.cc.length > 10) fail(id, 'to.cc', 'must be a list of at most 10 addresses');
     to.cc.forEach((cc, i) => {

@@ -17,6 +17,7 @@ export function recipientOf(doc: ServerDocument): Recipient {
   const c = doc.spec.contact;
   const to: Recipient = { email: c.email, locale: c.locale ?? 'ja' };
   if (c.name !== undefined) to.name = c.name;
+  if (c.displayName !== undefined) to.organization = c.displayName;
   if (c.cc !== undefined && c.cc.length > 0) to.cc = c.cc;
   return to;
 }

@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts';
 import { reloadableTargetCheck, type ReloadableTargetCheck } from '../manifest/target-networks.ts';
 import type { ConfigDocument, LoadedDocument, RunbookDocument, ServerDocument, ServiceName } from '../manifest/types.ts';
 import { Outbox } from '../notify/outbox.ts';
-import { smtpOptionsOf } from '../notify/smtp-relay.ts';
+import { mailIdentityOf, smtpOptionsOf } from '../notify/smtp-relay.ts';
 import { createProberRegistry } from '../probe/registry.ts';
 import type { Executor } from '../runbook/execution.ts';
 import { createExecutor } from '../runbook/executor.ts';
@@ -88,7 +88,7 @@ async function openOutbox(config: MamoriConfig, logger: Logger): Promise<Outbox>
   return Outbox.open(
     {
       dir: join(config.stateDir, 'outbox'),
-      from: config.mail.from,
+      ...mailIdentityOf(config.mail),
       ...(smtp ? { smtp: await smtpOptionsOf(smtp, (ref) => resolveSecret(ref, config)) } : {}),
       rate: { maxPerWindow: config.mail.maxPerServerPerHour },
     },

@@ -76,6 +76,6 @@ export function desiredReportServerOf(doc: ServerDocument): DesiredReportServer 
     name: m.name,
     ...(m.customer !== undefined ? { customer: m.customer } : {}),
     services: m.services,
-    contact: { email: c.email, ...(c.locale !== undefined ? { locale: c.locale } : {}), ...(c.name !== undefined ? { name: c.name } : {}), ...(c.cc !== undefined ? { cc: [...c.cc] } : {}) },
+    contact: { email: c.email, ...(c.locale !== undefined ? { locale: c.locale } : {}), ...(c.name !== undefined ? { name: c.name } : {}), ...(c.displayName !== undefined ? { displayName: c.displayName } : {}), ...(c.cc !== undefined ? { cc: [...c.cc] } : {}) },
   };
 }

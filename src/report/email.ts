@@ -54,7 +54,7 @@ export function reportNotifications(r: MonthlyReport): { mails: ReportMail[]; wi
       notification: {
         id: `report:${r.customer}:${r.month}${r.period.partial ? `:partial-${r.period.end.slice(0, 10)}` : ''}:${email}`.slice(0, 128),
         kind: 'monthly-report',
-        to: { email, ...(contact?.locale !== undefined ? { locale: contact.locale } : {}), ...(contact?.name !== undefined ? { name: contact.name } : {}), ...(contact?.cc !== undefined ? { cc: contact.cc } : {}) },
+        to: { email, ...(contact?.locale !== undefined ? { locale: contact.locale } : {}), ...(contact?.name !== undefined ? { name: contact.name } : {}), ...(contact?.displayName !== undefined ? { organization: contact.displayName } : {}), ...(contact?.cc !== undefined ? { cc: contact.cc } : {}) },
         occurredAt: r.generatedAt,
         facts,
       },

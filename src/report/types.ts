@@ -56,7 +56,7 @@ export interface ReportIncident {
 
 export interface ReportServer {
   name: string;
-  contact?: { email: string; locale?: 'ja' | 'en'; name?: string; cc?: string[] };
+  contact?: { email: string; locale?: 'ja' | 'en'; name?: string; displayName?: string; cc?: string[] };
   /** Part of the period the server was in the manifests. */
   monitoredFrom?: string;
   monitoredUntil?: string;

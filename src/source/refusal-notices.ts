@@ -67,6 +67,7 @@ export function refusalNotices(input: RefusalNoticeInput): Notification[] {
       if (recipients.has(c.email)) continue;
       const to: Recipient = { email: c.email, locale: c.locale ?? 'ja' };
       if (c.name !== undefined) to.name = c.name;
+      if (c.displayName !== undefined) to.organization = c.displayName;
       recipients.set(c.email, to);
     }
     const changes = changesOf(refusals);

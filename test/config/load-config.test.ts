@@ -44,7 +44,7 @@ describe('loadConfig', () => {
     expect(c.massFailure).toEqual({ minServers: 3, fraction: 0.5, fleetFraction: 0.2, powerActionsPerHour: 10, canaries: [] });
     expect(c.consoleProfiles).toEqual({ manual: { driver: 'manual' } });
     expect(c.http).toEqual({ listen: '127.0.0.1:9750', tokens: [], publicHosts: [], socket: join(c.stateDir, 'mamori.sock'), socketMode: '0600' });
-    expect(c.mail).toEqual({ from: 'mamori@localhost', maxPerServerPerHour: 4 });
+    expect(c.mail).toEqual({ from: 'mamori@localhost', fromName: 'mamori', providerName: {}, timeZone: 'Asia/Tokyo', maxPerServerPerHour: 4 });
     expect(c.signing).toBeUndefined();
     expect(c.statusWriteBack).toBeUndefined();
     expect(c.holds).toEqual({ maxRemovedFraction: 0.2, holdRollbacks: true });

@@ -43,7 +43,7 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
           steps: [
             {
               type: 'check',
-              title: { ja: 'httpd プロセスの稼動確認', en: 'Check that httpd is running' },
+              title: { ja: 'httpd プロセスの稼働確認', en: 'Check that httpd is running' },
               command: 'ps ax -o pid,comm | grep httpd',
               outcome: 'failed',
               exitCode: 1,
@@ -60,7 +60,7 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
             },
             {
               type: 'verify',
-              title: { ja: 'httpd プロセスの稼動確認', en: 'Check that httpd is running' },
+              title: { ja: 'httpd プロセスの稼働確認', en: 'Check that httpd is running' },
               command: 'ps ax -o pid,comm | grep httpd',
               outcome: 'ok',
               startedAt: '2026-11-25T18:16:01Z',
@@ -84,7 +84,7 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
           detectedAt: '2026-11-25T18:12:05Z',
           failure: { target: '203.0.113.10:80', kind: 'timeout', message: 'no answer to HEAD / within 5000 ms' },
           steps: [
-            { type: 'check', title: { ja: 'httpd プロセスの稼動確認', en: 'Check that httpd is running' }, command: 'ps ax -o pid,comm | grep httpd', outcome: 'failed', exitCode: 1, startedAt: '2026-11-25T18:15:51Z' },
+            { type: 'check', title: { ja: 'httpd プロセスの稼働確認', en: 'Check that httpd is running' }, command: 'ps ax -o pid,comm | grep httpd', outcome: 'failed', exitCode: 1, startedAt: '2026-11-25T18:15:51Z' },
             {
               type: 'run',
               title: { ja: 'httpd の再起動', en: 'Restart httpd' },

@@ -258,6 +258,35 @@ export type From = string;
  */
 export type OperatorAddress = string;
 /**
+ * The display name of the sender, e.g. "Example Hosting Support" (mamori).
+ */
+export type FromName = string;
+/**
+ * Where a customer's reply goes: the support desk, not the sending robot address (customer mails ask the reader to reply).
+ */
+export type ReplyTo = string;
+/**
+ * How mails, reports and the status page name the provider (the opening line and the signature), per language; one string for both. "mamori 障害復旧サービス" / "mamori fault recovery service" when absent.
+ */
+export type ProviderName =
+  | string
+  | {
+      ja?: Japanese;
+      en?: English;
+    };
+/**
+ * The name in Japanese mails and on the Japanese page.
+ */
+export type Japanese = string;
+/**
+ * The name in English mails and on the English page.
+ */
+export type English = string;
+/**
+ * The IANA time zone (e.g. Asia/Tokyo, the default) of every time in mails and on the status page, and of the months of monthly reports.
+ */
+export type TimeZone = string;
+/**
  * The relay's host.
  */
 export type Host = string;
@@ -547,6 +576,10 @@ export interface WebhookSecret {
 export interface EMail {
   from?: From;
   operator?: OperatorAddress;
+  fromName?: FromName;
+  replyTo?: ReplyTo;
+  providerName?: ProviderName;
+  timeZone?: TimeZone;
   smtp?: SMTP;
   maxPerServerPerHour?: RateBeforeDigest;
 }

@@ -49,6 +49,10 @@ export type EMail = string;
  */
 export type Name1 = string;
 /**
+ * The customer's name as mails address it, e.g. 株式会社アクメ or Acme Corporation: the first line of the greeting (株式会社アクメ 御中, or above the addressee's name).
+ */
+export type DisplayName = string;
+/**
  * One e-mail address, such as ops@example.com.
  */
 export type EMailAddress = string;
@@ -290,6 +294,7 @@ export interface OperatingSystem {
 export interface Contact {
   email: EMail;
   name?: Name1;
+  displayName?: DisplayName;
   cc?: CopyTo;
   locale?: Language;
 }
