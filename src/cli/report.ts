@@ -112,7 +112,7 @@ export async function runReport(options: ReportOptions, deps: ReportDeps = {}): 
   const cwd = deps.cwd ?? process.cwd();
   const { monthBounds, loadConfig, readJournal, computeMonthlyReport, formatReportHtml, formatReportMarkdown, reportNotifications } = await libs();
   try {
-    monthBounds(options.month);
+    monthBounds(options.month, 'UTC');
   } catch {
     stderr.write(`mamori report: --month must be YYYY-MM, not "${options.month}"\n`);
     return 2;
@@ -132,11 +132,11 @@ export async function runReport(options: ReportOptions, deps: ReportDeps = {}): 
   const { records, torn } = await readJournal(config.stateDir);
   if (torn > 0) stderr.write(`mamori report: ${torn} unreadable journal line(s) skipped\n`);
   const now = options.now ?? Date.now();
-  if (now < monthBounds(options.month).start) {
+  if (now < monthBounds(options.month, config.mail.timeZone).start) {
     stderr.write(`mamori report: ${options.month} has not begun\n`);
     return 2;
   }
-  const report = computeMonthlyReport({ records, customer: options.customer, month: options.month, desired, now });
+  const report = computeMonthlyReport({ records, customer: options.customer, month: options.month, desired, now, timeZone: config.mail.timeZone });
   if (report.servers.length === 0) stderr.write(`mamori report: no server of customer "${options.customer}" was watched in ${options.month}\n`);
 
   const text = options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : options.format === 'html' ? formatReportHtml(report) : formatReportMarkdown(report);
@@ -162,7 +162,7 @@ export function registerReportCommand(program: Command, deps: ReportDeps = {}): 
     .command('report')
     .description('The monthly report of a customer: availability per server and service, incidents with time to recovery, actions taken.')
     .requiredOption('--customer <name>', 'the customer (metadata.customer of its servers)')
-    .requiredOption('--month <YYYY-MM>', 'the month (UTC)')
+    .requiredOption('--month <YYYY-MM>', 'the month, in the zone of mail.timeZone (Asia/Tokyo by default)')
     .option('--format <format>', 'markdown, html or json', parseFormat, 'markdown' as ReportFormat)
     .option('--output <file>', 'write the report to FILE instead of stdout')
     .option('--email', "send it to each server's contact (Japanese or English by the contact's locale)")

@@ -85,7 +85,7 @@ export const monthlyReportEn: Template<'monthly-report'> = (n, ctx) => {
       ...body(n, ctx, 'en'),
       {
         type: 'p',
-        text: 'Availability is the share of the time our monitoring could see the service in which it answered. Time we could not see — before a server was added, after it was removed, or while our monitoring itself was not running — is shown as unknown and is never counted as up. The month is counted from 00:00 UTC on its first day.',
+        text: `Availability is the share of the time our monitoring could see the service in which it answered. Time we could not see — before a server was added, after it was removed, or while our monitoring itself was not running — is shown as unknown and is never counted as up. The month is counted from ${ctx.dt(f.periodStart)}.`,
       },
       { type: 'signature', lines: [ctx.providerName, 'This message was sent automatically by our monitoring system.'] },
     ],
@@ -107,7 +107,7 @@ export const monthlyReportJa: Template<'monthly-report'> = (n, ctx) => {
       ...body(n, ctx, 'ja'),
       {
         type: 'p',
-        text: '稼働率は、当社の監視がサービスを確認できた時間のうち、応答があった時間の割合です。サーバの登録前・登録解除後、および監視システム自体が停止していた時間は「監視外」とし、稼働時間には含めていません。集計期間は UTC の月初 0 時からです。',
+        text: `稼働率は、弊社の監視がサービスを確認できた時間のうち、応答があった時間の割合です。サーバの登録前・登録解除後、および監視システム自体が停止していた時間は「監視外」とし、稼働時間には含めておりません。集計期間は ${ctx.dt(f.periodStart)} からです。`,
       },
       { type: 'signature', lines: [ctx.providerName, '※本メールは監視システムより自動で送信しております。'] },
     ],

@@ -2,7 +2,7 @@
  * The monthly report as a pure function of the journal, the month and the desired state. No
  * clock (the report's `now` is an input), no disk: `mamori report` reads the journal and calls this.
  *
- * How time is counted, per server and service, over the month (UTC) up to `now`:
+ * How time is counted, per server and service, over the month (of the configured zone) up to `now`:
  *  - up: the service's state (from the journal's `transition` records, at the probe's time) was
  *    Healthy or Recovered; down: Suspect, Down, Remediating or Escalated.
  *  - unknown, never up, for three reasons:
@@ -18,6 +18,7 @@
 import type { JournalRecord } from '../status/journal.ts';
 import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_STARTED, MONITOR_STOPPED, SILENCE_HEARTBEATS, type MonitoredServer } from './coverage-records.ts';
 import { intersect, normalize, total, type Interval } from './intervals.ts';
+import { zonedMidnight } from './zoned-time.ts';
 import type { MonthlyReport, ReportAttempt, ReportIncident, ReportServer, ServiceAvailability } from './types.ts';
 
 const UP_STATES = new Set(['Healthy', 'Recovered']);
@@ -41,14 +42,17 @@ export interface ReportInput {
   desired: readonly DesiredReportServer[];
   /** The report's time (epoch ms): the part of the month after it is not counted. */
   now: number;
+  /** The zone whose months are counted (config mail.timeZone); UTC by default. */
+  timeZone?: string;
 }
 
-export function monthBounds(month: string): { start: number; end: number } {
+/** The month from 00:00 on its first day to 00:00 on the next month's, both in `timeZone` (UTC by default). */
+export function monthBounds(month: string, timeZone = 'UTC'): { start: number; end: number } {
   const m = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(month);
   if (!m) throw new RangeError(`month must be YYYY-MM: ${JSON.stringify(month)}`);
   const year = Number(m[1]);
   const mon = Number(m[2]);
-  return { start: Date.UTC(year, mon - 1, 1), end: Date.UTC(year, mon, 1) };
+  return { start: zonedMidnight(year, mon - 1, 1, timeZone), end: zonedMidnight(year, mon, 1, timeZone) };
 }
 
 interface StateSegment {
@@ -278,7 +282,8 @@ function incidentsOf(records: readonly JournalRecord[]): Map<string, IncidentDra
 }
 
 export function computeMonthlyReport(input: ReportInput): MonthlyReport {
-  const { start, end: monthEnd } = monthBounds(input.month);
+  const timeZone = input.timeZone ?? 'UTC';
+  const { start, end: monthEnd } = monthBounds(input.month, timeZone);
   const end = Math.max(start, Math.min(monthEnd, input.now));
   const period: Interval[] = end > start ? [[start, end]] : [];
   const tl = buildTimeline(input.records, input.now);
@@ -338,7 +343,7 @@ export function computeMonthlyReport(input: ReportInput): MonthlyReport {
     kind: 'MonthlyReport',
     customer: input.customer,
     month: input.month,
-    period: { start: iso(start), end: iso(end), partial: end < monthEnd, timeZone: 'UTC' },
+    period: { start: iso(start), end: iso(end), partial: end < monthEnd, timeZone },
     generatedAt: iso(input.now),
     maxSilenceMs: tl.maxSilenceMs,
     servers,

@@ -21,6 +21,11 @@ export function utc(iso: string): string {
   return `${iso.slice(0, 19).replace('T', ' ')} UTC`;
 }
 
+/** How each report is counted; `zone` names the zone its months start in (JST, UTC). */
+export function methodText(zone: string): string[] {
+  return METHOD_TEXT.map((p) => p.replace('00:00 UTC', `00:00 ${zone}`));
+}
+
 export const METHOD_TEXT = [
   'Up: the service was Healthy or Recovered. Down: Suspect, Down, Remediating or Escalated (at least the last probe failed).',
   'Unknown is never counted as up. It has three sources: not monitored (the server or service was not in the applied manifests — before it was added, after it was removed); daemon down (mamori was stopped — from its stop record to its next start — or wrote nothing to its journal for longer than two heartbeats, in which case the whole silence counts); not probed (watched, but no trusted probe result yet).',

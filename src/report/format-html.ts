@@ -1,6 +1,7 @@
 /** The monthly report as a standalone HTML document (to print or attach). Pure; every value escaped. */
 import { html, raw, type SafeHtml } from '../http/page/html.ts';
-import { exactDuration, METHOD_TEXT, percentText, utc } from './durations.ts';
+import { exactDuration, methodText, percentText } from './durations.ts';
+import { zoneLabel, zonedText } from './zoned-time.ts';
 import type { MonthlyReport, ServiceAvailability } from './types.ts';
 
 const CSS = `body{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans JP",sans-serif;color:#1c2430;margin:32px auto;max-width:1080px;padding:0 24px;line-height:1.45;font-size:14px}
@@ -18,11 +19,12 @@ function bar(v: ServiceAvailability): SafeHtml {
 }
 
 export function formatReportHtml(r: MonthlyReport): string {
+  const at = (iso: string): string => zonedText(iso, r.period.timeZone);
   const t = r.totals;
   const incidents = r.servers.flatMap((s) => s.incidents);
   const doc = html`<html lang="en"><head><meta charset="utf-8"><title>Monthly report ${r.customer} ${r.month}</title><style>${raw(CSS)}</style></head><body>
 <h1>Monthly report — ${r.customer} — ${r.month}</h1>
-<p class="muted">${utc(r.period.start)} → ${utc(r.period.end)}${r.period.partial ? ' (the month is not over)' : ''} · generated ${utc(r.generatedAt)}</p>
+<p class="muted">${at(r.period.start)} → ${at(r.period.end)}${r.period.partial ? ' (the month is not over)' : ''} · generated ${at(r.generatedAt)}</p>
 <div class="stats"><div class="stat"><b>${t.servers}</b>servers</div><div class="stat"><b>${t.incidents}</b>incidents</div><div class="stat"><b>${t.recovered}</b>recovered</div>
 <div class="stat"><b>${t.meanTimeToRecoveryMs !== null ? exactDuration(t.meanTimeToRecoveryMs) : '—'}</b>mean time to recovery</div><div class="stat"><b>${t.attempts}</b>runbook attempts</div><div class="stat"><b>${t.powerActions}</b>power actions</div></div>
 <h2>Availability</h2>
@@ -40,13 +42,13 @@ ${
     ? html`<p>No incidents.</p>`
     : html`<table><thead><tr><th>Server</th><th>Target</th><th>Opened</th><th>Closed</th><th>Time to recovery</th><th>Outcome</th><th>Actions</th></tr></thead><tbody>
 ${incidents.map(
-  (i) => html`<tr><td>${i.server}</td><td>${i.target}</td><td>${utc(i.openedAt)}</td><td>${i.closedAt !== undefined ? utc(i.closedAt) : 'still open'}</td>
+  (i) => html`<tr><td>${i.server}</td><td>${i.target}</td><td>${at(i.openedAt)}</td><td>${i.closedAt !== undefined ? at(i.closedAt) : 'still open'}</td>
 <td class="num">${i.timeToRecoveryMs !== undefined ? exactDuration(i.timeToRecoveryMs) : '—'}</td><td>${i.closeReason ?? 'open'}${i.escalations.map((e) => html`<br>escalated: ${e.reason}`)}</td>
 <td>${i.attempts.map((a) => html`<div>#${a.attempt} ${a.runbook ? html`<code>${a.runbook}</code>` : ''} <b class="${a.verdict === 'Recovered' ? 'ok' : 'bad'}">${a.verdict ?? 'running'}</b>${a.powerActions > 0 ? ` · ${a.powerActions} power` : ''}</div>`)}</td></tr>`,
 )}</tbody></table>`
 }
 <h2>How this is counted</h2>
-${METHOD_TEXT.map((p) => html`<p class="muted">${p}</p>`)}
+${methodText(zoneLabel(Date.parse(r.period.start), r.period.timeZone)).map((p) => html`<p class="muted">${p}</p>`)}
 </body></html>`;
   return `<!doctype html>\n${doc.value}\n`;
 }

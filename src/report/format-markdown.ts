@@ -1,5 +1,6 @@
 /** The monthly report as Markdown (a pull request, a wiki, a terminal). Pure. */
-import { exactDuration, METHOD_TEXT, percentText, utc } from './durations.ts';
+import { exactDuration, methodText, percentText } from './durations.ts';
+import { zoneLabel, zonedText } from './zoned-time.ts';
 import type { MonthlyReport, ReportIncident } from './types.ts';
 
 /** Text from manifests inside a table cell: no column breaks, no HTML. */
@@ -14,10 +15,11 @@ function outcome(i: ReportIncident): string {
 }
 
 export function formatReportMarkdown(r: MonthlyReport): string {
+  const at = (iso: string): string => zonedText(iso, r.period.timeZone);
   const out: string[] = [];
   const t = r.totals;
   out.push(`# Monthly report — ${cell(r.customer)} — ${r.month}`, '');
-  out.push(`Period: ${utc(r.period.start)} → ${utc(r.period.end)}${r.period.partial ? ' (the month is not over)' : ''}. Generated ${utc(r.generatedAt)}.`, '');
+  out.push(`Period: ${at(r.period.start)} → ${at(r.period.end)}${r.period.partial ? ' (the month is not over)' : ''}. Generated ${at(r.generatedAt)}.`, '');
   out.push(
     `**${t.servers} server${t.servers === 1 ? '' : 's'} · ${t.incidents} incident${t.incidents === 1 ? '' : 's'} (${t.recovered} recovered${t.meanTimeToRecoveryMs !== null ? `, mean time to recovery ${exactDuration(t.meanTimeToRecoveryMs)}` : ''}) · ${t.attempts} runbook attempt${t.attempts === 1 ? '' : 's'} · ${t.powerActions} power action${t.powerActions === 1 ? '' : 's'}**`,
     '',
@@ -34,7 +36,7 @@ export function formatReportMarkdown(r: MonthlyReport): string {
   out.push('');
   const monitored = r.servers.filter((s) => s.monitoredFrom !== undefined && (s.monitoredFrom !== r.period.start || s.monitoredUntil !== r.period.end));
   if (monitored.length > 0) {
-    out.push(...monitored.map((s) => `- ${cell(s.name)} was in the manifests from ${utc(s.monitoredFrom as string)} to ${utc(s.monitoredUntil as string)} of this period.`), '');
+    out.push(...monitored.map((s) => `- ${cell(s.name)} was in the manifests from ${at(s.monitoredFrom as string)} to ${at(s.monitoredUntil as string)} of this period.`), '');
   }
   out.push('## Incidents', '');
   const incidents = r.servers.flatMap((s) => s.incidents);
@@ -44,7 +46,7 @@ export function formatReportMarkdown(r: MonthlyReport): string {
     for (const i of incidents) {
       const attempts = i.attempts.map((a) => `#${a.attempt} ${a.verdict ?? 'running'}${a.powerActions > 0 ? ` (${a.powerActions} power)` : ''}`).join(', ');
       out.push(
-        `| ${cell(i.server)} | ${cell(i.target)} | ${utc(i.openedAt)} | ${i.closedAt !== undefined ? utc(i.closedAt) : '—'} | ${i.timeToRecoveryMs !== undefined ? exactDuration(i.timeToRecoveryMs) : '—'} | ${outcome(i)}${i.escalations.length > 0 ? `; escalated (${i.escalations.map((e) => cell(e.reason)).join(', ')})` : ''} | ${cell(attempts) || '—'} |`,
+        `| ${cell(i.server)} | ${cell(i.target)} | ${at(i.openedAt)} | ${i.closedAt !== undefined ? at(i.closedAt) : '—'} | ${i.timeToRecoveryMs !== undefined ? exactDuration(i.timeToRecoveryMs) : '—'} | ${outcome(i)}${i.escalations.length > 0 ? `; escalated (${i.escalations.map((e) => cell(e.reason)).join(', ')})` : ''} | ${cell(attempts) || '—'} |`,
       );
     }
     out.push('');
@@ -53,13 +55,13 @@ export function formatReportMarkdown(r: MonthlyReport): string {
       for (const a of i.attempts) {
         const steps = a.steps.map((s) => `${s.id}${s.exitCode !== undefined ? ` (exit ${s.exitCode})` : ''}: ${s.outcome}`).join('; ');
         out.push(
-          `- ${utc(a.startedAt)} ${cell(i.server)} ${cell(i.target)}, attempt ${a.attempt}${a.runbook ? ` — runbook \`${cell(a.runbook)}\`` : ''}${a.destructive ? ' (power)' : ''}: **${cell(a.verdict ?? 'running')}**${a.powerActions > 0 ? `, ${a.powerActions} power action${a.powerActions === 1 ? '' : 's'}` : ''}${steps ? ` — ${cell(steps)}` : ''}`,
+          `- ${at(a.startedAt)} ${cell(i.server)} ${cell(i.target)}, attempt ${a.attempt}${a.runbook ? ` — runbook \`${cell(a.runbook)}\`` : ''}${a.destructive ? ' (power)' : ''}: **${cell(a.verdict ?? 'running')}**${a.powerActions > 0 ? `, ${a.powerActions} power action${a.powerActions === 1 ? '' : 's'}` : ''}${steps ? ` — ${cell(steps)}` : ''}`,
         );
       }
-      for (const e of i.escalations) out.push(`- ${utc(e.at)} ${cell(i.server)} ${cell(i.target)}: escalated to a person (${cell(e.reason)})`);
+      for (const e of i.escalations) out.push(`- ${at(e.at)} ${cell(i.server)} ${cell(i.target)}: escalated to a person (${cell(e.reason)})`);
     }
     out.push('');
   }
-  out.push('## How this is counted', '', ...METHOD_TEXT.map((p) => `${p}\n`));
+  out.push('## How this is counted', '', ...methodText(zoneLabel(Date.parse(r.period.start), r.period.timeZone)).map((p) => `${p}\n`));
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -74,7 +74,8 @@ export interface MonthlyReport {
     /** The month's end, or the time of the report when the month is not over. */
     end: string;
     partial: boolean;
-    timeZone: 'UTC';
+    /** The zone whose month this is (IANA name). */
+    timeZone: string;
   };
   generatedAt: string;
   /** The daemon's heartbeat allowance used to find gaps (ms). */

@@ -176,7 +176,8 @@ describe('status page in headless Chromium against the lab', () => {
       },
     });
     const now = Date.now();
-    const month = new Date(now).toISOString().slice(0, 7);
+    // The month of the config's zone (mail.timeZone, Asia/Tokyo by default), which the report counts in.
+    const month = new Date(now + 9 * 3_600_000).toISOString().slice(0, 7);
     const code = await runReport({ customer: 'acme', month, format: 'json', email: false, manifests: 'manifests', config: configPath, now }, { stdout: sink, stderr: sink, cwd: dir });
     expect(code).toBe(0);
     const report = JSON.parse(out) as MonthlyReport;

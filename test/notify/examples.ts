@@ -259,8 +259,8 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
         facts: {
           month: '2026-10',
           customer: 'acme',
-          periodStart: '2026-10-01T00:00:00.000Z',
-          periodEnd: '2026-11-01T00:00:00.000Z',
+          periodStart: '2026-09-30T15:00:00.000Z',
+          periodEnd: '2026-10-31T15:00:00.000Z',
           partial: false,
           servers: [
             {

@@ -58,7 +58,7 @@ kind: Config
 source: { type: folder, path: ${manifests} }
 stateDir: ${state}
 secretsDir: ${join(dir, 'secrets')}
-mail: { from: mamori@provider.example, smtp: { host: 127.0.0.1, port: ${sink.port} } }
+mail: { from: mamori@provider.example, timeZone: UTC, smtp: { host: 127.0.0.1, port: ${sink.port} } }
 `,
   );
 }, 60_000);

@@ -104,3 +104,45 @@ describe('monthly report from a scripted journal', () => {
     expect(monthBounds('2026-02')).toEqual({ start: T('2026-02-01T00:00:00Z'), end: T('2026-03-01T00:00:00Z') });
   });
 });
+
+describe('months of the configured zone', () => {
+  it('a JST month starts at 00:00 JST (15:00 UTC the day before), and so does its report', () => {
+    expect(monthBounds('2026-11', 'Asia/Tokyo')).toEqual({ start: T('2026-10-31T15:00:00Z'), end: T('2026-11-30T15:00:00Z') });
+    expect(monthBounds('2026-11')).toEqual({ start: T('2026-11-01T00:00:00Z'), end: T('2026-12-01T00:00:00Z') });
+    // A zone with daylight saving: March in New York starts at EST, April at EDT.
+    expect(monthBounds('2026-03', 'America/New_York')).toEqual({ start: T('2026-03-01T05:00:00Z'), end: T('2026-04-01T04:00:00Z') });
+  });
+
+  it('an outage at 01:00 JST on the 1st belongs to the new JST month, not to the UTC month it falls in', () => {
+    const at = (iso: string) => ({ ts: iso, at: T(iso) });
+    let seq = 0;
+    const rec = (iso: string, fields: Record<string, unknown>) => ({ seq: ++seq, ...at(iso), ...fields }) as unknown as Parameters<typeof computeMonthlyReport>[0]['records'][number];
+    const records = [
+      rec('2026-10-20T00:00:00Z', { type: 'monitor-started', heartbeatMs: 86_400_000 * 40 }),
+      rec('2026-10-20T00:00:00Z', { type: 'monitor-desired', servers: [{ name: 'web1', customer: 'acme', services: ['http'] }] }),
+      rec('2026-10-20T00:00:10Z', { type: 'transition', server: 'web1', service: 'http', to: 'Healthy' }),
+      // 2026-11-30T16:00Z is 2026-12-01 01:00 JST: an hour down in December (JST), in November (UTC).
+      rec('2026-11-30T16:00:00Z', { type: 'transition', server: 'web1', service: 'http', to: 'Down' }),
+      rec('2026-11-30T17:00:00Z', { type: 'transition', server: 'web1', service: 'http', to: 'Healthy' }),
+      rec('2026-12-10T00:00:00Z', { type: 'monitor-heartbeat' }),
+    ];
+    const input = { records, customer: 'acme', desired: [], now: T('2027-01-05T00:00:00Z') };
+    const novJst = computeMonthlyReport({ ...input, month: '2026-11', timeZone: 'Asia/Tokyo' });
+    const decJst = computeMonthlyReport({ ...input, month: '2026-12', timeZone: 'Asia/Tokyo' });
+    const novUtc = computeMonthlyReport({ ...input, month: '2026-11' });
+    expect(novJst.period).toEqual({ start: '2026-10-31T15:00:00.000Z', end: '2026-11-30T15:00:00.000Z', partial: false, timeZone: 'Asia/Tokyo' });
+    expect(novJst.servers[0]?.services[0]?.downMs).toBe(0);
+    expect(decJst.servers[0]?.services[0]?.downMs).toBe(H);
+    expect(novUtc.servers[0]?.services[0]?.downMs).toBe(H);
+    // The whole JST November is up: 30 days to the millisecond.
+    expect(novJst.servers[0]?.services[0]?.upMs).toBe(30 * DAY);
+  });
+
+  it('the Markdown and the mail say the month in its zone', async () => {
+    const { formatReportMarkdown } = await import('../../src/report/format-markdown.ts');
+    const r = computeMonthlyReport({ records: [], customer: 'acme', desired: [], now: T('2026-12-05T00:00:00Z'), month: '2026-11', timeZone: 'Asia/Tokyo' });
+    const md = formatReportMarkdown(r);
+    expect(md).toContain('Period: 2026-11-01 00:00:00 JST → 2026-12-01 00:00:00 JST.');
+    expect(md).toContain('The month runs from 00:00 JST on its first day.');
+  });
+});
