@@ -13,17 +13,16 @@ import type { ProbeResult } from '../probe/types.ts';
 import type { Executor, Transcript, Verdict } from '../runbook/execution.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
 import { appendAll, type Journal, type JournalEntry } from '../status/journal.ts';
-import type { Condition, ServerStatus, TransitionStatus } from '../status/model.ts';
+import type { ServerStatus } from '../status/model.ts';
 import type { StatusStore } from '../status/store.ts';
 import { recordsOf } from './action-records.ts';
-import { HOUR_MS, pruneWindow, refund } from './budgets.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { applyOutcome, applyResume, serviceOfTarget } from './decide-outcome.ts';
-import { decideServer, emptyFleetHistory, isFailingState, massFailureNotify, serverFailing, type ServerContext } from './decide.ts';
+import { decideServer, fleetStep, isFailingState, serverFailing, type ServerContext } from './decide.ts';
 import { desiredFromManifest } from './desired.ts';
-import { DueQueue } from './due-queue.ts';
+import { FleetState, type ServerEntry } from './fleet-state.ts';
 import { createLagMonitor, type LagMonitor } from './lag-monitor.ts';
-import { CANARY_KEY, diffEpisodes, FLEET_KEY, groupKeysOf, MassFailureIndex, scopeKey } from './mass-failure.ts';
+import { CANARY_KEY, FLEET_KEY, groupKeysOf, scopeKey } from './mass-failure.ts';
 import { certificateFindings, certificateNotifications, certificateSignature, DEFAULT_WARNING_DAYS, type CertificatePolicy } from './certificates.ts';
 import { buildIncidentNotification, buildMassFailureNotification } from './notifications.ts';
 import { passBackoffMs, PassFailures } from './pass-retry.ts';
@@ -32,9 +31,10 @@ import { formatTarget } from '../probe/result.ts';
 import { DEFAULT_PORTS, type TcpServiceName } from '../probe/types.ts';
 import { replayJournal } from './replay.ts';
 import { Semaphore, type Grantee } from './semaphore.ts';
+import { WorkQueue } from './work-queue.ts';
 import { serverStatusOf } from './status-view.ts';
 import { UNMONITORED_RETENTION_MS, unmonitoredOf, unmonitoredStatus, type Unmonitored, type UnmonitoredReason } from './unmonitored.ts';
-import type { Action, DesiredServer, FleetHistory, Incident, MassFailureEpisode, ObservedServer, Policy, RemediationTarget, ServerHistory } from './types.ts';
+import type { Action, DesiredServer, Incident, MassFailureEpisode, ObservedServer, Policy, RemediationTarget, ServerHistory } from './types.ts';
 
 export type ProbeFn = (server: ServerDocument, service: ServiceName, signal?: AbortSignal) => Promise<ProbeResult>;
 export type CanaryProbeFn = (canary: CanaryTarget, signal?: AbortSignal) => Promise<ProbeResult>;
@@ -56,6 +56,8 @@ export type ControllerEvent =
   | { type: 'mass-failure-paused'; episode: MassFailureEpisode }
   | { type: 'mass-failure-cleared'; scope: MassFailureEpisode['scope'] }
   | { type: 'pass-failed'; server: string; failures: number; retryInMs: number }
+  /** Actions about to be carried out, their records already in the journal (a server's, or the fleet's with server ''). */
+  | { type: 'actions'; server: string; actions: readonly Action[] }
   | { type: 'status-written'; server: string };
 
 export interface ControllerOptions {
@@ -110,25 +112,6 @@ export interface ControllerSnapshot {
   unmonitored?: Unmonitored[];
   massFailure: MassFailureEpisode[];
   inFlight: { probes: number; remediations: number; queued: number };
-}
-
-interface ServerEntry {
-  doc: ServerDocument;
-  desired: DesiredServer;
-  groupKeys: readonly string[];
-  conditions?: Condition[];
-  lastTransition?: TransitionStatus;
-  /** Set when the server runs on its last-known-good manifest: why the new one was refused. */
-  manifestInvalid?: string;
-  /** Status file read once for its conditions' lastTransitionTime. */
-  loaded: boolean;
-  /**
-   * The newest observations (status shows the newest probe even when history did not change),
-   * kept on the entry: one lookup less per server a pass, and carried over by setDesired.
-   */
-  observed?: ObservedServer;
-  /** What the certificates looked like when last judged (certificateSignature): a change writes status and mails. */
-  certificates?: string;
 }
 
 interface RunningRemediation {
@@ -199,17 +182,15 @@ export class Controller {
   private readonly random: () => number;
   private readonly probes: Semaphore;
   private readonly remediations: Semaphore;
-  private readonly queue = new DueQueue();
-  private readonly busy = new Set<string>();
-  private readonly again = new Set<string>();
-  private readonly servers = new Map<string, ServerEntry>();
-  private readonly index = new MassFailureIndex();
+  private readonly queue: WorkQueue;
+  /** Server entries, histories, the mass-failure counts and the fleet power ledger (fleet-state.ts). */
+  private readonly fleet = new FleetState();
+  private readonly servers = this.fleet.servers;
   private readonly running = new Map<string, RunningRemediation>();
   private readonly transcripts = new Map<string, Transcript>();
   private readonly startedKeys = new Set<string>();
   private readonly interruptedKeys = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private history: FleetHistory = emptyFleetHistory();
   /** Servers whose last pass failed: retried with backoff (pass-retry.ts), shown in status. */
   private readonly passFailures = new PassFailures();
   /** Servers with a status file that nobody probes any more: their status says so (unmonitored.ts). */
@@ -240,6 +221,7 @@ export class Controller {
     this.random = options.random ?? Math.random;
     this.probes = new Semaphore(options.probeConcurrency ?? 512);
     this.remediations = new Semaphore(options.remediationConcurrency ?? 4);
+    this.queue = new WorkQueue({ backoffMs: (failures) => passBackoffMs(failures, options.policy, this.random) });
   }
 
   // ---- inputs -----------------------------------------------------------------------------
@@ -267,19 +249,18 @@ export class Controller {
       services += desired.services.length;
       const groupKeys = prev !== undefined && prev.desired.address === desired.address && sameLocation(prev.desired, desired) ? prev.groupKeys : (desired.groupKeys ?? groupKeysOf(desired));
       const manifestInvalid = extras.manifestInvalid?.get(name);
-      this.servers.set(name, { ...(prev ?? { loaded: false }), doc, desired, groupKeys, manifestInvalid });
+      this.fleet.setEntry(name, { ...(prev ?? { loaded: false }), doc, desired, groupKeys, manifestInvalid });
       // A refused manifest changes no probe result, so no transition would write the status file.
       if (prev !== undefined && this.started && prev.manifestInvalid !== manifestInvalid) void this.writeStatus(name);
-      this.index.set(name, groupKeys, serverFailing(desired, undefined, this.history.servers.get(name)));
       if (!this.started) continue;
       const policy = this.o.policy;
-      if (prev === undefined) this.queue.schedule(name, now + this.random() * policy.retryMs);
-      else if (desiredKey(prev.desired) !== desiredKey(desired)) this.queue.scheduleSooner(name, now);
+      if (prev === undefined) this.queue.add(name, now + this.random() * policy.retryMs);
+      else if (desiredKey(prev.desired) !== desiredKey(desired)) this.queue.addSooner(name, now);
       else {
         // Unchanged: keep its phase, unless it is due later than one (maybe new, shorter) interval
         // from now; then spread it over that interval (no thundering herd on a revision or reload).
         const due = this.queue.dueAt(name);
-        if (due === undefined || due > now + policy.intervalMs * (1 + policy.jitter)) this.queue.schedule(name, now + this.random() * policy.intervalMs);
+        if (due === undefined || due > now + policy.intervalMs * (1 + policy.jitter)) this.queue.add(name, now + this.random() * policy.intervalMs);
       }
     }
     this.serviceCount = services;
@@ -287,24 +268,31 @@ export class Controller {
       if (wanted.has(name) || this.servers.has(name) || this.unmonitored.get(name)?.reason === why.reason) continue;
       this.markUnmonitored({ name, ...(why.customer !== undefined ? { customer: why.customer } : {}), reason: why.reason, message: why.message, since: now });
     }
+    const removed: Array<{ name: string; history: ServerHistory | undefined }> = [];
     for (const name of [...this.servers.keys()]) {
       if (wanted.has(name)) continue;
-      const gone = this.servers.get(name);
-      this.servers.delete(name);
-      this.queue.remove(name);
+      this.queue.forget(name);
       this.passFailures.forget(name);
+      const gone = this.fleet.removeServer(name);
       const why = extras.notMonitored?.get(name) ?? { reason: 'Removed' as const, message: `removed from the manifests at revision ${revision.slice(0, 19)}` };
-      this.markUnmonitored({ name, ...(gone?.doc.metadata.customer !== undefined ? { customer: gone.doc.metadata.customer } : {}), reason: why.reason, message: why.message, since: now });
-      this.index.remove(name);
-      const h = this.history.servers.get(name);
-      this.history.servers.delete(name);
-      for (const s of Object.values(h?.services ?? {})) {
-        if (s?.incident === undefined) continue;
-        this.journal({ type: 'incident-closed', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed', serverRemoved: true, at: now }).catch(() => undefined);
-        this.emit({ type: 'incident-closed', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed' });
-      }
+      this.markUnmonitored({ name, ...(gone.entry?.doc.metadata.customer !== undefined ? { customer: gone.entry.doc.metadata.customer } : {}), reason: why.reason, message: why.message, since: now });
+      removed.push({ name, history: gone.history });
     }
+    if (removed.some((r) => r.history !== undefined)) this.removedStep(removed, now);
     this.armTimer();
+  }
+
+  /** Removed servers' open incidents close as removed (fleetStep); their records say the server went. */
+  private removedStep(removed: ReadonlyArray<{ name: string; history: ServerHistory | undefined }>, now: number): void {
+    const step = fleetStep({ massFailure: this.fleet.episodes(), tripped: [], removed, now });
+    const closes = step.actions.filter((a) => a.type === 'close-incident');
+    if (closes.length === 0) return;
+    const records = recordsOf(closes, () => undefined, now).map((r) => (r.type === 'incident-closed' ? { ...r, serverRemoved: true } : r));
+    void this.track(
+      this.journalBatch(records)
+        .catch(noop)
+        .then(() => this.perform('', closes, now, false, true)),
+    );
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -319,21 +307,21 @@ export class Controller {
     if (records !== undefined) {
       const r = replayJournal(records);
       replayed = r.records;
-      this.history = r.history;
+      this.fleet.replaceHistory(r.history);
       for (const k of r.startedKeys) this.startedKeys.add(k);
       const now = this.clock.now();
       for (const u of r.unfinished) {
         await this.journal({ type: 'interrupted', server: u.server, target: u.target, incidentId: u.incidentId, attempt: u.attempt, reason: 'daemon-restarted', at: now });
         interrupted++;
-        const h = this.history.servers.get(u.server);
+        const h = this.fleet.historyOf(u.server);
         if (h === undefined) continue;
         // Unknown what it did before the crash: count it as spent and as having acted.
         const res = applyOutcome(u.server, h, { target: u.target, incidentId: u.incidentId, attempt: u.attempt, verdict: 'Interrupted', acted: true, powerActions: 1, at: now });
-        await this.journalBatch(recordsOf(res.actions, (s) => (s === u.server ? res.history : this.history.servers.get(s)), now));
-        this.history.servers.set(u.server, res.history);
+        await this.journalBatch(recordsOf(res.actions, (s) => (s === u.server ? res.history : this.fleet.historyOf(s)), now));
+        this.fleet.commit(u.server, res.history, { recount: false });
         await this.perform(u.server, res.actions, now, false, true);
       }
-      for (const [name, entry] of this.servers) this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, this.history.servers.get(name)));
+      this.fleet.recount();
     }
     // The event loop's own lag decides whether a failed probe can be trusted (a timer drift check;
     // tests inject theirs). Only on the real clock: a fake clock's timers do not drift.
@@ -345,10 +333,10 @@ export class Controller {
     this.started = true;
     const now = this.clock.now();
     for (const [name] of this.servers) {
-      const h = this.history.servers.get(name);
+      const h = this.fleet.historyOf(name);
       const urgent = h !== undefined && Object.values(h.services).some((s) => s !== undefined && s.state !== 'Healthy');
       // Spread the first round over one interval (no thundering herd); servers with trouble go first.
-      this.queue.schedule(name, now + (urgent ? 0 : this.random() * this.o.policy.intervalMs));
+      this.queue.add(name, now + (urgent ? 0 : this.random() * this.o.policy.intervalMs));
     }
     this.armTimer();
     this.o.logger.info({ servers: this.servers.size, replayed, interrupted }, 'reconciler started');
@@ -411,11 +399,10 @@ export class Controller {
   private tick(): void {
     if (this.stopping) return;
     const now = this.clock.now();
-    for (const name of this.queue.popDue(now)) {
-      if (!this.servers.has(name)) continue;
-      if (this.busy.has(name)) {
-        // Never twice at once: run again as soon as the current pass ends.
-        this.again.add(name);
+    // Never twice at once: a server due while its pass runs is handed back when that pass ends.
+    for (const name of this.queue.take(now)) {
+      if (!this.servers.has(name)) {
+        this.queue.done(name);
         continue;
       }
       // A failed pass is logged, counted and retried by passFailed (probesSettled): nothing to add here.
@@ -435,7 +422,7 @@ export class Controller {
     const policy = this.o.policy;
     // Jitter spreads healthy servers over the interval; retries are kept on time.
     const jitter = fast ? 0 : policy.intervalMs * policy.jitter * (2 * this.random() - 1);
-    this.queue.schedule(name, Math.max(this.clock.now(), at + jitter));
+    this.queue.add(name, Math.max(this.clock.now(), at + jitter));
     this.armTimer();
   }
 
@@ -448,8 +435,10 @@ export class Controller {
    */
   private reconcileServer(name: string, dryRun: boolean, awaitRemediation = false): Promise<ServerPass> {
     const entry = this.servers.get(name);
-    if (entry === undefined) return Promise.resolve(EMPTY_PASS);
-    this.busy.add(name);
+    if (entry === undefined) {
+      this.serverDone(name);
+      return Promise.resolve(EMPTY_PASS);
+    }
     // The server's observation objects are reused pass after pass (updated in place): at 60,000
     // probes a pass, fresh ones would all live a whole interval and churn the old generation.
     const target = (entry.observed ??= {});
@@ -568,23 +557,23 @@ export class Controller {
     if (this.stopping || !this.servers.has(name)) return;
     const now = this.clock.now();
     const f = this.passFailures.failed(name, now, err);
-    const retryInMs = passBackoffMs(f.failures, this.o.policy, this.random);
+    // Re-queued with backoff by the work queue (sooner only): never left without a next probe time.
+    const { retryInMs } = this.queue.failed(name, now);
     this.o.logger.error({ err, server: name, failures: f.failures, retryInMs }, 'server pass failed');
     this.emit({ type: 'pass-failed', server: name, failures: f.failures, retryInMs });
-    this.queue.scheduleSooner(name, now + retryInMs);
     this.armTimer();
     if (f.failures === 1) void this.writeStatus(name);
   }
 
   private passSucceeded(name: string): void {
+    this.queue.succeeded(name);
     if (!this.passFailures.succeeded(name)) return;
     this.o.logger.info({ server: name }, 'server pass succeeded again');
     void this.writeStatus(name);
   }
 
   private serverDone(name: string): void {
-    this.busy.delete(name);
-    if (this.again.size > 0 && this.again.delete(name)) this.reschedule(name, this.clock.now(), true);
+    if (this.queue.done(name)) this.reschedule(name, this.clock.now(), true);
   }
 
   /** Decide and commit with no await in between; act only when there is more than the next probe time. */
@@ -600,32 +589,30 @@ export class Controller {
     const lane = this.lanes.size > 0 ? this.lanes.get(name) : undefined;
     if (lane !== undefined) return lane.then(noop, noop).then(() => this.afterProbe(name, entry, probed, dryRun, awaitRemediation));
     const now = this.clock.now();
-    const prevHistory = this.history.servers.get(name);
+    const fleet = this.fleet;
+    const prevHistory = fleet.historyOf(name);
     const failing = serverFailing(entry.desired, observed, prevHistory);
     const policy = this.o.policy;
     let fleetActions: Action[] = NO_ACTIONS;
-    const massBefore = this.history.massFailure;
+    let undoFleet = noop;
     // Only a change of this server's failing flag (or a canary) can open or clear an episode.
-    if (!dryRun && (this.index.set(name, entry.groupKeys, failing) || this.canariesChanged || this.massFailureStale)) {
+    if (!dryRun && (fleet.counts.set(name, entry.groupKeys, failing) || this.canariesChanged || this.massFailureStale)) {
       this.canariesChanged = false;
       this.massFailureStale = false;
-      fleetActions = this.massFailureStep(now);
+      const step = this.fleetStepNow(now);
+      fleetActions = step.actions;
+      undoFleet = step.undo;
     }
-    // Episodes mirror the index exactly (massFailureStep runs on every change): none open, none tripped.
-    const pausedBy = this.history.massFailure.size === 0 && !dryRun ? undefined : this.index.pausedBy(name, policy);
-    const fleetPower = this.history.fleetPowerActions.length === 0 ? this.history.fleetPowerActions : pruneWindow(this.history.fleetPowerActions, now, HOUR_MS);
-    const ctx: ServerContext = { policy, now, fleetPowerActions: fleetPower, pausedBy };
+    // Episodes mirror the counts exactly (fleetStep runs on every change): none open, none tripped.
+    const pausedBy = fleet.history.massFailure.size === 0 && !dryRun ? undefined : fleet.counts.pausedBy(name, policy);
+    const ctx: ServerContext = { policy, now, fleetPowerActions: fleet.power.recent(now), pausedBy };
     const decision = decideServer(entry.desired, observed, prevHistory, ctx);
     if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: NO_RUNS };
     this.certificateStep(name, entry, now);
-    const commit = (): void => {
-      if (decision.history !== prevHistory) {
-        this.history.servers.set(name, decision.history);
-        this.index.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, decision.history));
-      }
-      if (decision.powerStarted.length > 0) this.history.fleetPowerActions = [...fleetPower, ...decision.powerStarted];
-      else if (fleetPower !== this.history.fleetPowerActions) this.history.fleetPowerActions = fleetPower;
-    };
+    // The fleet's power runbooks are reserved at once (a decision made before this one's records
+    // are in the journal must count them), and given back if the records never get there.
+    fleet.power.add(decision.powerStarted);
+    const commit = (): void => fleet.commit(name, decision.history);
 
     const actions = fleetActions.length > 0 ? [...fleetActions, ...decision.actions] : decision.actions;
     // The steady state has one action (probe-again-at): nothing to journal, nothing to await.
@@ -634,29 +621,31 @@ export class Controller {
       // A hold is shown in the status file: a pass that only changed why a Down service waits
       // (DestructiveWait → MassFailurePaused) has no transition to journal, but the file must follow.
       if (decision.history !== prevHistory && holdsDiffer(prevHistory, decision.history)) void this.track(this.writeStatus(name));
+      if (this.o.onEvent !== undefined) this.emit({ type: 'actions', server: name, actions });
       this.reschedule(name, decision.nextProbeAt, decision.fast);
-      const h = this.history.servers.get(name);
+      const h = fleet.historyOf(name);
       return { actions, probes: results, unknown, failing, runs: NO_RUNS, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
     }
     // Journal first, commit second: records that did not reach the journal leave the history as it
     // was (the next pass decides again), never an attempt that no `started` record will ever end.
-    const records = recordsOf(actions, (s) => (s === name ? decision.history : this.history.servers.get(s)), now);
+    const records = recordsOf(actions, (s) => (s === name ? decision.history : fleet.historyOf(s)), now);
     // No runbook starts while the state folder cannot take its `started` record: this pass fails
     // whole (nothing committed, no attempt spent) and is retried with backoff; probing goes on.
     const blocked = this.o.stateWritable !== undefined && !this.o.stateWritable() && actions.some((a) => a.type === 'run-runbook');
     const write = blocked ? Promise.reject(new MamoriError('MAMORI_STATE_UNWRITABLE')) : this.inLane(name, () => this.journalBatch(records));
     const journaled = write.then(commit, (err: unknown) => {
       if (fleetActions.length > 0) {
-        this.history.massFailure = massBefore;
+        undoFleet();
         this.massFailureStale = true;
       }
+      for (const at of decision.powerStarted) fleet.power.refund(at);
       throw err;
     });
     return journaled
       .then(() => this.perform(name, actions, now, awaitRemediation, true))
       .then((runs) => {
         this.reschedule(name, decision.nextProbeAt, decision.fast);
-        const h = this.history.servers.get(name);
+        const h = fleet.historyOf(name);
         return { actions, probes: results, unknown, failing, runs, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
       });
   }
@@ -720,27 +709,18 @@ export class Controller {
     }
   }
 
-  /** Mass-failure episodes opened or cleared by the index's current counts. */
-  private massFailureStep(now: number): Action[] {
-    const actions: Action[] = [];
-    const prev = this.history.massFailure;
-    const d = diffEpisodes(prev, this.index.tripped(this.o.policy), now);
-    if (d.opened.length === 0 && d.cleared.length === 0) {
-      this.history.massFailure = d.next;
-      return actions;
-    }
-    for (const e of d.opened) actions.push({ type: 'pause-for-mass-failure', episode: e });
-    const first = d.opened[0];
-    if (first !== undefined && prev.size === 0) actions.push(massFailureNotify(first));
-    for (const c of d.cleared) actions.push({ type: 'clear-mass-failure', scope: c.episode.scope, since: c.episode.since });
-    this.history.massFailure = d.next;
-    // Servers of a cleared scope may be waiting on it: look at them again soon.
-    if (d.cleared.length > 0) for (const n of this.servers.keys()) if (this.history.servers.get(n)?.services && this.hasHold(n, 'MassFailurePaused')) this.queue.scheduleSooner(n, now);
-    return actions;
+  /**
+   * The fleet's step (fleetStep over the counts as they stand): episodes opened or cleared now.
+   * Servers of a cleared scope may be waiting on it: they are looked at again soon.
+   */
+  private fleetStepNow(now: number): { actions: Action[]; undo: () => void } {
+    const step = this.fleet.step(this.o.policy, now);
+    if (step.cleared.length > 0) for (const n of this.servers.keys()) if (this.hasHold(n, 'MassFailurePaused')) this.queue.addSooner(n, now);
+    return { actions: step.actions, undo: step.undo };
   }
 
   private hasHold(name: string, hold: string): boolean {
-    const h = this.history.servers.get(name);
+    const h = this.fleet.historyOf(name);
     return h !== undefined && Object.values(h.services).some((s) => s?.hold === hold);
   }
 
@@ -796,7 +776,8 @@ export class Controller {
    * here unless the caller already did: `journaled`).
    */
   private async perform(name: string, actions: readonly Action[], now: number, awaitRemediation: boolean, journaled = false): Promise<Promise<ReconcileSummary['runbooks'][number]>[]> {
-    if (!journaled) await this.journalBatch(recordsOf(actions, (s) => this.history.servers.get(s), now));
+    if (!journaled) await this.journalBatch(recordsOf(actions, (s) => this.fleet.historyOf(s), now));
+    if (this.o.onEvent !== undefined && actions.length > 0) this.emit({ type: 'actions', server: name, actions });
     const runs: Promise<ReconcileSummary['runbooks'][number]>[] = [];
     let statusChanged = false;
     for (const a of actions) {
@@ -868,7 +849,7 @@ export class Controller {
   private async notify(a: Extract<Action, { type: 'notify' }>, now: number): Promise<void> {
     let n: Notification | undefined;
     if (a.kind === 'mass-failure-paused') {
-      const episode = [...this.history.massFailure.values()].find((e) => a.id.endsWith(`:${e.since}`));
+      const episode = [...this.fleet.episodes().values()].find((e) => a.id.endsWith(`:${e.since}`));
       if (this.o.operatorEmail === undefined || episode === undefined) {
         this.o.logger.warn({ id: a.id }, 'mass failure not e-mailed: no mail.operator configured');
         return;
@@ -878,7 +859,7 @@ export class Controller {
       const entry = a.server !== undefined ? this.servers.get(a.server) : undefined;
       if (entry === undefined || a.target === undefined || a.incidentId === undefined) return;
       const service = serviceOfTarget(a.target);
-      const sh = this.history.servers.get(entry.desired.name);
+      const sh = this.fleet.historyOf(entry.desired.name);
       const incident = findIncident(sh, service, a.incidentId);
       if (incident === undefined) return;
       const transcript = this.transcripts.get(a.incidentId);
@@ -1050,18 +1031,16 @@ export class Controller {
     end: JournalEntry | undefined,
   ): Promise<{ actions: readonly Action[]; now: number } | undefined> {
     const now = this.clock.now();
-    const h = this.history.servers.get(a.server);
+    const h = this.fleet.historyOf(a.server);
     if (h === undefined) {
       if (end !== undefined) await this.journalBatch([end]);
       return undefined;
     }
     const res = applyOutcome(a.server, h, { target: a.target, incidentId: a.incidentId, attempt: a.attempt, verdict: r.verdict, acted: r.acted, powerActions: r.powerActions, at: now });
-    const records = recordsOf(res.actions, (s) => (s === a.server ? res.history : this.history.servers.get(s)), now);
+    const records = recordsOf(res.actions, (s) => (s === a.server ? res.history : this.fleet.historyOf(s)), now);
     await this.journalBatch(end !== undefined ? [end, ...records] : records);
-    this.history.servers.set(a.server, res.history);
-    if (res.refundFleetPowerAt !== undefined) this.history.fleetPowerActions = refund(this.history.fleetPowerActions, res.refundFleetPowerAt);
-    const entry = this.servers.get(a.server);
-    if (entry !== undefined) this.index.set(a.server, entry.groupKeys, serverFailing(entry.desired, undefined, res.history));
+    this.fleet.commit(a.server, res.history);
+    if (res.refundFleetPowerAt !== undefined) this.fleet.power.refund(res.refundFleetPowerAt);
     return { actions: res.actions, now };
   }
 
@@ -1070,14 +1049,13 @@ export class Controller {
   private statusOf(name: string): ServerStatus | undefined {
     const entry = this.servers.get(name);
     if (entry === undefined) return undefined;
-    const pausedKey = this.index.pausedBy(name, this.o.policy);
-    const pausedBy = pausedKey !== undefined ? this.history.massFailure.get(pausedKey) : undefined;
+    const pausedBy = this.fleet.pausedBy(name, this.o.policy);
     const customer = entry.doc.metadata.customer;
     const observed = entry.observed;
     return serverStatusOf({
       ...(observed !== undefined ? { observed } : {}),
       desired: entry.desired,
-      history: this.history.servers.get(name),
+      history: this.fleet.historyOf(name),
       revision: this.revision,
       now: this.clock.now(),
       ...(customer !== undefined ? { customer } : {}),
@@ -1175,8 +1153,9 @@ export class Controller {
   // ---- the local API ----------------------------------------------------------------------
 
   /** One pass over every server: probe all, decide, act (unless dry-run) and wait for the runbooks. */
-  async reconcileOnce(options: { dryRun?: boolean } = {}): Promise<ReconcileSummary> {
+  async reconcileOnce(options: { dryRun?: boolean; /** false: the runbooks started go on in the background (not in the summary). */ awaitRunbooks?: boolean } = {}): Promise<ReconcileSummary> {
     const dryRun = options.dryRun === true;
+    const awaitRunbooks = !dryRun && options.awaitRunbooks !== false;
     const summary: ReconcileSummary = { dryRun, servers: 0, probes: 0, unknownProbes: 0, failing: [], actions: {}, runbooks: [], paused: [] };
     await this.probeCanaries();
     const names = [...this.servers.keys()];
@@ -1203,7 +1182,7 @@ export class Controller {
               const i = next++;
               const name = names[i] as string;
               active++;
-              void (this.busy.has(name) ? this.afterBusy(name, dryRun) : this.reconcileServer(name, dryRun, !dryRun)).then(
+              void (this.queue.begin(name) ? this.reconcileServer(name, dryRun, awaitRunbooks) : this.afterBusy(name, dryRun, awaitRunbooks)).then(
                 (pass) => {
                   results[i] = pass;
                   active--;
@@ -1232,28 +1211,28 @@ export class Controller {
       summary.servers++;
       summary.probes += r.probes;
       summary.unknownProbes += r.unknown;
-      if (r.runs.length > 0) for (const p of await Promise.allSettled(r.runs)) if (p.status === 'fulfilled') summary.runbooks.push(p.value);
+      if (awaitRunbooks && r.runs.length > 0) for (const p of await Promise.allSettled(r.runs)) if (p.status === 'fulfilled') summary.runbooks.push(p.value);
       // After the runbooks: what still fails (a dry run reports what its probes saw).
       if (dryRun ? r.failing : this.stillFailing(name, r)) summary.failing.push(name);
       for (const a of r.actions) {
         summary.actions[a.type] = (summary.actions[a.type] ?? 0) + 1;
         if (dryRun && a.type === 'run-runbook') summary.runbooks.push({ server: a.server, target: a.target, incidentId: a.incidentId, attempt: a.attempt });
       }
-      if (this.history.massFailure.size > 0 && this.index.pausedBy(name, this.o.policy) !== undefined) summary.paused.push(name);
+      if (this.fleet.episodes().size > 0 && this.fleet.counts.pausedBy(name, this.o.policy) !== undefined) summary.paused.push(name);
     }
     return summary;
   }
 
   private stillFailing(name: string, r: ServerPass): boolean {
-    const h = this.history.servers.get(name);
+    const h = this.fleet.historyOf(name);
     const entry = this.servers.get(name);
     if (r.seenFailing !== undefined && r.seenHistory === h && r.seenEntry === entry) return r.seenFailing;
     return failingIn(entry, h);
   }
 
-  private async afterBusy(name: string, dryRun: boolean): Promise<ServerPass> {
-    while (this.busy.has(name)) await new Promise((r) => setTimeout(r, 10));
-    return this.track(this.reconcileServer(name, dryRun, !dryRun));
+  private async afterBusy(name: string, dryRun: boolean, awaitRunbooks: boolean): Promise<ServerPass> {
+    while (!this.queue.begin(name)) await new Promise((r) => setTimeout(r, 10));
+    return this.track(this.reconcileServer(name, dryRun, awaitRunbooks));
   }
 
   /** Canaries are probed every interval on their own timer; a change may open or clear an episode. */
@@ -1267,7 +1246,14 @@ export class Controller {
             if (!this.canariesChanged) return;
             this.canariesChanged = false;
             const now = this.clock.now();
-            await this.perform('', this.massFailureStep(now), now, false);
+            const step = this.fleetStepNow(now);
+            try {
+              await this.perform('', step.actions, now, false);
+            } catch (err) {
+              step.undo();
+              this.massFailureStale = true;
+              throw err;
+            }
           })
           .catch((err: unknown) => this.o.logger.error({ err }, 'canary probe failed'))
           .finally(() => this.scheduleCanaries()),
@@ -1282,35 +1268,35 @@ export class Controller {
     await Promise.all(
       canaries.map(async (c) => {
         const r = await this.probes.run(() => probe(c, this.abort.signal));
-        if (this.index.setCanary(c.address, !r.up)) this.canariesChanged = true;
+        if (this.fleet.counts.setCanary(c.address, !r.up)) this.canariesChanged = true;
       }),
     );
   }
 
   /** Canaries are probed on their own timer by the daemon (or each reconcileOnce); this records one. */
   setCanaryResult(address: string, up: boolean): void {
-    if (this.index.setCanary(address, !up)) this.canariesChanged = true;
+    if (this.fleet.counts.setCanary(address, !up)) this.canariesChanged = true;
   }
 
   /** `mamori resume SERVER [SERVICE]`: releases Escalated/held services and reconciles the server now. */
   async resume(server: string, service?: ServiceName): Promise<ResumeResult> {
-    const h = this.history.servers.get(server);
+    const h = this.fleet.historyOf(server);
     if (!this.servers.has(server) || h === undefined) return { server, resumed: [] };
     const now = this.clock.now();
     const res = await this.inLane(server, async () => {
-      const cur = this.history.servers.get(server) ?? h;
+      const cur = this.fleet.historyOf(server) ?? h;
       const out = applyResume(server, cur, service, now);
       await this.journalBatch([
         { type: 'resume', server, ...(service !== undefined ? { service } : {}), resumed: out.resumed, at: now },
-        ...recordsOf(out.actions, (s) => (s === server ? out.history : this.history.servers.get(s)), now),
+        ...recordsOf(out.actions, (s) => (s === server ? out.history : this.fleet.historyOf(s)), now),
       ]);
-      this.history.servers.set(server, out.history);
+      this.fleet.commit(server, out.history, { recount: false });
       return out;
     });
     await this.perform(server, res.actions, now, false, true);
     await this.writeStatus(server);
     if (this.started && !this.stopping) {
-      this.queue.schedule(server, now);
+      this.queue.add(server, now);
       this.armTimer();
     }
     return { server, resumed: res.resumed };
@@ -1326,7 +1312,7 @@ export class Controller {
       revision: this.revision,
       servers,
       unmonitored: [...this.unmonitored.values()],
-      massFailure: [...this.history.massFailure.values()],
+      massFailure: [...this.fleet.episodes().values()],
       inFlight: { probes: this.probes.inUse, remediations: this.remediations.inUse, queued: this.queue.size },
     };
   }
@@ -1335,10 +1321,10 @@ export class Controller {
   readonly gauges = {
     incidentsOpen: (): number => {
       let n = 0;
-      for (const h of this.history.servers.values()) for (const k in h.services) if (h.services[k as ServiceName]?.incident !== undefined) n++;
+      for (const h of this.fleet.history.servers.values()) for (const k in h.services) if (h.services[k as ServiceName]?.incident !== undefined) n++;
       return n;
     },
-    massFailureEpisodes: (): number => this.history.massFailure.size,
+    massFailureEpisodes: (): number => this.fleet.episodes().size,
     passesFailing: (): number => this.passFailures.size,
     unmonitored: (): Unmonitored[] => [...this.unmonitored.values()],
   };
@@ -1350,12 +1336,12 @@ export class Controller {
 
   /** For tests and the bench: the history as it stands. */
   historyOf(server: string): ServerHistory | undefined {
-    return this.history.servers.get(server);
+    return this.fleet.historyOf(server);
   }
 
   /** The server has a next probe time, or its pass is running now (the invariant tests check). */
   watching(server: string): boolean {
-    return this.servers.has(server) && (this.queue.dueAt(server) !== undefined || this.busy.has(server));
+    return this.servers.has(server) && (this.queue.dueAt(server) !== undefined || this.queue.isProcessing(server));
   }
 
   /** When a server is next due (tests). */

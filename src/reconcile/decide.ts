@@ -7,7 +7,7 @@
  */
 import type { ServiceName } from '../manifest/types.ts';
 import { budgetSpent, HOUR_MS, pruneWindow, SIX_HOURS_MS } from './budgets.ts';
-import { diffEpisodes, groupKeysOf, MassFailureIndex } from './mass-failure.ts';
+import { diffEpisodes, type TrippedScope } from './mass-failure.ts';
 import { isInMaintenance, isSuspended } from './maintenance.ts';
 import type {
   Action,
@@ -436,7 +436,9 @@ export function decideServer(
       // http) may have repaired this service too; only a probe taken after it may start another.
       else {
         const ended = otherRunbookEndedAt(srv, cur, service);
-        if (ended > 0 && ended >= (observed?.[service]?.at ?? prevServices[service]?.lastProbeAt ?? 0)) coveredBy = 'AwaitingProbe';
+        // An Unknown probe (the monitor lagged) is no re-probe: only a trusted one counts.
+        const o = observed?.[service];
+        if (ended > 0 && ended >= (o !== undefined && o.up !== 'unknown' ? o.at : (prevServices[service]?.lastProbeAt ?? 0))) coveredBy = 'AwaitingProbe';
       }
     }
     const old = prevServices[service];
@@ -488,66 +490,48 @@ export function decideServer(
   return { history: srv, actions, powerStarted, nextProbeAt, fast };
 }
 
-export interface DecideInput {
-  desired: readonly DesiredServer[];
-  observed: ReadonlyMap<string, ObservedServer>;
-  history: FleetHistory;
-  policy: Policy;
-  now: number;
-  /** Canary probes: any one down pauses remediation everywhere. */
-  canaries?: ReadonlyArray<{ address: string; up: boolean | 'unknown' }>;
-}
-
-export interface DecideOutput {
-  actions: Action[];
-  history: FleetHistory;
-}
-
 export function massFailureNotify(e: MassFailureEpisode): Action {
   return { type: 'notify', kind: 'mass-failure-paused', id: `mass-failure:${e.scope.kind}:${e.scope.value}:${e.since}`, reason: e.scope.kind };
 }
 
-/** A whole pass over the fleet: mass failure first, then every server. */
-export function decide(input: DecideInput): DecideOutput {
-  const { desired, observed, history } = input;
-  const index = new MassFailureIndex();
-  for (const d of desired) index.set(d.name, d.groupKeys ?? groupKeysOf(d), serverFailing(d, observed.get(d.name), history.servers.get(d.name)));
-  for (const c of input.canaries ?? []) if (c.up !== 'unknown') index.setCanary(c.address, !c.up);
-  return decideWithIndex(input, index);
+export interface FleetStepInput {
+  /** The open mass-failure episodes, by scope key. */
+  massFailure: ReadonlyMap<string, MassFailureEpisode>;
+  /** What the fleet's mass-failure counts trip now (MassFailureCounts#tripped). */
+  tripped: readonly TrippedScope[];
+  /** Servers that left the desired state, with their histories (their open incidents close). */
+  removed?: ReadonlyArray<{ name: string; history: ServerHistory | undefined }>;
+  now: number;
 }
 
-/** decide with a mass-failure index the caller keeps (the controller updates it server by server). */
-export function decideWithIndex(input: DecideInput, index: MassFailureIndex): DecideOutput {
-  const { desired, observed, history, policy, now } = input;
+export interface FleetStepOutput {
+  actions: Action[];
+  /** The open episodes after this step. */
+  massFailure: Map<string, MassFailureEpisode>;
+  opened: MassFailureEpisode[];
+  cleared: MassFailureEpisode[];
+}
+
+/**
+ * The fleet's own judgement, beside decideServer's: mass-failure episodes opened or cleared by
+ * the counts, the operator told once per paused period, and the incidents of removed servers
+ * closed. Pure; the fleet state commits its output after the actions are journaled.
+ */
+export function fleetStep(input: FleetStepInput): FleetStepOutput {
+  const { massFailure, now } = input;
   const actions: Action[] = [];
-  const episodes = diffEpisodes(history.massFailure, index.tripped(policy), now);
-  for (const e of episodes.opened) actions.push({ type: 'pause-for-mass-failure', episode: e });
+  const d = diffEpisodes(massFailure, input.tripped, now);
+  for (const e of d.opened) actions.push({ type: 'pause-for-mass-failure', episode: e });
   // The operator is told once per paused period, naming the broadest scope (canary, fleet, then
   // groups): one network fault often trips its /24, its rack and the fleet at once.
-  const first = episodes.opened[0];
-  if (first !== undefined && history.massFailure.size === 0) actions.push(massFailureNotify(first));
-  for (const c of episodes.cleared) actions.push({ type: 'clear-mass-failure', scope: c.episode.scope, since: c.episode.since });
-
-  let fleetPower = pruneWindow(history.fleetPowerActions, now, HOUR_MS);
-  const servers = new Map<string, ServerHistory>();
-  for (const d of desired) {
-    const dec = decideServer(d, observed.get(d.name), history.servers.get(d.name), {
-      policy,
-      now,
-      pausedBy: index.pausedBy(d.name, policy),
-      fleetPowerActions: fleetPower,
-    });
-    for (const a of dec.actions) actions.push(a);
-    if (dec.powerStarted.length > 0) fleetPower = [...fleetPower, ...dec.powerStarted];
-    servers.set(d.name, dec.history);
-  }
-  const wanted = new Set(desired.map((d) => d.name));
-  for (const [name, h] of history.servers) {
-    if (wanted.has(name)) continue;
-    for (const s of Object.values(h.services)) {
+  const first = d.opened[0];
+  if (first !== undefined && massFailure.size === 0) actions.push(massFailureNotify(first));
+  for (const c of d.cleared) actions.push({ type: 'clear-mass-failure', scope: c.episode.scope, since: c.episode.since });
+  for (const r of input.removed ?? []) {
+    for (const s of Object.values(r.history?.services ?? {})) {
       if (s?.incident === undefined) continue;
-      actions.push({ type: 'close-incident', server: name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed' });
+      actions.push({ type: 'close-incident', server: r.name, incidentId: s.incident.id, target: s.incident.target, reason: 'removed' });
     }
   }
-  return { actions, history: { servers, fleetPowerActions: fleetPower, massFailure: episodes.next } };
+  return { actions, massFailure: d.next, opened: d.opened, cleared: d.cleared.map((c) => c.episode) };
 }

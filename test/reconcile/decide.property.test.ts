@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { ServiceName } from '../../src/manifest/types.ts';
-import { decide, emptyFleetHistory } from '../../src/reconcile/decide.ts';
+import { decideServer } from '../../src/reconcile/decide.ts';
+import { desiredFromManifest } from '../../src/reconcile/desired.ts';
 import type { Action, RemediationTarget } from '../../src/reconcile/types.ts';
 import type { Verdict } from '../../src/runbook/execution.ts';
-import { type Pass, policy, runScenario, server, T0 } from './scenario.ts';
+import { docOf, type Pass, policy, runScenario, server, T0 } from './scenario.ts';
 
 const SERVICES: ServiceName[] = ['ping', 'http', 'ssh'];
 const TARGETS: RemediationTarget[] = ['host', 'http', 'ssh'];
@@ -32,29 +33,18 @@ function toPasses(steps: Step[], withResume: boolean, canaryDown = false): Pass[
   });
 }
 
-/** runScenario throws when an outcome names a target never run; such steps are simply dropped. */
-function safeRun(passes: Pass[], pol = policy()): Action[] {
-  const ran = new Set<string>();
-  const kept: Pass[] = [];
-  const actions: Action[] = [];
-  for (const p of passes) {
-    const outcomes = (p.outcomes ?? []).filter((o) => ran.has(o.target));
-    const q: Pass = { ...p, outcomes };
-    kept.push(q);
-    const r = runScenario([server('web01', { services: SERVICES })], kept, pol);
-    for (const a of r.perPass[r.perPass.length - 1] ?? []) if (a.type === 'run-runbook') ran.add(a.target);
-  }
-  actions.push(...runScenario([server('web01', { services: SERVICES })], kept, pol).actions);
-  return actions;
+/** The passes through the real controller; an outcome naming a target never run is dropped. */
+async function safeRun(passes: Pass[], pol = policy()): Promise<Action[]> {
+  return (await runScenario([server('web01', { services: SERVICES })], passes, pol, { dropUnrun: true })).actions;
 }
 
 const pol = policy({ probe: { failuresToDown: 2 }, remediation: { destructiveWaitSeconds: 0, flapping: { transitions: 8 } } });
 
 describe('decide properties', () => {
-  test('an incident never gets more runbook runs than its budget, numbered 1..n without repeats', () => {
-    fc.assert(
-      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), (steps) => {
-        const actions = safeRun(toPasses(steps, true), pol);
+  test('an incident never gets more runbook runs than its budget, numbered 1..n without repeats', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 30 }), async (steps) => {
+        const actions = await safeRun(toPasses(steps, true), pol);
         const byIncident = new Map<string, number[]>();
         for (const a of actions) if (a.type === 'run-runbook') byIncident.set(a.incidentId, [...(byIncident.get(a.incidentId) ?? []), a.attempt]);
         for (const attempts of byIncident.values()) {
@@ -66,11 +56,11 @@ describe('decide properties', () => {
     );
   });
 
-  test('no service gets more restarts in an hour than its budget (without operator resumes)', () => {
-    fc.assert(
-      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), (steps) => {
+  test('no service gets more restarts in an hour than its budget (without operator resumes)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 30 }), async (steps) => {
         const passes = toPasses(steps, false).map((p) => ({ ...p, outcomes: (p.outcomes ?? []).map((o) => ({ ...o, acted: true })) }));
-        const actions = safeRun(passes, pol);
+        const actions = await safeRun(passes, pol);
         const starts = new Map<string, number[]>();
         let t = 0;
         for (const a of actions) {
@@ -85,20 +75,20 @@ describe('decide properties', () => {
     );
   });
 
-  test('no runbook starts while remediation is paused (a canary down)', () => {
-    fc.assert(
-      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), (steps) => {
-        const actions = safeRun(toPasses(steps, true, true), pol);
+  test('no runbook starts while remediation is paused (a canary down)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 30 }), async (steps) => {
+        const actions = await safeRun(toPasses(steps, true, true), pol);
         expect(actions.filter((a) => a.type === 'run-runbook')).toHaveLength(0);
       }),
       { numRuns: 100 },
     );
   });
 
-  test('no runbook starts for an incident while one of its attempts is unfinished', () => {
-    fc.assert(
-      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), (steps) => {
-        const actions = safeRun(toPasses(steps, true), pol);
+  test('no runbook starts for an incident while one of its attempts is unfinished', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 30 }), async (steps) => {
+        const actions = await safeRun(toPasses(steps, true), pol);
         const open = new Set<string>();
         for (const a of actions) {
           if (a.type === 'run-runbook') {
@@ -114,18 +104,31 @@ describe('decide properties', () => {
     );
   });
 
-  test('decide is deterministic and does not change its input', () => {
+  test('the controller is deterministic: the same passes give the same actions and journal', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (steps) => {
+        const passes = toPasses(steps, true);
+        const a = await runScenario([server('web01', { services: SERVICES })], passes, pol, { dropUnrun: true });
+        const b = await runScenario([server('web01', { services: SERVICES })], passes, pol, { dropUnrun: true });
+        expect(JSON.stringify(a.actions)).toBe(JSON.stringify(b.actions));
+        expect(JSON.stringify(a.journal)).toBe(JSON.stringify(b.journal));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test('decideServer is deterministic and does not change its input', () => {
     fc.assert(
       fc.property(fc.record({ ping: probeValue, http: probeValue, ssh: probeValue }), fc.integer({ min: 0, max: 10_000 }), (probes, dt) => {
         const now = T0 + dt * 1000;
-        const observed = new Map([['web01', Object.fromEntries(Object.entries(probes).map(([k, up]) => [k, { up, at: now - 1, latencyMs: 1 }]))]]);
-        const desired = [server('web01', { services: SERVICES })];
-        const history = emptyFleetHistory();
-        const before = JSON.stringify([...history.servers]);
-        const a = decide({ desired, observed, history, policy: pol, now });
-        const b = decide({ desired, observed, history, policy: pol, now });
+        const observed = Object.fromEntries(Object.entries(probes).map(([k, up]) => [k, { up, at: now - 1, latencyMs: 1 }]));
+        const desired = desiredFromManifest(docOf(server('web01', { services: SERVICES })));
+        const history = { services: {}, powerActions: [], recent: [] };
+        const before = JSON.stringify(history);
+        const a = decideServer(desired, observed, history, { policy: pol, now, fleetPowerActions: [] });
+        const b = decideServer(desired, observed, history, { policy: pol, now, fleetPowerActions: [] });
         expect(JSON.stringify(a.actions)).toBe(JSON.stringify(b.actions));
-        expect(JSON.stringify([...history.servers])).toBe(before);
+        expect(JSON.stringify(history)).toBe(before);
       }),
       { numRuns: 200 },
     );

@@ -289,7 +289,12 @@ const cases: Case[] = [
       runList: ['s9-0/http#1'], // smtp waits its turn: one runbook at a time per server
       notify: ['mass-failure-paused'],
       holds: { 's0-0/http': 'MassFailurePaused' },
-      check: (r) => expect(r.actions.find((a) => a.type === 'pause-for-mass-failure')).toMatchObject({ episode: { scope: { kind: 'network', value: '10.0.0.0/24' }, down: 4, total: 5 } }),
+      // The controller judges server by server: the episode opens when the /24's third server fails
+      // (minServers) and its counts follow the fourth.
+      check: (r) => {
+        expect(r.actions.find((a) => a.type === 'pause-for-mass-failure')).toMatchObject({ episode: { scope: { kind: 'network', value: '10.0.0.0/24' }, total: 5 } });
+        expect(r.history.massFailure.get('network:10.0.0.0/24')).toMatchObject({ scope: { kind: 'network', value: '10.0.0.0/24' }, down: 4, total: 5 });
+      },
     },
   },
   {
@@ -357,13 +362,13 @@ const cases: Case[] = [
   { name: 'a service removed from the manifest closes its incident and is forgotten', passes: [...failing(0, 3, ['http']), p(15, {}, { desired: [server('web01', { services: ['ping', 'ssh', 'smtp'] })] })], expect: { states: { 'web01/http': undefined as unknown as string }, check: (r) => expect(r.actions.find((a) => a.type === 'close-incident')).toMatchObject({ reason: 'removed' }) } },
 ];
 
-describe('decide', () => {
+describe('decide, through the real controller', () => {
   test('has at least 40 cases', () => {
     expect(cases.length).toBeGreaterThanOrEqual(40);
   });
 
-  test.each(cases)('$name', (c) => {
-    const r = runScenario(c.servers ?? W, c.passes, c.policy ?? policy());
+  test.each(cases)('$name', async (c) => {
+    const r = await runScenario(c.servers ?? W, c.passes, c.policy ?? policy());
     const e = c.expect;
     for (const [key, state] of Object.entries(e.states ?? {})) {
       const [s = '', svc = ''] = key.split('/');
@@ -385,5 +390,10 @@ describe('decide', () => {
     for (const t of e.has ?? []) expect(types.has(t), `has ${t}`).toBe(true);
     for (const t of e.hasNot ?? []) expect(types.has(t), `has no ${t}`).toBe(false);
     e.check?.(r);
+    // Journal first, act second: every runbook the controller ran has its attempt recorded (opened
+    // incident, transition to Remediating) and a `started` record, once, before anything else of it.
+    const started = r.journal.filter((x) => x.type === 'started').map((x) => `${String(x.server)}/${String(x.target)}#${String(x.attempt)}`);
+    expect(started).toEqual(runs(r.actions).map((a) => `${a.server}/${a.target}#${a.attempt}`));
+    for (const a of runs(r.actions)) expect(r.journal.some((x) => x.type === 'incident-opened' && (x.incident as { id?: string } | undefined)?.id === a.incidentId), a.incidentId).toBe(true);
   });
 });

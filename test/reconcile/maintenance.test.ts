@@ -29,8 +29,8 @@ function recurring(schedule: string, timeZone: string, minutes: number, reason?:
   return { kind: 'recurring', schedule, timeZone, durationMs: minutes * 60_000, ...(reason !== undefined ? { reason } : {}) };
 }
 
-function judge(windows: MaintenanceWindow[], iso: string, over: Partial<DesiredServer> = {}): { runs: number; hold: string | undefined } {
-  const r = runScenario([server('web01', { maintenance: windows, ...over })], httpFailing(iso));
+async function judge(windows: MaintenanceWindow[], iso: string, over: Partial<DesiredServer> = {}): Promise<{ runs: number; hold: string | undefined }> {
+  const r = await runScenario([server('web01', { maintenance: windows, ...over })], httpFailing(iso));
   return { runs: runs(r.actions).length, hold: holdOf(r, 'web01', 'http') };
 }
 
@@ -44,15 +44,15 @@ describe('recurring windows in Asia/Tokyo (JST, no daylight saving)', () => {
     { when: 'after it ended (10:05 JST)', iso: '2026-11-25T01:05:00Z', held: false },
     { when: 'the same time on a Thursday', iso: '2026-11-26T00:30:00Z', held: false },
     { when: 'Wednesday 09:00 UTC (18:00 JST): UTC is not the zone', iso: '2026-11-25T09:00:00Z', held: false },
-  ])('$when: held=$held', ({ iso, held }) => {
-    const r = judge([wed], iso);
+  ])('$when: held=$held', async ({ iso, held }) => {
+    const r = await judge([wed], iso);
     expect(r.hold).toBe(held ? 'Maintenance' : undefined);
     expect(r.runs).toBe(held ? 0 : 1);
   });
 
-  test('a window that closes while the service is still down lets the repair start', () => {
+  test('a window that closes while the service is still down lets the repair start', async () => {
     // Starts failing at 09:59:45 JST; the window ends at 10:00:00.
-    const r = runScenario([server('web01', { maintenance: [wed] })], httpFailing('2026-11-25T00:59:45Z', 6));
+    const r = await runScenario([server('web01', { maintenance: [wed] })], httpFailing('2026-11-25T00:59:45Z', 6));
     expect(runs(r.actions).map((a) => a.target)).toEqual(['http']);
     expect(r.perPass.findIndex((p) => p.some((a) => a.type === 'run-runbook'))).toBeGreaterThanOrEqual(3);
   });
@@ -78,8 +78,8 @@ describe('recurring windows in America/New_York (daylight saving)', () => {
     { when: 'an ordinary Sunday in summer, 01:30 EDT (05:30Z)', iso: '2027-07-04T05:30:00Z', held: true },
     { when: 'an ordinary Sunday in winter, 01:30 EST (06:30Z)', iso: '2027-01-10T06:30:00Z', held: true },
     { when: 'the winter window seen at summer offsets (05:30Z in January = 00:30 EST)', iso: '2027-01-10T05:30:00Z', held: false },
-  ])('$when: held=$held', ({ iso, held }) => {
-    const r = judge([sun], iso);
+  ])('$when: held=$held', async ({ iso, held }) => {
+    const r = await judge([sun], iso);
     expect(r.hold).toBe(held ? 'Maintenance' : undefined);
     expect(r.runs).toBe(held ? 0 : 1);
   });
@@ -98,24 +98,24 @@ describe('overlapping and one-time windows together', () => {
     expect(windowAt(w, at('2026-11-25T00:40:00Z'))).toEqual({ startMs: at('2026-11-25T00:30:00Z'), endMs: at('2026-11-25T01:15:00Z') });
   });
 
-  test('a one-time window and a recurring one: either holds', () => {
+  test('a one-time window and a recurring one: either holds', async () => {
     const once: MaintenanceWindow = { startMs: at('2026-11-30T00:00:00Z'), endMs: at('2026-11-30T03:00:00Z'), reason: 'disk swap' };
     const wed = recurring('0 9 * * 3', 'Asia/Tokyo', 60);
-    expect(judge([once, wed], '2026-11-30T01:00:00Z').hold).toBe('Maintenance');
-    expect(judge([once, wed], '2026-11-25T00:30:00Z').hold).toBe('Maintenance');
-    expect(judge([once, wed], '2026-11-27T00:30:00Z').runs).toBe(1);
+    expect((await judge([once, wed], '2026-11-30T01:00:00Z')).hold).toBe('Maintenance');
+    expect((await judge([once, wed], '2026-11-25T00:30:00Z')).hold).toBe('Maintenance');
+    expect((await judge([once, wed], '2026-11-27T00:30:00Z')).runs).toBe(1);
   });
 });
 
 describe('suspend with until', () => {
-  test('holds repairs until the time, then repairs resume by themselves', () => {
+  test('holds repairs until the time, then repairs resume by themselves', async () => {
     const until = at('2026-11-25T01:00:00Z');
-    expect(judge([], '2026-11-25T00:30:00Z', { suspend: true, suspendUntilMs: until })).toEqual({ runs: 0, hold: 'Suspended' });
-    expect(judge([], '2026-11-25T01:00:00Z', { suspend: true, suspendUntilMs: until }).runs).toBe(1);
+    expect(await judge([], '2026-11-25T00:30:00Z', { suspend: true, suspendUntilMs: until })).toEqual({ runs: 0, hold: 'Suspended' });
+    expect((await judge([], '2026-11-25T01:00:00Z', { suspend: true, suspendUntilMs: until })).runs).toBe(1);
   });
 
-  test('suspend without until holds for ever', () => {
-    expect(judge([], '2027-11-25T00:30:00Z', { suspend: true }).hold).toBe('Suspended');
+  test('suspend without until holds for ever', async () => {
+    expect((await judge([], '2027-11-25T00:30:00Z', { suspend: true })).hold).toBe('Suspended');
   });
 });
 

@@ -1,0 +1,164 @@
+/**
+ * The fleet state: the one owner of the server entries (manifest, desired state, newest
+ * observations), the history decide reads and returns, and the fleet-wide judgements — the
+ * mass-failure counts and the fleet power ledger. Server histories change only by committing what
+ * the pure functions returned (decideServer, applyOutcome, applyResume); the fleet's own part only
+ * through the pure `fleetStep` (decide.ts). Keyed by an opaque server key.
+ *
+ * The fleet-wide judgements sit behind interfaces (MassFailureCounts, PowerLedger) so that a
+ * coordinated store shared by replicas can implement them instead of each replica judging a slice.
+ */
+import type { ServerDocument } from '../manifest/types.ts';
+import type { Condition, TransitionStatus } from '../status/model.ts';
+import { HOUR_MS, pruneWindow, refund } from './budgets.ts';
+import { emptyFleetHistory, fleetStep, serverFailing, type FleetStepOutput } from './decide.ts';
+import { MassFailureIndex, type TrippedScope } from './mass-failure.ts';
+import type { DesiredServer, FleetHistory, MassFailureEpisode, ObservedServer, Policy, ServerHistory } from './types.ts';
+
+/** Per server: how many fail, by group; which scopes trip. MassFailureIndex is the local one. */
+export interface MassFailureCounts {
+  /** Adds or updates a server; true when a count changed. */
+  set(server: string, groupKeys: readonly string[], failing: boolean): boolean;
+  remove(server: string): void;
+  /** A canary's state; true when it changed. */
+  setCanary(address: string, down: boolean): boolean;
+  tripped(policy: Policy): TrippedScope[];
+  /** The tripped scope that covers this server (its key), if any. */
+  pausedBy(server: string, policy: Policy): string | undefined;
+}
+
+/** Power runbooks started fleet-wide (the fleet rate, `powerActionsPerHour`). */
+export interface PowerLedger {
+  /** Start times within the hour before `now`. */
+  recent(now: number): readonly number[];
+  /** Power runbooks decided now: reserved before their records are journaled. */
+  add(times: readonly number[]): void;
+  /** Gives one back: a host runbook that used no power, or whose records never reached the journal. */
+  refund(at: number): void;
+}
+
+export interface ServerEntry {
+  doc: ServerDocument;
+  desired: DesiredServer;
+  groupKeys: readonly string[];
+  conditions?: Condition[] | undefined;
+  lastTransition?: TransitionStatus | undefined;
+  /** Set when the server runs on its last-known-good manifest: why the new one was refused. */
+  manifestInvalid?: string | undefined;
+  /** Status file read once for its conditions' lastTransitionTime. */
+  loaded: boolean;
+  /**
+   * The newest observations (status shows the newest probe even when history did not change),
+   * kept on the entry: one lookup less per server a pass, and carried over by setDesired.
+   */
+  observed?: ObservedServer;
+  /** What the certificates looked like when last judged (certificateSignature): a change writes status and mails. */
+  certificates?: string;
+}
+
+/** The local power ledger: the history's own list (replay rebuilds it from the journal). */
+class HistoryPowerLedger implements PowerLedger {
+  constructor(private readonly fleet: FleetState) {}
+
+  recent(now: number): readonly number[] {
+    const h = this.fleet.history;
+    if (h.fleetPowerActions.length === 0) return h.fleetPowerActions;
+    const pruned = pruneWindow(h.fleetPowerActions, now, HOUR_MS);
+    if (pruned !== h.fleetPowerActions) h.fleetPowerActions = pruned;
+    return pruned;
+  }
+
+  add(times: readonly number[]): void {
+    if (times.length > 0) this.fleet.history.fleetPowerActions = [...this.fleet.history.fleetPowerActions, ...times];
+  }
+
+  refund(at: number): void {
+    this.fleet.history.fleetPowerActions = refund(this.fleet.history.fleetPowerActions, at);
+  }
+}
+
+export class FleetState {
+  readonly servers = new Map<string, ServerEntry>();
+  history: FleetHistory = emptyFleetHistory();
+  readonly counts: MassFailureCounts;
+  readonly power: PowerLedger;
+
+  constructor(options: { counts?: MassFailureCounts; power?: (fleet: FleetState) => PowerLedger } = {}) {
+    this.counts = options.counts ?? new MassFailureIndex();
+    this.power = options.power?.(this) ?? new HistoryPowerLedger(this);
+  }
+
+  entry(server: string): ServerEntry | undefined {
+    return this.servers.get(server);
+  }
+
+  historyOf(server: string): ServerHistory | undefined {
+    return this.history.servers.get(server);
+  }
+
+  /** A new desired state for one server (its entry replaced, its counts updated). */
+  setEntry(server: string, entry: ServerEntry): void {
+    this.servers.set(server, entry);
+    this.counts.set(server, entry.groupKeys, serverFailing(entry.desired, undefined, this.history.servers.get(server)));
+  }
+
+  /** A server left the desired state: its entry, history and counts go; returns what it had. */
+  removeServer(server: string): { entry: ServerEntry | undefined; history: ServerHistory | undefined } {
+    const entry = this.servers.get(server);
+    const history = this.history.servers.get(server);
+    this.servers.delete(server);
+    this.history.servers.delete(server);
+    this.counts.remove(server);
+    return { entry, history };
+  }
+
+  /** Commits a server's next history (returned by a pure function, after its records are journaled). */
+  commit(server: string, history: ServerHistory, options: { recount?: boolean } = {}): void {
+    if (this.history.servers.get(server) === history) return;
+    this.history.servers.set(server, history);
+    const entry = this.servers.get(server);
+    // Without recount the counts see the change at the server's next pass (an operator's resume).
+    if (entry !== undefined && options.recount !== false) this.counts.set(server, entry.groupKeys, serverFailing(entry.desired, undefined, history));
+  }
+
+  /** Counts every server again from the history (after a journal replay). */
+  recount(): void {
+    for (const [name, entry] of this.servers) this.counts.set(name, entry.groupKeys, serverFailing(entry.desired, undefined, this.history.servers.get(name)));
+  }
+
+  /** Replaces the history (a journal replay at start). */
+  replaceHistory(history: FleetHistory): void {
+    this.history = history;
+    this.recount();
+  }
+
+  /**
+   * The fleet's step now: fleetStep over the open episodes and what the counts trip. The episodes
+   * are committed at once (decisions made meanwhile must see them); `undo` puts the previous ones
+   * back when the step's records do not reach the journal.
+   */
+  step(policy: Policy, now: number, removed?: FleetStepInputRemoved): FleetStepOutput & { undo: () => void } {
+    const before = this.history.massFailure;
+    const out = fleetStep({ massFailure: before, tripped: this.counts.tripped(policy), now, ...(removed !== undefined ? { removed } : {}) });
+    this.history.massFailure = out.massFailure;
+    return {
+      ...out,
+      undo: () => {
+        if (this.history.massFailure === out.massFailure) this.history.massFailure = before;
+      },
+    };
+  }
+
+  episodes(): ReadonlyMap<string, MassFailureEpisode> {
+    return this.history.massFailure;
+  }
+
+  /** The open episode that pauses this server, if any. */
+  pausedBy(server: string, policy: Policy): MassFailureEpisode | undefined {
+    if (this.history.massFailure.size === 0) return undefined;
+    const key = this.counts.pausedBy(server, policy);
+    return key !== undefined ? this.history.massFailure.get(key) : undefined;
+  }
+}
+
+type FleetStepInputRemoved = ReadonlyArray<{ name: string; history: ServerHistory | undefined }>;
