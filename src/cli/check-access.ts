@@ -7,7 +7,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
 import type { MamoriConfig } from '../config/types.ts';
-import { listServices } from '../manifest/services.ts';
+import { serviceNames } from '../manifest/services.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
 
 export interface CheckAccessDeps {
@@ -29,8 +29,7 @@ export async function runCheckAccess(
   const { loadManifests } = await import('../manifest/load-manifests.ts');
   const { targetCheck } = await import('../manifest/target-networks.ts');
   const { checkReadiness } = await import('../runbook/readiness.ts');
-  const { renderRunbook } = await import('../runbook/render.ts');
-  const { selectRunbook } = await import('../runbook/select.ts');
+  const { effectiveRunbook } = await import('../runbook/effective.ts');
   const { resolveSecret } = await import('../secrets/resolve-secret.ts');
   const { checksWith, runbookSelector, withShellParser } = await import('../runbook/manifest-hooks.ts');
   let config: MamoriConfig;
@@ -53,14 +52,10 @@ export async function runCheckAccess(
   }
   const server = loaded.doc;
   const runbooks: RenderedRunbook[] = [];
-  for (const { name: service } of listServices(server)) {
-    const picked = selectRunbook(server, service, set.runbooks);
-    if ('error' in picked) continue;
-    try {
-      runbooks.push(renderRunbook(server, service, picked.runbook, picked.origin));
-    } catch {
-      // validate reports unrenderable runbooks; readiness looks at the ones that render
-    }
+  for (const service of serviceNames(server)) {
+    // validate reports missing and unrenderable runbooks; readiness looks at the ones that render
+    const e = effectiveRunbook(server, service, set.runbooks);
+    if (e.ok) runbooks.push(e.rendered);
   }
   const report = await checkReadiness(server, {
     resolveSecret: (ref) => resolveSecret(ref, config),

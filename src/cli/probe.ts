@@ -4,7 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import type { MamoriConfig } from '../config/types.ts';
 import { isMamoriError } from '../errors.ts';
-import { listServices } from '../manifest/services.ts';
+import { serviceNames, serviceSettings } from '../manifest/services.ts';
 import type { ProberRegistry } from '../probe/registry.ts';
 import { SEED_SERVICE_NAMES, SERVICE_NAMES, isServiceName, type ProbeResult, type ProbeTarget, type ServiceName } from '../probe/types.ts';
 
@@ -66,12 +66,13 @@ async function loadServer(name: string, manifests: string, config: MamoriConfig,
         : `no server "${name}" in ${manifests} (and it is not an IP address)`,
     );
   }
-  const services = listServices(server.doc).map((s): ServiceSpec => {
-    const spec: ServiceSpec = { service: s.name };
-    if (typeof s.options.port === 'number') spec.port = s.options.port;
-    if (typeof s.options.path === 'string') spec.path = s.options.path;
-    if (typeof s.options.host === 'string') spec.host = s.options.host;
-    if (Array.isArray(s.options.expectStatus)) spec.expectStatus = s.options.expectStatus;
+  const services = serviceNames(server.doc).map((service): ServiceSpec => {
+    const s = serviceSettings(server.doc, service) ?? {};
+    const spec: ServiceSpec = { service };
+    if (s.port !== undefined) spec.port = s.port;
+    if (s.path !== undefined) spec.path = s.path;
+    if (s.host !== undefined) spec.host = s.host;
+    if (s.expectStatus !== undefined) spec.expectStatus = [...s.expectStatus];
     return spec;
   });
   return { address: server.doc.spec.address, services };

@@ -9,24 +9,13 @@ import type { MamoriConfig } from '../config/types.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ProberRegistry } from '../probe/registry.ts';
 import type { OutsideProbe, Transcript } from '../runbook/execution.ts';
-import { serviceOptions } from '../runbook/render.ts';
+import { probeTargetOf } from '../reconcile/probe-target.ts';
 import { runbookGlobals, runbookGroup, startRunbookCommand, type RunbookCommandDeps } from './runbook.ts';
 
-/** The outside view for the executor: the real probes, with the server's service options. */
+/** The outside view for the executor: the real probes, aimed as the reconciler aims them (ssh on spec.access.port). */
 export function outsideProbeFor(server: ServerDocument, config: MamoriConfig, registry: ProberRegistry): OutsideProbe {
   return async (service: ServiceName) => {
-    const o = serviceOptions(server, service) ?? {};
-    const options = o as { port?: number; path?: string; host?: string; expectStatus?: number[] };
-    const r = await registry.probe({
-      service,
-      address: server.spec.address,
-      timeoutMs: config.probe.timeoutSeconds * 1000,
-      ...(options.port !== undefined ? { port: options.port } : {}),
-      ...(options.path !== undefined ? { path: options.path } : {}),
-      ...(options.host !== undefined ? { host: options.host } : {}),
-      ...(options.expectStatus !== undefined ? { expectStatus: [...options.expectStatus] } : {}),
-      ...(config.sourceAddress !== undefined ? { sourceAddress: config.sourceAddress } : {}),
-    });
+    const r = await registry.probe(probeTargetOf(server, service, config.probe.timeoutSeconds * 1000, config.sourceAddress));
     return r.up ? { up: true } : { up: false, message: r.failure ? `${r.failure.kind} (${r.failure.phase}): ${r.failure.message}` : 'down' };
   };
 }

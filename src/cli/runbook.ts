@@ -35,8 +35,8 @@ export async function effectiveRunbook(
   // Loaded here, not at the top: `mamori --help` should not pay for these libraries.
   const { loadConfig } = await import('../config/load-config.ts');
   const { loadManifests } = await import('../manifest/load-manifests.ts');
-  const { renderRunbook, serviceOptions } = await import('../runbook/render.ts');
-  const { selectRunbook } = await import('../runbook/select.ts');
+  const { serviceNames, subscribedService } = await import('../manifest/services.ts');
+  const { effectiveRunbook: selectAndRender } = await import('../runbook/effective.ts');
   const { checksWith, runbookSelector, withShellParser } = await import('../runbook/manifest-hooks.ts');
   let config: MamoriConfig;
   try {
@@ -53,18 +53,12 @@ export async function effectiveRunbook(
     return { ok: false, exitCode: 1, message: `no valid server "${serverName}" in ${options.manifests}${why}` };
   }
   const server = loaded.doc;
-  if (serviceOptions(server, svc) === undefined) {
-    return { ok: false, exitCode: 1, message: `${serverName} does not watch ${svc} (its services: ${server.spec.services.map((s) => (typeof s === 'string' ? s : Object.keys(s)[0])).join(', ')})` };
+  if (subscribedService(server, svc) === undefined) {
+    return { ok: false, exitCode: 1, message: `${serverName} does not watch ${svc} (its services: ${serviceNames(server).join(', ')})` };
   }
-  const picked = selectRunbook(server, svc, set.runbooks);
-  if ('error' in picked) return { ok: false, exitCode: 1, message: picked.error };
-  try {
-    const rendered = renderRunbook(server, svc, picked.runbook, picked.origin);
-    return { ok: true, server, rendered, ...(picked.file === undefined ? {} : { file: picked.file }), set, config };
-  } catch (err) {
-    if (isMamoriError(err, 'MAMORI_RUNBOOK_UNRENDERABLE')) return { ok: false, exitCode: 1, message: err.message };
-    throw err;
-  }
+  const e = selectAndRender(server, svc, set.runbooks);
+  if (!e.ok) return { ok: false, exitCode: 1, message: e.error };
+  return { ok: true, server, rendered: e.rendered, ...(e.file === undefined ? {} : { file: e.file }), set, config };
 }
 
 /** How `show` and `run` begin: the effective runbook and where to write, or its refusal written and the exit code. */

@@ -5,9 +5,9 @@
  * that a change to a standard runbook shows every server it reaches. Pure.
  */
 import type { Finding, LoadedDocument, RunbookDocument, ServerDocument, ServiceName } from '../manifest/types.ts';
+import { serviceNames } from '../manifest/services.ts';
 import { formatRenderedRunbook } from '../runbook/format.ts';
-import { renderRunbook } from '../runbook/render.ts';
-import { selectRunbook } from '../runbook/select.ts';
+import { effectiveRunbook } from '../runbook/effective.ts';
 import { unifiedDiff } from './unified-diff.ts';
 
 export interface PlanSide {
@@ -96,10 +96,6 @@ function osText(os: ServerDocument['spec']['os']): string {
   return [os.family, os.variant, os.version].filter((p) => p !== undefined).join(' ');
 }
 
-function serviceNames(server: ServerDocument): ServiceName[] {
-  return server.spec.services.map((s) => (typeof s === 'string' ? s : (Object.keys(s)[0] as ServiceName)));
-}
-
 function summary(loaded: LoadedDocument<ServerDocument>): ServerSummary {
   const s = loaded.doc;
   return {
@@ -156,15 +152,10 @@ function fieldChanges(a: ServerDocument, b: ServerDocument): FieldChange[] {
 }
 
 function effectiveAt(side: PlanSide, server: LoadedDocument<ServerDocument>, service: ServiceName): EffectiveSide {
-  const picked = selectRunbook(server.doc, service, side.runbooks as Map<string, LoadedDocument<RunbookDocument>>);
-  if ('error' in picked) return { lines: [`(no runbook: ${picked.error})`], error: picked.error };
-  try {
-    const rendered = renderRunbook(server.doc, service, picked.runbook, picked.origin);
-    return { runbook: picked.runbook.metadata.name, origin: picked.origin, lines: formatRenderedRunbook(rendered).slice(1) };
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    return { runbook: picked.runbook.metadata.name, origin: picked.origin, lines: [`(cannot render: ${message})`], error: message };
-  }
+  const e = effectiveRunbook(server.doc, service, side.runbooks as Map<string, LoadedDocument<RunbookDocument>>);
+  if (e.ok) return { runbook: e.runbook.metadata.name, origin: e.origin, lines: formatRenderedRunbook(e.rendered).slice(1) };
+  if (e.reason === 'NoRunbook') return { lines: [`(no runbook: ${e.error})`], error: e.error };
+  return { runbook: e.runbook.metadata.name, origin: e.origin, lines: [`(cannot render: ${e.error})`], error: e.error };
 }
 
 const ownerText = (r: LoadedDocument<RunbookDocument>): string => (r.owner.kind === 'operator' ? 'operator' : r.owner.customer);

@@ -2,20 +2,11 @@
  * A server manifest as the reconciler needs it: the services (names only), the place it stands,
  * whether repairs are suspended, and its maintenance windows as epoch ms. Pure.
  */
-import type { ServerDocument, ServiceName } from '../manifest/types.ts';
-import { SERVICE_NAMES } from '../manifest/types.ts';
+import type { ServerDocument } from '../manifest/types.ts';
+import { serviceNames } from '../manifest/services.ts';
 import { serviceOrder } from './decide.ts';
 import { groupKeysOf } from './mass-failure.ts';
 import type { DesiredServer, MaintenanceWindow } from './types.ts';
-
-export function serviceNamesOf(doc: ServerDocument): ServiceName[] {
-  const out: ServiceName[] = [];
-  for (const entry of doc.spec.services) {
-    const name = typeof entry === 'string' ? entry : Object.keys(entry)[0];
-    if (name !== undefined && (SERVICE_NAMES as readonly string[]).includes(name) && !out.includes(name as ServiceName)) out.push(name as ServiceName);
-  }
-  return out;
-}
 
 export function desiredFromManifest(doc: ServerDocument): DesiredServer {
   const maintenance: MaintenanceWindow[] = [];
@@ -35,7 +26,7 @@ export function desiredFromManifest(doc: ServerDocument): DesiredServer {
     name: doc.metadata.name,
     address: doc.spec.address,
     // ping, then ssh, then the rest: the order decide judges them in (a host down covers its services).
-    services: serviceOrder(serviceNamesOf(doc)),
+    services: serviceOrder(serviceNames(doc)),
     suspend: suspend === true || typeof suspend === 'object',
     maintenance,
   };

@@ -4,7 +4,7 @@
  * are scrubbed by the executor, and only names, times and probe summaries are added here.
  */
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
-import { listServices } from '../manifest/services.ts';
+import { servicePort } from '../manifest/services.ts';
 import type { CouldNotRecoverReason, Notification, Recipient, ServerRef, StepSummary } from '../notify/types.ts';
 import type { FailureKind } from '../probe/types.ts';
 import type { StepRecord, Transcript } from '../runbook/execution.ts';
@@ -42,7 +42,7 @@ export function stepSummaries(t: Transcript | undefined): StepSummary[] {
 
 /** The port the manifest sets for this service, if any (the default port needs no mention). */
 function portOf(doc: ServerDocument, service: ServiceName): { port?: number } {
-  const port = listServices(doc).find((s) => s.name === service)?.options.port ?? (service === 'ssh' ? doc.spec.access?.port : undefined);
+  const port = servicePort(doc, service);
   return typeof port === 'number' ? { port } : {};
 }
 

@@ -18,8 +18,7 @@ import { mailIdentityOf, smtpOptionsOf } from '../notify/smtp-relay.ts';
 import { createProberRegistry } from '../probe/registry.ts';
 import type { Executor } from '../runbook/execution.ts';
 import { createExecutor } from '../runbook/executor.ts';
-import { renderRunbook } from '../runbook/render.ts';
-import { selectRunbook } from '../runbook/select.ts';
+import { effectiveRunbook } from '../runbook/effective.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
 import { resolveSecret } from '../secrets/resolve-secret.ts';
 import { openJournal, readJournal, type Journal, type JournalRecord } from '../status/journal.ts';
@@ -74,13 +73,8 @@ export function policyOf(config: MamoriConfig): Policy {
 /** The effective runbook for a repair target, rendered; an Error (never a throw) when there is none or it cannot render. */
 export function renderFrom(runbooks: RunbookMap, doc: ServerDocument, target: RemediationTarget): RenderedRunbook | Error {
   const service: ServiceName = target === 'host' ? 'ping' : target;
-  const chosen = selectRunbook(doc, service, runbooks as Map<string, LoadedDocument<RunbookDocument>>);
-  if ('error' in chosen) return new Error(chosen.error);
-  try {
-    return renderRunbook(doc, service, chosen.runbook, chosen.origin);
-  } catch (err) {
-    return err instanceof Error ? err : new Error(String(err));
-  }
+  const e = effectiveRunbook(doc, service, runbooks as Map<string, LoadedDocument<RunbookDocument>>);
+  return e.ok ? e.rendered : new Error(e.error);
 }
 
 async function openOutbox(config: MamoriConfig, logger: Logger): Promise<Outbox> {

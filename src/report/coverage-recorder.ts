@@ -5,6 +5,7 @@
  * after the last record as unknown, which is the honest reading.
  */
 import type { Logger } from '../log.ts';
+import { serviceNames } from '../manifest/services.ts';
 import type { ServerDocument } from '../manifest/types.ts';
 import type { Journal } from '../status/journal.ts';
 import type { DesiredReportServer } from './compute.ts';
@@ -64,8 +65,7 @@ export class CoverageRecorder {
 
 /** A server manifest as the coverage records name it: customer and service names. */
 export function monitoredServerOf(doc: ServerDocument): MonitoredServer {
-  const services = doc.spec.services.flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.keys(entry).slice(0, 1)));
-  return { name: doc.metadata.name, ...(doc.metadata.customer !== undefined ? { customer: doc.metadata.customer } : {}), services: [...new Set(services)] };
+  return { name: doc.metadata.name, ...(doc.metadata.customer !== undefined ? { customer: doc.metadata.customer } : {}), services: serviceNames(doc) };
 }
 
 /** A server manifest as the report takes it: coverage names and the contact its report goes to. */

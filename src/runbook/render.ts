@@ -4,6 +4,7 @@
  * same steps, so `runbook show`, `plan` and the executor agree on what runs.
  */
 import { MamoriError } from '../errors.ts';
+import { servicePort, serviceSettings } from '../manifest/services.ts';
 import type { RunbookDocument, RunbookStep, ServerDocument, ServiceName } from '../manifest/types.ts';
 import { DEFAULT_PORT, DEFAULT_PROCESS } from './service-defaults.ts';
 import { shellQuote } from './shell-quote.ts';
@@ -17,35 +18,15 @@ export const PLACEHOLDERS = ['server.name', 'server.address', 'service.name', 's
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 export const PLACEHOLDER_PATTERN = /\{\{\s*([^{}]*?)\s*\}\}/g;
 
-export interface ServiceOptions {
-  port?: number;
-  process?: string;
-}
-
-/** The options a server sets for one service (`- http` or `- { http: { port: 8080 } }`). */
-export function serviceOptions(server: ServerDocument, service: ServiceName): ServiceOptions | undefined {
-  for (const entry of server.spec.services) {
-    if (typeof entry === 'string') {
-      if (entry === service) return {};
-    } else if (Object.prototype.hasOwnProperty.call(entry, service)) {
-      const options = (entry as Record<string, ServiceOptions | null | undefined>)[service];
-      return options ?? {};
-    }
-  }
-  return undefined;
-}
-
 export interface ServiceFacts {
   port: number | undefined;
   process: string | undefined;
 }
 
 export function serviceFacts(server: ServerDocument, service: ServiceName, runbook: RunbookDocument): ServiceFacts {
-  const options = serviceOptions(server, service) ?? {};
-  const sshPort = service === 'ssh' ? server.spec.access.port : undefined;
   return {
-    port: options.port ?? sshPort ?? DEFAULT_PORT[service],
-    process: options.process ?? runbook.spec.process ?? DEFAULT_PROCESS[service],
+    port: servicePort(server, service) ?? DEFAULT_PORT[service],
+    process: serviceSettings(server, service)?.process ?? runbook.spec.process ?? DEFAULT_PROCESS[service],
   };
 }
 

@@ -81,7 +81,7 @@ describe('readiness', () => {
 });
 
 describe('the commands: mamori check-access and mamori runbook run', () => {
-  async function fixture(): Promise<{ dir: string; argv: (...a: string[]) => string[] }> {
+  async function fixture(o: { accessPort?: number } = {}): Promise<{ dir: string; argv: (...a: string[]) => string[] }> {
     const { mkdtemp, mkdir, writeFile, readFile, chmod } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
@@ -120,7 +120,7 @@ describe('the commands: mamori check-access and mamori runbook run', () => {
         '  contact: { email: ops@acme.example }',
         '  allowedNetworks: [210.224.172.0/24, 210.188.224.0/24]',
         '  services: [ping, http, ftp, ssh]',
-        `  access: { user: mamori, hostKey: "${host.hostKeyFingerprint}", credentials: { secretRef: acme-ok-login } }`,
+        `  access: { user: mamori, hostKey: "${host.hostKeyFingerprint}", credentials: { secretRef: acme-ok-login }${o.accessPort === undefined ? '' : `, port: ${o.accessPort}`} }`,
         `  console: { profile: lab-ipmi, bmc: 127.0.0.1, bmcPort: ${host.bmc.port}, credentials: { secretRef: acme-ok-bmc }, target: ok }`,
         '',
       ].join('\n'),
@@ -172,6 +172,24 @@ describe('the commands: mamori check-access and mamori runbook run', () => {
     const t = JSON.parse(r.out) as { verdict: string; steps: Array<{ command?: string }> };
     expect(t.verdict).toBe('Recovered');
     expect(t.steps.map((s) => s.command)).toContain('/etc/init.d/vsftpd restart');
+    expect(r.code).toBe(0);
+  });
+
+  // Last: it moves ok's sshd off port 22 for good.
+  test("runbook run SERVER ssh verifies on the server's SSH port (spec.access.port), not on 22", async () => {
+    // sshd listens on 2222 only from its next start (its config and its init script's port), then dies.
+    const moved = await lab.console('ok', `sed -i 's/^Port 22$/Port 2222/' /etc/ssh/sshd_config && sed -i 's/^PORTS="22"$/PORTS="2222"/' /etc/init.d/sshd && grep -qx 'Port 2222' /etc/ssh/sshd_config && grep -qx 'PORTS="2222"' /etc/init.d/sshd`);
+    expect(moved.code).toBe(0);
+    await lab.breakService('ok', 'sshd');
+    const f = await fixture({ accessPort: 2222 });
+    const r = await cli(f.argv('runbook', 'run', 'ok', 'ssh', '--json'));
+    const t = JSON.parse(r.out) as { verdict: string; message: string; steps: Array<{ id: string; command?: string; note?: string; outcome: string }> };
+    // The restart from the console brings sshd back on 2222; the verify logs in there and the
+    // outside probe knocks there too (on 22 nothing answers: VerifyFailed).
+    expect(t.steps.map((s) => s.command)).toContain('/etc/init.d/sshd restart');
+    expect(t.steps.find((s) => s.id === 'login')?.note).toMatch(/:2222, host key/);
+    expect(t.steps.find((s) => s.id === 'confirm')).toMatchObject({ outcome: 'ok' });
+    expect({ verdict: t.verdict, message: t.message }).toMatchObject({ verdict: 'Recovered' });
     expect(r.code).toBe(0);
   });
 });
