@@ -11,8 +11,8 @@ PACKAGES=(
   inetutils-telnetd inetutils-inetd telnet ftp sudo
   # probes and the peers the benchmarks compare against
   fping iputils-ping monitoring-plugins liburiparser1 prometheus-blackbox-exporter wrk monit
-  # the Alertmanager that alert tests post to
-  prometheus-alertmanager
+  # the Alertmanager that alert tests post to; promtool (in prometheus) checks /metrics
+  prometheus-alertmanager prometheus
   # systemd lab hosts (a real systemd as PID 1 under systemd-nspawn) and their real Apache
   systemd-container apache2
   # namespaces, firewalls, the simulated BMC

@@ -172,6 +172,7 @@ export class Daemon {
     this.notifier = notifier;
     this.health = health;
     this.metrics.readStateHealth(health);
+    this.metrics.readOutbox(outbox);
     this.controller = controller;
     // Gauges read the controller's own state at each scrape (right after a restart, too).
     this.metrics.readReconciler(controller.gauges);
@@ -319,7 +320,7 @@ export class Daemon {
     const m = this.metrics;
     switch (e.type) {
       case 'probe':
-        m.probeResult(e.result.service, e.unknown ? 'unknown' : e.result.up, e.result.latencyMs);
+        m.probeResult(e.result.service, e.unknown ? 'unknown' : e.result.up, e.result.latencyMs, e.server);
         break;
       case 'transition':
         m.serviceStateChanged(e.server, e.service, e.to);
@@ -331,7 +332,7 @@ export class Daemon {
         m.passFailed();
         break;
       case 'remediation-finished':
-        m.remediation(e.target, remediationOutcome(e.verdict));
+        m.remediation(e.target, remediationOutcome(e.verdict), e.durationMs);
         break;
       default:
         break;

@@ -38,6 +38,17 @@ export interface StateHealthGauges {
 export const STATE_WRITE_KINDS = ['journal', 'status', 'outbox', 'last-good', 'check'] as const;
 export const UNWRITTEN_KINDS = ['status', 'notification'] as const;
 
+/** The outbox as the gauges read it (src/notify/outbox.ts). */
+export interface OutboxGauges {
+  deliveryStats(): { queued: number; oldestEnqueuedAt?: number; sent: number; failed: number };
+}
+
+/**
+ * prom-client's defaults that break Prometheus' naming rules (`promtool check metrics`: a gauge
+ * must not end in _total); `nodejs_active_handles` and `nodejs_active_requests` say the same.
+ */
+const NONCONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export interface CertificateExpiry {
   server: string;
   service: string;
@@ -50,6 +61,12 @@ export class MamoriMetrics {
   private readonly probeLatency: Histogram<'service_type'>;
   private readonly serviceState: Gauge<'server' | 'service' | 'state'>;
   private readonly remediations: Counter<'service_type' | 'outcome'>;
+  private readonly remediationDuration: Histogram<'service_type' | 'outcome'>;
+  private readonly probeSuccess: Gauge<'server' | 'service'>;
+  private readonly probeLast: Gauge<'server' | 'service'>;
+  /** The (server, service) pairs with probe series, so a removed server's go with it. */
+  private readonly probed = new Map<string, Set<string>>();
+  private outbox: OutboxGauges | undefined;
   private readonly incidentsOpened: Counter<'service_type'>;
   private readonly incidentsOpen: Gauge;
   private readonly massFailurePaused: Gauge;
@@ -71,22 +88,72 @@ export class MamoriMetrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'mamori_process_' });
+    if (options.defaultMetrics !== false) {
+      // Unprefixed: process_cpu_seconds_total, process_resident_memory_bytes… as every exporter names them.
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of NONCONFORMING_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
     const build = buildInfo();
     new Gauge({ name: 'mamori_build_info', help: "mamori's version, the commit it was built from, and Node's version (value 1).", labelNames: ['version', 'revision', 'flavour', 'nodeversion'], registers }).set(
       { version: build.version, revision: build.revision, flavour: build.flavour, nodeversion: build.node },
       1,
     );
     this.probeResults = new Counter({ name: 'mamori_probe_results_total', help: 'Probe results by service type and result (up, down, unknown).', labelNames: ['service_type', 'result'], registers });
+    this.probeSuccess = new Gauge({ name: 'mamori_probe_success', help: "1 if the newest probe of the server's service passed, 0 if it failed (as blackbox_exporter's probe_success).", labelNames: ['server', 'service'], registers });
+    this.probeLast = new Gauge({ name: 'mamori_probe_last_timestamp_seconds', help: "When the newest probe of the server's service ended (Unix time): alert when it stops moving.", labelNames: ['server', 'service'], registers });
     this.probeLatency = new Histogram({
       name: 'mamori_probe_duration_seconds',
-      help: 'Probe latency by service type.',
+      help: 'Probe latency by service type (per type, not per server: bounded series).',
       labelNames: ['service_type'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     this.serviceState = new Gauge({ name: 'mamori_service_state', help: 'The state of each server and service (1 on the current state).', labelNames: ['server', 'service', 'state'], registers });
     this.remediations = new Counter({ name: 'mamori_remediations_total', help: 'Runbook runs by service type and outcome.', labelNames: ['service_type', 'outcome'], registers });
+    this.remediationDuration = new Histogram({
+      name: 'mamori_remediation_duration_seconds',
+      help: 'How long runbook runs took, by service type and outcome.',
+      labelNames: ['service_type', 'outcome'],
+      buckets: [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600],
+      registers,
+    });
+    const outbox = (): OutboxGauges | undefined => this.outbox;
+    new Gauge({
+      name: 'mamori_outbox_queued',
+      help: 'E-mails waiting in the outbox (pending, retried or folded into a digest not yet sent).',
+      registers,
+      collect() {
+        this.set(outbox()?.deliveryStats().queued ?? 0);
+      },
+    });
+    const now = (): number => Date.now();
+    new Gauge({
+      name: 'mamori_outbox_oldest_age_seconds',
+      help: 'Age of the oldest e-mail not yet delivered (0 when none waits): the mail relay is down when it grows.',
+      registers,
+      collect() {
+        const at = outbox()?.deliveryStats().oldestEnqueuedAt;
+        this.set(at === undefined ? 0 : Math.max(0, (now() - at) / 1000));
+      },
+    });
+    new Counter({
+      name: 'mamori_outbox_sent_total',
+      help: 'E-mails delivered to the relay (or written as files) since the start.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(outbox()?.deliveryStats().sent ?? 0);
+      },
+    });
+    new Counter({
+      name: 'mamori_outbox_failed_total',
+      help: 'E-mails given up since the start (refused for good, or older than the retry limit).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(outbox()?.deliveryStats().failed ?? 0);
+      },
+    });
     this.incidentsOpened = new Counter({ name: 'mamori_incidents_opened_total', help: 'Incidents opened, by service type (host for a host incident).', labelNames: ['service_type'], registers });
     const reconciler = (): ReconcilerGauges | undefined => this.reconciler;
     this.incidentsOpen = new Gauge({
@@ -186,10 +253,23 @@ export class MamoriMetrics {
     this.certificateSource = read;
   }
 
-  probeResult(serviceType: string, up: boolean | 'unknown', latencyMs: number): void {
+  /** A probe's result; with `server`, its per-target series (an unknown result — no verdict — leaves them as they were). */
+  probeResult(serviceType: string, up: boolean | 'unknown', latencyMs: number, server?: string): void {
     const type = bounded(serviceType, SERVICE_TYPES);
     this.probeResults.inc({ service_type: type, result: up === 'unknown' ? 'unknown' : up ? 'up' : 'down' });
     this.probeLatency.observe({ service_type: type }, Math.max(0, latencyMs) / 1000);
+    if (server === undefined || up === 'unknown') return;
+    const labels = { server, service: serviceType };
+    this.probeSuccess.set(labels, up ? 1 : 0);
+    this.probeLast.set(labels, Date.now() / 1000);
+    let services = this.probed.get(server);
+    if (services === undefined) this.probed.set(server, (services = new Set()));
+    services.add(serviceType);
+  }
+
+  /** Where the outbox gauges read from. */
+  readOutbox(source: OutboxGauges): void {
+    this.outbox = source;
   }
 
   serviceStateChanged(server: string, service: string, state: string): void {
@@ -204,6 +284,11 @@ export class MamoriMetrics {
 
   /** A server left the desired state: its series go with it. */
   serverRemoved(server: string): void {
+    for (const service of this.probed.get(server) ?? []) {
+      this.probeSuccess.remove({ server, service });
+      this.probeLast.remove({ server, service });
+    }
+    this.probed.delete(server);
     for (const [key, state] of [...this.states]) {
       const [name = '', service = ''] = key.split('\0');
       if (name !== server) continue;
@@ -212,8 +297,10 @@ export class MamoriMetrics {
     }
   }
 
-  remediation(serviceType: string, outcome: string): void {
-    this.remediations.inc({ service_type: bounded(serviceType, SERVICE_TYPES), outcome: bounded(outcome, REMEDIATION_OUTCOMES) });
+  remediation(serviceType: string, outcome: string, durationMs?: number): void {
+    const labels = { service_type: bounded(serviceType, SERVICE_TYPES), outcome: bounded(outcome, REMEDIATION_OUTCOMES) };
+    this.remediations.inc(labels);
+    if (durationMs !== undefined) this.remediationDuration.observe(labels, Math.max(0, durationMs) / 1000);
   }
 
   incidentOpened(serviceType: string): void {

@@ -134,6 +134,9 @@ export class Outbox implements Notifier {
   private running: Promise<PassResult> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private started = false;
+  /** Delivered and given up since the start (for the metrics). */
+  private sentCount = 0;
+  private failedCount = 0;
 
   private constructor(options: ResolvedNotifyOptions, deps: OutboxDeps) {
     this.options = options;
@@ -445,6 +448,7 @@ export class Outbox implements Notifier {
       await unlink(this.file('pending', fileId));
       await fsyncDir(this.dir('pending'));
       this.pending.delete(fileId);
+      this.sentCount += 1;
       this.log.info({ ...fields, response }, NOTIFY_LOG.sent);
       return 'sent';
     }
@@ -457,6 +461,7 @@ export class Outbox implements Notifier {
       await unlink(this.file('pending', fileId));
       await fsyncDir(this.dir('pending'));
       this.pending.delete(fileId);
+      this.failedCount += 1;
       this.log.error({ ...fields, err: record.lastError }, NOTIFY_LOG.gaveUp);
       return 'failed';
     }
@@ -496,6 +501,13 @@ export class Outbox implements Notifier {
     let folded = 0;
     for (const r of this.pending.values()) if (r.state === 'folded') folded += 1;
     return { pending: this.pending.size - folded, folded };
+  }
+
+  /** For the metrics: messages not yet delivered (folded ones too) and the oldest one's time; delivered and given up since the start. */
+  deliveryStats(): { queued: number; oldestEnqueuedAt?: number; sent: number; failed: number } {
+    let oldest: number | undefined;
+    for (const r of this.pending.values()) if (oldest === undefined || r.enqueuedAt < oldest) oldest = r.enqueuedAt;
+    return { queued: this.pending.size, ...(oldest === undefined ? {} : { oldestEnqueuedAt: oldest }), sent: this.sentCount, failed: this.failedCount };
   }
 
   /** Starts the sender loop on real timers (the daemon). Tests may drive runOnce() themselves. */
