@@ -1,13 +1,30 @@
-/** Imports flow one way: cli -> daemon -> source/reconcile/http -> probe/runbook/status/notify -> manifest/errors/log. */
+/**
+ * Imports flow one way: cli -> daemon -> source/reconcile/http -> probe/runbook/status/notify ->
+ * config -> manifest/errors/log -> vocabulary (the shared words: service names, failure kinds).
+ */
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     {
       name: 'core-stays-low',
-      comment: 'manifest, errors and log are the bottom layer: they import nothing above them.',
+      comment: 'manifest, errors and log are the bottom layer: they import nothing above them (config included: manifest declares the few config fields it reads as ManifestConfig, else manifest <-> config is a folder loop).',
       severity: 'error',
       from: { path: '^src/(manifest|errors|log)' },
-      to: { path: '^src/(cli|daemon|source|reconcile|http|probe|runbook|status|notify|report)' },
+      to: { path: '^src/(cli|daemon|source|reconcile|http|probe|runbook|status|notify|report|config)' },
+    },
+    {
+      name: 'vocabulary-imports-nothing',
+      comment: 'src/vocabulary.ts holds the words every layer shares; it sits below everything.',
+      severity: 'error',
+      from: { path: '^src/vocabulary\\.ts$' },
+      to: { path: '^src/' },
+    },
+    {
+      name: 'notify-does-not-read-probes',
+      comment: 'notify words mails from facts; ServiceName and FailureKind come from src/vocabulary.ts, not from the probes.',
+      severity: 'error',
+      from: { path: '^src/notify/' },
+      to: { path: '^src/probe/' },
     },
     {
       name: 'edges-do-not-reach-up',

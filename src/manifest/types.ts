@@ -8,14 +8,13 @@ import type { RunbookDocument, Step2 as GeneratedStep } from './generated/runboo
 import type { CatalogDocument } from './generated/catalog.ts';
 import type { ReviewPolicyDocument } from './generated/policy.ts';
 import type { ConfigDocument } from './generated/config.ts';
-import type { MamoriConfig } from '../config/types.ts';
+import type { ServiceName } from '../vocabulary.ts';
 
 export type { ServerDocument, RunbookDocument, CatalogDocument, ReviewPolicyDocument, ConfigDocument };
 export type RunbookStep = GeneratedStep;
 export type DocumentKind = 'Server' | 'Runbook' | 'Catalog' | 'ReviewPolicy';
 
-export const SERVICE_NAMES = ['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap', 'smtps', 'pop3s', 'imaps'] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+export { SERVICE_NAMES, type ServiceName } from '../vocabulary.ts';
 
 /** Who owns a document: decided by where it lives (operator/ or customers/<name>/). */
 export type Owner = { kind: 'operator' } | { kind: 'customer'; customer: string };
@@ -73,6 +72,19 @@ export interface ManifestFile {
   absolutePath?: string;
 }
 
+/**
+ * What loading and checking manifests read of the daemon's config (src/config/types.ts's
+ * MamoriConfig has these fields): declared here, so that manifest/ imports nothing above it.
+ */
+export interface ManifestConfig {
+  /** The operator's documents, when they are not under the manifests root. */
+  readonly operatorDir: string | undefined;
+  readonly managementNetworks: readonly string[];
+  readonly targetNetworks: readonly string[];
+  /** Only the names are read: a server's console profile must be one of them. */
+  readonly consoleProfiles: Readonly<Record<string, unknown>>;
+}
+
 /** What a semantic check sees: every document that passed its schema and ownership checks. */
 export interface CheckInput {
   servers: readonly LoadedDocument<ServerDocument>[];
@@ -82,7 +94,7 @@ export interface CheckInput {
   policy: LoadedDocument<ReviewPolicyDocument>;
   /** false when operator/policy.yaml is absent (the policy is then empty). */
   policyPresent: boolean;
-  config: MamoriConfig;
+  config: ManifestConfig;
 }
 
 /**

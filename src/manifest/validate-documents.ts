@@ -11,6 +11,7 @@
  * Every finding is reported; a bad document never hides the good ones.
  */
 import type {
+  ManifestConfig,
   CatalogDocument,
   CheckInput,
   DocumentKind,
@@ -24,7 +25,6 @@ import type {
   SemanticCheck,
   ServerDocument,
 } from './types.ts';
-import type { MamoriConfig } from '../config/types.ts';
 import { parseYaml, type PositionIndex } from './parse-yaml.ts';
 import { schemaSet, type SchemaName } from './schemas.ts';
 import { explainSchemaErrors } from './schema-errors.ts';
@@ -38,7 +38,7 @@ import { coverageFindings } from './checks/coverage.ts';
 import { fallbackSelectRunbook } from './runbook-fallback.ts';
 
 export interface ValidateOptions {
-  config: MamoriConfig;
+  config: ManifestConfig;
   /** Checks beyond the built-in ones (e.g. the review policy's lint of custom runbooks). */
   checks?: readonly SemanticCheck[];
   /** Runbook selection (src/runbook/select.ts); without it, the loader's fallback. */

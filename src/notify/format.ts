@@ -2,7 +2,7 @@
  * Dates, durations and labels for e-mails. Assembled from numeric parts rather than a locale's
  * formatter so that the text (and the committed fixtures) does not change with the ICU version.
  */
-import type { FailureKind, ServiceName } from '../probe/types.ts';
+import type { FailureKind, ServiceName } from '../vocabulary.ts';
 import type { Locale, LocalizedText } from './types.ts';
 
 const MONTHS_EN = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

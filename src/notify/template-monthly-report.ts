@@ -7,7 +7,7 @@ import { formatDuration, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
 import { elide, greetingEn, greetingJa, type Template, type TemplateContext } from './template-context.ts';
 import type { Locale, MonthlyReportFacts, NotificationOf } from './types.ts';
-import type { ServiceName } from '../probe/types.ts';
+import type { ServiceName } from '../vocabulary.ts';
 
 type N = NotificationOf<'monthly-report'>;
 

@@ -16,7 +16,7 @@ import type {
   ReadinessCheck,
   StepSummary,
 } from './types.ts';
-import type { ServiceName } from '../probe/types.ts';
+import type { ServiceName } from '../vocabulary.ts';
 
 const CLOSING = 'If you have any questions, please reply to this e-mail.\nKind regards,';
 

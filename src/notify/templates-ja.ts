@@ -17,7 +17,7 @@ import type {
   ReadinessCheck,
   StepSummary,
 } from './types.ts';
-import type { ServiceName } from '../probe/types.ts';
+import type { ServiceName } from '../vocabulary.ts';
 
 const QUESTIONS = 'ご不明な点がございましたら、本メールにご返信ください。';
 const CLOSING = `${QUESTIONS}\n今後ともよろしくお願い申し上げます。`;

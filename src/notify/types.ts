@@ -6,7 +6,7 @@
  * that comes from a manifest (server name, customer, addresses) is treated as hostile text by
  * the renderer (no header injection), whatever validation happened upstream.
  */
-import type { FailureKind, ServiceName } from '../probe/types.ts';
+import type { FailureKind, ServiceName } from '../vocabulary.ts';
 
 export type Locale = 'ja' | 'en';
 export const LOCALES: readonly Locale[] = ['ja', 'en'];

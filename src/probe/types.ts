@@ -4,10 +4,10 @@
  * (blackbox_exporter's prober contract).
  */
 
-import { SERVICE_NAMES, type ServiceName } from '../manifest/types.ts';
+import { SERVICE_NAMES, type FailureKind, type ServiceName } from '../vocabulary.ts';
 
-/** The services watched (the seed's nine, then the implicit-TLS mail ports): one list, the manifest's. */
-export { SERVICE_NAMES, type ServiceName };
+/** The services watched and the ways a probe fails: src/vocabulary.ts, shared with manifest and notify. */
+export { SERVICE_NAMES, type FailureKind, type ServiceName };
 export type TcpServiceName = Exclude<ServiceName, 'ping'>;
 
 /** The seed's nine services: what `mamori probe` tries when no service is named. */
@@ -30,12 +30,6 @@ export const DEFAULT_PORTS: Readonly<Record<TcpServiceName, number>> = Object.fr
 export function isServiceName(value: unknown): value is ServiceName {
   return typeof value === 'string' && (SERVICE_NAMES as readonly string[]).includes(value);
 }
-
-/**
- * Why a probe failed. `timeout` carries its phase in ProbeFailure.phase; `unreachable` is
- * EHOSTUNREACH/ENETUNREACH (or ICMP 100 % loss); `protocol` is a peer that answered, but wrongly.
- */
-export type FailureKind = 'timeout' | 'refused' | 'reset' | 'unreachable' | 'tls' | 'protocol' | 'error';
 
 /** Where in the conversation a probe was when it failed. */
 export type ProbePhase = 'connect' | 'tls' | 'banner' | 'dialog' | 'starttls' | 'response' | 'echo' | 'close';
