@@ -19,6 +19,8 @@ PACKAGES=(
   iproute2 iptables socat netcat-openbsd openipmi ipmitool procps psmisc util-linux openssl git
   # signed changes: OpenPGP signatures are verified (and, in the tests, made) with Debian's gpg
   gpg gpg-agent gpgconf
+  # replicas coordinate through a real three-member etcd in the tests
+  etcd-server etcd-client
   # the status page test
   chromium
 )
