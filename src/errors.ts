@@ -31,6 +31,7 @@ export const ERROR_CATALOG = {
   MAMORI_HTTP_UNREACHABLE: 'no mamori daemon answers on the local API address',
   MAMORI_NOTIFY_INVALID: 'a notification is not valid (a bad address, id or field)',
   MAMORI_NOTIFY_OPTIONS_INVALID: 'the notifier options are not valid',
+  MAMORI_CLUSTER_UNAVAILABLE: 'etcd cannot be reached; probing, status and alerts go on, no remediation starts until it can',
   MAMORI_NOTIFY_OUTBOX_CORRUPT: 'an outbox file cannot be read; it was set aside',
 } as const satisfies Record<string, string>;
 

@@ -1,0 +1,155 @@
+/**
+ * The coordination layer's facade: one replica's session, membership, claims and its share of
+ * the fleet-wide marks. Without `cluster` in the config none of this exists and mamori runs alone.
+ *
+ * etcd unreachable: the replica keeps probing its last shard, writing status and alerting; only
+ * remediation stops (`canRemediate()` false, /readyz says why) until a fresh lease is held.
+ */
+import type { Logger } from 'pino';
+import { isMamoriError } from '../errors.ts';
+import { ClaimStore } from './claims.ts';
+import { EtcdSession } from './etcd-session.ts';
+import { clusterKeys, type ClusterKeys } from './keys.ts';
+import { Membership, type FencePhase, type MemberInfo } from './membership.ts';
+import { shardSizes } from './rendezvous.ts';
+
+export interface ClusterOptions {
+  endpoints: readonly string[];
+  /** Key prefix shared by the replicas of one fleet. */
+  prefix: string;
+  /** This replica's id (unique among the replicas: host name by default). */
+  replica: string;
+  ttlSeconds: number;
+  callTimeoutMs: number;
+}
+
+export const CLUSTER_DEFAULTS = { prefix: '/mamori', ttlSeconds: 10, callTimeoutMs: 3000 } as const;
+
+export interface ClusterStatus {
+  replica: string;
+  phase: FencePhase;
+  members: MemberInfo[];
+  shards: Record<string, number>;
+  claims: Array<{ server: string; replica: string; service: string; token: number }>;
+  inDoubt: Array<{ server: string; incident: string; step: string; replica: string; intentAt: string }>;
+}
+
+export class Cluster {
+  readonly keys: ClusterKeys;
+  readonly session: EtcdSession;
+  readonly membership: Membership;
+  readonly claims: ClaimStore;
+  private joined = false;
+  private joinTimer: NodeJS.Timeout | undefined;
+  private readonly publishedFailing = new Map<string, boolean>();
+  private stopped = false;
+
+  constructor(readonly options: ClusterOptions, private readonly log: Logger) {
+    this.keys = clusterKeys(options.prefix);
+    this.session = new EtcdSession({ endpoints: options.endpoints, ttlSeconds: options.ttlSeconds, callTimeoutMs: options.callTimeoutMs });
+    this.membership = new Membership(options.replica, this.session, this.keys, log);
+    this.claims = new ClaimStore(this.session, this.keys, this.membership, log);
+  }
+
+  /** Joins now if etcd answers, else keeps trying in the background (the replica probes meanwhile). */
+  async start(): Promise<void> {
+    if (await this.tryJoin()) return;
+    this.log.error({ replica: this.options.replica, code: 'MAMORI_CLUSTER_UNAVAILABLE' }, 'cluster join failed; probing goes on, remediation waits');
+    const retry = (): void => {
+      this.joinTimer = setTimeout(() => {
+        void this.tryJoin().then((ok) => {
+          if (!ok && !this.stopped) retry();
+        });
+      }, 1000);
+      this.joinTimer.unref();
+    };
+    retry();
+  }
+
+  private async tryJoin(): Promise<boolean> {
+    if (this.joined || this.stopped) return this.joined;
+    try {
+      await this.membership.join();
+      this.joined = true;
+      this.log.info({ replica: this.options.replica, lease: this.session.leaseId, members: this.membership.members() }, 'cluster joined');
+      return true;
+    } catch (err) {
+      if (isMamoriError(err, 'MAMORI_CLUSTER_UNAVAILABLE')) return false;
+      throw err;
+    }
+  }
+
+  phase(): FencePhase {
+    return this.joined ? this.membership.phase() : 'fenced';
+  }
+
+  /** Whether remediation may start now (the replica holds a fresh lease). */
+  canRemediate(): boolean {
+    return this.phase() === 'active';
+  }
+
+  /** Why remediation is stopped, for /readyz and the status; undefined when it is not. */
+  notReadyReason(): string | undefined {
+    const p = this.phase();
+    if (p === 'active') return undefined;
+    return this.joined ? `cluster lease ${p}: etcd not confirmed within ${p === 'draining' ? 'half the TTL' : 'the TTL'}; remediation stopped` : 'cluster not joined: etcd unreachable; remediation stopped';
+  }
+
+  owns(server: string): boolean {
+    return this.membership.owns(server);
+  }
+
+  /**
+   * This replica's judgement of a server it owns, shared for the fleet-wide mass-failure counts.
+   * Written on change only; a mark outlives its writer (a dead replica's failing servers keep the
+   * pause until their new owner judges them).
+   */
+  async publishFailing(server: string, groups: readonly string[], failing: boolean): Promise<void> {
+    if (this.publishedFailing.get(server) === failing) return;
+    const key = this.keys.failingOf(server);
+    if (failing) await this.session.put(key, JSON.stringify({ groups, replica: this.options.replica }));
+    else await this.session.del(key);
+    this.publishedFailing.set(server, failing);
+  }
+
+  async status(servers: readonly string[] = []): Promise<ClusterStatus> {
+    const snap = await this.session.rangeMany([this.keys.members, this.keys.claims]);
+    const members = (snap.byPrefix.get(this.keys.members) ?? []).map((kv) => {
+      const v = JSON.parse(kv.value) as Partial<MemberInfo>;
+      return { replica: kv.key.slice(this.keys.members.length), host: String(v.host ?? ''), pid: Number(v.pid ?? 0), startedAt: String(v.startedAt ?? ''), lease: kv.lease };
+    });
+    const claims = (snap.byPrefix.get(this.keys.claims) ?? []).map((kv) => {
+      const v = JSON.parse(kv.value) as { replica?: string; service?: string };
+      return { server: kv.key.slice(this.keys.claims.length), replica: v.replica ?? '', service: v.service ?? '', token: kv.createRevision };
+    });
+    const steps = await this.session.range(`${this.keys.root}steps/`);
+    const closed = new Set<string>();
+    const open: ClusterStatus['inDoubt'] = [];
+    const claimedTokens = new Map(claims.map((c) => [c.server, c.token]));
+    for (const kv of steps.kvs) {
+      const rest = kv.key.slice(`${this.keys.root}steps/`.length);
+      const v = JSON.parse(kv.value) as { incident: string; step: string; replica: string; token: number; intentAt: number; outcome?: unknown };
+      const server = rest.slice(0, rest.length - `${v.incident}/${v.step}`.length - 1);
+      if (v.step === 'closed') closed.add(`${server}\u0000${v.incident}`);
+      else if (v.outcome === undefined && claimedTokens.get(server) !== v.token) {
+        open.push({ server, incident: v.incident, step: v.step, replica: v.replica, intentAt: new Date(v.intentAt).toISOString() });
+      }
+    }
+    const names = members.map((m) => m.replica);
+    return {
+      replica: this.options.replica,
+      phase: this.phase(),
+      members,
+      shards: Object.fromEntries(shardSizes(servers, names)),
+      claims,
+      inDoubt: open.filter((o) => !closed.has(`${o.server}\u0000${o.incident}`)),
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.joinTimer !== undefined) clearTimeout(this.joinTimer);
+    await this.membership.stop();
+    await this.session.close();
+  }
+}
