@@ -3,12 +3,16 @@
  * now, as the reconciler would, and print the transcript. With --dry-run nothing connects:
  * it prints what would run, where, as whom, and which secrets resolve (never their values).
  * Exit 0 when the verdict is Recovered (or for a dry run whose secrets all resolve), else 1.
+ *
+ * Each step is printed to stderr as it ends (a runbook may take minutes). A runbook that may power
+ * the server on, off or cycle it asks on the terminal right before the action; without a
+ * terminal to ask on it is refused before anything connects, unless --yes.
  */
 import type { Command } from 'commander';
 import type { MamoriConfig } from '../config/types.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ProberRegistry } from '../probe/registry.ts';
-import type { OutsideProbe, Transcript } from '../runbook/execution.ts';
+import type { OutsideProbe, StepRecord, Transcript } from '../runbook/execution.ts';
 import { probeTargetOf } from '../reconcile/probe-target.ts';
 import { runbookGlobals, runbookGroup, startRunbookCommand, type RunbookCommandDeps } from './runbook.ts';
 
@@ -20,14 +24,18 @@ export function outsideProbeFor(server: ServerDocument, config: MamoriConfig, re
   };
 }
 
+/** One step as the transcript shows it (and as `runbook run` streams it). */
+export function formatStep(s: StepRecord): string[] {
+  const took = Date.parse(s.finishedAt) - Date.parse(s.startedAt);
+  const lines = [`  ${s.outcome.padEnd(7)} ${s.id} [${s.kind}]${s.exitCode !== undefined ? ` exit ${String(s.exitCode)}` : ''} ${took} ms${s.command ? `: ${s.command}` : ''}`];
+  if (s.note) lines.push(`          ${s.note}`);
+  if (s.output) for (const l of s.output.trimEnd().split('\n').slice(-12)) lines.push(`          | ${l}`);
+  return lines;
+}
+
 export function formatTranscript(t: Transcript): string[] {
   const lines = [`${t.server} ${t.service}: ${t.verdict} — ${t.message}`, `runbook ${t.runbook} (${t.origin}), ${t.startedAt} → ${t.finishedAt}`];
-  for (const s of t.steps) {
-    const took = Date.parse(s.finishedAt) - Date.parse(s.startedAt);
-    lines.push(`  ${s.outcome.padEnd(7)} ${s.id} [${s.kind}]${s.exitCode !== undefined ? ` exit ${String(s.exitCode)}` : ''} ${took} ms${s.command ? `: ${s.command}` : ''}`);
-    if (s.note) lines.push(`          ${s.note}`);
-    if (s.output) for (const l of s.output.trimEnd().split('\n').slice(-12)) lines.push(`          | ${l}`);
-  }
+  for (const s of t.steps) lines.push(...formatStep(s));
   const evidence = Object.entries(t.evidence).map(([k, v]) => `${k}=${String(v)}`);
   if (evidence.length > 0) lines.push(`evidence: ${evidence.join(' ')}`);
   lines.push(`acted: ${String(t.acted)}${t.powerActions.length ? `; power: ${t.powerActions.join(', ')}` : ''}`);
@@ -37,8 +45,8 @@ export function formatTranscript(t: Transcript): string[] {
 export async function runRunbookRun(
   serverName: string,
   service: string,
-  options: { manifests: string; config?: string | undefined; dryRun?: boolean; json?: boolean },
-  deps: RunbookCommandDeps = {},
+  options: { manifests: string; config?: string | undefined; dryRun?: boolean; json?: boolean; yes?: boolean },
+  deps: RunbookCommandDeps & { isTTY?: boolean } = {},
 ): Promise<number> {
   const started = await startRunbookCommand('run', serverName, service, options, deps);
   if ('exitCode' in started) return started.exitCode;
@@ -67,6 +75,29 @@ export async function runRunbookRun(
     else stdout.write(`${lines.join('\n')}\n`);
     return secrets.missing.size === 0 ? 0 : 1;
   }
+  // A power action is never sent unasked: on a terminal the operator is asked right before it;
+  // without one (cron, a pipe, CI) the run is refused before anything connects, unless --yes.
+  const powerSteps = rendered.steps.filter((st) => st.kind === 'power' && st.action !== 'status').map((st) => st.id);
+  const isTTY = deps.isTTY ?? (process.stdin.isTTY === true && process.stderr.isTTY === true);
+  if (powerSteps.length > 0 && options.yes !== true && !isTTY) {
+    stderr.write(
+      `mamori runbook run: the runbook ${rendered.runbook} for ${server.metadata.name} ${rendered.service} may power the server on, off or cycle it (step ${powerSteps.join(', ')}), and there is no terminal to ask on: nothing was run. Run it on a terminal to be asked before the power action, or pass --yes to allow it.\n`,
+    );
+    return 2;
+  }
+  const confirmPower =
+    options.yes === true || powerSteps.length === 0
+      ? undefined
+      : async (action: 'on' | 'off' | 'cycle', name: string): Promise<boolean> => {
+          const { createInterface } = await import('node:readline/promises');
+          const rl = createInterface({ input: process.stdin, output: stderr });
+          try {
+            const answer = await rl.question(`Power ${action} ${name} now? Type yes to send it, anything else to stop here: `);
+            return /^y(es)?$/i.test(answer.trim());
+          } finally {
+            rl.close();
+          }
+        };
   const logger = createLogger({ level: config.log.level === 'trace' || config.log.level === 'debug' ? config.log.level : 'warn', destination: stderr });
   const executor = createExecutor({
     resolveSecret: resolve,
@@ -80,7 +111,16 @@ export async function runRunbookRun(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const t = await executor.execute({ server, runbook: rendered, probe: outsideProbeFor(server, config, createProberRegistry({ targets: targetCheck(config.targetNetworks) })), signal: stop.signal, logger });
+    stderr.write(`running ${rendered.runbook} (${rendered.origin}) for ${server.metadata.name} ${rendered.service}: ${rendered.steps.length} steps, at most ${Math.round(rendered.deadlineMs / 1000)} s; Ctrl-C stops at a safe point\n`);
+    const t = await executor.execute({
+      server,
+      runbook: rendered,
+      probe: outsideProbeFor(server, config, createProberRegistry({ targets: targetCheck(config.targetNetworks) })),
+      signal: stop.signal,
+      logger,
+      onStep: (step) => stderr.write(`${formatStep(step).join('\n')}\n`),
+      ...(confirmPower ? { confirmPower } : {}),
+    });
     stdout.write(options.json === true ? `${JSON.stringify(t, null, 2)}\n` : `${formatTranscript(t).join('\n')}\n`);
     return t.verdict === 'Recovered' ? 0 : 1;
   } finally {
@@ -98,8 +138,21 @@ export function registerRunbookRunCommand(program: Command, deps: RunbookCommand
     .argument('<service>', 'the service')
     .option('--dry-run', 'connect nowhere: print what would run, where, and whether every secret resolves')
     .option('--json', 'print the transcript (or the dry run) as JSON')
-    .action(async (serverName: string, service: string, opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
-      process.exitCode = await runRunbookRun(serverName, service, { ...runbookGlobals(cmd), dryRun: opts.dryRun === true, json: opts.json === true }, deps);
+    .option('-y, --yes', 'allow a power action without asking (needed to send one without a terminal)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mamori runbook run acme-web1 http --dry-run     # what would run, where, as whom; connects nowhere
+  $ mamori runbook run acme-web1 http               # steps printed as they end, transcript at the end
+  $ mamori runbook run acme-db1 ping --yes --json   # from a script: power actions allowed, JSON transcript
+
+A runbook that may power the server on, off or cycle it asks before the action on a terminal;
+without one it is refused (exit 2) unless --yes. Exit status: 0 Recovered, 1 another verdict,
+2 usage or refused.`,
+    )
+    .action(async (serverName: string, service: string, opts: { dryRun?: boolean; json?: boolean; yes?: boolean }, cmd: Command) => {
+      process.exitCode = await runRunbookRun(serverName, service, { ...runbookGlobals(cmd), dryRun: opts.dryRun === true, json: opts.json === true, yes: opts.yes === true }, deps);
     });
   return group;
 }

@@ -81,6 +81,13 @@ export interface ExecutionRequest {
   /** Aborted when the daemon stops: the executor kills the remote command and returns Interrupted. */
   signal?: AbortSignal;
   logger?: Logger;
+  /** Told of each step as it ends (`mamori runbook run` prints it at once). */
+  onStep?: (step: StepRecord) => void;
+  /**
+   * Asked right before a power action is sent (`mamori runbook run` on a terminal asks the
+   * operator); false: nothing is sent and the run ends Interrupted. The daemon passes none.
+   */
+  confirmPower?: (action: 'on' | 'off' | 'cycle', server: string) => Promise<boolean>;
 }
 
 export interface Executor {

@@ -274,6 +274,7 @@ class Execution {
     };
     if (step.command !== undefined && rec.command === undefined) rec.command = step.command;
     this.steps.push(rec);
+    this.request.onStep?.(rec);
     this.log.info({ step: rec.id, kind: rec.kind, outcome: rec.outcome, exitCode: rec.exitCode }, 'runbook step finished');
     return rec;
   }
@@ -668,6 +669,10 @@ class Execution {
         }
       } else {
         action = step.action;
+      }
+      if (action !== undefined && this.request.confirmPower && !(await this.request.confirmPower(action, this.server.metadata.name))) {
+        this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; power ${action} declined by the operator: nothing sent` }, started);
+        throw new Stop('Interrupted', `the operator declined power ${action} of ${this.server.metadata.name}; nothing was sent`);
       }
       if (action !== undefined) {
         this.acted = true;
