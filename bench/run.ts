@@ -12,6 +12,7 @@ const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['sync', () => import('./sync.ts')],
   ['runbook', () => import('./runbook.ts')],
   ['ttr', () => import('./ttr.ts')],
+  ['cold-start', () => import('./cold-start.ts')],
 ];
 
 const wanted = process.argv.slice(2);
