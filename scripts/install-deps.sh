@@ -9,6 +9,8 @@ PACKAGES=(
   # the daemons a lab host runs, and their clients
   openssh-server openssh-client nginx vsftpd dovecot-pop3d dovecot-imapd exim4-daemon-light
   inetutils-telnetd inetutils-inetd telnet ftp sudo
+  # FreeBSD-like lab hosts: their syslogd, and POP3/IMAP that run from inetd (GNU mailutils)
+  inetutils-syslogd mailutils-pop3d mailutils-imap4d
   # probes and the peers the benchmarks compare against
   fping iputils-ping monitoring-plugins liburiparser1 prometheus-blackbox-exporter wrk monit
   # the Alertmanager that alert tests post to; promtool (in prometheus) checks /metrics

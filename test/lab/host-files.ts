@@ -3,6 +3,7 @@ import { chmod, chown, copyFile, mkdir, readFile, symlink, writeFile } from 'nod
 import { join } from 'node:path';
 import { MANAGEMENT_UID, MANAGEMENT_USER } from './names.ts';
 import { runOk } from './run.ts';
+import { writeFreebsdHost } from './freebsd-host.ts';
 import { writeSystemdHost } from './systemd-host.ts';
 import { initOf, type LabMailTls, type LabVariant } from './types.ts';
 
@@ -187,6 +188,7 @@ ftpd_banner=(vsFTPd 2.0.5)
  */
 export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<HostKeys> {
   if (initOf(plan.variant) === 'systemd') return writeSystemdHost(plan, SSHD_COMMON, signal);
+  if (initOf(plan.variant) === 'rc') return writeFreebsdHost(plan, SSHD_COMMON, signal);
   const { dir, labDir, name, variant } = plan;
   const etc = join(dir, 'etc');
   const dirs = [

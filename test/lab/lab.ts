@@ -13,8 +13,8 @@ import { answersPing, createBridge, createHostNet, forgetNeighbour, linkPassing,
 import { run, runOk, sleep } from './run.ts';
 import { nspawnRoot, processRuns, unmountNspawnRoot } from './nspawn.ts';
 import {
-  LAB_SERVICES, LAB_VARIANTS, SERVICE_PORTS, hasSslPassphrase, initOf, releaseOf, servicesOf, type ConsoleResult, type Lab,
-  type LabHost, type LabService, type PowerAction, type PowerState, type StartLabOptions,
+  LAB_SERVICES, LAB_VARIANTS, hasSslPassphrase, initOf, portsOf, releaseOf, servicesOf, type ConsoleResult, type Lab,
+  type LabHost, type LabService, type LabVariant, type PowerAction, type PowerState, type StartLabOptions,
 } from './types.ts';
 
 const ASSETS = fileURLToPath(new URL('./assets/', import.meta.url));
@@ -49,6 +49,20 @@ const SYSTEMD_LOGS: Partial<Record<LabService, string[]>> = {
   vsftpd: ['root/var/log/vsftpd.log'],
   dovecot: ['root/var/log/dovecot.log'],
 };
+
+/** On a FreeBSD-like host: where each daemon writes (rc.d scripts leave daemons their own logs). */
+const RC_LOGS: Partial<Record<LabService, string[]>> = {
+  sshd: ['log/messages'],
+  httpd: ['log/httpd-error.log', 'log/messages'],
+  inetd: ['log/messages'],
+  dovecot: ['log/dovecot.log', 'log/messages'],
+  sendmail: ['log/exim4/mainlog', 'log/exim4/paniclog', 'log/messages'],
+};
+
+/** The pid file of a daemon (FreeBSD's dovecot keeps its own under its base_dir). */
+function pidFileOf(variant: LabVariant, service: LabService): string {
+  return service === 'dovecot' && initOf(variant) === 'rc' ? '/var/run/dovecot/master.pid' : `/var/run/${service}.pid`;
+}
 
 async function tail(path: string, lines = 8): Promise<string> {
   try {
@@ -155,7 +169,7 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
   const waitReady = async (name: string, opts: { timeoutMs?: number; services?: readonly LabService[] } = {}): Promise<void> => {
     const h = host(name);
     const services = opts.services ?? servicesOf(h.variant);
-    const ports = services.flatMap((s) => SERVICE_PORTS[s]);
+    const ports = services.flatMap((s) => portsOf(h.variant, s));
     const until = Date.now() + (opts.timeoutMs ?? 30_000);
     const pending = await waitPorts(h, ports, 'open', opts.timeoutMs ?? 30_000);
     if (pending.length === 0) {
@@ -164,13 +178,14 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
       await waitReachable(h, until);
       return;
     }
-    const down = services.filter((s) => SERVICE_PORTS[s].some((p) => pending.includes(p)));
+    const down = services.filter((s) => portsOf(h.variant, s).some((p) => pending.includes(p)));
     const parts: string[] = [];
     for (const s of down) {
-      const files = initOf(h.variant) === 'systemd' ? (SYSTEMD_LOGS[s] ?? []) : SERVICE_LOGS[s];
+      const init = initOf(h.variant);
+      const files = init === 'systemd' ? (SYSTEMD_LOGS[s] ?? []) : init === 'rc' ? (RC_LOGS[s] ?? []) : SERVICE_LOGS[s];
       const logs = await Promise.all(files.map(async (f) => [f, await tail(join(h.dir, f))] as const));
       const text = logs.filter(([, t]) => t !== '').map(([f, t]) => `--- ${f}\n${t}`).join('\n');
-      parts.push(`${s} (port ${SERVICE_PORTS[s].join(',')}) is not listening${text ? `:\n${text}` : ' and wrote no log'}`);
+      parts.push(`${s} (port ${portsOf(h.variant, s).join(',')}) is not listening${text ? `:\n${text}` : ' and wrote no log'}`);
     }
     const boot = await tail(join(h.dir, 'console.log'), 12);
     throw new Error(`lab ${id}: host ${name} did not come up: ${parts.join('\n')}\n--- console.log\n${boot}`);
@@ -222,10 +237,10 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
       // holds, is stopped instead: its listener goes away as after a failed socket).
       const command = initOf(h.variant) === 'systemd' && unit
         ? (unit.endsWith('.socket') ? `systemctl stop ${unit}` : `systemctl kill -s KILL ${unit}`)
-        : `p=$(cat /var/run/${service}.pid 2>/dev/null) && [ -n "$p" ] && kill -KILL -- "-$p" "$p" 2>/dev/null; exit 0`;
+        : `p=$(cat ${pidFileOf(h.variant, service)} 2>/dev/null) && [ -n "$p" ] && kill -KILL -- "-$p" "$p" 2>/dev/null; exit 0`;
       const r = await consoleRun(name, command);
       if (r.code !== 0) throw new Error(`lab ${id}: could not kill ${service} on ${name}: ${r.stderr}`);
-      const left = await waitPorts(h, SERVICE_PORTS[service], 'closed', 10_000);
+      const left = await waitPorts(h, portsOf(h.variant, service), 'closed', 10_000);
       if (left.length > 0) throw new Error(`lab ${id}: ${service} on ${name} still listens on ${left.join(',')} after SIGKILL`);
     },
     power,

@@ -7,19 +7,47 @@
  * service ports, but not on 22 and not ICMP. el7, el8, el9: a real systemd as PID 1
  * (systemd-nspawn) with EL's unit names and a real Apache; el7's SSL key is encrypted and
  * `systemctl restart httpd` asks its pass phrase through systemd's password agent.
+ * freebsd6, freebsd7, freebsd13: FreeBSD's conventions emulated in a Linux namespace (rc.d
+ * scripts, rc.conf, inetd, service(8) on 13, `uname -s` FreeBSD; freebsd-host.ts): 6.4 and 7.4
+ * run their mail from inetd, 13.2 runs sendmail and dovecot as daemons.
  */
-export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall' | 'el7' | 'el8' | 'el9';
+export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall' | 'el7' | 'el8' | 'el9' | 'freebsd6' | 'freebsd7' | 'freebsd13';
 
-export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall', 'el7', 'el8', 'el9'];
+export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall', 'el7', 'el8', 'el9', 'freebsd6', 'freebsd7', 'freebsd13'];
 
-export type InitSystem = 'sysv' | 'systemd';
+/** sysv: EL's /etc/init.d; systemd: a real systemd; rc: FreeBSD's /etc/rc.d and rc.conf. */
+export type InitSystem = 'sysv' | 'systemd' | 'rc';
 
 export function initOf(variant: LabVariant): InitSystem {
-  return variant === 'el7' || variant === 'el8' || variant === 'el9' ? 'systemd' : 'sysv';
+  if (variant === 'el7' || variant === 'el8' || variant === 'el9') return 'systemd';
+  return isFreebsd(variant) ? 'rc' : 'sysv';
 }
 
-/** The first line of the host's /etc/redhat-release (what mamori's OS check reads). */
+export function isFreebsd(variant: LabVariant): boolean {
+  return variant === 'freebsd6' || variant === 'freebsd7' || variant === 'freebsd13';
+}
+
+/** What `uname -r` says on a FreeBSD-like host (undefined on the Linux ones). */
+export function freebsdRelease(variant: LabVariant): string | undefined {
+  switch (variant) {
+    case 'freebsd6':
+      return '6.4-RELEASE';
+    case 'freebsd7':
+      return '7.4-RELEASE';
+    case 'freebsd13':
+      return '13.2-RELEASE';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The OS line of a host: its /etc/redhat-release, or `FreeBSD <uname -r>` (what mamori's OS
+ * check reads and shows).
+ */
 export function releaseOf(variant: LabVariant): string {
+  const bsd = freebsdRelease(variant);
+  if (bsd !== undefined) return `FreeBSD ${bsd}`;
   switch (variant) {
     case 'el7':
       return 'CentOS Linux release 7.9.2009 (Core)';
@@ -50,9 +78,20 @@ export const LAB_SERVICES: readonly LabService[] = ['sshd', 'httpd', 'vsftpd', '
 
 /** What a host of each kind runs (what waitReady waits for by default). */
 export function servicesOf(variant: LabVariant): readonly LabService[] {
+  if (variant === 'freebsd13') return ['sshd', 'httpd', 'inetd', 'sendmail', 'dovecot'];
+  if (isFreebsd(variant)) return ['sshd', 'httpd', 'inetd'];
   return initOf(variant) === 'systemd'
     ? ['sshd', 'httpd', 'vsftpd', 'dovecot', 'telnet']
     : ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'inetd'];
+}
+
+/**
+ * The ports a service of a host of this variant listens on. On FreeBSD-like hosts inetd serves
+ * ftp and telnet (6.x/7.x: smtp, pop3 and imap too, the seed's mail from inetd).
+ */
+export function portsOf(variant: LabVariant, service: LabService): readonly number[] {
+  if (service === 'inetd' && isFreebsd(variant)) return variant === 'freebsd13' ? [21, 23] : [21, 23, 25, 110, 143];
+  return SERVICE_PORTS[service];
 }
 
 /** The TCP ports each daemon listens on inside a host. */
@@ -100,7 +139,7 @@ export interface LabBmc {
 export interface LabHost {
   name: string;
   variant: LabVariant;
-  /** The release line mamori's OS check reads ('CentOS Linux release 7.9.2009 (Core)'). */
+  /** The release line mamori's OS check reads ('CentOS Linux release 7.9.2009 (Core)', 'FreeBSD 7.4-RELEASE'). */
   os: string;
   init: InitSystem;
   /** 10.231.<id>.(11 + index) */

@@ -34,6 +34,13 @@ export interface LabServerOptions {
 }
 
 /** The server document for a lab host; secrets named `<host>-login`, `<host>-bmc`, `<host>-ssl`. */
+/** The OS a lab host's manifest declares: FreeBSD's release, the EL release of a systemd host, else the seed's CentOS 5.4. */
+function osOf(host: LabHost, o: LabServerOptions): { family: string; version: string } {
+  const bsd = /^FreeBSD (\d+\.\d+)/.exec(host.os)?.[1];
+  if (bsd !== undefined) return { family: o.family ?? 'freebsd', version: o.version ?? bsd };
+  return { family: o.family ?? 'centos', version: o.version ?? (host.init === 'systemd' ? (/release (\d+(?:\.\d+)?)/.exec(host.os)?.[1] ?? '5.4') : '5.4') };
+}
+
 export function labServer(lab: Lab, host: LabHost, o: LabServerOptions = {}): ServerDocument {
   const doc: ServerDocument = {
     apiVersion: 'mamori/v1',
@@ -42,7 +49,7 @@ export function labServer(lab: Lab, host: LabHost, o: LabServerOptions = {}): Se
     spec: {
       address: host.address,
       // The seed-era hosts keep the seed's "5.4"; the others say the release they run.
-      os: { family: o.family ?? 'centos', version: o.version ?? (host.init === 'systemd' ? (/release (\d+(?:\.\d+)?)/.exec(host.os)?.[1] ?? '5.4') : '5.4') },
+      os: osOf(host, o),
       plan: 'basic',
       contact: { email: 'ops@acme.example' },
       allowedNetworks: ['210.224.172.0/24', '210.188.224.0/24'],

@@ -34,12 +34,52 @@ mount --bind "$H/usr-local-etc" /usr/local/etc
 mount --bind "$H/var-lib-exim4" /var/lib/exim4
 mount --bind "$H/var-lib-dovecot" /var/lib/dovecot
 mount --bind "$H/spool" /var/spool
+# A FreeBSD-like host has a /dev of its own (the machine's device nodes it needs, bound in), so
+# that its syslogd's /dev/log is the host's and the machine has none to lose.
+if [ "${LAB_INIT:-sysv}" = rc ]; then
+  mkdir -p "$H/dev"
+  mount -t tmpfs -o mode=0755,size=1m tmpfs "$H/dev" || exit 1
+  for n in null zero full random urandom tty; do
+    touch "$H/dev/$n" && mount --bind "/dev/$n" "$H/dev/$n" || exit 1
+  done
+  ln -s /proc/self/fd "$H/dev/fd"
+  ln -s /proc/self/fd/0 "$H/dev/stdin"
+  ln -s /proc/self/fd/1 "$H/dev/stdout"
+  ln -s /proc/self/fd/2 "$H/dev/stderr"
+  mkdir "$H/dev/pts" "$H/dev/shm"
+  touch "$H/dev/ptmx"
+  mount -t tmpfs -o mode=1777,size=4m tmpfs "$H/dev/shm"
+  mount --move "$H/dev" /dev || exit 1
+fi
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
 mount --bind /dev/pts/ptmx /dev/ptmx
 hostname "$LAB_HOST"
 mkdir -p /run/sshd /run/httpd /run/dovecot /var/log/httpd /var/log/exim4
 chmod 755 /run/sshd
 chown Debian-exim:adm /var/log/exim4
+
+# A FreeBSD-like host (freebsd-host.ts): its tools laid over /usr/sbin and /usr/bin (and so
+# /bin), its ports' daemons in /usr/local/sbin, none of Debian's release files; FreeBSD's
+# /etc/rc boots it and /etc/rc.shutdown stops it.
+if [ "${LAB_INIT:-sysv}" = rc ]; then
+  for d in sbin bin; do
+    mount -t overlay overlay -o "lowerdir=$H/usr-$d:/usr/$d" "/usr/$d" || {
+      echo "lab init: cannot lay the FreeBSD tools over /usr/$d (overlayfs)"
+      exit 1
+    }
+  done
+  mount --bind "$H/usr-local-sbin" /usr/local/sbin
+  rm -f /etc/debian_version /etc/lsb-release
+  [ "$LAB_VARIANT" = freebsd13 ] || rm -f /etc/os-release
+  trap '/bin/sh /etc/rc.shutdown; exit 0' TERM INT
+  echo "lab init: $LAB_HOST booting (FreeBSD rc)"
+  /bin/sh /etc/rc
+  echo "lab init: $LAB_HOST up"
+  while :; do
+    sleep 5 &
+    wait $!
+  done
+fi
 
 SERVICES="sshd httpd vsftpd dovecot sendmail xinetd inetd"
 stop_all() {
