@@ -1,10 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cleanStaleLab, defaultLabDir, startLab } from './index.ts';
 import { run } from './run.ts';
 import { main } from './cli.ts';
+import { labLeftovers } from './leftovers.ts';
 
 // Lab id 3: the command for people, stale-lab cleaning and a start that cannot finish.
 const ID = 3;
@@ -25,26 +26,8 @@ async function labCli(...args: string[]): Promise<{ code: number; stdout: string
 }
 
 /** Everything of lab 3 that could outlive it on the machine. */
-async function leftovers(): Promise<string[]> {
-  const found: string[] = [];
-  const ns = await run('ip', ['netns', 'list']);
-  for (const l of ns.stdout.split('\n')) if (l.startsWith(`ml${ID}-`)) found.push(`netns ${l}`);
-  const links = await run('ip', ['-o', 'link', 'show']);
-  for (const m of links.stdout.matchAll(/^\d+:\s+([^:@\s]+)/gm)) {
-    if (m[1] === `mlab${ID}` || m[1]?.startsWith(`mlv${ID}-`)) found.push(`link ${m[1]}`);
-  }
-  for (const e of await readdir('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const cmd = await readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(`${DIR}/`)) found.push(`process ${e} ${cmd.replace(/\0/g, ' ')}`);
-  }
-  const mounts = await readFile('/proc/mounts', 'utf8');
-  for (const l of mounts.split('\n')) if (l.includes(`${DIR}/`) || l.includes(`/run/netns/ml${ID}-`)) found.push(`mount ${l}`);
-  if (existsSync('/etc/netns')) {
-    for (const e of await readdir('/etc/netns')) if (e.startsWith(`ml${ID}-`)) found.push(`/etc/netns/${e}`);
-  }
-  if (existsSync(DIR)) found.push(`folder ${DIR}`);
-  return found;
+function leftovers(): Promise<string[]> {
+  return labLeftovers(ID, DIR);
 }
 
 describe('npm run lab', () => {
