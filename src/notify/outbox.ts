@@ -33,6 +33,7 @@ import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { MamoriError } from '../errors.ts';
+import { backoffDelay } from './backoff.ts';
 import type { Logger } from '../log.ts';
 import { NOTIFY_LOG } from './log-messages.ts';
 import { encodeIdPart, messageIdFor } from './message-id.ts';
@@ -481,9 +482,7 @@ export class Outbox implements Notifier {
 
   /** Exponential, capped, with "equal jitter" (half fixed, half random) so retries do not align. */
   private backoff(attempts: number): number {
-    const { baseDelayMs, maxDelayMs } = this.options.retry;
-    const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempts - 1, 30));
-    return Math.round(exp / 2 + (exp / 2) * this.random());
+    return backoffDelay(attempts, this.options.retry, this.random);
   }
 
   /** When the next pass has work: the earliest due message or closing window. */

@@ -1,0 +1,454 @@
+/**
+ * Webhook deliveries through the durable outbox: the mail outbox's folder (`<outbox>/webhooks/`)
+ * and its discipline — a delivery is on disk (fsync'd) before `notify()` resolves, a sender loop
+ * posts it with bounded, jittered exponential backoff, and what was queued is still there after a
+ * restart. What mail has and webhooks do not need (rendering, threads, rate folding into digests)
+ * stays in `outbox.ts`; one record here is one event for one endpoint.
+ *
+ * On disk (one JSON file per delivery, written atomically, folder fsync'd after every rename):
+ *   pending/<endpoint>|<event>.json   queued (state pending | sending)
+ *   sent/…                            the endpoint answered 2xx
+ *   failed/…                          given up: refused (4xx other than 408/425/429, a redirect)
+ *                                     or older than retry.maxAgeMs
+ *   corrupt/                          unreadable files, set aside
+ * Done records are forgotten after retentionMs (30 days) at start; within it a re-told event
+ * (the same id) is recognised and not queued again.
+ *
+ * Delivery is AT LEAST ONCE, and every copy of an event carries the same `webhook-id` (the event
+ * id, the idempotency key) and the same body; the signature is made anew per attempt (a fresh
+ * timestamp). A crash between the receiver's 2xx and the sent record re-posts on restart.
+ * Per endpoint, deliveries go in the order they were queued, and an endpoint that is down (no
+ * answer, 5xx, 429) holds its own queue back until its next attempt — never another endpoint's.
+ */
+import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { MamoriError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { backoffDelay } from './backoff.ts';
+import { fileIdFor } from './outbox.ts';
+import { fsyncDir } from './transport.ts';
+import type { Notification, Notifier } from './types.ts';
+import { eventOfNotification, type WebhookEvent, type WebhookEventType } from './webhook-event.ts';
+import { signedHeaders } from './webhook-signature.ts';
+
+export interface WebhookEndpoint {
+  /** The endpoint's name in the config: what logs, status and metrics say (never the URL: a chat hook's URL is often a credential). */
+  name: string;
+  url: string;
+  /** The HMAC key (signingKey(secret)). */
+  key: Buffer;
+  /** The event types this endpoint is sent. */
+  events: readonly WebhookEventType[];
+  timeoutMs: number;
+  retry: { baseDelayMs: number; maxDelayMs: number; maxAgeMs: number };
+}
+
+export interface WebhookOutboxOptions {
+  /** `<stateDir>/outbox/webhooks`. */
+  dir: string;
+  endpoints: readonly WebhookEndpoint[];
+  retentionMs?: number;
+  userAgent?: string;
+}
+
+export interface WebhookOutboxDeps {
+  logger: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface WebhookEndpointStats {
+  name: string;
+  pending: number;
+  sent: number;
+  failed: number;
+  lastSuccessAt?: string;
+  lastError?: string;
+  /** While the endpoint is down: when its queue is tried again. */
+  retryAt?: string;
+}
+
+interface DeliveryRecord {
+  v: 1;
+  endpoint: string;
+  eventId: string;
+  type: WebhookEventType;
+  /** The exact bytes posted, every attempt. */
+  body: string;
+  seq: number;
+  enqueuedAt: number;
+  state: 'pending' | 'sending';
+  attempts: number;
+  nextAttemptAt: number;
+  lastError?: string;
+}
+
+interface DoneRecord extends Omit<DeliveryRecord, 'state'> {
+  state: 'sent' | 'failed';
+  doneAt: number;
+  status?: number;
+}
+
+type Outcome = { ok: true; status: number } | { ok: false; permanent: boolean; error: string; retryAfterMs?: number };
+
+const FOLDERS = ['pending', 'sent', 'failed', 'corrupt'] as const;
+type Folder = (typeof FOLDERS)[number];
+
+export const WEBHOOK_LOG = {
+  queued: 'webhook event queued',
+  duplicate: 'webhook event already queued or delivered; ignored',
+  sent: 'webhook event delivered',
+  retry: 'webhook endpoint did not take the event; will retry',
+  gaveUp: 'webhook event could not be delivered; moved to failed/',
+  resend: 'webhook event was being posted when mamori stopped; posting it again',
+  corrupt: 'webhook outbox file unreadable; moved to corrupt/',
+  orphan: 'webhook events queued for an endpoint no longer configured; kept until it is',
+  loopError: 'webhook outbox pass failed',
+} as const;
+
+/** What a failed attempt says, without the URL (its path or query may be the hook's credential). */
+function attemptError(err: unknown): string {
+  if (err instanceof Error && err.name === 'TimeoutError') return 'timeout';
+  const cause = err instanceof Error ? (err as { cause?: unknown }).cause : undefined;
+  const code = (cause as { code?: unknown } | undefined)?.code ?? (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') return code;
+  return err instanceof Error ? err.name : 'error';
+}
+
+function retryAfterMs(value: string | null): number | undefined {
+  if (value === null || !/^[0-9]{1,6}$/.test(value.trim())) return undefined;
+  return Number(value.trim()) * 1000;
+}
+
+export class WebhookOutbox implements Notifier {
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly endpoints: Map<string, WebhookEndpoint>;
+  private readonly retentionMs: number;
+  private readonly userAgent: string;
+  private readonly pending = new Map<string, DeliveryRecord>();
+  private readonly blockedUntil = new Map<string, number>();
+  private readonly counters = new Map<string, { sent: number; failed: number; lastSuccessAt?: number; lastError?: string }>();
+  private seq = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+
+  private constructor(
+    private readonly options: WebhookOutboxOptions,
+    deps: WebhookOutboxDeps,
+  ) {
+    this.log = deps.logger.child({ component: 'webhooks' });
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.endpoints = new Map(options.endpoints.map((e) => [e.name, e]));
+    this.retentionMs = options.retentionMs ?? 30 * 24 * 3_600_000;
+    this.userAgent = options.userAgent ?? 'mamori';
+    for (const e of options.endpoints) this.counters.set(e.name, { sent: 0, failed: 0 });
+  }
+
+  /** Creates the folders and reads what a previous run left queued. */
+  static async open(options: WebhookOutboxOptions, deps: WebhookOutboxDeps): Promise<WebhookOutbox> {
+    const outbox = new WebhookOutbox(options, deps);
+    await outbox.load();
+    return outbox;
+  }
+
+  get endpointNames(): string[] {
+    return [...this.endpoints.keys()];
+  }
+
+  private dir(folder: Folder): string {
+    return path.join(this.options.dir, folder);
+  }
+
+  private file(folder: Folder, fileId: string): string {
+    return path.join(this.dir(folder), `${fileId}.json`);
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(folder: Folder, fileId: string, data: unknown, durable = true): Promise<void> {
+    await writeFileAtomic(this.file(folder, fileId), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o640, fsync: durable });
+    if (durable) await fsyncDir(this.dir(folder));
+  }
+
+  private async exists(folder: Folder, fileId: string): Promise<boolean> {
+    return stat(this.file(folder, fileId)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async load(): Promise<void> {
+    for (const folder of FOLDERS) await mkdir(this.dir(folder), { recursive: true, mode: 0o750 });
+    const cutoff = this.now() - this.retentionMs;
+    for (const folder of ['sent', 'failed'] as const) {
+      for (const name of await readdir(this.dir(folder))) {
+        const file = path.join(this.dir(folder), name);
+        const info = await stat(file).catch(() => undefined);
+        if (info && info.mtimeMs < cutoff) await unlink(file).catch(() => undefined);
+      }
+    }
+    const orphans = new Map<string, number>();
+    for (const name of (await readdir(this.dir('pending'))).sort()) {
+      if (!name.endsWith('.json')) continue;
+      const fileId = name.slice(0, -'.json'.length);
+      let record: DeliveryRecord | undefined;
+      try {
+        const data = JSON.parse(await readFile(path.join(this.dir('pending'), name), 'utf8')) as DeliveryRecord;
+        if (data?.v === 1 && typeof data.endpoint === 'string' && typeof data.body === 'string' && typeof data.eventId === 'string') record = data;
+      } catch {
+        record = undefined;
+      }
+      if (record === undefined) {
+        const err = new MamoriError('MAMORI_NOTIFY_OUTBOX_CORRUPT', undefined, { details: { file: `webhooks/pending/${name}` } });
+        this.log.error({ code: err.code, file: `webhooks/pending/${name}` }, WEBHOOK_LOG.corrupt);
+        await rename(path.join(this.dir('pending'), name), path.join(this.dir('corrupt'), `pending-${name}`));
+        continue;
+      }
+      if (record.state === 'sending') this.log.warn({ endpoint: record.endpoint, event: record.eventId, type: record.type }, WEBHOOK_LOG.resend);
+      // A restart is a moment to try again: whatever made the endpoint fail may have been fixed.
+      record.state = 'pending';
+      record.nextAttemptAt = this.now();
+      this.pending.set(fileId, record);
+      this.seq = Math.max(this.seq, record.seq);
+      if (!this.endpoints.has(record.endpoint)) orphans.set(record.endpoint, (orphans.get(record.endpoint) ?? 0) + 1);
+    }
+    for (const [endpoint, count] of orphans) this.log.warn({ endpoint, count }, WEBHOOK_LOG.orphan);
+  }
+
+  /** Notifier: the notification's webhook event (if it is one) is durably queued for every endpoint that wants it. */
+  async notify(n: Notification): Promise<void> {
+    const event = eventOfNotification(n);
+    if (event !== undefined) await this.enqueue(event);
+  }
+
+  /** Queues the event for each endpoint that takes its type; resolves once on disk. Returns how many were queued anew. */
+  enqueue(event: WebhookEvent): Promise<number> {
+    const targets = [...this.endpoints.values()].filter((e) => e.events.includes(event.type));
+    if (targets.length === 0) return Promise.resolve(0);
+    const body = JSON.stringify(event);
+    return this.serial(async () => {
+      let queued = 0;
+      for (const endpoint of targets) {
+        const fileId = fileIdFor(`${endpoint.name}|${event.id}`);
+        const fields = { endpoint: endpoint.name, event: event.id, type: event.type };
+        if (this.pending.has(fileId) || (await this.exists('sent', fileId)) || (await this.exists('failed', fileId))) {
+          this.log.debug(fields, WEBHOOK_LOG.duplicate);
+          continue;
+        }
+        const now = this.now();
+        this.seq += 1;
+        const record: DeliveryRecord = { v: 1, endpoint: endpoint.name, eventId: event.id, type: event.type, body, seq: this.seq, enqueuedAt: now, state: 'pending', attempts: 0, nextAttemptAt: now };
+        await this.write('pending', fileId, record);
+        this.pending.set(fileId, record);
+        this.log.info(fields, WEBHOOK_LOG.queued);
+        queued += 1;
+      }
+      if (queued > 0) this.kick();
+      return queued;
+    });
+  }
+
+  /** One pass: every due delivery, endpoints side by side, each endpoint's in queue order. Never runs twice at once. */
+  runOnce(): Promise<void> {
+    if (this.running) return this.running;
+    const run = this.pass().finally(() => {
+      this.running = undefined;
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async pass(): Promise<void> {
+    const byEndpoint = new Map<string, string[]>();
+    const ordered = [...this.pending.entries()].sort(([, a], [, b]) => a.seq - b.seq);
+    for (const [fileId, r] of ordered) {
+      if (!this.endpoints.has(r.endpoint)) continue;
+      byEndpoint.set(r.endpoint, [...(byEndpoint.get(r.endpoint) ?? []), fileId]);
+    }
+    await Promise.all(
+      [...byEndpoint].map(async ([name, fileIds]) => {
+        const endpoint = this.endpoints.get(name);
+        if (endpoint === undefined) return;
+        for (const fileId of fileIds) {
+          if (this.now() < (this.blockedUntil.get(name) ?? 0)) return;
+          const r = this.pending.get(fileId);
+          if (r === undefined || r.state !== 'pending') continue;
+          // In queue order: a later event does not overtake one that waits for its retry.
+          if (r.nextAttemptAt > this.now()) return;
+          await this.deliver(endpoint, fileId, r);
+        }
+      }),
+    );
+  }
+
+  private async deliver(endpoint: WebhookEndpoint, fileId: string, record: DeliveryRecord): Promise<void> {
+    await this.serial(async () => {
+      record.state = 'sending';
+      // A hint for the log after a crash; a `pending` record found at start is posted as well.
+      await this.write('pending', fileId, record, false);
+    });
+    const outcome = await this.post(endpoint, record);
+    await this.serial(() => this.record(endpoint, fileId, record, outcome)).catch((err: unknown) => {
+      // The outcome could not be written (disk full?): keep it queued in memory; on disk it is
+      // `sending`, which a restart posts again (at least once, same id).
+      record.state = 'pending';
+      record.nextAttemptAt = this.now() + backoffDelay(record.attempts + 1, endpoint.retry, this.random);
+      throw err;
+    });
+  }
+
+  private async post(endpoint: WebhookEndpoint, record: DeliveryRecord): Promise<Outcome> {
+    try {
+      const res = await fetch(endpoint.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': this.userAgent,
+          'idempotency-key': record.eventId,
+          'mamori-event': record.type,
+          ...signedHeaders(endpoint.key, record.eventId, record.body, this.now()),
+        },
+        body: record.body,
+        // A redirect could carry the event (and its signature) elsewhere: it is an error to fix in the config.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(endpoint.timeoutMs),
+      });
+      await res.body?.cancel().catch(() => undefined);
+      if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+      const retryable = res.status === 408 || res.status === 425 || res.status === 429 || res.status >= 500;
+      const after = retryAfterMs(res.headers.get('retry-after'));
+      const error = res.status >= 300 && res.status < 400 ? `HTTP ${res.status} (redirects are not followed)` : `HTTP ${res.status}`;
+      return { ok: false, permanent: !retryable, error, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+    } catch (err) {
+      return { ok: false, permanent: false, error: attemptError(err) };
+    }
+  }
+
+  private async record(endpoint: WebhookEndpoint, fileId: string, record: DeliveryRecord, outcome: Outcome): Promise<void> {
+    const now = this.now();
+    const fields = { endpoint: endpoint.name, event: record.eventId, type: record.type, attempt: record.attempts + 1 };
+    const counters = this.counters.get(endpoint.name) ?? { sent: 0, failed: 0 };
+    this.counters.set(endpoint.name, counters);
+    record.attempts += 1;
+    const finish = async (state: 'sent' | 'failed', status?: number): Promise<void> => {
+      const { state: _s, ...rest } = record;
+      const done: DoneRecord = { ...rest, state, doneAt: now, ...(status !== undefined ? { status } : {}) };
+      await this.write(state, fileId, done);
+      await unlink(this.file('pending', fileId));
+      await fsyncDir(this.dir('pending'));
+      this.pending.delete(fileId);
+    };
+    if (outcome.ok) {
+      delete record.lastError;
+      await finish('sent', outcome.status);
+      counters.sent += 1;
+      counters.lastSuccessAt = now;
+      delete counters.lastError;
+      this.blockedUntil.delete(endpoint.name);
+      this.log.info({ ...fields, status: outcome.status }, WEBHOOK_LOG.sent);
+      return;
+    }
+    record.lastError = outcome.error;
+    counters.lastError = outcome.error;
+    if (outcome.permanent || now - record.enqueuedAt >= endpoint.retry.maxAgeMs) {
+      await finish('failed');
+      counters.failed += 1;
+      this.log.error({ ...fields, err: outcome.error }, WEBHOOK_LOG.gaveUp);
+      return;
+    }
+    const delay = Math.min(endpoint.retry.maxDelayMs, Math.max(backoffDelay(record.attempts, endpoint.retry, this.random), outcome.retryAfterMs ?? 0));
+    record.state = 'pending';
+    record.nextAttemptAt = now + delay;
+    await this.write('pending', fileId, record);
+    // The endpoint is down, not this event: its whole queue waits (in order) for the retry.
+    this.blockedUntil.set(endpoint.name, record.nextAttemptAt);
+    this.log.warn({ ...fields, err: outcome.error, delayMs: delay }, WEBHOOK_LOG.retry);
+  }
+
+  /** Per configured endpoint: what waits, what went, the last error (a status code or an error code, never the URL). */
+  stats(): WebhookEndpointStats[] {
+    return [...this.endpoints.keys()].map((name) => {
+      const c = this.counters.get(name) ?? { sent: 0, failed: 0 };
+      let pending = 0;
+      for (const r of this.pending.values()) if (r.endpoint === name) pending += 1;
+      const blocked = this.blockedUntil.get(name);
+      const s: WebhookEndpointStats = { name, pending, sent: c.sent, failed: c.failed };
+      if (c.lastSuccessAt !== undefined) s.lastSuccessAt = new Date(c.lastSuccessAt).toISOString();
+      if (c.lastError !== undefined) s.lastError = c.lastError;
+      if (blocked !== undefined && blocked > this.now() && pending > 0) s.retryAt = new Date(blocked).toISOString();
+      return s;
+    });
+  }
+
+  nextWakeAt(): number | undefined {
+    let next: number | undefined;
+    for (const r of this.pending.values()) {
+      if (r.state !== 'pending' || !this.endpoints.has(r.endpoint)) continue;
+      const at = Math.max(r.nextAttemptAt, this.blockedUntil.get(r.endpoint) ?? 0);
+      if (next === undefined || at < next) next = at;
+    }
+    return next;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.schedule(0);
+  }
+
+  private kick(): void {
+    if (this.started) this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.started) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, Math.min(delayMs, 60_000)));
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    try {
+      await this.runOnce();
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, WEBHOOK_LOG.loopError);
+    }
+    if (!this.started) return;
+    const next = this.nextWakeAt();
+    this.schedule(next === undefined ? 60_000 : next - this.now());
+  }
+
+  /** Stops the loop and waits for a post in flight. Queued deliveries stay on disk. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running) await this.running.catch(() => undefined);
+    await this.chain;
+  }
+}
+
+/** Notifier fan-out: the mail outbox and the webhook outbox, each durable before this resolves. */
+export class TeeNotifier implements Notifier {
+  constructor(
+    private readonly mail: Notifier,
+    private readonly webhooks: Notifier | undefined,
+  ) {}
+
+  async notify(n: Notification): Promise<void> {
+    // Webhooks first: an operator event without an operator's address (mail.operator unset) still goes to them.
+    await this.webhooks?.notify(n);
+    if (n.to.email !== '') await this.mail.notify(n);
+  }
+}
