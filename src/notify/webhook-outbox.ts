@@ -285,20 +285,22 @@ export class WebhookOutbox implements Notifier {
           if (r === undefined || r.state !== 'pending') continue;
           // In queue order: a later event does not overtake one that waits for its retry.
           if (r.nextAttemptAt > this.now()) return;
-          await this.deliver(endpoint, fileId, r);
+          // A retry ends this endpoint's turn: its block may already have expired by the time the
+          // outcome is on disk (a slow fsync), and the next event must not overtake this one.
+          if ((await this.deliver(endpoint, fileId, r)) === 'retry') return;
         }
       }),
     );
   }
 
-  private async deliver(endpoint: WebhookEndpoint, fileId: string, record: DeliveryRecord): Promise<void> {
+  private async deliver(endpoint: WebhookEndpoint, fileId: string, record: DeliveryRecord): Promise<'sent' | 'failed' | 'retry'> {
     await this.serial(async () => {
       record.state = 'sending';
       // A hint for the log after a crash; a `pending` record found at start is posted as well.
       await this.write('pending', fileId, record, false);
     });
     const outcome = await this.post(endpoint, record);
-    await this.serial(() => this.record(endpoint, fileId, record, outcome)).catch((err: unknown) => {
+    return this.serial(() => this.record(endpoint, fileId, record, outcome)).catch((err: unknown) => {
       // The outcome could not be written (disk full?): keep it queued in memory; on disk it is
       // `sending`, which a restart posts again (at least once, same id).
       record.state = 'pending';
@@ -334,7 +336,7 @@ export class WebhookOutbox implements Notifier {
     }
   }
 
-  private async record(endpoint: WebhookEndpoint, fileId: string, record: DeliveryRecord, outcome: Outcome): Promise<void> {
+  private async record(endpoint: WebhookEndpoint, fileId: string, record: DeliveryRecord, outcome: Outcome): Promise<'sent' | 'failed' | 'retry'> {
     const now = this.now();
     const fields = { endpoint: endpoint.name, event: record.eventId, type: record.type, attempt: record.attempts + 1 };
     const counters = this.counters.get(endpoint.name) ?? { sent: 0, failed: 0 };
@@ -356,7 +358,7 @@ export class WebhookOutbox implements Notifier {
       delete counters.lastError;
       this.blockedUntil.delete(endpoint.name);
       this.log.info({ ...fields, status: outcome.status }, WEBHOOK_LOG.sent);
-      return;
+      return 'sent';
     }
     record.lastError = outcome.error;
     counters.lastError = outcome.error;
@@ -364,7 +366,7 @@ export class WebhookOutbox implements Notifier {
       await finish('failed');
       counters.failed += 1;
       this.log.error({ ...fields, err: outcome.error }, WEBHOOK_LOG.gaveUp);
-      return;
+      return 'failed';
     }
     const delay = Math.min(endpoint.retry.maxDelayMs, Math.max(backoffDelay(record.attempts, endpoint.retry, this.random), outcome.retryAfterMs ?? 0));
     record.state = 'pending';
@@ -373,6 +375,7 @@ export class WebhookOutbox implements Notifier {
     // The endpoint is down, not this event: its whole queue waits (in order) for the retry.
     this.blockedUntil.set(endpoint.name, record.nextAttemptAt);
     this.log.warn({ ...fields, err: outcome.error, delayMs: delay }, WEBHOOK_LOG.retry);
+    return 'retry';
   }
 
   /** Per configured endpoint: what waits, what went, the last error (a status code or an error code, never the URL). */

@@ -163,6 +163,25 @@ describe('webhook outbox', () => {
     for (const e of events) expect(await again.enqueue(e)).toBe(0);
   });
 
+  it('a retried event is never overtaken by the next one, even when its backoff is over before the outcome is on disk', async () => {
+    // Real timers and a 1 ms backoff: the endpoint's block has expired by the time the retry is
+    // written (fsync), which once let the second event go first.
+    for (let round = 0; round < 5; round++) {
+      receiver.deliveries.length = 0;
+      const sub = path.join(dir, `round-${round}`);
+      const ep = endpoint({ retry: { baseDelayMs: 1, maxDelayMs: 1, maxAgeMs: 3_600_000 } });
+      const o = await WebhookOutbox.open({ dir: sub, endpoints: [ep] }, { logger: captureLogger().logger });
+      outboxes.push(o);
+      receiver.answers.push(503, 503);
+      await o.enqueue(incidentOpenedEvent({ server: 'web01', customer: 'acme', service: 'http', incidentId: `a${round}`, openedAt: '2026-11-25T18:00:00Z' }));
+      await o.enqueue(incidentOpenedEvent({ server: 'web01', customer: 'acme', service: 'http', incidentId: `b${round}`, openedAt: '2026-11-25T18:00:00Z' }));
+      o.start();
+      await expect.poll(() => receiver.deliveries.filter((d) => d.status === 200).length, { timeout: 10_000, interval: 5 }).toBe(2);
+      expect(receiver.deliveries.map((d) => `${d.id} ${d.status}`)).toEqual([`a${round}:opened 503`, `a${round}:opened 503`, `a${round}:opened 200`, `b${round}:opened 200`]);
+      await o.stop();
+    }
+  });
+
   it('a crash after the receiver said 2xx but before it was recorded: posted again on restart with the same key', async () => {
     const o = await open([endpoint()]);
     await o.notify(example('recovered', 'en'));
