@@ -20,6 +20,10 @@ import { validateDocuments } from './manifest/validate-documents.ts';
 import { AlertmanagerClient } from './notify/alertmanager.ts';
 import { alertsOfStatus, daemonAlerts } from './notify/alerts-of-status.ts';
 import type { Outbox } from './notify/outbox.ts';
+import { incidentOpenedEvent, massFailureEvent, type WebhookEvent } from './notify/webhook-event.ts';
+import { webhookEndpointsOf } from './notify/webhook-endpoints.ts';
+import { WebhookOutbox } from './notify/webhook-outbox.ts';
+import { buildInfo } from './package-info.ts';
 import type { Notifier } from './notify/types.ts';
 import type { StateHealth } from './status/state-health.ts';
 import { CoverageRecorder, desiredReportServerOf, monitoredServerOf } from './report/coverage-recorder.ts';
@@ -107,6 +111,7 @@ export class Daemon {
   private notifier: Notifier | undefined;
   private health: StateHealth | undefined;
   private alertmanager: AlertmanagerClient | undefined;
+  private webhooks: WebhookOutbox | undefined;
   controller: Controller | undefined;
   source: Source | undefined;
   desired: DesiredState | undefined;
@@ -159,8 +164,10 @@ export class Daemon {
     // Before anything reads the folder: an older layout is migrated (a copy kept), a newer one refused.
     await prepareStateFolder(config.stateDir, { logger });
 
+    this.webhooks = await this.openWebhooks(config, logger);
     const { controller, journal, records, outbox, notifier, health } = await wireReconciler(config, {
       logger,
+      ...(this.webhooks ? { webhooks: this.webhooks } : {}),
       policy: this.policy,
       // Per revision: a server on its last-known-good manifest keeps that revision's runbooks.
       runbooks: () => this.currentSet?.runbooks ?? new Map(),
@@ -193,6 +200,7 @@ export class Daemon {
       lastGood: new LastGoodStore({ stateDir: config.stateDir, logger, onWriteError: (err) => health.failed('last-good', err) }),
       notify: (n) => this.notifier?.notify(n) ?? Promise.resolve(),
       ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
+      operatorEventsWithoutEmail: this.webhooks !== undefined,
       sourceDescription: source.description,
     });
     this.desired = desired;
@@ -235,6 +243,8 @@ export class Daemon {
     this.updateDesiredMetrics();
     await controller.start(records);
     await controller.writeAllStatus();
+    // An incident journaled just before a crash was perhaps never told: tell what is open (a no-op for what was).
+    await this.announceOpenIncidents();
     this.startAlertmanager(config, logger);
 
     if (config.statusWriteBack && source instanceof GitSource && config.source.type === 'git') {
@@ -327,6 +337,10 @@ export class Daemon {
         break;
       case 'incident-opened':
         m.incidentOpened(e.target);
+        this.tellWebhooks(incidentOpenedEvent({ server: e.server, ...this.customerOf(e.server), service: e.target === 'host' ? 'ping' : e.target, incidentId: e.incidentId, openedAt: new Date().toISOString() }));
+        break;
+      case 'mass-failure-paused':
+        this.tellWebhooks(massFailureEvent(e.episode));
         break;
       case 'pass-failed':
         m.passFailed();
@@ -349,6 +363,36 @@ export class Daemon {
       held: d.held !== undefined || this.targets.held !== undefined,
       refused: d.refused !== undefined,
     });
+  }
+
+  /** The webhook outbox (config alerting.webhooks), started; none without endpoints. Secrets that do not resolve stop the start. */
+  private async openWebhooks(config: MamoriConfig, logger: Logger): Promise<WebhookOutbox | undefined> {
+    if (config.alerting.webhooks.length === 0) return undefined;
+    const endpoints = await webhookEndpointsOf(config.alerting.webhooks, (ref) => resolveSecret(ref, config), config.configFile);
+    const outbox = await WebhookOutbox.open({ dir: join(config.stateDir, 'outbox', 'webhooks'), endpoints, userAgent: `mamori/${buildInfo().version}` }, { logger });
+    outbox.start();
+    return outbox;
+  }
+
+  private customerOf(server: string): { customer?: string } {
+    const customer = this.desired?.appliedServers().find((s) => s.name === server)?.document.doc.metadata.customer;
+    return customer !== undefined ? { customer } : {};
+  }
+
+  /** Queues an event the controller told (its record is journaled already); a failure is logged, the next start re-derives open incidents. */
+  private tellWebhooks(event: WebhookEvent): void {
+    if (this.webhooks === undefined) return;
+    this.webhooks.enqueue(event).catch((err: unknown) => this.logger.error({ err, event: event.id, type: event.type }, 'webhook event not queued'));
+  }
+
+  private async announceOpenIncidents(): Promise<void> {
+    if (this.webhooks === undefined) return;
+    for (const s of this.controller?.status().servers ?? []) {
+      for (const incident of s.incidents.open) {
+        const event = incidentOpenedEvent({ server: s.metadata.name, ...(s.metadata.customer !== undefined ? { customer: s.metadata.customer } : {}), service: incident.service, incidentId: incident.id, openedAt: incident.openedAt });
+        await this.webhooks.enqueue(event).catch((err: unknown) => this.logger.error({ err, event: event.id }, 'webhook event not queued'));
+      }
+    }
   }
 
   /** Level-based alerts from the controller's own view (and the state folder's health), when configured. */
@@ -399,6 +443,7 @@ export class Daemon {
       desired: this.desired?.status(),
       targetNetworks: { applied: this.targets.current.networks, ...(this.targets.held !== undefined ? { held: this.targets.held } : {}) },
       writeBack: this.writeBack?.status(),
+      ...(this.webhooks ? { webhooks: this.webhooks.stats() } : {}),
       reconciler: this.controller?.status(),
     };
   }
@@ -518,6 +563,7 @@ export class Daemon {
     if (signingChanged) changed.push('signing');
     if (differs(next.statusWriteBack, before.statusWriteBack)) restartRequired.push('statusWriteBack');
     if (differs(next.mail, before.mail)) restartRequired.push('mail');
+    if (differs(next.alerting, before.alerting)) restartRequired.push('alerting');
     this.config = next;
     this.configLoadedAt = new Date().toISOString();
     log.info({ changed, restartRequired }, 'config reloaded');
@@ -555,6 +601,7 @@ export class Daemon {
     const unwritten = this.health?.unwrittenTotal() ?? 0;
     if (unwritten > 0) log.error({ unwritten }, 'state changes lost at stop: the state folder could not be written');
     await step('outbox', () => this.outbox?.stop());
+    await step('webhooks', () => this.webhooks?.stop());
     await step('coverage', () => this.coverage?.stop());
     await step('journal', () => this.journal?.close());
     await step('http', () => this.http?.close());

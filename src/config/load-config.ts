@@ -17,6 +17,7 @@ import { formatFinding } from '../manifest/format-findings.ts';
 import type { Finding } from '../manifest/types.ts';
 import { CONFIG_DEFAULTS, DEFAULT_MANAGEMENT_NETWORKS, DEFAULT_TARGET_NETWORKS } from './defaults.ts';
 import type { MamoriConfig, MamoriConfigShape, SignerConfig, SigningConfig } from './types.ts';
+import { WEBHOOK_EVENT_TYPES } from '../notify/webhook-event.ts';
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -116,9 +117,20 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
       caFiles: (doc.tls?.caFiles ?? []).map((f) => abs(f)),
       systemRoots: doc.tls?.systemRoots ?? d.tls.systemRoots,
     },
-    alerting: doc.alerting?.alertmanager
-      ? { alertmanager: { urls: [...doc.alerting.alertmanager.urls], resendSeconds: doc.alerting.alertmanager.resendSeconds ?? 60, timeoutSeconds: doc.alerting.alertmanager.timeoutSeconds ?? 5 } }
-      : {},
+    alerting: {
+      ...(doc.alerting?.alertmanager
+        ? { alertmanager: { urls: [...doc.alerting.alertmanager.urls], resendSeconds: doc.alerting.alertmanager.resendSeconds ?? 60, timeoutSeconds: doc.alerting.alertmanager.timeoutSeconds ?? 5 } }
+        : {}),
+      webhooks: (doc.alerting?.webhooks ?? []).map((w) => ({
+        name: w.name,
+        ...(w.url !== undefined ? { url: w.url } : {}),
+        ...(w.urlSecret !== undefined ? { urlSecret: { ...w.urlSecret } } : {}),
+        secret: { ...w.secret },
+        events: [...(w.events ?? WEBHOOK_EVENT_TYPES)],
+        timeoutSeconds: w.timeoutSeconds ?? 10,
+        retry: { initialSeconds: w.retry?.initialSeconds ?? 5, maxSeconds: w.retry?.maxSeconds ?? 900, giveUpHours: w.retry?.giveUpHours ?? 72 },
+      })),
+    },
     log: { level: doc.log?.level ?? d.log.level, pretty: doc.log?.pretty },
   };
   return deepFreeze(shape) as MamoriConfig;
@@ -172,6 +184,37 @@ function configChecks(doc: ConfigDocument, positions: PositionIndex, file: strin
   out.push(...signingChecks(doc.signing, positions, file));
   out.push(...httpChecks(doc, positions, file));
   out.push(...mailChecks(doc, positions, file));
+  out.push(...webhookChecks(doc, positions, file));
+  return out;
+}
+
+/** What the schema cannot say about webhooks: unique names, one URL (written or by secret), no credentials in it, a delay range that makes sense. */
+function webhookChecks(doc: ConfigDocument, positions: PositionIndex, file: string): Finding[] {
+  const out: Finding[] = [];
+  const finding = (field: string, message: string): void => {
+    const p = positions.positionOf(field);
+    out.push({ file, line: p.line, col: p.col, field, rule: 'webhook', severity: 'error', message });
+  };
+  const seen = new Map<string, number>();
+  (doc.alerting?.webhooks ?? []).forEach((w, i) => {
+    const at = `alerting.webhooks[${i}]`;
+    const first = seen.get(w.name);
+    if (first !== undefined) finding(`${at}.name`, `webhook ${w.name} is named twice (also alerting.webhooks[${first}]): names must be unique`);
+    else seen.set(w.name, i);
+    if ((w.url === undefined) === (w.urlSecret === undefined)) finding(at, 'give the endpoint\'s url, or urlSecret (the URL from a secret), one of the two');
+    if (w.url !== undefined) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(w.url);
+      } catch {
+        finding(`${at}.url`, 'not a URL');
+      }
+      // The value is not repeated: it may hold a credential.
+      if (parsed && (parsed.username !== '' || parsed.password !== '')) finding(`${at}.url`, 'a URL with user:password@ writes a credential into the config: use urlSecret (the whole URL from a secret) instead, and change that password');
+    }
+    const r = w.retry;
+    if (r?.initialSeconds !== undefined && r.maxSeconds !== undefined && r.maxSeconds < r.initialSeconds) finding(`${at}.retry.maxSeconds`, `the longest delay (${r.maxSeconds} s) is shorter than the first (${r.initialSeconds} s)`);
+  });
   return out;
 }
 

@@ -26,6 +26,17 @@ export interface SecretRef {
   secretRef: string;
 }
 
+/** One webhook endpoint, defaults filled in (config alerting.webhooks[]). Secrets by reference only. */
+export interface WebhookEndpointConfig {
+  name: string;
+  url?: string;
+  urlSecret?: SecretRef;
+  secret: SecretRef;
+  events: string[];
+  timeoutSeconds: number;
+  retry: { initialSeconds: number; maxSeconds: number; giveUpHours: number };
+}
+
 export type DeepReadonly<T> = T extends (infer U)[]
   ? readonly DeepReadonly<U>[]
   : T extends object
@@ -106,7 +117,7 @@ export interface MamoriConfigShape {
   /** Certificate policy; caFiles absolute. */
   tls: { warningDays: number[]; caFiles: string[]; systemRoots: boolean };
   /** Off unless configured. */
-  alerting: { alertmanager?: Required<Alertmanager> };
+  alerting: { alertmanager?: Required<Alertmanager>; webhooks: WebhookEndpointConfig[] };
   log: { level: Level; pretty: boolean | undefined };
 }
 

@@ -131,6 +131,10 @@ export async function checkConfigSecrets(config: MamoriConfig): Promise<CheckRes
   if (config.http.token) refs.push(config.http.token.secretRef);
   if (config.http.webhookSecret) refs.push(config.http.webhookSecret.secretRef);
   if (config.mail.smtp?.auth) refs.push(config.mail.smtp.auth.secretRef);
+  for (const w of config.alerting.webhooks) {
+    refs.push(w.secret.secretRef);
+    if (w.urlSecret) refs.push(w.urlSecret.secretRef);
+  }
   if (refs.length === 0) return ok('config secrets', 'the config names no secret');
   const missing: string[] = [];
   for (const ref of refs) {

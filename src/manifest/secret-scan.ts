@@ -21,6 +21,8 @@ const SECRET_SLOTS: Record<SchemaName, string[][]> = {
     ['http', 'tokens', '*'],
     ['http', 'webhookSecret'],
     ['mail', 'smtp', 'auth'],
+    ['alerting', 'webhooks', '*', 'secret'],
+    ['alerting', 'webhooks', '*', 'urlSecret'],
   ],
   runbook: [],
   catalog: [],

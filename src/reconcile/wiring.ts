@@ -15,6 +15,7 @@ import { reloadableTargetCheck, type ReloadableTargetCheck } from '../manifest/t
 import type { ConfigDocument, LoadedDocument, RunbookDocument, ServerDocument, ServiceName } from '../manifest/types.ts';
 import { Outbox } from '../notify/outbox.ts';
 import { mailIdentityOf, smtpOptionsOf } from '../notify/smtp-relay.ts';
+import { TeeNotifier } from '../notify/webhook-outbox.ts';
 import { createProberRegistry } from '../probe/registry.ts';
 import type { Executor } from '../runbook/execution.ts';
 import { createExecutor } from '../runbook/executor.ts';
@@ -42,6 +43,8 @@ export interface ReconcilerWiringOptions {
   /** Wraps the runbook executor (the daemon records transcripts for its status page). */
   wrapExecutor?: (executor: Executor) => Executor;
   onEvent?: (e: ControllerEvent) => void;
+  /** The webhook outbox: every notification is offered to it too (it keeps the kinds that are webhook events). */
+  webhooks?: Notifier;
 }
 
 export interface ReconcilerParts {
@@ -124,7 +127,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
   try {
     outbox = await openOutbox(config, logger);
     outbox.start();
-    const notifier = new BufferedNotifier(outbox, health, logger);
+    const notifier = new BufferedNotifier(options.webhooks ? new TeeNotifier(outbox, options.webhooks) : outbox, health, logger);
     const targets = reloadableTargetCheck(config.targetNetworks);
     const registry = createProberRegistry({ targets, trust: { ca: await readCaFiles(config), systemRoots: config.tls.systemRoots } });
     const executor = createExecutor({

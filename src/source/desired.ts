@@ -101,6 +101,8 @@ export interface DesiredStateOptions {
   /** Operator messages (revision refused / held); without it they are only logged and shown in status. */
   notify?: (n: Notification) => Promise<void>;
   operatorEmail?: string;
+  /** Operator messages are told to `notify` even without operatorEmail (addressed to ''): webhooks take them, mail skips them. */
+  operatorEventsWithoutEmail?: boolean;
   sourceDescription?: string;
   now?: () => Date;
   /** Where last-known-good manifests survive a restart; in memory only without it. */
@@ -383,7 +385,7 @@ export class DesiredState {
   }
 
   private async tellOperator(n: Notification): Promise<void> {
-    if (!this.options.notify || !this.options.operatorEmail) return;
+    if (!this.options.notify || (!this.options.operatorEmail && this.options.operatorEventsWithoutEmail !== true)) return;
     try {
       await this.options.notify(n);
     } catch (err) {

@@ -418,6 +418,49 @@ export type ResendInterval = number;
  */
 export type Timeout1 = number;
 /**
+ * A short name for this endpoint, unique in the list (lower-case letters, digits and hyphens). Logs, status and metrics name the endpoint by it, never by its URL.
+ */
+export type Name1 = string;
+/**
+ * Where events are posted (http or https, no user:password@). Give url or urlSecret: a chat hook's URL is often itself a credential, and then belongs in urlSecret.
+ */
+export type URL1 = string;
+/**
+ * The event types this endpoint is sent (all of them by default).
+ *
+ * @minItems 1
+ */
+export type Events = (
+  | "incident.opened"
+  | "incident.escalated"
+  | "incident.recovered"
+  | "mass-failure.paused"
+  | "revision.refused"
+  | "revision.held"
+)[];
+/**
+ * How long one post may take before it counts as failed and is retried (10).
+ */
+export type Timeout2 = number;
+/**
+ * The first retry's delay (5); it doubles per attempt, with jitter.
+ */
+export type FirstDelay = number;
+/**
+ * The longest delay between attempts (900).
+ */
+export type LongestDelay = number;
+/**
+ * An event still undelivered this long after it happened is moved to failed/ and logged as an error (72).
+ */
+export type GiveUpAfter = number;
+/**
+ * Endpoints that receive mamori's events as signed JSON (Standard Webhooks headers webhook-id, webhook-timestamp, webhook-signature), through the durable outbox: at least once, retried with backoff, every copy with the same webhook-id. E-mail stays the customer's channel.
+ *
+ * @maxItems 16
+ */
+export type Webhooks = WebhookEndpoint[];
+/**
  * trace, debug, info, warn or error.
  */
 export type Level = "trace" | "debug" | "info" | "warn" | "error";
@@ -662,6 +705,7 @@ export interface ReadinessCheck {
  */
 export interface Alerting {
   alertmanager?: Alertmanager;
+  webhooks?: Webhooks;
 }
 /**
  * Prometheus Alertmanager (its v2 API). mamori posts every condition that holds as a firing alert, again every resendSeconds with endsAt ahead, and a resolved alert when it clears, as Alertmanager expects from any client; an Alertmanager that restarts has every firing alert back within one resend.
@@ -670,6 +714,38 @@ export interface Alertmanager {
   urls: URLs;
   resendSeconds?: ResendInterval;
   timeoutSeconds?: Timeout1;
+}
+/**
+ * One receiver: its name (what logs and status show), where to post, the signing secret by reference, and the events it takes.
+ */
+export interface WebhookEndpoint {
+  name: Name1;
+  url?: URL1;
+  urlSecret?: URLFromASecret;
+  secret: SigningSecret;
+  events?: Events;
+  timeoutSeconds?: Timeout2;
+  retry?: Retry;
+}
+/**
+ * The URL read from the secrets folder (or MAMORI_SECRET_<NAME>) instead of written here.
+ */
+export interface URLFromASecret {
+  secretRef: SecretName;
+}
+/**
+ * The HMAC-SHA256 key the receiver verifies with: the secret's bytes, or for a secret written whsec_<base64> (the Standard Webhooks form) the decoded bytes.
+ */
+export interface SigningSecret {
+  secretRef: SecretName;
+}
+/**
+ * How delivery is retried while the endpoint is down (no answer, 5xx, 408, 429): exponential backoff with jitter, in queue order.
+ */
+export interface Retry {
+  initialSeconds?: FirstDelay;
+  maxSeconds?: LongestDelay;
+  giveUpHours?: GiveUpAfter;
 }
 /**
  * Log level and format.
