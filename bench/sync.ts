@@ -79,8 +79,8 @@ async function latency(mode: 'poll' | 'webhook'): Promise<Latency> {
       if (hit === undefined) throw new Error(`n${i} was not probed within 120 s`);
       const applied = daemon.logs.find((l) => l.msg === 'revision applied' && l.revision === rev);
       out.push(hit - t0);
-      if (applied) toApplied.push(applied.time - t0);
-      if (applied) toProbe.push(hit - applied.time);
+      if (applied) toApplied.push(Date.parse(applied.time) - t0);
+      if (applied) toProbe.push(hit - Date.parse(applied.time));
     }
     return { total: out, toApplied, toProbe };
   } finally {

@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { pino, stdTimeFunctions, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
@@ -33,9 +33,13 @@ export function createLogger(options: LogOptions = {}): Logger {
     level: options.level ?? process.env.MAMORI_LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { name: 'mamori' },
+    // ISO 8601 in UTC ("time":"2026-12-06T10:00:00.000Z"), as the journal and every other log shows time.
+    timestamp: stdTimeFunctions.isoTime,
   };
   if (options.pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } } });
+    // Colour only for a terminal that wants it (NO_COLOR: https://no-color.org).
+    const colorize = process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === '';
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize, translateTime: 'SYS:HH:MM:ss' } } });
   }
   return options.destination ? pino(base, options.destination as DestinationStream) : pino(base);
 }

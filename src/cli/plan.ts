@@ -12,7 +12,7 @@ import { isMamoriError } from '../errors.ts';
 import type { MamoriConfig, SigningConfig } from '../config/types.ts';
 import { changedFiles, signersNeeded } from '../source/signer-policy.ts';
 import { signerPolicyOf } from '../source/signing-keys.ts';
-import type { PlanSide } from '../plan/compute.ts';
+import type { Plan, PlanSide } from '../plan/compute.ts';
 import type { PlanFormat } from '../plan/format.ts';
 import type { RevisionFiles } from '../plan/revision.ts';
 import type { ShellParserPool } from '../runbook/shell-parser-pool.ts';
@@ -31,6 +31,17 @@ export interface PlanOptions {
   path?: string | undefined;
   config?: string | undefined;
   format: PlanFormat;
+  /** Exit EXIT_PLAN_CHANGES when the plan changes anything (as `terraform plan -detailed-exitcode`, but not 2). */
+  exitCode?: boolean;
+}
+
+/** `plan --exit-code`: the code for "this change does something"; 2 stays usage, 1 stays failure. */
+export const EXIT_PLAN_CHANGES = 3;
+
+/** Whether a plan changes anything a reviewer should look at: servers, runbook documents, effective runbooks. */
+export function planHasChanges(plan: Plan): boolean {
+  const s = plan.servers;
+  return s.added.length + s.removed.length + s.invalid.length + s.changed.length + plan.runbooks.length + plan.effective.changed.length > 0;
 }
 
 const HELP = `
@@ -43,8 +54,12 @@ Every server's effective runbook (the customer's own, or the standard one for it
 is rendered at both revisions: a change to a standard runbook or to the catalog lists
 every server and service it reaches. A revision with invalid documents still plans
 what is valid, and its findings are listed. With signing in the config (--config), each
-changed file is listed with the signers who may sign a change to it. Exit status: 0,
-or 2 for usage.`;
+changed file is listed with the signers who may sign a change to it.
+
+Exit status: 0, or 2 for usage (a revision or the config that cannot be read). With
+--exit-code: 0 when the change does nothing, 3 when it adds, removes or changes a server,
+a runbook document or an effective runbook (for a CI step that only runs when it must):
+  $ mamori plan --git . --from origin/main --to HEAD --exit-code >/dev/null; [ $? -eq 3 ] && echo changes`;
 
 function parseFormat(value: string): PlanFormat {
   if (value === 'text' || value === 'markdown' || value === 'json') return value;
@@ -84,7 +99,7 @@ export async function runPlan(options: PlanOptions, deps: PlanCommandDeps = {}):
       plan.signers = signersNeeded(await signerPolicyOf(structuredClone(config.signing) as SigningConfig), changedFiles(from.files, to.files));
     }
     stdout.write(formatPlan(plan, options.format));
-    return 0;
+    return options.exitCode === true && planHasChanges(plan) ? EXIT_PLAN_CHANGES : 0;
   } catch (err) {
     if (
       isMamoriError(err, 'MAMORI_PLAN_SOURCE') ||
@@ -109,12 +124,13 @@ export function registerPlanCommand(program: Command, deps: PlanCommandDeps = {}
     .option('--path <dir>', 'with --git: the manifests folder inside the repository (default: the top if it holds operator/ or customers/, else manifests/)')
     .option('--format <format>', 'text, markdown or json', parseFormat, 'text' as PlanFormat)
     .option('--json', 'the same as --format json')
+    .option('--exit-code', `exit ${EXIT_PLAN_CHANGES} when the change does something, 0 when it does nothing`)
     .addHelpText('after', HELP)
-    .action(async (opts: { from: string; to: string; git?: string; path?: string; format: PlanFormat; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { from: string; to: string; git?: string; path?: string; format: PlanFormat; json?: boolean; exitCode?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ config?: string }>();
       if (opts.path !== undefined && opts.git === undefined) cmd.error('error: --path needs --git', { exitCode: 2, code: 'MAMORI_CLI_USAGE' });
       process.exitCode = await runPlan(
-        { git: opts.git, from: opts.from, to: opts.to, path: opts.path, config: globals.config, format: opts.json === true ? 'json' : opts.format },
+        { git: opts.git, from: opts.from, to: opts.to, path: opts.path, config: globals.config, format: opts.json === true ? 'json' : opts.format, exitCode: opts.exitCode === true },
         deps,
       );
     });

@@ -55,7 +55,8 @@ export class ProbeTarget {
 
 export interface LogLine {
   level: number;
-  time: number;
+  /** ISO 8601, UTC. */
+  time: string;
   msg: string;
   [key: string]: unknown;
 }
@@ -130,7 +131,7 @@ export async function spawnDaemon(options: {
       try {
         parsed = JSON.parse(line) as LogLine;
       } catch {
-        parsed = { level: 0, time: Date.now(), msg: `(not JSON) ${line}` };
+        parsed = { level: 0, time: new Date().toISOString(), msg: `(not JSON) ${line}` };
       }
       logs.push(parsed);
       for (const w of [...waiters]) {

@@ -79,7 +79,7 @@ describe('a revision with hostile runbooks', () => {
     // /healthz, asked again and again until the revision is applied and a second after (bounded: 60 s).
     const latencies: number[] = [];
     let appliedAt: number | undefined;
-    void daemon.waitForLog((l) => l.msg === 'revision applied' && (l.time ?? 0) >= written, 60_000).then(() => (appliedAt = Date.now()), () => undefined);
+    void daemon.waitForLog((l) => l.msg === 'revision applied' && Date.parse(String(l.time ?? 0)) >= written, 60_000).then(() => (appliedAt = Date.now()), () => undefined);
     while ((appliedAt === undefined || Date.now() - appliedAt < 1000) && Date.now() - written < 60_000) {
       const t0 = performance.now();
       const res = await fetch(`${daemon.base}/healthz`);

@@ -264,3 +264,13 @@ describe('mamori plan between two folders, with an invalid revision', () => {
     }
   });
 });
+
+describe('mamori plan --exit-code', () => {
+  test('3 when the change does something, 0 for a revision against itself; without the flag, 0', async () => {
+    expect((await plan({ git: '.', from: 'first', to: 'HEAD', exitCode: true })).code).toBe(3);
+    expect((await plan({ git: '.', from: 'HEAD', to: 'HEAD', exitCode: true })).code).toBe(0);
+    expect((await plan({ git: '.', from: 'first', to: 'HEAD' })).code).toBe(0);
+    // Usage keeps 2: a revision that does not exist.
+    expect((await plan({ git: '.', from: 'no-such-rev', to: 'HEAD', exitCode: true })).code).toBe(2);
+  });
+});
