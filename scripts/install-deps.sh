@@ -23,8 +23,8 @@ PACKAGES=(
   gpg gpg-agent gpgconf
   # replicas coordinate through a real three-member etcd in the tests
   etcd-server etcd-client
-  # the status page test
-  chromium
+  # the status page test, and a Japanese font so its Japanese screenshots show words, not boxes
+  chromium fonts-ipafont-gothic
 )
 
 missing=()

@@ -10,6 +10,7 @@ import { isMamoriError, MamoriError } from './errors.ts';
 import { MamoriMetrics } from './http/metrics.ts';
 import { PageLiveState } from './http/page/live-state.ts';
 import { registerStatusPage } from './http/page/status-page.ts';
+import { UptimeSource } from './http/page/uptime-source.ts';
 import { tokenTableOf } from './http/auth.ts';
 import { registerReportRoute } from './http/report-route.ts';
 import { HttpServer, type DaemonApi, type ReadyState } from './http/server.ts';
@@ -229,14 +230,17 @@ export class Daemon {
       metrics: this.metrics,
       logger,
     });
+    const uptime = new UptimeSource({ stateDir: config.stateDir, timeZone: config.mail.timeZone, logger });
     registerStatusPage(this.http, {
       live: this.page,
       snapshot: () => this.controller?.status(),
       desired: () => this.desired?.status(),
       source: () => this.syncer?.status(),
       logger,
+      timeZone: config.mail.timeZone,
+      uptime: (server, service) => uptime.history(server, service),
     });
-    registerReportRoute(this.http, { stateDir: config.stateDir, servers: () => this.desired?.appliedServers().map((s) => desiredReportServerOf(s.document.doc)) ?? [] });
+    registerReportRoute(this.http, { stateDir: config.stateDir, timeZone: config.mail.timeZone, servers: () => this.desired?.appliedServers().map((s) => desiredReportServerOf(s.document.doc)) ?? [] });
     await this.http.start();
 
     await this.syncer.start();

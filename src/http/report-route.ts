@@ -19,6 +19,8 @@ export interface ReportRouteOptions {
   /** The applied servers (their contacts, and the customer of a server not journaled yet). */
   servers(): readonly DesiredReportServer[];
   now?: () => number;
+  /** The zone whose months are reported (config mail.timeZone); UTC when not given. */
+  timeZone?: string;
 }
 
 const FORMATS = new Set(['html', 'json', 'markdown']);
@@ -39,7 +41,7 @@ export function registerReportRoute(http: HttpServer, options: ReportRouteOption
       const month = url.searchParams.get('month') ?? new Date(at).toISOString().slice(0, 7);
       let start: number;
       try {
-        start = monthBounds(month).start;
+        start = monthBounds(month, options.timeZone ?? 'UTC').start;
       } catch {
         throw new HttpError(400, 'month must be YYYY-MM');
       }
@@ -66,7 +68,7 @@ export function registerReportRoute(http: HttpServer, options: ReportRouteOption
         busy = false;
       }
       const desired = options.servers().filter((s) => canSee(view, s) && s.customer === customer);
-      const report = computeMonthlyReport({ records, customer, month, desired, now: at });
+      const report = computeMonthlyReport({ records, customer, month, desired, now: at, timeZone: options.timeZone ?? 'UTC' });
       if (format === 'json') {
         sendJson(res, 200, report);
         return;

@@ -61,7 +61,7 @@ interface StateSegment {
   state: string;
 }
 
-interface Timeline {
+export interface Timeline {
   coverage: Interval[];
   maxSilenceMs: number;
   /** server|service → the intervals it was in the applied manifests. */
@@ -96,7 +96,7 @@ function serversOf(r: JournalRecord): MonitoredServer[] {
 }
 
 /** One pass over the journal: when mamori ran, what it watched, and each service's states. */
-function buildTimeline(records: readonly JournalRecord[], now: number): Timeline {
+export function buildTimeline(records: readonly JournalRecord[], now: number): Timeline {
   const coverage: Interval[] = [];
   let running = false;
   let lastAlive = 0;
@@ -175,7 +175,7 @@ function buildTimeline(records: readonly JournalRecord[], now: number): Timeline
   return { coverage: normalize(coverage), maxSilenceMs, membership, segments, customerOf, firstSeen, lastSeen };
 }
 
-function availabilityOf(service: string, key: string, tl: Timeline, period: Interval[]): ServiceAvailability {
+export function availabilityOf(service: string, key: string, tl: Timeline, period: Interval[]): ServiceAvailability {
   const whole = total(period);
   const member = intersect(tl.membership.get(key) ?? [], period);
   const covered = intersect(member, tl.coverage);

@@ -75,6 +75,50 @@ pre.cmd,pre.out{margin:4px 0 0;padding:6px 10px;border-radius:7px;overflow-x:aut
 pre.cmd{background:#101826;color:#d6e2f0}pre.out{background:#f3f5f8;color:#2c3644;max-height:240px}
 .foot{max-width:1500px;margin:18px auto;padding:0 28px 20px;color:var(--muted);font-size:12px}
 @media (prefers-reduced-motion:no-preference){.cell{transition:background-color .4s,color .4s}}
+.lang{display:flex;gap:8px;font-size:12px;color:#aab7ca}.lang a{color:#aab7ca}.lang-on{color:#e8edf5;font-weight:650}
+.cell-svc{display:none}
+.banner,.conds td:nth-child(4),.card,.incident,.kv dd,.unmonitored li,.srv-name,.server-title{overflow-wrap:anywhere}
+.conds td:nth-child(-n+3),.conds td:nth-child(5){white-space:nowrap}
+.table-wrap{max-width:100%;overflow-x:auto}
+.uptimes{margin-top:8px;display:flex;flex-direction:column;gap:4px}
+.uptime{display:grid;grid-template-columns:4.5em 1fr 4.5em;gap:6px;align-items:center;font-size:11px}
+.uptime-pct{text-align:right;font-variant-numeric:tabular-nums}.ubar{width:100%;height:12px;display:block}
+.ubar .u-up{fill:#2fb87a}.ubar .u-part{fill:#e0a526}.ubar .u-down{fill:#d32f2f}.ubar .u-none{fill:#b9c2ce}
+.st-down .ubar .u-up,.st-escalated .ubar .u-up,.st-remediating .ubar .u-up{fill:#a7f0c6}
+.st-down .ubar .u-down,.st-escalated .ubar .u-down,.st-remediating .ubar .u-down{fill:#fff}
+.uptime-none{font-size:11px;margin-top:6px}
+/* A phone: the header wraps (updated and live stay), each server is a card of its services. */
+@media (max-width:640px){
+.top{flex-wrap:wrap;gap:6px 14px;padding:10px 14px}.meta{order:3;flex-basis:100%;flex-wrap:wrap;gap:2px 12px;font-size:12px}
+.lang{margin-left:auto}
+main{padding:14px 12px 8px}.foot{padding:0 12px 16px}
+.grid-wrap{display:block;overflow:visible;background:none;border:0;box-shadow:none;border-radius:0}
+table.grid,.grid tbody{display:block;border-spacing:0}.grid thead{display:none}
+.grid tr{display:grid;grid-template-columns:repeat(auto-fill,minmax(108px,1fr));gap:6px;background:var(--panel);border:1px solid var(--line);border-radius:12px;padding:10px;margin-bottom:10px}
+.grid th.srv{grid-column:1/-1;min-width:0;padding:0 0 2px}
+.cell{display:block;width:auto;min-width:0}.cell.none{display:none}.cell-sub{max-width:none}
+.cell-svc{display:block;font-size:11px;text-transform:uppercase;letter-spacing:.05em;opacity:.8}
+.cell .spark{max-width:100%}
+.summary .stat{min-width:0;flex:1 1 88px}
+.cards{grid-template-columns:1fr}.card .spark{max-width:100%}
+.server-title{font-size:20px;flex-wrap:wrap}
+.kv{grid-template-columns:1fr}.kv dt{margin-top:4px}
+.conds th:nth-child(2),.conds td:nth-child(2){display:none}
+}
+/* Dark: the same states, the same words, colours for a dark room. */
+@media (prefers-color-scheme:dark){
+:root{--bg:#0e131a;--panel:#161e29;--ink:#e3e9f1;--muted:#98a6b8;--line:#283342;
+--ok-bg:#11301f;--rec-bg:#0f2d2a;--sus-bg:#372a0c;--rem-bg:#3a2412;--down-bg:#3b1515;--esc-bg:#3a1520;--unk-bg:#222b36;color-scheme:dark}
+.top{background:#080c11}
+.st-ok.cell,.card.st-ok{color:#8fe0ae;border-color:#1e4a31}.st-recovered.cell,.card.st-recovered{color:#86d9cf;border-color:#1b4843}
+.st-suspect.cell,.card.st-suspect{color:#f3cf7a;border-color:#6a5216}.st-unknown.cell,.card.st-unknown{color:#b4bfcc;border-color:#344150}
+.cell.none{background:repeating-linear-gradient(45deg,#141b24,#141b24 6px,#19212c 6px,#19212c 12px)}
+.banner-amber{background:#33270b;border-color:#a77a14;color:#f6dc9a}
+.flag{background:#33270b;color:#f6dc9a;border-color:#a77a14}
+.chip.on{background:#e3e9f1;color:#101826;border-color:#e3e9f1}
+pre.out{background:#0a0f15;color:#d3dbe5}pre.cmd{background:#05080c}
+.ubar .u-none{fill:#3a4655}
+}
 `;
 
 /**
@@ -93,7 +137,7 @@ export const CLIENT_SCRIPT = `
       meta.innerHTML=f.meta;
     }).catch(function(){}).then(function(){busy=false;if(again){again=false;refresh();}});
   }
-  function live(on){dot.textContent=on?'\\u25cf live':'\\u25cb reconnecting\\u2026';dot.className=on?'live':'live off';}
+  function live(on){dot.textContent=dot.getAttribute(on?'data-on':'data-off');dot.className=on?'live':'live off';}
   var poll=null;
   if(window.EventSource){
     var es=new EventSource('/events');

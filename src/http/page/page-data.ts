@@ -4,7 +4,9 @@ import type { Transcript } from '../../runbook/execution.ts';
 import type { DesiredStatus } from '../../source/desired.ts';
 import type { SyncerStatus } from '../../source/syncer.ts';
 import type { ServerStatus } from '../../status/model.ts';
+import type { UptimeHistory } from '../../report/uptime.ts';
 import type { LatencyPoint } from './live-state.ts';
+import type { PageLang } from './messages.ts';
 
 export interface PageData {
   now: number;
@@ -18,6 +20,8 @@ export interface PageData {
   source?: SyncerStatus;
   latencies(server: string, service: string): readonly LatencyPoint[];
   transcripts(server: string, service: string): readonly Transcript[];
+  /** 24 h and 30 d of the service's states from the journal; undefined while none is loaded. */
+  uptime?(server: string, service: string): UptimeHistory | undefined;
 }
 
 export interface ViewOptions {
@@ -26,4 +30,10 @@ export interface ViewOptions {
   customer?: string;
   /** A change counter: the client asks again only when it moved. */
   version: number;
+  /** The reader's language (English when not given). */
+  lang?: PageLang;
+  /** The zone every absolute time is shown in, named (config mail.timeZone; UTC when not given). */
+  timeZone?: string;
+  /** This page in each language (the switch's links). */
+  langHref?: Partial<Record<PageLang, string>>;
 }

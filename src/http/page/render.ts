@@ -11,31 +11,47 @@ import type { PageData, ViewOptions } from './page-data.ts';
 import { sparkline } from './sparkline.ts';
 import { lookOf, sortServices, STATE_ORDER } from './states.ts';
 import { CLIENT_SCRIPT, PAGE_CSS } from './assets.ts';
+import { PAGE_TEXT, PAGE_LANGS, type PageLang, type PageText } from './messages.ts';
+import { uptimeBars } from './uptime-bars.ts';
+import { zonedText } from '../../report/zoned-time.ts';
 
-function ago(iso: string | undefined, now: number): string {
+function ago(iso: string | undefined, now: number, t: PageText): string {
   if (iso === undefined) return '';
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return '';
-  const s = Math.max(0, Math.round((now - t) / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
-  return `${Math.floor(s / 86400)} d ago`;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return '';
+  return t.ago(Math.max(0, Math.round((now - ms) / 1000)));
+}
+
+/** "since 3 min ago" / "3 分前から": where the word goes depends on the language. */
+function since(options: Pick<ViewOptions, 'lang'>, what: SafeHtml | string): SafeHtml {
+  return options.lang === 'ja' ? html`${what} から` : html`since ${what}`;
+}
+
+/** The reader's language and the configured zone, with defaults for callers that give neither. */
+function textOf(options: Pick<ViewOptions, 'lang'>): PageText {
+  return PAGE_TEXT[options.lang ?? 'en'];
+}
+
+/** An absolute time in the configured zone, the zone named (`2026-11-25 19:00:00 JST`); as given when unparsable. */
+export function zoned(iso: string | number, options: Pick<ViewOptions, 'timeZone'>): string {
+  return zonedText(typeof iso === 'number' ? new Date(iso).toISOString() : iso, options.timeZone ?? 'UTC');
 }
 
 /** A service's certificate in one line: when it expires, who issued it, and what does not verify. */
-function certificateLine(c: NonNullable<ServerStatus['services'][string]['certificate']>, now: number): SafeHtml {
+function certificateLine(c: NonNullable<ServerStatus['services'][string]['certificate']>, now: number, t: PageText): SafeHtml {
   const notAfter = c.notAfter !== undefined ? Date.parse(c.notAfter) : Number.NaN;
   const days = Number.isFinite(notAfter) ? Math.floor((notAfter - now) / 86_400_000) : undefined;
-  const expiry = days === undefined ? 'expiry unknown' : days < 0 ? `expired ${c.notAfter?.slice(0, 10)}` : `expires ${c.notAfter?.slice(0, 10)} (${days} d)`;
-  const problems = [c.selfSigned ? 'self-signed' : c.chainError !== undefined && c.chainError !== 'CERT_HAS_EXPIRED' ? `untrusted (${c.chainError})` : '', c.nameError !== undefined ? 'name mismatch' : ''].filter((x) => x !== '');
+  const day = c.notAfter?.slice(0, 10) ?? '';
+  const expiry = days === undefined ? t.cert.unknown : days < 0 ? t.cert.expired(day) : t.cert.expires(day, days);
+  const problems = [c.selfSigned ? t.cert.selfSigned : c.chainError !== undefined && c.chainError !== 'CERT_HAS_EXPIRED' ? t.cert.untrusted(c.chainError) : '', c.nameError !== undefined ? t.cert.nameMismatch : ''].filter((x) => x !== '');
   const cls = c.stage === 'ok' && problems.length === 0 ? 'cert-ok' : 'cert-bad';
-  return html`<div class="card-cert ${cls}" data-cert-stage="${c.stage}">TLS certificate: ${expiry}${c.issuer ? ` · ${c.issuer}` : ''}${problems.length > 0 ? ` · ${problems.join(', ')}` : ''}</div>`;
+  return html`<div class="card-cert ${cls}" data-cert-stage="${c.stage}">${t.cert.label}: ${expiry}${c.issuer ? ` · ${c.issuer}` : ''}${problems.length > 0 ? ` · ${problems.join(', ')}` : ''}</div>`;
 }
 
-function when(iso: string | undefined, now: number): SafeHtml {
+/** "3 min ago", with the absolute time in the configured zone on hover and for machines. */
+function when(iso: string | undefined, now: number, options: Pick<ViewOptions, 'lang' | 'timeZone'>): SafeHtml {
   if (iso === undefined) return html``;
-  return html`<time datetime="${iso}" title="${iso}">${ago(iso, now)}</time>`;
+  return html`<time datetime="${iso}" title="${zoned(iso, options)}">${ago(iso, now, textOf(options))}</time>`;
 }
 
 function formatMs(ms: number): string {
@@ -64,79 +80,86 @@ function worstRank(s: ServerStatus): number {
 
 // ---- banners --------------------------------------------------------------------------------
 
-function banners(data: PageData, only?: ServerStatus): SafeHtml[] {
+function banners(data: PageData, options: ViewOptions, only?: ServerStatus): SafeHtml[] {
+  const t = textOf(options);
   const out: SafeHtml[] = [];
   for (const e of data.massFailure) {
     if (only !== undefined && !e.servers.includes(only.metadata.name)) continue;
-    out.push(html`<div class="banner banner-red" role="alert"><strong>Remediation paused: mass failure</strong>
-      <span>${e.down} of ${e.total} servers failing in ${e.scope.kind} ${e.scope.value} since ${when(new Date(e.since).toISOString(), data.now)}. Nothing is restarted or power-cycled until they recover; it resumes by itself.</span></div>`);
+    out.push(html`<div class="banner banner-red" role="alert"><strong>${t.massFailureTitle}</strong>
+      <span>${t.massFailure(e.down, e.total, `${e.scope.kind} ${e.scope.value}`)} · ${since(options, when(new Date(e.since).toISOString(), data.now, options))}. ${t.massFailureNote}</span></div>`);
   }
   const d = data.desired;
   if (d?.held !== undefined && only === undefined) {
-    out.push(html`<div class="banner banner-amber" role="alert"><strong>Revision ${short(d.held.revision)} held (${d.held.reason})</strong>
-      <span>${d.held.message} — still running on ${short(d.revision)}. Apply it with <code>mamori confirm ${short(d.held.revision)}</code>.</span></div>`);
+    out.push(html`<div class="banner banner-amber" role="alert"><strong>${t.heldTitle(short(d.held.revision), d.held.reason)}</strong>
+      <span>${d.held.message} — ${t.stillRunningOn(short(d.revision))} ${t.applyWith} <code>mamori confirm ${short(d.held.revision)}</code>.</span></div>`);
   }
   if (d?.refused !== undefined && only === undefined) {
-    out.push(html`<div class="banner banner-red" role="alert"><strong>Revision ${short(d.refused.revision)} refused (${d.refused.reason})</strong>
-      <span>${d.refused.message}</span>${findingList(d.refused.findings)}</div>`);
+    out.push(html`<div class="banner banner-red" role="alert"><strong>${t.refusedTitle(short(d.refused.revision), d.refused.reason)}</strong>
+      <span>${d.refused.message}</span>${findingList(d.refused.findings, t)}</div>`);
   }
   const invalid = Object.entries(d?.manifestInvalid ?? {}).filter(([name]) => only === undefined || name === only.metadata.name);
   if (invalid.length > 0) {
-    out.push(html`<div class="banner banner-amber" role="alert"><strong>${invalid.length === 1 ? 'A manifest was refused' : `${invalid.length} manifests were refused`}: running on the last good version</strong>
-      <ul>${invalid.map(([name, c]) => html`<li><a href="/server?name=${encodeURIComponent(name)}">${name}</a>: revision ${short(c.revision)} — ${c.findings.slice(0, 3).map((f) => html`<code>${f.file}:${f.line}</code> ${f.field ? `${f.field}: ` : ''}${f.message} `)}</li>`)}</ul></div>`);
+    out.push(html`<div class="banner banner-amber" role="alert"><strong>${t.manifestsRefused(invalid.length)}</strong>
+      <ul>${invalid.map(([name, c]) => html`<li><a href="/server?name=${encodeURIComponent(name)}">${name}</a>: ${t.revision} ${short(c.revision)} — ${c.findings.slice(0, 3).map((f) => html`<code>${f.file}:${f.line}</code> ${f.field ? `${f.field}: ` : ''}${f.message} `)}</li>`)}</ul></div>`);
   }
   if (only === undefined && d !== undefined && d.findings.length > 0) {
-    out.push(html`<div class="banner banner-amber" role="status"><strong>${d.findings.length} finding${d.findings.length === 1 ? '' : 's'} in revision ${short(d.revision)}</strong>${findingList(d.findings)}</div>`);
+    out.push(html`<div class="banner banner-amber" role="status"><strong>${t.findings(d.findings.length, short(d.revision))}</strong>${findingList(d.findings, t)}</div>`);
   }
   const src = data.source;
   if (only === undefined && src !== undefined && src.consecutiveFailures > 0) {
-    out.push(html`<div class="banner banner-amber" role="status"><strong>The manifest source is failing (${src.consecutiveFailures}×)</strong>
-      <span>${src.condition.reason}: ${src.condition.message}. mamori keeps watching on revision ${short(data.revision)}.</span></div>`);
+    out.push(html`<div class="banner banner-amber" role="status"><strong>${t.sourceFailingTitle(src.consecutiveFailures)}</strong>
+      <span>${src.condition.reason}: ${src.condition.message}. ${t.keepsWatching(short(data.revision))}</span></div>`);
   }
   return out;
 }
 
-function findingList(findings: ReadonlyArray<{ file: string; line: number; field?: string; message: string }>): SafeHtml {
+function findingList(findings: ReadonlyArray<{ file: string; line: number; field?: string; message: string }>, t: PageText): SafeHtml {
   const shown = findings.slice(0, 5);
-  return html`<ul>${shown.map((f) => html`<li><code>${f.file}:${f.line}</code> ${f.field ? `${f.field}: ` : ''}${f.message}</li>`)}${findings.length > shown.length ? html`<li>… and ${findings.length - shown.length} more</li>` : ''}</ul>`;
+  return html`<ul>${shown.map((f) => html`<li><code>${f.file}:${f.line}</code> ${f.field ? `${f.field}: ` : ''}${f.message}</li>`)}${findings.length > shown.length ? html`<li>${t.more(findings.length - shown.length)}</li>` : ''}</ul>`;
 }
 
 // ---- the fleet ------------------------------------------------------------------------------
 
-function summary(servers: readonly ServerStatus[]): SafeHtml {
+function summary(servers: readonly ServerStatus[], t: PageText): SafeHtml {
   const counts = new Map<string, number>();
   for (const s of servers) for (const svc of Object.values(s.services)) counts.set(svc.state, (counts.get(svc.state) ?? 0) + 1);
   const open = servers.reduce((n, s) => n + s.incidents.open.length, 0);
-  return html`<section class="summary" aria-label="Summary">
-    <div class="stat"><span class="num">${servers.length}</span><span class="lbl">servers</span></div>
+  return html`<section class="summary" aria-label="${t.services}">
+    <div class="stat"><span class="num">${servers.length}</span><span class="lbl">${t.servers}</span></div>
     ${STATE_ORDER.filter((st) => (counts.get(st) ?? 0) > 0 || st === 'Healthy').map((st) => {
       const look = lookOf(st);
       return html`<div class="stat st-${look.cls}"><span class="num">${counts.get(st) ?? 0}</span><span class="lbl">${look.symbol} ${st}</span></div>`;
     })}
-    <div class="stat ${open > 0 ? 'st-down' : ''}"><span class="num">${open}</span><span class="lbl">open incidents</span></div>
+    <div class="stat ${open > 0 ? 'st-down' : ''}"><span class="num">${open}</span><span class="lbl">${t.openIncidents}</span></div>
   </section>`;
 }
 
-function cell(data: PageData, s: ServerStatus, service: string): SafeHtml {
+function words(state: string, t: PageText): string {
+  return t.stateWords[state] ?? lookOf(state).words;
+}
+
+function cell(data: PageData, s: ServerStatus, service: string, options: ViewOptions): SafeHtml {
+  const t = textOf(options);
   const name = s.metadata.name;
   const svc = s.services[service];
-  if (svc === undefined) return html`<td class="cell none"><span class="sr">not watched</span></td>`;
+  if (svc === undefined) return html`<td class="cell none"><span class="sr">${t.notWatched}</span></td>`;
   const look = lookOf(svc.state);
   const detail = svc.escalation ?? svc.hold ?? (svc.lastProbe?.failureKind !== undefined && svc.state !== 'Healthy' ? svc.lastProbe.failureKind : undefined);
   const latency = svc.lastProbe?.latencyMs !== undefined && svc.lastProbe.up === true ? formatMs(svc.lastProbe.latencyMs) : '';
-  return html`<td class="cell st-${look.cls}" data-server="${name}" data-service="${service}" data-state="${svc.state}" title="${service} on ${name}: ${svc.state} (${look.words}) since ${svc.since}">
+  return html`<td class="cell st-${look.cls}" data-server="${name}" data-service="${service}" data-state="${svc.state}" title="${service} — ${name}: ${svc.state} (${words(svc.state, t)}) ${since(options, zoned(svc.since, options))}">
     <a href="/server?name=${encodeURIComponent(name)}#svc-${service}">
+      <span class="cell-svc">${service}</span>
       <span class="cell-head"><span class="sym" aria-hidden="true">${look.symbol}</span><span class="state">${svc.state}</span></span>
       <span class="cell-sub">${detail ?? latency}</span>
-      ${sparkline(data.latencies(name, service), { label: `${service} latency`, width: 88, height: 18 })}
+      ${sparkline(data.latencies(name, service), { label: `${service} ${t.latency}`, width: 88, height: 18 })}
     </a></td>`;
 }
 
-function readyBadge(s: ServerStatus): SafeHtml {
+function readyBadge(s: ServerStatus, t: PageText): SafeHtml {
   const ready = condition(s, 'Ready');
   const status = ready?.status ?? 'Unknown';
   const cls = status === 'True' ? 'ok' : status === 'False' ? 'down' : 'unknown';
-  const text = status === 'True' ? 'Ready' : status === 'False' ? 'Not ready' : 'Pending';
+  const text = status === 'True' ? t.ready : status === 'False' ? t.notReady : t.pending;
   return html`<span class="badge st-${cls}" title="${ready?.message ?? ''}">${text}</span>`;
 }
 
@@ -150,73 +173,84 @@ function flags(s: ServerStatus): SafeHtml[] {
 }
 
 /** The window in force, else the next one: when nothing will be repaired. */
-function maintenanceLine(s: ServerStatus): SafeHtml | string {
+function maintenanceLine(s: ServerStatus, options: ViewOptions): SafeHtml | string {
+  const t = textOf(options);
   const m = s.maintenance;
   const w = m?.current ?? m?.next;
   if (m === undefined || w === undefined) return '';
-  const label = m.current !== undefined ? 'In maintenance until' : 'Next maintenance window';
-  const at = (iso: string): SafeHtml => html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
-  return html`<p class="muted maintenance" data-maintenance="${m.current !== undefined ? 'current' : 'next'}">${label} ${m.current !== undefined ? at(w.end) : html`${at(w.start)} – ${at(w.end)}`}${w.reason !== undefined ? html` (${w.reason})` : ''}: probes go on, nothing is repaired.</p>`;
+  const at = (iso: string): SafeHtml => html`<time datetime="${iso}">${zoned(iso, options)}</time>`;
+  const reason = w.reason !== undefined ? html` (${w.reason})` : '';
+  const line =
+    options.lang === 'ja'
+      ? m.current !== undefined
+        ? html`メンテナンス中です（${at(w.end)} まで）${reason}。${t.maintenanceNote}`
+        : html`${t.nextMaintenance}: ${at(w.start)} – ${at(w.end)}${reason}。${t.maintenanceNote}`
+      : m.current !== undefined
+        ? html`${t.inMaintenanceUntil} ${at(w.end)}${reason}: ${t.maintenanceNote}`
+        : html`${t.nextMaintenance} ${at(w.start)} – ${at(w.end)}${reason}: ${t.maintenanceNote}`;
+  return html`<p class="muted maintenance" data-maintenance="${m.current !== undefined ? 'current' : 'next'}">${line}</p>`;
 }
 
 export function renderFleet(data: PageData, options: ViewOptions): SafeHtml {
+  const t = textOf(options);
   const customers = [...new Set(data.servers.map((s) => s.metadata.customer ?? ''))].filter((c) => c !== '').sort();
   const servers = data.servers
     .filter((s) => options.customer === undefined || s.metadata.customer === options.customer)
     .slice()
     .sort((a, b) => worstRank(b) - worstRank(a) || a.metadata.name.localeCompare(b.metadata.name));
   const services = sortServices(servers.flatMap((s) => Object.keys(s.services)));
-  return html`${banners(data)}
-  ${summary(servers)}
-  <nav class="filter" aria-label="Filter by customer">
-    <span class="filter-label">Customer</span>
-    <a href="/" class="${options.customer === undefined ? 'chip on' : 'chip'}" ${options.customer === undefined ? raw('aria-current="page"') : ''}>All</a>
+  return html`${banners(data, options)}
+  ${summary(servers, t)}
+  <nav class="filter" aria-label="${t.customer}">
+    <span class="filter-label">${t.customer}</span>
+    <a href="/" class="${options.customer === undefined ? 'chip on' : 'chip'}" ${options.customer === undefined ? raw('aria-current="page"') : ''}>${t.all}</a>
     ${customers.map((c) => html`<a href="${customerHref(c)}" class="${options.customer === c ? 'chip on' : 'chip'}" ${options.customer === c ? raw('aria-current="page"') : ''}>${c}</a>`)}
   </nav>
   ${
     servers.length === 0
-      ? html`<p class="empty">${data.servers.length === 0 ? 'No servers are watched yet: the first revision has not been applied, or it lists none.' : 'No server of this customer.'}</p>`
+      ? html`<p class="empty">${data.servers.length === 0 ? t.noServersYet : t.noServerOfCustomer}</p>`
       : html`<div class="grid-wrap"><table class="grid">
-    <caption class="sr">Services of each server; the state is written in each cell</caption>
-    <thead><tr><th scope="col" class="srv">Server</th>${services.map((svc) => html`<th scope="col">${svc}</th>`)}</tr></thead>
+    <caption class="sr">${t.gridCaption}</caption>
+    <thead><tr><th scope="col" class="srv">${t.server}</th>${services.map((svc) => html`<th scope="col">${svc}</th>`)}</tr></thead>
     <tbody>${servers.map(
       (s) => html`<tr data-server="${s.metadata.name}">
         <th scope="row" class="srv"><a href="/server?name=${encodeURIComponent(s.metadata.name)}" class="srv-name">${s.metadata.name}</a>
-          <span class="srv-meta">${s.metadata.customer ?? ''} ${readyBadge(s)} ${s.incidents.open.length > 0 ? html`<span class="badge st-down">${s.incidents.open.length} open</span>` : ''} ${flags(s)}</span></th>
-        ${services.map((svc) => cell(data, s, svc))}
+          <span class="srv-meta">${s.metadata.customer ?? ''} ${readyBadge(s, t)} ${s.incidents.open.length > 0 ? html`<span class="badge st-down">${t.open(s.incidents.open.length)}</span>` : ''} ${flags(s)}</span></th>
+        ${services.map((svc) => cell(data, s, svc, options))}
       </tr>`,
     )}</tbody></table></div>`
   }
   ${notMonitored(data, options)}
-  ${legend()}`;
+  ${legend(t)}`;
 }
 
 /** Servers that have a status file but that nobody probes: never shown as if they were watched. */
 function notMonitored(data: PageData, options: ViewOptions): SafeHtml | string {
+  const t = textOf(options);
   const list = (data.unmonitored ?? []).filter((u) => options.customer === undefined || u.customer === options.customer);
   if (list.length === 0) return '';
-  return html`<section class="unmonitored" aria-label="Servers not monitored">
-    <h2>Not monitored (${list.length})</h2>
+  return html`<section class="unmonitored" aria-label="${t.notMonitored(list.length)}">
+    <h2>${t.notMonitored(list.length)}</h2>
     <ul>${list
       .slice()
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((u) => html`<li data-unmonitored="${u.name}"><strong>${u.name}</strong> <span class="muted">${u.customer ?? ''}</span> <span class="badge st-unknown">${u.reason}</span> ${u.message} <span class="muted">since ${new Date(u.since).toISOString()}</span></li>`)}</ul>
+      .map((u) => html`<li data-unmonitored="${u.name}"><strong>${u.name}</strong> <span class="muted">${u.customer ?? ''}</span> <span class="badge st-unknown">${u.reason}</span> ${u.message} <span class="muted">${since(options, zoned(u.since, options))}</span></li>`)}</ul>
   </section>`;
 }
 
-function legend(): SafeHtml {
-  return html`<section class="legend" aria-label="Legend">${STATE_ORDER.map((st) => {
+function legend(t: PageText): SafeHtml {
+  return html`<section class="legend" aria-label="${t.legend}">${STATE_ORDER.map((st) => {
     const look = lookOf(st);
-    return html`<span class="key st-${look.cls}"><span aria-hidden="true">${look.symbol}</span> ${st} — ${look.words}</span>`;
+    return html`<span class="key st-${look.cls}"><span aria-hidden="true">${look.symbol}</span> ${st} — ${words(st, t)}</span>`;
   })}</section>`;
 }
 
 // ---- one server -----------------------------------------------------------------------------
 
-function transcriptView(t: Transcript, open: boolean): SafeHtml {
+function transcriptView(t: Transcript, open: boolean, options: ViewOptions): SafeHtml {
   return html`<details class="transcript" ${open ? raw('open') : ''}>
     <summary><strong>${t.runbook || 'runbook'}</strong> (${t.origin}) — <span class="verdict v-${t.verdict === 'Recovered' ? 'ok' : 'bad'}">${t.verdict}</span>: ${t.message}
-      <span class="muted">${t.startedAt} → ${t.finishedAt}</span></summary>
+      <span class="muted">${zoned(t.startedAt, options)} → ${zoned(t.finishedAt, options)}</span></summary>
     <ol class="steps">${t.steps.map(
       (s) => html`<li class="step o-${s.outcome}">
         <div class="step-head"><span class="step-id">${s.id}</span> <span class="muted">${s.kind}</span>
@@ -229,89 +263,117 @@ function transcriptView(t: Transcript, open: boolean): SafeHtml {
 }
 
 function incidentView(data: PageData, s: ServerStatus, i: IncidentStatus, options: ViewOptions, open: boolean): SafeHtml {
+  const t = textOf(options);
   const service = i.service === 'host' ? 'ping' : i.service;
   const opened = Date.parse(i.openedAt);
   const closed = i.closedAt !== undefined ? Date.parse(i.closedAt) : Infinity;
   // A transcript belongs to the incident whose lifetime it started in.
-  const transcripts = options.showTranscripts ? data.transcripts(s.metadata.name, service).filter((t) => Date.parse(t.startedAt) >= opened - 1000 && Date.parse(t.startedAt) <= closed) : [];
+  const transcripts = options.showTranscripts ? data.transcripts(s.metadata.name, service).filter((x) => Date.parse(x.startedAt) >= opened - 1000 && Date.parse(x.startedAt) <= closed) : [];
+  const at = (iso: string): SafeHtml => html`${zoned(iso, options)} <span class="muted">(${when(iso, data.now, options)})</span>`;
   return html`<article class="incident ${open ? 'open' : 'closed'}">
     <header><strong>${i.service}</strong> <code class="muted">${i.id}</code>
       ${open ? html`<span class="badge st-down">open</span>` : html`<span class="badge st-ok">${i.closeReason ?? 'closed'}</span>`}</header>
     <dl class="kv">
-      <dt>Detected</dt><dd>${when(i.detectedAt, data.now)}</dd>
-      <dt>Opened</dt><dd>${when(i.openedAt, data.now)}</dd>
-      ${i.closedAt !== undefined ? html`<dt>Closed</dt><dd>${when(i.closedAt, data.now)}</dd>` : ''}
-      <dt>Attempts</dt><dd>${i.attempts.length === 0 ? 'none yet' : i.attempts.map((a) => html`<span class="attempt">#${a.n} ${a.verdict ?? 'running…'}</span> `)}</dd>
+      <dt>${t.detected}</dt><dd>${at(i.detectedAt)}</dd>
+      <dt>${t.opened}</dt><dd>${at(i.openedAt)}</dd>
+      ${i.closedAt !== undefined ? html`<dt>${t.closed}</dt><dd>${at(i.closedAt)}</dd>` : ''}
+      <dt>${t.attempts}</dt><dd>${i.attempts.length === 0 ? t.noneYet : i.attempts.map((a) => html`<span class="attempt">#${a.n} ${a.verdict ?? t.running}</span> `)}</dd>
     </dl>
     ${
       options.showTranscripts
         ? transcripts.length > 0
-          ? transcripts.map((t) => transcriptView(t, open))
+          ? transcripts.map((x) => transcriptView(x, open, options))
           : open
-            ? html`<p class="muted">No transcript yet.</p>`
+            ? html`<p class="muted">${t.noTranscript}</p>`
             : ''
-        : html`<p class="muted locked">Transcripts are shown with the page token.</p>`
+        : html`<p class="muted locked">${t.transcriptsLocked}</p>`
     }
   </article>`;
 }
 
+function serviceCard(data: PageData, s: ServerStatus, svc: string, options: ViewOptions): SafeHtml | string {
+  const t = textOf(options);
+  const st = s.services[svc];
+  if (st === undefined) return '';
+  const look = lookOf(st.state);
+  const probe = st.lastProbe;
+  const probeText = probe
+    ? html`${t.lastProbe} ${when(probe.at, data.now, options)}: ${probe.up === true ? `${t.up}, ${formatMs(probe.latencyMs ?? 0)}` : probe.up === false ? `${t.failed} (${probe.failureKind ?? 'down'})` : t.unknown}`
+    : t.notProbedYet;
+  return html`<div class="card st-${look.cls}" id="svc-${svc}" data-service="${svc}" data-state="${st.state}">
+      <div class="card-head"><span class="svc">${svc}</span><span class="state"><span aria-hidden="true">${look.symbol}</span> ${st.state}</span></div>
+      <div class="card-sub">${words(st.state, t)}${st.escalation ? ` — ${st.escalation}` : st.hold ? ` — ${t.held}: ${st.hold}` : ''} · ${since(options, when(st.since, data.now, options))}</div>
+      ${sparkline(data.latencies(s.metadata.name, svc), { label: `${svc} ${t.latency}`, width: 220, height: 40 })}
+      <div class="card-foot">${probeText}${st.consecutiveFailures > 0 ? ` · ${t.failuresInRow(st.consecutiveFailures)}` : ''}</div>
+      ${st.certificate ? certificateLine(st.certificate, data.now, t) : ''}
+      ${uptimeBars(data.uptime?.(s.metadata.name, svc), t, options.timeZone ?? 'UTC')}
+    </div>`;
+}
+
 export function renderServer(data: PageData, name: string, options: ViewOptions): SafeHtml {
+  const t = textOf(options);
   const s = data.servers.find((x) => x.metadata.name === name);
   if (s === undefined) {
     // The name is not echoed: the reader guessed it, and a page must not repeat a name it may not show.
-    return html`<p class="crumb"><a href="/">← Fleet</a></p><p class="empty">No server of that name is watched here.</p>`;
+    return html`<p class="crumb"><a href="/">${t.fleet}</a></p><p class="empty">${t.noSuchServer}</p>`;
   }
   const services = sortServices(Object.keys(s.services));
   const active = s.conditions.filter((c) => c.status !== 'False' || c.type === 'Ready');
-  return html`<p class="crumb"><a href="${customerHref(undefined)}">← Fleet</a>${s.metadata.customer ? html` · <a href="${customerHref(s.metadata.customer)}">${s.metadata.customer}</a>` : ''}</p>
-  <h1 class="server-title">${s.metadata.name} ${readyBadge(s)} ${flags(s)}</h1>
-  <p class="muted">Revision ${short(s.observedRevision)} · status updated ${when(s.updatedAt, data.now)}</p>
-  ${maintenanceLine(s)}
-  ${banners(data, s)}
-  <section class="cards" aria-label="Services">${services.map((svc) => {
-    const st = s.services[svc];
-    if (st === undefined) return '';
-    const look = lookOf(st.state);
-    return html`<div class="card st-${look.cls}" id="svc-${svc}" data-service="${svc}" data-state="${st.state}">
-      <div class="card-head"><span class="svc">${svc}</span><span class="state"><span aria-hidden="true">${look.symbol}</span> ${st.state}</span></div>
-      <div class="card-sub">${look.words}${st.escalation ? ` — ${st.escalation}` : st.hold ? ` — held: ${st.hold}` : ''} · since ${when(st.since, data.now)}</div>
-      ${sparkline(data.latencies(s.metadata.name, svc), { label: `${svc} latency`, width: 220, height: 40 })}
-      <div class="card-foot">${st.lastProbe ? html`last probe ${when(st.lastProbe.at, data.now)}: ${st.lastProbe.up === true ? `up, ${formatMs(st.lastProbe.latencyMs ?? 0)}` : st.lastProbe.up === false ? `failed (${st.lastProbe.failureKind ?? 'down'})` : 'unknown'}` : 'not probed yet'}${st.consecutiveFailures > 0 ? ` · ${st.consecutiveFailures} failures in a row` : ''}</div>
-      ${st.certificate ? certificateLine(st.certificate, data.now) : ''}
-    </div>`;
-  })}</section>
-  <h2>Conditions</h2>
-  <table class="conds"><thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th><th scope="col">Since</th></tr></thead>
+  const [hType, hStatus, hReason, hMessage, hSince] = t.conditionHead;
+  return html`<p class="crumb"><a href="${customerHref(undefined)}">${t.fleet}</a>${s.metadata.customer ? html` · <a href="${customerHref(s.metadata.customer)}">${s.metadata.customer}</a>` : ''}</p>
+  <h1 class="server-title">${s.metadata.name} ${readyBadge(s, t)} ${flags(s)}</h1>
+  <p class="muted">${t.revisionLine} ${short(s.observedRevision)} · ${t.statusUpdated} ${when(s.updatedAt, data.now, options)}</p>
+  ${maintenanceLine(s, options)}
+  ${banners(data, options, s)}
+  <section class="cards" aria-label="${t.services}">${services.map((svc) => serviceCard(data, s, svc, options))}</section>
+  <h2>${t.conditions}</h2>
+  <div class="table-wrap"><table class="conds"><thead><tr><th scope="col">${hType}</th><th scope="col">${hStatus}</th><th scope="col">${hReason}</th><th scope="col">${hMessage}</th><th scope="col">${hSince}</th></tr></thead>
   <tbody>${active.map(
-    (c) => html`<tr class="c-${c.status === 'True' ? (c.type === 'Ready' ? 'ok' : 'bad') : c.status === 'False' ? (c.type === 'Ready' ? 'bad' : 'ok') : 'unknown'}"><td>${c.type}</td><td>${c.status}</td><td>${c.reason}</td><td>${c.message}</td><td>${when(c.lastTransitionTime, data.now)}</td></tr>`,
-  )}</tbody></table>
-  <p class="muted">Conditions that are False (no trouble) are not listed.</p>
-  <h2>Open incidents</h2>
-  ${s.incidents.open.length === 0 ? html`<p class="muted">None.</p>` : s.incidents.open.map((i) => incidentView(data, s, i, options, true))}
-  <h2>Recent incidents</h2>
-  ${s.incidents.recent.length === 0 ? html`<p class="muted">None.</p>` : s.incidents.recent.slice(0, 3).map((i) => incidentView(data, s, i, options, false))}`;
+    (c) => html`<tr class="c-${c.status === 'True' ? (c.type === 'Ready' ? 'ok' : 'bad') : c.status === 'False' ? (c.type === 'Ready' ? 'bad' : 'ok') : 'unknown'}"><td>${c.type}</td><td>${c.status}</td><td>${c.reason}</td><td>${c.message}</td><td>${when(c.lastTransitionTime, data.now, options)}</td></tr>`,
+  )}</tbody></table></div>
+  <p class="muted">${t.conditionsNote}</p>
+  <h2>${t.openIncidentsHead}</h2>
+  ${s.incidents.open.length === 0 ? html`<p class="muted">${t.none}</p>` : s.incidents.open.map((i) => incidentView(data, s, i, options, true))}
+  <h2>${t.recentIncidents}</h2>
+  ${s.incidents.recent.length === 0 ? html`<p class="muted">${t.none}</p>` : s.incidents.recent.slice(0, 3).map((i) => incidentView(data, s, i, options, false))}`;
 }
 
 // ---- the document ---------------------------------------------------------------------------
 
-export function topMeta(data: PageData): SafeHtml {
+export function topMeta(data: PageData, options: Pick<ViewOptions, 'lang' | 'timeZone'> = {}): SafeHtml {
+  const t = textOf(options);
   const src = data.source;
-  const sourceText = src === undefined ? '' : src.consecutiveFailures > 0 ? `source failing` : src.synced ? 'source in sync' : 'first sync…';
-  return html`<span>revision <code>${short(data.revision ?? data.desired?.revision)}</code></span>
-    <span>${sourceText}</span>
-    <span>updated <time datetime="${new Date(data.now).toISOString()}">${new Date(data.now).toISOString().slice(11, 19)} UTC</time></span>`;
+  const sourceText = src === undefined ? '' : src.consecutiveFailures > 0 ? t.sourceFailing : src.synced ? t.sourceInSync : t.firstSync;
+  const now = new Date(data.now).toISOString();
+  return html`<span>${t.revision} <code>${short(data.revision ?? data.desired?.revision)}</code></span>
+    ${sourceText ? html`<span>${sourceText}</span>` : ''}
+    <span class="updated">${t.updated} <time datetime="${now}">${zoned(now, options)}</time></span>`;
+}
+
+/** The language switch: the same page in the other language (the choice is kept in a cookie). */
+function langSwitch(options: ViewOptions): SafeHtml {
+  const t = textOf(options);
+  const names: Record<PageLang, string> = { ja: '日本語', en: 'English' };
+  return html`<nav class="lang" aria-label="${t.language}">${PAGE_LANGS.map((l) =>
+    l === (options.lang ?? 'en')
+      ? html`<span class="lang-on" lang="${l}" aria-current="true">${names[l]}</span>`
+      : html`<a href="${options.langHref?.[l] ?? `?lang=${l}`}" lang="${l}" hreflang="${l}">${names[l]}</a>`,
+  )}</nav>`;
 }
 
 export function renderDocument(title: string, data: PageData, body: SafeHtml, options: ViewOptions & { nonce: string }): string {
-  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+  const t = textOf(options);
+  return `<!doctype html>${html`<html lang="${t.htmlLang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>${title}</title><meta name="robots" content="noindex"><link rel="icon" href="data:,">
 <style>${raw(PAGE_CSS)}</style></head>
 <body>
 <header class="top"><a class="brand" href="/"><span class="logo" aria-hidden="true"><svg width="16" height="18" viewBox="0 0 16 18"><path d="M8 1 15 4v5c0 4-3 7-7 8-4-1-7-4-7-8V4z" fill="none" stroke="#fff" stroke-width="1.8" stroke-linejoin="round"/><path d="m4.8 9 2.2 2.2L11.4 6.8" fill="none" stroke="#fff" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/></svg></span> mamori <span class="muted">status</span></a>
-  <div class="meta" id="meta">${topMeta(data)}</div>
-  <span class="live" id="live-state" role="status" aria-live="polite">● live</span></header>
+  <div class="meta" id="meta">${topMeta(data, options)}</div>
+  <span class="live" id="live-state" role="status" aria-live="polite" data-on="${t.live}" data-off="${t.reconnecting}">${t.live}</span>
+  ${langSwitch(options)}</header>
 <main id="live" data-version="${options.version}">${body}</main>
-<footer class="foot">Read-only view of what mamori sees. States are written in words as well as colours.</footer>
+<footer class="foot">${t.footer}</footer>
 <script nonce="${options.nonce}">${raw(CLIENT_SCRIPT)}</script>
 </body></html>`}`;
 }

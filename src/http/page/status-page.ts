@@ -21,6 +21,8 @@ import { badgeText, renderBadge } from './badge.ts';
 import type { PageLiveState } from './live-state.ts';
 import type { PageData, ViewOptions } from './page-data.ts';
 import { renderDocument, renderFleet, renderServer, topMeta } from './render.ts';
+import { LANG_COOKIE, PAGE_LANGS, PAGE_TEXT, pickLang, type PageLang } from './messages.ts';
+import type { UptimeHistory } from '../../report/uptime.ts';
 
 export { TOKEN_COOKIE };
 const MAX_EVENT_STREAMS = 64;
@@ -34,6 +36,39 @@ export interface StatusPageOptions {
   source(): SyncerStatus | undefined;
   logger: Logger;
   now?: () => number;
+  /** The zone of every absolute time on the page (config mail.timeZone); UTC when not given. */
+  timeZone?: string;
+  /** A service's 24 h / 30 d history from the journal (uptime-source.ts); no bars without it. */
+  uptime?(server: string, service: string): UptimeHistory | undefined;
+}
+
+/** The language cookie's value, if it names one of ours (any other cookie is not read). */
+function langCookie(header: string | undefined): string | undefined {
+  if (header === undefined || header.length > 8192) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === LANG_COOKIE) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * This page's address in each language. Only a server or customer the reader may see is kept in
+ * it: a guessed name is never echoed back (nor anything else from the query).
+ */
+function langHrefs(url: URL, data: PageData): Record<PageLang, string> {
+  const keep = new URLSearchParams();
+  const name = url.searchParams.get('name');
+  if (url.pathname === '/server' && name !== null && data.servers.some((s) => s.metadata.name === name)) keep.set('name', name);
+  const customer = url.searchParams.get('customer');
+  if (customer !== null && data.servers.some((s) => s.metadata.customer === customer)) keep.set('customer', customer);
+  const out = {} as Record<PageLang, string>;
+  for (const l of PAGE_LANGS) {
+    const q = new URLSearchParams(keep);
+    q.set('lang', l);
+    out[l] = `${url.pathname}?${q.toString()}`;
+  }
+  return out;
 }
 
 /**
@@ -41,7 +76,7 @@ export interface StatusPageOptions {
  * desired state through `scopeDesired`, latencies and transcripts of their servers only; the
  * source (its URL, its errors) is the operator's.
  */
-export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'live' | 'snapshot' | 'desired' | 'source'>, now: number): PageData {
+export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'live' | 'snapshot' | 'desired' | 'source' | 'uptime'>, now: number): PageData {
   const full = options.snapshot();
   const snap = full !== undefined ? scopeSnapshot(view, full) : undefined;
   const names = new Set((snap?.servers ?? []).map((s) => s.metadata.name));
@@ -57,6 +92,7 @@ export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'l
     ...(source !== undefined ? { source } : {}),
     latencies: (server, service) => (names.has(server) ? options.live.latencies(server, service) : []),
     transcripts: (server, service) => (names.has(server) ? options.live.transcripts(server, service) : []),
+    uptime: (server, service) => (names.has(server) ? options.uptime?.(server, service) : undefined),
   };
 }
 
@@ -81,20 +117,33 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
   let streams = 0;
   const asPage = { page: { refuse } };
 
-  const page = (title: (data: PageData) => string, body: (data: PageData, view: ViewOptions) => ReturnType<typeof renderFleet>) => {
-    return (_req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
+  const page = (title: (data: PageData, lang: PageLang) => string, body: (data: PageData, view: ViewOptions) => ReturnType<typeof renderFleet>) => {
+    return (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
       const data = pageDataFor(ctx.view, options, now());
       const customer = ctx.url.searchParams.get('customer') ?? undefined;
-      const view: ViewOptions = { showTranscripts: true, version: options.live.currentVersion, ...(customer ? { customer } : {}) };
+      const explicit = ctx.url.searchParams.get('lang');
+      const lang = pickLang(explicit, langCookie(req.headers.cookie), req.headers['accept-language']);
+      const view: ViewOptions = {
+        showTranscripts: true,
+        version: options.live.currentVersion,
+        lang,
+        timeZone: options.timeZone ?? 'UTC',
+        langHref: langHrefs(ctx.url, data),
+        ...(customer ? { customer } : {}),
+      };
       const main = body(data, view);
+      // The language varies by these: a cache in between must not give one reader's to another.
+      const vary = { vary: 'Accept-Language, Cookie' };
       if (ctx.url.searchParams.get('fragment') === '1') {
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-        res.end(JSON.stringify({ version: view.version, main: main.value, meta: topMeta(data).value }));
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...vary });
+        res.end(JSON.stringify({ version: view.version, main: main.value, meta: topMeta(data, view).value }));
         return;
       }
       const nonce = randomBytes(16).toString('base64');
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...securityHeaders(nonce) });
-      res.end(renderDocument(title(data), data, main, { ...view, nonce }));
+      // An explicit choice is remembered (not a secret: only the page reads it).
+      const remember = explicit === lang ? { 'set-cookie': `${LANG_COOKIE}=${lang}; SameSite=Strict; Path=/; Max-Age=31536000` } : {};
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...securityHeaders(nonce), ...vary, ...remember });
+      res.end(renderDocument(title(data, lang), data, main, { ...view, nonce }));
     };
   };
 
@@ -102,9 +151,9 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
     'GET',
     '/',
     page(
-      (d) => {
+      (d, lang) => {
         const failing = d.servers.filter((s) => Object.values(s.services).some((x) => x.state !== 'Healthy' && x.state !== 'Recovered' && x.state !== 'Unknown')).length;
-        return failing > 0 ? `(${failing} failing) mamori status` : 'mamori status';
+        return failing > 0 ? PAGE_TEXT[lang].failingTitle(failing) : PAGE_TEXT[lang].statusTitle;
       },
       renderFleet,
     ),
@@ -118,7 +167,7 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
       const name = ctx.url.searchParams.get('name') ?? '';
       return page(
         // Named only when it is one of the reader's servers: a guessed name is not echoed back.
-        (d) => (d.servers.some((s) => s.metadata.name === name) ? `${name} — mamori status` : 'mamori status'),
+        (d, lang) => (d.servers.some((s) => s.metadata.name === name) ? `${name} — ${PAGE_TEXT[lang].statusTitle}` : PAGE_TEXT[lang].statusTitle),
         (d, v) => renderServer(d, name, v),
       )(req, res, ctx);
     },
