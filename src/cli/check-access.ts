@@ -82,6 +82,10 @@ export function registerCheckAccessCommand(program: Command, deps: CheckAccessDe
     .description('Check now that mamori could repair a server: SSH login with the pinned host key, sudo -n, secrets, the BMC.')
     .argument('<server>', "the server's name")
     .option('--json', 'print the report as JSON')
+    .addHelpText('after', `
+Examples:
+  $ mamori check-access acme-web1                            # before a server goes live: could mamori repair it?
+  $ mamori --config /etc/mamori/mamori.yaml check-access acme-web1 --json`)
     .action(async (serverName: string, opts: { json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ manifests?: string; config?: string }>();
       process.exitCode = await runCheckAccess(serverName, { manifests: globals.manifests ?? 'manifests', config: globals.config, json: opts.json === true }, deps);

@@ -11,6 +11,10 @@ export function registerConfirmCommand(program: Command): void {
     .description('Apply a held revision (a rollback or a large removal) that waits for an operator.')
     .argument('<revision>', 'the held revision (its commit SHA, or a unique prefix of at least 7 characters)')
     .option('--json', 'print the daemon answer as JSON')
+    .addHelpText('after', `
+Examples:
+  $ mamori status --json | jq .                              # the held revision is named in the daemon's status
+  $ mamori --config /etc/mamori/mamori.yaml confirm 3f2a9c1`)
     .action(async (revision: string, opts: { json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ config?: string }>();
       try {

@@ -13,6 +13,7 @@ import { registerStatusCommand } from './status.ts';
 import { registerResumeCommand } from './resume.ts';
 import { registerInitCommand } from './init.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerCompletionCommand } from './completion.ts';
 import { buildInfo } from '../package-info.ts';
 
 /** `mamori --version`: the version, and which build it is (for a bug report). */
@@ -47,6 +48,16 @@ export function buildProgram(): Command {
   registerResumeCommand(program);
   registerInitCommand(program);
   registerDoctorCommand(program);
+  registerCompletionCommand(program);
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  $ mamori validate --manifests manifests --config mamori.yaml
+  $ mamori probe acme-web1 --service http
+  $ mamori run --config /etc/mamori/mamori.yaml
+  $ mamori <command> --help                                  # each command's options and examples`,
+  );
   return program;
 }
 

@@ -45,6 +45,7 @@ export function planHasChanges(plan: Plan): boolean {
 }
 
 const HELP = `
+Examples:
 Between two commits (nothing is checked out; REV is anything git rev-parse takes):
   $ mamori plan --git . --from origin/main --to HEAD --format markdown
 Between two folders:

@@ -124,7 +124,7 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
     .option('--outside-target-networks', "probe an address outside the config's targetNetworks (refused without it)")
     .addHelpText(
       'after',
-      "\nA server name is looked up in the --manifests folder (a global option) and probes its subscribed\nservices with their options; --service narrows them. An address outside the config's targetNetworks\n(--config, else the embedded defaults) is refused unless --outside-target-networks is given.\nExit status: 0 all up, 1 any down, 2 usage or refused.",
+      "\nExamples:\n  $ mamori probe 192.0.2.10 --service http --service ssh     # an address, two services\n  $ mamori probe acme-web1                                     # a server's subscribed services, from --manifests\n  $ mamori probe acme-web1 --service https --json --timeout 8000\n\nA server name is looked up in the --manifests folder (a global option) and probes its subscribed\nservices with their options; --service narrows them. An address outside the config's targetNetworks\n(--config, else the embedded defaults) is refused unless --outside-target-networks is given.\nExit status: 0 all up, 1 any down, 2 usage or refused.",
     )
     .action(async (target: string, options: ProbeOptions, command: Command) => {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: 2, code: 'MAMORI_CLI_USAGE' });

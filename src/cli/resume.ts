@@ -17,6 +17,11 @@ export function registerResumeCommand(program: Command): void {
     .argument('<server>', 'the server')
     .argument('[service]', 'one service (ping for the host); all held services without it')
     .option('--json', 'print JSON')
+    .addHelpText('after', `
+Examples:
+  $ mamori resume acme-web1 http                             # one Escalated service: repairs may start again
+  $ mamori resume acme-db1                                   # every held service of the server
+  $ mamori --config /etc/mamori/mamori.yaml resume acme-db1 ping --json`)
     .action(async (server: string, service: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<CliGlobals>();
       try {

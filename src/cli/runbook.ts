@@ -120,6 +120,10 @@ export function registerRunbookCommand(program: Command, deps: RunbookCommandDep
     .argument('<server>', "the server's name")
     .argument('<service>', `the service: ${SERVICE_NAMES.join(', ')}`)
     .option('--json', 'print the rendered runbook as JSON (the executor contract)')
+    .addHelpText('after', `
+Examples:
+  $ mamori runbook show acme-web1 http                       # the steps, commands and deadlines, rendered
+  $ mamori --manifests /srv/m runbook show acme-db1 ping --json`)
     .action(async (serverName: string, service: string, opts: { json?: boolean }, cmd: Command) => {
       process.exitCode = await runRunbookShow(serverName, service, { ...runbookGlobals(cmd), json: opts.json === true }, deps);
     });

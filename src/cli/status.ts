@@ -35,7 +35,13 @@ export function registerStatusCommand(program: Command): void {
     .description('Show the status files: per server Ready, failing services, open incidents and why.')
     .argument('[server]', 'one server: its whole status file')
     .option('--json', 'print JSON')
-    .addHelpText('after', `\nExit status: 0 when every server shown is Ready, 1 otherwise (or when SERVER has no status file).`)
+    .addHelpText('after', `
+Examples:
+  $ mamori status                                            # one line per server
+  $ mamori status acme-web1                                  # its whole status file
+  $ mamori --config /etc/mamori/mamori.yaml status --json
+
+Exit status: 0 when every server shown is Ready, 1 otherwise (or when SERVER has no status file).`)
     .action(async (server: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ config?: string }>();
       try {
