@@ -41,6 +41,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Real MTAs for the lab hosts that run them (postfix on EL 6 and later). Debian's MTA packages
+# conflict with each other (Conflicts: mail-transport-agent) and exim4 stays installed, so each
+# is fetched with apt-get download and unpacked with dpkg-deb -x into a tree of its own, which
+# only the lab hosts lay over their folders (test/lab/mta.ts). Its libraries are installed above.
+MTA_ROOT=${MAMORI_LAB_MTA_ROOT:-/var/lib/mamori-lab/mta}
+for mta in postfix; do
+  [ -x "$MTA_ROOT/$mta/usr/sbin/$mta" ] && continue
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "mamori: unpacking Debian's $mta into $MTA_ROOT needs root" >&2
+    exit 1
+  fi
+  echo "mamori: fetching Debian's $mta into $MTA_ROOT/$mta (not installed: it conflicts with exim4)" >&2
+  work=$(mktemp -d)
+  (cd "$work" && apt-get download -qq "$mta" 2>/dev/null) || { apt-get update -qq && (cd "$work" && apt-get download -qq "$mta"); }
+  mkdir -p "$MTA_ROOT"
+  rm -rf "$MTA_ROOT/$mta.new"
+  dpkg-deb -x "$work/${mta}"_*.deb "$MTA_ROOT/$mta.new"
+  rm -rf "$MTA_ROOT/$mta" "$work"
+  mv "$MTA_ROOT/$mta.new" "$MTA_ROOT/$mta"
+done
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi

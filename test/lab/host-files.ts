@@ -5,7 +5,8 @@ import { MANAGEMENT_UID, MANAGEMENT_USER } from './names.ts';
 import { runOk } from './run.ts';
 import { writeFreebsdHost } from './freebsd-host.ts';
 import { writeSystemdHost } from './systemd-host.ts';
-import { initOf, type LabMailTls, type LabVariant } from './types.ts';
+import { POSTFIX_GROUP, POSTFIX_PASSWD, POSTFIX_SHADOW, makePostfixQueue, postfixTree, writePostfixConf } from './mta.ts';
+import { initOf, releaseOf, servicesOf, type LabMailTls, type LabVariant } from './types.ts';
 
 /** What a host's folder is made from. */
 export interface HostPlan {
@@ -211,6 +212,18 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
   // '*' is no password but not a locked account: sshd (UsePAM no) refuses '!' even for keys.
   await write(join(etc, 'shadow'), `${nl(shadow)}${u}:*:20000:0:99999:7:::\n`, 0o640);
   await write(join(etc, 'group'), `${nl(group)}${u}:x:${uid}:\n`);
+  // EL 6 and later: a real postfix (Debian's, unpacked: mta.ts), laid over /usr/lib and /usr/sbin
+  // inside the host at boot; its user, configuration and queue are the host's.
+  const postfix = variant === 'el6' ? postfixTree() : undefined;
+  if (postfix !== undefined) {
+    await write(join(etc, 'passwd'), `${nl(passwd)}${u}:x:${uid}:${uid}:mamori management:/home/${u}:/bin/bash\n${POSTFIX_PASSWD}`);
+    await write(join(etc, 'shadow'), `${nl(shadow)}${u}:*:20000:0:99999:7:::\n${POSTFIX_SHADOW}`, 0o640);
+    await write(join(etc, 'group'), `${nl(group)}${u}:x:${uid}:\n${POSTFIX_GROUP}`);
+    await mkdir(join(etc, 'postfix'), { recursive: true });
+    await runOk('cp', ['-a', `${postfix}/etc/postfix/.`, join(etc, 'postfix')], { signal });
+    await writePostfixConf(join(etc, 'postfix'), name);
+    await makePostfixQueue(join(dir, 'spool'));
+  }
   await write(join(etc, 'sudoers.d', u), `${u} ALL=(ALL) NOPASSWD: ALL\n`, 0o440);
   await write(join(etc, 'hostname'), `${name}\n`);
   const hosts = plan.fleet.map((h) => `${h.address} ${h.name}.lab.test ${h.name}`).join('\n');
@@ -220,7 +233,7 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
   );
   // No nameserver: lookups fail at once on the host's own loopback instead of hanging.
   await write(join(etc, 'resolv.conf'), 'options timeout:1 attempts:1\n');
-  await write(join(etc, 'redhat-release'), 'CentOS release 5.11 (Final)\n');
+  await write(join(etc, 'redhat-release'), `${releaseOf(variant)}\n`);
   // telnet from xinetd, as on CentOS 4-6. The lab's xinetd is inetutils-inetd under that
   // name, so its configuration is in inetd.conf syntax, not xinetd's.
   await write(
@@ -297,7 +310,10 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
     ),
     vsftpd: initScript(labDir, 'vsftpd', '/var/run/vsftpd.pid', '21', '/usr/sbin/vsftpd /etc/vsftpd.conf'),
     dovecot: initScript(labDir, 'dovecot', '/var/run/dovecot.pid', '110 143', '/usr/sbin/dovecot -F -c /etc/dovecot.conf'),
-    sendmail: initScript(labDir, 'sendmail', '/var/run/sendmail.pid', '25', '/usr/sbin/sendmail -bdf -q30m -oP /run/exim4.pid'),
+    ...(postfix
+      // EL 6's MTA: postfix's master in the foreground (-d), as init's other daemons.
+      ? { postfix: initScript(labDir, 'postfix', '/var/run/postfix.pid', '25', '/usr/lib/postfix/sbin/master -d') }
+      : { sendmail: initScript(labDir, 'sendmail', '/var/run/sendmail.pid', '25', '/usr/sbin/sendmail -bdf -q30m -oP /run/exim4.pid') }),
     xinetd: initScript(labDir, 'xinetd', '/var/run/xinetd.pid', '23', `${labDir}/sbin/xinetd -d -p/run/xinetd.d.pid /etc/xinetd.conf`),
     inetd: initScript(labDir, 'inetd', '/var/run/inetd.pid', '7', `${labDir}/sbin/inetd -d -p/run/inetd.d.pid /etc/inetd.conf`),
   };
@@ -308,7 +324,9 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
 
   await write(
     join(dir, 'host.env'),
-    `LAB_DIR=${labDir}\nLAB_HOST=${name}\nLAB_NETNS=${plan.netns}\nLAB_VARIANT=${variant}\nLAB_GATEWAY=${plan.gateway}\n${process.env.MAMORI_LAB_ETC === 'copy' ? 'LAB_ETC=copy\n' : ''}`,
+    `LAB_DIR=${labDir}\nLAB_HOST=${name}\nLAB_NETNS=${plan.netns}\nLAB_VARIANT=${variant}\nLAB_GATEWAY=${plan.gateway}\n${process.env.MAMORI_LAB_ETC === 'copy' ? 'LAB_ETC=copy\n' : ''}` +
+      `LAB_SERVICES="${servicesOf(variant).join(' ')}"\n` +
+      (postfix !== undefined ? `LAB_LAYERS="/usr/lib=${postfix}/usr/lib /usr/sbin=${postfix}/usr/sbin"\n` : ''),
   );
 
   const pub = (await readFile(`${keyFile}.pub`, 'utf8')).trim();

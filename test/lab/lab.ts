@@ -35,6 +35,7 @@ const SERVICE_LOGS: Record<LabService, string[]> = {
   vsftpd: ['log/vsftpd.out', 'log/vsftpd.log'],
   dovecot: ['log/dovecot.out', 'log/dovecot.log'],
   sendmail: ['log/sendmail.out', 'log/exim4/mainlog', 'log/exim4/paniclog'],
+  postfix: ['log/postfix.out', 'log/maillog'],
   xinetd: ['log/xinetd.out'],
   inetd: ['log/inetd.out'],
   telnet: [],
@@ -42,12 +43,13 @@ const SERVICE_LOGS: Record<LabService, string[]> = {
 
 /** On a systemd host: the unit of each service, and its logs on the host's disk. */
 const SYSTEMD_UNIT: Partial<Record<LabService, string>> = {
-  sshd: 'sshd.service', httpd: 'httpd.service', vsftpd: 'vsftpd.service', dovecot: 'dovecot.service', telnet: 'telnet.socket',
+  sshd: 'sshd.service', httpd: 'httpd.service', vsftpd: 'vsftpd.service', dovecot: 'dovecot.service', postfix: 'postfix.service', telnet: 'telnet.socket',
 };
 const SYSTEMD_LOGS: Partial<Record<LabService, string[]>> = {
   httpd: ['root/var/log/httpd/error_log'],
   vsftpd: ['root/var/log/vsftpd.log'],
   dovecot: ['root/var/log/dovecot.log'],
+  postfix: ['root/var/log/maillog'],
 };
 
 /** On a FreeBSD-like host: where each daemon writes (rc.d scripts leave daemons their own logs). */

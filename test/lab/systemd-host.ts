@@ -2,7 +2,7 @@
  * A lab host with a real systemd (EL 7, 8, 9 variants): its disk is an overlay of the
  * machine's root (nspawn.ts), booted by power.sh with systemd-nspawn inside the host's network
  * namespace. Units are named as on EL: httpd (a real Apache with mod_ssl, Debian's apache2
- * under the name httpd), sshd, vsftpd, dovecot, postfix when the lab has it, and telnet.socket
+ * under the name httpd), sshd, vsftpd, dovecot, postfix (Debian's, unpacked: mta.ts), and telnet.socket
  * (socket-activated telnetd). On el7 the SSL key is encrypted: `systemctl restart httpd` asks
  * its pass phrase through systemd's password agent, as EL's httpd-ssl-pass-dialog does.
  */
@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import type { HostKeys, HostPlan } from './host-files.ts';
 import { MANAGEMENT_UID, MANAGEMENT_USER } from './names.ts';
 import { nspawnArgv, prepareNspawnRoot, type NspawnOptions } from './nspawn.ts';
+import { POSTFIX_GROUP, POSTFIX_PASSWD, POSTFIX_SHADOW, makePostfixQueue, postfixTree, writePostfixConf } from './mta.ts';
 import { runOk } from './run.ts';
 import { hasSslPassphrase, releaseOf, type LabVariant } from './types.ts';
 
 const APACHE_MODULES = '/usr/lib/apache2/modules';
 
 /** The units a systemd host serves, as EL names them. */
-export const SYSTEMD_UNITS = ['sshd.service', 'httpd.service', 'vsftpd.service', 'dovecot.service', 'telnet.socket'] as const;
+export const SYSTEMD_UNITS = ['sshd.service', 'httpd.service', 'vsftpd.service', 'dovecot.service', 'postfix.service', 'telnet.socket'] as const;
 
 /** Debian's units of the same daemons, and what would wake up uninvited: masked inside. */
 const MASKED = [
@@ -117,6 +118,20 @@ After=local-fs.target network-online.target
 Type=simple
 ExecStart=/usr/sbin/dovecot -F -c /etc/dovecot/dovecot.conf
 ExecReload=/usr/bin/doveadm -c /etc/dovecot/dovecot.conf reload
+[Install]
+WantedBy=multi-user.target
+`,
+  // EL 7's unit (less its alias and chroot helpers, which the lab's postfix does not use).
+  'postfix.service': `[Unit]
+Description=Postfix Mail Transport Agent
+After=syslog.target network.target
+Conflicts=sendmail.service exim.service
+[Service]
+Type=forking
+PIDFile=/var/spool/postfix/pid/master.pid
+ExecStart=/usr/sbin/postfix start
+ExecReload=/usr/sbin/postfix reload
+ExecStop=/usr/sbin/postfix stop
 [Install]
 WantedBy=multi-user.target
 `,
@@ -232,6 +247,20 @@ export async function writeSystemdHost(plan: HostPlan, sshdLines: readonly strin
     await put(root, '/etc/shadow', `${nl(shadow)}${u}:*:20000:0:99999:7:::\n`, 0o640);
     await put(root, '/etc/group', `${nl(group)}${u}:x:${uid}:\n`);
   }
+  // postfix (a real one, unpacked from Debian's package: mta.ts) at its own paths on this disk.
+  const [passwd2, shadow2, group2] = await Promise.all(['passwd', 'shadow', 'group'].map((f) => readFile(join(root, 'etc', f), 'utf8')));
+  if (!passwd2?.includes('\npostfix:')) {
+    await put(root, '/etc/passwd', `${nl(passwd2)}${POSTFIX_PASSWD}`);
+    await put(root, '/etc/shadow', `${nl(shadow2)}${POSTFIX_SHADOW}`, 0o640);
+    await put(root, '/etc/group', `${nl(group2)}${POSTFIX_GROUP}`);
+  }
+  const tree = postfixTree();
+  await runOk('cp', ['-a', '--remove-destination', `${tree}/usr/sbin/.`, join(root, 'usr/sbin')], { signal });
+  await runOk('cp', ['-a', `${tree}/usr/lib/postfix`, join(root, 'usr/lib/')], { signal });
+  await mkdir(join(root, 'etc/postfix'), { recursive: true });
+  await runOk('cp', ['-a', `${tree}/etc/postfix/.`, join(root, 'etc/postfix')], { signal });
+  await writePostfixConf(join(root, 'etc/postfix'), name);
+  await makePostfixQueue(join(root, 'var/spool'));
   await put(root, `/etc/sudoers.d/${u}`, `${u} ALL=(ALL) NOPASSWD: ALL\n`, 0o440);
   const hosts = plan.fleet.map((h) => `${h.address} ${h.name}.lab.test ${h.name}`).join('\n');
   await put(root, '/etc/hosts', `127.0.0.1 localhost\n${plan.address} ${name}.lab.test ${name}\n${plan.gateway} mamori gateway\n${hosts}\n`);

@@ -7,13 +7,14 @@
  * service ports, but not on 22 and not ICMP. el7, el8, el9: a real systemd as PID 1
  * (systemd-nspawn) with EL's unit names and a real Apache; el7's SSL key is encrypted and
  * `systemctl restart httpd` asks its pass phrase through systemd's password agent.
- * freebsd6, freebsd7, freebsd13: FreeBSD's conventions emulated in a Linux namespace (rc.d
+ * el6: a CentOS 6 SysV host whose MTA is a real postfix (EL 6 made it the default), as the
+ * systemd hosts'. freebsd6, freebsd7, freebsd13: FreeBSD's conventions emulated in a Linux namespace (rc.d
  * scripts, rc.conf, inetd, service(8) on 13, `uname -s` FreeBSD; freebsd-host.ts): 6.4 and 7.4
  * run their mail from inetd, 13.2 runs sendmail and dovecot as daemons.
  */
-export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall' | 'el7' | 'el8' | 'el9' | 'freebsd6' | 'freebsd7' | 'freebsd13';
+export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall' | 'el6' | 'el7' | 'el8' | 'el9' | 'freebsd6' | 'freebsd7' | 'freebsd13';
 
-export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall', 'el7', 'el8', 'el9', 'freebsd6', 'freebsd7', 'freebsd13'];
+export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall', 'el6', 'el7', 'el8', 'el9', 'freebsd6', 'freebsd7', 'freebsd13'];
 
 /** sysv: EL's /etc/init.d; systemd: a real systemd; rc: FreeBSD's /etc/rc.d and rc.conf. */
 export type InitSystem = 'sysv' | 'systemd' | 'rc';
@@ -49,6 +50,8 @@ export function releaseOf(variant: LabVariant): string {
   const bsd = freebsdRelease(variant);
   if (bsd !== undefined) return `FreeBSD ${bsd}`;
   switch (variant) {
+    case 'el6':
+      return 'CentOS release 6.10 (Final)';
     case 'el7':
       return 'CentOS Linux release 7.9.2009 (Core)';
     case 'el8':
@@ -72,16 +75,17 @@ export function hasSslPassphrase(variant: LabVariant): boolean {
  * inetd` has a process to reload, and serves nothing mamori probes. On systemd hosts telnet is
  * telnet.socket (socket-activated, as on EL 7+).
  */
-export type LabService = 'sshd' | 'httpd' | 'vsftpd' | 'dovecot' | 'sendmail' | 'xinetd' | 'inetd' | 'telnet';
+export type LabService = 'sshd' | 'httpd' | 'vsftpd' | 'dovecot' | 'sendmail' | 'postfix' | 'xinetd' | 'inetd' | 'telnet';
 
-export const LAB_SERVICES: readonly LabService[] = ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'inetd', 'telnet'];
+export const LAB_SERVICES: readonly LabService[] = ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'postfix', 'xinetd', 'inetd', 'telnet'];
 
 /** What a host of each kind runs (what waitReady waits for by default). */
 export function servicesOf(variant: LabVariant): readonly LabService[] {
   if (variant === 'freebsd13') return ['sshd', 'httpd', 'inetd', 'sendmail', 'dovecot'];
   if (isFreebsd(variant)) return ['sshd', 'httpd', 'inetd'];
+  if (variant === 'el6') return ['sshd', 'httpd', 'vsftpd', 'dovecot', 'postfix', 'xinetd', 'inetd'];
   return initOf(variant) === 'systemd'
-    ? ['sshd', 'httpd', 'vsftpd', 'dovecot', 'telnet']
+    ? ['sshd', 'httpd', 'vsftpd', 'dovecot', 'postfix', 'telnet']
     : ['sshd', 'httpd', 'vsftpd', 'dovecot', 'sendmail', 'xinetd', 'inetd'];
 }
 
@@ -101,6 +105,7 @@ export const SERVICE_PORTS: Readonly<Record<LabService, readonly number[]>> = {
   vsftpd: [21],
   dovecot: [110, 143],
   sendmail: [25],
+  postfix: [25],
   xinetd: [23],
   // echo on the host's own loopback only: a sign of life for readiness, unreachable from outside.
   inetd: [7],

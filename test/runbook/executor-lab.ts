@@ -38,7 +38,9 @@ export interface LabServerOptions {
 function osOf(host: LabHost, o: LabServerOptions): { family: string; version: string } {
   const bsd = /^FreeBSD (\d+\.\d+)/.exec(host.os)?.[1];
   if (bsd !== undefined) return { family: o.family ?? 'freebsd', version: o.version ?? bsd };
-  return { family: o.family ?? 'centos', version: o.version ?? (host.init === 'systemd' ? (/release (\d+(?:\.\d+)?)/.exec(host.os)?.[1] ?? '5.4') : '5.4') };
+  // The seed's CentOS 5 hosts say "5.4" (the seed's version); the others their release.
+  const seed = host.os === 'CentOS release 5.11 (Final)';
+  return { family: o.family ?? 'centos', version: o.version ?? (seed ? '5.4' : (/release (\d+(?:\.\d+)?)/.exec(host.os)?.[1] ?? '5.4')) };
 }
 
 export function labServer(lab: Lab, host: LabHost, o: LabServerOptions = {}): ServerDocument {

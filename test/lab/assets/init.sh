@@ -25,6 +25,14 @@ else
   mount --bind "$H/etc-copy" /etc || exit 1
   echo "lab init: /etc is a copy in memory"
 fi
+# Trees laid over the machine's folders, read-only, in this host only (an MTA Debian cannot
+# install beside exim: test/lab/mta.ts): LAB_LAYERS="TARGET=SOURCE ...".
+for l in ${LAB_LAYERS:-}; do
+  mount -t overlay overlay -o "lowerdir=${l#*=}:${l%%=*}" "${l%%=*}" || {
+    echo "lab init: cannot lay ${l#*=} over ${l%%=*} (overlayfs)"
+    exit 1
+  }
+done
 # /run is emptied at boot, as on a real server.
 find "$H/run" -mindepth 1 -delete
 mount --bind "$H/run" /run
@@ -81,10 +89,12 @@ if [ "${LAB_INIT:-sysv}" = rc ]; then
   done
 fi
 
-SERVICES="sshd httpd vsftpd dovecot sendmail xinetd inetd"
+# The host's services, in boot order (host.env; the seed's CentOS 5 set by default).
+SERVICES=${LAB_SERVICES:-"sshd httpd vsftpd dovecot sendmail xinetd inetd"}
 stop_all() {
-  local s
-  for s in inetd xinetd sendmail dovecot vsftpd httpd sshd; do /etc/init.d/$s stop; done
+  local s order=
+  for s in $SERVICES; do order="$s $order"; done
+  for s in $order; do /etc/init.d/$s stop; done
   exit 0
 }
 trap stop_all TERM INT
