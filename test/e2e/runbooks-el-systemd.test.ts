@@ -21,6 +21,10 @@ let fleet: E2eFleet;
 beforeAll(async () => {
   fleet = await startE2eFleet({
     labId: 112,
+    // The three hosts share the lab's /24: a fault on two of them plus one probe of the third
+    // slowed past its timeout (a loaded CI machine) is three of three failing, which the
+    // mass-failure check pauses remediation for. This proves runbooks, not that pause.
+    massFailure: { minServers: 4 },
     hosts: [
       { name: C7, variant: 'el7', manifest: { services: [...SERVICES], locale: 'en' } },
       { name: C8, variant: 'el8', manifest: { services: [...SERVICES], locale: 'en' } },
