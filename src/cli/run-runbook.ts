@@ -53,11 +53,12 @@ export async function runRunbookRun(
   const { stdout, stderr } = started;
   const { server, rendered, config } = started.found;
   // Loaded here, not at the top: `mamori --help` should not pay for ssh2 and pino.
-  const [{ createLogger }, { targetCheck }, { createProberRegistry }, { createExecutor, resolveServerSecrets }, { formatRenderedRunbook }, { resolveSecret }] = await Promise.all([
+  const [{ createLogger }, { targetCheck }, { createProberRegistry }, { createExecutor }, { resolveServerSecrets, sshEndpointText }, { formatRenderedRunbook }, { resolveSecret }] = await Promise.all([
     import('../log.ts'),
     import('../manifest/target-networks.ts'),
     import('../probe/registry.ts'),
     import('../runbook/executor.ts'),
+    import('../runbook/ssh-access.ts'),
     import('../runbook/format.ts'),
     import('../secrets/resolve-secret.ts'),
   ]);
@@ -67,7 +68,7 @@ export async function runRunbookRun(
     const access = server.spec.access;
     const lines = [
       ...formatRenderedRunbook(rendered),
-      `dry run: nothing connects. Would log in as ${access.user}@${server.spec.address}:${access.port ?? 22} only if its host key is ${access.hostKey}${access.legacyAlgorithms ? ' (legacy algorithms allowed)' : ''}`,
+      `dry run: nothing connects. Would log in as ${sshEndpointText(server)} only if its host key is ${access.hostKey}${access.legacyAlgorithms ? ' (legacy algorithms allowed)' : ''}`,
       ...(server.spec.console ? [`console/power profile ${server.spec.console.profile}`] : ['no console/power profile']),
       ...(secrets.missing.size === 0 ? ['every secret resolves'] : [...secrets.missing].map(([field, why]) => `secret missing: ${field}: ${why}`)),
     ];

@@ -9,7 +9,6 @@
  */
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import { isMamoriError } from '../errors.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ExecutionRequest, Executor, StepRecord, Transcript, Verdict } from './execution.ts';
 import type { TargetCheck } from '../manifest/target-networks.ts';
@@ -19,13 +18,11 @@ import type { ConsoleChannel, ConsoleProfiles } from './drivers/types.ts';
 import { OS_LOOK_SCRIPT, SUDO_PROMPT, killTreeScript, localConnectScript, plainCommand, processLookScript, wrapCommand, type SudoMode } from './remote-command.ts';
 import { osMismatch, parseOsLook } from './os-check.ts';
 import { scrubText } from './scrub.ts';
-import { SshSession, sshFailureOf, type ExecResult, type PromptAnswer } from './ssh-session.ts';
+import { logIn, loginVerdict, noSecrets, resolveServerSecrets, sshEndpointText, type SecretResolver, type ServerSecrets } from './ssh-access.ts';
+import type { ExecResult, PromptAnswer, SshSession } from './ssh-session.ts';
 
 /** Services whose server waits for the client (HTTP) or for a TLS ClientHello: no greeting to wait for locally. */
 const SPEAKS_SECOND: ReadonlySet<string> = new Set(['http', 'https', 'smtps', 'pop3s', 'imaps']);
-
-/** Resolves a secretRef to its value; throws (MAMORI_SECRET_MISSING) when it does not resolve. */
-export type SecretResolver = (ref: string) => Promise<string>;
 
 export interface ExecutorOptions {
   resolveSecret: SecretResolver;
@@ -44,57 +41,6 @@ export interface ExecutorOptions {
   ipmitool?: string;
   /** The operator's target networks: every SSH session and console/power call is checked against them. */
   targets: TargetCheck;
-}
-
-/** The secrets of one server, resolved once per execution; `missing` names refs that did not resolve. */
-export interface ServerSecrets {
-  login?: string;
-  sudoPassword?: string;
-  console?: string;
-  named: Map<string, string>;
-  missing: Map<string, string>;
-  /** Every value, for scrubbing. */
-  all: string[];
-}
-
-export async function resolveServerSecrets(server: ServerDocument, resolve: SecretResolver): Promise<ServerSecrets> {
-  const out: ServerSecrets = { named: new Map(), missing: new Map(), all: [] };
-  const take = async (label: string, ref: string | undefined): Promise<string | undefined> => {
-    if (ref === undefined) return undefined;
-    try {
-      const value = await resolve(ref);
-      out.all.push(value);
-      // A key's lines each count: a line of a key must not leak either.
-      if (value.startsWith('-----BEGIN')) for (const line of value.split(/\r?\n/)) if (line.length >= 16) out.all.push(line);
-      return value;
-    } catch (err) {
-      out.missing.set(label, isMamoriError(err) ? err.message : `secret ${ref} does not resolve`);
-      return undefined;
-    }
-  };
-  const spec = server.spec;
-  const login = await take('spec.access.credentials', spec.access.credentials.secretRef);
-  if (login !== undefined) out.login = login;
-  const sudo = await take('spec.access.sudo.password', spec.access.sudo?.password?.secretRef);
-  if (sudo !== undefined) out.sudoPassword = sudo;
-  const consoleRef = spec.console?.credentials?.secretRef;
-  const consoleSecret = await take('spec.console.credentials', consoleRef);
-  if (consoleSecret !== undefined) {
-    out.console = consoleSecret;
-    const colon = consoleSecret.indexOf(':');
-    if (colon > 0) out.all.push(consoleSecret.slice(colon + 1).replace(/\r?\n$/, ''));
-  }
-  for (const [key, ref] of Object.entries(spec.secrets ?? {})) {
-    const value = await take(`spec.secrets.${key}`, ref?.secretRef);
-    if (value !== undefined) out.named.set(key, value.replace(/\r?\n$/, ''));
-    if (value !== undefined && value.endsWith('\n')) out.all.push(value.replace(/\r?\n$/, ''));
-  }
-  return out;
-}
-
-/** A secret beginning like a PEM/OpenSSH key is a key; anything else is a password. */
-export function loginAuth(secret: string): { privateKey: string } | { password: string } {
-  return secret.trimStart().startsWith('-----BEGIN') ? { privateKey: secret } : { password: secret.replace(/\r?\n$/, '') };
 }
 
 export function createExecutor(options: ExecutorOptions): Executor {
@@ -118,7 +64,7 @@ class Execution {
   private acted = false;
   private readonly powerActions: Transcript['powerActions'] = [];
   private session: SshSession | undefined;
-  private secrets: ServerSecrets = { named: new Map(), missing: new Map(), all: [] };
+  private secrets: ServerSecrets = noSecrets();
   private channel: ConsoleChannel | undefined;
   private osConfirmed = false;
   /** false: the console was looked at and the host did not answer. undefined: not looked at, or could not be. */
@@ -297,46 +243,30 @@ class Execution {
   private async ssh(): Promise<SshSession> {
     if (this.session && !this.session.closed) return this.session;
     const started = new Date();
-    const access = this.server.spec.access;
-    if (this.secrets.login === undefined) {
-      this.record({ id: 'login', kind: 'login' }, { outcome: 'skipped', note: 'the login secret does not resolve' }, started);
-      throw new Stop('SecretMissing', `the management credentials of ${this.server.metadata.name} (secret ${access.credentials.secretRef}) do not resolve; nothing was run`);
-    }
-    try {
-      this.session = await SshSession.connect(
-        {
-          host: this.server.spec.address,
-          port: access.port ?? 22,
-          username: access.user,
-          hostKey: access.hostKey,
-          auth: loginAuth(this.secrets.login),
-          legacyAlgorithms: access.legacyAlgorithms === true,
-          readyTimeoutMs: this.options.connectTimeoutMs ?? 15_000,
-          ...(this.options.sourceAddress ? { localAddress: this.options.sourceAddress } : {}),
-          targets: this.options.targets,
-        },
-        this.signal,
-      );
-      this.record({ id: 'login', kind: 'login' }, { outcome: 'ok', note: `${access.user}@${this.server.spec.address}:${access.port ?? 22}, host key ${this.session.observedHostKey}` }, started);
-    } catch (err) {
-      const failure = sshFailureOf(err);
-      const message = (err as Error).message;
-      const last = this.steps[this.steps.length - 1];
-      if (last?.id === 'login' && last.outcome === 'failed' && last.note === message) {
-        // A verify retrying a login while the server boots: one record, however many tries.
-        last.finishedAt = new Date().toISOString();
+    const login = await logIn(this.server, this.secrets, this.options, this.signal);
+    if (login.ok) {
+      this.session = login.session;
+      this.record({ id: 'login', kind: 'login' }, { outcome: 'ok', note: `${sshEndpointText(this.server)}, host key ${this.session.observedHostKey}` }, started);
+    } else {
+      const failure = login.failure;
+      if (failure.kind === 'CredentialsMissing') {
+        this.record({ id: 'login', kind: 'login' }, { outcome: 'skipped', note: 'the login secret does not resolve' }, started);
       } else {
-        this.record({ id: 'login', kind: 'login' }, { outcome: 'failed', note: message }, started);
+        const last = this.steps[this.steps.length - 1];
+        if (last?.id === 'login' && last.outcome === 'failed' && last.note === failure.message) {
+          // A verify retrying a login while the server boots: one record, however many tries.
+          last.finishedAt = new Date().toISOString();
+        } else {
+          this.record({ id: 'login', kind: 'login' }, { outcome: 'failed', note: failure.message }, started);
+        }
       }
-      if (failure === 'HostKeyMismatch') {
-        const observed = isMamoriError(err) ? err.details.observedHostKey : undefined;
-        if (typeof observed === 'string') this.evidence.observedHostKey = observed;
-        this.evidence.pinnedHostKey = access.hostKey;
-        throw new Stop('HostKeyMismatch', message);
+      if (failure.kind === 'HostKeyMismatch') {
+        if (failure.observedHostKey !== undefined) this.evidence.observedHostKey = failure.observedHostKey;
+        this.evidence.pinnedHostKey = this.server.spec.access.hostKey;
       }
-      if (failure === 'AuthenticationFailed') throw new Stop('ManagementAccessDenied', message);
-      this.evidence.sshLogin = false;
-      throw new Stop('StepFailed', `cannot log in over SSH: ${message}`);
+      const judged = loginVerdict(failure);
+      if (judged.verdict === 'StepFailed') this.evidence.sshLogin = false;
+      throw new Stop(judged.verdict, judged.message);
     }
     if (this.request.runbook.origin === 'standard' && !this.osConfirmed) await this.confirmOsOverSsh();
     return this.session;

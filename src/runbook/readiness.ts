@@ -12,10 +12,10 @@ import type { ServerDocument } from '../manifest/types.ts';
 import type { TargetCheck } from '../manifest/target-networks.ts';
 import { consoleChannelFor } from './drivers/registry.ts';
 import type { ConsoleProfiles } from './drivers/types.ts';
-import { loginAuth, resolveServerSecrets, type SecretResolver } from './executor.ts';
+import { logIn, resolveServerSecrets, type SecretResolver, type ServerSecrets } from './ssh-access.ts';
 import { SUDO_PROMPT, plainCommand } from './remote-command.ts';
 import { scrubText } from './scrub.ts';
-import { SshSession, sshFailureOf } from './ssh-session.ts';
+import type { SshSession } from './ssh-session.ts';
 import type { RenderedRunbook } from './types.ts';
 
 export type ReadinessType = 'ManagementAccessDenied' | 'HostKeyChanged' | 'RecoveryNotReady';
@@ -68,61 +68,44 @@ export async function checkReadiness(server: ServerDocument, options: ReadinessO
     }
   }
 
-  if (secrets.login === undefined) {
-    management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'CredentialsMissing', message: `the management credentials (secret ${access.credentials.secretRef}) do not resolve, so no login was tried` };
-  } else {
-    let session: SshSession | undefined;
+  const login = await logIn(server, secrets, { targets: options.targets, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}), ...(options.sourceAddress ? { sourceAddress: options.sourceAddress } : {}) });
+  if (login.ok) {
+    const session = login.session;
     try {
-      session = await SshSession.connect({
-        host: server.spec.address,
-        port: access.port ?? 22,
-        username: access.user,
-        hostKey: access.hostKey,
-        auth: loginAuth(secrets.login),
-        legacyAlgorithms: access.legacyAlgorithms === true,
-        readyTimeoutMs: options.connectTimeoutMs ?? 15_000,
-        ...(options.sourceAddress ? { localAddress: options.sourceAddress } : {}),
-        targets: options.targets,
-      });
       facts.observedHostKey = session.observedHostKey;
       hostKey = { type: 'HostKeyChanged', status: 'False', reason: 'HostKeyMatches', message: `the host key is the pinned ${access.hostKey}` };
-      const mode = access.sudo?.password ? 'password' : 'nopasswd';
-      if (mode === 'password' && secrets.sudoPassword === undefined) {
-        management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'CredentialsMissing', message: 'login works; the sudo password secret does not resolve, so sudo was not tried' };
-      } else {
-        const r = await session.exec(plainCommand('true', mode), {
-          pty: access.sudo?.pty === true,
-          deadlineMs: 15_000,
-          secrets: secrets.all,
-          answers: mode === 'password' && secrets.sudoPassword !== undefined ? [{ prompt: SUDO_PROMPT, value: secrets.sudoPassword }] : [],
-        });
-        if (r.outcome === 'exited' && r.exitCode === 0) {
-          management = { type: 'ManagementAccessDenied', status: 'False', reason: 'LoginAndSudoWork', message: `${access.user} logs in with the pinned host key and sudo runs as root` };
-        } else {
-          const said = r.output.trim().split('\n').pop() ?? '';
-          management = { type: 'ManagementAccessDenied', status: 'True', reason: 'SudoRefused', message: `${access.user} logs in, but sudo ${mode === 'nopasswd' ? '-n ' : ''}true failed (${r.outcome === 'exited' ? `exit ${String(r.exitCode)}` : r.outcome})${said ? `: ${said}` : ''}` };
-        }
-      }
+      management = await sudoWorks(session, server, secrets);
     } catch (err) {
-      const failure = sshFailureOf(err);
-      const message = (err as Error).message;
-      if (isMamoriError(err, 'MAMORI_TARGET_REFUSED')) {
+      // The connection failed under the sudo check (a channel refused, the link dropped).
+      const message = err instanceof Error ? err.message : String(err);
+      management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'Unreachable', message };
+      hostKey = { type: 'HostKeyChanged', status: 'Unknown', reason: 'Unreachable', message };
+    } finally {
+      session.close();
+    }
+  } else {
+    const f = login.failure;
+    const message = f.message;
+    switch (f.kind) {
+      case 'CredentialsMissing':
+        management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'CredentialsMissing', message: `the management credentials (secret ${access.credentials.secretRef}) do not resolve, so no login was tried` };
+        break;
+      case 'TargetRefused':
         management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'TargetRefused', message };
         hostKey = { type: 'HostKeyChanged', status: 'Unknown', reason: 'TargetRefused', message: 'no connection: the address is outside the target networks' };
-      } else if (failure === 'HostKeyMismatch') {
-        const observed = isMamoriError(err) ? err.details.observedHostKey : undefined;
-        if (typeof observed === 'string') facts.observedHostKey = observed;
+        break;
+      case 'HostKeyMismatch':
+        if (f.observedHostKey !== undefined) facts.observedHostKey = f.observedHostKey;
         hostKey = { type: 'HostKeyChanged', status: 'True', reason: 'HostKeyMismatch', message };
         management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'HostKeyMismatch', message: 'no login: the host key is not the pinned one' };
-      } else if (failure === 'AuthenticationFailed') {
+        break;
+      case 'AuthenticationFailed':
         hostKey = { type: 'HostKeyChanged', status: 'False', reason: 'HostKeyMatches', message: `the host key is the pinned ${access.hostKey}` };
         management = { type: 'ManagementAccessDenied', status: 'True', reason: 'LoginRefused', message };
-      } else {
-        management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: failure === 'NoCommonAlgorithm' ? 'NoCommonAlgorithm' : 'Unreachable', message };
+        break;
+      default:
+        management = { type: 'ManagementAccessDenied', status: 'Unknown', reason: f.kind, message };
         hostKey = { type: 'HostKeyChanged', status: 'Unknown', reason: 'Unreachable', message };
-      }
-    } finally {
-      session?.close();
     }
   }
 
@@ -164,4 +147,24 @@ export async function checkReadiness(server: ServerDocument, options: ReadinessO
   const conditions = [management, hostKey, recovery].map((cond) => ({ ...cond, message: scrubText(cond.message, secrets.all) }));
   log.info({ conditions: conditions.map((x) => `${x.type}=${x.status}:${x.reason}`) }, 'readiness checked');
   return { server: name, checkedAt: new Date().toISOString(), conditions, facts };
+}
+
+/** Logged in: does sudo run as root (without a password, or with the declared one)? */
+async function sudoWorks(session: SshSession, server: ServerDocument, secrets: ServerSecrets): Promise<ReadinessCondition> {
+  const access = server.spec.access;
+  const mode = access.sudo?.password ? 'password' : 'nopasswd';
+  if (mode === 'password' && secrets.sudoPassword === undefined) {
+    return { type: 'ManagementAccessDenied', status: 'Unknown', reason: 'CredentialsMissing', message: 'login works; the sudo password secret does not resolve, so sudo was not tried' };
+  }
+  const r = await session.exec(plainCommand('true', mode), {
+    pty: access.sudo?.pty === true,
+    deadlineMs: 15_000,
+    secrets: secrets.all,
+    answers: mode === 'password' && secrets.sudoPassword !== undefined ? [{ prompt: SUDO_PROMPT, value: secrets.sudoPassword }] : [],
+  });
+  if (r.outcome === 'exited' && r.exitCode === 0) {
+    return { type: 'ManagementAccessDenied', status: 'False', reason: 'LoginAndSudoWork', message: `${access.user} logs in with the pinned host key and sudo runs as root` };
+  }
+  const said = r.output.trim().split('\n').pop() ?? '';
+  return { type: 'ManagementAccessDenied', status: 'True', reason: 'SudoRefused', message: `${access.user} logs in, but sudo ${mode === 'nopasswd' ? '-n ' : ''}true failed (${r.outcome === 'exited' ? `exit ${String(r.exitCode)}` : r.outcome})${said ? `: ${said}` : ''}` };
 }
