@@ -172,7 +172,6 @@ export class Daemon {
       policy: this.policy,
       // Per revision: a server on its last-known-good manifest keeps that revision's runbooks.
       runbooks: () => this.currentSet?.runbooks ?? new Map(),
-      wrapExecutor: (executor) => this.page.recordTranscripts(executor),
       onEvent: (e) => this.onControllerEvent(e),
     });
     this.journal = journal;
@@ -234,6 +233,7 @@ export class Daemon {
     registerStatusPage(this.http, {
       live: this.page,
       snapshot: () => this.controller?.status(),
+      transcripts: (server, service) => this.controller?.transcripts.recent(server, service) ?? [],
       desired: () => this.desired?.status(),
       source: () => this.syncer?.status(),
       logger,
@@ -324,6 +324,7 @@ export class Daemon {
     const names = new Set(servers.map((s) => s.name));
     this.coverage?.desired(revision, servers.map((s) => monitoredServerOf(s.document.doc)));
     this.page.retain(names);
+    this.controller?.transcripts.retain(names);
     for (const name of this.desiredNames) if (!names.has(name)) this.metrics.serverRemoved(name);
     this.desiredNames = names;
   }

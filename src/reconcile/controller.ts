@@ -27,6 +27,7 @@ import { certificateFindings, certificateNotifications, certificateSignature, DE
 import { buildIncidentNotification, buildMassFailureNotification } from './notifications.ts';
 import { passBackoffMs, PassFailures } from './pass-retry.ts';
 import { probeTargetOf } from './probe-target.ts';
+import { TranscriptLog } from './transcripts.ts';
 import { formatTarget } from '../probe/result.ts';
 import { DEFAULT_PORTS, type TcpServiceName } from '../probe/types.ts';
 import { replayJournal } from './replay.ts';
@@ -187,7 +188,8 @@ export class Controller {
   private readonly fleet = new FleetState();
   private readonly servers = this.fleet.servers;
   private readonly running = new Map<string, RunningRemediation>();
-  private readonly transcripts = new Map<string, Transcript>();
+  /** The runbook transcripts, kept once: the status page reads them here (transcripts.ts). */
+  readonly transcripts = new TranscriptLog();
   private readonly startedKeys = new Set<string>();
   private readonly interruptedKeys = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();

@@ -17,7 +17,6 @@ import { Outbox } from '../notify/outbox.ts';
 import { mailIdentityOf, smtpOptionsOf } from '../notify/smtp-relay.ts';
 import { TeeNotifier } from '../notify/webhook-outbox.ts';
 import { createProberRegistry } from '../probe/registry.ts';
-import type { Executor } from '../runbook/execution.ts';
 import { createExecutor } from '../runbook/executor.ts';
 import { effectiveRunbook } from '../runbook/effective.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
@@ -40,8 +39,6 @@ export interface ReconcilerWiringOptions {
   runbooks: () => RunbookMap;
   /** The numbers decide uses; policyOf(config) without it. The daemon passes its own, which a reload updates in place. */
   policy?: Policy;
-  /** Wraps the runbook executor (the daemon records transcripts for its status page). */
-  wrapExecutor?: (executor: Executor) => Executor;
   onEvent?: (e: ControllerEvent) => void;
   /** The webhook outbox: every notification is offered to it too (it keeps the kinds that are webhook events). */
   webhooks?: Notifier;
@@ -140,7 +137,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
     const controller = new Controller({
       policy,
       probe: (doc, service, signal) => registry.probe(probeTargetOf(doc, service, policy.timeoutMs, config.sourceAddress), signal),
-      executor: options.wrapExecutor ? options.wrapExecutor(executor) : executor,
+      executor,
       renderRunbook: (doc, target) => renderFrom(options.runbooks(), doc, target),
       notifier,
       store,

@@ -104,7 +104,7 @@ export async function start(options: { tokens?: TokenGrant[]; webhookSecret?: st
   });
   servers.push(server);
   const live = new PageLiveState();
-  registerStatusPage(server, { live, snapshot: () => FLEET, desired: () => undefined, source: () => undefined, logger: silentLogger() });
+  registerStatusPage(server, { live, snapshot: () => FLEET, transcripts: () => [], desired: () => undefined, source: () => undefined, logger: silentLogger() });
   const stateDir = mkdtempSync(join(tmpdir(), 'mamori-http-state-'));
   dirs.push(stateDir);
   registerReportRoute(server, { stateDir, servers: () => FLEET.servers.map((s) => ({ name: s.metadata.name, customer: s.metadata.customer as string, services: ['http'] })) });

@@ -20,6 +20,7 @@ import { pickLang } from '../../src/http/page/messages.ts';
 import { registerStatusPage } from '../../src/http/page/status-page.ts';
 import { UptimeSource } from '../../src/http/page/uptime-source.ts';
 import { HttpServer, type DaemonApi } from '../../src/http/server.ts';
+import { TranscriptLog } from '../../src/reconcile/transcripts.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { Transcript } from '../../src/runbook/execution.ts';
 import { appendAll, openJournal, type JournalEntry } from '../../src/status/journal.ts';
@@ -109,7 +110,8 @@ beforeAll(async () => {
   await uptime.refresh();
 
   live = new PageLiveState();
-  live.addTranscript(transcript);
+  const transcripts = new TranscriptLog();
+  transcripts.set('web1-http-1', transcript);
   for (let i = 0; i < 30; i++) for (const n of names) live.onEvent({ type: 'probe', server: n, result: { service: 'http', target: '10.0.0.1', up: i % 9 !== 4, latencyMs: 5 + ((i * 7) % 20), startedAt: new Date(NOW - (30 - i) * 1000).toISOString() }, unknown: false });
   const api = { ready: () => ({ ready: true, checks: {} }), status: () => ({}) } as unknown as DaemonApi;
   http = new HttpServer({
@@ -124,6 +126,7 @@ beforeAll(async () => {
   });
   registerStatusPage(http, {
     live,
+    transcripts: (s, svc) => transcripts.recent(s, svc),
     snapshot: () => ({ revision: 'abcdef1234567890', servers: [server('web1', 'acme', ['http', 'https']), server('web2', 'globex'), server('web3', 'acme'), server('mail1', 'acme', ['pop3']), server('db1', 'acme'), server('ns1', 'acme')], massFailure: [] }),
     desired: () => undefined,
     source: () => undefined,

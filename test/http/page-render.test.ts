@@ -12,6 +12,7 @@ import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenTable } from '../../src/http/auth.ts';
 import { PageLiveState, POINTS } from '../../src/http/page/live-state.ts';
+import { TranscriptLog } from '../../src/reconcile/transcripts.ts';
 import { renderServer } from '../../src/http/page/render.ts';
 import { registerStatusPage } from '../../src/http/page/status-page.ts';
 import { MamoriMetrics } from '../../src/http/metrics.ts';
@@ -85,7 +86,8 @@ afterEach(async () => {
 
 async function start(options: { token?: string; customerToken?: string; mass?: boolean } = {}): Promise<{ base: string; live: PageLiveState }> {
   const live = new PageLiveState();
-  live.addTranscript(transcript);
+  const transcripts = new TranscriptLog();
+  transcripts.set('web1-http-1', transcript);
   for (let i = 0; i < 10; i++) live.onEvent({ type: 'probe', server: 'web1', result: { service: 'ping', target: '10.0.0.1', up: i !== 5, latencyMs: 1 + i, startedAt: new Date(NOW - (10 - i) * 1000).toISOString() }, unknown: false });
   const api = { ready: () => ({ ready: true, checks: {} }), status: () => ({}) } as unknown as DaemonApi;
   const http = new HttpServer({ listen: '127.0.0.1:0', api, metrics: new MamoriMetrics({ defaultMetrics: false }), logger: silentLogger(),
@@ -96,6 +98,7 @@ async function start(options: { token?: string; customerToken?: string; mass?: b
   });
   registerStatusPage(http, {
     live,
+    transcripts: (server, service) => transcripts.recent(server, service),
     snapshot: () => ({ revision: 'abcdef1234567890', servers: [server('web1', 'acme', { ping: 'Healthy', http: 'Down' }, true), server('web2', 'globex', { ping: 'Healthy', http: 'Healthy' })], massFailure: options.mass ? [episode] : [] }),
     desired: () => desired,
     source: () => undefined,

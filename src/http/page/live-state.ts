@@ -1,14 +1,12 @@
 /**
  * What the status page keeps in memory beside the status model: a bounded ring of recent probe
- * latencies per service (for the sparklines), the latest runbook transcripts per service (already
- * scrubbed by the executor), and the SSE listeners told when something changed. Bounded in every
- * dimension: POINTS per service, TRANSCRIPTS per service, and servers that left are forgotten.
+ * latencies per service (for the sparklines) and the SSE listeners told when something changed.
+ * Bounded: POINTS per service, and servers that left are forgotten. Transcripts are not kept
+ * here: the page reads the controller's (src/reconcile/transcripts.ts).
  */
 import type { ControllerEvent } from '../../reconcile/controller.ts';
-import type { Executor, Transcript } from '../../runbook/execution.ts';
 
 export const POINTS = 60;
-export const TRANSCRIPTS = 3;
 /** State changes are told to browsers at most this often: a probe round of 500 servers is one update. */
 export const UPDATE_EVERY_MS = 300;
 /** New latency points alone (nothing changed state) redraw the sparklines this often. */
@@ -25,7 +23,6 @@ export type ChangeListener = (reason: string, servers: ReadonlySet<string> | und
 
 export class PageLiveState {
   private readonly latency = new Map<string, LatencyPoint[]>();
-  private readonly transcriptsByService = new Map<string, Transcript[]>();
   private readonly listeners = new Set<ChangeListener>();
   private pending: string | undefined;
   /** The servers changed since listeners were last told; undefined once something fleet-wide changed. */
@@ -65,39 +62,13 @@ export class PageLiveState {
     }
   }
 
-  /** Wraps the executor so that every transcript it returns is kept for the page. */
-  recordTranscripts(executor: Executor): Executor {
-    return {
-      execute: async (request) => {
-        const t = await executor.execute(request);
-        this.addTranscript(t);
-        return t;
-      },
-    };
-  }
-
-  addTranscript(t: Transcript): void {
-    const key = `${t.server}|${t.service}`;
-    const list = this.transcriptsByService.get(key) ?? [];
-    list.push(t);
-    if (list.length > TRANSCRIPTS) list.splice(0, list.length - TRANSCRIPTS);
-    this.transcriptsByService.set(key, list);
-    this.changed('transcript', UPDATE_EVERY_MS, t.server);
-  }
-
   latencies(server: string, service: string): readonly LatencyPoint[] {
     return this.latency.get(`${server}|${service}`) ?? [];
   }
 
-  transcripts(server: string, service: string): readonly Transcript[] {
-    return this.transcriptsByService.get(`${server}|${service}`) ?? [];
-  }
-
   /** Drops what belongs to servers no longer watched. */
   retain(servers: ReadonlySet<string>): void {
-    for (const map of [this.latency, this.transcriptsByService] as Map<string, unknown>[]) {
-      for (const key of [...map.keys()]) if (!servers.has(key.slice(0, key.indexOf('|')))) map.delete(key);
-    }
+    for (const key of [...this.latency.keys()]) if (!servers.has(key.slice(0, key.indexOf('|')))) this.latency.delete(key);
   }
 
   /** A number that moves on every change: the page's fragments say which state they show. */

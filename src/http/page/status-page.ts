@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../log.ts';
+import type { Transcript } from '../../runbook/execution.ts';
 import type { DesiredStatus } from '../../source/desired.ts';
 import type { SyncerStatus } from '../../source/syncer.ts';
 import { TOKEN_COOKIE } from '../auth.ts';
@@ -32,6 +33,8 @@ export interface StatusPageOptions {
   live: PageLiveState;
   /** The reconciler's view (controller.status()); undefined before it exists. */
   snapshot(): FleetSnapshot | undefined;
+  /** The latest runbook transcripts of a service, as the controller keeps them (controller.transcripts). */
+  transcripts(server: string, service: string): readonly Transcript[];
   desired(): DesiredStatus | undefined;
   source(): SyncerStatus | undefined;
   logger: Logger;
@@ -76,7 +79,7 @@ function langHrefs(url: URL, data: PageData): Record<PageLang, string> {
  * desired state through `scopeDesired`, latencies and transcripts of their servers only; the
  * source (its URL, its errors) is the operator's.
  */
-export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'live' | 'snapshot' | 'desired' | 'source' | 'uptime'>, now: number): PageData {
+export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'live' | 'snapshot' | 'transcripts' | 'desired' | 'source' | 'uptime'>, now: number): PageData {
   const full = options.snapshot();
   const snap = full !== undefined ? scopeSnapshot(view, full) : undefined;
   const names = new Set((snap?.servers ?? []).map((s) => s.metadata.name));
@@ -91,7 +94,7 @@ export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'l
     ...(desired !== undefined ? { desired: scopeDesired(view, desired, names) } : {}),
     ...(source !== undefined ? { source } : {}),
     latencies: (server, service) => (names.has(server) ? options.live.latencies(server, service) : []),
-    transcripts: (server, service) => (names.has(server) ? options.live.transcripts(server, service) : []),
+    transcripts: (server, service) => (names.has(server) ? options.transcripts(server, service) : []),
     uptime: (server, service) => (names.has(server) ? options.uptime?.(server, service) : undefined),
   };
 }
