@@ -88,7 +88,9 @@ export function applyOutcome(server: string, history: ServerHistory, outcome: Ou
     const closed = closeIncident(incident, 'recovered', now);
     actions.push({ type: 'close-incident', server, incidentId: closed.id, target: closed.target, reason: 'recovered' });
     actions.push({ type: 'notify', kind: 'recovered', id: `${closed.id}:recovered`, server, target: closed.target, incidentId: closed.id });
-    h = { ...h, incident: undefined, hold: undefined, escalation: undefined, consecutiveFailures: 0, failingSince: undefined };
+    // Probes are stamped when they start: one that began before this verdict (mid-restart, say) and
+    // is folded after it describes the service before the repair, so it must not count against it.
+    h = { ...h, incident: undefined, hold: undefined, escalation: undefined, consecutiveFailures: 0, failingSince: undefined, lastProbeAt: Math.max(h.lastProbeAt, now) };
     srv = { ...srv, recent: pushRecent(srv.recent, closed) };
   } else {
     const reason = TERMINAL[outcome.verdict];

@@ -1,0 +1,54 @@
+import { describe, expect, test } from 'vitest';
+import { decideServer } from '../../src/reconcile/decide.ts';
+import { applyOutcome } from '../../src/reconcile/decide-outcome.ts';
+import type { ObservedServer, ServerHistory } from '../../src/reconcile/types.ts';
+import { policy, server, T0 } from './scenario.ts';
+
+const desired = server('web01', { services: ['http'] });
+const pol = policy();
+const s = (n: number): number => T0 + n * 1000;
+const obs = (up: boolean, at: number): ObservedServer => ({ http: { up, at, latencyMs: 1 } });
+
+/** Three failing probes (N=3): Down, incident opened, attempt 1 started at 10 s. */
+function remediating(): { history: ServerHistory; incidentId: string } {
+  let history: ServerHistory | undefined;
+  let incidentId = '';
+  for (const t of [0, 5, 10]) {
+    const d = decideServer(desired, obs(false, s(t)), history, { policy: pol, now: s(t) + 100, fleetPowerActions: [] });
+    history = d.history;
+    for (const a of d.actions) if (a.type === 'run-runbook') incidentId = a.incidentId;
+  }
+  expect(incidentId).not.toBe('');
+  expect(history?.services.http?.state).toBe('Remediating');
+  return { history: history as ServerHistory, incidentId };
+}
+
+describe('a Recovered verdict and the probes that were already running', () => {
+  test('a failing probe that started before the verdict, folded after it, does not move Recovered to Suspect', () => {
+    const { history, incidentId } = remediating();
+    // The runbook's verify passed; its verdict lands at 14 s.
+    const rec = applyOutcome('web01', history, { target: 'http', incidentId, attempt: 1, verdict: 'Recovered', acted: true, powerActions: 0, at: s(14) });
+    expect(rec.history.services.http?.state).toBe('Recovered');
+    // A scheduled probe started at 12 s (mid-restart, so it failed) and is folded at 15 s.
+    const stale = decideServer(desired, obs(false, s(12)), rec.history, { policy: pol, now: s(15), fleetPowerActions: [] });
+    expect(stale.history.services.http?.state).toBe('Recovered');
+    expect(stale.history.services.http?.consecutiveFailures).toBe(0);
+    expect(stale.actions.filter((a) => a.type === 'transition')).toEqual([]);
+    // A probe started after the verdict still counts: failing, it is Suspect; passing, Healthy.
+    const fresh = decideServer(desired, obs(false, s(16)), stale.history, { policy: pol, now: s(17), fleetPowerActions: [] });
+    expect(fresh.history.services.http?.state).toBe('Suspect');
+    const ok = decideServer(desired, obs(true, s(16)), stale.history, { policy: pol, now: s(17), fleetPowerActions: [] });
+    expect(ok.history.services.http?.state).toBe('Healthy');
+  });
+
+  test('a failed attempt still needs a probe started after it (re-probe rule intact)', () => {
+    const { history, incidentId } = remediating();
+    const failed = applyOutcome('web01', history, { target: 'http', incidentId, attempt: 1, verdict: 'VerifyFailed', acted: true, powerActions: 0, at: s(14) });
+    expect(failed.history.services.http?.state).toBe('Down');
+    const stale = decideServer(desired, obs(false, s(12)), failed.history, { policy: pol, now: s(15), fleetPowerActions: [] });
+    expect(stale.actions.some((a) => a.type === 'run-runbook')).toBe(false);
+    expect(stale.history.services.http?.hold).toBe('AwaitingProbe');
+    const next = decideServer(desired, obs(false, s(16)), stale.history, { policy: pol, now: s(17), fleetPowerActions: [] });
+    expect(next.actions.filter((a) => a.type === 'run-runbook')).toMatchObject([{ attempt: 2 }]);
+  });
+});
