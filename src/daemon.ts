@@ -31,6 +31,8 @@ import { CoverageRecorder, desiredReportServerOf, monitoredServerOf } from './re
 import type { Controller, ControllerEvent } from './reconcile/controller.ts';
 import type { Policy } from './reconcile/types.ts';
 import { policyOf, wireReconciler } from './reconcile/wiring.ts';
+import { startCluster } from './cluster/start.ts';
+import type { Cluster } from './cluster/cluster.ts';
 import { manifestChecks, runbookSelector } from './runbook/manifest-hooks.ts';
 import { DEFAULT_PARSE_BUDGET_MS, ShellParserPool } from './runbook/shell-parser-pool.ts';
 import { checkSecretsFolder } from './secrets/check-secrets-folder.ts';
@@ -113,6 +115,7 @@ export class Daemon {
   private health: StateHealth | undefined;
   private alertmanager: AlertmanagerClient | undefined;
   private webhooks: WebhookOutbox | undefined;
+  private cluster: Cluster | undefined;
   controller: Controller | undefined;
   source: Source | undefined;
   desired: DesiredState | undefined;
@@ -166,9 +169,13 @@ export class Daemon {
     await prepareStateFolder(config.stateDir, { logger });
 
     this.webhooks = await this.openWebhooks(config, logger);
+    // Replicas: the cluster is joined before the first pass (or keeps trying while probing goes on).
+    const cluster = config.cluster !== undefined ? await startCluster(config.cluster, this.policy, logger) : undefined;
+    this.cluster = cluster?.cluster;
     const { controller, journal, records, outbox, notifier, health } = await wireReconciler(config, {
       logger,
       ...(this.webhooks ? { webhooks: this.webhooks } : {}),
+      ...(cluster !== undefined ? { coordinator: cluster.coordinator } : {}),
       policy: this.policy,
       // Per revision: a server on its last-known-good manifest keeps that revision's runbooks.
       runbooks: () => this.currentSet?.runbooks ?? new Map(),
@@ -181,6 +188,8 @@ export class Daemon {
     this.metrics.readStateHealth(health);
     this.metrics.readOutbox(outbox);
     this.controller = controller;
+    cluster?.cluster.membership.onChange(() => controller.ownershipChanged());
+    if (cluster !== undefined) this.metrics.readCluster(cluster.cluster);
     // Gauges read the controller's own state at each scrape (right after a restart, too).
     this.metrics.readReconciler(controller.gauges);
     this.metrics.setCertificateSource(() => controller.certificateExpiries());
@@ -424,8 +433,10 @@ export class Daemon {
       stopping: this.stopping !== undefined,
       // A full or failing state folder: probing goes on, but nothing is journaled and no runbook starts.
       stateWritable: this.health?.writable ?? true,
+      // Replicas: without a fresh lease in etcd probing goes on, no runbook starts.
+      ...(this.cluster !== undefined ? { clusterLease: this.cluster.canRemediate() } : {}),
     };
-    return { ready: checks.sourceSynced && checks.lockHeld && !checks.stopping && checks.stateWritable, checks };
+    return { ready: checks.sourceSynced && checks.lockHeld && !checks.stopping && checks.stateWritable && checks.clusterLease !== false, checks };
   }
 
   status(): Record<string, unknown> {
@@ -600,6 +611,7 @@ export class Daemon {
     await step('alertmanager', () => this.alertmanager?.stop());
     await step('reconciler', () => this.controller?.stop({ deadlineMs: this.options.stopDeadlineMs ?? 10_000 }));
     await step('status', () => this.controller?.writeAllStatus());
+    await step('cluster', () => this.cluster?.stop());
     await step('write-back', () => (this.writeBack ? withTimeout(this.writeBack.flush(), 10_000) : undefined));
     await step('waiting writes', () => this.health?.flushAll());
     this.health?.stop();

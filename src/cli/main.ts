@@ -14,6 +14,7 @@ import { registerResumeCommand } from './resume.ts';
 import { registerInitCommand } from './init.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerCompletionCommand } from './completion.ts';
+import { registerClusterCommand } from './cluster.ts';
 import { buildInfo } from '../package-info.ts';
 
 /** `mamori --version`: the version, and which build it is (for a bug report). */
@@ -58,6 +59,7 @@ Examples:
   $ mamori run --config /etc/mamori/mamori.yaml
   $ mamori <command> --help                                  # each command's options and examples`,
   );
+  registerClusterCommand(program);
   return program;
 }
 

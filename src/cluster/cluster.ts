@@ -29,6 +29,7 @@ export interface ClusterStatus {
   replica: string;
   phase: FencePhase;
   members: MemberInfo[];
+  /** Servers per live member, when the caller names the servers. */
   shards: Record<string, number>;
   claims: Array<{ server: string; replica: string; service: string; token: number }>;
   inDoubt: Array<{ server: string; incident: string; step: string; replica: string; intentAt: string }>;

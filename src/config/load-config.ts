@@ -4,6 +4,7 @@
  * defaults (defaults.ts). An invalid config is refused whole, with every finding.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { MamoriError } from '../errors.ts';
 import type { ConfigDocument, SignedChanges } from '../manifest/generated/config.ts';
@@ -131,6 +132,15 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
         retry: { initialSeconds: w.retry?.initialSeconds ?? 5, maxSeconds: w.retry?.maxSeconds ?? 900, giveUpHours: w.retry?.giveUpHours ?? 72 },
       })),
     },
+    cluster: doc.cluster
+      ? {
+          endpoints: [...doc.cluster.endpoints],
+          prefix: doc.cluster.prefix ?? '/mamori',
+          replica: doc.cluster.replica ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63),
+          leaseSeconds: doc.cluster.leaseSeconds ?? 10,
+          stepDeadlineSeconds: doc.cluster.stepDeadlineSeconds ?? 900,
+        }
+      : undefined,
     log: { level: doc.log?.level ?? d.log.level, pretty: doc.log?.pretty },
   };
   return deepFreeze(shape) as MamoriConfig;

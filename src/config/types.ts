@@ -6,6 +6,7 @@
 import type {
   AccessToken,
   Alertmanager,
+  Cluster,
   ConsolePowerProfile,
   Flapping,
   Folder,
@@ -118,6 +119,8 @@ export interface MamoriConfigShape {
   tls: { warningDays: number[]; caFiles: string[]; systemRoots: boolean };
   /** Off unless configured. */
   alerting: { alertmanager?: Required<Alertmanager>; webhooks: WebhookEndpointConfig[] };
+  /** Replicas on etcd; off (mamori alone) unless configured. The replica defaults to the host name. */
+  cluster: Required<Cluster> | undefined;
   log: { level: Level; pretty: boolean | undefined };
 }
 

@@ -249,8 +249,7 @@ export async function runDoctor(config: MamoriConfig, uid: number = process.getu
   const results: CheckResult[] = [ok('node', `node ${process.versions.node}`), ...(await checkTools(config)), await checkIcmp()];
   results.push(await checkStateDir(config.stateDir, uid), await checkSecretsDir(config.secretsDir, uid), await checkConfigSecrets(config));
   results.push(await checkSource(config), await checkSmtp(config), await checkClock());
-  // Replicas keep their lease in etcd; the config grows an etcd section with them.
-  const etcd = (config as unknown as { etcd?: { endpoints?: readonly string[] } }).etcd;
-  if (etcd?.endpoints !== undefined && etcd.endpoints.length > 0) results.push(await checkEtcd(etcd.endpoints));
+  // Replicas keep their lease in etcd (config cluster).
+  if (config.cluster !== undefined) results.push(await checkEtcd(config.cluster.endpoints));
   return results;
 }

@@ -39,6 +39,13 @@ export const STATE_WRITE_KINDS = ['journal', 'status', 'outbox', 'last-good', 'c
 export const UNWRITTEN_KINDS = ['status', 'notification'] as const;
 
 /** The outbox as the gauges read it (src/notify/outbox.ts). */
+/** What the replica's cluster layer shows (src/cluster/cluster.ts). */
+export interface ClusterGauges {
+  phase(): 'active' | 'draining' | 'fenced';
+  membership: { members(): string[]; changes: number };
+  claims: { counters: { claims: number; takeovers: number; fencingRefusals: number; limitRefusals: number } };
+}
+
 export interface OutboxGauges {
   deliveryStats(): { queued: number; oldestEnqueuedAt?: number; sent: number; failed: number };
 }
@@ -67,6 +74,7 @@ export class MamoriMetrics {
   /** The (server, service) pairs with probe series, so a removed server's go with it. */
   private readonly probed = new Map<string, Set<string>>();
   private outbox: OutboxGauges | undefined;
+  private cluster: ClusterGauges | undefined;
   private readonly incidentsOpened: Counter<'service_type'>;
   private readonly incidentsOpen: Gauge;
   private readonly massFailurePaused: Gauge;
@@ -118,6 +126,43 @@ export class MamoriMetrics {
       registers,
     });
     const outbox = (): OutboxGauges | undefined => this.outbox;
+    const cluster = (): ClusterGauges | undefined => this.cluster;
+    new Gauge({
+      name: 'mamori_cluster_members',
+      help: 'Live replicas as this one sees them (0 without cluster in the config).',
+      registers,
+      collect() {
+        this.set(cluster()?.membership.members().length ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'mamori_cluster_lease_fresh',
+      help: "1 while this replica holds a fresh lease (may remediate); 0 while draining or fenced (etcd not confirmed): probing goes on, no runbook starts.",
+      registers,
+      collect() {
+        const c = cluster();
+        this.set(c === undefined || c.phase() === 'active' ? 1 : 0);
+      },
+    });
+    const clusterCounter = (name: string, help: string, read: (c: ClusterGauges) => number): void => {
+      let last = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const c = cluster();
+          const now = c === undefined ? last : read(c);
+          if (now > last) this.inc(now - last);
+          last = now;
+        },
+      });
+    };
+    clusterCounter('mamori_cluster_membership_changes_total', 'Membership changes this replica saw (joins and leaves).', (c) => c.membership.changes);
+    clusterCounter('mamori_cluster_claims_total', 'Incident claims this replica took in etcd.', (c) => c.claims.counters.claims);
+    clusterCounter('mamori_cluster_takeovers_total', "Claims that continued another replica's incident.", (c) => c.claims.counters.takeovers);
+    clusterCounter('mamori_cluster_fencing_refusals_total', 'Steps refused because the claim or the lease was no longer fresh (fencing).', (c) => c.claims.counters.fencingRefusals);
+    clusterCounter('mamori_cluster_limit_refusals_total', 'Steps refused by the fleet-wide limits judged in etcd (budgets, power rate, mass failure).', (c) => c.claims.counters.limitRefusals);
     new Gauge({
       name: 'mamori_outbox_queued',
       help: 'E-mails waiting in the outbox (pending, retried or folded into a digest not yet sent).',
@@ -265,6 +310,10 @@ export class MamoriMetrics {
     let services = this.probed.get(server);
     if (services === undefined) this.probed.set(server, (services = new Set()));
     services.add(serviceType);
+  }
+
+  readCluster(source: ClusterGauges): void {
+    this.cluster = source;
   }
 
   /** Where the outbox gauges read from. */

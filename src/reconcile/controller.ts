@@ -36,6 +36,7 @@ import { WorkQueue } from './work-queue.ts';
 import { serverStatusOf } from './status-view.ts';
 import { UNMONITORED_RETENTION_MS, unmonitoredOf, unmonitoredStatus, type Unmonitored, type UnmonitoredReason } from './unmonitored.ts';
 import type { Action, DesiredServer, Incident, MassFailureEpisode, ObservedServer, Policy, RemediationTarget, ServerHistory } from './types.ts';
+import { serverKey, type RemediationCoordinator } from './coordinator.ts';
 
 export type ProbeFn = (server: ServerDocument, service: ServiceName, signal?: AbortSignal) => Promise<ProbeResult>;
 export type CanaryProbeFn = (canary: CanaryTarget, signal?: AbortSignal) => Promise<ProbeResult>;
@@ -85,6 +86,8 @@ export interface ControllerOptions {
   sourceAddress?: string;
   /** False while the state folder cannot be written: a pass that would start a runbook fails (retried with backoff). */
   stateWritable?: () => boolean;
+  /** Replicas sharing the fleet (config cluster): ownership, fenced attempts, fleet-wide marks. */
+  coordinator?: RemediationCoordinator;
   /** Certificate warning days (config tls.warningDays); [30, 7] without it. */
   certificates?: CertificatePolicy;
 }
@@ -297,6 +300,21 @@ export class Controller {
     );
   }
 
+  /** The replicas changed: every server is looked at soon (ownership moved for ~1/N of them). */
+  ownershipChanged(): void {
+    if (!this.started || this.stopping) return;
+    const now = this.clock.now();
+    for (const name of this.servers.keys()) this.queue.addSooner(name, now + this.random() * this.o.policy.retryMs);
+    this.armTimer();
+  }
+
+  /** Every server's group keys (the totals the fleet-wide mass-failure counts are fractions of). */
+  private fleetGroups(): Map<string, readonly string[]> {
+    const out = new Map<string, readonly string[]>();
+    for (const [name, e] of this.servers) out.set(serverKey(name, e.doc.metadata.customer), e.groupKeys);
+    return out;
+  }
+
   // ---- lifecycle --------------------------------------------------------------------------
 
   /**
@@ -439,6 +457,12 @@ export class Controller {
     const entry = this.servers.get(name);
     if (entry === undefined) {
       this.serverDone(name);
+      return Promise.resolve(EMPTY_PASS);
+    }
+    if (this.o.coordinator !== undefined && !this.o.coordinator.owns(name, entry.doc.metadata.customer)) {
+      // Another replica's shard: looked at again an interval on (or at once when membership changes).
+      this.queue.done(name);
+      this.reschedule(name, this.clock.now() + this.o.policy.intervalMs, false);
       return Promise.resolve(EMPTY_PASS);
     }
     // The server's observation objects are reused pass after pass (updated in place): at 60,000
@@ -598,6 +622,7 @@ export class Controller {
     let fleetActions: Action[] = NO_ACTIONS;
     let undoFleet = noop;
     // Only a change of this server's failing flag (or a canary) can open or clear an episode.
+    if (!dryRun && this.o.coordinator !== undefined) this.o.coordinator.serverFailing(name, entry.doc.metadata.customer, entry.groupKeys, failing);
     if (!dryRun && (fleet.counts.set(name, entry.groupKeys, failing) || this.canariesChanged || this.massFailureStale)) {
       this.canariesChanged = false;
       this.massFailureStale = false;
@@ -633,8 +658,11 @@ export class Controller {
     const records = recordsOf(actions, (s) => (s === name ? decision.history : fleet.historyOf(s)), now);
     // No runbook starts while the state folder cannot take its `started` record: this pass fails
     // whole (nothing committed, no attempt spent) and is retried with backoff; probing goes on.
-    const blocked = this.o.stateWritable !== undefined && !this.o.stateWritable() && actions.some((a) => a.type === 'run-runbook');
-    const write = blocked ? Promise.reject(new MamoriError('MAMORI_STATE_UNWRITABLE')) : this.inLane(name, () => this.journalBatch(records));
+    const runs = actions.some((a) => a.type === 'run-runbook');
+    const blocked = this.o.stateWritable !== undefined && !this.o.stateWritable() && runs;
+    // Likewise while the replica holds no fresh lease (etcd unreachable): probing goes on.
+    const fenced = runs && this.o.coordinator !== undefined && !this.o.coordinator.canRemediate();
+    const write = blocked ? Promise.reject(new MamoriError('MAMORI_STATE_UNWRITABLE')) : fenced ? Promise.reject(new MamoriError('MAMORI_CLUSTER_UNAVAILABLE')) : this.inLane(name, () => this.journalBatch(records));
     const journaled = write.then(commit, (err: unknown) => {
       if (fleetActions.length > 0) {
         undoFleet();
@@ -901,6 +929,14 @@ export class Controller {
         const entry = this.servers.get(a.server);
         if (entry === undefined) return base;
         this.startedKeys.add(startedKey);
+        // Sharing the fleet: the fenced claim and intent in etcd come before the `started` record.
+        const grant = await this.o.coordinator?.beginAttempt({ ...base, customer: entry.doc.metadata.customer, destructive: a.destructive, fleet: this.fleetGroups(), now: this.clock.now() });
+        if (grant !== undefined && !grant.ok && !grant.escalate) {
+          this.o.logger.warn({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, reason: grant.reason }, 'runbook not started: refused by the cluster');
+          const verdict: Verdict = 'Interrupted';
+          await this.finish(a, { verdict, acted: false, powerActions: 0, transcript: undefined }, { type: 'interrupted', ...base, reason: 'not-started', at: this.clock.now() });
+          return { ...base, verdict };
+        }
         const startedAt = this.clock.now();
         try {
           await this.journal({ type: 'started', ...base, destructive: a.destructive, at: startedAt });
@@ -908,6 +944,7 @@ export class Controller {
           // Not one step runs without its `started` record. The attempt never began: it ends here,
           // charged nothing, so that decide re-probes and the next attempt can run.
           this.o.logger.error({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt }, 'runbook not started: its started record was not journaled');
+          if (grant?.ok === true) await grant.end('not-started').catch(noop);
           const verdict: Verdict = 'Interrupted';
           await this.finish(a, { verdict, acted: false, powerActions: 0, transcript: undefined }, { type: 'interrupted', ...base, reason: 'not-started', at: this.clock.now() });
           return { ...base, verdict };
@@ -916,9 +953,10 @@ export class Controller {
         if (run !== undefined) run.started = true;
         this.emit({ type: 'remediation-started', ...base });
         this.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt }, 'runbook started');
-        const transcript = await this.execute(entry.doc, a.target);
+        const transcript = await this.execute(entry.doc, a.target, grant !== undefined && !grant.ok ? grant.reason : undefined);
         const at = this.clock.now();
         const verdict = transcript.verdict;
+        if (grant?.ok === true) await grant.end(verdict).catch(noop);
         // stop() may already have journaled it interrupted at its deadline: one end per start.
         let end: JournalEntry | undefined;
         if (verdict === 'Interrupted') {
@@ -952,7 +990,8 @@ export class Controller {
     return promise;
   }
 
-  private async execute(doc: ServerDocument, target: RemediationTarget): Promise<Transcript> {
+  /** `escalate`: the cluster refused the attempt for a person to decide; nothing runs. */
+  private async execute(doc: ServerDocument, target: RemediationTarget, escalate?: string): Promise<Transcript> {
     const startedAt = new Date(this.clock.now()).toISOString();
     const service = serviceOfTarget(target);
     const failed = (verdict: Verdict, message: string): Transcript => ({
@@ -969,6 +1008,7 @@ export class Controller {
       acted: false,
       powerActions: [],
     });
+    if (escalate !== undefined) return failed('Escalated', escalate);
     let runbook: RenderedRunbook | Error;
     try {
       runbook = await this.o.renderRunbook(doc, target);

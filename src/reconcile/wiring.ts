@@ -25,6 +25,7 @@ import { openJournal, readJournal, type Journal, type JournalRecord } from '../s
 import { StateHealth } from '../status/state-health.ts';
 import { createStatusStore, type StatusStore } from '../status/store.ts';
 import type { Notifier } from '../notify/types.ts';
+import type { RemediationCoordinator } from './coordinator.ts';
 import { Controller, type ControllerEvent } from './controller.ts';
 import { policyFromConfig } from './policy.ts';
 import { probeTargetOf } from './probe-target.ts';
@@ -42,6 +43,8 @@ export interface ReconcilerWiringOptions {
   onEvent?: (e: ControllerEvent) => void;
   /** The webhook outbox: every notification is offered to it too (it keeps the kinds that are webhook events). */
   webhooks?: Notifier;
+  /** Replicas sharing the fleet (config cluster); alone without it. */
+  coordinator?: RemediationCoordinator;
 }
 
 export interface ReconcilerParts {
@@ -142,6 +145,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       notifier,
       store,
       stateWritable: () => health.writable,
+      ...(options.coordinator ? { coordinator: options.coordinator } : {}),
       journal,
       logger,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),

@@ -461,6 +461,29 @@ export type GiveUpAfter = number;
  */
 export type Webhooks = WebhookEndpoint[];
 /**
+ * The etcd cluster's client URLs (http or https).
+ *
+ * @minItems 1
+ * @maxItems 16
+ */
+export type EtcdEndpoints = string[];
+/**
+ * The keys of this fleet's replicas (/mamori). Replicas of one fleet share it; another fleet on the same etcd takes another.
+ */
+export type KeyPrefix = string;
+/**
+ * This replica's name among the others (the host name by default); unique per replica.
+ */
+export type ReplicaName = string;
+/**
+ * The replica's session lease (10 s). Past half of it without a confirmed keepalive the replica starts nothing new; past all of it, it acts no more until it holds a fresh lease. Failover takes about this plus one probe interval.
+ */
+export type LeaseTTL = number;
+/**
+ * How long a runbook attempt may take (900). A new owner that finds an attempt of a dead or paused replica without an outcome waits this (plus the lease TTL for power) before judging it, and never runs it again.
+ */
+export type StepDeadline = number;
+/**
  * trace, debug, info, warn or error.
  */
 export type Level = "trace" | "debug" | "info" | "warn" | "error";
@@ -494,6 +517,7 @@ export interface ConfigDocument {
   tls?: Certificates;
   readiness?: ReadinessCheck;
   alerting?: Alerting;
+  cluster?: Cluster;
   log?: Logging;
 }
 export interface Folder {
@@ -746,6 +770,16 @@ export interface Retry {
   initialSeconds?: FirstDelay;
   maxSeconds?: LongestDelay;
   giveUpHours?: GiveUpAfter;
+}
+/**
+ * Several mamori replicas sharing the fleet through etcd v3 (README: Replicas). Without it mamori runs alone and needs no etcd. Every replica reads the same manifests; each probes the servers rendezvous hashing gives it, and no runbook step runs without a fenced claim in etcd.
+ */
+export interface Cluster {
+  endpoints: EtcdEndpoints;
+  prefix?: KeyPrefix;
+  replica?: ReplicaName;
+  leaseSeconds?: LeaseTTL;
+  stepDeadlineSeconds?: StepDeadline;
 }
 /**
  * Log level and format.

@@ -1,0 +1,93 @@
+/**
+ * The controller's RemediationCoordinator on etcd: a server is probed by the replica rendezvous
+ * hashing gives it; an attempt starts only under a claim and with its intent written by the fenced
+ * transaction (claims.ts), the fleet-wide limits judged on what etcd holds (limits.ts); a step a
+ * previous owner left without an outcome is judged (takeover.ts), never repeated.
+ */
+import type { Logger } from 'pino';
+import { serverKey, type AttemptGrant, type AttemptRequest, type RemediationCoordinator } from '../reconcile/coordinator.ts';
+import type { Policy } from '../reconcile/types.ts';
+import type { Claim, StepKind } from './claims.ts';
+import type { Cluster } from './cluster.ts';
+import { limitCheck } from './limits.ts';
+import { judgeInDoubt } from './takeover.ts';
+
+/** Verdicts after which the incident's claim is given back (the controller closes or escalates it). */
+const ENDS_INCIDENT = new Set(['Recovered', 'Escalated', 'RemoteAccessBlocked', 'HostKeyMismatch', 'OSMismatch', 'SecretMissing', 'ManagementAccessDenied', 'PassphraseRequired']);
+
+export class ClusterCoordinator implements RemediationCoordinator {
+  private readonly held = new Map<string, Claim>();
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly policy: Policy,
+    private readonly stepDeadlineMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  owns(server: string, customer: string | undefined): boolean {
+    return this.cluster.owns(serverKey(server, customer));
+  }
+
+  canRemediate(): boolean {
+    return this.cluster.canRemediate();
+  }
+
+  serverFailing(server: string, customer: string | undefined, groupKeys: readonly string[], failing: boolean): void {
+    const key = serverKey(server, customer);
+    if (!this.cluster.owns(key)) return;
+    this.cluster.publishFailing(key, groupKeys, failing).catch(() => {
+      // etcd unreachable: written again on the next pass (only a change is written)
+    });
+  }
+
+  async beginAttempt(req: AttemptRequest): Promise<AttemptGrant> {
+    const key = serverKey(req.server, req.customer);
+    // A host runbook may use the console and power; a service runbook restarts the service.
+    const kind: StepKind = req.target === 'host' ? 'power' : 'restart';
+    const claims = this.cluster.claims;
+    let claim = this.held.get(key);
+    if (claim !== undefined && claim.lease !== this.cluster.session.leaseId) {
+      this.held.delete(key); // that lease is gone, and the claim with it
+      claim = undefined;
+    }
+    if (claim === undefined) {
+      const got = await claims.claim(key, req.target);
+      if (!got.ok) return { ok: false, reason: got.reason === 'held' ? `claimed by replica ${got.holder ?? '?'}` : `cluster ${got.reason}`, escalate: false };
+      claim = got.claim;
+      this.held.set(key, claim);
+    }
+    for (const doubt of claim.inDoubt) {
+      // The controller just saw the service down (that is why it attempts); the host itself is not
+      // asked here (boot id, process start time): unknown, so a person decides.
+      const verdict = judgeInDoubt(doubt, { serviceUp: false, host: 'unknown' }, req.now, this.cluster.options.ttlSeconds * 1000);
+      if (verdict.kind === 'wait') return { ok: false, reason: `a step of replica ${doubt.replica} is in doubt until ${new Date(verdict.until).toISOString()}`, escalate: false };
+      await claims.resolveInDoubt(claim, doubt, 'in-doubt-escalated').catch(() => false);
+      await claims.release(claim, { result: 'escalated' }).catch(() => undefined);
+      this.held.delete(key);
+      const reason = verdict.kind === 'escalate' ? verdict.reason : 'recovered';
+      this.log.warn({ server: req.server, incident: claim.incident, step: doubt.step, previous: doubt.replica }, 'cluster takeover found a step in doubt; escalated, not repeated');
+      return { ok: false, reason, escalate: true };
+    }
+    // An escalation's hold lives in the owner's history (decide); a new owner's budgets come from the
+    // step records below, so a takeover never buys the server fresh restarts or power cycles.
+    const check = limitCheck({ policy: this.policy, server: key, service: req.target, kind, fleet: req.fleet, now: req.now });
+    const res = await claims.beginStep(claim, { step: `${req.incidentId}#${req.attempt}`, kind, deadlineMs: this.stepDeadlineMs }, check);
+    if (!res.ok) {
+      if (res.reason === 'fenced') this.held.delete(key);
+      const escalate = res.reason === 'limit' && res.detail?.startsWith('mass failure') !== true;
+      return { ok: false, reason: res.detail ?? `cluster ${res.reason}`, escalate };
+    }
+    const held = claim;
+    return {
+      ok: true,
+      end: async (verdict: string) => {
+        await claims.endStep(res.handle, verdict);
+        if (ENDS_INCIDENT.has(verdict)) {
+          await claims.release(held, { result: verdict === 'Recovered' ? 'recovered' : 'escalated' });
+          this.held.delete(key);
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * What the controller asks of the replicas it shares the fleet with (src/cluster implements it on
+ * etcd; alone, there is none and the controller acts on everything it holds). The split of the
+ * fleet is for load; whether an attempt may start is decided by `beginAttempt`, fenced.
+ */
+import type { RemediationTarget } from './types.ts';
+
+/** A server's key among replicas: namespaced by its customer (two customers' servers never share a claim). */
+export function serverKey(server: string, customer: string | undefined): string {
+  return `${customer ?? '_'}/${server}`;
+}
+
+export interface AttemptRequest {
+  server: string;
+  customer: string | undefined;
+  target: RemediationTarget;
+  incidentId: string;
+  attempt: number;
+  destructive: boolean;
+  /** The servers of the desired state with their group keys (the fleet-wide counts' totals). */
+  fleet: ReadonlyMap<string, readonly string[]>;
+  now: number;
+}
+
+export type AttemptGrant =
+  | { ok: true; end: (verdict: string) => Promise<void> }
+  /**
+   * `escalate`: a person must decide (a step of a previous owner is in doubt, or the fleet's budget
+   * for this server is spent); otherwise the attempt simply did not start (charged nothing).
+   */
+  | { ok: false; reason: string; escalate: boolean };
+
+export interface RemediationCoordinator {
+  /** Whether this replica probes and judges the server (its shard of the fleet). */
+  owns(server: string, customer: string | undefined): boolean;
+  /** Whether any remediation may start now (a fresh lease held). */
+  canRemediate(): boolean;
+  /** The fenced claim and intent, before the attempt's `started` record. */
+  beginAttempt(request: AttemptRequest): Promise<AttemptGrant>;
+  /** This replica's judgement of a server it owns, for the fleet-wide mass-failure counts. */
+  serverFailing(server: string, customer: string | undefined, groupKeys: readonly string[], failing: boolean): void;
+}
