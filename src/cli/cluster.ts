@@ -16,7 +16,10 @@ Examples:
 Exit status: 0 read, 1 etcd unreachable, 2 usage (no cluster in the config, an invalid config).`;
 
 export function registerClusterCommand(program: Command): void {
-  const cluster = program.command('cluster').description('Replicas sharing the fleet through etcd.');
+  const cluster = program
+    .command('cluster')
+    .description('Replicas sharing the fleet through etcd.')
+    .addHelpText('after', '\nExamples:\n  $ mamori cluster status --config /etc/mamori/mamori.yaml');
   cluster
     .command('status')
     .description('Members, leases, claims and steps in doubt, as etcd holds them.')
