@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
 import type { ServerStatus } from '../status/model.ts';
+import { formatIncidentPhases } from '../status/incident-phases.ts';
 
 function ready(s: ServerStatus): string {
   return s.conditions.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
@@ -55,7 +56,7 @@ Exit status: 0 when every server shown is Ready, 1 otherwise (or when SERVER has
             process.exitCode = 1;
             return;
           }
-          process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : stringify(s, { lineWidth: 0 }));
+          process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : stringify(s, { lineWidth: 0 }) + formatIncidentPhases(s));
           process.exitCode = ready(s) === 'True' ? 0 : 1;
           return;
         }
