@@ -16,6 +16,7 @@ import { registerDoctorCommand } from './doctor.ts';
 import { registerCompletionCommand } from './completion.ts';
 import { registerClusterCommand } from './cluster.ts';
 import { buildInfo } from '../package-info.ts';
+import { isMamoriError } from '../errors.ts';
 
 /** `mamori --version`: the version, and which build it is (for a bug report). */
 export function versionText(): string {
@@ -63,8 +64,45 @@ Examples:
   return program;
 }
 
+/** An error line a command writes (`mamori status: MAMORI_CONFIG_UNREADABLE: …`, commander's `error: …`). */
+const ERROR_LINE = /^(?:mamori[a-z -]*|error): (?:(MAMORI_[A-Z_]+): )?(.+)$/;
+
+/** One error as `--json` prints it: `{"error":{"code":"MAMORI_…","message":"…"}}` on one line. */
+export function jsonError(code: string | undefined, message: string): string {
+  return `${JSON.stringify({ error: { ...(code === undefined ? {} : { code }), message } })}\n`;
+}
+
+/**
+ * Under --json, errors are JSON too: every error line a command writes to stderr, commander's
+ * usage errors (without the help text that follows them in a terminal) and an uncaught error.
+ */
+function jsonErrors(program: Command): () => void {
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    const out = text
+      .split('\n')
+      .map((line) => {
+        const m = ERROR_LINE.exec(line);
+        return m ? jsonError(m[1] ?? (line.startsWith('error:') ? 'MAMORI_CLI_USAGE' : undefined), m[2] ?? line).trimEnd() : line;
+      })
+      .join('\n');
+    return (write as (c: string, ...r: unknown[]) => boolean)(out, ...rest);
+  }) as typeof process.stderr.write;
+  const quiet = (c: Command): void => {
+    c.showHelpAfterError(false);
+    for (const sub of c.commands) quiet(sub);
+  };
+  quiet(program);
+  return () => {
+    process.stderr.write = write;
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const json = argv.includes('--json');
+  const restore = json ? jsonErrors(program) : () => undefined;
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
@@ -72,6 +110,12 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
+    if (json) {
+      process.stderr.write(jsonError(isMamoriError(err) ? err.code : undefined, err instanceof Error ? err.message : String(err)));
+      return 1;
+    }
     throw err;
+  } finally {
+    restore();
   }
 }
