@@ -93,7 +93,7 @@ const RULES = `## Rules a schema cannot say
 | \`owner-secret\` | a customer document naming a secret outside its namespace: customer \`acme\`'s secretRefs start with \`acme-\` |
 | \`owner-console-profile\` | \`spec.console.profile\` not among the operator's \`consoleProfiles\` (config), or a command written in a manifest: a manifest names a profile, never a command |
 | \`file-name\` | \`metadata.name\` different from the file's name (\`web01.yaml\` holds \`name: web01\`), or a file not ending in \`.yaml\` |
-| \`duplicate-name\` | two servers (or two runbooks) with one name, in any customers' folders |
+| \`duplicate-name\` | two servers with one name within one customer (a server is customer/name: two customers may each have a web01), or two runbooks with one name in any customers' folders. Each finding names the other file and line |
 | \`duplicate-address\`, \`duplicate-console-target\` | an address given by two servers, in any customers' folders or one: server addresses and BMC addresses share one namespace (a BMC may not be another server's address); a console target used twice with one console profile. Each finding names the other file and line |
 | \`reference\`, \`reference-invalid\`, \`reference-service\` | \`spec.runbooks\` naming a runbook that does not exist, has errors, or does not repair that service |
 | \`service-starttls\` | \`starttls: true\` on a service without STARTTLS (it applies to smtp, pop3, imap and ftp; smtps, pop3s and imaps are TLS from the first byte) |

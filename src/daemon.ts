@@ -3,6 +3,7 @@
  * source → desired state → HTTP. Each part is built and tested where it lives; this file decides
  * the order they start and stop in, and what a signal means.
  */
+import { lookupServer, serverIdOf } from './manifest/server-id.ts';
 import { join } from 'node:path';
 import { loadConfig } from './config/load-config.ts';
 import type { MamoriConfig, SigningConfig } from './config/types.ts';
@@ -471,7 +472,10 @@ export class Daemon {
       fleet: () => ({ snapshot: this.controller?.status(), desired: this.desired?.status() }),
       resume: async (server, service) => {
         if (!this.controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');
-        return this.controller.resume(server, service as ServiceName | undefined);
+        // customer/name, or a bare name that one customer alone has.
+        const found = lookupServer(server, this.controller.status().servers.map(serverIdOf));
+        if (!found.ok) throw new MamoriError('MAMORI_CLI_USAGE', found.message);
+        return this.controller.resume(found.id, service as ServiceName | undefined);
       },
       reconcile: async ({ dryRun }) => {
         if (!this.controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');

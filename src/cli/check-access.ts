@@ -3,6 +3,7 @@
  * pinned key, `sudo -n true`, every secret its runbooks need, the BMC's power status — and
  * print the conditions the daemon puts in status. Exit 0 when none is True, 1 otherwise.
  */
+import { lookupServer, manifestFileSuffix } from '../manifest/server-id.ts';
 import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
@@ -43,9 +44,15 @@ export async function runCheckAccess(
     throw err;
   }
   const set = await withShellParser((parser) => loadManifests(resolvePath(cwd, options.manifests), { config, selectRunbook: runbookSelector, checksFor: checksWith(parser) }));
-  const loaded = set.servers.get(serverName);
+  // customer/name, or a bare name one customer alone has; two customers' web01 is refused with both named.
+  const found = lookupServer(serverName, set.servers.keys());
+  if (!found.ok && found.reason === 'ambiguous') {
+    stderr.write(`mamori check-access: ${found.message}\n`);
+    return 2;
+  }
+  const loaded = found.ok ? set.servers.get(found.id) : undefined;
   if (loaded === undefined) {
-    const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(`/servers/${serverName}.yaml`));
+    const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(manifestFileSuffix(serverName)));
     const why = about.map((f) => `\n  ${f.file}:${f.line}:${f.col}: ${f.field}: ${f.message} [${f.rule}]`).join('');
     stderr.write(`mamori check-access: no valid server "${serverName}" in ${options.manifests}${why}\n`);
     return 1;
@@ -80,7 +87,7 @@ export function registerCheckAccessCommand(program: Command, deps: CheckAccessDe
   return program
     .command('check-access')
     .description('Check now that mamori could repair a server: SSH login with the pinned host key, sudo -n, secrets, the BMC.')
-    .argument('<server>', "the server's name")
+    .argument('<server>', 'the server: customer/name, or its name alone when one customer has it')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', `
 Examples:

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { lookupServer, manifestFileSuffix } from '../manifest/server-id.ts';
 import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
@@ -57,9 +58,12 @@ async function loadServer(name: string, manifests: string, config: MamoriConfig,
   if (!isDir) throw new UsageError(`"${name}" is not an IP address, and there is no manifests folder ${manifests} to find it in (give --manifests DIR)`);
   const { loadManifests } = await import('../manifest/load-manifests.ts');
   const set = await loadManifests(root, { config });
-  const server = set.servers.get(name);
+  // customer/name, or a bare name one customer alone has; two customers' web01 is refused with both named.
+  const found = lookupServer(name, set.servers.keys());
+  if (!found.ok && found.reason === 'ambiguous') throw new UsageError(found.message);
+  const server = found.ok ? set.servers.get(found.id) : undefined;
   if (server === undefined) {
-    const bad = set.findings.filter((f) => f.severity === 'error' && f.path !== undefined && f.path.endsWith(`/${name}.yaml`)).length;
+    const bad = set.findings.filter((f) => f.severity === 'error' && f.path !== undefined && f.path.endsWith(manifestFileSuffix(name))).length;
     throw new UsageError(
       bad > 0
         ? `server "${name}" has ${bad} error(s) in its manifest; run mamori validate`
@@ -114,7 +118,7 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
   program
     .command('probe')
     .description('Probe a server (by manifest name) or an address now: every service, or those named.')
-    .argument('<target>', 'a server name from the manifests, or an IPv4/IPv6 address')
+    .argument('<target>', 'a server from the manifests (customer/name, or its name alone when one customer has it), or an IPv4/IPv6 address')
     .option('-s, --service <service[:port]>', `a service to probe (repeatable; default the seed's nine: ${SEED_SERVICE_NAMES.join(', ')}; also ${SERVICE_NAMES.filter((s) => !SEED_SERVICE_NAMES.includes(s)).join(', ')})`, collect, [])
     .option('--json', 'print the results as JSON')
     .option('--timeout <ms>', `deadline for each probe (default: the config's probe timeout; ${DEFAULT_TIMEOUT_MS} without a config file)`)

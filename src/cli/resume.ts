@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { isMamoriError, MamoriError } from '../errors.ts';
+import { lookupServer, serverIdOf } from '../manifest/server-id.ts';
 import { isServiceName } from '../probe/types.ts';
 import type { ResumeResult } from '../reconcile/controller.ts';
 import type { CliGlobals } from './reconcile.ts';
@@ -14,7 +15,7 @@ export function registerResumeCommand(program: Command): void {
   program
     .command('resume')
     .description('Release an Escalated server or service: repairs start again (within fresh budgets).')
-    .argument('<server>', 'the server')
+    .argument('<server>', 'the server: customer/name, or its name alone when one customer has it')
     .argument('[service]', 'one service (ping for the host); all held services without it')
     .option('--json', 'print JSON')
     .addHelpText('after', `
@@ -42,8 +43,9 @@ Examples:
         } else {
           const manifests = cmd.getOptionValueSourceWithGlobals('manifests') === 'cli' ? globals.manifests : undefined;
           result = await withInProcessController(config, manifests, 'resume', ({ controller, servers }) => {
-            if (!servers.some((s) => s.metadata.name === server)) throw new MamoriError('MAMORI_CLI_USAGE', `no server named ${server} in the manifests`);
-            return controller.resume(server, service !== undefined && isServiceName(service) ? service : undefined);
+            const found = lookupServer(server, servers.map(serverIdOf));
+            if (!found.ok) throw new MamoriError('MAMORI_CLI_USAGE', found.message);
+            return controller.resume(found.id, service !== undefined && isServiceName(service) ? service : undefined);
           });
         }
         if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

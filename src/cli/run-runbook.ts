@@ -135,7 +135,7 @@ export function registerRunbookRunCommand(program: Command, deps: RunbookCommand
   group
     .command('run')
     .description("Run the effective runbook of a server's service now (look, act, verify) and print the transcript.")
-    .argument('<server>', "the server's name")
+    .argument('<server>', 'the server: customer/name, or its name alone when one customer has it')
     .argument('<service>', 'the service')
     .option('--dry-run', 'connect nowhere: print what would run, where, and whether every secret resolves')
     .option('--json', 'print the transcript (or the dry run) as JSON')

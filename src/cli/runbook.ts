@@ -4,6 +4,7 @@
  * server's OS — rendered with the server's values, exactly as the executor gets it.
  * Subcommands register on the group from `runbookGroup` (`run` joins `show` there).
  */
+import { lookupServer, manifestFileSuffix } from '../manifest/server-id.ts';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
@@ -46,9 +47,12 @@ export async function effectiveRunbook(
     throw err;
   }
   const set = await withShellParser((parser) => loadManifests(resolve(cwd, options.manifests), { config, selectRunbook: runbookSelector, checksFor: checksWith(parser) }));
-  const loaded = set.servers.get(serverName);
+  // customer/name, or a bare name one customer alone has; two customers' web01 is refused with both named.
+  const found = lookupServer(serverName, set.servers.keys());
+  if (!found.ok && found.reason === 'ambiguous') return { ok: false, exitCode: 2, message: found.message };
+  const loaded = found.ok ? set.servers.get(found.id) : undefined;
   if (loaded === undefined) {
-    const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(`/servers/${serverName}.yaml`));
+    const about = set.findings.filter((f) => f.severity === 'error' && f.file.endsWith(manifestFileSuffix(serverName)));
     const why = about.length > 0 ? `; it is not valid:\n${about.map((f) => `  ${f.file}:${f.line}:${f.col}: ${f.field}: ${f.message} [${f.rule}]`).join('\n')}` : '';
     return { ok: false, exitCode: 1, message: `no valid server "${serverName}" in ${options.manifests}${why}` };
   }
@@ -117,7 +121,7 @@ export function registerRunbookCommand(program: Command, deps: RunbookCommandDep
   group
     .command('show')
     .description("Print the effective runbook of a server's service, rendered with its values: exactly what would run.")
-    .argument('<server>', "the server's name")
+    .argument('<server>', 'the server: customer/name, or its name alone when one customer has it')
     .argument('<service>', `the service: ${SERVICE_NAMES.join(', ')}`)
     .option('--json', 'print the rendered runbook as JSON (the executor contract)')
     .addHelpText('after', `

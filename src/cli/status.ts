@@ -1,9 +1,10 @@
 /**
- * `mamori status [SERVER] [--json]`: reads the status files (`<stateDir>/status/*.yaml`). No lock
+ * `mamori status [SERVER] [--json]`: reads the status files (`<stateDir>/status/<customer>/<name>.yaml`). No lock
  * and no daemon needed: the files are replaced atomically, so a reader always sees a whole one.
  */
 import type { Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
+import { lookupServer, serverIdOf } from '../manifest/server-id.ts';
 import type { ServerStatus } from '../status/model.ts';
 import { formatIncidentPhases } from '../status/incident-phases.ts';
 
@@ -22,7 +23,7 @@ export function formatStatusTable(list: readonly ServerStatus[]): string {
       .map((c) => (c.type === 'Monitored' ? `NotMonitored:${c.reason}(since ${c.lastTransitionTime})` : c.type === 'Reconciled' ? `PassFailing:${c.reason}` : `${c.type}:${c.reason}`));
     const next = s.maintenance?.next;
     if (next !== undefined) why.push(`next-maintenance:${next.start}`);
-    return [s.metadata.name, ready(s), notHealthy.join(' ') || '-', String(s.incidents.open.length), why.join(' ') || '-', s.observedRevision.slice(0, 12)];
+    return [serverIdOf(s), ready(s), notHealthy.join(' ') || '-', String(s.incidents.open.length), why.join(' ') || '-', s.observedRevision.slice(0, 12)];
   });
   const head = ['SERVER', 'READY', 'SERVICES', 'INCIDENTS', 'CONDITIONS', 'REVISION'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -34,7 +35,7 @@ export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description('Show the status files: per server Ready, failing services, open incidents and why.')
-    .argument('[server]', 'one server: its whole status file')
+    .argument('[server]', 'one server (customer/name, or its name alone when one customer has it): its whole status file')
     .option('--json', 'print JSON')
     .addHelpText('after', `
 Examples:
@@ -50,7 +51,15 @@ Exit status: 0 when every server shown is Ready, 1 otherwise (or when SERVER has
         const config = await loadConfig(globals.config);
         const store = createStatusStore(config.stateDir);
         if (server !== undefined) {
-          const s = await store.read(server);
+          // customer/name, or a bare name one customer alone has; two customers' web01 is refused with both named.
+          const all = await store.list();
+          const found = lookupServer(server, all.map(serverIdOf));
+          if (!found.ok && found.reason === 'ambiguous') {
+            process.stderr.write(`mamori status: ${found.message}\n`);
+            process.exitCode = 2;
+            return;
+          }
+          const s = found.ok ? all.find((x) => serverIdOf(x) === found.id) : undefined;
           if (s === undefined) {
             process.stderr.write(`mamori status: no status file for ${server} in ${store.dir}\n`);
             process.exitCode = 1;

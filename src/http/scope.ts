@@ -6,6 +6,7 @@
  *
  * Pure: no I/O, no node: imports.
  */
+import { serverIdOf } from '../manifest/server-id.ts';
 import type { MassFailureEpisode } from '../reconcile/types.ts';
 import type { DesiredStatus } from '../source/desired.ts';
 import type { ServerStatus } from '../status/model.ts';
@@ -99,7 +100,7 @@ export function scopeSnapshot(view: FleetView, snapshot: FleetSnapshot): FleetSn
   const servers = visibleServers(view, snapshot.servers);
   const unmonitored = snapshot.unmonitored !== undefined ? { unmonitored: visibleServers(view, snapshot.unmonitored.map((u) => ({ ...u, metadata: { customer: u.customer } }))).map(({ metadata: _m, ...u }) => u) } : {};
   if (view.kind === 'all') return { revision: snapshot.revision, servers, ...unmonitored, massFailure: snapshot.massFailure };
-  const names = new Set(servers.map((s) => s.metadata.name));
+  const names = new Set(servers.map(serverIdOf));
   const massFailure = snapshot.massFailure.flatMap((e) => {
     const theirs = e.servers.filter((n) => names.has(n));
     return theirs.length > 0 ? [{ ...e, servers: theirs }] : [];

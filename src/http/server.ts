@@ -20,6 +20,7 @@ import {
 import type { MamoriMetrics } from './metrics.ts';
 import { fleetViewOf, reaches, scopeDesired, scopeSnapshot, type Access, type FleetSnapshot, type FleetView, type Principal } from './scope.ts';
 import type { DesiredStatus } from '../source/desired.ts';
+import { serverIdOf } from '../manifest/server-id.ts';
 
 /**
  * The daemon's HTTP side (node:http, no framework): health, metrics, the status API, the local
@@ -449,7 +450,7 @@ function statusFor(api: DaemonApi, view: FleetView): unknown {
   if (view.kind === 'all') return api.status();
   const { snapshot, desired } = api.fleet();
   const scoped = snapshot !== undefined ? scopeSnapshot(view, snapshot) : undefined;
-  const names = new Set(scoped?.servers.map((s) => s.metadata.name) ?? []);
+  const names = new Set(scoped?.servers.map(serverIdOf) ?? []);
   return {
     ...(view.kind === 'customer' ? { customer: view.customer } : {}),
     revision: scoped?.revision,

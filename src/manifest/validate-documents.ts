@@ -10,6 +10,7 @@
  *
  * Every finding is reported; a bad document never hides the good ones.
  */
+import { serverIdOf } from './server-id.ts';
 import type {
   ManifestConfig,
   CatalogDocument,
@@ -215,23 +216,27 @@ function emptyPolicy(): LoadedDocument<ReviewPolicyDocument> {
   return { kind: 'ReviewPolicy', doc, file: 'operator/policy.yaml', owner: { kind: 'operator' }, positionOf: () => ({ line: 1, col: 1 }) };
 }
 
-/** Names used twice: every document with the name gets a finding, and none of them is used. */
-function duplicates<T extends AnyLoaded>(docs: T[], what: string, findings: Finding[]): T[] {
+/**
+ * Names used twice: every document with the name gets a finding, and none of them is used. `keyOf`
+ * says where a name must be unique: servers within their customer (customer/name), runbooks across
+ * the whole tree (a server names a runbook by its bare name).
+ */
+function duplicates<T extends AnyLoaded>(docs: T[], what: string, findings: Finding[], keyOf: (d: T) => string, scope: string): T[] {
   const byName = new Map<string, T[]>();
   for (const d of docs) {
-    const name = (d.doc as { metadata: { name: string } }).metadata.name;
+    const name = keyOf(d);
     const list = byName.get(name);
     if (list) list.push(d);
     else byName.set(name, [d]);
   }
   const keep: T[] = [];
-  for (const [name, list] of byName) {
+  for (const list of byName.values()) {
     if (list.length === 1) {
       keep.push(list[0] as T);
       continue;
     }
     for (const d of list) {
-      const others = list.filter((o) => o !== d).map((o) => o.file);
+      const others = list.filter((o) => o !== d);
       const p = d.positionOf('metadata.name');
       findings.push({
         file: d.file,
@@ -239,7 +244,7 @@ function duplicates<T extends AnyLoaded>(docs: T[], what: string, findings: Find
         col: p.col,
         field: 'metadata.name',
         rule: 'duplicate-name',
-        message: `the ${what} name ${name} is also used by ${others.join(', ')}: ${what} names are unique across all customers`,
+        message: `the ${what} name ${(d.doc as { metadata: { name: string } }).metadata.name} is also used by ${others.map((o) => `${o.file}:${o.positionOf('metadata.name').line}`).join(', ')}: ${what} names are unique ${scope}`,
         severity: 'error',
         ...(d.absolutePath !== undefined ? { path: d.absolutePath } : {}),
       });
@@ -295,8 +300,8 @@ export function validateDocuments(files: readonly ManifestFile[], options: Valid
     policy = emptyPolicy();
   }
 
-  const servers = duplicates(byKind<ServerDocument>('Server'), 'server', findings);
-  const runbooks = duplicates(byKind<RunbookDocument>('Runbook'), 'runbook', findings);
+  const servers = duplicates(byKind<ServerDocument>('Server'), 'server', findings, (d) => serverIdOf(d.doc), 'within a customer');
+  const runbooks = duplicates(byKind<RunbookDocument>('Runbook'), 'runbook', findings, (d) => d.doc.metadata.name, 'across all customers');
   const input: CheckInput = { servers, runbooks, catalog, policy, policyPresent: policies.length > 0, config: options.config };
   for (const check of [...BUILTIN_CHECKS, ...(options.checks ?? [])]) {
     findings.push(...check.check(input));
@@ -319,6 +324,6 @@ export function validateDocuments(files: readonly ManifestFile[], options: Valid
 
   bad = errorFiles(findings);
   const goodServers = new Map<string, LoadedDocument<ServerDocument>>();
-  for (const s of servers) if (!bad.has(s.file)) goodServers.set(s.doc.metadata.name, s);
+  for (const s of servers) if (!bad.has(s.file)) goodServers.set(serverIdOf(s.doc), s);
   return { servers: goodServers, runbooks: goodRunbooks, catalog, policy, findings };
 }

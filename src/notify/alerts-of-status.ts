@@ -4,6 +4,7 @@
  * that needs a person; labels are bounded (server, service, customer, reason, severity) and carry
  * no address or secret.
  */
+import { serverIdOf } from '../manifest/server-id.ts';
 import type { AlertState } from './alertmanager.ts';
 import type { ServerStatus } from '../status/model.ts';
 
@@ -26,7 +27,8 @@ function withCustomer(labels: Record<string, string>, s: ServerStatus): Record<s
 export function alertsOfStatus(servers: readonly ServerStatus[]): AlertState[] {
   const out: AlertState[] = [];
   for (const s of servers) {
-    const server = s.metadata.name;
+    // customer/name: two customers' web01 are two alerts (the customer label says whose, too).
+    const server = serverIdOf(s);
     for (const [service, st] of Object.entries(s.services)) {
       if (!FAILING.has(st.state)) continue;
       // The reason names the alert, so it stays the same through one incident (Down, held,

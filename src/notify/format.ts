@@ -164,3 +164,12 @@ const PING_FAILURE_EN: Partial<Record<FailureKind, string>> = {
 export function pingFailureLabel(kind: FailureKind, locale: Locale): string {
   return (locale === 'ja' ? PING_FAILURE_JA : PING_FAILURE_EN)[kind] ?? (locale === 'ja' ? '応答がありませんでした' : 'no reply came back');
 }
+
+/**
+ * How a mail names a server: customer/name, as everywhere else (two customers may each have a
+ * web01; the operator's copy must say whose). A server with no customer carries its name as the
+ * customer (hand-built documents only) and is named alone.
+ */
+export function serverLabel(server: { name: string; customer: string }): string {
+  return server.customer !== '' && server.customer !== server.name ? `${server.customer}/${server.name}` : server.name;
+}

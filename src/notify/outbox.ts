@@ -28,6 +28,7 @@
  * One Outbox per folder (the daemon's state lock guarantees it); inside the process every change of
  * state goes through one queue, and the relay is never awaited while holding it.
  */
+import { serverLabel } from './format.ts';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -254,7 +255,7 @@ export class Outbox implements Notifier {
 
   private async enqueueLocked(n: Notification, internal: boolean, threadRoot?: string): Promise<EnqueueResult> {
     const fileId = fileIdFor(n.id);
-    const fields = { notification: n.id, kind: n.kind, server: n.server?.name, service: n.service };
+    const fields = { notification: n.id, kind: n.kind, server: n.server !== undefined ? serverLabel(n.server) : undefined, service: n.service };
     if (this.pending.has(fileId) || (await this.exists('sent', fileId)) || (await this.exists('folded', fileId)) || (await this.exists('failed', fileId))) {
       this.log.debug(fields, NOTIFY_LOG.duplicate);
       return 'duplicate';
@@ -265,7 +266,7 @@ export class Outbox implements Notifier {
     let state: RecordState = 'pending';
     let window: OutboxRecord['window'];
     if (!internal && n.server) {
-      const key = `${n.to.email}|${n.server.name}`;
+      const key = `${n.to.email}|${serverLabel(n.server)}`;
       let w = this.windows.get(key);
       if (w === undefined || now >= w.start + this.options.rate.windowMs) w = { key, start: now, count: 0 };
       w.count += 1;
@@ -291,12 +292,12 @@ export class Outbox implements Notifier {
   private async thread(n: Notification, messageId: string, now: number): Promise<string | undefined> {
     const keys: string[] = [];
     if (n.incident) keys.push(`incident:${n.incident.id}`);
-    if (n.server && n.service) keys.push(`service:${n.to.email}|${n.server.name}|${n.service}`);
+    if (n.server && n.service) keys.push(`service:${n.to.email}|${serverLabel(n.server)}|${n.service}`);
     if (keys.length === 0) return undefined;
     let root: string | undefined;
     const byIncident = n.incident ? this.threads.get(`incident:${n.incident.id}`) : undefined;
     if (byIncident) root = byIncident.root;
-    const byService = keys.length > 0 && n.server && n.service ? this.threads.get(`service:${n.to.email}|${n.server.name}|${n.service}`) : undefined;
+    const byService = keys.length > 0 && n.server && n.service ? this.threads.get(`service:${n.to.email}|${serverLabel(n.server)}|${n.service}`) : undefined;
     if (root === undefined && byService && now - byService.lastAt <= this.options.threadJoinMs) root = byService.root;
     root ??= messageId;
     for (const key of keys) {
@@ -384,7 +385,7 @@ export class Outbox implements Notifier {
         this.pending.delete(fileId);
       }
       await fsyncDir(this.dir('pending'));
-      this.log.info({ notification: digestId, items: items.length, server: digest.server?.name }, NOTIFY_LOG.digestQueued);
+      this.log.info({ notification: digestId, items: items.length, server: digest.server !== undefined ? serverLabel(digest.server) : undefined }, NOTIFY_LOG.digestQueued);
       count += 1;
     }
     return count;
@@ -407,7 +408,7 @@ export class Outbox implements Notifier {
     });
     if (record === undefined) return 'skipped';
     const n = record.notification;
-    const fields = { notification: n.id, kind: n.kind, messageId: record.messageId, server: n.server?.name, attempt: record.attempts + 1 };
+    const fields = { notification: n.id, kind: n.kind, messageId: record.messageId, server: n.server !== undefined ? serverLabel(n.server) : undefined, attempt: record.attempts + 1 };
     let error: unknown;
     let response = '';
     try {

@@ -3,13 +3,13 @@
  * verify. Nothing was restarted and the service answers: the first paragraph says so, then what
  * the certificate is and what the customer should do.
  */
-import { serviceLabel } from './format.ts';
+import { serverLabel, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
 import { greetingEn, greetingJa, type Template, type TemplateContext } from './template-context.ts';
 import type { CertificateFacts, CertificateProblem, Notification } from './types.ts';
 
 function serverLine(n: Notification): string {
-  return n.server ? `${n.server.name} (${n.server.address})` : '';
+  return n.server ? `${serverLabel(n.server)} (${n.server.address})` : '';
 }
 
 function svc(n: Notification): string {
@@ -19,7 +19,7 @@ function svc(n: Notification): string {
 }
 
 function target(n: Notification): string {
-  return [n.server?.name, n.service].filter((x) => x !== undefined).join(' ');
+  return [n.server !== undefined ? serverLabel(n.server) : undefined, n.service].filter((x) => x !== undefined).join(' ');
 }
 
 function signature(ctx: TemplateContext, lines: string): Block {

@@ -2,7 +2,7 @@
  * English messages: the same facts and order as the Japanese ones, in plain, courteous English.
  * The first paragraph alone says what happened, what was done and whether the reader must act.
  */
-import { failureLabel, formatDuration, localized, pingFailureLabel, serviceLabel } from './format.ts';
+import { failureLabel, formatDuration, localized, pingFailureLabel, serverLabel, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
 import { elide, greetingEn, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import { monthlyReportEn } from './template-monthly-report.ts';
@@ -31,7 +31,7 @@ function signature(ctx: TemplateContext, n: Notification): Block {
 }
 
 function serverLine(n: Notification): string {
-  return n.server ? `${n.server.name} (${n.server.address})` : '';
+  return n.server ? `${serverLabel(n.server)} (${n.server.address})` : '';
 }
 
 function svc(n: Notification): string {
@@ -157,7 +157,7 @@ const KIND_SHORT: Record<NotificationKind, string> = {
 };
 
 function target(n: Notification): string {
-  return [n.server?.name, n.service].filter((x) => x !== undefined).join(' ');
+  return [n.server !== undefined ? serverLabel(n.server) : undefined, n.service].filter((x) => x !== undefined).join(' ');
 }
 
 export const EN: TemplateSet = {

@@ -3,7 +3,7 @@
  * (〜様, お知らせいたします). The first paragraph alone must tell a customer reading at 3 a.m.
  * what happened, what was done and whether they need to act; the sections below are the record.
  */
-import { failureLabel, formatDuration, localized, pingFailureLabel, serviceLabel } from './format.ts';
+import { failureLabel, formatDuration, localized, pingFailureLabel, serverLabel, serviceLabel } from './format.ts';
 import type { Block } from './layout.ts';
 import { elide, greetingJa, hostsAllowForm, type TemplateContext, type TemplateSet } from './template-context.ts';
 import { monthlyReportJa } from './template-monthly-report.ts';
@@ -40,7 +40,7 @@ function signature(ctx: TemplateContext, n: Notification): Block {
 }
 
 function serverLine(n: Notification): string {
-  return n.server ? `${n.server.name} (${n.server.address})` : '';
+  return n.server ? `${serverLabel(n.server)} (${n.server.address})` : '';
 }
 
 function svc(n: Notification): string {
@@ -167,7 +167,7 @@ const KIND_SHORT: Record<NotificationKind, string> = {
 };
 
 function target(n: Notification): string {
-  return [n.server?.name, n.service].filter((x) => x !== undefined).join(' ');
+  return [n.server !== undefined ? serverLabel(n.server) : undefined, n.service].filter((x) => x !== undefined).join(' ');
 }
 
 export const JA: TemplateSet = {

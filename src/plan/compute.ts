@@ -179,7 +179,7 @@ export function computePlan(from: PlanSide, to: PlanSide): Plan {
       const changes = fieldChanges(a.doc, b.doc);
       if (a.file !== b.file) changes.unshift({ field: 'file', from: a.file, to: b.file });
       if (changes.length > 0) {
-        changed.push({ name, ...(b.doc.metadata.customer === undefined ? {} : { customer: b.doc.metadata.customer }), file: b.file, changes });
+        changed.push({ name: b.doc.metadata.name, ...(b.doc.metadata.customer === undefined ? {} : { customer: b.doc.metadata.customer }), file: b.file, changes });
       }
     }
   }

@@ -5,6 +5,7 @@
  * recomputes from desired + observed (level-triggered); runbooks run with bounded concurrency in
  * the background and feed their verdicts back through the pure `applyOutcome`.
  */
+import { serverIdOf } from '../manifest/server-id.ts';
 import { MamoriError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
@@ -246,7 +247,7 @@ export class Controller {
     const wanted = new Set<string>();
     let services = 0;
     for (const doc of docs) {
-      const name = doc.metadata.name;
+      const name = serverIdOf(doc);
       wanted.add(name);
       this.unmonitored.delete(name);
       const prev = this.servers.get(name);
@@ -1016,7 +1017,7 @@ export class Controller {
       runbook = err instanceof Error ? err : new Error(String(err));
     }
     if (runbook instanceof Error) {
-      this.o.logger.error({ err: runbook, server: doc.metadata.name, target }, 'runbook could not be rendered');
+      this.o.logger.error({ err: runbook, server: serverIdOf(doc), target }, 'runbook could not be rendered');
       return failed('Escalated', `no runbook could be rendered: ${runbook.message}`);
     }
     try {
@@ -1032,7 +1033,7 @@ export class Controller {
       });
     } catch (err) {
       // An executor reports verdicts; a throw is a bug. Count the attempt, act no further on it.
-      this.o.logger.error({ err, server: doc.metadata.name, target }, 'executor threw');
+      this.o.logger.error({ err, server: serverIdOf(doc), target }, 'executor threw');
       return this.abort.signal.aborted ? failed('Interrupted', 'stopped') : failed('StepFailed', 'the executor failed');
     }
   }
@@ -1048,7 +1049,7 @@ export class Controller {
     r: { verdict: Verdict; acted: boolean; powerActions: number; transcript: Transcript | undefined },
     end?: JournalEntry,
   ): Promise<void> {
-    if (r.transcript !== undefined) this.transcripts.set(a.incidentId, r.transcript);
+    if (r.transcript !== undefined) this.transcripts.set(a.incidentId, r.transcript, a.server);
     for (let failures = 1; ; failures++) {
       let done: { actions: readonly Action[]; now: number } | undefined;
       try {
@@ -1175,7 +1176,7 @@ export class Controller {
     }
     const now = this.clock.now();
     for (const s of files) {
-      const name = s.metadata.name;
+      const name = serverIdOf(s);
       if (this.servers.has(name) || this.unmonitored.has(name)) continue;
       const was = unmonitoredOf(s);
       if (was !== undefined && now - was.since > UNMONITORED_RETENTION_MS) {

@@ -2,6 +2,7 @@
  * A server manifest as the reconciler needs it: the services (names only), the place it stands,
  * whether repairs are suspended, and its maintenance windows as epoch ms. Pure.
  */
+import { serverIdOf } from '../manifest/server-id.ts';
 import type { ServerDocument } from '../manifest/types.ts';
 import { serviceNames } from '../manifest/services.ts';
 import { serviceOrder } from './decide.ts';
@@ -23,7 +24,8 @@ export function desiredFromManifest(doc: ServerDocument): DesiredServer {
   const suspend = doc.spec.suspend;
   const suspendUntilMs = typeof suspend === 'object' ? Date.parse(suspend.until) : undefined;
   const d: DesiredServer = {
-    name: doc.metadata.name,
+    // The server's id (customer/name): the key of every record about it.
+    name: serverIdOf(doc),
     address: doc.spec.address,
     // ping, then ssh, then the rest: the order decide judges them in (a host down covers its services).
     services: serviceOrder(serviceNames(doc)),

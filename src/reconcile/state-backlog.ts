@@ -6,6 +6,7 @@
  *   are written in order when writes succeed again. Only what is still waiting is lost if the
  *   daemon dies (`unwritten`, exposed in /metrics and /api/status).
  */
+import { serverIdOf } from '../manifest/server-id.ts';
 import type { Logger } from '../log.ts';
 import type { Notification, Notifier } from '../notify/types.ts';
 import { isStorageError, type StateHealth } from '../status/state-health.ts';
@@ -53,7 +54,7 @@ export class BufferedStatusStore implements StatusStore {
   }
 
   async write(status: ServerStatus): Promise<void> {
-    const name = status.metadata.name;
+    const name = serverIdOf(status);
     try {
       await this.inner.write(status);
       this.waiting.delete(name);

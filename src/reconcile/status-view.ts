@@ -1,6 +1,7 @@
 /**
  * History → the status file's model. Pure, so that `status()` over HTTP and the files agree.
  */
+import { splitServerId } from '../manifest/server-id.ts';
 import type { ServiceName } from '../manifest/types.ts';
 import { mergeConditions, type ConditionInput } from '../status/conditions.ts';
 import type { Condition, IncidentStatus, MaintenanceTimes, ServerStatus, ServiceStatus, TransitionStatus } from '../status/model.ts';
@@ -185,7 +186,7 @@ export function serverStatusOf(input: StatusViewInput): ServerStatus {
   const status: ServerStatus = {
     apiVersion: STATUS_API_VERSION,
     kind: STATUS_KIND,
-    metadata: input.customer !== undefined ? { name: desired.name, customer: input.customer } : { name: desired.name },
+    metadata: input.customer !== undefined ? { name: splitServerId(desired.name).name, customer: input.customer } : { name: desired.name },
     observedRevision: input.revision,
     updatedAt: iso(now),
     conditions: mergeConditions(input.previous, conds, iso(now)),

@@ -14,15 +14,19 @@ export class TranscriptLog {
   /** server → service → latest transcripts, oldest first. */
   private readonly byServer = new Map<string, Map<string, Transcript[]>>();
 
-  /** The transcript of an incident's latest attempt, kept for its incident and among its service's recent ones. */
-  set(incidentId: string, t: Transcript): void {
+  /**
+   * The transcript of an incident's latest attempt, kept for its incident and among its service's
+   * recent ones. `server` is the server's id (customer/name), the key the controller and the page
+   * use; the transcript itself names the host by its bare name.
+   */
+  set(incidentId: string, t: Transcript, server = t.server): void {
     this.byIncident.set(incidentId, t);
-    const services = this.byServer.get(t.server) ?? new Map<string, Transcript[]>();
+    const services = this.byServer.get(server) ?? new Map<string, Transcript[]>();
     const list = services.get(t.service) ?? [];
     list.push(t);
     if (list.length > TRANSCRIPTS_PER_SERVICE) list.splice(0, list.length - TRANSCRIPTS_PER_SERVICE);
     services.set(t.service, list);
-    this.byServer.set(t.server, services);
+    this.byServer.set(server, services);
   }
 
   get(incidentId: string): Transcript | undefined {

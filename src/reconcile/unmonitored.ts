@@ -4,6 +4,7 @@
  * with the reason and since when, Ready Unknown — so that no status file says Ready for a server
  * nobody watches. Pure: the controller writes what this returns.
  */
+import { splitServerId } from '../manifest/server-id.ts';
 import { mergeConditions } from '../status/conditions.ts';
 import { STATUS_API_VERSION, STATUS_KIND, type ServerStatus } from '../status/model.ts';
 
@@ -14,6 +15,7 @@ export type UnmonitoredReason = (typeof UNMONITORED_REASONS)[number];
 export const UNMONITORED_RETENTION_MS = 30 * 24 * 3600_000;
 
 export interface Unmonitored {
+  /** The server's id (customer/name). */
   name: string;
   customer?: string;
   reason: UnmonitoredReason;
@@ -39,7 +41,7 @@ export function unmonitoredStatus(u: Unmonitored, revision: string, now: number,
   return {
     apiVersion: STATUS_API_VERSION,
     kind: STATUS_KIND,
-    metadata: customer !== undefined ? { name: u.name, customer } : { name: u.name },
+    metadata: customer !== undefined ? { name: splitServerId(u.name).name, customer } : { name: u.name },
     observedRevision: revision,
     updatedAt: iso(now),
     conditions,

@@ -4,6 +4,7 @@
  * `monitor-stopped` on a clean stop. A crash writes no stop: the report then counts the time
  * after the last record as unknown, which is the honest reading.
  */
+import { serverIdOf } from '../manifest/server-id.ts';
 import type { Logger } from '../log.ts';
 import { serviceNames } from '../manifest/services.ts';
 import type { ServerDocument } from '../manifest/types.ts';
@@ -65,7 +66,8 @@ export class CoverageRecorder {
 
 /** A server manifest as the coverage records name it: customer and service names. */
 export function monitoredServerOf(doc: ServerDocument): MonitoredServer {
-  return { name: doc.metadata.name, ...(doc.metadata.customer !== undefined ? { customer: doc.metadata.customer } : {}), services: serviceNames(doc) };
+  // The id (customer/name): the journal names servers by it, and the report joins the two.
+  return { name: serverIdOf(doc), ...(doc.metadata.customer !== undefined ? { customer: doc.metadata.customer } : {}), services: serviceNames(doc) };
 }
 
 /** A server manifest as the report takes it: coverage names and the contact its report goes to. */

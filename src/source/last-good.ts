@@ -1,21 +1,26 @@
 /**
- * Last-known-good manifests, per server, in the state folder (`<stateDir>/last-good/<server>.json`):
+ * Last-known-good manifests, per server, in the state folder (`<stateDir>/last-good/<customer>/<name>.json`):
  * the newest manifest of each server that was valid when applied. After a restart a server whose
  * manifest is invalid in the revision being applied keeps being watched from this one (the same
  * rule as while the daemon runs), instead of silently dropping out of the fleet.
  */
+import type { Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { Logger } from '../log.ts';
+import { serverIdOf } from '../manifest/server-id.ts';
 import type { LoadedDocument, Owner, ServerDocument } from '../manifest/types.ts';
 import type { AppliedServer, LastGoodPersistence } from './desired.ts';
 
 export const LAST_GOOD_DIR = 'last-good';
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** A server id as a path: customer/name (or a bare name for a server with no customer). */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+const SEGMENT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 interface LastGoodRecord {
   v: 1;
+  /** The server's id: customer/name. */
   name: string;
   revision: string;
   file: string;
@@ -47,18 +52,25 @@ export class LastGoodStore implements LastGoodPersistence {
 
   async load(): Promise<Map<string, AppliedServer>> {
     const out = new Map<string, AppliedServer>();
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = await readdir(this.dir);
+      entries = await readdir(this.dir, { withFileTypes: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
       throw err;
     }
-    for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+    const files: string[] = [];
+    for (const e of entries) {
+      if (e.isFile() && e.name.endsWith('.json')) files.push(e.name);
+      else if (e.isDirectory() && SEGMENT_RE.test(e.name)) {
+        for (const f of await readdir(path.join(this.dir, e.name)).catch(() => [] as string[])) if (f.endsWith('.json')) files.push(`${e.name}/${f}`);
+      }
+    }
+    for (const n of files.sort()) {
       try {
         const text = await readFile(path.join(this.dir, n), 'utf8');
         const r = JSON.parse(text) as LastGoodRecord;
-        if (r.v !== 1 || typeof r.name !== 'string' || `${r.name}.json` !== n || typeof r.doc?.spec?.address !== 'string') throw new Error('not a last-good record');
+        if (r.v !== 1 || typeof r.name !== 'string' || `${r.name}.json` !== n || typeof r.doc?.spec?.address !== 'string' || serverIdOf(r.doc) !== r.name) throw new Error('not a last-good record');
         this.saved.set(r.name, text);
         out.set(r.name, { name: r.name, document: documentOf(r), revision: r.revision });
       } catch (err) {
@@ -86,7 +98,9 @@ export class LastGoodStore implements LastGoodPersistence {
       const text = `${JSON.stringify(record)}\n`;
       if (this.saved.get(s.name) === text) continue;
       try {
-        await writeFileAtomic(path.join(this.dir, `${s.name}.json`), text, { mode: 0o640 });
+        const file = path.join(this.dir, `${s.name}.json`);
+        await mkdir(path.dirname(file), { recursive: true, mode: 0o750 });
+        await writeFileAtomic(file, text, { mode: 0o640 });
         this.saved.set(s.name, text);
       } catch (err) {
         this.o.onWriteError?.(err);

@@ -100,8 +100,8 @@ describe('mamori run on a git remote', () => {
     expect(await hook()).toBe(202);
     await expect.poll(() => statusField(daemon, 'desired', 'revision'), { timeout: 30_000, interval: 100 }).toBe(bad);
     const invalid = (await statusField(daemon, 'desired', 'manifestInvalid')) as Record<string, { findings: { file: string; field: string }[] }>;
-    expect(invalid.web01?.findings[0]).toMatchObject({ file: serverPath('web01'), field: 'spec.plan' });
-    const statusFile = join(repo.dir, 'state', 'status', 'web01.yaml');
+    expect(invalid['acme/web01']?.findings[0]).toMatchObject({ file: serverPath('web01'), field: 'spec.plan' });
+    const statusFile = join(repo.dir, 'state', 'status', 'acme', 'web01.yaml');
     await expect.poll(() => readFileSync(statusFile, 'utf8'), { timeout: 15_000, interval: 100 }).toMatch(/type: ManifestInvalid\n\s+status: "?True"?/);
     const after = hitsOf('web01');
     await expect.poll(() => hitsOf('web01'), { timeout: 15_000, interval: 100 }).toBeGreaterThan(after);
@@ -155,7 +155,7 @@ describe('mamori run on a git remote', () => {
     expect(await statusField(daemon, 'desired', 'held')).toBeUndefined();
     // web04 was removed by the rollback: its status file stays, and says nobody probes it any more
     // (it is archived after a retention, never deleted).
-    const web04 = join(repo.dir, 'state', 'status', 'web04.yaml');
+    const web04 = join(repo.dir, 'state', 'status', 'acme', 'web04.yaml');
     await expect.poll(() => existsSync(web04) && /type: Monitored\n\s+status: "?False"?\n\s+reason: Removed/.test(readFileSync(web04, 'utf8')), { timeout: 15_000, interval: 100 }).toBe(true);
     expect(readFileSync(web04, 'utf8')).not.toMatch(/type: Ready\n\s+status: "?True"?/);
   });
@@ -169,11 +169,11 @@ describe('mamori run on a git remote', () => {
     expect(samples('mamori_probe_duration_seconds').find((s) => s.name === 'mamori_probe_duration_seconds_count' && s.labels.service_type === 'http')?.value).toBeGreaterThan(0);
     expect(samples('mamori_service_state').map((s) => s.labels)).toEqual(
       expect.arrayContaining([
-        { server: 'web01', service: 'http', state: 'Healthy' },
-        { server: 'web02', service: 'http', state: 'Healthy' },
+        { server: 'acme/web01', service: 'http', state: 'Healthy' },
+        { server: 'acme/web02', service: 'http', state: 'Healthy' },
       ]),
     );
-    expect(samples('mamori_service_state').some((s) => s.labels.server === 'web04')).toBe(false);
+    expect(samples('mamori_service_state').some((s) => s.labels.server === 'acme/web04')).toBe(false);
     expect(samples('mamori_source_revision_info').map((s) => s.labels.revision)).toEqual([repo.head()]);
     expect(samples('mamori_source_sync_errors_total').find((s) => s.labels.reason === 'SourceUnavailable')?.value).toBeGreaterThanOrEqual(1);
     expect(samples('mamori_servers_manifest_invalid')[0]?.value).toBe(1);

@@ -84,7 +84,7 @@ consoleProfiles:
     );
     const daemon = await spawnDaemon({ cwd: dir, config, port, args: ['--stop-deadline', '1'] });
     const started = await daemon.waitForLog('runbook started', 60_000);
-    expect(started).toMatchObject({ server: 'ssh01', target: 'ssh' });
+    expect(started).toMatchObject({ server: 'acme/ssh01', target: 'ssh' });
     const journalBefore = readJournal(join(dir, 'state'));
     expect(journalBefore.filter((r) => r.type === 'started')).toHaveLength(1);
     const t0 = Date.now();
@@ -100,7 +100,7 @@ consoleProfiles:
     const opened = journal.filter((r) => r.type === 'started');
     expect(opened.length).toBeGreaterThan(0);
     for (const s of opened) expect(closed.has(key(s)), `started ${key(s)} is closed`).toBe(true);
-    expect(journal.some((r) => r.type === 'interrupted' && r.server === 'ssh01')).toBe(true);
+    expect(journal.some((r) => r.type === 'interrupted' && r.server === 'acme/ssh01')).toBe(true);
   });
 
   it('SIGHUP applies a changed config and refuses a broken one, keeping the running config', async () => {

@@ -105,7 +105,7 @@ describe('every server watched, or said not to be', () => {
     writeFileSync(config, `apiVersion: mamori/v1\nkind: Config\nsource: { type: folder, path: manifests }\nhttp: { listen: "127.0.0.1:${port}" }\nprobe: { intervalSeconds: 0.5, retryIntervalSeconds: 0.2 }\nholds: { maxRemovedFraction: 0.5 }\n`);
     let d = await spawnDaemon({ cwd: dir, config, port });
     await expect.poll(() => a.hits.length > 0 && b.hits.length > 0 && c.hits.length > 0, { timeout: 20_000, interval: 100 }).toBe(true);
-    await expect.poll(() => existsSync(join(state, 'last-good', 'web01.json')), { timeout: 10_000, interval: 100 }).toBe(true);
+    await expect.poll(() => existsSync(join(state, 'last-good', 'acme', 'web01.json')), { timeout: 10_000, interval: 100 }).toBe(true);
     await stop(d);
 
     // While it is down: web01's manifest breaks, web02's is deleted.
@@ -116,29 +116,29 @@ describe('every server watched, or said not to be', () => {
     // web01 is still watched, from the manifest it last had valid, and says why.
     await expect.poll(() => a.since(t0), { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(3);
     const invalid = (await statusField(d, 'desired', 'manifestInvalid')) as Record<string, unknown>;
-    expect(Object.keys(invalid)).toEqual(['web01']);
-    await expect.poll(() => statusFile(state, 'web01').conditions.find((x) => x.type === 'ManifestInvalid')?.status, { timeout: 10_000, interval: 100 }).toBe('True');
+    expect(Object.keys(invalid)).toEqual(['acme/web01']);
+    await expect.poll(() => statusFile(state, 'acme/web01').conditions.find((x) => x.type === 'ManifestInvalid')?.status, { timeout: 10_000, interval: 100 }).toBe('True');
     // web02: nobody probes it, and its status file says so instead of Ready.
     const t1 = Date.now();
     await sleep(1500);
     expect(b.since(t1)).toBe(0);
-    const s2 = statusFile(state, 'web02');
+    const s2 = statusFile(state, 'acme/web02');
     expect(s2.conditions.find((x) => x.type === 'Ready')?.status).not.toBe('True');
     expect(s2.conditions.find((x) => x.type === 'Monitored')).toMatchObject({ status: 'False', reason: 'NotInDesiredState' });
-    expect(await metric(d, /^mamori_server_not_monitored\{server="web02"/)).toMatch(/reason="NotInDesiredState"\} 1$/);
+    expect(await metric(d, /^mamori_server_not_monitored\{server="acme\/web02"/)).toMatch(/reason="NotInDesiredState"\} 1$/);
 
     // Removed while running: Removed, since when, in the file, /api/status and /metrics.
     unlinkSync(join(manifests, serverPath('web03')));
-    await expect.poll(() => statusFile(state, 'web03').conditions.find((x) => x.type === 'Monitored')?.reason, { timeout: 15_000, interval: 100 }).toBe('Removed');
-    const m3 = statusFile(state, 'web03').conditions.find((x) => x.type === 'Monitored');
+    await expect.poll(() => statusFile(state, 'acme/web03').conditions.find((x) => x.type === 'Monitored')?.reason, { timeout: 15_000, interval: 100 }).toBe('Removed');
+    const m3 = statusFile(state, 'acme/web03').conditions.find((x) => x.type === 'Monitored');
     expect(m3?.status).toBe('False');
     expect(Date.parse(m3?.lastTransitionTime ?? '')).toBeGreaterThan(t0);
     const unmonitored = (await statusField(d, 'reconciler', 'unmonitored')) as Array<{ name: string; reason: string }>;
     expect(unmonitored.map((u) => [u.name, u.reason]).sort()).toEqual([
-      ['web02', 'NotInDesiredState'],
-      ['web03', 'Removed'],
+      ['acme/web02', 'NotInDesiredState'],
+      ['acme/web03', 'Removed'],
     ]);
-    expect(await metric(d, /^mamori_server_not_monitored\{server="web03"/)).toMatch(/reason="Removed"\} 1$/);
+    expect(await metric(d, /^mamori_server_not_monitored\{server="acme\/web03"/)).toMatch(/reason="Removed"\} 1$/);
     await stop(d);
   }, 120_000);
 
@@ -194,7 +194,7 @@ describe('every server watched, or said not to be', () => {
     await sleep(2000);
     expect(a.since(t1)).toBe(0);
     expect(b.since(t1)).toBeGreaterThan(0);
-    expect(statusFile(state, 'web01').conditions.find((x) => x.type === 'Monitored')).toMatchObject({ status: 'False', reason: 'OutsideTargetNetworks' });
+    expect(statusFile(state, 'acme/web01').conditions.find((x) => x.type === 'Monitored')).toMatchObject({ status: 'False', reason: 'OutsideTargetNetworks' });
 
     // Two more of three outside (67 % > 40 %): held, and they are still probed.
     writeFileSync(config, text(['127.0.0.9/32']));
@@ -202,7 +202,7 @@ describe('every server watched, or said not to be', () => {
     const held = await d.waitForLog('target networks change held until an operator confirms it');
     const id = held.id as string;
     expect(id).toMatch(/^targets-[0-9a-f]{12}$/);
-    expect(((await statusField(d, 'targetNetworks', 'held')) as { affected: string[] }).affected.sort()).toEqual(['web02', 'web03']);
+    expect(((await statusField(d, 'targetNetworks', 'held')) as { affected: string[] }).affected.sort()).toEqual(['acme/web02', 'acme/web03']);
     expect(await metric(d, /^mamori_source_revision_held /)).toBe('mamori_source_revision_held 1');
     const t2 = Date.now();
     await sleep(1500);

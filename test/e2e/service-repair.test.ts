@@ -172,9 +172,9 @@ describe('the service end to end: repairs over SSH and the console, e-mail, git 
     await expect.poll(() => fleet.mails('could-not-recover', WEB).length, { timeout: 15_000, interval: 100 }).toBe(1);
     const [mail] = fleet.mails('could-not-recover', WEB);
     expect(mail?.subject).toMatch(/復旧できませんでした|状況報告|could not recover/);
-    const started = (await fleet.journal()).filter((r) => r.type === 'started' && r.server === WEB && r.target === 'http').length;
+    const started = recordsOf(await fleet.journal(), WEB, 'http').filter((r) => r.type === 'started').length;
     await new Promise((r) => setTimeout(r, 3_000));
-    expect((await fleet.journal()).filter((r) => r.type === 'started' && r.server === WEB && r.target === 'http').length).toBe(started);
+    expect(recordsOf(await fleet.journal(), WEB, 'http').filter((r) => r.type === 'started').length).toBe(started);
     expect(fleet.mails('could-not-recover', WEB)).toHaveLength(1);
     await fleet.lab.console(WEB, 'mv /etc/init.d/httpd.good /etc/init.d/httpd');
   });

@@ -118,8 +118,8 @@ describe('access in headless Chromium against the lab', () => {
     // Once with ?token=: an HttpOnly cookie, and the clean URL.
     await page.goto(`${daemon.base}/?token=${ACME}`);
     expect(new URL(page.url()).search).toBe('');
-    await expect.poll(() => page.locator('tr[data-server="acme-web1"]').count(), { timeout: 30_000 }).toBe(1);
-    expect(await page.locator('tr[data-server="globex-web1"]').count()).toBe(0);
+    await expect.poll(() => page.locator('tr[data-server="acme/acme-web1"]').count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.locator('tr[data-server="globex/globex-web1"]').count()).toBe(0);
     // The page's script keeps fetching its fragment over SSE: let a few updates arrive, and read the stream too.
     const events = (await page.evaluate(`new Promise((resolve) => {
       const seen = [];
@@ -152,7 +152,7 @@ describe('access in headless Chromium against the lab', () => {
     expect(status.servers.map((s) => s.metadata.name)).toEqual(['acme-web1']);
     const report = JSON.parse(bodies.find((b) => b.url.endsWith('format=json'))?.text ?? '{}') as { customer: string; servers: Array<{ name: string }> };
     expect(report.customer).toBe('acme');
-    expect(report.servers.map((s) => s.name)).toEqual(['acme-web1']);
+    expect(report.servers.map((s) => s.name)).toEqual(['acme/acme-web1']);
     // Someone else's report: refused, not filtered into an empty one.
     expect((await page.goto(`${daemon.base}/report?customer=globex`))?.status()).toBe(403);
     // /metrics is the operator's and the scraper's.
@@ -183,7 +183,7 @@ describe('access in headless Chromium against the lab', () => {
     await browser?.clearCookies();
     // The operator logged in in this browser: the cookie for the daemon's origin is there.
     await page.goto(`${daemon.base}/?token=${OPERATOR}`);
-    expect(await page.locator('tr[data-server="globex-web1"]').count()).toBe(1);
+    expect(await page.locator('tr[data-server="globex/globex-web1"]').count()).toBe(1);
     const port = new URL(daemon.base).port;
 
     // DNS rebinding: rebound.example resolves to 127.0.0.1 for this browser.

@@ -144,7 +144,7 @@ describe('scopes', () => {
     const body = JSON.parse(r.text) as { customer: string; servers: Array<{ metadata: { name: string } }>; massFailure: Array<{ servers: string[] }> };
     expect(body.customer).toBe('acme');
     expect(body.servers.map((s) => s.metadata.name)).toEqual(['acme-web1']);
-    expect(body.massFailure[0]?.servers).toEqual(['acme-web1']);
+    expect(body.massFailure[0]?.servers).toEqual(['acme/acme-web1']);
     expect(r.text).not.toMatch(/globex|203\.0\.113\.20/);
     const op = await send({ port }, 'GET', '/api/status', { host: `localhost:${port}`, ...bearer(OPERATOR) });
     expect(op.text).toContain('globex-db1');
@@ -164,10 +164,10 @@ describe('the live page of a customer', () => {
     expect(res.statusCode).toBe(200);
     res.on('data', (c: Buffer) => got.push(c.toString('utf8')));
     await expect.poll(() => got.join('').includes('event: hello'), { timeout: 2000 }).toBe(true);
-    live.onEvent({ type: 'status-written', server: 'globex-db1' });
+    live.onEvent({ type: 'status-written', server: 'globex/globex-db1' });
     await new Promise((r) => setTimeout(r, 800));
     expect(got.join('')).not.toContain('event: update');
-    live.onEvent({ type: 'status-written', server: 'acme-web1' });
+    live.onEvent({ type: 'status-written', server: 'acme/acme-web1' });
     await expect.poll(() => got.join('').includes('event: update'), { timeout: 2000 }).toBe(true);
     expect(got.join('')).not.toContain('globex');
     req.destroy();

@@ -58,7 +58,7 @@ function serverStatus(name: string, customer: string): ServerStatus {
 export const FLEET: FleetSnapshot = {
   revision: 'abc',
   servers: [serverStatus('acme-web1', 'acme'), serverStatus('globex-db1', 'globex')],
-  massFailure: [{ scope: { kind: 'network', value: '203.0.113.0/24' }, since: 0, down: 2, total: 2, servers: ['acme-web1', 'globex-db1'] }],
+  massFailure: [{ scope: { kind: 'network', value: '203.0.113.0/24' }, since: 0, down: 2, total: 2, servers: ['acme/acme-web1', 'globex/globex-db1'] }],
 };
 
 export async function start(options: { tokens?: TokenGrant[]; webhookSecret?: string; maxBodyBytes?: number; publicHosts?: string[]; socket?: boolean; socketMode?: '0600' | '0660'; logger?: Logger } = {}) {

@@ -88,7 +88,9 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 120_000);
 
-const cell = (server: string, service: string) => page.locator(`td.cell[data-server="${server}"][data-service="${service}"]`);
+/** The page names a server by its id, customer/name: web1 is acme's, web2 globex's. */
+const ID: Record<string, string> = { web1: 'acme/web1', web2: 'globex/web2' };
+const cell = (server: string, service: string) => page.locator(`td.cell[data-server="${ID[server] ?? server}"][data-service="${service}"]`);
 
 describe('status page in headless Chromium against the lab', () => {
   it('shows the fleet green, then web1 http red after httpd is killed, then green after mamori repairs it — live, no reload', async () => {
@@ -97,7 +99,7 @@ describe('status page in headless Chromium against the lab', () => {
     // Every service of both hosts answering.
     for (const server of ['web1', 'web2']) {
       await expect.poll(() => cell(server, 'http').getAttribute('data-state'), { timeout: 60_000, interval: 250 }).toBe('Healthy');
-      await expect.poll(() => page.locator(`td.cell[data-server="${server}"]:not([data-state="Healthy"])`).count(), { timeout: 60_000, interval: 250 }).toBe(0);
+      await expect.poll(() => page.locator(`td.cell[data-server="${ID[server] ?? server}"]:not([data-state="Healthy"])`).count(), { timeout: 60_000, interval: 250 }).toBe(0);
     }
     await expect.poll(() => cell('web1', 'http').innerText()).toContain('Healthy');
     await page.screenshot({ path: join(ARTIFACTS, 'status-page-green.png'), fullPage: true });
@@ -112,7 +114,7 @@ describe('status page in headless Chromium against the lab', () => {
     await page.evaluate(`(() => {
       window.seen = [];
       const look = () => {
-        const el = document.querySelector('td.cell[data-server="web1"][data-service="http"]');
+        const el = document.querySelector('td.cell[data-server="acme/web1"][data-service="http"]');
         if (!el) return;
         const entry = { state: el.dataset.state || '', text: el.innerText, bg: getComputedStyle(el).backgroundColor };
         const last = window.seen[window.seen.length - 1];
@@ -181,7 +183,7 @@ describe('status page in headless Chromium against the lab', () => {
     const code = await runReport({ customer: 'acme', month, format: 'json', email: false, manifests: 'manifests', config: configPath, now }, { stdout: sink, stderr: sink, cwd: dir });
     expect(code).toBe(0);
     const report = JSON.parse(out) as MonthlyReport;
-    expect(report.servers.map((s) => s.name)).toEqual(['web1']);
+    expect(report.servers.map((s) => s.name)).toEqual(['acme/web1']);
     const http = report.servers[0]?.services.find((s) => s.service === 'http');
     expect(http?.downMs).toBeGreaterThan(0);
     expect(http?.upMs).toBeGreaterThan(0);
@@ -194,7 +196,7 @@ describe('status page in headless Chromium against the lab', () => {
 
   it('filters by customer', async () => {
     await page.goto(`${daemon.base}/?customer=globex`);
-    expect(await page.locator('tr[data-server="web2"]').count()).toBe(1);
-    expect(await page.locator('tr[data-server="web1"]').count()).toBe(0);
+    expect(await page.locator('tr[data-server="globex/web2"]').count()).toBe(1);
+    expect(await page.locator('tr[data-server="acme/web1"]').count()).toBe(0);
   }, 30_000);
 });

@@ -67,7 +67,7 @@ const transcript: Transcript = {
   powerActions: [],
 };
 
-const episode: MassFailureEpisode = { scope: { kind: 'network', value: '10.231.0.0/24' }, since: NOW - 60_000, down: 7, total: 9, servers: ['web1', 'web2'] };
+const episode: MassFailureEpisode = { scope: { kind: 'network', value: '10.231.0.0/24' }, since: NOW - 60_000, down: 7, total: 9, servers: ['acme/web1', 'globex/web2'] };
 const desired: DesiredStatus = {
   revision: 'abcdef1234567890',
   servers: 2,
@@ -87,8 +87,8 @@ afterEach(async () => {
 async function start(options: { token?: string; customerToken?: string; mass?: boolean } = {}): Promise<{ base: string; live: PageLiveState }> {
   const live = new PageLiveState();
   const transcripts = new TranscriptLog();
-  transcripts.set('web1-http-1', transcript);
-  for (let i = 0; i < 10; i++) live.onEvent({ type: 'probe', server: 'web1', result: { service: 'ping', target: '10.0.0.1', up: i !== 5, latencyMs: 1 + i, startedAt: new Date(NOW - (10 - i) * 1000).toISOString() }, unknown: false });
+  transcripts.set('web1-http-1', transcript, 'acme/web1');
+  for (let i = 0; i < 10; i++) live.onEvent({ type: 'probe', server: 'acme/web1', result: { service: 'ping', target: '10.0.0.1', up: i !== 5, latencyMs: 1 + i, startedAt: new Date(NOW - (10 - i) * 1000).toISOString() }, unknown: false });
   const api = { ready: () => ({ ready: true, checks: {} }), status: () => ({}) } as unknown as DaemonApi;
   const http = new HttpServer({ listen: '127.0.0.1:0', api, metrics: new MamoriMetrics({ defaultMetrics: false }), logger: silentLogger(),
     tokens: TokenTable.from([
@@ -176,10 +176,10 @@ describe('status page over HTTP', () => {
   it('writes the state in words beside the colour, and filters by customer', async () => {
     const { base } = await start();
     const body = await (await fetch(`${base}/`)).text();
-    expect(body).toMatch(/data-server="web1" data-service="http" data-state="Down"[^>]*>[\s\S]*?<span class="state">Down<\/span>/);
+    expect(body).toMatch(/data-server="acme\/web1" data-service="http" data-state="Down"[^>]*>[\s\S]*?<span class="state">Down<\/span>/);
     const acme = await (await fetch(`${base}/?customer=acme`)).text();
-    expect(acme).toContain('<tr data-server="web1"');
-    expect(acme).not.toContain('<tr data-server="web2"');
+    expect(acme).toContain('<tr data-server="acme/web1"');
+    expect(acme).not.toContain('<tr data-server="globex/web2"');
   });
 
   it('with a token: refused without it, a ?token= sets an HttpOnly cookie, a bearer works; transcripts only with it', async () => {

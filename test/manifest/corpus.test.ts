@@ -40,7 +40,7 @@ describe('the invalid corpus (API)', () => {
     const set = await loadManifests(join(INVALID, c.case), { config });
     expectFinding(set.findings, c);
     // The refused document is not among the usable ones.
-    if (c.file.includes('/servers/')) expect(set.servers.has('web01')).toBe(false);
+    if (c.file.includes('/servers/')) expect([...set.servers.keys()].filter((id) => id.endsWith('/web01'))).toEqual([]);
     const text = set.findings.map(formatFinding).join('\n');
     for (const s of PLANTED_SECRETS) expect(text).not.toContain(s);
   });
@@ -93,7 +93,7 @@ describe('hostile trees built at run time', () => {
     symlinkSync('../templates/web01.txt', join(root, S));
     const set = await loadManifests(root, { config });
     expect(set.findings).toEqual([]);
-    expect(set.servers.get('web01')?.file).toBe(S);
+    expect(set.servers.get('acme/web01')?.file).toBe(S);
   });
 
   test('a symbolic link loop is refused', async () => {
@@ -110,7 +110,7 @@ describe('hostile trees built at run time', () => {
     symlinkSync('..', join(root, 'customers/acme/servers/again'));
     const set = await loadManifests(root, { config });
     expectFinding(set.findings, { file: 'customers/acme/servers/again', line: 1, field: '', rule: 'file-symlink', says: /loops/ });
-    expect(set.servers.has('web01')).toBe(true);
+    expect(set.servers.has('acme/web01')).toBe(true);
   });
 
   test('customers/ linked out of the root (customers -> /etc) is not followed: nothing under it is read', async () => {
@@ -128,7 +128,7 @@ describe('hostile trees built at run time', () => {
     const inPlace = join(dir, 'customers-in-place');
     mkdirSync(inPlace);
     execFileSync('cp', ['-r', outside, join(inPlace, 'customers')]);
-    expect((await loadManifests(inPlace, { config })).servers.has('web01')).toBe(true);
+    expect((await loadManifests(inPlace, { config })).servers.has('acme/web01')).toBe(true);
   });
 
   test('a root that is itself a link is resolved once; operator/ linked out of it is refused', async () => {
@@ -136,7 +136,7 @@ describe('hostile trees built at run time', () => {
     writeFileSync(join(real, S), base());
     const link = join(dir, 'root-link');
     symlinkSync(real, link);
-    expect((await loadManifests(link, { config })).servers.has('web01')).toBe(true);
+    expect((await loadManifests(link, { config })).servers.has('acme/web01')).toBe(true);
     // An operator folder outside the root would replace the catalog and the standard runbooks.
     mkdirSync(join(dir, 'other-operator'));
     writeFileSync(join(dir, 'other-operator/catalog.yaml'), 'not: read\n');
@@ -165,8 +165,8 @@ describe('hostile trees built at run time', () => {
     expectFinding(set.findings, { file: 'web03.yml', line: 1, field: '', rule: 'file-stray' });
     expectFinding(set.findings, { file: 'linked', line: 1, field: '', rule: 'file-symlink', says: /leaves the manifests folder/ });
     expect(set.findings.filter((f) => f.severity === 'error').map((f) => f.file).sort()).toEqual(['linked', 'servers/web02.yaml', 'web03.yml']);
-    expect(set.servers.has('web01')).toBe(true);
-    expect(set.servers.has('web02')).toBe(false);
+    expect(set.servers.has('acme/web01')).toBe(true);
+    expect([...set.servers.keys()].filter((id) => id.endsWith('web02'))).toEqual([]);
   });
 
   test('a FIFO named like a manifest is refused instead of blocking the read', async () => {

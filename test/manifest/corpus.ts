@@ -67,7 +67,6 @@ export const CORPUS: CorpusCase[] = [
   { case: 'yml-extension', file: 'customers/acme/servers/web01.yml', line: 1, field: '', rule: 'file-name' },
   { case: 'file-name-mismatch', file: S, line: 4, field: 'metadata.name', rule: 'file-name' },
   // Across documents, and against the catalog and the config
-  { case: 'duplicate-server-name', file: 'customers/globex/servers/web01.yaml', line: 4, field: 'metadata.name', rule: 'duplicate-name' },
   { case: 'unresolved-runbook', file: S, line: 17, field: 'spec.runbooks.http', rule: 'reference' },
   { case: 'service-without-runbook', file: S, line: 12, field: 'spec.services[1]', rule: 'runbook-missing' },
   { case: 'os-ubuntu', file: S, line: 8, field: 'spec.os.family', rule: 'os-refused', says: /Ubuntu is not supported.*Windows Server/ },

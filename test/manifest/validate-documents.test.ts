@@ -53,15 +53,15 @@ describe('the examples', () => {
     const exConfig = await loadConfig(join(EXAMPLES, 'mamori.yaml'));
     const set = await loadManifests(EXAMPLES, { config: exConfig });
     expect(set.findings.map(formatFinding)).toEqual([]);
-    expect([...set.servers.keys()].sort()).toEqual(['app01', 'db01', 'mail01', 'web01']);
+    expect([...set.servers.keys()].sort()).toEqual(['acme/mail01', 'acme/web01', 'globex/app01', 'globex/db01']);
     const families = new Set([...set.servers.values()].map((s) => `${s.doc.spec.os.family}${s.doc.spec.os.variant ? ` ${s.doc.spec.os.variant}` : ''}`));
     expect(families).toEqual(new Set(['centos', 'freebsd', 'rhel es', 'rhel server']));
     const services = new Set([...set.servers.values()].flatMap((s) => s.doc.spec.services.map((x) => (typeof x === 'string' ? x : Object.keys(x)[0]))));
     expect(services).toEqual(new Set(['ping', 'http', 'https', 'ftp', 'ssh', 'telnet', 'smtp', 'pop3', 'imap']));
     expect(set.runbooks.get('acme-httpd')?.owner).toEqual({ kind: 'customer', customer: 'acme' });
-    expect(set.servers.get('web01')?.doc.spec.console?.profile).toBe('dc1-ipmi');
+    expect(set.servers.get('acme/web01')?.doc.spec.console?.profile).toBe('dc1-ipmi');
     // Positions point into the file.
-    expect(set.servers.get('web01')?.positionOf('spec.access.hostKey')).toEqual({ line: 24, col: 5 });
+    expect(set.servers.get('acme/web01')?.positionOf('spec.access.hostKey')).toEqual({ line: 24, col: 5 });
   });
 
   test('fail against the embedded defaults only where the config matters (its console profiles)', async () => {
@@ -79,10 +79,27 @@ describe('validateDocuments (from memory)', () => {
       { path: 'customers/globex/servers/db01.yaml', content: server('db01', 'globex', { os: '{ family: freebsd, version: "10.0" }' }) },
     ];
     const set = validateDocuments(files, { config });
-    expect([...set.servers.keys()].sort()).toEqual(['db01', 'web01']);
+    expect([...set.servers.keys()].sort()).toEqual(['acme/web01', 'globex/db01']);
     const web02 = set.findings.filter((f) => f.file === 'customers/acme/servers/web02.yaml').map((f) => `${f.field} [${f.rule}]`);
     expect(web02).toEqual(expect.arrayContaining(['spec.address [schema]', 'spec.access.hostKey [schema]']));
     expect(errors(set.findings)).toBe(web02.length);
+  });
+
+  test('a server name twice within one customer is an error naming both files and lines; neither is used', async () => {
+    // A folder cannot hold one file name twice, but a source handing over the same path twice (or a
+    // future layout) must not make two servers one.
+    const files: ManifestFile[] = [
+      ...(await operatorFiles()),
+      { path: 'customers/acme/servers/web01.yaml', content: server('web01', 'acme') },
+      { path: 'customers/acme/servers/web01.yaml', content: `# again\n${server('web01', 'acme')}` },
+      { path: 'customers/globex/servers/web01.yaml', content: server('web01', 'globex') },
+    ];
+    const set = validateDocuments(files, { config });
+    const dup = set.findings.filter((f) => f.rule === 'duplicate-name');
+    expect(dup.map((f) => `${f.file}:${f.line} ${f.field}`)).toEqual(['customers/acme/servers/web01.yaml:3 metadata.name', 'customers/acme/servers/web01.yaml:4 metadata.name']);
+    expect(dup[0]?.message).toBe('the server name web01 is also used by customers/acme/servers/web01.yaml:4: server names are unique within a customer');
+    expect(dup[1]?.message).toBe('the server name web01 is also used by customers/acme/servers/web01.yaml:3: server names are unique within a customer');
+    expect([...set.servers.keys()]).toEqual(['globex/web01']);
   });
 
   test('BMCs behind one address (a BMC gateway) are told apart by port; one port is one BMC', async () => {
@@ -95,7 +112,7 @@ describe('validateDocuments (from memory)', () => {
     ];
     const apart = validateDocuments(files(6231), { config });
     expect(apart.findings.filter((f) => f.rule === 'duplicate-address')).toEqual([]);
-    expect([...apart.servers.keys()].sort()).toEqual(['a1', 'g1']);
+    expect([...apart.servers.keys()].sort()).toEqual(['acme/a1', 'globex/g1']);
     const same = validateDocuments(files(6230), { config });
     expect(same.findings.filter((f) => f.rule === 'duplicate-address').map((f) => `${f.file}:${f.line} ${f.field}`)).toEqual([
       'customers/acme/servers/a1.yaml:12 spec.console.bmc',
@@ -118,7 +135,7 @@ describe('validateDocuments (from memory)', () => {
       { path: 'customers/a/servers/el.yaml', content: server('el', 'a', { os: '{ family: centos, version: "10.0" }' }) },
     ];
     const set = validateDocuments(files, { config });
-    expect(set.servers.has('bsd')).toBe(true);
+    expect(set.servers.has('a/bsd')).toBe(true);
     expect(set.findings.find((f) => f.file === 'customers/a/servers/el.yaml')?.rule).toBe('os-version');
   });
 
@@ -130,7 +147,7 @@ describe('validateDocuments (from memory)', () => {
       { path: 'customers/a/servers/sv.yaml', content: server('sv', 'a', { os: '{ family: rhel, variant: server, version: "5.1" }' }) },
     ];
     const set = validateDocuments(files, { config });
-    expect([...set.servers.keys()].sort()).toEqual(['es', 'sv']);
+    expect([...set.servers.keys()].sort()).toEqual(['a/es', 'a/sv']);
     expect(set.findings.find((f) => f.file === 'customers/a/servers/es5.yaml')?.rule).toBe('os-version');
   });
 
@@ -160,7 +177,7 @@ describe('validateDocuments (from memory)', () => {
     const op = (await operatorFiles()).filter((f) => f.path !== 'operator/policy.yaml');
     const withCatalog = validateDocuments([...op, { path: 'customers/a/servers/web01.yaml', content: server('web01', 'a') }], { config });
     expect(withCatalog.findings).toEqual([expect.objectContaining({ file: 'operator/policy.yaml', rule: 'policy-missing', severity: 'warning' })]);
-    expect(withCatalog.servers.has('web01')).toBe(true);
+    expect(withCatalog.servers.has('a/web01')).toBe(true);
     expect(withCatalog.policy.doc.spec.forbiddenCommands).toEqual([]);
     const none = validateDocuments([{ path: 'customers/a/servers/web01.yaml', content: server('web01', 'a') }], { config });
     expect(none.findings.some((f) => f.rule === 'catalog-missing' && f.severity === 'error')).toBe(true);
@@ -182,7 +199,7 @@ spec:
     ];
     const set = validateDocuments(files, { config });
     expect(set.runbooks.has('a-httpd')).toBe(false);
-    expect(set.servers.has('web01')).toBe(false);
+    expect(set.servers.has('a/web01')).toBe(false);
     expect(set.findings.map((f) => `${f.file}:${f.line} ${f.field} [${f.rule}]`)).toEqual([
       'customers/a/runbooks/a-httpd.yaml:6 spec.steps[0] [schema]',
       'customers/a/servers/web01.yaml:11 spec.runbooks.http [reference-invalid]',
@@ -196,7 +213,7 @@ spec:
     ];
     const set = validateDocuments(files, { config });
     expect(set.findings).toEqual([]);
-    expect(set.servers.get('web01')?.owner).toEqual({ kind: 'customer', customer: 'a' });
+    expect(set.servers.get('a/web01')?.owner).toEqual({ kind: 'customer', customer: 'a' });
   });
 });
 
@@ -226,8 +243,15 @@ describe('loadManifests (from disk)', () => {
   });
 
   test('validateManifests reports only the findings about the paths asked for', async () => {
-    const root = join(REPO, 'test/fixtures/invalid/duplicate-server-name');
+    const root = join(REPO, 'test/fixtures/invalid/duplicate-address-across-customers');
     const set = await validateManifests(root, { config, only: [join(root, 'customers/globex')] });
-    expect(set.findings.map((f) => f.file)).toEqual(['customers/globex/servers/web01.yaml']);
+    expect(set.findings.map((f) => f.file)).toEqual(['customers/globex/servers/web02.yaml']);
+  });
+
+  test('two customers may each have a web01: both are loaded, as acme/web01 and globex/web01', async () => {
+    const set = await loadManifests(join(REPO, 'test/fixtures/two-customers-web01'), { config });
+    expect(set.findings.filter((f) => f.severity === 'error').map(formatFinding)).toEqual([]);
+    expect([...set.servers.keys()].sort()).toEqual(['acme/web01', 'globex/web01']);
+    expect(set.servers.get('globex/web01')?.doc.metadata).toEqual({ name: 'web01', customer: 'globex' });
   });
 });

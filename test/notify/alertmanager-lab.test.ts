@@ -67,7 +67,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const httpAlert = { alertname: 'MamoriServiceDown', server: HOST, service: 'http', customer: 'acme', reason: 'Down' };
+const httpAlert = { alertname: 'MamoriServiceDown', server: `acme/${HOST}`, service: 'http', customer: 'acme', reason: 'Down' };
 
 describe('Alertmanager receives mamori alerts for a lab incident', () => {
   it('httpd killed: a firing alert while it is down, a resolved one after the repair', async () => {

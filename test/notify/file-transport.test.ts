@@ -35,7 +35,7 @@ describe('file transport (no SMTP configured)', () => {
     const raw = await readFile(path.join(dir, 'sent', 'inc-20261126-0001=3Arecovered.eml'), 'utf8');
     expect(raw).toContain('\r\n'); // RFC 822 line ends
     const mail = await simpleParser(raw);
-    expect(mail.subject).toBe('[mamori] web01 http: 復旧しました');
+    expect(mail.subject).toBe('[mamori] acme/web01 http: 復旧しました');
     expect(mail.messageId).toBe('<inc-20261126-0001=3Arecovered@localhost>');
     expect(mail.inReplyTo).toBe('<inc-20261126-0001=3Aaccess-blocked@localhost>');
     expect(mail.headers.get('auto-submitted')).toBe('auto-generated');

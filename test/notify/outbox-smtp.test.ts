@@ -61,8 +61,8 @@ describe('outbox over SMTP', () => {
       expect(m.to && !Array.isArray(m.to) ? m.to.value[0]?.address : undefined).toBe('ops@acme.example');
       expect(m.html).toContain('<html lang="ja">');
     }
-    expect(first?.subject).toBe('[mamori] web01 http: 弊社監視ネットワークからの接続が遮断されています');
-    expect(third?.subject).toBe('[mamori] web01 http: 復旧しました');
+    expect(first?.subject).toBe('[mamori] acme/web01 http: 弊社監視ネットワークからの接続が遮断されています');
+    expect(third?.subject).toBe('[mamori] acme/web01 http: 復旧しました');
     expect(third?.text).toContain('お客様にて対応していただく必要はございません。');
     // The subject travels RFC 2047-encoded: the raw header is ASCII.
     expect(sink.raw[2]).toMatch(/^Subject: =\?UTF-8\?/m);
@@ -74,9 +74,9 @@ describe('outbox over SMTP', () => {
     await outbox.runOnce();
     await sink.waitFor(3);
     expect(sink.messages.map((m) => m.subject)).toEqual([
-      '[mamori] web01 http: blocked from our monitoring networks',
-      '[mamori] web01 http: could not recover (status report)',
-      '[mamori] web01 http: recovered',
+      '[mamori] acme/web01 http: blocked from our monitoring networks',
+      '[mamori] acme/web01 http: could not recover (status report)',
+      '[mamori] acme/web01 http: recovered',
     ]);
     expect(sink.messages[2]?.text).toContain('No action is needed on your side.');
     expect(sink.messages[2]?.inReplyTo).toBe(sink.messages[0]?.messageId);
@@ -117,7 +117,7 @@ describe('outbox over SMTP', () => {
     expect(await outbox.runOnce()).toMatchObject({ sent: 1 });
     await sink.waitFor(1);
     expect(sink.sessions[0]).toEqual({ secure: true, user: 'mamori' });
-    expect(sink.messages[0]?.subject).toBe('[mamori] web01: not ready for recovery (please check)');
+    expect(sink.messages[0]?.subject).toBe('[mamori] acme/web01: not ready for recovery (please check)');
   });
 
   it('sends an id once, however often it is notified', async () => {

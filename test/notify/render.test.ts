@@ -35,8 +35,8 @@ describe('rendered messages match the reviewed fixtures (UPDATE_FIXTURES=1 rewri
 
 describe('render', () => {
   it('names server, service and state in the subject, in both languages', () => {
-    expect(renderFixture(example('recovered', 'ja')).subject).toBe('[mamori] web01 http: 復旧しました');
-    expect(renderFixture(example('recovered', 'en')).subject).toBe('[mamori] web01 http: recovered');
+    expect(renderFixture(example('recovered', 'ja')).subject).toBe('[mamori] acme/web01 http: 復旧しました');
+    expect(renderFixture(example('recovered', 'en')).subject).toBe('[mamori] acme/web01 http: recovered');
   });
 
   it('is Japanese when the contact gives no locale', () => {
@@ -61,7 +61,7 @@ describe('render', () => {
     n.to.name = 'Taro\r\nBcc: x@evil.example';
     const r = render(n, { messageIdDomain: FIXED_DOMAIN });
     expect(r.subject).not.toMatch(/[\r\n]/);
-    expect(r.subject).toBe('[mamori] web01 Bcc: victim@evil.example http: 復旧しました');
+    expect(r.subject).toBe('[mamori] acme X-Evil: 1/web01 Bcc: victim@evil.example http: 復旧しました');
     for (const value of Object.values(r.headers)) expect(value).not.toMatch(/[\r\n]/);
     expect(r.text).not.toContain('Taro\r\n');
   });

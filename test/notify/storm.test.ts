@@ -72,7 +72,7 @@ describe('storm control', () => {
       expect(m.references).toBe(root);
     }
     const digest = sink.messages[4];
-    expect(digest?.subject).toBe('[mamori] web01 http: お知らせのまとめ（16 件）');
+    expect(digest?.subject).toBe('[mamori] acme/web01 http: お知らせのまとめ（16 件）');
     expect(digest?.text).toContain('inc-flap-019');
     expect(digest?.headers.get('x-mamori-kind')).toBe('digest');
     expect(outbox.stats()).toEqual({ pending: 0, folded: 0 });

@@ -131,7 +131,7 @@ describe('mamori plan between two commits of a real git repository', () => {
 
   test("a changed customer runbook: only the one server's service that uses it", () => {
     const group = result.effective.groups.find((g) => g.after === 'acme-httpd (custom)');
-    expect(group?.targets).toEqual([{ server: 'web01', service: 'http' }]);
+    expect(group?.targets).toEqual([{ server: 'acme/web01', service: 'http' }]);
     expect(group?.diff).toContain('-2. run run-2 [60s] as root: /etc/init.d/httpd restart');
     expect(group?.diff).toContain('+2. run run-2 [60s] as root: /usr/sbin/apachectl graceful');
   });
@@ -139,11 +139,11 @@ describe('mamori plan between two commits of a real git repository', () => {
   test('a changed standard runbook: every server and service that uses it, and no other', () => {
     // web01 https (its http is its own runbook), web02 http and https, app01 (RHEL 5 Server) http and https.
     const reach = [
-      { server: 'app01', service: 'http' },
-      { server: 'app01', service: 'https' },
-      { server: 'web01', service: 'https' },
-      { server: 'web02', service: 'http' },
-      { server: 'web02', service: 'https' },
+      { server: 'acme/web01', service: 'https' },
+      { server: 'acme/web02', service: 'http' },
+      { server: 'acme/web02', service: 'https' },
+      { server: 'globex/app01', service: 'http' },
+      { server: 'globex/app01', service: 'https' },
     ];
     expect(result.runbooks.find((r) => r.name === 'std-httpd-el-sysv')?.reaches).toEqual(reach);
     const groups = result.effective.groups.filter((g) => g.after === 'std-httpd-el-sysv (standard)');
@@ -153,16 +153,16 @@ describe('mamori plan between two commits of a real git repository', () => {
       expect(group.diff).toContain('+3. run restart-httpd [120s] as root: /etc/init.d/httpd stop; /etc/init.d/httpd start');
     }
     // FreeBSD's and EL 7's httpd runbooks did not change: bsd01 is not in it, web01 http only through its own.
-    expect(result.effective.changed.some((c) => c.server === 'bsd01')).toBe(false);
-    expect(result.runbooks.find((r) => r.name === 'acme-httpd')?.reaches).toEqual([{ server: 'web01', service: 'http' }]);
+    expect(result.effective.changed.some((c) => c.server === 'globex/bsd01')).toBe(false);
+    expect(result.runbooks.find((r) => r.name === 'acme-httpd')?.reaches).toEqual([{ server: 'acme/web01', service: 'http' }]);
   });
 
   test('new and gone servers show their whole runbooks', () => {
-    const added = result.effective.changed.filter((c) => c.server === 'web03');
+    const added = result.effective.changed.filter((c) => c.server === 'acme/web03');
     expect(added.map((c) => c.service)).toEqual(['ping', 'smtp']);
     expect(added[1]?.after?.runbook).toBe('std-postfix-el-6');
     expect(added[1]?.diff.every((l) => l.startsWith('@@') || l.startsWith('+'))).toBe(true);
-    const gone = result.effective.changed.filter((c) => c.server === 'old01');
+    const gone = result.effective.changed.filter((c) => c.server === 'globex/old01');
     expect(gone.map((c) => c.service)).toEqual(['ping', 'http', 'https', 'ssh']);
     expect(gone.every((c) => c.after === undefined && c.before !== undefined)).toBe(true);
   });
@@ -171,8 +171,8 @@ describe('mamori plan between two commits of a real git repository', () => {
     const md = (await plan({ git: '.', from: 'first', to: 'HEAD', format: 'markdown' })).out;
     expect(md).toContain('#### Effective runbooks');
     expect(md).toContain('```diff\n@@');
-    expect(md).toContain('- changed: `std-httpd-el-sysv` (operator) `operator/runbooks/std-httpd-el-sysv.yaml` — reaches 5 server services: app01 http, app01 https, web01 https, web02 http, web02 https');
-    expect(md).toContain('<details open><summary>std-httpd-el-sysv (standard) — 2 server services: app01 http, web02 http</summary>');
+    expect(md).toContain('- changed: `std-httpd-el-sysv` (operator) `operator/runbooks/std-httpd-el-sysv.yaml` — reaches 5 server services: acme/web01 https, acme/web02 http, acme/web02 https, globex/app01 http, globex/app01 https');
+    expect(md).toContain('<details open><summary>std-httpd-el-sysv (standard) — 2 server services: acme/web02 http, globex/app01 http</summary>');
     expect(md).toContain('| ✏️ | web02 (acme) | access.credentials.secretRef: acme-web02 → acme-web02-2026<br>');
     const text = (await plan({ git: '.', from: 'first', to: 'HEAD', format: 'text' })).out;
     expect(text).toContain('  + web03 (acme): centos 6.10, plan basic, 203.0.113.12, services ping, smtp');

@@ -108,7 +108,7 @@ describe('controller: a certificate is a condition and a mail, never a Down or a
       await new Promise((r) => setTimeout(r, 50));
     };
     const read = async (): Promise<Record<string, string>> => {
-      const s = await createStatusStore(state).read('mail01');
+      const s = await createStatusStore(state).read('acme/mail01');
       return Object.fromEntries((s?.conditions ?? []).filter((c) => c.type.startsWith('Certificate')).map((c) => [c.type, `${c.status}/${c.reason}`]));
     };
     // The status file is written in the background after a pass: wait for what the controller holds.
@@ -122,7 +122,7 @@ describe('controller: a certificate is a condition and a mail, never a Down or a
     await pass(0);
     expect(await conditions()).toEqual({ CertificateExpiring: 'False/NotExpiring', CertificateInvalid: 'True/SelfSigned' });
     expect(mails()).toEqual(['certificate-invalid:BBBBBBBBBBBBBBBB:invalid']);
-    const status = await createStatusStore(state).read('mail01');
+    const status = await createStatusStore(state).read('acme/mail01');
     expect(status?.services.smtp).toMatchObject({ state: 'Healthy', certificate: { fingerprint: 'AA:AA:AA:AA:AA:AA:AA:AA:01', stage: 'ok', verified: true } });
     expect(status?.services.imaps).toMatchObject({ state: 'Healthy', certificate: { selfSigned: true, verified: false, chainError: 'DEPTH_ZERO_SELF_SIGNED_CERT' } });
 
@@ -142,7 +142,7 @@ describe('controller: a certificate is a condition and a mail, never a Down or a
     ]);
     const expired = notifier.sent.find((n) => n.id.endsWith(':expired'));
     expect(expired).toMatchObject({ to: { email: 'ops@acme.example' }, service: 'smtp', facts: { endpoints: [{ service: 'smtp', target: '10.231.10.25:25', via: 'starttls' }], expired: true, daysLeft: -1 } });
-    const s = await createStatusStore(state).read('mail01');
+    const s = await createStatusStore(state).read('acme/mail01');
     expect(Object.values(s?.services ?? {}).map((x) => x.state)).toEqual(['Healthy', 'Healthy', 'Healthy']);
     expect(executor.runs).toEqual([]);
 
@@ -150,8 +150,8 @@ describe('controller: a certificate is a condition and a mail, never a Down or a
     const metrics = new MamoriMetrics({ defaultMetrics: false });
     metrics.setCertificateSource(() => controller.certificateExpiries());
     const text = await metrics.text();
-    expect(text).toContain(`mamori_tls_certificate_expiry_timestamp_seconds{server="mail01",service="smtp"} ${(T0 + 40 * DAY) / 1000}`);
-    expect(text).toMatch(/mamori_tls_certificate_expiry_timestamp_seconds\{server="mail01",service="imaps"\} \d+/);
+    expect(text).toContain(`mamori_tls_certificate_expiry_timestamp_seconds{server="acme/mail01",service="smtp"} ${(T0 + 40 * DAY) / 1000}`);
+    expect(text).toMatch(/mamori_tls_certificate_expiry_timestamp_seconds\{server="acme\/mail01",service="imaps"\} \d+/);
     expect(text).not.toContain('service="ping"');
 
     // Renewed: the conditions clear, no mail.

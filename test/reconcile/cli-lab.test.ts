@@ -71,10 +71,10 @@ describe('mamori reconcile / status / resume (in-process, no daemon)', () => {
     // failuresToDown 2: the first pass sees a Suspect, the second confirms Down and repairs.
     const pass1 = await mamori('reconcile', '--once', '--json');
     expect(pass1.code, pass1.stderr).toBe(1);
-    expect(JSON.parse(pass1.stdout)).toMatchObject({ failing: ['acme-c1'], runbooks: [] });
+    expect(JSON.parse(pass1.stdout)).toMatchObject({ failing: ['acme/acme-c1'], runbooks: [] });
     const pass2 = await mamori('reconcile', '--once', '--json');
     expect(pass2.code, pass2.stderr).toBe(0);
-    expect((JSON.parse(pass2.stdout) as ReconcileSummary).runbooks).toEqual([{ server: 'acme-c1', target: 'http', incidentId: expect.stringMatching(/^acme-c1\.http\./), attempt: 1, verdict: 'Recovered' }]);
+    expect((JSON.parse(pass2.stdout) as ReconcileSummary).runbooks).toEqual([{ server: 'acme/acme-c1', target: 'http', incidentId: expect.stringMatching(/^acme\/acme-c1\.http\./), attempt: 1, verdict: 'Recovered' }]);
     expect((await createProberRegistry({ targets: LAB_TARGETS }).probe({ service: 'http', address: lab.host('acme-c1').address, timeoutMs: 3000 })).up).toBe(true);
 
     const status = await mamori('status', '--json');
@@ -84,7 +84,7 @@ describe('mamori reconcile / status / resume (in-process, no daemon)', () => {
     expect(list[0]?.incidents.recent[0]).toMatchObject({ service: 'http', closeReason: 'recovered' });
     const table = await mamori('status');
     expect(table.stdout).toMatch(/^SERVER\s+READY/);
-    expect(table.stdout).toMatch(/acme-c1\s+True/);
+    expect(table.stdout).toMatch(/acme\/acme-c1\s+True/);
     const one = await mamori('status', 'acme-c1');
     expect(one.stdout).toContain('kind: ServerStatus');
 

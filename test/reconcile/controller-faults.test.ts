@@ -86,7 +86,7 @@ describe('controller: journal faults', () => {
     expect(recs.find((x) => x.type === 'interrupted')).toMatchObject({ attempt: 1, reason: 'not-started' });
     // Nothing left that decide would wait on for ever: a restart replays no unfinished attempt.
     expect(replayJournal(recs).unfinished).toEqual([]);
-    expect(r.controller.dueAt('web01')).toBeDefined();
+    expect(r.controller.dueAt('acme/web01')).toBeDefined();
   });
 
   test('a pass whose records fail to append commits nothing, is counted, and is retried with backoff', async () => {
@@ -95,7 +95,7 @@ describe('controller: journal faults', () => {
     r.files.failOnce('"to":"Remediating"', 'ENOSPC');
     for (let i = 0; i < 40 && r.executor.runs.length === 0; i++) await r.clock.advance(1000, settle);
     const failed = r.events.filter((e) => e.type === 'pass-failed');
-    expect(failed).toEqual([{ type: 'pass-failed', server: 'web01', failures: 1, retryInMs: expect.any(Number) }]);
+    expect(failed).toEqual([{ type: 'pass-failed', server: 'acme/web01', failures: 1, retryInMs: expect.any(Number) }]);
     const retry = (failed[0] as { retryInMs: number }).retryInMs;
     expect(retry).toBeGreaterThanOrEqual(passBackoffMs(1, policy(), () => 0));
     expect(retry).toBeLessThanOrEqual(passBackoffMs(1, policy(), () => 0.999));
@@ -124,7 +124,7 @@ describe('controller: journal faults', () => {
           for (const ms of steps) {
             for (const n of r.names) r.prober.set(n, 'http', random() < 0.6 ? false : true);
             await r.clock.advance(ms, settle);
-            for (const n of r.names) expect(r.controller.watching(n), `${n} has no next probe time`).toBe(true);
+            for (const n of r.names) expect(r.controller.watching(`acme/${n}`), `${n} has no next probe time`).toBe(true);
           }
           // The disk heals: every attempt that started ends, and nothing is left unfinished.
           r.files.rule = () => undefined;
@@ -136,7 +136,7 @@ describe('controller: journal faults', () => {
           expect(r.executor.runs.length).toBe(started);
           expect(replayJournal(recs).unfinished).toEqual([]);
           for (const n of r.names) {
-            const incident = r.controller.historyOf(n)?.services.http?.incident;
+            const incident = r.controller.historyOf(`acme/${n}`)?.services.http?.incident;
             expect(incident?.attempts.filter((a) => a.finishedAt === undefined) ?? []).toEqual([]);
           }
           await r.controller.stop({ deadlineMs: 200 });

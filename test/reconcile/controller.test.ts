@@ -61,13 +61,13 @@ describe('controller', () => {
     r.prober.set('web01', 'http', false);
     await r.controller.reconcileOnce();
     const second = await r.controller.reconcileOnce();
-    expect(second.runbooks).toEqual([{ server: 'web01', target: 'http', incidentId: expect.stringMatching(/^web01\.http\./), attempt: 1, verdict: 'Recovered' }]);
+    expect(second.runbooks).toEqual([{ server: 'acme/web01', target: 'http', incidentId: expect.stringMatching(/^acme\/web01\.http\./), attempt: 1, verdict: 'Recovered' }]);
     expect(r.executor.runs).toHaveLength(1);
     const t = await types(r.state);
     expect(t.filter((x) => x === 'started')).toHaveLength(1);
     expect(t.filter((x) => x === 'finished')).toHaveLength(1);
     expect(t.indexOf('started')).toBeLessThan(t.indexOf('finished'));
-    const status = await createStatusStore(r.state).read('web01');
+    const status = await createStatusStore(r.state).read('acme/web01');
     expect(status?.services.http?.state).toBe('Recovered');
     expect(status?.observedRevision).toBe('rev1');
     expect(status?.incidents.recent[0]).toMatchObject({ service: 'http', closeReason: 'recovered', attempts: [{ n: 1, verdict: 'Recovered' }] });
@@ -86,7 +86,7 @@ describe('controller', () => {
     expect(s.probes).toBe(2);
     expect(r.executor.runs).toHaveLength(0);
     expect(await types(r.state)).toEqual([]);
-    expect(r.controller.historyOf('web01')).toBeUndefined();
+    expect(r.controller.historyOf('acme/web01')).toBeUndefined();
   });
 
   test('a crash mid-runbook: the restarted controller journals interrupted and never runs that attempt again', async () => {
@@ -106,7 +106,7 @@ describe('controller', () => {
     b.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);
     const { interrupted } = await b.controller.start((await readJournal(a.state)).records);
     expect(interrupted).toBe(1);
-    expect(b.controller.historyOf('web01')?.services.http?.incident?.attempts).toEqual([{ n: 1, startedAt: expect.any(Number), finishedAt: expect.any(Number), verdict: 'Interrupted' }]);
+    expect(b.controller.historyOf('acme/web01')?.services.http?.incident?.attempts).toEqual([{ n: 1, startedAt: expect.any(Number), finishedAt: expect.any(Number), verdict: 'Interrupted' }]);
     const s = await b.controller.reconcileOnce(); // re-probe first: still down → attempt 2, not 1 again
     expect(s.runbooks.map((x) => x.attempt)).toEqual([2]);
     expect(b.executor.runs).toHaveLength(1);
@@ -141,14 +141,14 @@ describe('controller', () => {
     r.prober.set('web01', 'http', false);
     for (let i = 0; i < 6; i++) await r.controller.reconcileOnce();
     expect(r.executor.runs).toHaveLength(2);
-    expect(r.controller.historyOf('web01')?.services.http?.state).toBe('Escalated');
+    expect(r.controller.historyOf('acme/web01')?.services.http?.state).toBe('Escalated');
     expect(r.notifier.sent.map((n) => n.kind)).toEqual(['could-not-recover']);
-    const status = await createStatusStore(r.state).read('web01');
+    const status = await createStatusStore(r.state).read('acme/web01');
     expect(status?.conditions.find((c) => c.type === 'Escalated')).toMatchObject({ status: 'True', reason: 'AttemptsExhausted' });
-    expect(await r.controller.resume('web01')).toEqual({ server: 'web01', resumed: ['http'] });
+    expect(await r.controller.resume('acme/web01')).toEqual({ server: 'acme/web01', resumed: ['http'] });
     await r.controller.reconcileOnce();
     expect(r.executor.runs).toHaveLength(3);
-    expect(r.controller.historyOf('web01')?.services.http?.state).toBe('Recovered');
+    expect(r.controller.historyOf('acme/web01')?.services.http?.state).toBe('Recovered');
   });
 
   test('mass failure: four of five servers of a /24 down → paused, operator told once, nothing run, status says why', async () => {
@@ -160,7 +160,7 @@ describe('controller', () => {
     for (let i = 0; i < 4; i++) await r.controller.reconcileOnce();
     expect(r.executor.runs).toHaveLength(0);
     expect(r.notifier.sent.map((n) => n.kind)).toEqual(['mass-failure-paused']);
-    const st = await createStatusStore(r.state).read('s0');
+    const st = await createStatusStore(r.state).read('acme/s0');
     expect(st?.conditions.find((c) => c.type === 'MassFailurePaused')).toMatchObject({ status: 'True', reason: 'NetworkFailure' });
     // The failures clear: the pause clears by itself.
     for (const i of [0, 1, 2, 3]) r.prober.set(`s${i}`, 'http', true);
@@ -176,7 +176,7 @@ describe('controller', () => {
     await r.controller.start();
     r.prober.set('web01', 'http', false);
     for (let i = 0; i < 3; i++) await r.controller.reconcileOnce();
-    const h = r.controller.historyOf('web01')?.services.http;
+    const h = r.controller.historyOf('acme/web01')?.services.http;
     expect(h?.consecutiveFailures).toBe(0);
     expect(h?.state).not.toBe('Down');
     expect(r.executor.runs).toHaveLength(0);
@@ -226,9 +226,9 @@ describe('controller', () => {
     prober.set('web01', 'http', false);
     await clock.advance(40_000, idle);
     expect(r.executor.runs).toHaveLength(0);
-    expect(r.controller.historyOf('web01')?.services.http?.hold).toBe('MassFailurePaused');
+    expect(r.controller.historyOf('acme/web01')?.services.http?.hold).toBe('MassFailurePaused');
     expect(r.notifier.sent.map((n) => n.kind)).toEqual(['mass-failure-paused']);
-    const st = await createStatusStore(r.state).read('web01');
+    const st = await createStatusStore(r.state).read('acme/web01');
     expect(st?.conditions.find((c) => c.type === 'MassFailurePaused')).toMatchObject({ status: 'True', reason: 'CanaryDown' });
     canaryUp = true;
     await clock.advance(25_000, idle);

@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isMamoriError } from '../../src/errors.ts';
+import { serverIdOf } from '../../src/manifest/server-id.ts';
 import { createLogger } from '../../src/log.ts';
 import type { ServerDocument } from '../../src/manifest/types.ts';
 import { createProberRegistry } from '../../src/probe/registry.ts';
@@ -73,7 +74,7 @@ const started = await controller.start(records, { schedule: false });
 process.stdout.write(`${JSON.stringify({ type: 'started', ...started })}\n`);
 for (let i = 0; i < spec.passes; i++) {
   const s = await controller.reconcileOnce();
-  const state = controller.historyOf(spec.server.metadata.name)?.services.http?.state;
+  const state = controller.historyOf(serverIdOf(spec.server))?.services.http?.state;
   process.stdout.write(`${JSON.stringify({ type: 'pass', i, state, runbooks: s.runbooks })}\n`);
   if (state === 'Recovered' || state === 'Healthy') break;
   await new Promise((r) => setTimeout(r, 200));

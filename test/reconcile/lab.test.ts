@@ -110,19 +110,19 @@ describe('reconcile against the lab', () => {
 
       await lab.breakService('rc-a', 'httpd');
       expect(await probeUp(host.address, 'http')).toBe(false);
-      for (let i = 0; i < 10 && controller.historyOf('rc-a')?.services.http?.state !== 'Recovered'; i++) await controller.reconcileOnce();
-      expect(controller.historyOf('rc-a')?.services.http?.state).toBe('Recovered');
+      for (let i = 0; i < 10 && controller.historyOf('acme/rc-a')?.services.http?.state !== 'Recovered'; i++) await controller.reconcileOnce();
+      expect(controller.historyOf('acme/rc-a')?.services.http?.state).toBe('Recovered');
       await controller.reconcileOnce();
-      expect(controller.historyOf('rc-a')?.services.http?.state).toBe('Healthy');
+      expect(controller.historyOf('acme/rc-a')?.services.http?.state).toBe('Healthy');
       expect(await probeUp(host.address, 'http')).toBe(true);
 
       const records = (await readJournal(state)).records;
       const started = records.filter((r) => r.type === 'started');
       expect(started).toHaveLength(1);
-      expect(started[0]).toMatchObject({ server: 'rc-a', target: 'http', attempt: 1 });
+      expect(started[0]).toMatchObject({ server: 'acme/rc-a', target: 'http', attempt: 1 });
       expect(records.find((r) => r.type === 'finished')).toMatchObject({ attempt: 1, verdict: 'Recovered', acted: true });
       checkEnds(records);
-      const status = await createStatusStore(state).read('rc-a');
+      const status = await createStatusStore(state).read('acme/rc-a');
       expect(status?.services.http?.state).toBe('Healthy');
       expect(status?.incidents.open).toEqual([]);
       expect(status?.incidents.recent[0]).toMatchObject({ service: 'http', closeReason: 'recovered', attempts: [{ n: 1, verdict: 'Recovered' }] });

@@ -18,7 +18,7 @@ import { openJournal, readJournal } from '../../src/status/journal.ts';
 import { startSmtpSink, type SmtpSink } from '../notify/smtp-sink.ts';
 import { BIN } from '../daemon/daemon-process.ts';
 import { REPO_ROOT, serverPath, serverYaml } from '../source/git-fixture.ts';
-import { scriptedJournal, T } from './scripted-journal.ts';
+import { scriptedJournal, T, withServerIds } from './scripted-journal.ts';
 
 let dir: string;
 let config: string;
@@ -44,7 +44,7 @@ beforeAll(async () => {
   // The journal as the daemon writes it: the real journal, each record at its scripted time.
   const state = join(dir, 'state');
   const journal = await openJournal(state);
-  for (const r of scriptedJournal()) {
+  for (const r of withServerIds(scriptedJournal())) {
     const { seq: _seq, ...entry } = r;
     await journal.append(entry);
   }
@@ -84,17 +84,17 @@ describe('mamori report', () => {
     const direct = computeMonthlyReport({ records, customer: 'acme', month: '2026-03', now: NOW, desired: [] });
     expect(json.servers.map((s) => s.services)).toEqual(direct.servers.map((s) => s.services));
     expect(json.totals).toEqual(direct.totals);
-    expect(json.servers.find((s) => s.name === 'web1')?.contact).toEqual({ email: 'ops@acme.example' });
-    expect(json.servers.find((s) => s.name === 'web1')?.services.find((s) => s.service === 'http')?.upMs).toBe(2_665_680_000);
+    expect(json.servers.find((s) => s.name === 'acme/web1')?.contact).toEqual({ email: 'ops@acme.example' });
+    expect(json.servers.find((s) => s.name === 'acme/web1')?.services.find((s) => s.service === 'http')?.upMs).toBe(2_665_680_000);
   });
 
   it('Markdown: availability to the second, incidents with TTR, actions, and how unknown is counted', async () => {
     const { code, out } = await report({});
     expect(code).toBe(0);
     expect(out).toContain('# Monthly report — acme — 2026-03');
-    expect(out).toContain('| web1 | http | 99.860 % | 30d 20h 28m 0s | 1h 2m 0s | 2h 30m 0s | 0s / 2h 30m 0s / 0s |');
-    expect(out).toContain('| web2 | http | 100.000 % | 21d 21h 29m 30s | 0s | 9d 2h 30m 30s | 9d 0h 0m 0s / 2h 30m 0s / 30s |');
-    expect(out).toContain('| web1 | host | 2026-03-12 03:00:10 UTC | 2026-03-12 03:15:00 UTC | 14m 50s | recovered | #1 VerifyFailed (1 power), #2 Recovered (1 power) |');
+    expect(out).toContain('| acme/web1 | http | 99.860 % | 30d 20h 28m 0s | 1h 2m 0s | 2h 30m 0s | 0s / 2h 30m 0s / 0s |');
+    expect(out).toContain('| acme/web2 | http | 100.000 % | 21d 21h 29m 30s | 0s | 9d 2h 30m 30s | 9d 0h 0m 0s / 2h 30m 0s / 30s |');
+    expect(out).toContain('| acme/web1 | host | 2026-03-12 03:00:10 UTC | 2026-03-12 03:15:00 UTC | 14m 50s | recovered | #1 VerifyFailed (1 power), #2 Recovered (1 power) |');
     expect(out).toContain('escalated (AttemptsExhausted)');
     expect(out).toContain('runbook `httpd-restart`');
     expect(out).toContain('## How this is counted');
@@ -119,7 +119,7 @@ describe('mamori report', () => {
     const mail = sink.messages[0];
     expect(mail?.subject).toBe('[mamori] 2026-03 月次レポート: acme');
     expect(mail?.text).toContain('HTTP (80/tcp) : 99.860 %');
-    expect(mail?.text).toContain('web2');
+    expect(mail?.text).toContain('acme/web2');
     const second = await report({ email: true });
     expect(second.err).toContain('already queued or sent');
     expect(sink.messages).toHaveLength(1);

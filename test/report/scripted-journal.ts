@@ -111,3 +111,17 @@ export function scriptedJournal(): JournalRecord[] {
   return drafts.map((d, i) => ({ ...d.rec, seq: i + 1, ts: new Date(d.at).toISOString() }) as JournalRecord);
 }
 
+
+const CUSTOMER_OF: Record<string, string> = { web1: 'acme', web2: 'acme', web3: 'acme', other1: 'beta' };
+
+/** The same month as the daemon journals it: every server named by its id, customer/name. */
+export function withServerIds(records: readonly JournalRecord[]): JournalRecord[] {
+  const id = (name: unknown): unknown => (typeof name === 'string' && CUSTOMER_OF[name] !== undefined ? `${CUSTOMER_OF[name]}/${name}` : name);
+  return records.map((r) => {
+    const out: JournalRecord = { ...r };
+    if (r.server !== undefined) out.server = id(r.server);
+    if (typeof r.incident === 'object' && r.incident !== null) out.incident = { ...(r.incident as object), server: id((r.incident as { server?: unknown }).server) };
+    if (Array.isArray(r.servers)) out.servers = (r.servers as Array<{ name: string }>).map((s) => ({ ...s, name: id(s.name) }));
+    return out;
+  });
+}

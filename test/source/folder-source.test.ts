@@ -38,7 +38,7 @@ describe('folder source', () => {
     const { write, rec, reports, syncer } = setup();
     write(serverPath('web01'), serverYaml('web01'));
     const start = await syncer.start();
-    expect(start.outcome).toMatchObject({ result: 'applied', added: ['web01'] });
+    expect(start.outcome).toMatchObject({ result: 'applied', added: ['acme/web01'] });
     expect(start.outcome?.revision).toMatch(/^sha256:[0-9a-f]{16}$/);
     // A burst of writes (an editor saving, a git checkout) is one reload after the quiet time.
     for (const n of ['web02', 'web03', 'web04']) write(serverPath(n), serverYaml(n));

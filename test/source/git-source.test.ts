@@ -34,13 +34,13 @@ describe('git source', () => {
     repo.push();
     const report = await syncer.start();
     expect(report.ok).toBe(true);
-    expect(report.outcome).toMatchObject({ result: 'applied', revision: first, added: ['web01'] });
+    expect(report.outcome).toMatchObject({ result: 'applied', revision: first, added: ['acme/web01'] });
     repo.write(serverPath('web02'), serverYaml('web02'));
     const second = repo.commit('add web02');
     repo.push();
     const again = await syncer.trigger('manual');
-    expect(again.outcome).toMatchObject({ result: 'applied', revision: second, added: ['web02'] });
-    expect([...rec.current().keys()].sort()).toEqual(['web01', 'web02']);
+    expect(again.outcome).toMatchObject({ result: 'applied', revision: second, added: ['acme/web02'] });
+    expect([...rec.current().keys()].sort()).toEqual(['acme/web01', 'acme/web02']);
     expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'unchanged' });
   });
 
@@ -53,7 +53,7 @@ describe('git source', () => {
     repo.commit('web01, and web02 in the wrong place');
     repo.push();
     await syncer.start();
-    expect([...rec.current().keys()]).toEqual(['web01']);
+    expect([...rec.current().keys()]).toEqual(['acme/web01']);
     const strays = rec.desired.status().findings.filter((f) => f.rule === 'file-stray');
     expect(strays).toEqual([expect.objectContaining({ file: 'servers/web02.yaml', severity: 'error', message: expect.stringMatching(/customers\/<customer>\/servers\/<name>\.yaml/) })]);
   });
@@ -70,13 +70,13 @@ describe('git source', () => {
     const bad = repo.commit('break web01, change web02');
     repo.push();
     const report = await syncer.trigger('manual');
-    expect(report.outcome).toMatchObject({ result: 'applied', revision: bad, keptLastGood: ['web01'], changed: ['web02'] });
-    const web01 = rec.current().get('web01');
+    expect(report.outcome).toMatchObject({ result: 'applied', revision: bad, keptLastGood: ['acme/web01'], changed: ['acme/web02'] });
+    const web01 = rec.current().get('acme/web01');
     expect(web01?.revision).toBe(good);
     expect(web01?.condition?.type).toBe('ManifestInvalid');
     expect(web01?.condition?.findings[0]).toMatchObject({ file: serverPath('web01'), field: 'spec.plan' });
-    expect(rec.current().get('web02')?.document.doc.spec.services).toHaveLength(2);
-    expect(rec.desired.status().manifestInvalid.web01?.revision).toBe(bad);
+    expect(rec.current().get('acme/web02')?.document.doc.spec.services).toHaveLength(2);
+    expect(rec.desired.status().manifestInvalid['acme/web01']?.revision).toBe(bad);
   });
 
   it('keeps the whole previous revision when the operator documents break', async () => {
@@ -92,7 +92,7 @@ describe('git source', () => {
     const report = await syncer.trigger('manual');
     expect(report.outcome).toMatchObject({ result: 'refused', revision: broken, reason: 'OperatorDocumentsInvalid' });
     expect(rec.desired.appliedRevision).toBe(good);
-    expect([...rec.current().keys()]).toEqual(['web01']);
+    expect([...rec.current().keys()]).toEqual(['acme/web01']);
     expect(rec.notifications.map((n) => n.kind)).toEqual(['revision-refused']);
   });
 
@@ -110,8 +110,8 @@ describe('git source', () => {
     repo.push({ force: true });
     const report = await syncer.trigger('manual');
     expect(report.outcome).toMatchObject({ result: 'applied', revision: rewritten });
-    expect([...rec.current().keys()].sort()).toEqual(['web01', 'web03']);
-    expect(rec.archived).toEqual(['web02']);
+    expect([...rec.current().keys()].sort()).toEqual(['acme/web01', 'acme/web03']);
+    expect(rec.archived).toEqual(['acme/web02']);
   });
 
   it('holds a rollback to an ancestor until an operator confirms it', async () => {
@@ -133,8 +133,8 @@ describe('git source', () => {
     expect(rec.notifications.filter((n) => n.kind === 'revision-held')).toHaveLength(1);
     await expect(syncer.confirm('0000000')).rejects.toMatchObject({ code: 'MAMORI_DAEMON_NOT_HELD' });
     const confirmed = await syncer.confirm(older.slice(0, 10));
-    expect(confirmed).toMatchObject({ result: 'applied', revision: older, removed: ['web02'] });
-    expect(rec.archived).toEqual(['web02']);
+    expect(confirmed).toMatchObject({ result: 'applied', revision: older, removed: ['acme/web02'] });
+    expect(rec.archived).toEqual(['acme/web02']);
     // The confirmed revision is now the base: the next poll is quiet.
     expect((await syncer.trigger('poll')).outcome).toMatchObject({ result: 'unchanged' });
   });
@@ -148,18 +148,18 @@ describe('git source', () => {
     repo.remove(serverPath('a1'));
     const one = repo.commit('remove one of four');
     repo.push();
-    expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'applied', revision: one, removed: ['a1'] });
+    expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'applied', revision: one, removed: ['acme/a1'] });
     repo.remove(serverPath('a2'));
     repo.remove(serverPath('a3'));
     const mass = repo.commit('remove two of three');
     repo.push();
     const report = await syncer.trigger('manual');
     expect(report.outcome).toMatchObject({ result: 'held', reason: 'TooManyRemovals', revision: mass });
-    expect([...rec.current().keys()].sort()).toEqual(['a2', 'a3', 'a4']);
-    expect(rec.archived).toEqual(['a1']);
+    expect([...rec.current().keys()].sort()).toEqual(['acme/a2', 'acme/a3', 'acme/a4']);
+    expect(rec.archived).toEqual(['acme/a1']);
     await syncer.confirm(mass);
-    expect([...rec.current().keys()]).toEqual(['a4']);
-    expect(rec.archived).toEqual(['a1', 'a2', 'a3']);
+    expect([...rec.current().keys()]).toEqual(['acme/a4']);
+    expect(rec.archived).toEqual(['acme/a1', 'acme/a2', 'acme/a3']);
   });
 
   it('keeps the last revision while the remote is unreachable, and recovers when it is back', async () => {
@@ -222,7 +222,7 @@ describe('git source', () => {
     const syncer = new SourceSyncer({ source, desired: rec.desired, logger: silentLogger() });
     syncers.push(syncer);
     const report = await syncer.start();
-    expect(report.outcome).toMatchObject({ result: 'applied', revision: tagged, added: ['t1'] });
+    expect(report.outcome).toMatchObject({ result: 'applied', revision: tagged, added: ['acme/t1'] });
   });
 
   it('keeps credentials out of errors', async () => {

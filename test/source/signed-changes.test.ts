@@ -193,7 +193,7 @@ async function appliedFleet() {
   closers.push(() => syncer.stop());
   const first = await syncer.start();
   expect(first.outcome).toMatchObject({ result: 'applied', revision: start });
-  expect(rec.applied.at(-1)?.servers.map((s) => s.name).sort()).toEqual(['app01', 'web01']);
+  expect(rec.applied.at(-1)?.servers.map((s) => s.name).sort()).toEqual(['acme/web01', 'globex/app01']);
   return { repo, base, start, source, rec, syncer, sink, outbox };
 }
 
@@ -212,8 +212,8 @@ describe('signed changes through the syncer: the rest of the revision applies', 
     const tip = repo.commit('acme adds web02, signed', { signWith: acmeDev });
     repo.push();
     const report = await syncer.trigger('manual');
-    expect(report.outcome).toMatchObject({ result: 'applied', revision: tip, added: ['web02'], keptLastGood: ['web01'] });
-    const web01 = rec.current().get('web01');
+    expect(report.outcome).toMatchObject({ result: 'applied', revision: tip, added: ['acme/web02'], keptLastGood: ['acme/web01'] });
+    const web01 = rec.current().get('acme/web01');
     expect(web01?.document.doc.spec.services).toEqual(['http']);
     expect(web01?.condition).toMatchObject({ type: 'ManifestInvalid', findings: [expect.objectContaining({ rule: 'signer-not-allowed' })] });
     expect(web01?.condition?.findings[0]?.message).toContain(unsigned.slice(0, 12));
@@ -232,8 +232,8 @@ describe('signed changes through the syncer: the rest of the revision applies', 
     const sneaky = repo.commit('globex edits acme runbook and its own server', { signWith: globexDev });
     repo.push();
     const report = await syncer.trigger('manual');
-    expect(report.outcome).toMatchObject({ result: 'applied', revision: sneaky, changed: ['app01'] });
-    expect(rec.current().get('app01')?.document.doc.spec.services).toEqual(['http', 'ssh']);
+    expect(report.outcome).toMatchObject({ result: 'applied', revision: sneaky, changed: ['globex/app01'] });
+    expect(rec.current().get('globex/app01')?.document.doc.spec.services).toEqual(['http', 'ssh']);
     const files = rec.validated.get(sneaky);
     expect(files?.get(RUNBOOK)).toContain('/opt/apache/bin/apachectl restart');
     expect(files?.get(RUNBOOK)).not.toContain('globex.example');
@@ -252,7 +252,7 @@ describe('signed changes through the syncer: the rest of the revision applies', 
     repo.write(serverPath('web02'), serverYaml('web02'));
     const next = repo.commit('acme adds web02', { signWith: acmeCi });
     repo.push();
-    expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'applied', revision: next, added: ['web02'] });
+    expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'applied', revision: next, added: ['acme/web02'] });
     expect(rec.validated.get(next)?.get(RUNBOOK)).not.toContain('globex.example');
     expect(await delivered(outbox, sink)).toHaveLength(2);
 
@@ -291,7 +291,7 @@ describe('signed changes through the syncer: the rest of the revision applies', 
     const merged = repo.commit('an acme developer merges the branch', { signWith: acmeDev });
     repo.push();
     expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'applied', revision: merged });
-    expect([...rec.current().keys()].sort()).toEqual(['app01', 'app02', 'web01', 'web02']);
+    expect([...rec.current().keys()].sort()).toEqual(['acme/web01', 'acme/web02', 'globex/app01', 'globex/app02']);
 
     // An evil merge: the merge itself changes globex's app01, which neither parent has.
     repo.git('checkout', '--quiet', '-b', 'feature2', main);
@@ -303,9 +303,9 @@ describe('signed changes through the syncer: the rest of the revision applies', 
     const evil = repo.commit('merge, with a change of its own to globex', { signWith: acmeDev });
     repo.push();
     const report = await syncer.trigger('manual');
-    expect(report.outcome).toMatchObject({ result: 'applied', revision: evil, added: ['web03'], keptLastGood: ['app01'] });
-    expect(rec.current().get('app01')?.condition?.findings[0]?.message).toContain(evil.slice(0, 12));
-    expect(rec.current().get('app01')?.document.doc.spec.services).toEqual(['http']);
+    expect(report.outcome).toMatchObject({ result: 'applied', revision: evil, added: ['acme/web03'], keptLastGood: ['globex/app01'] });
+    expect(rec.current().get('globex/app01')?.condition?.findings[0]?.message).toContain(evil.slice(0, 12));
+    expect(rec.current().get('globex/app01')?.document.doc.spec.services).toEqual(['http']);
   }, 180_000);
 
   it("rotates keys: a signer's old key removed from the config is refused from the next revision on", async () => {
@@ -314,7 +314,7 @@ describe('signed changes through the syncer: the rest of the revision applies', 
     repo.write(serverPath('web02'), serverYaml('web02'));
     const before = repo.commit('acme-ci signs with its old key', { signWith: oldKey });
     repo.push();
-    expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'applied', revision: before, added: ['web02'] });
+    expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'applied', revision: before, added: ['acme/web02'] });
 
     const newKey = makeSshSigner(join(repo.dir, 'rotated'), 'acme-ci');
     await source.setSigning(signingConfig({ 'acme-ci': { ssh: [newKey.publicKey], openpgp: [] } }));
@@ -332,7 +332,7 @@ describe('signed changes through the syncer: the rest of the revision applies', 
     repo.write(serverPath('web03'), serverYaml('web03'));
     const fresh = repo.commit('signed with the new key', { signWith: newKey });
     repo.push({ force: true });
-    expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'applied', revision: fresh, added: ['web03'] });
+    expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'applied', revision: fresh, added: ['acme/web03'] });
     expect(rec.desired.status().findings).toEqual([]);
   }, 180_000);
 });

@@ -43,12 +43,32 @@ describe('status store', () => {
     expect((await store.list()).map((s) => s.metadata.name)).toEqual(['web01']);
     await store.archive('web01', '2026-11-25T00:00:00.000Z');
     expect(await store.read('web01')).toBeUndefined();
-    expect(await readdir(path.join(state, 'status', 'archive'))).toEqual(['web01.20261125T000000.000Z.yaml']);
+    expect(await readdir(path.join(state, 'status', '_archive'))).toEqual(['web01.20261125T000000.000Z.yaml']);
+  });
+
+  test('a server is customer/name: two customers\' web01 are two files, listed and archived apart', async () => {
+    const state = await tempState();
+    const store = createStatusStore(state);
+    const of = (customer: string, n: number): ServerStatus => ({ ...status('web01', n), metadata: { name: 'web01', customer } });
+    await store.write(of('acme', 1));
+    await store.write(of('globex', 2));
+    expect(parse(await readFile(path.join(state, 'status', 'acme', 'web01.yaml'), 'utf8'))).toMatchObject({ metadata: { name: 'web01', customer: 'acme' }, observedRevision: 'rev-1' });
+    expect(parse(await readFile(path.join(state, 'status', 'globex', 'web01.yaml'), 'utf8'))).toMatchObject({ metadata: { name: 'web01', customer: 'globex' }, observedRevision: 'rev-2' });
+    expect((await store.read('acme/web01'))?.observedRevision).toBe('rev-1');
+    expect((await store.read('globex/web01'))?.observedRevision).toBe('rev-2');
+    expect((await store.list()).map((s) => `${s.metadata.customer}/${s.metadata.name}`)).toEqual(['acme/web01', 'globex/web01']);
+    await store.archive('acme/web01', '2026-11-25T00:00:00.000Z');
+    expect(await store.read('acme/web01')).toBeUndefined();
+    expect((await store.read('globex/web01'))?.observedRevision).toBe('rev-2');
+    expect(await readdir(path.join(state, 'status', '_archive', 'acme'))).toEqual(['web01.20261125T000000.000Z.yaml']);
+    expect((await store.list()).map((s) => s.metadata.customer)).toEqual(['globex']);
   });
 
   test('refuses a server name that would leave the folder', async () => {
     const store = createStatusStore(await tempState());
     await expect(store.write(status('../evil', 1))).rejects.toThrow(/not a server name/);
+    await expect(store.write({ ...status('web01', 1), metadata: { name: 'web01', customer: '..' } })).rejects.toThrow(/not a server name/);
+    await expect(store.read('a/b/c')).rejects.toThrow(/not a server name/);
   });
 
   test('a reader never sees a half-written status file', async () => {

@@ -154,7 +154,8 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
       },
       journal: async () => (await readJournal(stateDir)).records,
       status(name) {
-        const file = join(stateDir, 'status', `${name}.yaml`);
+        // A server is customer/name; the fleet's hosts are all its one customer's.
+        const file = join(stateDir, 'status', name.includes('/') ? `${name}.yaml` : join(customer, `${name}.yaml`));
         if (!existsSync(file)) return undefined;
         try {
           return parse(readFileSync(file, 'utf8')) as ServerStatus;
@@ -204,7 +205,8 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
   }
 }
 
-/** The journal's records of one server (and target), in order. */
+/** The journal's records of one server (customer/name, or the name of a one-customer fleet's host) and target, in order. */
 export function recordsOf(records: readonly JournalRecord[], server: string, target?: string): JournalRecord[] {
-  return records.filter((r) => r.server === server && (target === undefined || r.target === target || r.service === target || (r.incident as { target?: string } | undefined)?.target === target));
+  const named = (id: unknown): boolean => id === server || (!server.includes('/') && typeof id === 'string' && id.endsWith(`/${server}`));
+  return records.filter((r) => named(r.server) && (target === undefined || r.target === target || r.service === target || (r.incident as { target?: string } | undefined)?.target === target));
 }

@@ -4,6 +4,7 @@
  * filtered by scope), so a name the reader may not see draws as "unknown", never as its state.
  * Pure.
  */
+import { findServer } from '../../manifest/server-id.ts';
 import type { ServerStatus } from '../../status/model.ts';
 import { escapeHtml } from './html.ts';
 
@@ -21,7 +22,8 @@ const WORST: readonly Look[] = ['down', 'degraded', 'unknown', 'up'];
 
 /** What the badge says: the service's state, or the server's worst service. */
 export function badgeText(servers: readonly ServerStatus[], server: string, service: string | undefined): { label: string; message: string; look: Look } {
-  const s = servers.find((x) => x.metadata.name === server);
+  // customer/name, or a bare name that one of the reader's customers alone has.
+  const s = findServer(servers, server);
   // A name the reader may not see (or that nobody watches) is not echoed back.
   if (s === undefined) return { label: 'mamori', message: 'unknown', look: 'unknown' };
   const label = service === undefined ? server : `${server} ${service}`;

@@ -4,6 +4,7 @@
  * functions make the whole page and the fragment the client swaps in when the daemon says
  * something changed.
  */
+import { findServer, serverIdOf } from '../../manifest/server-id.ts';
 import type { Condition, IncidentStatus, ServerStatus } from '../../status/model.ts';
 import type { Transcript } from '../../runbook/execution.ts';
 import { html, raw, type SafeHtml } from './html.ts';
@@ -84,7 +85,7 @@ function banners(data: PageData, options: ViewOptions, only?: ServerStatus): Saf
   const t = textOf(options);
   const out: SafeHtml[] = [];
   for (const e of data.massFailure) {
-    if (only !== undefined && !e.servers.includes(only.metadata.name)) continue;
+    if (only !== undefined && !e.servers.includes(serverIdOf(only))) continue;
     out.push(html`<div class="banner banner-red" role="alert"><strong>${t.massFailureTitle}</strong>
       <span>${t.massFailure(e.down, e.total, `${e.scope.kind} ${e.scope.value}`)} · ${since(options, when(new Date(e.since).toISOString(), data.now, options))}. ${t.massFailureNote}</span></div>`);
   }
@@ -97,7 +98,7 @@ function banners(data: PageData, options: ViewOptions, only?: ServerStatus): Saf
     out.push(html`<div class="banner banner-red" role="alert"><strong>${t.refusedTitle(short(d.refused.revision), d.refused.reason)}</strong>
       <span>${d.refused.message}</span>${findingList(d.refused.findings, t)}</div>`);
   }
-  const invalid = Object.entries(d?.manifestInvalid ?? {}).filter(([name]) => only === undefined || name === only.metadata.name);
+  const invalid = Object.entries(d?.manifestInvalid ?? {}).filter(([name]) => only === undefined || name === serverIdOf(only));
   if (invalid.length > 0) {
     out.push(html`<div class="banner banner-amber" role="alert"><strong>${t.manifestsRefused(invalid.length)}</strong>
       <ul>${invalid.map(([name, c]) => html`<li><a href="/server?name=${encodeURIComponent(name)}">${name}</a>: ${t.revision} ${short(c.revision)} — ${c.findings.slice(0, 3).map((f) => html`<code>${f.file}:${f.line}</code> ${f.field ? `${f.field}: ` : ''}${f.message} `)}</li>`)}</ul></div>`);
@@ -140,7 +141,7 @@ function words(state: string, t: PageText): string {
 
 function cell(data: PageData, s: ServerStatus, service: string, options: ViewOptions): SafeHtml {
   const t = textOf(options);
-  const name = s.metadata.name;
+  const name = serverIdOf(s);
   const svc = s.services[service];
   if (svc === undefined) return html`<td class="cell none"><span class="sr">${t.notWatched}</span></td>`;
   const look = lookOf(svc.state);
@@ -213,8 +214,8 @@ export function renderFleet(data: PageData, options: ViewOptions): SafeHtml {
     <caption class="sr">${t.gridCaption}</caption>
     <thead><tr><th scope="col" class="srv">${t.server}</th>${services.map((svc) => html`<th scope="col">${svc}</th>`)}</tr></thead>
     <tbody>${servers.map(
-      (s) => html`<tr data-server="${s.metadata.name}">
-        <th scope="row" class="srv"><a href="/server?name=${encodeURIComponent(s.metadata.name)}" class="srv-name">${s.metadata.name}</a>
+      (s) => html`<tr data-server="${serverIdOf(s)}">
+        <th scope="row" class="srv"><a href="/server?name=${encodeURIComponent(serverIdOf(s))}" class="srv-name">${s.metadata.name}</a>
           <span class="srv-meta">${s.metadata.customer ?? ''} ${readyBadge(s, t)} ${s.incidents.open.length > 0 ? html`<span class="badge st-down">${t.open(s.incidents.open.length)}</span>` : ''} ${flags(s)}</span></th>
         ${services.map((svc) => cell(data, s, svc, options))}
       </tr>`,
@@ -268,7 +269,7 @@ function incidentView(data: PageData, s: ServerStatus, i: IncidentStatus, option
   const opened = Date.parse(i.openedAt);
   const closed = i.closedAt !== undefined ? Date.parse(i.closedAt) : Infinity;
   // A transcript belongs to the incident whose lifetime it started in.
-  const transcripts = options.showTranscripts ? data.transcripts(s.metadata.name, service).filter((x) => Date.parse(x.startedAt) >= opened - 1000 && Date.parse(x.startedAt) <= closed) : [];
+  const transcripts = options.showTranscripts ? data.transcripts(serverIdOf(s), service).filter((x) => Date.parse(x.startedAt) >= opened - 1000 && Date.parse(x.startedAt) <= closed) : [];
   const at = (iso: string): SafeHtml => html`${zoned(iso, options)} <span class="muted">(${when(iso, data.now, options)})</span>`;
   return html`<article class="incident ${open ? 'open' : 'closed'}">
     <header><strong>${i.service}</strong> <code class="muted">${i.id}</code>
@@ -303,16 +304,17 @@ function serviceCard(data: PageData, s: ServerStatus, svc: string, options: View
   return html`<div class="card st-${look.cls}" id="svc-${svc}" data-service="${svc}" data-state="${st.state}">
       <div class="card-head"><span class="svc">${svc}</span><span class="state"><span aria-hidden="true">${look.symbol}</span> ${st.state}</span></div>
       <div class="card-sub">${words(st.state, t)}${st.escalation ? ` — ${st.escalation}` : st.hold ? ` — ${t.held}: ${st.hold}` : ''} · ${since(options, when(st.since, data.now, options))}</div>
-      ${sparkline(data.latencies(s.metadata.name, svc), { label: `${svc} ${t.latency}`, width: 220, height: 40 })}
+      ${sparkline(data.latencies(serverIdOf(s), svc), { label: `${svc} ${t.latency}`, width: 220, height: 40 })}
       <div class="card-foot">${probeText}${st.consecutiveFailures > 0 ? ` · ${t.failuresInRow(st.consecutiveFailures)}` : ''}</div>
       ${st.certificate ? certificateLine(st.certificate, data.now, t) : ''}
-      ${uptimeBars(data.uptime?.(s.metadata.name, svc), t, options.timeZone ?? 'UTC')}
+      ${uptimeBars(data.uptime?.(serverIdOf(s), svc), t, options.timeZone ?? 'UTC')}
     </div>`;
 }
 
 export function renderServer(data: PageData, name: string, options: ViewOptions): SafeHtml {
   const t = textOf(options);
-  const s = data.servers.find((x) => x.metadata.name === name);
+  // customer/name, or a bare name one customer alone has among the servers the reader may see.
+  const s = findServer(data.servers, name);
   if (s === undefined) {
     // The name is not echoed: the reader guessed it, and a page must not repeat a name it may not show.
     return html`<p class="crumb"><a href="/">${t.fleet}</a></p><p class="empty">${t.noSuchServer}</p>`;

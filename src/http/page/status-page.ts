@@ -8,6 +8,7 @@
  * clients. What they see is filtered here, in the data, before anything is rendered: a customer's
  * page, fragments and events are made from their servers only.
  */
+import { findServer, serverIdOf } from '../../manifest/server-id.ts';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../log.ts';
@@ -62,7 +63,7 @@ function langCookie(header: string | undefined): string | undefined {
 function langHrefs(url: URL, data: PageData): Record<PageLang, string> {
   const keep = new URLSearchParams();
   const name = url.searchParams.get('name');
-  if (url.pathname === '/server' && name !== null && data.servers.some((s) => s.metadata.name === name)) keep.set('name', name);
+  if (url.pathname === '/server' && name !== null && findServer(data.servers, name) !== undefined) keep.set('name', name);
   const customer = url.searchParams.get('customer');
   if (customer !== null && data.servers.some((s) => s.metadata.customer === customer)) keep.set('customer', customer);
   const out = {} as Record<PageLang, string>;
@@ -82,7 +83,7 @@ function langHrefs(url: URL, data: PageData): Record<PageLang, string> {
 export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'live' | 'snapshot' | 'transcripts' | 'desired' | 'source' | 'uptime'>, now: number): PageData {
   const full = options.snapshot();
   const snap = full !== undefined ? scopeSnapshot(view, full) : undefined;
-  const names = new Set((snap?.servers ?? []).map((s) => s.metadata.name));
+  const names = new Set((snap?.servers ?? []).map(serverIdOf));
   const desired = options.desired();
   const source = view.kind === 'all' ? options.source() : undefined;
   return {
@@ -170,7 +171,7 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
       const name = ctx.url.searchParams.get('name') ?? '';
       return page(
         // Named only when it is one of the reader's servers: a guessed name is not echoed back.
-        (d, lang) => (d.servers.some((s) => s.metadata.name === name) ? `${name} — ${PAGE_TEXT[lang].statusTitle}` : PAGE_TEXT[lang].statusTitle),
+        (d, lang) => (findServer(d.servers, name) !== undefined ? `${name} — ${PAGE_TEXT[lang].statusTitle}` : PAGE_TEXT[lang].statusTitle),
         (d, v) => renderServer(d, name, v),
       )(req, res, ctx);
     },
@@ -205,7 +206,7 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
       const concerns = (servers: ReadonlySet<string> | undefined): boolean => {
         if (servers === undefined || view.kind === 'all') return true;
         const snap = options.snapshot();
-        return snap !== undefined && visibleServers(view, snap.servers).some((s) => servers.has(s.metadata.name));
+        return snap !== undefined && visibleServers(view, snap.servers).some((s) => servers.has(serverIdOf(s)));
       };
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-content-type-options': 'nosniff' });
       res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ version: options.live.currentVersion })}\n\n`);
