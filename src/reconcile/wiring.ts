@@ -23,7 +23,6 @@ import type { RenderedRunbook } from '../runbook/types.ts';
 import { resolveSecret } from '../secrets/resolve-secret.ts';
 import { openJournal, readJournal, type Journal, type JournalRecord } from '../status/journal.ts';
 import { StateHealth } from '../status/state-health.ts';
-import { migrateStateLayout } from '../status/migrate-layout.ts';
 import { createStatusStore, type StatusStore } from '../status/store.ts';
 import type { Notifier } from '../notify/types.ts';
 import type { RemediationCoordinator } from './coordinator.ts';
@@ -120,8 +119,6 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
   const { logger } = options;
   const policy = options.policy ?? policyOf(config);
   await mkdir(config.stateDir, { recursive: true });
-  // A folder written when servers were named by their bare name: upgraded before anything reads it.
-  await migrateStateLayout(config.stateDir, { logger });
   const health = new StateHealth({ stateDir: config.stateDir, logger });
   const store = new BufferedStatusStore(createStatusStore(config.stateDir), health, logger);
   const records = (await readJournal(config.stateDir)).records;

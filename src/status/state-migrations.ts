@@ -10,6 +10,7 @@
  * The folder is backed up before the first migration runs and the state lock is held throughout.
  */
 import type { Logger } from '../log.ts';
+import { migrateToCustomerIds } from './migrate-customer-ids.ts';
 
 export interface MigrationContext {
   /** The state folder (absolute). */
@@ -25,4 +26,13 @@ export interface StateMigration {
   migrate(ctx: MigrationContext): Promise<void>;
 }
 
-export const STATE_MIGRATIONS: readonly StateMigration[] = [];
+export const STATE_MIGRATIONS: readonly StateMigration[] = [
+  {
+    // Two customers may each have a web01 (src/status/migrate-customer-ids.ts).
+    from: 1,
+    description: 'servers named customer/name: journal records, status files (status/<customer>/<name>.yaml) and last-good manifests',
+    async migrate(ctx) {
+      await migrateToCustomerIds(ctx.stateDir, ctx.logger);
+    },
+  },
+];

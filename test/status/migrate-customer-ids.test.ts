@@ -1,8 +1,9 @@
 /**
- * Upgrading a state folder written with bare server names (layout 1, test/fixtures/state-layout-1,
- * written by the code of the last commit with that layout) to customer/name ids: the interrupted
- * attempt in it is found after the upgrade and never run again; the old content is backed up;
- * a second run changes nothing; what was migrated is logged.
+ * Upgrading a state folder written with bare server names (format 1, test/fixtures/state-layout-1,
+ * written by the code of the last commit with that layout) to customer/name ids, through
+ * prepareStateFolder as mamori run does: the interrupted attempt in it is found after the upgrade
+ * and never run again; the old content is backed up; a second run changes nothing; what was
+ * migrated is logged.
  */
 import { cp, mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -15,7 +16,8 @@ import { seededRandom } from '../../src/reconcile/clock.ts';
 import { Controller } from '../../src/reconcile/controller.ts';
 import { policyFromConfig } from '../../src/reconcile/policy.ts';
 import { openJournal, readJournal } from '../../src/status/journal.ts';
-import { LAYOUT_1_BACKUP, migrateStateLayout, stateLayoutOf } from '../../src/status/migrate-layout.ts';
+import { migrateToCustomerIds } from '../../src/status/migrate-customer-ids.ts';
+import { prepareStateFolder, readFormatFile } from '../../src/status/state-format.ts';
 import { createStatusStore } from '../../src/status/store.ts';
 import { RecordingNotifier, renderStub, ScriptedExecutor, serverDoc, TableProber } from '../reconcile/harness.ts';
 
@@ -92,28 +94,29 @@ describe('state folder layout 1 → 2 (customer/name)', () => {
     const state = await oldFolder();
     const before = await readFile(path.join(state, 'journal', 'journal-000001.jsonl'), 'utf8');
     const { logger, lines } = capturingLogger();
-    const m = await migrateStateLayout(state, { logger });
-    expect(m).toMatchObject({ migrated: true, servers: { web01: 'acme/web01', db01: 'acme/db01' }, statusFiles: 2, lastGood: 0, unmapped: [] });
-    expect(m.journalRecords).toBe(before.trim().split('\n').length);
-    expect(await stateLayoutOf(state)).toBe(2);
+    const r = await prepareStateFolder(state, { logger });
+    expect(r).toMatchObject({ found: 1, format: 2 });
+    expect((await readFormatFile(state))?.history).toMatchObject([{ from: 1, to: 2, description: expect.stringContaining('customer/name') }]);
 
     // The old content, kept byte for byte.
-    expect(await readFile(path.join(state, LAYOUT_1_BACKUP, 'journal', 'journal-000001.jsonl'), 'utf8')).toBe(before);
-    expect((await readdir(path.join(state, LAYOUT_1_BACKUP, 'status'))).sort()).toEqual(['db01.yaml', 'web01.yaml']);
+    expect(r.backup).toBeDefined();
+    expect(await readFile(path.join(r.backup as string, 'journal', 'journal-000001.jsonl'), 'utf8')).toBe(before);
+    expect((await readdir(path.join(r.backup as string, 'status'))).sort()).toEqual(['db01.yaml', 'web01.yaml']);
     // What was migrated is said once, with the mapping.
-    const said = lines.filter((l) => l.msg === 'state folder upgraded: servers are named customer/name');
+    const said = lines.filter((l) => l.msg === 'state folder: servers renamed to customer/name');
     expect(said).toHaveLength(1);
-    expect(said[0]).toMatchObject({ servers: 2, journalRecords: m.journalRecords, statusFiles: 2, unmappedCount: 0, backup: path.join(state, LAYOUT_1_BACKUP) });
+    expect(said[0]).toMatchObject({ servers: 2, journalRecords: before.trim().split('\n').length, statusFiles: 2, lastGood: 0, unmappedCount: 0 });
     expect(said[0]?.mapped).toEqual(expect.arrayContaining(['web01 -> acme/web01', 'db01 -> acme/db01']));
 
     // Status files in their customer's folder.
     expect(existsSync(path.join(state, 'status', 'web01.yaml'))).toBe(false);
     expect((await createStatusStore(state).read('acme/web01'))?.metadata).toEqual({ name: 'web01', customer: 'acme' });
-    expect((await readJournal(state)).records.filter((r) => r.type === 'started')).toMatchObject([{ server: 'acme/web01', target: 'http', attempt: 1 }]);
+    expect((await readJournal(state)).records.filter((x) => x.type === 'started')).toMatchObject([{ server: 'acme/web01', target: 'http', attempt: 1 }]);
 
-    // A second run (a restart, or one after a crash mid-upgrade) changes nothing.
+    // A second start changes nothing; the step itself, run again over its own work, neither.
     const after = await readFile(path.join(state, 'journal', 'journal-000001.jsonl'), 'utf8');
-    expect(await migrateStateLayout(state, { logger })).toMatchObject({ migrated: false });
+    expect(await prepareStateFolder(state, { logger })).toEqual({ found: 2, format: 2 });
+    expect(await migrateToCustomerIds(state, silentLogger())).toMatchObject({ journalRecords: 0, statusFiles: 0, lastGood: 0, unmapped: [] });
     expect(await readFile(path.join(state, 'journal', 'journal-000001.jsonl'), 'utf8')).toBe(after);
 
     // The new code on the upgraded folder: attempt 1 is interrupted, the next one is 2.
@@ -133,19 +136,14 @@ describe('state folder layout 1 → 2 (customer/name)', () => {
     expect(recs.find((x) => x.type === 'interrupted')).toMatchObject({ server: 'acme/web01', attempt: 1, reason: 'daemon-restarted' });
   });
 
-  test('an interrupted upgrade is finished by the next run from where it stopped; the backup stays the old content', async () => {
+  test('an interrupted upgrade is finished by the next run from where it stopped', async () => {
     const state = await oldFolder();
-    const before = await readFile(path.join(state, 'journal', 'journal-000001.jsonl'), 'utf8');
-    // As if the first run had made its backup and moved one status file, then died.
-    await mkdir(path.join(state, LAYOUT_1_BACKUP));
-    await cp(path.join(state, 'journal'), path.join(state, LAYOUT_1_BACKUP, 'journal'), { recursive: true });
-    await cp(path.join(state, 'status'), path.join(state, LAYOUT_1_BACKUP, 'status'), { recursive: true });
+    // As if the first run had moved one status file, then died.
     await mkdir(path.join(state, 'status', 'acme'));
     await cp(path.join(state, 'status', 'db01.yaml'), path.join(state, 'status', 'acme', 'db01.yaml'));
     await rm(path.join(state, 'status', 'db01.yaml'));
-    const m = await migrateStateLayout(state, { logger: silentLogger() });
-    expect(m).toMatchObject({ migrated: true, statusFiles: 1, unmapped: [] });
-    expect(await readFile(path.join(state, LAYOUT_1_BACKUP, 'journal', 'journal-000001.jsonl'), 'utf8')).toBe(before);
+    const m = await migrateToCustomerIds(state, silentLogger());
+    expect(m).toMatchObject({ statusFiles: 1, unmapped: [] });
     expect((await createStatusStore(state).list()).map((s) => `${s.metadata.customer}/${s.metadata.name}`)).toEqual(['acme/db01', 'acme/web01']);
     expect((await readJournal(state)).records.every((r) => typeof r.server !== 'string' || r.server.startsWith('acme/'))).toBe(true);
   });
@@ -158,19 +156,11 @@ describe('state folder layout 1 → 2 (customer/name)', () => {
     await mkdir(path.join(state, 'status', 'archive'));
     await writeFile(path.join(state, 'status', 'archive', 'old01.20260101T000000.000Z.yaml'), 'kind: ServerStatus\n');
     await writeFile(path.join(state, 'status', 'ghost01.yaml'), 'apiVersion: mamori/v1\nkind: ServerStatus\nmetadata:\n  name: ghost01\n');
-    const m = await migrateStateLayout(state, { logger: silentLogger() });
-    expect(m).toMatchObject({ migrated: true, lastGood: 1, statusFiles: 2, unmapped: ['ghost01'] });
+    const m = await migrateToCustomerIds(state, silentLogger());
+    expect(m).toMatchObject({ lastGood: 1, statusFiles: 2, unmapped: ['ghost01'] });
     expect(JSON.parse(await readFile(path.join(state, 'last-good', 'acme', 'web01.json'), 'utf8'))).toMatchObject({ name: 'acme/web01', doc: { metadata: { name: 'web01', customer: 'acme' } } });
     expect(existsSync(path.join(state, 'last-good', 'web01.json'))).toBe(false);
     expect(await readdir(path.join(state, 'status', '_archive', 'layout-1'))).toEqual(['old01.20260101T000000.000Z.yaml']);
     expect(existsSync(path.join(state, 'status', 'ghost01.yaml'))).toBe(true);
-  });
-
-  test('a new folder is marked layout 2 and nothing else is written', async () => {
-    const state = await mkdtemp(path.join(tmpdir(), 'mamori-layout-'));
-    cleanup.push(() => rm(state, { recursive: true, force: true }));
-    expect(await migrateStateLayout(state, { logger: silentLogger() })).toMatchObject({ migrated: false });
-    expect(await readdir(state)).toEqual(['layout.json']);
-    expect(await stateLayoutOf(state)).toBe(2);
   });
 });

@@ -1,36 +1,27 @@
 /**
- * The state folder's layout, and the one upgrade so far: layout 1 named a server by its bare name
- * (status/web01.yaml, journal records with server: web01, last-good/web01.json); layout 2 by its
- * id, customer/name. The upgrade rewrites the journal's server names to ids, so that a `started`
- * record written under the old name is still found by the replay (the attempt it opened is
- * journaled interrupted and never run again), and moves status and last-good files into their
- * customer's folder.
+ * Format 1 → 2 of the state folder (a step of src/status/state-migrations.ts): format 1 named a
+ * server by its bare name (status/web01.yaml, journal records with server: web01,
+ * last-good/web01.json); format 2 by its id, customer/name. The journal's server names become ids,
+ * so that a `started` record written under the old name is still found by the replay (the attempt
+ * it opened is journaled interrupted and never run again); status and last-good files move into
+ * their customer's folder; the old status/archive moves to status/_archive/layout-1.
  *
  * Which customer a bare name belongs to comes from the folder itself: the status files and
- * last-good manifests (which carry the customer) and the journal's `monitor-desired` records
- * (every server with its customer). Under layout 1 a name was unique across customers, so the
- * answer is one customer. A name nothing maps is left as it was, and said so.
- *
- * Safe to run again at any point: the old content is copied once to `layout-1-backup/` (made
- * under a temporary name and renamed, so a backup that exists is whole), every step only touches
- * names without a customer, and `layout.json` is written last. The caller holds the state lock.
+ * last-good manifests (which carry the customer), the journal's `monitor-desired` records (every
+ * server with its customer), and files an interrupted run already moved (their folder). Under
+ * format 1 a name was unique across customers, so the answer is one customer. A name nothing maps
+ * is left as it was, and said so. Idempotent: every step only touches names without a customer.
+ * The caller (prepareStateFolder) backs the folder up first and holds the state lock.
  */
-import { cp, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { parse } from 'yaml';
-import type { Logger } from '../log.ts';
+import { silentLogger, type Logger } from '../log.ts';
 
-export const LAYOUT_FILE = 'layout.json';
-export const LAYOUT_VERSION = 2;
-export const LAYOUT_1_BACKUP = 'layout-1-backup';
-const MIGRATED_DIRS = ['status', 'last-good', 'journal'] as const;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-export interface LayoutMigration {
-  /** False when the folder already had layout 2 (or was new). */
-  migrated: boolean;
-  backup?: string;
+export interface CustomerIdMigration {
   /** Bare name → customer/name, for every name that was mapped. */
   servers: Record<string, string>;
   journalRecords: number;
@@ -38,13 +29,6 @@ export interface LayoutMigration {
   lastGood: number;
   /** Names found without a customer to map them to: left as they were. */
   unmapped: string[];
-}
-
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
 }
 
 async function list(dir: string): Promise<string[]> {
@@ -56,22 +40,18 @@ async function list(dir: string): Promise<string[]> {
   }
 }
 
+async function isDir(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
 async function isFile(p: string): Promise<boolean> {
   return stat(p).then(
     (s) => s.isFile(),
     () => false,
   );
-}
-
-/** The layout the folder says it has; a folder without the file is layout 1 (or new). */
-export async function stateLayoutOf(stateDir: string): Promise<number> {
-  try {
-    const v = (JSON.parse(await readFile(path.join(stateDir, LAYOUT_FILE), 'utf8')) as { version?: unknown }).version;
-    return typeof v === 'number' ? v : 1;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 1;
-    throw err;
-  }
 }
 
 const bare = (name: unknown): name is string => typeof name === 'string' && NAME_RE.test(name);
@@ -196,7 +176,7 @@ async function moveStatusFiles(stateDir: string, map: (name: string) => string |
   }
   // The archive of layout 1 (status/archive/) could be a customer's folder now: it moves aside.
   const oldArchive = path.join(dir, 'archive');
-  if ((await exists(oldArchive)) && !(await exists(path.join(dir, '_archive', 'layout-1')))) {
+  if ((await isDir(oldArchive)) && !(await isDir(path.join(dir, '_archive', 'layout-1')))) {
     await mkdir(path.join(dir, '_archive'), { recursive: true });
     await rename(oldArchive, path.join(dir, '_archive', 'layout-1'));
   }
@@ -225,34 +205,10 @@ async function moveLastGood(stateDir: string, map: (name: string) => string | un
   return moved;
 }
 
-/**
- * Upgrades a layout-1 state folder to layout 2 (see the top of this file); a no-op on a folder
- * already at layout 2. A new (empty) folder is simply marked.
- */
-export async function migrateStateLayout(stateDir: string, o: { logger: Logger; now?: () => number }): Promise<LayoutMigration> {
-  const none: LayoutMigration = { migrated: false, servers: {}, journalRecords: 0, statusFiles: 0, lastGood: 0, unmapped: [] };
-  if ((await stateLayoutOf(stateDir)) >= LAYOUT_VERSION) return none;
-  const markDone = async (): Promise<void> => {
-    await writeFileAtomic(path.join(stateDir, LAYOUT_FILE), `${JSON.stringify({ version: LAYOUT_VERSION, since: new Date((o.now ?? Date.now)()).toISOString() })}\n`, { mode: 0o644, fsync: true });
-  };
-  const present = [];
-  for (const d of MIGRATED_DIRS) if ((await list(path.join(stateDir, d))).length > 0) present.push(d);
-  if (present.length === 0) {
-    await markDone();
-    return none;
-  }
-
-  // The old content, once: a backup that exists was made whole (temporary name, then rename).
-  const backup = path.join(stateDir, LAYOUT_1_BACKUP);
-  if (!(await exists(backup))) {
-    const tmp = `${backup}.tmp`;
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true, mode: 0o750 });
-    for (const d of present) await cp(path.join(stateDir, d), path.join(tmp, d), { recursive: true, preserveTimestamps: true });
-    await rename(tmp, backup);
-  }
-
-  const customers = await customersOf(stateDir, o.logger);
+/** Renames every bare server name in the folder to its customer/name id (see the top of this file). */
+export async function migrateToCustomerIds(stateDir: string, logger: Logger | undefined): Promise<CustomerIdMigration> {
+  const log = logger ?? silentLogger();
+  const customers = await customersOf(stateDir, log);
   const servers: Record<string, string> = {};
   const map = (name: string): string | undefined => {
     const c = customers.get(name);
@@ -265,12 +221,9 @@ export async function migrateStateLayout(stateDir: string, o: { logger: Logger; 
   const journalRecords = await rewriteJournal(stateDir, map, unmapped);
   const statusFiles = await moveStatusFiles(stateDir, map, unmapped);
   const lastGood = await moveLastGood(stateDir, map, unmapped);
-  await markDone();
-  const result: LayoutMigration = { migrated: true, backup, servers, journalRecords, statusFiles, lastGood, unmapped: [...unmapped].sort() };
-  o.logger.warn(
+  const result: CustomerIdMigration = { servers, journalRecords, statusFiles, lastGood, unmapped: [...unmapped].sort() };
+  log.warn(
     {
-      layout: { from: 1, to: LAYOUT_VERSION },
-      backup,
       servers: Object.keys(servers).length,
       // Bounded: a fleet's worth of names is for the backup and the journal, not one log line.
       mapped: Object.entries(servers).slice(0, 50).map(([from, to]) => `${from} -> ${to}`),
@@ -280,7 +233,7 @@ export async function migrateStateLayout(stateDir: string, o: { logger: Logger; 
       unmapped: result.unmapped.slice(0, 50),
       unmappedCount: result.unmapped.length,
     },
-    'state folder upgraded: servers are named customer/name',
+    'state folder: servers renamed to customer/name',
   );
   return result;
 }
