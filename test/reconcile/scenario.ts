@@ -8,6 +8,7 @@
  * A service not named in a pass's probes answers Unknown (the probe ran while the monitor lagged:
  * the controller's own lag check, fed by the stub), which moves no state — the table's "no probe".
  */
+import { splitServerId } from '../../src/manifest/server-id.ts';
 import type { ConfigDocument, ServerDocument, ServiceName } from '../../src/manifest/types.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { ProbeResult } from '../../src/probe/types.ts';
@@ -69,7 +70,8 @@ export function docOf(d: DesiredServer): ServerDocument {
   return {
     apiVersion: 'mamori/v1',
     kind: 'Server',
-    metadata: { name: d.name, customer: 'acme' },
+    // The table's name is the server's id: customer/name, or a bare name (a server with no customer).
+    metadata: splitServerId(d.name),
     spec: {
       address: d.address,
       os: { family: 'centos', version: '5.4' },
