@@ -138,7 +138,7 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
     return run(
       'nsenter',
       ['-t', String(pid), '-a', '--wd=/', '--', '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-        'HOME=/root', 'LANG=C', 'TERM=dumb', 'USER=root', '/bin/bash', '-c', command],
+        'HOME=/root', 'LANG=C', 'TERM=dumb', 'USER=root', '/bin/bash', '--norc', '--noprofile', '-c', command],
       { timeoutMs: opts.timeoutMs ?? 30_000 },
     );
   };

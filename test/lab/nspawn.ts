@@ -286,7 +286,7 @@ function containerOf(o: NspawnOptions, nspawnPid: number, leader: number): Nspaw
     nspawnPid,
     leader,
     exec,
-    sh: (command, opts) => exec(['/bin/bash', '-c', command], opts),
+    sh: (command, opts) => exec(['/bin/bash', '--norc', '--noprofile', '-c', command], opts),
     async unitState(unit) {
       return (await exec(['systemctl', 'is-active', unit])).stdout.trim();
     },
