@@ -181,6 +181,7 @@ export class Daemon {
       // Per revision: a server on its last-known-good manifest keeps that revision's runbooks.
       runbooks: () => this.currentSet?.runbooks ?? new Map(),
       onEvent: (e) => this.onControllerEvent(e),
+      onPass: (p) => this.metrics.passEnded(p.durationMs),
     });
     this.journal = journal;
     this.outbox = outbox;

@@ -93,6 +93,7 @@ export class MamoriMetrics {
   private reconciler: ReconcilerGauges | undefined;
   private stateHealth: StateHealthGauges | undefined;
   private readonly passFailures: Counter;
+  private readonly passDuration: Histogram;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -268,6 +269,12 @@ export class MamoriMetrics {
       },
     });
     this.passFailures = new Counter({ name: 'mamori_reconcile_pass_failures_total', help: 'Reconcile passes of a server that failed (each retried with backoff).', registers });
+    this.passDuration = new Histogram({
+      name: 'mamori_reconcile_pass_duration_seconds',
+      help: "A server's reconcile pass, from its first probe to its decision committed and carried out (runbooks run on in the background).",
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
     this.revisionInfo = new Gauge({ name: 'mamori_source_revision_info', help: 'The applied manifests revision (value 1).', labelNames: ['revision'], registers });
     this.syncs = new Counter({ name: 'mamori_source_syncs_total', help: 'Source syncs by result.', labelNames: ['result'], registers });
     this.syncErrors = new Counter({ name: 'mamori_source_sync_errors_total', help: 'Failed source syncs by reason.', labelNames: ['reason'], registers });
@@ -367,6 +374,10 @@ export class MamoriMetrics {
 
   passFailed(): void {
     this.passFailures.inc();
+  }
+
+  passEnded(durationMs: number): void {
+    this.passDuration.observe(Math.max(0, durationMs) / 1000);
   }
 
   syncResult(result: string): void {

@@ -7,25 +7,22 @@
  */
 import { serverIdOf } from '../manifest/server-id.ts';
 import { MamoriError } from '../errors.ts';
-import type { Logger } from '../log.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
-import type { Notification, Notifier } from '../notify/types.ts';
 import type { ProbeResult } from '../probe/types.ts';
-import type { Executor, Transcript, Verdict } from '../runbook/execution.ts';
-import type { RenderedRunbook } from '../runbook/types.ts';
-import { appendAll, type Journal, type JournalEntry } from '../status/journal.ts';
 import type { ServerStatus } from '../status/model.ts';
-import type { StatusStore } from '../status/store.ts';
+import { Actuator } from './actuator.ts';
+import { Lanes } from './lanes.ts';
+import type { ControllerOptions, LoopContext, ReconcileSummary } from './loop-types.ts';
+import { Remediations } from './remediations.ts';
 import { recordsOf } from './action-records.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { applyOutcome, applyResume, serviceOfTarget } from './decide-outcome.ts';
+import { applyOutcome, applyResume } from './decide-outcome.ts';
 import { decideServer, fleetStep, isFailingState, serverFailing, type ServerContext } from './decide.ts';
 import { desiredFromManifest } from './desired.ts';
 import { FleetState, type ServerEntry } from './fleet-state.ts';
 import { createLagMonitor, type LagMonitor } from './lag-monitor.ts';
-import { CANARY_KEY, FLEET_KEY, groupKeysOf, scopeKey } from './mass-failure.ts';
-import { certificateFindings, certificateNotifications, certificateSignature, DEFAULT_WARNING_DAYS, type CertificatePolicy } from './certificates.ts';
-import { buildIncidentNotification, buildMassFailureNotification } from './notifications.ts';
+import { groupKeysOf } from './mass-failure.ts';
+import { certificateFindings, certificateNotifications, certificateSignature, DEFAULT_WARNING_DAYS } from './certificates.ts';
 import { passBackoffMs, PassFailures } from './pass-retry.ts';
 import { probeTargetOf } from './probe-target.ts';
 import { TranscriptLog } from './transcripts.ts';
@@ -36,74 +33,11 @@ import { Semaphore, type Grantee } from './semaphore.ts';
 import { WorkQueue } from './work-queue.ts';
 import { serverStatusOf } from './status-view.ts';
 import { UNMONITORED_RETENTION_MS, unmonitoredOf, unmonitoredStatus, type Unmonitored, type UnmonitoredReason } from './unmonitored.ts';
-import type { Action, DesiredServer, Incident, MassFailureEpisode, ObservedServer, Policy, RemediationTarget, ServerHistory } from './types.ts';
-import { serverKey, type RemediationCoordinator } from './coordinator.ts';
+import type { Action, DesiredServer, MassFailureEpisode, ObservedServer, ServerHistory } from './types.ts';
 
-export type ProbeFn = (server: ServerDocument, service: ServiceName, signal?: AbortSignal) => Promise<ProbeResult>;
-export type CanaryProbeFn = (canary: CanaryTarget, signal?: AbortSignal) => Promise<ProbeResult>;
-export type RenderRunbookFn = (server: ServerDocument, target: RemediationTarget) => RenderedRunbook | Error | Promise<RenderedRunbook | Error>;
+import { serverKey } from './coordinator.ts';
 
-export interface CanaryTarget {
-  address: string;
-  service?: ServiceName;
-  port?: number;
-}
-
-export type ControllerEvent =
-  | { type: 'probe'; server: string; result: ProbeResult; unknown: boolean }
-  | { type: 'transition'; server: string; service: ServiceName; from: string; to: string; reason: string; at: number }
-  | { type: 'incident-opened'; server: string; incidentId: string; target: RemediationTarget }
-  | { type: 'incident-closed'; server: string; incidentId: string; target: RemediationTarget; reason: string }
-  | { type: 'remediation-started'; server: string; target: RemediationTarget; incidentId: string; attempt: number }
-  | { type: 'remediation-finished'; server: string; target: RemediationTarget; incidentId: string; attempt: number; verdict: Verdict; durationMs: number }
-  | { type: 'mass-failure-paused'; episode: MassFailureEpisode }
-  | { type: 'mass-failure-cleared'; scope: MassFailureEpisode['scope'] }
-  | { type: 'pass-failed'; server: string; failures: number; retryInMs: number }
-  /** Actions about to be carried out, their records already in the journal (a server's, or the fleet's with server ''). */
-  | { type: 'actions'; server: string; actions: readonly Action[] }
-  | { type: 'status-written'; server: string };
-
-export interface ControllerOptions {
-  policy: Policy;
-  probe: ProbeFn;
-  executor: Executor;
-  renderRunbook: RenderRunbookFn;
-  notifier: Notifier;
-  store: StatusStore;
-  journal: Journal;
-  logger: Logger;
-  onEvent?: (e: ControllerEvent) => void;
-  clock?: Clock;
-  /** Seeded in tests; Math.random otherwise. */
-  random?: () => number;
-  lagMonitor?: LagMonitor;
-  probeConcurrency?: number;
-  remediationConcurrency?: number;
-  canaries?: CanaryTarget[];
-  probeCanary?: CanaryProbeFn;
-  /** Where mass-failure pauses are told (config mail.operator); without it they are only logged. */
-  operatorEmail?: string;
-  managementNetworks?: string[];
-  sourceAddress?: string;
-  /** False while the state folder cannot be written: a pass that would start a runbook fails (retried with backoff). */
-  stateWritable?: () => boolean;
-  /** Replicas sharing the fleet (config cluster): ownership, fenced attempts, fleet-wide marks. */
-  coordinator?: RemediationCoordinator;
-  /** Certificate warning days (config tls.warningDays); [30, 7] without it. */
-  certificates?: CertificatePolicy;
-}
-
-export interface ReconcileSummary {
-  dryRun: boolean;
-  servers: number;
-  probes: number;
-  unknownProbes: number;
-  failing: string[];
-  actions: Record<string, number>;
-  /** dry-run: what would run; otherwise what ran, with verdicts. */
-  runbooks: Array<{ server: string; target: RemediationTarget; incidentId: string; attempt: number; verdict?: Verdict }>;
-  paused: string[];
-}
+export type { CanaryProbeFn, CanaryTarget, ControllerEvent, ControllerOptions, PassReport, ProbeFn, ReconcileSummary, RenderRunbookFn } from './loop-types.ts';
 
 export interface ResumeResult {
   server: string;
@@ -117,13 +51,6 @@ export interface ControllerSnapshot {
   unmonitored?: Unmonitored[];
   massFailure: MassFailureEpisode[];
   inFlight: { probes: number; remediations: number; queued: number };
-}
-
-interface RunningRemediation {
-  key: string;
-  promise: Promise<void>;
-  /** Its `started` record is written. */
-  started: boolean;
 }
 
 const MIN_STOP_MS = 0;
@@ -164,6 +91,8 @@ class ProbeBatch implements Grantee {
 
   constructor(
     readonly name: string,
+    /** The pass id: its log lines carry it (`pass`). */
+    readonly pass: number,
     readonly entry: ServerEntry,
     readonly observed: ObservedServer,
     readonly start: number,
@@ -186,30 +115,30 @@ export class Controller {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly probes: Semaphore;
-  private readonly remediations: Semaphore;
+  /** Runbook attempts under permits, outcomes by callback (remediations.ts). */
+  private readonly remediations: Remediations;
+  /** Journal first, act second (actuator.ts). */
+  private readonly actuator: Actuator;
+  private readonly ctx: LoopContext;
   private readonly queue: WorkQueue;
   /** Server entries, histories, the mass-failure counts and the fleet power ledger (fleet-state.ts). */
   private readonly fleet = new FleetState();
   private readonly servers = this.fleet.servers;
-  private readonly running = new Map<string, RunningRemediation>();
   /** The runbook transcripts, kept once: the status page reads them here (transcripts.ts). */
   readonly transcripts = new TranscriptLog();
-  private readonly startedKeys = new Set<string>();
-  private readonly interruptedKeys = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Servers whose last pass failed: retried with backoff (pass-retry.ts), shown in status. */
   private readonly passFailures = new PassFailures();
   /** Servers with a status file that nobody probes any more: their status says so (unmonitored.ts). */
   private readonly unmonitored = new Map<string, Unmonitored>();
-  /**
-   * Per server, the journal write and commit in progress (a pass's records, a runbook's outcome):
-   * the next decision for that server waits for it, so that no commit overwrites another.
-   */
-  private readonly lanes = new Map<string, Promise<unknown>>();
+  /** Per server, the journal write and commit in progress: the next decision for it waits (lanes.ts). */
+  private readonly lanes = new Lanes();
   /** A pass that changed the mass-failure episodes failed to journal them: look again next pass. */
   private massFailureStale = false;
   /** Services of all servers (reconcileOnce sizes its pool by the services per server). */
   private serviceCount = 0;
+  /** Server passes started (each one's id). */
+  private passSeq = 0;
   private revision = '';
   private timer: unknown;
   private timerAt = Infinity;
@@ -226,7 +155,23 @@ export class Controller {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.probes = new Semaphore(options.probeConcurrency ?? 512);
-    this.remediations = new Semaphore(options.remediationConcurrency ?? 4);
+    this.ctx = {
+      o: options,
+      clock: this.clock,
+      random: this.random,
+      fleet: this.fleet,
+      lanes: this.lanes,
+      abort: this.abort,
+      stopping: () => this.stopping,
+      track: (p) => this.track(p),
+    };
+    this.remediations = new Remediations(this.ctx, { reschedule: (name, at, fast) => this.reschedule(name, at, fast), transcripts: this.transcripts, fleetGroups: () => this.fleetGroups() }, options.remediationConcurrency ?? 4);
+    this.actuator = new Actuator(this.ctx, {
+      writeStatus: (name) => this.writeStatus(name),
+      launch: (a, pass) => this.remediations.launch(a, pass),
+      transcript: (id) => this.remediations.transcript(id),
+    });
+    this.remediations.wire(this.actuator);
     this.queue = new WorkQueue({ backoffMs: (failures) => passBackoffMs(failures, options.policy, this.random) });
   }
 
@@ -295,9 +240,10 @@ export class Controller {
     if (closes.length === 0) return;
     const records = recordsOf(closes, () => undefined, now).map((r) => (r.type === 'incident-closed' ? { ...r, serverRemoved: true } : r));
     void this.track(
-      this.journalBatch(records)
+      this.actuator
+        .journalBatch(records)
         .catch(noop)
-        .then(() => this.perform('', closes, now, false, true)),
+        .then(() => this.actuator.perform('', closes, now, { journaled: true })),
     );
   }
 
@@ -329,18 +275,18 @@ export class Controller {
       const r = replayJournal(records);
       replayed = r.records;
       this.fleet.replaceHistory(r.history);
-      for (const k of r.startedKeys) this.startedKeys.add(k);
+      for (const k of r.startedKeys) this.remediations.startedKeys.add(k);
       const now = this.clock.now();
       for (const u of r.unfinished) {
-        await this.journal({ type: 'interrupted', server: u.server, target: u.target, incidentId: u.incidentId, attempt: u.attempt, reason: 'daemon-restarted', at: now });
+        await this.actuator.journal({ type: 'interrupted', server: u.server, target: u.target, incidentId: u.incidentId, attempt: u.attempt, reason: 'daemon-restarted', at: now });
         interrupted++;
         const h = this.fleet.historyOf(u.server);
         if (h === undefined) continue;
         // Unknown what it did before the crash: count it as spent and as having acted.
         const res = applyOutcome(u.server, h, { target: u.target, incidentId: u.incidentId, attempt: u.attempt, verdict: 'Interrupted', acted: true, powerActions: 1, at: now });
-        await this.journalBatch(recordsOf(res.actions, (s) => (s === u.server ? res.history : this.fleet.historyOf(s)), now));
+        await this.actuator.journalBatch(recordsOf(res.actions, (s) => (s === u.server ? res.history : this.fleet.historyOf(s)), now));
         this.fleet.commit(u.server, res.history, { recount: false });
-        await this.perform(u.server, res.actions, now, false, true);
+        await this.actuator.perform(u.server, res.actions, now, { journaled: true });
       }
       this.fleet.recount();
     }
@@ -375,7 +321,7 @@ export class Controller {
     this.timer = undefined;
     this.abort.abort();
     const deadlineMs = Math.max(MIN_STOP_MS, options.deadlineMs ?? 10_000);
-    const all = Promise.allSettled([...this.inFlight, ...[...this.running.values()].map((r) => r.promise)]);
+    const all = Promise.allSettled([...this.inFlight, ...this.remediations.promises()]);
     let timedOut = false;
     await Promise.race([
       all,
@@ -387,15 +333,7 @@ export class Controller {
         t.unref?.();
       }),
     ]);
-    if (timedOut) {
-      for (const r of this.running.values()) {
-        if (!r.started) continue;
-        this.interruptedKeys.add(r.key);
-        const [server, target, incidentId, attempt] = r.key.split('|');
-        // A failed append leaves `started` without an end: the next start journals it interrupted.
-        await this.journal({ type: 'interrupted', server, target, incidentId, attempt: Number(attempt), reason: 'stop-deadline', at: this.clock.now() }).catch(noop);
-      }
-    }
+    if (timedOut) await this.remediations.interruptRunning();
     this.lag?.stop();
     if (this.canaryTimer !== undefined) this.clock.clearTimeout(this.canaryTimer);
     this.o.logger.info({ timedOut }, 'reconciler stopped');
@@ -472,7 +410,7 @@ export class Controller {
     return new Promise<ServerPass>((resolve, reject) => {
       // One clock read for the server's probes (they start together); a probe that waits for a
       // permit reads it again when it starts (the lag check and the observation's time).
-      const b = new ProbeBatch(name, entry, target, this.clock.now(), dryRun, awaitRemediation, resolve, reject, this.startQueuedProbe);
+      const b = new ProbeBatch(name, ++this.passSeq, entry, target, this.clock.now(), dryRun, awaitRemediation, resolve, reject, this.startQueuedProbe);
       const n = b.services.length;
       if (n === 0) {
         void Promise.resolve().then(() => this.probesSettled(b));
@@ -531,14 +469,14 @@ export class Controller {
         obs.tlsAt = undefined;
       }
     }
-    if (this.o.onEvent !== undefined) this.emit({ type: 'probe', server: b.entry.desired.name, result, unknown: isUnknown });
+    if (this.o.onEvent !== undefined) this.actuator.emit({ type: 'probe', server: b.entry.desired.name, result, unknown: isUnknown });
     if (++b.settled === b.services.length) this.probesSettled(b);
   }
 
   private probeThrew(b: ProbeBatch, service: ServiceName, start: number, err: unknown): void {
     this.probes.release();
     // A probe never throws by contract; if one does, it is mamori's fault, not the server's.
-    this.o.logger.error({ err, server: b.entry.desired.name, service }, 'probe threw');
+    this.o.logger.error({ err, server: b.entry.desired.name, service, pass: b.pass }, 'probe threw');
     b.observed[service] = { up: 'unknown', at: start, latencyMs: 0 };
     b.unknown++;
     b.results++;
@@ -551,43 +489,46 @@ export class Controller {
     try {
       pass = this.afterProbe(b.name, b.entry, b, b.dryRun, b.awaitRemediation);
     } catch (err) {
-      this.passFailed(b.name, err);
+      this.passEnded(b, err);
+      return;
+    }
+    if (!(pass instanceof Promise)) {
+      this.passEnded(b, undefined, pass);
+      return;
+    }
+    void pass.then(
+      (p) => this.passEnded(b, undefined, p),
+      (err: unknown) => this.passEnded(b, err),
+    );
+  }
+
+  /** A server pass ended (`err` set: it failed): counted, reported, the key handed back to the queue. */
+  private passEnded(b: ProbeBatch, err: unknown, pass?: ServerPass): void {
+    if (this.o.onPass !== undefined) this.o.onPass({ server: b.name, pass: b.pass, durationMs: this.clock.now() - b.start, failed: pass === undefined });
+    if (pass === undefined) {
+      this.passFailed(b.name, err, b.pass);
       this.serverDone(b.name);
       b.reject(err);
       return;
     }
-    if (!(pass instanceof Promise)) {
-      if (this.passFailures.size > 0 && !b.dryRun) this.passSucceeded(b.name);
-      this.serverDone(b.name);
-      b.resolve(pass);
-      return;
-    }
-    void pass.then(
-      (p) => {
-        if (this.passFailures.size > 0 && !b.dryRun) this.passSucceeded(b.name);
-        this.serverDone(b.name);
-        b.resolve(p);
-      },
-      (err: unknown) => {
-        this.passFailed(b.name, err);
-        this.serverDone(b.name);
-        b.reject(err);
-      },
-    );
+    if (this.passFailures.size > 0 && !b.dryRun) this.passSucceeded(b.name);
+    this.serverDone(b.name);
+    b.resolve(pass);
   }
+
 
   /**
    * A pass failed (a journal append, a bug): counted, logged, shown in the server's status, and
    * the server probed again after a backoff — never left without a next probe time.
    */
-  private passFailed(name: string, err: unknown): void {
+  private passFailed(name: string, err: unknown, pass?: number): void {
     if (this.stopping || !this.servers.has(name)) return;
     const now = this.clock.now();
     const f = this.passFailures.failed(name, now, err);
     // Re-queued with backoff by the work queue (sooner only): never left without a next probe time.
     const { retryInMs } = this.queue.failed(name, now);
-    this.o.logger.error({ err, server: name, failures: f.failures, retryInMs }, 'server pass failed');
-    this.emit({ type: 'pass-failed', server: name, failures: f.failures, retryInMs });
+    this.o.logger.error({ err, server: name, failures: f.failures, retryInMs, pass }, 'server pass failed');
+    this.actuator.emit({ type: 'pass-failed', server: name, failures: f.failures, retryInMs });
     this.armTimer();
     if (f.failures === 1) void this.writeStatus(name);
   }
@@ -607,7 +548,7 @@ export class Controller {
   private afterProbe(
     name: string,
     entry: ServerEntry,
-    probed: { observed: ObservedServer; results: number; unknown: number },
+    probed: { observed: ObservedServer; results: number; unknown: number; pass: number },
     dryRun: boolean,
     awaitRemediation: boolean,
   ): ServerPass | Promise<ServerPass> {
@@ -649,7 +590,7 @@ export class Controller {
       // A hold is shown in the status file: a pass that only changed why a Down service waits
       // (DestructiveWait → MassFailurePaused) has no transition to journal, but the file must follow.
       if (decision.history !== prevHistory && holdsDiffer(prevHistory, decision.history)) void this.track(this.writeStatus(name));
-      if (this.o.onEvent !== undefined) this.emit({ type: 'actions', server: name, actions });
+      if (this.o.onActions !== undefined) this.o.onActions(name, actions);
       this.reschedule(name, decision.nextProbeAt, decision.fast);
       const h = fleet.historyOf(name);
       return { actions, probes: results, unknown, failing, runs: NO_RUNS, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
@@ -663,7 +604,7 @@ export class Controller {
     const blocked = this.o.stateWritable !== undefined && !this.o.stateWritable() && runs;
     // Likewise while the replica holds no fresh lease (etcd unreachable): probing goes on.
     const fenced = runs && this.o.coordinator !== undefined && !this.o.coordinator.canRemediate();
-    const write = blocked ? Promise.reject(new MamoriError('MAMORI_STATE_UNWRITABLE')) : fenced ? Promise.reject(new MamoriError('MAMORI_CLUSTER_UNAVAILABLE')) : this.inLane(name, () => this.journalBatch(records));
+    const write = blocked ? Promise.reject(new MamoriError('MAMORI_STATE_UNWRITABLE')) : fenced ? Promise.reject(new MamoriError('MAMORI_CLUSTER_UNAVAILABLE')) : this.lanes.run(name, () => this.actuator.journalBatch(records));
     const journaled = write.then(commit, (err: unknown) => {
       if (fleetActions.length > 0) {
         undoFleet();
@@ -673,27 +614,12 @@ export class Controller {
       throw err;
     });
     return journaled
-      .then(() => this.perform(name, actions, now, awaitRemediation, true))
+      .then(() => this.actuator.perform(name, actions, now, { awaitRemediation, journaled: true, pass: probed.pass }))
       .then((runs) => {
         this.reschedule(name, decision.nextProbeAt, decision.fast);
         const h = fleet.historyOf(name);
         return { actions, probes: results, unknown, failing, runs, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
       });
-  }
-
-  /**
-   * Runs a journal write (and the commit after it) for one server, after any other in progress for
-   * it. The lane is taken synchronously, before the first await.
-   */
-  private async inLane<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    for (let l = this.lanes.get(name); l !== undefined; l = this.lanes.get(name)) await l.then(noop, noop);
-    const p = fn();
-    this.lanes.set(name, p);
-    try {
-      return await p;
-    } finally {
-      if (this.lanes.get(name) === p) this.lanes.delete(name);
-    }
   }
 
   /**
@@ -757,336 +683,6 @@ export class Controller {
 
   // ---- actions ----------------------------------------------------------------------------
 
-  private async journal(entry: JournalEntry): Promise<void> {
-    try {
-      await this.o.journal.append(entry);
-    } catch (err) {
-      this.o.logger.error({ err, type: entry.type }, 'journal append failed');
-      throw err;
-    }
-  }
-
-  /** Several records in one write: all in the journal, or none. */
-  private async journalBatch(entries: readonly JournalEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    try {
-      await appendAll(this.o.journal, entries);
-    } catch (err) {
-      this.o.logger.error({ err, type: entries[0]?.type, records: entries.length }, 'journal append failed');
-      throw err;
-    }
-  }
-
-  /** Waits `ms` on the controller's clock (tests run it by hand), or until the controller stops. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.abort.signal;
-      if (signal.aborted) return resolve();
-      const t = this.clock.setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = (): void => {
-        this.clock.clearTimeout(t);
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  private emit(e: ControllerEvent): void {
-    try {
-      this.o.onEvent?.(e);
-    } catch (err) {
-      this.o.logger.warn({ err }, 'event sink threw');
-    }
-  }
-
-  /**
-   * Carries out decide's actions in order, after their records are journaled (one batch, written
-   * here unless the caller already did: `journaled`).
-   */
-  private async perform(name: string, actions: readonly Action[], now: number, awaitRemediation: boolean, journaled = false): Promise<Promise<ReconcileSummary['runbooks'][number]>[]> {
-    if (!journaled) await this.journalBatch(recordsOf(actions, (s) => this.fleet.historyOf(s), now));
-    if (this.o.onEvent !== undefined && actions.length > 0) this.emit({ type: 'actions', server: name, actions });
-    const runs: Promise<ReconcileSummary['runbooks'][number]>[] = [];
-    let statusChanged = false;
-    for (const a of actions) {
-      switch (a.type) {
-        case 'probe-again-at':
-          break;
-        case 'transition': {
-          const entry = this.servers.get(a.server);
-          if (entry !== undefined) entry.lastTransition = { service: a.service, from: a.from, to: a.to, reason: a.reason, at: new Date(a.at).toISOString() };
-          this.emit({ type: 'transition', server: a.server, service: a.service, from: a.from, to: a.to, reason: a.reason, at: a.at });
-          if (a.from !== 'Unknown' || a.to !== 'Healthy') this.o.logger.info({ server: a.server, service: a.service, from: a.from, to: a.to, reason: a.reason }, 'service state changed');
-          statusChanged = true;
-          break;
-        }
-        case 'open-incident':
-          this.emit({ type: 'incident-opened', server: a.server, incidentId: a.incident.id, target: a.incident.target });
-          statusChanged = true;
-          break;
-        case 'close-incident':
-          this.emit({ type: 'incident-closed', server: a.server, incidentId: a.incidentId, target: a.target, reason: a.reason });
-          statusChanged = true;
-          break;
-        case 'escalate':
-          this.o.logger.warn({ server: a.server, target: a.target, incident: a.incidentId, reason: a.reason }, 'incident escalated');
-          statusChanged = true;
-          break;
-        case 'hold-flapping':
-          statusChanged = true;
-          break;
-        case 'pause-for-mass-failure':
-          this.o.logger.warn({ scope: a.episode.scope, down: a.episode.down, total: a.episode.total }, 'remediation paused: mass failure');
-          this.emit({ type: 'mass-failure-paused', episode: a.episode });
-          this.refreshScope(scopeKey(a.episode.scope));
-          statusChanged = true;
-          break;
-        case 'clear-mass-failure':
-          this.o.logger.info({ scope: a.scope }, 'mass failure cleared');
-          this.emit({ type: 'mass-failure-cleared', scope: a.scope });
-          this.refreshScope(scopeKey(a.scope));
-          statusChanged = true;
-          break;
-        case 'notify':
-          await this.notify(a, now);
-          break;
-        case 'run-runbook': {
-          const p = this.launch(a);
-          runs.push(p);
-          break;
-        }
-      }
-    }
-    if (statusChanged) await this.writeStatus(name);
-    if (awaitRemediation) await Promise.allSettled(runs);
-    return runs;
-  }
-
-  /**
-   * Every server of a scope that paused or cleared gets its status file rewritten (the condition
-   * MassFailurePaused says why nothing is repaired), in the background and one at a time.
-   */
-  private refreshScope(key: string): void {
-    const names = [...this.servers.entries()].filter(([, e]) => key === FLEET_KEY || key === CANARY_KEY || e.groupKeys.includes(key)).map(([n]) => n);
-    const run = async (): Promise<void> => {
-      for (const n of names) if (!this.stopping) await this.writeStatus(n);
-    };
-    void this.track(run());
-  }
-
-  private async notify(a: Extract<Action, { type: 'notify' }>, now: number): Promise<void> {
-    let n: Notification | undefined;
-    if (a.kind === 'mass-failure-paused') {
-      const episode = [...this.fleet.episodes().values()].find((e) => a.id.endsWith(`:${e.since}`));
-      if (this.o.operatorEmail === undefined || episode === undefined) {
-        this.o.logger.warn({ id: a.id }, 'mass failure not e-mailed: no mail.operator configured');
-        return;
-      }
-      n = buildMassFailureNotification(a.id, episode, this.o.operatorEmail, now);
-    } else {
-      const entry = a.server !== undefined ? this.servers.get(a.server) : undefined;
-      if (entry === undefined || a.target === undefined || a.incidentId === undefined) return;
-      const service = serviceOfTarget(a.target);
-      const sh = this.fleet.historyOf(entry.desired.name);
-      const incident = findIncident(sh, service, a.incidentId);
-      if (incident === undefined) return;
-      const transcript = this.transcripts.get(a.incidentId);
-      n = buildIncidentNotification(a.kind, a.id, a.reason, {
-        doc: entry.doc,
-        service,
-        incident,
-        history: sh?.services[service],
-        now,
-        managementNetworks: this.o.managementNetworks ?? [],
-        ...(transcript !== undefined ? { transcript } : {}),
-        ...(this.o.sourceAddress !== undefined ? { sourceAddress: this.o.sourceAddress } : {}),
-      });
-    }
-    try {
-      await this.o.notifier.notify(n);
-    } catch (err) {
-      this.o.logger.error({ err, id: a.id, kind: a.kind }, 'notification not queued');
-    }
-  }
-
-  /** Runs one attempt in the background: journal `started`, execute, journal `finished`, feed back. */
-  private launch(a: Extract<Action, { type: 'run-runbook' }>): Promise<ReconcileSummary['runbooks'][number]> {
-    const key = `${a.server}|${a.target}|${a.incidentId}|${a.attempt}`;
-    const startedKey = `${a.incidentId}#${a.attempt}`;
-    const base = { server: a.server, target: a.target, incidentId: a.incidentId, attempt: a.attempt };
-    const promise = (async (): Promise<ReconcileSummary['runbooks'][number]> => {
-      await this.remediations.acquire();
-      try {
-        if (this.stopping) return base;
-        if (this.startedKeys.has(startedKey)) {
-          // Never started twice (a belt to decide's braces): the attempt counts as interrupted.
-          const verdict: Verdict = 'Interrupted';
-          await this.finish(a, { verdict, acted: false, powerActions: 0, transcript: undefined });
-          return { ...base, verdict };
-        }
-        const entry = this.servers.get(a.server);
-        if (entry === undefined) return base;
-        this.startedKeys.add(startedKey);
-        // Sharing the fleet: the fenced claim and intent in etcd come before the `started` record.
-        const grant = await this.o.coordinator?.beginAttempt({ ...base, customer: entry.doc.metadata.customer, destructive: a.destructive, fleet: this.fleetGroups(), now: this.clock.now() });
-        if (grant !== undefined && !grant.ok && !grant.escalate) {
-          this.o.logger.warn({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, reason: grant.reason }, 'runbook not started: refused by the cluster');
-          const verdict: Verdict = 'Interrupted';
-          await this.finish(a, { verdict, acted: false, powerActions: 0, transcript: undefined }, { type: 'interrupted', ...base, reason: 'not-started', at: this.clock.now() });
-          return { ...base, verdict };
-        }
-        const startedAt = this.clock.now();
-        try {
-          await this.journal({ type: 'started', ...base, destructive: a.destructive, at: startedAt });
-        } catch {
-          // Not one step runs without its `started` record. The attempt never began: it ends here,
-          // charged nothing, so that decide re-probes and the next attempt can run.
-          this.o.logger.error({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt }, 'runbook not started: its started record was not journaled');
-          if (grant?.ok === true) await grant.end('not-started').catch(noop);
-          const verdict: Verdict = 'Interrupted';
-          await this.finish(a, { verdict, acted: false, powerActions: 0, transcript: undefined }, { type: 'interrupted', ...base, reason: 'not-started', at: this.clock.now() });
-          return { ...base, verdict };
-        }
-        const run = this.running.get(key);
-        if (run !== undefined) run.started = true;
-        this.emit({ type: 'remediation-started', ...base });
-        this.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt }, 'runbook started');
-        const transcript = await this.execute(entry.doc, a.target, grant !== undefined && !grant.ok ? grant.reason : undefined);
-        const at = this.clock.now();
-        const verdict = transcript.verdict;
-        if (grant?.ok === true) await grant.end(verdict).catch(noop);
-        // stop() may already have journaled it interrupted at its deadline: one end per start.
-        let end: JournalEntry | undefined;
-        if (verdict === 'Interrupted') {
-          end = { type: 'interrupted', ...base, reason: 'stopping', at };
-        } else {
-          end = {
-            type: 'finished',
-            ...base,
-            verdict,
-            acted: transcript.acted,
-            powerActions: transcript.powerActions.length,
-            message: transcript.message,
-            runbook: transcript.runbook,
-            steps: transcript.steps.map((s) => ({ id: s.id, kind: s.kind, outcome: s.outcome, ...(s.command !== undefined ? { command: s.command } : {}), ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}) })),
-            at,
-          };
-        }
-        this.emit({ type: 'remediation-finished', ...base, verdict, durationMs: at - startedAt });
-        this.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, verdict }, 'runbook finished');
-        // Also while stopping: a runbook that recovered the service during shutdown still closes its
-        // incident and tells the customer (the daemon stops the outbox after the controller).
-        if (!this.interruptedKeys.has(key)) await this.finish(a, { verdict, acted: transcript.acted, powerActions: transcript.powerActions.length, transcript }, end);
-        return { ...base, verdict };
-      } finally {
-        this.remediations.release();
-        this.running.delete(key);
-        if (!this.stopping && this.servers.has(a.server)) this.reschedule(a.server, this.clock.now(), true);
-      }
-    })();
-    this.running.set(key, { key, started: false, promise: promise.then(() => undefined, () => undefined) });
-    return promise;
-  }
-
-  /** `escalate`: the cluster refused the attempt for a person to decide; nothing runs. */
-  private async execute(doc: ServerDocument, target: RemediationTarget, escalate?: string): Promise<Transcript> {
-    const startedAt = new Date(this.clock.now()).toISOString();
-    const service = serviceOfTarget(target);
-    const failed = (verdict: Verdict, message: string): Transcript => ({
-      runbook: '',
-      origin: 'standard',
-      server: doc.metadata.name,
-      service,
-      startedAt,
-      finishedAt: new Date(this.clock.now()).toISOString(),
-      verdict,
-      message,
-      steps: [],
-      evidence: {},
-      acted: false,
-      powerActions: [],
-    });
-    if (escalate !== undefined) return failed('Escalated', escalate);
-    let runbook: RenderedRunbook | Error;
-    try {
-      runbook = await this.o.renderRunbook(doc, target);
-    } catch (err) {
-      runbook = err instanceof Error ? err : new Error(String(err));
-    }
-    if (runbook instanceof Error) {
-      this.o.logger.error({ err: runbook, server: serverIdOf(doc), target }, 'runbook could not be rendered');
-      return failed('Escalated', `no runbook could be rendered: ${runbook.message}`);
-    }
-    try {
-      return await this.o.executor.execute({
-        server: doc,
-        runbook,
-        probe: async (svc) => {
-          const r = await this.o.probe(doc, svc, this.abort.signal);
-          return r.failure !== undefined ? { up: r.up, message: r.failure.message } : { up: r.up };
-        },
-        signal: this.abort.signal,
-        logger: this.o.logger, // the executor binds server, service and runbook itself
-      });
-    } catch (err) {
-      // An executor reports verdicts; a throw is a bug. Count the attempt, act no further on it.
-      this.o.logger.error({ err, server: serverIdOf(doc), target }, 'executor threw');
-      return this.abort.signal.aborted ? failed('Interrupted', 'stopped') : failed('StepFailed', 'the executor failed');
-    }
-  }
-
-  /**
-   * Folds an attempt's verdict into the history: its end record (`end`) and the outcome's records
-   * in one journal write, then the commit. A write that fails is retried with backoff (the attempt
-   * stays open in memory, decide waits for it) until it is in, or the controller stops (then the
-   * journal has `started` without an end, and the next start journals it interrupted).
-   */
-  private async finish(
-    a: Extract<Action, { type: 'run-runbook' }>,
-    r: { verdict: Verdict; acted: boolean; powerActions: number; transcript: Transcript | undefined },
-    end?: JournalEntry,
-  ): Promise<void> {
-    if (r.transcript !== undefined) this.transcripts.set(a.incidentId, r.transcript, a.server);
-    for (let failures = 1; ; failures++) {
-      let done: { actions: readonly Action[]; now: number } | undefined;
-      try {
-        done = await this.inLane(a.server, () => this.finishOnce(a, r, end));
-      } catch (err) {
-        if (this.stopping) return;
-        const retryInMs = passBackoffMs(failures, this.o.policy, this.random);
-        this.o.logger.error({ err, server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, failures, retryInMs }, 'runbook outcome not journaled');
-        await this.sleep(retryInMs);
-        continue;
-      }
-      if (done === undefined) return;
-      await this.perform(a.server, done.actions, done.now, false, true);
-      if (done.actions.some((x) => x.type === 'close-incident')) this.transcripts.delete(a.incidentId);
-      return;
-    }
-  }
-
-  private async finishOnce(
-    a: Extract<Action, { type: 'run-runbook' }>,
-    r: { verdict: Verdict; acted: boolean; powerActions: number },
-    end: JournalEntry | undefined,
-  ): Promise<{ actions: readonly Action[]; now: number } | undefined> {
-    const now = this.clock.now();
-    const h = this.fleet.historyOf(a.server);
-    if (h === undefined) {
-      if (end !== undefined) await this.journalBatch([end]);
-      return undefined;
-    }
-    const res = applyOutcome(a.server, h, { target: a.target, incidentId: a.incidentId, attempt: a.attempt, verdict: r.verdict, acted: r.acted, powerActions: r.powerActions, at: now });
-    const records = recordsOf(res.actions, (s) => (s === a.server ? res.history : this.fleet.historyOf(s)), now);
-    await this.journalBatch(end !== undefined ? [end, ...records] : records);
-    this.fleet.commit(a.server, res.history);
-    if (res.refundFleetPowerAt !== undefined) this.fleet.power.refund(res.refundFleetPowerAt);
-    return { actions: res.actions, now };
-  }
-
   // ---- status -----------------------------------------------------------------------------
 
   private statusOf(name: string): ServerStatus | undefined {
@@ -1131,7 +727,7 @@ export class Controller {
     entry.conditions = status.conditions;
     try {
       await this.o.store.write(status);
-      this.emit({ type: 'status-written', server: name });
+      this.actuator.emit({ type: 'status-written', server: name });
     } catch (err) {
       this.o.logger.error({ err, server: name }, 'status file not written');
     }
@@ -1291,7 +887,7 @@ export class Controller {
             const now = this.clock.now();
             const step = this.fleetStepNow(now);
             try {
-              await this.perform('', step.actions, now, false);
+              await this.actuator.perform('', step.actions, now);
             } catch (err) {
               step.undo();
               this.massFailureStale = true;
@@ -1326,17 +922,17 @@ export class Controller {
     const h = this.fleet.historyOf(server);
     if (!this.servers.has(server) || h === undefined) return { server, resumed: [] };
     const now = this.clock.now();
-    const res = await this.inLane(server, async () => {
+    const res = await this.lanes.run(server, async () => {
       const cur = this.fleet.historyOf(server) ?? h;
       const out = applyResume(server, cur, service, now);
-      await this.journalBatch([
+      await this.actuator.journalBatch([
         { type: 'resume', server, ...(service !== undefined ? { service } : {}), resumed: out.resumed, at: now },
         ...recordsOf(out.actions, (s) => (s === server ? out.history : this.fleet.historyOf(s)), now),
       ]);
       this.fleet.commit(server, out.history, { recount: false });
       return out;
     });
-    await this.perform(server, res.actions, now, false, true);
+    await this.actuator.perform(server, res.actions, now, { journaled: true });
     await this.writeStatus(server);
     if (this.started && !this.stopping) {
       this.queue.add(server, now);
@@ -1356,7 +952,7 @@ export class Controller {
       servers,
       unmonitored: [...this.unmonitored.values()],
       massFailure: [...this.fleet.episodes().values()],
-      inFlight: { probes: this.probes.inUse, remediations: this.remediations.inUse, queued: this.queue.size },
+      inFlight: { probes: this.probes.inUse, remediations: this.remediations.permits.inUse, queued: this.queue.size },
     };
   }
 
@@ -1374,7 +970,7 @@ export class Controller {
 
   /** Resolves when no server pass and no runbook is in flight. Tests and the bench use it. */
   async whenIdle(): Promise<void> {
-    while (this.inFlight.size > 0 || this.running.size > 0) await Promise.allSettled([...this.inFlight, ...[...this.running.values()].map((r) => r.promise)]);
+    while (this.inFlight.size > 0 || this.remediations.size > 0) await Promise.allSettled([...this.inFlight, ...this.remediations.promises()]);
   }
 
   /** For tests and the bench: the history as it stands. */
@@ -1413,11 +1009,6 @@ function failingIn(entry: ServerEntry | undefined, h: ServerHistory | undefined)
   return false;
 }
 
-function findIncident(h: ServerHistory | undefined, service: ServiceName, id: string): Incident | undefined {
-  const open = h?.services[service]?.incident;
-  if (open?.id === id) return open;
-  return h?.recent.find((i) => i.id === id);
-}
 
 /** Whether any service's hold differs between two histories of one server. */
 function holdsDiffer(prev: ServerHistory | undefined, next: ServerHistory): boolean {

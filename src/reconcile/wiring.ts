@@ -26,7 +26,7 @@ import { StateHealth } from '../status/state-health.ts';
 import { createStatusStore, type StatusStore } from '../status/store.ts';
 import type { Notifier } from '../notify/types.ts';
 import type { RemediationCoordinator } from './coordinator.ts';
-import { Controller, type ControllerEvent } from './controller.ts';
+import { Controller, type ControllerEvent, type PassReport } from './controller.ts';
 import { policyFromConfig } from './policy.ts';
 import { probeTargetOf } from './probe-target.ts';
 import { BufferedNotifier, BufferedStatusStore, watchedJournal } from './state-backlog.ts';
@@ -45,6 +45,7 @@ export interface ReconcilerWiringOptions {
   webhooks?: Notifier;
   /** Replicas sharing the fleet (config cluster); alone without it. */
   coordinator?: RemediationCoordinator;
+  onPass?: (p: PassReport) => void;
 }
 
 export interface ReconcilerParts {
@@ -149,6 +150,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       journal,
       logger,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.onPass ? { onPass: options.onPass } : {}),
       probeConcurrency: config.probe.concurrency,
       remediationConcurrency: config.remediation.concurrency,
       ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),

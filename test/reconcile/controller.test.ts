@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, test } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
 import { seededRandom } from '../../src/reconcile/clock.ts';
-import { Controller, type ControllerEvent, type ControllerOptions } from '../../src/reconcile/controller.ts';
+import { Controller, type ControllerEvent, type ControllerOptions, type PassReport } from '../../src/reconcile/controller.ts';
 import type { LagMonitor } from '../../src/reconcile/lag-monitor.ts';
 import { policyFromConfig } from '../../src/reconcile/policy.ts';
 import { openJournal, readJournal, type Journal } from '../../src/status/journal.ts';
@@ -54,6 +54,21 @@ async function rig(over: Partial<ControllerOptions> & { state?: string; prober?:
 const types = async (state: string): Promise<string[]> => (await readJournal(state)).records.map((r) => r.type);
 
 describe('controller', () => {
+  test('each server pass is reported once with its own id and duration (the pass-duration histogram)', async () => {
+    const passes: PassReport[] = [];
+    const r = await rig({ onPass: (p) => passes.push(p) });
+    r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11'), serverDoc('web02', '10.231.10.12')]);
+    await r.controller.start(undefined, { schedule: false });
+    await r.controller.reconcileOnce();
+    await r.controller.reconcileOnce();
+    expect(passes.map((p) => p.server).sort()).toEqual(['web01', 'web01', 'web02', 'web02']);
+    expect(new Set(passes.map((p) => p.pass)).size).toBe(4);
+    for (const p of passes) {
+      expect(p.failed).toBe(false);
+      expect(p.durationMs).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   test('down twice → one runbook → Recovered: journaled started/finished, status file, e-mail', async () => {
     const r = await rig();
     r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);

@@ -3,7 +3,7 @@
  * passes (probe outcomes at a time, runbook verdicts, operator resumes, canaries, a new desired
  * state). Each pass is one `reconcileOnce` of a Controller on a manual clock with a stub prober
  * and an executor whose runs wait until the table gives their verdict; the scenario records every
- * action the controller carried out and every record it journaled.
+ * action the controller carried out (onActions) and every record it journaled.
  *
  * A service not named in a pass's probes answers Unknown (the probe ran while the monitor lagged:
  * the controller's own lag check, fed by the stub), which moves no state — the table's "no probe".
@@ -181,9 +181,7 @@ export async function runScenario(desired0: DesiredServer[], passes: Pass[], pol
     random: seededRandom(1),
     remediationConcurrency: 1_000,
     operatorEmail: 'noc@provider.example',
-    onEvent: (e) => {
-      if (e.type === 'actions') perPassNow.push(...e.actions);
-    },
+    onActions: (_server, actions) => perPassNow.push(...actions),
   });
   const pending = (): number => runs.filter((r) => !r.settled).length;
   // Every runbook started has reached the executor (or ended): nothing moves until the table says.
