@@ -6,6 +6,7 @@ const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['probe', () => import('./probe.ts')],
   ['notify', () => import('./notify.ts')],
   ['reconcile', () => import('./reconcile.ts')],
+  ['reconcile-vs', () => import('./reconcile-vs.ts')],
   ['validate', () => import('./validate.ts')],
   ['plan', () => import('./plan.ts')],
   ['policy', () => import('./policy.ts')],
