@@ -61,7 +61,7 @@ describe('controller', () => {
     await r.controller.start(undefined, { schedule: false });
     await r.controller.reconcileOnce();
     await r.controller.reconcileOnce();
-    expect(passes.map((p) => p.server).sort()).toEqual(['web01', 'web01', 'web02', 'web02']);
+    expect(passes.map((p) => p.server).sort()).toEqual(['acme/web01', 'acme/web01', 'acme/web02', 'acme/web02']);
     expect(new Set(passes.map((p) => p.pass)).size).toBe(4);
     for (const p of passes) {
       expect(p.failed).toBe(false);
