@@ -130,7 +130,7 @@ describe('the status shows the window in force and the next one', () => {
     expect(formatStatusTable([s])).toContain('next-maintenance:2026-12-02T00:00:00.000Z');
     const page = renderServer(pageData([s], at('2026-11-25T02:00:00Z')), 'web01', { showTranscripts: false, version: 1 }).value;
     expect(page).toContain('data-maintenance="next"');
-    expect(page).toContain('Next maintenance window <time datetime="2026-12-02T00:00:00.000Z">2026-12-02 00:00 UTC</time>');
+    expect(page).toContain('Next maintenance window <time datetime="2026-12-02T00:00:00.000Z">2026-12-02 00:00:00 UTC</time>');
   });
 
   test('inside a window: the condition says Maintenance until its end, and the page says so', () => {
