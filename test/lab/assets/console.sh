@@ -20,4 +20,4 @@ if [ -z "$pid" ] || ! ours || grep -q '^State:[[:space:]]*Z' "/proc/$pid/status"
   exit 3
 fi
 exec nsenter -t "$pid" -a --wd=/ -- /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C \
-  TERM=dumb USER=root /bin/bash -c "$CMD"
+  TERM=dumb USER=root /bin/bash --norc --noprofile -c "$CMD"
