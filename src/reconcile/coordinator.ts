@@ -5,9 +5,14 @@
  */
 import type { RemediationTarget } from './types.ts';
 
-/** A server's key among replicas: namespaced by its customer (two customers' servers never share a claim). */
+/**
+ * A server's key among replicas: its id, namespaced by its customer (two customers' servers never
+ * share a claim). The controller hands over its id (`customer/name`, see serverIdOf), which already
+ * carries the customer: prefixing it again gave `acme/acme/web5`. A bare name (a document without
+ * a customer, built by hand in tests) is put under `_`.
+ */
 export function serverKey(server: string, customer: string | undefined): string {
-  return `${customer ?? '_'}/${server}`;
+  return server.includes('/') ? server : `${customer ?? '_'}/${server}`;
 }
 
 export interface AttemptRequest {

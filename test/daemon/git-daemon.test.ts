@@ -131,9 +131,9 @@ describe('mamori run on a git remote', () => {
         return [];
       }
     };
-    await expect.poll(files, { timeout: 30_000, interval: 200 }).toEqual(expect.arrayContaining(['status/web01.yaml', 'status/web04.yaml']));
+    await expect.poll(files, { timeout: 30_000, interval: 200 }).toEqual(expect.arrayContaining(['status/acme/web01.yaml', 'status/acme/web04.yaml']));
     expect(Number(gitIn(repo.bare, ['rev-list', '--count', 'mamori-status']).trim())).toBeGreaterThanOrEqual(1);
-    expect(gitIn(repo.bare, ['show', 'mamori-status:status/web01.yaml'])).toContain('ManifestInvalid');
+    expect(gitIn(repo.bare, ['show', 'mamori-status:status/acme/web01.yaml'])).toContain('ManifestInvalid');
   });
 
   it('holds a rollback until `mamori confirm` releases it', async () => {
@@ -185,7 +185,10 @@ describe('mamori run on a git remote', () => {
     expect((await daemon.get('/api/status')).text).not.toContain(SECRET);
     expect((await daemon.get('/metrics')).text).not.toContain(SECRET);
     const statusDir = join(repo.dir, 'state', 'status');
-    for (const f of readdirSync(statusDir).filter((n) => n.endsWith('.yaml'))) expect(readFileSync(join(statusDir, f), 'utf8')).not.toContain(SECRET);
+    // status/<customer>/<name>.yaml since identity: look in the customers' folders, and make sure some were read
+    const files = readdirSync(statusDir, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.yaml'));
+    expect(files).toContain(join('acme', 'web01.yaml'));
+    for (const f of files) expect(readFileSync(join(statusDir, f), 'utf8')).not.toContain(SECRET);
   });
 
   it('stops on SIGTERM within its bound and releases the lock', async () => {

@@ -156,7 +156,7 @@ describe('certificates through the reconciler: conditions, one mail per threshol
 
   test('self-signed, 5 days left: CertificateExpiring/ExpiresSoon and CertificateInvalid/SelfSigned, facts in the status file', async () => {
     expect(conditionsOf('mail1')).toEqual({ CertificateExpiring: 'True/ExpiresSoon', CertificateInvalid: 'True/SelfSigned' });
-    const file = await readFile(join(work, 'state', 'status', 'mail1.yaml'), 'utf8');
+    const file = await readFile(join(work, 'state', 'status', 'acme', 'mail1.yaml'), 'utf8');
     expect(file).toContain('CertificateExpiring');
     expect(file).toContain('DEPTH_ZERO_SELF_SIGNED_CERT');
     const smtp = parts.controller.status().servers.find((x) => x.metadata.name === 'mail1')?.services.smtp?.certificate;
@@ -198,7 +198,7 @@ describe('certificates through the reconciler: conditions, one mail per threshol
     const text = await metrics.text();
     const series = text.split('\n').filter((l) => l.startsWith('mamori_tls_certificate_expiry_timestamp_seconds{'));
     expect(series).toHaveLength(12);
-    const mail1 = series.find((l) => l.includes('server="mail1",service="smtps"'));
+    const mail1 = series.find((l) => l.includes('server="acme/mail1",service="smtps"'));
     const value = Number(mail1?.split(' ')[1]);
     expect(value * 1000 - Date.now()).toBeGreaterThan(5 * DAY - 60_000);
     expect(value * 1000 - Date.now()).toBeLessThan(5 * DAY + 3_600_000);
