@@ -87,11 +87,13 @@ beforeAll(async () => {
   const journal = await openJournal(join(dir, 'state'));
   const at = (ms: number) => new Date(ms).toISOString();
   const start = NOW - 40 * 24 * H;
+  // The journal, the controller's transcripts and live events name servers by their id (customer/name).
   const names = ['web1', 'web2', 'web3', 'mail1', 'db1', 'ns1'];
+  const id = (n: string) => `${n === 'web2' ? 'globex' : 'acme'}/${n}`;
   const entries: Array<JournalEntry & { ts: string }> = [
     { type: 'monitor-started', heartbeatMs: 300_000, ts: at(start) },
-    { type: 'monitor-desired', servers: names.map((n) => ({ name: n, customer: n === 'web2' ? 'globex' : 'acme', services: SERVICES })), ts: at(start) },
-    ...names.flatMap((n) => SERVICES.map((svc) => ({ type: 'transition', server: n, service: svc, to: 'Healthy', ts: at(start + 1000) }))),
+    { type: 'monitor-desired', servers: names.map((n) => ({ name: id(n), customer: n === 'web2' ? 'globex' : 'acme', services: SERVICES })), ts: at(start) },
+    ...names.flatMap((n) => SERVICES.map((svc) => ({ type: 'transition', server: id(n), service: svc, to: 'Healthy', ts: at(start + 1000) }))),
   ];
   // Heartbeats every 4 min keep the coverage whole, except for the 6 h stop.
   const stopAt = NOW - 20 * 24 * H;
@@ -101,7 +103,7 @@ beforeAll(async () => {
   }
   entries.push({ type: 'monitor-stopped', ts: at(stopAt) }, { type: 'monitor-started', heartbeatMs: 300_000, ts: at(stopAt + 6 * H) });
   for (const down of [NOW - 10 * 24 * H, NOW - 3 * H]) {
-    entries.push({ type: 'transition', server: 'web1', service: 'http', to: 'Down', ts: at(down) }, { type: 'transition', server: 'web1', service: 'http', to: 'Healthy', ts: at(down + 2 * H) });
+    entries.push({ type: 'transition', server: 'acme/web1', service: 'http', to: 'Down', ts: at(down) }, { type: 'transition', server: 'acme/web1', service: 'http', to: 'Healthy', ts: at(down + 2 * H) });
   }
   entries.sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
   await appendAll(journal, entries);
@@ -111,8 +113,8 @@ beforeAll(async () => {
 
   live = new PageLiveState();
   const transcripts = new TranscriptLog();
-  transcripts.set('web1-http-1', transcript);
-  for (let i = 0; i < 30; i++) for (const n of names) live.onEvent({ type: 'probe', server: n, result: { service: 'http', target: '10.0.0.1', up: i % 9 !== 4, latencyMs: 5 + ((i * 7) % 20), startedAt: new Date(NOW - (30 - i) * 1000).toISOString() }, unknown: false });
+  transcripts.set('acme/web1-http-1', transcript, 'acme/web1');
+  for (let i = 0; i < 30; i++) for (const n of names) live.onEvent({ type: 'probe', server: id(n), result: { service: 'http', target: '10.0.0.1', up: i % 9 !== 4, latencyMs: 5 + ((i * 7) % 20), startedAt: new Date(NOW - (30 - i) * 1000).toISOString() }, unknown: false });
   const api = { ready: () => ({ ready: true, checks: {} }), status: () => ({}) } as unknown as DaemonApi;
   http = new HttpServer({
     listen: '127.0.0.1:0',
@@ -283,8 +285,9 @@ describe('the page on every screen and in both languages', () => {
     const all = bodies.join('\n');
     expect(all).toContain('web1');
     expect(all.match(/[\s\S]{0,80}(globex|web2)[\s\S]{0,40}/)?.[0]).toBeUndefined();
-    expect(askedUptime).toContain('web1');
-    expect(askedUptime).not.toContain('web2');
+    expect(askedUptime).toContain('acme/web1');
+    expect(askedUptime).not.toContain('globex/web2');
+    expect(askedUptime.filter((s) => s.includes('web2'))).toEqual([]);
     // The language links keep a visible server, never a guessed one.
     expect(bodies[3]).toContain('href="/server?name=web1&amp;lang=en"');
     expect(bodies[4]).toContain('href="/server?lang=en"');
