@@ -118,7 +118,7 @@ describe('the systemd unit', () => {
     // The ping probe runs (fping under NoNewPrivileges, through the ambient capability) and passes.
     await expect
       .poll(async () => sh('curl -s http://127.0.0.1:9750/metrics | grep "^mamori_probe_success" || true'), { timeout: 30_000, interval: 500 })
-      .toBe('mamori_probe_success{server="mon-peer",service="ping"} 1');
+      .toBe('mamori_probe_success{server="acme/mon-peer",service="ping"} 1');
   });
 
   it('systemctl reload reloads the config', async () => {
