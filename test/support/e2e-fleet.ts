@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { ParsedMail } from 'mailparser';
 import { parse } from 'yaml';
 import { signHubBody } from '../../src/http/auth.ts';
+import { encodeIdPart } from '../../src/notify/message-id.ts';
 import type { ServerDocument } from '../../src/manifest/types.ts';
 import { readJournal, type JournalRecord } from '../../src/status/journal.ts';
 import type { ServerStatus } from '../../src/status/model.ts';
@@ -61,7 +62,7 @@ export interface E2eFleet {
   /** The server as /api/status shows it now (its newest probes, which the status file writes only on a change). */
   apiServer(name: string): Promise<ServerStatus | undefined>;
   service(name: string, service: string): ServerStatus['services'][string] | undefined;
-  /** Mail received, optionally only of one kind (X-Mamori-Kind) and about one server (X-Mamori-Incident, encoded: `.` is `=2E`). */
+  /** Mail received, optionally only of one kind (X-Mamori-Kind) and about one server (customer/name, or a host of the fleet's one customer; X-Mamori-Incident, encoded: `/` is `=2F`, `.` is `=2E`). */
   mails(kind?: string, server?: string): ParsedMail[];
   /** Starts `mamori run` again on the same config and state (after a kill). */
   restartDaemon(): Promise<DaemonProcess>;
@@ -166,11 +167,11 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
       async apiServer(name) {
         const { json } = await fleet.daemon.get('/api/status');
         const servers = (json as { reconciler?: { servers?: ServerStatus[] } } | undefined)?.reconciler?.servers ?? [];
-        return servers.find((s) => s.metadata.name === name);
+        return servers.find((s) => (name.includes('/') ? `${s.metadata.customer}/${s.metadata.name}` : s.metadata.name) === name);
       },
       service: (name, service) => fleet.status(name)?.services[service],
       mails: (kind, server) =>
-        sink.messages.filter((m) => (kind === undefined || header(m, 'x-mamori-kind') === kind) && (server === undefined || header(m, 'x-mamori-incident').startsWith(`${server}=2E`))),
+        sink.messages.filter((m) => (kind === undefined || header(m, 'x-mamori-kind') === kind) && (server === undefined || header(m, 'x-mamori-incident').startsWith(encodeIdPart(`${server.includes('/') ? server : `${customer}/${server}`}.`)))),
       async restartDaemon() {
         fleet.daemon = await spawnDaemon({ cwd: r.dir, config: configPath, port });
         return fleet.daemon;
