@@ -6,6 +6,7 @@
  * incident's id, so a re-sent or re-derived event carries the same id and a receiver can drop it.
  */
 import type { Notification, NotificationOf, ServerRef } from './types.ts';
+import { splitServerId } from '../manifest/server-id.ts';
 
 export const WEBHOOK_EVENT_TYPES = ['incident.opened', 'incident.escalated', 'incident.recovered', 'mass-failure.paused', 'revision.refused', 'revision.held'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -115,7 +116,9 @@ export function incidentOpenedEvent(input: { server: string; customer?: string; 
     summary: `${input.service} on ${input.server} is down; incident ${input.incidentId} opened`,
     data: {},
   };
-  if (input.customer !== undefined) e.server = { name: input.server, customer: input.customer };
+  // The controller names servers by id (customer/name); the event says the two apart.
+  const { name } = splitServerId(input.server);
+  if (input.customer !== undefined) e.server = { name, customer: input.customer };
   else e.data = { server: input.server };
   return e;
 }
