@@ -61,7 +61,7 @@ describe('/metrics', () => {
       const families = parsePrometheusText((await daemon.get('/metrics')).text);
       return Object.fromEntries((families.get('mamori_probe_success')?.samples ?? []).map((s) => [`${s.labels.server}/${s.labels.service}`, s.value]));
     };
-    await expect.poll(success, { timeout: 60_000, interval: 500 }).toEqual({ 'web01/http': 1, 'web02/http': 0 });
+    await expect.poll(success, { timeout: 60_000, interval: 500 }).toEqual({ 'acme/web01/http': 1, 'acme/web02/http': 0 });
 
     const { text, status } = await daemon.get('/metrics');
     expect(status).toBe(200);
@@ -74,7 +74,7 @@ describe('/metrics', () => {
     expect(names).toEqual(expect.arrayContaining(['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes']));
     expect(names.filter((n) => n.startsWith('mamori_process_') || /^nodejs_.*_total$/.test(n))).toEqual([]);
     const last = families.get('mamori_probe_last_timestamp_seconds')?.samples ?? [];
-    expect(last.map((s) => `${s.labels.server}/${s.labels.service}`).sort()).toEqual(['web01/http', 'web02/http']);
+    expect(last.map((s) => `${s.labels.server}/${s.labels.service}`).sort()).toEqual(['acme/web01/http', 'acme/web02/http']);
     for (const s of last) expect(Math.abs(s.value - Date.now() / 1000)).toBeLessThan(60);
     const durations = families.get('mamori_probe_duration_seconds')?.samples ?? [];
     expect(durations.find((s) => s.name === 'mamori_probe_duration_seconds_count' && s.labels.service_type === 'http')?.value).toBeGreaterThan(1);

@@ -72,7 +72,7 @@ describe('mamori killed mid-runbook', () => {
     await fleet.restartDaemon();
     await expect
       .poll(async () => (await fleet.journal()).find((r) => r.type === 'interrupted' && r.incidentId === started?.incidentId), { timeout: HANG_GUARD, interval: 200 })
-      .toMatchObject({ server: HOST, target: 'http', attempt: started?.attempt, reason: 'daemon-restarted' });
+      .toMatchObject({ server: `acme/${HOST}`, target: 'http', attempt: started?.attempt, reason: 'daemon-restarted' });
     // Re-probed first: httpd answers, so the incident closes without another attempt.
     await expect.poll(() => fleet.service(HOST, 'http')?.state, { timeout: HANG_GUARD, interval: 200 }).toBe('Healthy');
     await new Promise((r) => setTimeout(r, 2_000));
