@@ -40,9 +40,9 @@ async function allHealthy(hosts: string[]): Promise<void> {
     .toEqual(hosts.flatMap(() => SERVICES.map(() => 'Healthy')));
 }
 
-/** E-mails about the host incident of a server (its X-Mamori-Incident is `<server>.host.<time>`, encoded). */
+/** E-mails about the host incident of a server (its X-Mamori-Incident is `<customer>/<server>.host.<time>`, encoded). */
 function hostMails(kind: string, host: string): ReturnType<E2eFleet['mails']> {
-  return fleet.mails(kind, host).filter((m) => header(m, 'x-mamori-incident').startsWith(`${host}=2Ehost=2E`));
+  return fleet.mails(kind, host).filter((m) => header(m, 'x-mamori-incident').startsWith(`acme=2F${host}=2Ehost=2E`));
 }
 
 function initPid(host: string): string {
