@@ -30,13 +30,12 @@
  */
 import { serverLabel } from './format.ts';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
-import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { unlink } from 'node:fs/promises';
 import { MamoriError } from '../errors.ts';
 import { backoffDelay } from './backoff.ts';
 import type { Logger } from '../log.ts';
 import { NOTIFY_LOG } from './log-messages.ts';
+import { Spool, WakeLoop } from './spool.ts';
 import { encodeIdPart, messageIdFor } from './message-id.ts';
 import { resolveNotifyOptions, type ResolvedNotifyOptions } from './options.ts';
 import { render } from './render.ts';
@@ -130,12 +129,10 @@ export class Outbox implements Notifier {
   private readonly threads = new Map<string, ThreadState>();
   private readonly windows = new Map<string, WindowState>();
   private seq = 0;
-  /** The state queue: every disk change of the outbox runs through it, one at a time. */
-  private chain: Promise<unknown> = Promise.resolve();
+  /** The folders on disk; every disk change of the outbox runs through its queue, one at a time. */
+  private readonly spool: Spool<Folder>;
+  private readonly loop: WakeLoop<PassResult>;
   private relayBlockedUntil = 0;
-  private running: Promise<PassResult> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private started = false;
   /** Delivered and given up since the start (for the metrics). */
   private sentCount = 0;
   private failedCount = 0;
@@ -147,6 +144,13 @@ export class Outbox implements Notifier {
     this.random = deps.random ?? Math.random;
     this.scrub = deps.scrub ?? ((t) => t);
     this.transport = deps.transport ?? createMailTransport(options);
+    this.spool = new Spool(options.dir, FOLDERS);
+    this.loop = new WakeLoop(
+      () => this.pass(),
+      () => this.nextWakeAt(),
+      this.now,
+      (err) => this.log.error({ err: errorText(err) }, NOTIFY_LOG.loopError),
+    );
   }
 
   /** Validates the options, creates the folders and reads what a previous run left queued. */
@@ -156,18 +160,12 @@ export class Outbox implements Notifier {
     return outbox;
   }
 
-  private dir(folder: Folder): string {
-    return path.join(this.options.dir, folder);
-  }
-
   private file(folder: Folder, fileId: string): string {
-    return path.join(this.dir(folder), `${fileId}.json`);
+    return this.spool.file(folder, fileId);
   }
 
   private serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(task, task);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.spool.serial(task);
   }
 
   /**
@@ -176,45 +174,17 @@ export class Outbox implements Notifier {
    * the rate or a duplicate, never a message (threads, windows, the `sending` mark, folded records).
    */
   private async write(folder: Folder, fileId: string, data: unknown, how: 'durable' | 'atomic' = 'durable'): Promise<void> {
-    const durable = how === 'durable' && folder !== 'threads' && folder !== 'windows';
-    await writeFileAtomic(this.file(folder, fileId), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o640, fsync: durable });
-    if (durable) await fsyncDir(this.dir(folder));
+    await this.spool.write(folder, fileId, data, how === 'durable' && folder !== 'threads' && folder !== 'windows');
   }
 
-  private async exists(folder: Folder, fileId: string): Promise<boolean> {
-    try {
-      await stat(this.file(folder, fileId));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private async readJsonFolder<T>(folder: Folder): Promise<Array<{ fileId: string; data: T }>> {
-    const out: Array<{ fileId: string; data: T }> = [];
-    for (const name of (await readdir(this.dir(folder))).sort()) {
-      // write-file-atomic's temporary files (`x.json.123`) are leftovers of a crash mid-write.
-      if (!name.endsWith('.json')) continue;
-      const fileId = name.slice(0, -'.json'.length);
-      try {
-        out.push({ fileId, data: JSON.parse(await readFile(path.join(this.dir(folder), name), 'utf8')) as T });
-      } catch (cause) {
-        const err = new MamoriError('MAMORI_NOTIFY_OUTBOX_CORRUPT', undefined, { cause, details: { file: path.join(folder, name) } });
-        this.log.error({ err, code: err.code, file: path.join(folder, name) }, NOTIFY_LOG.corrupt);
-        await rename(path.join(this.dir(folder), name), path.join(this.dir('corrupt'), `${folder}-${name}`));
-      }
-    }
-    return out;
-  }
+  private readonly corrupt = (file: string, cause?: unknown): void => {
+    const err = new MamoriError('MAMORI_NOTIFY_OUTBOX_CORRUPT', undefined, { ...(cause === undefined ? {} : { cause }), details: { file } });
+    this.log.error({ err, code: err.code, file }, NOTIFY_LOG.corrupt);
+  };
 
   private async load(): Promise<void> {
-    for (const folder of FOLDERS) await mkdir(this.dir(folder), { recursive: true, mode: 0o750 });
-    for (const { fileId, data } of await this.readJsonFolder<OutboxRecord>('pending')) {
-      if (data?.v !== 1 || typeof data.notification?.id !== 'string') {
-        this.log.error({ code: 'MAMORI_NOTIFY_OUTBOX_CORRUPT', file: `pending/${fileId}.json` }, NOTIFY_LOG.corrupt);
-        await rename(this.file('pending', fileId), path.join(this.dir('corrupt'), `pending-${fileId}.json`));
-        continue;
-      }
+    await this.spool.open();
+    for (const { fileId, data } of await this.spool.readAll('pending', 'corrupt', isOutboxRecord, this.corrupt)) {
       if (data.state === 'sending') {
         // The crash window: the relay may or may not have the message. Send again (same Message-ID).
         this.log.warn({ notification: data.notification.id, messageId: data.messageId }, NOTIFY_LOG.resend);
@@ -224,21 +194,10 @@ export class Outbox implements Notifier {
       this.pending.set(fileId, data);
       this.seq = Math.max(this.seq, data.seq);
     }
-    await this.prune();
-    for (const { data } of await this.readJsonFolder<ThreadState>('threads')) this.threads.set(data.key, data);
-    for (const { data } of await this.readJsonFolder<WindowState>('windows')) this.windows.set(data.key, data);
-  }
-
-  /** Forgets what is older than retentionMs (by file time): done records, .eml files, threads, windows. */
-  private async prune(): Promise<void> {
-    const cutoff = this.now() - this.options.retentionMs;
-    for (const folder of ['sent', 'folded', 'failed', 'threads', 'windows'] as const) {
-      for (const name of await readdir(this.dir(folder))) {
-        const file = path.join(this.dir(folder), name);
-        const info = await stat(file).catch(() => undefined);
-        if (info && info.mtimeMs < cutoff) await unlink(file).catch(() => undefined);
-      }
-    }
+    // Forgets what is older than retentionMs (by file time): done records, threads, windows.
+    await this.spool.prune(['sent', 'folded', 'failed', 'threads', 'windows'], this.now() - this.options.retentionMs);
+    for (const { data } of await this.spool.readAll('threads', 'corrupt', hasKey<ThreadState>, this.corrupt)) this.threads.set(data.key, data);
+    for (const { data } of await this.spool.readAll('windows', 'corrupt', hasKey<WindowState>, this.corrupt)) this.windows.set(data.key, data);
   }
 
   /** Notifier: resolves once the message is durably queued (or was already). */
@@ -256,7 +215,7 @@ export class Outbox implements Notifier {
   private async enqueueLocked(n: Notification, internal: boolean, threadRoot?: string): Promise<EnqueueResult> {
     const fileId = fileIdFor(n.id);
     const fields = { notification: n.id, kind: n.kind, server: n.server !== undefined ? serverLabel(n.server) : undefined, service: n.service };
-    if (this.pending.has(fileId) || (await this.exists('sent', fileId)) || (await this.exists('folded', fileId)) || (await this.exists('failed', fileId))) {
+    if (this.pending.has(fileId) || (await this.spool.existsIn(['sent', 'folded', 'failed'], fileId))) {
       this.log.debug(fields, NOTIFY_LOG.duplicate);
       return 'duplicate';
     }
@@ -311,12 +270,7 @@ export class Outbox implements Notifier {
 
   /** Runs one pass: digests whose window closed, then every message due. Never runs twice at once. */
   runOnce(): Promise<PassResult> {
-    if (this.running) return this.running;
-    const run = this.pass().finally(() => {
-      this.running = undefined;
-    });
-    this.running = run;
-    return run;
+    return this.loop.runOnce();
   }
 
   private async pass(): Promise<PassResult> {
@@ -379,12 +333,12 @@ export class Outbox implements Notifier {
         const done: SentRecord = { ...r, state: 'folded', doneAt: this.now(), digestId };
         await this.write('folded', fileId, done, 'atomic');
       }
-      await fsyncDir(this.dir('folded'));
+      await fsyncDir(this.spool.dir('folded'));
       for (const [fileId] of members) {
         await unlink(this.file('pending', fileId));
         this.pending.delete(fileId);
       }
-      await fsyncDir(this.dir('pending'));
+      await fsyncDir(this.spool.dir('pending'));
       this.log.info({ notification: digestId, items: items.length, server: digest.server !== undefined ? serverLabel(digest.server) : undefined }, NOTIFY_LOG.digestQueued);
       count += 1;
     }
@@ -446,9 +400,7 @@ export class Outbox implements Notifier {
     if (error === undefined) {
       const done: SentRecord = { ...record, state: 'sent', attempts: record.attempts + 1, doneAt: now, response };
       delete done.lastError;
-      await this.write('sent', fileId, done);
-      await unlink(this.file('pending', fileId));
-      await fsyncDir(this.dir('pending'));
+      await this.spool.settle('pending', 'sent', fileId, done);
       this.pending.delete(fileId);
       this.sentCount += 1;
       this.log.info({ ...fields, response }, NOTIFY_LOG.sent);
@@ -459,9 +411,7 @@ export class Outbox implements Notifier {
     const tooOld = now - record.enqueuedAt >= this.options.retry.maxAgeMs;
     if (isPermanentSendError(error) || tooOld || isMamoriErrorLike(error)) {
       const done: SentRecord = { ...record, state: 'failed', doneAt: now };
-      await this.write('failed', fileId, done);
-      await unlink(this.file('pending', fileId));
-      await fsyncDir(this.dir('pending'));
+      await this.spool.settle('pending', 'failed', fileId, done);
       this.pending.delete(fileId);
       this.failedCount += 1;
       this.log.error({ ...fields, err: record.lastError }, NOTIFY_LOG.gaveUp);
@@ -512,45 +462,28 @@ export class Outbox implements Notifier {
 
   /** Starts the sender loop on real timers (the daemon). Tests may drive runOnce() themselves. */
   start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   private kick(): void {
-    if (this.started) this.schedule(0);
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.started) return;
-    if (this.timer) clearTimeout(this.timer);
-    // Capped so that a clock step or a lost wake-up costs at most a minute.
-    this.timer = setTimeout(() => void this.tick(), Math.max(0, Math.min(delayMs, 60_000)));
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    this.timer = undefined;
-    try {
-      await this.runOnce();
-    } catch (err) {
-      this.log.error({ err: errorText(err) }, NOTIFY_LOG.loopError);
-    }
-    if (!this.started) return;
-    const next = this.nextWakeAt();
-    if (next !== undefined) this.schedule(next - this.now());
-    else this.schedule(60_000);
+    this.loop.kick();
   }
 
   /** Stops the loop, waits for a send in flight, closes the transport. Queued messages stay on disk. */
   async stop(): Promise<void> {
-    this.started = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.running) await this.running.catch(() => undefined);
-    await this.chain;
+    await this.loop.stop();
+    await this.spool.idle();
     this.transport.close();
   }
+}
+
+function isOutboxRecord(data: unknown): data is OutboxRecord {
+  const r = data as Partial<OutboxRecord> | null;
+  return r?.v === 1 && typeof r.notification?.id === 'string';
+}
+
+function hasKey<T extends { key: string }>(data: unknown): data is T {
+  return typeof (data as Partial<T> | null)?.key === 'string';
 }
 
 /** A render failure at send time (a template bug) will not heal by retrying. */

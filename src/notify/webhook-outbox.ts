@@ -20,14 +20,11 @@
  * Per endpoint, deliveries go in the order they were queued, and an endpoint that is down (no
  * answer, 5xx, 429) holds its own queue back until its next attempt — never another endpoint's.
  */
-import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
-import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { MamoriError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { backoffDelay } from './backoff.ts';
 import { fileIdFor } from './outbox.ts';
-import { fsyncDir } from './transport.ts';
+import { Spool, WakeLoop } from './spool.ts';
 import type { Notification, Notifier } from './types.ts';
 import { eventOfNotification, type WebhookEvent, type WebhookEventType } from './webhook-event.ts';
 import { signedHeaders } from './webhook-signature.ts';
@@ -132,10 +129,9 @@ export class WebhookOutbox implements Notifier {
   private readonly blockedUntil = new Map<string, number>();
   private readonly counters = new Map<string, { sent: number; failed: number; lastSuccessAt?: number; lastError?: string }>();
   private seq = 0;
-  private chain: Promise<unknown> = Promise.resolve();
-  private running: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private started = false;
+  /** The folders on disk; every disk change runs through its queue, one at a time. */
+  private readonly spool: Spool<Folder>;
+  private readonly loop: WakeLoop<void>;
 
   private constructor(
     private readonly options: WebhookOutboxOptions,
@@ -148,6 +144,13 @@ export class WebhookOutbox implements Notifier {
     this.retentionMs = options.retentionMs ?? 30 * 24 * 3_600_000;
     this.userAgent = options.userAgent ?? 'mamori';
     for (const e of options.endpoints) this.counters.set(e.name, { sent: 0, failed: 0 });
+    this.spool = new Spool(options.dir, FOLDERS);
+    this.loop = new WakeLoop(
+      () => this.pass(),
+      () => this.nextWakeAt(),
+      this.now,
+      (err) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, WEBHOOK_LOG.loopError),
+    );
   }
 
   /** Creates the folders and reads what a previous run left queued. */
@@ -161,59 +164,27 @@ export class WebhookOutbox implements Notifier {
     return [...this.endpoints.keys()];
   }
 
-  private dir(folder: Folder): string {
-    return path.join(this.options.dir, folder);
-  }
-
   private file(folder: Folder, fileId: string): string {
-    return path.join(this.dir(folder), `${fileId}.json`);
+    return this.spool.file(folder, fileId);
   }
 
   private serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(task, task);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.spool.serial(task);
   }
 
   private async write(folder: Folder, fileId: string, data: unknown, durable = true): Promise<void> {
-    await writeFileAtomic(this.file(folder, fileId), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o640, fsync: durable });
-    if (durable) await fsyncDir(this.dir(folder));
-  }
-
-  private async exists(folder: Folder, fileId: string): Promise<boolean> {
-    return stat(this.file(folder, fileId)).then(
-      () => true,
-      () => false,
-    );
+    await this.spool.write(folder, fileId, data, durable);
   }
 
   private async load(): Promise<void> {
-    for (const folder of FOLDERS) await mkdir(this.dir(folder), { recursive: true, mode: 0o750 });
-    const cutoff = this.now() - this.retentionMs;
-    for (const folder of ['sent', 'failed'] as const) {
-      for (const name of await readdir(this.dir(folder))) {
-        const file = path.join(this.dir(folder), name);
-        const info = await stat(file).catch(() => undefined);
-        if (info && info.mtimeMs < cutoff) await unlink(file).catch(() => undefined);
-      }
-    }
+    await this.spool.open();
+    await this.spool.prune(['sent', 'failed'], this.now() - this.retentionMs);
     const orphans = new Map<string, number>();
-    for (const name of (await readdir(this.dir('pending'))).sort()) {
-      if (!name.endsWith('.json')) continue;
-      const fileId = name.slice(0, -'.json'.length);
-      let record: DeliveryRecord | undefined;
-      try {
-        const data = JSON.parse(await readFile(path.join(this.dir('pending'), name), 'utf8')) as DeliveryRecord;
-        if (data?.v === 1 && typeof data.endpoint === 'string' && typeof data.body === 'string' && typeof data.eventId === 'string') record = data;
-      } catch {
-        record = undefined;
-      }
-      if (record === undefined) {
-        const err = new MamoriError('MAMORI_NOTIFY_OUTBOX_CORRUPT', undefined, { details: { file: `webhooks/pending/${name}` } });
-        this.log.error({ code: err.code, file: `webhooks/pending/${name}` }, WEBHOOK_LOG.corrupt);
-        await rename(path.join(this.dir('pending'), name), path.join(this.dir('corrupt'), `pending-${name}`));
-        continue;
-      }
+    const corrupt = (file: string): void => {
+      const err = new MamoriError('MAMORI_NOTIFY_OUTBOX_CORRUPT', undefined, { details: { file: `webhooks/${file}` } });
+      this.log.error({ code: err.code, file: `webhooks/${file}` }, WEBHOOK_LOG.corrupt);
+    };
+    for (const { fileId, data: record } of await this.spool.readAll('pending', 'corrupt', isDeliveryRecord, corrupt)) {
       if (record.state === 'sending') this.log.warn({ endpoint: record.endpoint, event: record.eventId, type: record.type }, WEBHOOK_LOG.resend);
       // A restart is a moment to try again: whatever made the endpoint fail may have been fixed.
       record.state = 'pending';
@@ -241,7 +212,7 @@ export class WebhookOutbox implements Notifier {
       for (const endpoint of targets) {
         const fileId = fileIdFor(`${endpoint.name}|${event.id}`);
         const fields = { endpoint: endpoint.name, event: event.id, type: event.type };
-        if (this.pending.has(fileId) || (await this.exists('sent', fileId)) || (await this.exists('failed', fileId))) {
+        if (this.pending.has(fileId) || (await this.spool.existsIn(['sent', 'failed'], fileId))) {
           this.log.debug(fields, WEBHOOK_LOG.duplicate);
           continue;
         }
@@ -260,12 +231,7 @@ export class WebhookOutbox implements Notifier {
 
   /** One pass: every due delivery, endpoints side by side, each endpoint's in queue order. Never runs twice at once. */
   runOnce(): Promise<void> {
-    if (this.running) return this.running;
-    const run = this.pass().finally(() => {
-      this.running = undefined;
-    });
-    this.running = run;
-    return run;
+    return this.loop.runOnce();
   }
 
   private async pass(): Promise<void> {
@@ -345,9 +311,7 @@ export class WebhookOutbox implements Notifier {
     const finish = async (state: 'sent' | 'failed', status?: number): Promise<void> => {
       const { state: _s, ...rest } = record;
       const done: DoneRecord = { ...rest, state, doneAt: now, ...(status !== undefined ? { status } : {}) };
-      await this.write(state, fileId, done);
-      await unlink(this.file('pending', fileId));
-      await fsyncDir(this.dir('pending'));
+      await this.spool.settle('pending', state, fileId, done);
       this.pending.delete(fileId);
     };
     if (outcome.ok) {
@@ -404,42 +368,23 @@ export class WebhookOutbox implements Notifier {
   }
 
   start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   private kick(): void {
-    if (this.started) this.schedule(0);
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.started) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), Math.max(0, Math.min(delayMs, 60_000)));
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    this.timer = undefined;
-    try {
-      await this.runOnce();
-    } catch (err) {
-      this.log.error({ err: err instanceof Error ? err.message : String(err) }, WEBHOOK_LOG.loopError);
-    }
-    if (!this.started) return;
-    const next = this.nextWakeAt();
-    this.schedule(next === undefined ? 60_000 : next - this.now());
+    this.loop.kick();
   }
 
   /** Stops the loop and waits for a post in flight. Queued deliveries stay on disk. */
   async stop(): Promise<void> {
-    this.started = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.running) await this.running.catch(() => undefined);
-    await this.chain;
+    await this.loop.stop();
+    await this.spool.idle();
   }
+}
+
+function isDeliveryRecord(data: unknown): data is DeliveryRecord {
+  const r = data as Partial<DeliveryRecord> | null;
+  return r?.v === 1 && typeof r.endpoint === 'string' && typeof r.body === 'string' && typeof r.eventId === 'string';
 }
 
 /** Notifier fan-out: the mail outbox and the webhook outbox, each durable before this resolves. */
