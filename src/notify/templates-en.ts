@@ -247,10 +247,18 @@ export const EN: TemplateSet = {
 
   'access-blocked'(n, ctx) {
     const f = n.facts;
-    const evidence = [`From our monitoring servers${f.sourceAddress ? ` (${f.sourceAddress})` : ''} to ${f.external.target}: ${failureLabel(f.external.kind, 'en')}`];
-    if (f.process) evidence.push(`The ${f.process} process on the server: running`);
-    evidence.push(`A connection on the server itself: answered normally${f.local.command ? `\n$ ${f.local.command}` : ''}${f.local.result ? `\n> ${f.local.result}` : ''}`);
-    const nets = f.managementNetworks;
+    const missing = f.missingNetworks;
+    const evidence =
+      missing !== undefined
+        ? (f.vantages ?? []).map((v) => `From our management network ${v.network} (${v.vantage}) to ${f.external.target}: ${v.up ? 'answered normally' : failureLabel(f.external.kind, 'en')} (${ctx.dt(v.at)})`)
+        : [`From our monitoring servers${f.sourceAddress ? ` (${f.sourceAddress})` : ''} to ${f.external.target}: ${failureLabel(f.external.kind, 'en')}`];
+    if (missing === undefined && f.process) evidence.push(`The ${f.process} process on the server: running`);
+    if (missing === undefined) evidence.push(`A connection on the server itself: answered normally${f.local.command ? `\n$ ${f.local.command}` : ''}${f.local.result ? `\n> ${f.local.result}` : ''}`);
+    const nets = missing ?? f.managementNetworks;
+    const why =
+      missing !== undefined
+        ? `Our monitoring servers on ${missing.join(', ')} cannot connect to ${svc(n)} on your server ${serverLine(n)}, while those on our other management network reach it normally. A firewall or TCP wrappers setting most likely allows only some of our management networks: ${missing.join(', ')} is missing.`
+        : `Our monitoring servers cannot connect to ${svc(n)} on your server ${serverLine(n)}.\nWe logged in and found the service running and answering on the server itself, so a firewall or TCP wrappers setting is most likely blocking our management networks.`;
     const example = [
       'TCP wrappers (/etc/hosts.allow), for example:',
       `  ALL: ${nets.map(hostsAllowForm).join(' ')}`,
@@ -261,11 +269,8 @@ export const EN: TemplateSet = {
       subject: `${target(n)}: blocked from our monitoring networks`,
       blocks: [
         { type: 'p', text: greeting(n) },
-        {
-          type: 'p',
-          text: `Our monitoring servers cannot connect to ${svc(n)} on your server ${serverLine(n)}.\nWe logged in and found the service running and answering on the server itself, so a firewall or TCP wrappers setting is most likely blocking our management networks.`,
-        },
-        { type: 'p', text: 'Because the service itself is running, we did not restart anything.' },
+        { type: 'p', text: why },
+        { type: 'p', text: missing !== undefined ? 'Because the service answers from our other network, we did not restart anything.' : 'Because the service itself is running, we did not restart anything.' },
         { type: 'heading', text: 'What we ask you to do' },
         { type: 'p', text: 'This service connects to and monitors your server from our management networks. If you filter connections with a firewall or TCP wrappers, please allow connections from these networks:' },
         { type: 'code', text: nets.join('\n') },
@@ -430,6 +435,14 @@ export const EN: TemplateSet = {
       'console-unreachable': {
         what: `has a console (BMC) we cannot connect to (since ${ctx.dt(f.since)}).`,
         todo: "Please check the BMC and the network path to it.",
+      },
+      'vantage-lost': {
+        what: `does not answer from our monitoring network (since ${ctx.dt(f.since)}), and too few of our other vantage points report on it, so we will not power-cycle it on one network's word.`,
+        todo: 'Please check the vantage-point agents named below and the path from them; and check on the console whether the server is running. If it has stopped, power-cycle it.',
+      },
+      'vantage-disagreement': {
+        what: `fails from one of our monitoring networks and answers from another (since ${ctx.dt(f.since)}), like many other servers at once: our own network is the likely fault, so nothing is done.`,
+        todo: 'Please check the monitoring network named below (its uplink, routes, firewall). Recovery resumes by itself once the vantage points agree again.',
       },
     };
     const item = ask[f.reason];

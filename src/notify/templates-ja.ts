@@ -256,12 +256,18 @@ export const JA: TemplateSet = {
 
   'access-blocked'(n, ctx) {
     const f = n.facts;
-    const evidence = [
-      `弊社監視サーバ${f.sourceAddress ? `（${f.sourceAddress}）` : ''}から ${f.external.target} への接続: ${failureLabel(f.external.kind, 'ja')}`,
-    ];
-    if (f.process) evidence.push(`サーバ内での ${f.process} プロセスの稼働: 確認できました`);
-    evidence.push(`サーバ内（ローカル）からの接続: 正常に応答しました${f.local.command ? `\n$ ${f.local.command}` : ''}${f.local.result ? `\n> ${f.local.result}` : ''}`);
-    const nets = f.managementNetworks;
+    const missing = f.missingNetworks;
+    const evidence =
+      missing !== undefined
+        ? (f.vantages ?? []).map((v) => `弊社管理用ネットワーク ${v.network}（${v.vantage}）から ${f.external.target} への接続: ${v.up ? '正常に応答しました' : failureLabel(f.external.kind, 'ja')}（${ctx.dt(v.at)}）`)
+        : [`弊社監視サーバ${f.sourceAddress ? `（${f.sourceAddress}）` : ''}から ${f.external.target} への接続: ${failureLabel(f.external.kind, 'ja')}`];
+    if (missing === undefined && f.process) evidence.push(`サーバ内での ${f.process} プロセスの稼働: 確認できました`);
+    if (missing === undefined) evidence.push(`サーバ内（ローカル）からの接続: 正常に応答しました${f.local.command ? `\n$ ${f.local.command}` : ''}${f.local.result ? `\n> ${f.local.result}` : ''}`);
+    const nets = missing ?? f.managementNetworks;
+    const why =
+      missing !== undefined
+        ? `お客様のサーバ ${serverLine(n)} の ${svc(n)} に、弊社管理用ネットワーク ${missing.join('、')} の監視サーバから接続できない状態となっております。もう一方の管理用ネットワークからは正常に接続できております。このため、ファイアウォールまたは TCP Wrapper の設定で、弊社管理用ネットワークの一部（${missing.join('、')}）からの接続が許可されていないものと考えられます。`
+        : `お客様のサーバ ${serverLine(n)} の ${svc(n)} に、弊社監視サーバから接続できない状態となっております。\nサーバにログインして確認いたしましたところ、サービスは正常に動作しており、サーバ内からの接続には応答しておりました。このため、ファイアウォールまたは TCP Wrapper の設定により、弊社管理用ネットワークからの接続が遮断されているものと考えられます。`;
     const example = [
       `TCP Wrapper（/etc/hosts.allow）の例:`,
       `  ALL: ${nets.map(hostsAllowForm).join(' ')}`,
@@ -272,11 +278,8 @@ export const JA: TemplateSet = {
       subject: `${target(n)}: 弊社監視ネットワークからの接続が遮断されています`,
       blocks: [
         ...opening(n, ctx),
-        {
-          type: 'p',
-          text: `お客様のサーバ ${serverLine(n)} の ${svc(n)} に、弊社監視サーバから接続できない状態となっております。\nサーバにログインして確認いたしましたところ、サービスは正常に動作しており、サーバ内からの接続には応答しておりました。このため、ファイアウォールまたは TCP Wrapper の設定により、弊社管理用ネットワークからの接続が遮断されているものと考えられます。`,
-        },
-        { type: 'p', text: 'サービス自体は動作しておりますため、サービスの再起動などの作業は行っておりません。' },
+        { type: 'p', text: why },
+        { type: 'p', text: missing !== undefined ? 'もう一方のネットワークからは応答しておりますため、サービスの再起動などの作業は行っておりません。' : 'サービス自体は動作しておりますため、サービスの再起動などの作業は行っておりません。' },
         { type: 'heading', text: 'お客様へのお願い' },
         {
           type: 'p',
@@ -455,6 +458,14 @@ export const JA: TemplateSet = {
       'console-unreachable': {
         what: `について、コンソール（BMC）に接続できません（${ctx.dt(f.since)} から）。`,
         todo: 'BMC の状態と、BMC へのネットワーク接続をご確認ください。',
+      },
+      'vantage-lost': {
+        what: `が弊社監視ネットワークから応答しません（${ctx.dt(f.since)} から）。他の監視拠点からの報告が足りないため、一つのネットワークの判断だけでは電源の再起動を行いません。`,
+        todo: '下記の監視拠点のエージェントと、そこからの経路をご確認ください。あわせてコンソールでサーバが稼働しているかご確認のうえ、停止している場合は電源の再起動をお願いいたします。',
+      },
+      'vantage-disagreement': {
+        what: `が一方の監視ネットワークからは応答せず、もう一方からは応答しています（${ctx.dt(f.since)} から）。多数のサーバで同時に起きているため、弊社側のネットワークの障害と考えられ、自動復旧は行いません。`,
+        todo: '下記の監視ネットワーク（上位回線、経路、ファイアウォール）をご確認ください。監視拠点の判断が一致すれば自動的に再開します。',
       },
     };
     const item = ask[f.reason];

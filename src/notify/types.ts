@@ -123,6 +123,13 @@ export interface AccessBlockedFacts {
   managementNetworks: string[];
   /** mamori's own source address for the failed probe, if known. */
   sourceAddress?: string;
+  /**
+   * Vantage points disagreed (no runbook ran): the networks from which the server failed while
+   * another vantage saw it answer — the ones the customer's filter is missing.
+   */
+  missingNetworks?: string[];
+  /** Each vantage's verdict that decision used. */
+  vantages?: Array<{ vantage: string; network: string; up: boolean; at: string }>;
 }
 
 export type ReadinessCheck = 'management-login' | 'ssl-passphrase' | 'bmc';
@@ -230,7 +237,12 @@ export interface MassFailurePausedFacts {
 }
 
 export interface ConsoleCheckRequestedFacts {
-  reason: 'ping-failed' | 'ssh-down' | 'power-state-unknown' | 'console-unreachable';
+  /**
+   * `vantage-lost`: the host fails from mamori's network and too few other vantage points report
+   * on it to allow a power cycle. `vantage-disagreement`: down from one vantage, up from another,
+   * for many servers at once (mamori's own network): nothing is done.
+   */
+  reason: 'ping-failed' | 'ssh-down' | 'power-state-unknown' | 'console-unreachable' | 'vantage-lost' | 'vantage-disagreement';
   since: string;
   console?: { profile?: string; site?: string; rack?: string };
   /** What the operator is asked to look at, if more than the reason says. */

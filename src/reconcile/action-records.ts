@@ -34,7 +34,11 @@ export function recordsOf(actions: readonly Action[], historyOf: (server: string
         out.push({ type: 'mass-failure-cleared', scope: a.scope, since: a.since, at: now });
         break;
       case 'notify':
-        out.push({ type: 'notify', id: a.id, kind: a.kind, server: a.server, target: a.target, incidentId: a.incidentId, at: now });
+        out.push({ type: 'notify', id: a.id, kind: a.kind, server: a.server, target: a.target, incidentId: a.incidentId, ...(a.missingNetworks !== undefined ? { missingNetworks: a.missingNetworks } : {}), at: now });
+        break;
+      case 'quorum':
+        // The vantage votes a judgement used: which networks saw what, and when.
+        out.push({ type: 'quorum', server: a.server, service: a.service, judgement: a.note.judgement, votes: a.note.votes, lost: a.note.lost, ...(a.note.missingNetworks !== undefined ? { missingNetworks: a.note.missingNetworks } : {}), at: now });
         break;
       case 'probe-again-at':
       case 'run-runbook':

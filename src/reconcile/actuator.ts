@@ -11,7 +11,7 @@ import { recordsOf } from './action-records.ts';
 import { serviceOfTarget } from './decide-outcome.ts';
 import type { ControllerEvent, LoopContext, RunbookRun } from './loop-types.ts';
 import { CANARY_KEY, FLEET_KEY, scopeKey } from './mass-failure.ts';
-import { buildIncidentNotification, buildMassFailureNotification } from './notifications.ts';
+import { buildIncidentNotification, buildMassFailureNotification, buildVantageNotification } from './notifications.ts';
 import type { Action, Incident, ServerHistory } from './types.ts';
 import type { ServiceName } from '../manifest/types.ts';
 
@@ -151,6 +151,16 @@ export class Actuator {
         return;
       }
       n = buildMassFailureNotification(a.id, episode, this.ctx.o.operatorEmail, now);
+    } else if (a.kind === 'vantage-lost' || a.kind === 'vantage-disagreement') {
+      const entry = a.server !== undefined ? this.ctx.fleet.servers.get(a.server) : undefined;
+      if (entry === undefined || a.target === undefined) return;
+      if (this.ctx.o.operatorEmail === undefined) {
+        this.ctx.o.logger.warn({ id: a.id, server: a.server }, 'vantage hold not e-mailed: no mail.operator configured');
+        return;
+      }
+      const service = serviceOfTarget(a.target);
+      const sh = this.ctx.fleet.historyOf(entry.desired.name)?.services[service];
+      n = buildVantageNotification(a.kind, a.id, { doc: entry.doc, service, history: sh, operator: this.ctx.o.operatorEmail, now });
     } else {
       const entry = a.server !== undefined ? this.ctx.fleet.servers.get(a.server) : undefined;
       if (entry === undefined || a.target === undefined || a.incidentId === undefined) return;
@@ -166,6 +176,7 @@ export class Actuator {
         history: sh?.services[service],
         now,
         managementNetworks: this.ctx.o.managementNetworks ?? [],
+        ...(a.missingNetworks !== undefined ? { missingNetworks: a.missingNetworks } : {}),
         ...(transcript !== undefined ? { transcript } : {}),
         ...(this.ctx.o.sourceAddress !== undefined ? { sourceAddress: this.ctx.o.sourceAddress } : {}),
       });

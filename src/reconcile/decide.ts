@@ -9,6 +9,7 @@ import type { ServiceName } from '../manifest/types.ts';
 import { budgetSpent, HOUR_MS, pruneWindow, SIX_HOURS_MS } from './budgets.ts';
 import { diffEpisodes, type TrippedScope } from './mass-failure.ts';
 import { isInMaintenance, isSuspended } from './maintenance.ts';
+import { ballotOf, classify, judgeHost, judgeRestart, missingNetworks, type Ballot, type BmcPower, type VantageObservation, type VantagePolicy, type Vote } from './quorum.ts';
 import type {
   Action,
   DesiredServer,
@@ -20,6 +21,7 @@ import type {
   Observation,
   ObservedServer,
   Policy,
+  QuorumNote,
   RemediationTarget,
   ServerHistory,
   ServiceHistory,
@@ -64,6 +66,7 @@ export function cloneService(h: ServiceHistory): ServiceHistory {
     escalation: h.escalation,
     hold: h.hold,
     flapHeld: h.flapHeld,
+    quorum: h.quorum,
   };
 }
 
@@ -102,6 +105,20 @@ export interface ServerContext {
   pausedBy?: string | undefined;
   /** Power runbooks started fleet-wide in the last hour (for the fleet rate). */
   fleetPowerActions: readonly number[];
+  /** Vantage points configured (quorum.ts). Absent: one vantage, today's rules. */
+  vantage?: VantageContext | undefined;
+}
+
+export interface VantageContext {
+  policy: VantagePolicy;
+  /** The agents' newest reports on this server's services. */
+  reports: Partial<Record<ServiceName, readonly VantageObservation[]>>;
+  /** What the server's BMC said of its power (asked only for a failing host); absent = not asked. */
+  bmc?: BmcPower | undefined;
+  /** Servers disputed fleet-wide now (down from one vantage, up from another). */
+  disputedServers: number;
+  /** Vantages whose own mass-failure breaker tripped: no vote. */
+  doubted?: readonly string[];
 }
 
 export interface ServerDecision {
@@ -204,13 +221,14 @@ export function escalate(
   serverName: string,
   service: ServiceName,
   actions: Action[],
+  missing?: readonly string[],
 ): ServiceHistory {
   const next = transition(h, 'Escalated', now, serverName, service, reason, actions);
   actions.push({ type: 'escalate', server: serverName, target: incident.target, incidentId: incident.id, reason });
   const kind = reason === 'AccessBlocked' ? 'access-blocked' : 'could-not-recover';
   let inc = incident;
   if (!incident.notified.includes(kind)) {
-    actions.push({ type: 'notify', kind, id: `${incident.id}:${kind}`, server: serverName, target: incident.target, incidentId: incident.id, reason });
+    actions.push({ type: 'notify', kind, id: `${incident.id}:${kind}`, server: serverName, target: incident.target, incidentId: incident.id, reason, ...(missing !== undefined && missing.length > 0 ? { missingNetworks: [...missing] } : {}) });
     inc = { ...incident, notified: [...incident.notified, kind] };
   }
   return { ...next, escalation: reason, hold: undefined, incident: inc };
@@ -276,6 +294,7 @@ function stepService(
 
   if (h.state !== 'Down') {
     if (h.hold !== undefined && h.state !== 'Remediating') h = { ...h, hold: undefined };
+    if (h.quorum !== undefined && (h.state === 'Healthy' || h.state === 'Recovered')) h = { ...h, quorum: undefined };
     const fast = f.unknown || h.state === 'Suspect' || h.state === 'Unknown' || h.state === 'Recovered' || h.state === 'Remediating';
     return { h, server: srv, fast };
   }
@@ -323,12 +342,22 @@ function stepService(
   if (last?.finishedAt !== undefined && h.lastProbeAt <= last.finishedAt) {
     return { h: h.hold === 'AwaitingProbe' ? h : { ...h, hold: 'AwaitingProbe' }, server: srv, fast: true };
   }
+  const vantage = ctx.vantage;
+  const ballot = vantage !== undefined && h.lastUp === false ? ballotOf(vantage.policy, { up: false, at: h.lastProbeAt }, vantage.reports[service], now, vantage.doubted) : undefined;
+  const since = h.failingSince ?? h.lastProbeAt;
+  if (vantage !== undefined && ballot !== undefined && target !== 'host') {
+    // A restart keeps today's rule, and is held while another vantage sees the service up.
+    const j = judgeRestart(ballot, since);
+    if (j.kind === 'disputed') return disagreement(h, incident, j.up, j.down, ballot, vantage, srv, now, name, service, actions);
+  }
   if (incident.attempts.length >= policy.attemptsPerIncident) {
     return { h: escalate(h, incident, 'AttemptsExhausted', now, name, service, actions), server: srv, fast: false };
   }
+  const bmcOff = vantage !== undefined && vantage.bmc === 'off';
   if (target === 'host') {
     const notBefore = incident.notBefore;
-    if (notBefore !== undefined && (now < notBefore || h.lastProbeAt < notBefore)) {
+    // A host its BMC reports off is powered on at once: the BMC's word does not depend on the network path.
+    if (!bmcOff && notBefore !== undefined && (now < notBefore || h.lastProbeAt < notBefore)) {
       // A destructive action waits one probe interval, then needs a probe taken after the wait.
       return { h: h.hold === 'DestructiveWait' ? h : { ...h, hold: 'DestructiveWait' }, server: srv, fast: true, at: notBefore };
     }
@@ -337,6 +366,25 @@ function stepService(
     }
     if (budgetSpent(fleetPower, now, HOUR_MS, policy.powerActionsPerHour)) {
       return { h: h.hold === 'PowerRateLimited' ? h : { ...h, hold: 'PowerRateLimited' }, server: srv, fast: true };
+    }
+    if (vantage !== undefined && ballot !== undefined) {
+      const j = judgeHost(vantage.policy, ballot, vantage.bmc, notBefore ?? incident.openedAt, since);
+      if (j.kind === 'disputed') return disagreement(h, incident, j.up, j.down, ballot, vantage, srv, now, name, service, actions);
+      if (j.kind === 'pending') {
+        h = noteQuorum(h, { judgement: 'pending', votes: ballot.votes, lost: ballot.lost, at: now }, name, service, actions);
+        return { h: h.hold === 'AwaitingVotes' ? h : { ...h, hold: 'AwaitingVotes' }, server: srv, fast: true };
+      }
+      if (j.kind === 'lost') {
+        // No power cycle on one network's word: held until enough vantages report again, the operator told once.
+        h = noteQuorum(h, { judgement: 'lost', votes: ballot.votes, lost: ballot.lost, at: now }, name, service, actions);
+        if (!incident.notified.includes('vantage-lost')) {
+          actions.push({ type: 'notify', kind: 'vantage-lost', id: `${incident.id}:vantage-lost`, server: name, target, incidentId: incident.id, reason: ballot.lost.join(',') });
+          incident = { ...incident, notified: [...incident.notified, 'vantage-lost'] };
+          h = { ...h, incident };
+        }
+        return { h: h.hold === 'VantageLost' ? h : { ...h, hold: 'VantageLost' }, server: srv, fast: true };
+      }
+      h = noteQuorum(h, { judgement: j.kind, votes: j.kind === 'power-cycle' ? j.votes : ballot.votes, lost: ballot.lost, at: now }, name, service, actions);
     }
   } else if (budgetSpent(h.restarts, now, HOUR_MS, policy.restartsPerServicePerHour)) {
     return { h: escalate(h, incident, 'BudgetExhausted', now, name, service, actions), server: srv, fast: false };
@@ -352,6 +400,51 @@ function stepService(
   }
   h = { ...h, restarts: [...h.restarts, now] };
   return { h, server: srv, fast: true };
+}
+
+/** The judgement is journaled when it changes (and with every runbook it allows), and kept for the status file. */
+function noteQuorum(h: ServiceHistory, note: QuorumNote, server: string, service: ServiceName, actions: Action[]): ServiceHistory {
+  const prev = h.quorum;
+  if (prev !== undefined && prev.judgement === note.judgement && note.judgement !== 'power-cycle' && note.judgement !== 'power-on' && sameVantages(prev.votes, note.votes)) return h;
+  actions.push({ type: 'quorum', server, service, note });
+  return { ...h, quorum: note };
+}
+
+function sameVantages(a: readonly Vote[], b: readonly Vote[]): boolean {
+  return a.length === b.length && a.every((v, i) => v.vantage === b[i]?.vantage && v.up === b[i]?.up);
+}
+
+/**
+ * Down from one vantage, up from another. One server among healthy neighbours: the customer allows
+ * only some management networks — an access-blocked mail naming the missing ones, nothing run,
+ * held until the probe passes. Many at once: mamori's own network — held, the operator told.
+ */
+function disagreement(
+  h: ServiceHistory,
+  incident: Incident,
+  up: readonly Vote[],
+  down: readonly Vote[],
+  ballot: Ballot,
+  vantage: VantageContext,
+  srv: ServerHistory,
+  now: number,
+  name: string,
+  service: ServiceName,
+  actions: Action[],
+): ServiceStep {
+  const missing = missingNetworks(down);
+  const note: QuorumNote = { judgement: 'disputed', votes: ballot.votes, lost: ballot.lost, missingNetworks: missing, at: now };
+  let next = noteQuorum(h, note, name, service, actions);
+  if (classify(vantage.disputedServers, vantage.policy) === 'many') {
+    let inc = next.incident ?? incident;
+    if (!inc.notified.includes('vantage-disagreement')) {
+      actions.push({ type: 'notify', kind: 'vantage-disagreement', id: `${inc.id}:vantage-disagreement`, server: name, target: inc.target, incidentId: inc.id, reason: up.map((v) => v.vantage).join(','), missingNetworks: missing });
+      inc = { ...inc, notified: [...inc.notified, 'vantage-disagreement'] };
+      next = { ...next, incident: inc };
+    }
+    return { h: next.hold === 'VantageDisagreement' ? next : { ...next, hold: 'VantageDisagreement' }, server: srv, fast: true };
+  }
+  return { h: escalate(next, next.incident ?? incident, 'AccessBlocked', now, name, service, actions, missing), server: srv, fast: false };
 }
 
 /** Whether a service could reach the repair branch this pass (cheap: most services are plainly Healthy). */

@@ -69,6 +69,8 @@ export interface NotifyContext {
   now: number;
   managementNetworks: string[];
   sourceAddress?: string;
+  /** access-blocked after vantage points disagreed: the networks the customer's filter misses. */
+  missingNetworks?: readonly string[];
 }
 
 export function buildIncidentNotification(kind: 'recovered' | 'could-not-recover' | 'access-blocked', id: string, reason: string | undefined, ctx: NotifyContext): Notification {
@@ -116,6 +118,8 @@ export function buildIncidentNotification(kind: 'recovered' | 'could-not-recover
         ...(typeof ev.process === 'string' ? { process: ev.process } : {}),
         managementNetworks: ctx.managementNetworks,
         ...(ctx.sourceAddress !== undefined ? { sourceAddress: ctx.sourceAddress } : {}),
+        ...(ctx.missingNetworks !== undefined && ctx.missingNetworks.length > 0 ? { missingNetworks: [...ctx.missingNetworks] } : {}),
+        ...(ctx.history?.quorum !== undefined ? { vantages: ctx.history.quorum.votes.map((v) => ({ vantage: v.vantage, network: v.network, up: v.up, at: iso(v.at) })) } : {}),
       },
     };
   }
@@ -130,6 +134,36 @@ export function buildIncidentNotification(kind: 'recovered' | 'could-not-recover
       stateNow: { up: ctx.history?.lastUp === true, checkedAt: iso(ctx.history?.lastProbeAt || now), ...(reason !== undefined ? { detail: reason } : {}) },
       remediationHeld: true,
       ...(runbook !== undefined ? { runbook } : {}),
+    },
+  };
+}
+
+/** The operator's mail when vantage points hold a repair: too few of them fresh, or many servers disputed. */
+export function buildVantageNotification(
+  kind: 'vantage-lost' | 'vantage-disagreement',
+  id: string,
+  ctx: { doc: ServerDocument; service: ServiceName; history: ServiceHistory | undefined; operator: string; now: number },
+): Notification {
+  const q = ctx.history?.quorum;
+  const votes = (q?.votes ?? []).map((v) => `${v.vantage} (${v.network}): ${v.up ? 'up' : 'down'} at ${iso(v.at)}`);
+  const lines = [...votes, ...(q?.lost ?? []).map((name) => `${name}: no fresh report`)];
+  const console = ctx.doc.spec.console;
+  const location = ctx.doc.spec.location;
+  return {
+    id,
+    kind: 'console-check-requested',
+    to: { email: ctx.operator, locale: 'en' },
+    server: serverRefOf(ctx.doc),
+    service: ctx.service,
+    ...(ctx.history?.incident !== undefined ? { incident: { id: ctx.history.incident.id, openedAt: iso(ctx.history.incident.openedAt) } } : {}),
+    occurredAt: iso(ctx.now),
+    facts: {
+      reason: kind,
+      since: iso(ctx.history?.failingSince ?? ctx.now),
+      ...(console?.profile !== undefined || location?.site !== undefined || location?.rack !== undefined
+        ? { console: { ...(console?.profile !== undefined ? { profile: console.profile } : {}), ...(location?.site !== undefined ? { site: location.site } : {}), ...(location?.rack !== undefined ? { rack: location.rack } : {}) } }
+        : {}),
+      ...(lines.length > 0 ? { question: `Vantage points:\n${lines.join('\n')}` } : {}),
     },
   };
 }

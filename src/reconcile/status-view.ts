@@ -4,11 +4,11 @@
 import { splitServerId } from '../manifest/server-id.ts';
 import type { ServiceName } from '../manifest/types.ts';
 import { mergeConditions, type ConditionInput } from '../status/conditions.ts';
-import type { Condition, IncidentStatus, MaintenanceTimes, ServerStatus, ServiceStatus, TransitionStatus } from '../status/model.ts';
+import type { Condition, IncidentStatus, MaintenanceTimes, QuorumStatus, ServerStatus, ServiceStatus, TransitionStatus } from '../status/model.ts';
 import { STATUS_API_VERSION, STATUS_KIND } from '../status/model.ts';
 import { certificateConditions, certificateFindings, certificateStatusOf, DEFAULT_WARNING_DAYS, type CertificatePolicy } from './certificates.ts';
 import { currentWindow, isSuspended, nextWindow, type WindowTimes } from './maintenance.ts';
-import type { DesiredServer, Incident, MassFailureEpisode, Observation, ObservedServer, ServerHistory, ServiceHistory } from './types.ts';
+import type { DesiredServer, Incident, MassFailureEpisode, Observation, ObservedServer, QuorumNote, ServerHistory, ServiceHistory } from './types.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -36,6 +36,7 @@ function serviceStatus(h: ServiceHistory, o: Observation | undefined): ServiceSt
     s.lastProbe = { at: iso(o.at), up: o.up, ...(o.up !== 'unknown' ? { latencyMs: o.latencyMs } : {}), ...(o.failureKind !== undefined ? { failureKind: o.failureKind } : {}) };
     if (h.hold !== undefined) s.hold = h.hold;
     if (h.escalation !== undefined) s.escalation = h.escalation;
+    if (h.quorum !== undefined) s.quorum = quorumStatus(h.quorum);
     return s;
   }
   const lastAt = Math.max(h.lastProbeAt, h.lastUnknownAt ?? 0);
@@ -50,7 +51,18 @@ function serviceStatus(h: ServiceHistory, o: Observation | undefined): ServiceSt
   }
   if (h.hold !== undefined) s.hold = h.hold;
   if (h.escalation !== undefined) s.escalation = h.escalation;
+  if (h.quorum !== undefined) s.quorum = quorumStatus(h.quorum);
   return s;
+}
+
+function quorumStatus(q: QuorumNote): QuorumStatus {
+  return {
+    judgement: q.judgement,
+    at: iso(q.at),
+    votes: q.votes.map((v) => ({ vantage: v.vantage, network: v.network, up: v.up, at: iso(v.at) })),
+    lost: [...q.lost],
+    ...(q.missingNetworks !== undefined ? { missingNetworks: [...q.missingNetworks] } : {}),
+  };
 }
 
 export interface StatusViewInput {

@@ -9,6 +9,7 @@
 import type { ServiceName } from '../manifest/types.ts';
 import type { TlsObservation } from '../probe/types.ts';
 import type { Verdict } from '../runbook/execution.ts';
+import type { Vote } from './quorum.ts';
 
 /** The per-service state machine (see README, "The reconcile loop"). */
 export type ServiceState = 'Unknown' | 'Healthy' | 'Suspect' | 'Down' | 'Remediating' | 'Recovered' | 'Escalated';
@@ -97,7 +98,13 @@ export type HoldReason =
   | 'ServerBusy'
   /** Another service of this server escalated from a runbook that ran while this one was already failing
    * (a wrong pass phrase for the httpd that serves http and https): the same fault, escalated once. */
-  | 'ServerEscalated';
+  | 'ServerEscalated'
+  /** Vantage points configured, and too few of them fresh to allow a power cycle (an agent stopped reporting). */
+  | 'VantageLost'
+  /** A vantage still has to report on the host after the destructive wait. */
+  | 'AwaitingVotes'
+  /** Down from one vantage, up from another, for many servers at once: mamori's own network, nothing is done. */
+  | 'VantageDisagreement';
 
 /** Why a service is Escalated: held until it recovers on its own or an operator resumes it. */
 export type EscalationReason =
@@ -138,6 +145,18 @@ export interface ServiceHistory {
   hold?: HoldReason;
   /** hold-flapping already said for the current flapping spell. */
   flapHeld?: boolean;
+  /** The vantage votes the newest quorum judgement used (vantage points configured only). */
+  quorum?: QuorumNote;
+}
+
+/** A quorum judgement and the votes it used (journaled, and shown in the status file). */
+export interface QuorumNote {
+  judgement: 'power-on' | 'power-cycle' | 'disputed' | 'pending' | 'lost' | 'restart';
+  votes: Vote[];
+  lost: string[];
+  /** The networks that saw the service fail while another saw it up. */
+  missingNetworks?: string[];
+  at: number;
 }
 
 export interface ServerHistory {
@@ -190,7 +209,7 @@ export interface Policy {
   powerActionsPerHour: number;
 }
 
-export type NotifyKind = 'recovered' | 'could-not-recover' | 'access-blocked' | 'mass-failure-paused';
+export type NotifyKind = 'recovered' | 'could-not-recover' | 'access-blocked' | 'mass-failure-paused' | 'vantage-lost' | 'vantage-disagreement';
 
 export type Action =
   | { type: 'transition'; server: string; service: ServiceName; from: ServiceState; to: ServiceState; reason: string; at: number }
@@ -213,7 +232,10 @@ export type Action =
       target?: RemediationTarget;
       incidentId?: string;
       reason?: string;
+      /** access-blocked after a disagreement: the management networks the customer's filter misses. */
+      missingNetworks?: string[];
     }
+  | { type: 'quorum'; server: string; service: ServiceName; note: QuorumNote }
   | { type: 'hold-flapping'; server: string; service: ServiceName; flips: number }
   | { type: 'close-incident'; server: string; incidentId: string; target: RemediationTarget; reason: CloseReason }
   | { type: 'pause-for-mass-failure'; episode: MassFailureEpisode }

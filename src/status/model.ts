@@ -74,6 +74,17 @@ export interface ServiceStatus {
   /** Why it is Escalated (held until it recovers or `mamori resume`). */
   escalation?: string;
   certificate?: CertificateStatus;
+  /** Vantage points configured: the newest quorum judgement and the votes it used. */
+  quorum?: QuorumStatus;
+}
+
+export interface QuorumStatus {
+  judgement: string;
+  at: string;
+  votes: Array<{ vantage: string; network: string; up: boolean; at: string }>;
+  /** Vantages with no fresh report then. */
+  lost: string[];
+  missingNetworks?: string[];
 }
 
 export interface AttemptStatus {
