@@ -5,6 +5,31 @@ import { LAB_SERVICES, LAB_VARIANTS, initOf, releaseOf, type LabHostSpec, type L
 import { labRecordPath } from './names.ts';
 import { existsSync } from 'node:fs';
 import { run } from './run.ts';
+import { attachFleet, cleanFleet, FLEET_RANGE, startFleet, type FleetFault } from './fleet.ts';
+
+/** The fleet lab's id when none is given (`npm run lab -- fleet …`). */
+export const DEFAULT_FLEET_LAB_ID = 154;
+
+export function parseFault(kind: string, args: readonly string[]): FleetFault {
+  const num = (v: string | undefined, what: string): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < 0) throw new Error(`fault ${kind}: ${what} must be a whole number, got ${String(v)}`);
+    return n;
+  };
+  switch (kind) {
+    case 'drop':
+    case 'kill':
+      return { kind };
+    case 'refuse':
+      return { kind, port: num(args[0], 'PORT') };
+    case 'slow': {
+      const ports = args.slice(1).map((p) => num(p, 'PORT'));
+      return { kind, ms: num(args[0], 'MS'), ...(ports.length > 0 ? { ports } : {}) };
+    }
+    default:
+      throw new Error('fault must be drop, refuse PORT, slow MS [PORT…] or kill');
+  }
+}
 
 /** The lab id people get when they give none; tests use their own ids. */
 export const DEFAULT_CLI_LAB_ID = 100;
@@ -113,6 +138,50 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       exitCode = r.code;
     },
   );
+
+  const fleetId = (): number => (program.getOptionValueSource('id') === 'default' ? DEFAULT_FLEET_LAB_ID : id());
+  const fleet = program.command('fleet').description(`N servers as addresses of one namespace (${FLEET_RANGE}), for scale (default id ${DEFAULT_FLEET_LAB_ID})`);
+  fleet
+    .command('up <n>')
+    .description('start N servers (stays up until `fleet down`)')
+    .option('--sample <k>', 'sample servers with a responder of their own (killable)', (v) => Number(v), 4)
+    .action(async (n: string, o: { sample: number }) => {
+      const t0 = Date.now();
+      const f = await startFleet({ id: fleetId(), n: Number(n), sample: o.sample });
+      out(`fleet ${f.id} up in ${Date.now() - t0} ms: ${f.n} servers ${f.address(0)} … ${f.address(f.n - 1)} (route ${FLEET_RANGE}), folder ${f.dir}`);
+      out(`sample servers (fault kill): ${Array.from({ length: f.sample }, (_, k) => f.address(k)).join(' ') || '-'}; CA for tls.caFiles: ${f.caPath}`);
+    });
+  fleet.command('down').description('stop the fleet and remove everything it made').action(async () => {
+    await cleanFleet(fleetId());
+    out(`fleet ${fleetId()} down`);
+  });
+  fleet.command('status').description('servers, responders, connections served, faults').action(async () => {
+    const f = await attachFleet(fleetId());
+    const alive = f.responderPids().filter((p) => {
+      try {
+        process.kill(p, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    out(`fleet ${f.id}: ${f.n} servers ${f.address(0)} … ${f.address(f.n - 1)}, ${f.sample} sample, folder ${f.dir}`);
+    out(`responders alive: ${alive.length} of ${1 + f.sample} (pids ${alive.join(' ')})`);
+    out(`connections by port: ${Object.entries(await f.counts()).map(([p, c]) => `${p}:${c}`).join(' ')}`);
+    for (const [a, fs] of Object.entries(f.faults())) out(`fault ${a.padEnd(15)} ${fs.map((x) => JSON.stringify(x)).join(' ')}`);
+  });
+  fleet
+    .command('fault <address> <kind> [args...]')
+    .description('drop | refuse PORT | slow MS [PORT…] | kill (sample servers)')
+    .action(async (address: string, kind: string, args: string[]) => {
+      const fault = parseFault(kind, args);
+      await (await attachFleet(fleetId())).fault(address, fault);
+      out(`${address}: ${JSON.stringify(fault)}`);
+    });
+  fleet.command('clear [address]').description("lift an address's faults (all without one)").action(async (address?: string) => {
+    await (await attachFleet(fleetId())).clear(address);
+    out(`${address ?? 'every address'}: faults lifted`);
+  });
 
   try {
     await program.parseAsync(argv);
