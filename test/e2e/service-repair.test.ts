@@ -5,6 +5,7 @@
  * one fleet: the restart budget spent by 1 and 10 is what scenario 4 runs into).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeIdPart } from '../../src/notify/message-id.ts';
 import type { JournalRecord } from '../../src/status/journal.ts';
 import { header, OPERATOR_EMAIL, recordsOf, startE2eFleet, type E2eFleet } from '../support/e2e-fleet.ts';
 import { serverPathOf } from '../support/lab-fleet.ts';
@@ -84,8 +85,12 @@ describe('the service end to end: repairs over SSH and the console, e-mail, git 
     await expect.poll(() => recoveredAfter(WEB, 'http', killedAt), { timeout: HANG_GUARD, interval: 200 }).toBeDefined();
     const runs = await finishedAfter(WEB, 'http', killedAt);
     expect(runs.map((r) => r.verdict)).toEqual(['Recovered']);
-    expect(runs[0]?.incidentId).not.toBe(first[0]);
+    expect(first).toHaveLength(1);
+    // A new incident: its id is not the first one's, and its mail says so in its header.
+    const second = encodeIdPart(String(runs[0]?.incidentId));
+    expect(second).not.toBe(first[0]);
     await expect.poll(() => fleet.mails('recovered', WEB).length, { timeout: 15_000, interval: 100 }).toBe(2);
+    expect(fleet.mails('recovered', WEB).map((m) => header(m, 'x-mamori-incident')).sort()).toEqual([first[0], second].sort());
     await waitHealthy(WEB, ['http']);
   });
 
