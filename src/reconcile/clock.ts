@@ -1,10 +1,9 @@
-/** Time and timers, injected so that tests can run the controller on a fake clock. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import type { Clock } from '../clock.ts';
 
+/** Time and timers, injected so that tests can run the controller on a fake clock (src/clock.ts, shared with the runbook executor). */
+export type { Clock } from '../clock.ts';
+
+/** The wall clock for the daemon's loop: its timers do not keep the process alive. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
