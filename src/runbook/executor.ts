@@ -6,15 +6,21 @@
  * the manifest says), confirm (process up and the outside probe passes). Console before
  * power: a host alive on its console with a broken network is escalated, never cycled.
  * Every outcome is a verdict in the transcript; this never throws for what a server does.
+ *
+ * The flow is results, not exceptions: each step returns a Flow (go on, or the Ending that
+ * stops the runbook with its verdict). Only a bug, or a library failing in a way no step
+ * expects, throws; the run turns that into StepFailed "the executor failed". Every time in a
+ * transcript and every deadline is read from one injected clock.
  */
+import { wallClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ExecutionRequest, Executor, StepRecord, Transcript, Verdict } from './execution.ts';
 import type { TargetCheck } from '../manifest/target-networks.ts';
 import type { RenderedStep } from './types.ts';
-import { consoleChannelFor } from './drivers/registry.ts';
-import type { ConsoleChannel, ConsoleProfiles } from './drivers/types.ts';
+import { serverConsoleChannel } from './drivers/registry.ts';
+import type { ConsoleChannel, ConsoleProfiles, PowerDriver } from './drivers/types.ts';
 import { OS_LOOK_SCRIPT, SUDO_PROMPT, killTreeScript, localConnectScript, plainCommand, processLookScript, wrapCommand, type SudoMode } from './remote-command.ts';
 import { osMismatch, parseOsLook } from './os-check.ts';
 import { scrubText } from './scrub.ts';
@@ -41,6 +47,8 @@ export interface ExecutorOptions {
   ipmitool?: string;
   /** The operator's target networks: every SSH session and console/power call is checked against them. */
   targets: TargetCheck;
+  /** Times in the transcript, the runbook's deadline, verify and power waits (the wall clock). */
+  clock?: Clock;
 }
 
 export function createExecutor(options: ExecutorOptions): Executor {
@@ -49,13 +57,29 @@ export function createExecutor(options: ExecutorOptions): Executor {
   };
 }
 
-class Stop extends Error {
-  constructor(
-    readonly verdict: Verdict,
-    message: string,
-  ) {
-    super(message);
-  }
+/** How a runbook ended: its verdict and the one sentence why. */
+interface Ending {
+  verdict: Verdict;
+  message: string;
+}
+
+/** A step that stops the runbook. */
+interface Halted {
+  ok: false;
+  end: Ending;
+}
+
+/** What a step (or a part of one) returns: go on with a value, or stop with an Ending. */
+type Flow<T = undefined> = { ok: true; value: T } | Halted;
+
+const GO: Flow = { ok: true, value: undefined };
+
+function go<T>(value: T): Flow<T> {
+  return { ok: true, value };
+}
+
+function halt(verdict: Verdict, message: string): Halted {
+  return { ok: false, end: { verdict, message } };
 }
 
 class Execution {
@@ -73,7 +97,8 @@ class Execution {
   private readonly runbookAbort = new AbortController();
   private deadlineHit = false;
   private readonly log: Logger;
-  private readonly startedAt = new Date();
+  private readonly clock: Clock;
+  private readonly startedAt: Date;
 
   constructor(
     private readonly options: ExecutorOptions,
@@ -81,6 +106,8 @@ class Execution {
   ) {
     const { runbook } = request;
     this.log = (request.logger ?? options.logger ?? silentLogger()).child({ server: runbook.server, service: runbook.service, runbook: runbook.runbook });
+    this.clock = options.clock ?? wallClock;
+    this.startedAt = this.at();
   }
 
   private get server(): ServerDocument {
@@ -91,40 +118,34 @@ class Execution {
     return this.runbookAbort.signal;
   }
 
+  /** Now, as the injected clock says. */
+  private at(): Date {
+    return new Date(this.clock.now());
+  }
+
   async run(): Promise<Transcript> {
     const { runbook } = this.request;
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       this.deadlineHit = true;
       this.runbookAbort.abort();
     }, runbook.deadlineMs);
     const onOuterAbort = (): void => this.runbookAbort.abort();
     if (this.request.signal?.aborted) this.runbookAbort.abort();
     this.request.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    let verdict: Verdict;
-    let message: string;
+    let end: Ending;
     this.log.info({ steps: runbook.steps.length }, 'runbook started');
     try {
-      if (runbook.server !== this.server.metadata.name || runbook.address !== this.server.spec.address) {
-        throw new Stop('StepFailed', `the runbook was rendered for ${runbook.server} (${runbook.address}), not for ${this.server.metadata.name} (${this.server.spec.address}); nothing was run`);
-      }
-      this.secrets = await resolveServerSecrets(this.server, this.options.resolveSecret);
-      const result = await this.runSteps();
-      verdict = result.verdict;
-      message = result.message;
+      end = await this.runAll();
     } catch (err) {
-      if (err instanceof Stop) {
-        verdict = err.verdict;
-        message = err.message;
-      } else {
-        verdict = 'StepFailed';
-        message = `the executor failed: ${(err as Error).message}`;
-        this.log.error({ err: scrubText(String(err), this.secrets.all) }, 'runbook executor failed');
-      }
+      // A bug, or a library failing where no step expects it: still a transcript, never a crash.
+      end = { verdict: 'StepFailed', message: `the executor failed: ${(err as Error).message}` };
+      this.log.error({ err: scrubText(String(err), this.secrets.all) }, 'runbook executor failed');
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
       this.request.signal?.removeEventListener('abort', onOuterAbort);
       this.session?.close();
     }
+    let { verdict, message } = end;
     if (this.runbookAbort.signal.aborted && verdict !== 'Recovered') {
       if (this.deadlineHit) {
         verdict = 'DeadlineExceeded';
@@ -134,13 +155,14 @@ class Execution {
         message = 'the execution was interrupted (mamori is stopping); the running step was stopped';
       }
     }
+    const finishedAt = this.at();
     const transcript: Transcript = {
       runbook: runbook.runbook,
       origin: runbook.origin,
       server: runbook.server,
       service: runbook.service,
       startedAt: this.startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
+      finishedAt: finishedAt.toISOString(),
       verdict,
       message,
       steps: this.steps,
@@ -149,11 +171,23 @@ class Execution {
       powerActions: this.powerActions,
     };
     const safe = scrubTranscript(transcript, this.secrets.all);
-    this.log.info({ verdict, acted: safe.acted, powerActions: safe.powerActions, durationMs: Date.now() - this.startedAt.getTime() }, 'runbook finished');
+    this.log.info({ verdict, acted: safe.acted, powerActions: safe.powerActions, durationMs: finishedAt.getTime() - this.startedAt.getTime() }, 'runbook finished');
     return safe;
   }
 
-  private async runSteps(): Promise<{ verdict: Verdict; message: string }> {
+  private async runAll(): Promise<Ending> {
+    const { runbook } = this.request;
+    if (runbook.server !== this.server.metadata.name || runbook.address !== this.server.spec.address) {
+      return {
+        verdict: 'StepFailed',
+        message: `the runbook was rendered for ${runbook.server} (${runbook.address}), not for ${this.server.metadata.name} (${this.server.spec.address}); nothing was run`,
+      };
+    }
+    this.secrets = await resolveServerSecrets(this.server, this.options.resolveSecret);
+    return this.runSteps();
+  }
+
+  private async runSteps(): Promise<Ending> {
     const steps = this.request.runbook.steps;
     let opening = 0;
     while (steps[opening]?.kind === 'check') opening += 1;
@@ -162,7 +196,8 @@ class Execution {
       for (const step of steps.slice(0, opening)) {
         if (step.kind !== 'check') continue;
         const passed = await this.check(step);
-        allPass &&= passed;
+        if (!passed.ok) return passed.end;
+        allPass &&= passed.value;
       }
       if (allPass) {
         const outside = await this.request.probe(this.request.runbook.service);
@@ -178,27 +213,9 @@ class Execution {
       }
     }
     for (const step of steps.slice(opening)) {
-      if (this.signal.aborted) throw new Stop('Interrupted', 'aborted');
-      switch (step.kind) {
-        case 'check':
-          if (!(await this.check(step))) throw new Stop('StepFailed', `the check ${step.id} did not pass`);
-          break;
-        case 'run':
-          await this.runStep(step);
-          break;
-        case 'verify':
-          await this.verify(step);
-          break;
-        case 'console':
-          await this.consoleStep(step);
-          break;
-        case 'power':
-          await this.powerStep(step);
-          break;
-        case 'escalate':
-          this.record(step, { outcome: 'ok', note: step.reason });
-          throw new Stop('Escalated', step.message ?? `the runbook escalates: ${step.reason}`);
-      }
+      if (this.signal.aborted) return { verdict: 'Interrupted', message: 'aborted' };
+      const flow = await this.step(step);
+      if (!flow.ok) return flow.end;
     }
     if (this.verified) return { verdict: 'Recovered', message: `${this.request.runbook.service} runs and answers from mamori again` };
     // No verify step: recovered only when the outside probe passes.
@@ -208,14 +225,35 @@ class Execution {
     return { verdict: 'VerifyFailed', message: `the steps ran, but ${this.request.runbook.service} still does not answer from mamori` };
   }
 
+  private async step(step: RenderedStep): Promise<Flow> {
+    switch (step.kind) {
+      case 'check': {
+        const passed = await this.check(step);
+        if (!passed.ok) return passed;
+        return passed.value ? GO : halt('StepFailed', `the check ${step.id} did not pass`);
+      }
+      case 'run':
+        return this.runStep(step);
+      case 'verify':
+        return this.verify(step);
+      case 'console':
+        return this.consoleStep(step);
+      case 'power':
+        return this.powerStep(step);
+      case 'escalate':
+        this.record(step, { outcome: 'ok', note: step.reason });
+        return halt('Escalated', step.message ?? `the runbook escalates: ${step.reason}`);
+    }
+  }
+
   // ---- recording
 
-  private record(step: { id: string; kind: string; command?: string }, fields: Partial<StepRecord> & { outcome: StepRecord['outcome'] }, started = new Date()): StepRecord {
+  private record(step: { id: string; kind: string; command?: string }, fields: Partial<StepRecord> & { outcome: StepRecord['outcome'] }, started = this.at()): StepRecord {
     const rec: StepRecord = {
       id: step.id,
       kind: step.kind,
       startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
+      finishedAt: this.at().toISOString(),
       ...fields,
     };
     if (step.command !== undefined && rec.command === undefined) rec.command = step.command;
@@ -232,22 +270,19 @@ class Execution {
     return this.server.spec.access.sudo?.password ? 'password' : 'nopasswd';
   }
 
-  private sudoAnswers(mode: SudoMode): PromptAnswer[] {
-    if (mode !== 'password') return [];
+  private sudoAnswers(mode: SudoMode): Flow<PromptAnswer[]> {
+    if (mode !== 'password') return go([]);
     if (this.secrets.sudoPassword === undefined) {
-      throw new Stop('SecretMissing', `the sudo password secret of ${this.server.metadata.name} does not resolve; nothing was run`);
+      return halt('SecretMissing', `the sudo password secret of ${this.server.metadata.name} does not resolve; nothing was run`);
     }
-    return [{ prompt: SUDO_PROMPT, value: this.secrets.sudoPassword }];
+    return go([{ prompt: SUDO_PROMPT, value: this.secrets.sudoPassword }]);
   }
 
-  private async ssh(): Promise<SshSession> {
-    if (this.session && !this.session.closed) return this.session;
-    const started = new Date();
+  private async ssh(): Promise<Flow<SshSession>> {
+    if (this.session && !this.session.closed) return go(this.session);
+    const started = this.at();
     const login = await logIn(this.server, this.secrets, this.options, this.signal);
-    if (login.ok) {
-      this.session = login.session;
-      this.record({ id: 'login', kind: 'login' }, { outcome: 'ok', note: `${sshEndpointText(this.server)}, host key ${this.session.observedHostKey}` }, started);
-    } else {
+    if (!login.ok) {
       const failure = login.failure;
       if (failure.kind === 'CredentialsMissing') {
         this.record({ id: 'login', kind: 'login' }, { outcome: 'skipped', note: 'the login secret does not resolve' }, started);
@@ -255,7 +290,7 @@ class Execution {
         const last = this.steps[this.steps.length - 1];
         if (last?.id === 'login' && last.outcome === 'failed' && last.note === failure.message) {
           // A verify retrying a login while the server boots: one record, however many tries.
-          last.finishedAt = new Date().toISOString();
+          last.finishedAt = this.at().toISOString();
         } else {
           this.record({ id: 'login', kind: 'login' }, { outcome: 'failed', note: failure.message }, started);
         }
@@ -266,19 +301,29 @@ class Execution {
       }
       const judged = loginVerdict(failure);
       if (judged.verdict === 'StepFailed') this.evidence.sshLogin = false;
-      throw new Stop(judged.verdict, judged.message);
+      return halt(judged.verdict, judged.message);
     }
-    if (this.request.runbook.origin === 'standard' && !this.osConfirmed) await this.confirmOsOverSsh();
-    return this.session;
+    const session = login.session;
+    this.session = session;
+    this.record({ id: 'login', kind: 'login' }, { outcome: 'ok', note: `${sshEndpointText(this.server)}, host key ${session.observedHostKey}` }, started);
+    if (this.request.runbook.origin === 'standard' && !this.osConfirmed) {
+      const os = await this.confirmOsOverSsh(session);
+      if (!os.ok) return os;
+    }
+    return go(session);
   }
 
-  private async exec(command: string, opts: { sudo: boolean; deadlineMs: number; pty?: boolean; answers?: PromptAnswer[]; marker?: boolean }): Promise<ExecResult> {
-    const session = await this.ssh();
+  private async exec(command: string, opts: { sudo: boolean; deadlineMs: number; pty?: boolean; answers?: PromptAnswer[]; marker?: boolean }): Promise<Flow<ExecResult>> {
+    const ssh = await this.ssh();
+    if (!ssh.ok) return ssh;
+    const session = ssh.value;
     const mode = this.sudoMode(opts.sudo);
-    const answers = [...this.sudoAnswers(mode), ...(opts.answers ?? [])];
+    const sudo = this.sudoAnswers(mode);
+    if (!sudo.ok) return sudo;
+    const answers = [...sudo.value, ...(opts.answers ?? [])];
     const pty = opts.pty === true || (opts.sudo && this.server.spec.access.sudo?.pty === true) || (opts.answers?.length ?? 0) > 0;
     const line = opts.marker === false ? plainCommand(command, mode) : wrapCommand(command, mode);
-    return session.exec(line, {
+    const r = await session.exec(line, {
       pty,
       deadlineMs: Math.max(1, Math.min(opts.deadlineMs, this.remainingMs())),
       answers,
@@ -288,47 +333,53 @@ class Execution {
       ...(this.options.outputLimitBytes !== undefined ? { outputLimitBytes: this.options.outputLimitBytes } : {}),
       kill: async (pid) => {
         // The kill runs over a fresh channel of the same connection, as root when the step was.
-        const r = await session.exec(plainCommand(killTreeScript(pid), mode), {
+        const k = await session.exec(plainCommand(killTreeScript(pid), mode), {
           pty: pty && mode !== 'none',
           deadlineMs: 15_000,
-          answers: this.sudoAnswers(mode),
+          answers: sudo.value,
           secrets: this.secrets.all,
         });
-        const killed = /killed:([\d ]*)/.exec(r.output)?.[1]?.trim();
-        return killed ? `killed process tree ${killed} on the server` : `kill on the server: exit ${String(r.exitCode)} ${r.output.trim().slice(0, 200)}`;
+        const killed = /killed:([\d ]*)/.exec(k.output)?.[1]?.trim();
+        return killed ? `killed process tree ${killed} on the server` : `kill on the server: exit ${String(k.exitCode)} ${k.output.trim().slice(0, 200)}`;
       },
     });
+    return go(r);
   }
 
   private remainingMs(): number {
-    return this.request.runbook.deadlineMs - (Date.now() - this.startedAt.getTime());
+    return this.request.runbook.deadlineMs - (this.clock.now() - this.startedAt.getTime());
   }
 
-  private async confirmOsOverSsh(): Promise<void> {
+  private async confirmOsOverSsh(session: SshSession): Promise<Flow> {
     this.osConfirmed = true;
-    const started = new Date();
-    const session = this.session;
-    if (!session) return;
+    const started = this.at();
     const r = await session.exec(plainCommand(OS_LOOK_SCRIPT, 'none'), { pty: false, deadlineMs: 20_000, secrets: this.secrets.all, signal: this.signal });
-    this.judgeOs(r.exitCode === 0 ? r.output : '', started, r.output);
+    return this.judgeOs(r.exitCode === 0 ? r.output : '', started, r.output);
   }
 
-  private judgeOs(lookOutput: string, started: Date, shown: string): void {
+  private judgeOs(lookOutput: string, started: Date, shown: string): Flow {
     const os = this.server.spec.os;
     const observed = parseOsLook(lookOutput);
     this.evidence.os = observed.release;
     const mismatch = osMismatch({ family: os.family, version: os.version, ...(os.variant ? { variant: os.variant } : {}) }, observed);
     this.record({ id: 'os-check', kind: 'os-check', command: 'uname -s; cat /etc/redhat-release; freebsd-version' }, { outcome: mismatch ? 'failed' : 'ok', output: shown, ...(mismatch ? { note: mismatch } : {}) }, started);
-    if (mismatch) throw new Stop('OSMismatch', `${mismatch}; nothing was run`);
+    return mismatch ? halt('OSMismatch', `${mismatch}; nothing was run`) : GO;
   }
 
-  private stopForExec(step: RenderedStep, r: ExecResult, what: string): never | void {
-    if (r.outcome === 'timeout') throw new Stop('DeadlineExceeded', `${what} ran past its deadline and was killed (${r.killNote ?? 'no kill note'})`);
-    if (r.outcome === 'aborted') throw new Stop(this.deadlineHit ? 'DeadlineExceeded' : 'Interrupted', `${what} was stopped (${r.killNote ?? ''})`);
-    if (r.outcome === 'prompt') {
-      throw new Stop('PassphraseRequired', `${what} asked "${r.prompt ?? ''}" and no secret of ${this.server.metadata.name} answers it; it was stopped at once`);
+  /** A remote command that did not end by exiting stops the runbook: timed out, stopped, an unanswered prompt, the connection gone. */
+  private execEnded(step: RenderedStep, r: ExecResult, what: string): Flow {
+    switch (r.outcome) {
+      case 'timeout':
+        return halt('DeadlineExceeded', `${what} ran past its deadline and was killed (${r.killNote ?? 'no kill note'})`);
+      case 'aborted':
+        return halt(this.deadlineHit ? 'DeadlineExceeded' : 'Interrupted', `${what} was stopped (${r.killNote ?? ''})`);
+      case 'prompt':
+        return halt('PassphraseRequired', `${what} asked "${r.prompt ?? ''}" and no secret of ${this.server.metadata.name} answers it; it was stopped at once`);
+      case 'closed':
+        return halt('StepFailed', `the SSH connection closed during ${step.id}`);
+      default:
+        return GO;
     }
-    if (r.outcome === 'closed') throw new Stop('StepFailed', `the SSH connection closed during ${step.id}`);
   }
 
   private recordExec(step: RenderedStep, command: string, r: ExecResult, started: Date, ok: boolean): StepRecord {
@@ -342,14 +393,18 @@ class Execution {
 
   // ---- check / run / verify
 
-  private async look(step: RenderedStep, look: { process?: string; pidFile?: string; localConnectPort?: number; command?: string; expectExit?: number }, deadlineMs: number, record: boolean): Promise<boolean> {
+  /** Looks on the server (process, local connect, a check command); the value: whether every look passed. */
+  private async look(step: RenderedStep, look: { process?: string; pidFile?: string; localConnectPort?: number; command?: string; expectExit?: number }, deadlineMs: number, record: boolean): Promise<Flow<boolean>> {
     let pass = true;
-    const started = new Date();
+    const started = this.at();
     const parts: Array<[string, string, boolean]> = [];
     if (look.process !== undefined) {
       const script = processLookScript(look.process, look.pidFile);
-      const r = await this.exec(script, { sudo: false, deadlineMs });
-      this.stopForExec(step, r, `the process check of ${step.id}`);
+      const x = await this.exec(script, { sudo: false, deadlineMs });
+      if (!x.ok) return x;
+      const r = x.value;
+      const ended = this.execEnded(step, r, `the process check of ${step.id}`);
+      if (!ended.ok) return ended;
       const ok = r.exitCode === 0;
       this.evidence.process = look.process;
       this.evidence.processRunning = ok;
@@ -360,8 +415,11 @@ class Execution {
     }
     if (look.localConnectPort !== undefined) {
       const service = this.request.runbook.service;
-      const r = await this.exec(localConnectScript(look.localConnectPort, !SPEAKS_SECOND.has(service)), { sudo: false, deadlineMs });
-      this.stopForExec(step, r, `the local connect of ${step.id}`);
+      const x = await this.exec(localConnectScript(look.localConnectPort, !SPEAKS_SECOND.has(service)), { sudo: false, deadlineMs });
+      if (!x.ok) return x;
+      const r = x.value;
+      const ended = this.execEnded(step, r, `the local connect of ${step.id}`);
+      if (!ended.ok) return ended;
       const ok = r.exitCode === 0 && r.output.includes('connected');
       this.evidence.localConnect = ok;
       const greeting = /greeting: (.*)/.exec(r.output)?.[1]?.trim();
@@ -370,8 +428,11 @@ class Execution {
       pass &&= ok;
     }
     if (look.command !== undefined) {
-      const r = await this.exec(look.command, { sudo: true, deadlineMs });
-      this.stopForExec(step, r, `the check command of ${step.id}`);
+      const x = await this.exec(look.command, { sudo: true, deadlineMs });
+      if (!x.ok) return x;
+      const r = x.value;
+      const ended = this.execEnded(step, r, `the check command of ${step.id}`);
+      if (!ended.ok) return ended;
       const ok = r.exitCode === (look.expectExit ?? 0);
       this.evidence[`${step.id}.exit`] = r.exitCode ?? -1;
       parts.push([look.command, r.output.trim(), ok]);
@@ -384,50 +445,53 @@ class Execution {
         started,
       );
     }
-    return pass;
+    return go(pass);
   }
 
-  private async check(step: Extract<RenderedStep, { kind: 'check' }>): Promise<boolean> {
+  private async check(step: Extract<RenderedStep, { kind: 'check' }>): Promise<Flow<boolean>> {
     return this.look(step, step, step.deadlineMs, true);
   }
 
-  private async runStep(step: Extract<RenderedStep, { kind: 'run' }>): Promise<void> {
+  private async runStep(step: Extract<RenderedStep, { kind: 'run' }>): Promise<Flow> {
     const answers: PromptAnswer[] = [];
     if (step.answer) {
       const value = this.secrets.named.get(step.answer.secretKey);
       if (value === undefined) {
         const declared = this.server.spec.secrets?.[step.answer.secretKey] !== undefined;
         this.record(step, { outcome: 'skipped', note: `the secret ${step.answer.secretKey} that answers "${step.answer.prompt}" ${declared ? 'does not resolve' : 'is not in spec.secrets'}` });
-        throw new Stop(
+        return halt(
           declared ? 'SecretMissing' : 'PassphraseRequired',
           `${step.id} must answer "${step.answer.prompt}" with the secret ${step.answer.secretKey}, which ${declared ? 'does not resolve' : 'the server does not declare'}; nothing was run`,
         );
       }
       answers.push({ prompt: step.answer.prompt, value });
     }
-    const started = new Date();
+    const started = this.at();
     this.acted = true;
-    const r = await this.exec(step.command, { sudo: step.sudo, deadlineMs: step.deadlineMs, answers });
+    const x = await this.exec(step.command, { sudo: step.sudo, deadlineMs: step.deadlineMs, answers });
+    if (!x.ok) return x;
+    const r = x.value;
     const ok = r.outcome === 'exited' && r.exitCode === 0;
     this.recordExec(step, step.command, r, started, ok);
-    this.stopForExec(step, r, step.id);
-    if (!ok) {
-      if (/sudo: (a password is required|sorry, you must have a tty)/.test(r.output)) {
-        throw new Stop('ManagementAccessDenied', `sudo refused ${this.server.spec.access.user} on ${this.server.metadata.name}: ${r.output.trim().split('\n').pop() ?? ''}`);
-      }
-      // mod_ssl's failures all name the pass phrase (refused, or no terminal to ask it on):
-      // the customer must give, or correct, the secret; a retry would fail the same way.
-      if (/pass ?phrase/i.test(r.output)) {
-        const line = r.output.split('\n').filter((l) => /pass ?phrase/i.test(l)).pop()?.trim() ?? '';
-        throw new Stop('PassphraseRequired', `${step.id} failed on the SSL pass phrase${step.answer ? ' (the secret was refused)' : ' (no secret answers it)'}: ${line}`);
-      }
-      if (step.onFailure === 'stop') throw new Stop('StepFailed', `${step.id} exited ${String(r.exitCode)}`);
+    const ended = this.execEnded(step, r, step.id);
+    if (!ended.ok) return ended;
+    if (ok) return GO;
+    if (/sudo: (a password is required|sorry, you must have a tty)/.test(r.output)) {
+      return halt('ManagementAccessDenied', `sudo refused ${this.server.spec.access.user} on ${this.server.metadata.name}: ${r.output.trim().split('\n').pop() ?? ''}`);
     }
+    // mod_ssl's failures all name the pass phrase (refused, or no terminal to ask it on):
+    // the customer must give, or correct, the secret; a retry would fail the same way.
+    if (/pass ?phrase/i.test(r.output)) {
+      const line = r.output.split('\n').filter((l) => /pass ?phrase/i.test(l)).pop()?.trim() ?? '';
+      return halt('PassphraseRequired', `${step.id} failed on the SSL pass phrase${step.answer ? ' (the secret was refused)' : ' (no secret answers it)'}: ${line}`);
+    }
+    if (step.onFailure === 'stop') return halt('StepFailed', `${step.id} exited ${String(r.exitCode)}`);
+    return GO;
   }
 
-  private async verify(step: Extract<RenderedStep, { kind: 'verify' }>): Promise<void> {
-    const started = new Date();
-    const until = Date.now() + Math.min(step.withinMs, Math.max(0, this.remainingMs()));
+  private async verify(step: Extract<RenderedStep, { kind: 'verify' }>): Promise<Flow> {
+    const started = this.at();
+    const until = this.clock.now() + Math.min(step.withinMs, Math.max(0, this.remainingMs()));
     const interval = this.options.verifyIntervalMs ?? 1_000;
     const pending = new Set<string>([...step.waitFor.map((s) => `probe:${s}`)]);
     const notes: string[] = [];
@@ -441,26 +505,27 @@ class Execution {
         const r = await this.request.probe(service);
         if (r.up) {
           pending.delete(key);
-          notes.push(`${service} answers from mamori after ${Math.round((Date.now() - started.getTime()) / 100) / 10} s`);
+          notes.push(`${service} answers from mamori after ${Math.round((this.clock.now() - started.getTime()) / 100) / 10} s`);
         } else {
           lastFailure = `${service} does not answer from mamori${r.message ? `: ${r.message}` : ''}`;
         }
       }
       let ok = pending.size === 0;
       if (ok && (step.process !== undefined || step.localConnectPort !== undefined)) {
-        try {
-          const look: { process?: string; localConnectPort?: number } = {};
-          if (step.process !== undefined) look.process = step.process;
-          if (step.localConnectPort !== undefined) look.localConnectPort = step.localConnectPort;
-          ok = await this.look(step, look, Math.min(step.deadlineMs, 20_000), false);
+        const look: { process?: string; localConnectPort?: number } = {};
+        if (step.process !== undefined) look.process = step.process;
+        if (step.localConnectPort !== undefined) look.localConnectPort = step.localConnectPort;
+        const looked = await this.look(step, look, Math.min(step.deadlineMs, 20_000), false);
+        if (looked.ok) {
+          ok = looked.value;
           if (!ok) lastFailure = `on the server: process ${String(this.evidence.processRunning ?? '-')}, local connect ${String(this.evidence.localConnect ?? '-')}`;
-        } catch (err) {
-          if (!(err instanceof Stop) || err.verdict !== 'StepFailed') throw err;
+        } else {
+          if (looked.end.verdict !== 'StepFailed') return looked;
           // A server still booting refuses SSH for a while: keep trying within the time.
           this.session?.close();
           this.session = undefined;
           ok = false;
-          lastFailure = err.message;
+          lastFailure = looked.end.message;
         }
       }
       if (ok && step.probe) {
@@ -473,63 +538,72 @@ class Execution {
         this.verified = true;
         this.evidence.verifyAttempts = attempts;
         this.record(step, { outcome: 'ok', note: [...notes, `verified after ${attempts} attempt(s)`].join('; ') }, started);
-        return;
+        return GO;
       }
-      if (Date.now() + interval > until || this.signal.aborted) break;
-      await sleep(interval, this.signal);
+      if (this.clock.now() + interval > until || this.signal.aborted) break;
+      await this.sleep(interval);
     }
     this.verified = false;
     this.evidence.verifyAttempts = attempts;
     this.record(step, { outcome: 'failed', note: [...notes, lastFailure].filter(Boolean).join('; ') }, started);
-    if (this.signal.aborted) throw new Stop(this.deadlineHit ? 'DeadlineExceeded' : 'Interrupted', 'verification was stopped');
-    throw new Stop('VerifyFailed', `not verified within ${Math.round(step.withinMs / 1000)} s: ${lastFailure}`);
+    if (this.signal.aborted) return halt(this.deadlineHit ? 'DeadlineExceeded' : 'Interrupted', 'verification was stopped');
+    return halt('VerifyFailed', `not verified within ${Math.round(step.withinMs / 1000)} s: ${lastFailure}`);
+  }
+
+  /** Waits on the injected clock; the runbook's abort ends the wait early. */
+  private sleep(ms: number): Promise<void> {
+    const signal = this.signal;
+    return new Promise((resolve) => {
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        this.clock.clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = this.clock.setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   // ---- console and power
 
-  private consoleChannel(step: RenderedStep): ConsoleChannel {
-    if (this.channel) return this.channel;
+  private consoleChannel(step: RenderedStep): Flow<ConsoleChannel> {
+    if (this.channel) return go(this.channel);
     const c = this.server.spec.console;
     if (!c) {
       this.record(step, { outcome: 'skipped', note: 'the server has no spec.console' });
-      throw new Stop('ConsoleUnavailable', `${this.server.metadata.name} has no console/power profile (spec.console); the console cannot be used`);
+      return halt('ConsoleUnavailable', `${this.server.metadata.name} has no console/power profile (spec.console); the console cannot be used`);
     }
     try {
-      this.channel = consoleChannelFor(this.options.consoleProfiles, c.profile, {
-        server: {
-          name: this.server.metadata.name,
-          address: this.server.spec.address,
-          ...(c.bmc !== undefined ? { bmc: c.bmc } : {}),
-          ...(c.bmcPort !== undefined ? { bmcPort: c.bmcPort } : {}),
-          ...(c.target !== undefined ? { target: c.target } : {}),
-        },
-        ...(this.secrets.console !== undefined ? { credentials: this.secrets.console } : {}),
-        secrets: this.secrets.all,
-        ...(this.options.ipmitool ? { ipmitool: this.options.ipmitool } : {}),
-        targets: this.options.targets,
-      });
+      this.channel = serverConsoleChannel(this.server, c, this.secrets, this.options);
     } catch (err) {
+      // An unknown profile (the operator's configuration): the driver registry says so by throwing.
       this.record(step, { outcome: 'failed', note: (err as Error).message });
-      throw new Stop('ConsoleUnavailable', (err as Error).message);
+      return halt('ConsoleUnavailable', (err as Error).message);
     }
-    return this.channel;
+    return go(this.channel);
   }
 
-  private manual(step: RenderedStep, channel: ConsoleChannel, what: string): never {
+  private manual(step: RenderedStep, channel: ConsoleChannel, what: string): Halted {
     this.record(step, { outcome: 'skipped', note: `console check requested from the operations desk${channel.desk ? ` (${channel.desk})` : ''}` });
     this.evidence.consoleCheckRequested = true;
-    throw new Stop('Escalated', `console check requested: the operations desk must ${what} ${this.server.metadata.name} on site`);
+    return halt('Escalated', `console check requested: the operations desk must ${what} ${this.server.metadata.name} on site`);
   }
 
-  private async consoleStep(step: Extract<RenderedStep, { kind: 'console' }>): Promise<void> {
-    const channel = this.consoleChannel(step);
-    if (channel.driver === 'manual') this.manual(step, channel, step.action === 'check' ? 'look at the console of' : `run "${step.command ?? ''}" on the console of`);
-    const started = new Date();
+  private async consoleStep(step: Extract<RenderedStep, { kind: 'console' }>): Promise<Flow> {
+    const ch = this.consoleChannel(step);
+    if (!ch.ok) return ch;
+    const channel = ch.value;
+    if (channel.driver === 'manual') return this.manual(step, channel, step.action === 'check' ? 'look at the console of' : `run "${step.command ?? ''}" on the console of`);
+    const started = this.at();
     if (step.action === 'check') {
       if (!channel.console) {
         this.consoleAlive = undefined;
         this.record(step, { outcome: 'skipped', note: `profile ${channel.profile} has no console command: the console cannot be looked at` }, started);
-        return;
+        return GO;
       }
       const look = await channel.console.check({ deadlineMs: Math.min(step.deadlineMs, this.remainingMs()), signal: this.signal });
       this.evidence.consoleAlive = look.alive;
@@ -540,113 +614,106 @@ class Execution {
         const ping = await this.request.probe('ping');
         this.evidence.ping = ping.up;
         if (!ping.up) {
-          throw new Stop('HostUnreachable', `${this.server.metadata.name} is alive on its console but does not answer ping: the network path is broken; no power action was taken`);
+          return halt('HostUnreachable', `${this.server.metadata.name} is alive on its console but does not answer ping: the network path is broken; no power action was taken`);
         }
       }
-      return;
+      return GO;
     }
     if (!channel.console) {
       this.record(step, { outcome: 'skipped', note: `profile ${channel.profile} has no console command` }, started);
-      throw new Stop('ConsoleUnavailable', `the console of ${this.server.metadata.name} cannot run commands (profile ${channel.profile})`);
+      return halt('ConsoleUnavailable', `the console of ${this.server.metadata.name} cannot run commands (profile ${channel.profile})`);
     }
     const command = step.command ?? '';
     if (this.request.runbook.origin === 'standard' && !this.osConfirmed) {
       this.osConfirmed = true;
-      const osStarted = new Date();
+      const osStarted = this.at();
       const look = await channel.console.run(OS_LOOK_SCRIPT, { deadlineMs: 20_000, signal: this.signal });
-      this.judgeOs(look.exitCode === 0 ? look.output : '', osStarted, look.output);
+      const os = this.judgeOs(look.exitCode === 0 ? look.output : '', osStarted, look.output);
+      if (!os.ok) return os;
     }
     this.acted = true;
     const r = await channel.console.run(command, { deadlineMs: Math.min(step.deadlineMs, this.remainingMs()), signal: this.signal });
     const ok = r.exitCode === 0 && !r.timedOut;
     this.record(step, { outcome: r.timedOut ? 'timeout' : ok ? 'ok' : 'failed', command, exitCode: r.exitCode, output: r.output, ...(r.spawnError ? { note: r.spawnError } : {}) }, started);
-    if (r.timedOut) throw new Stop(this.signal.aborted && !this.deadlineHit ? 'Interrupted' : 'DeadlineExceeded', `${step.id} on the console ran past its deadline and was killed`);
-    if (!ok) throw new Stop('StepFailed', `${step.id} on the console exited ${String(r.exitCode)}${r.spawnError ? ` (${r.spawnError})` : ''}`);
+    if (r.timedOut) return halt(this.signal.aborted && !this.deadlineHit ? 'Interrupted' : 'DeadlineExceeded', `${step.id} on the console ran past its deadline and was killed`);
+    if (!ok) return halt('StepFailed', `${step.id} on the console exited ${String(r.exitCode)}${r.spawnError ? ` (${r.spawnError})` : ''}`);
+    return GO;
   }
 
-  private async powerStep(step: Extract<RenderedStep, { kind: 'power' }>): Promise<void> {
-    const channel = this.consoleChannel(step);
-    if (channel.driver === 'manual') this.manual(step, channel, 'check the power of');
+  private async powerStep(step: Extract<RenderedStep, { kind: 'power' }>): Promise<Flow> {
+    const ch = this.consoleChannel(step);
+    if (!ch.ok) return ch;
+    const channel = ch.value;
+    if (channel.driver === 'manual') return this.manual(step, channel, 'check the power of');
     const power = channel.power;
     if (!power) {
       this.record(step, { outcome: 'skipped', note: `profile ${channel.profile} has no power control` });
-      throw new Stop('ConsoleUnavailable', `${this.server.metadata.name}'s profile ${channel.profile} has no power control`);
+      return halt('ConsoleUnavailable', `${this.server.metadata.name}'s profile ${channel.profile} has no power control`);
     }
-    const started = new Date();
+    const started = this.at();
+    const notes: string[] = [];
+    let flow: Flow;
+    try {
+      flow = await this.powerActs(step, power, started, notes);
+    } catch (err) {
+      // The BMC or the power command failed (unreachable, refused, timed out): the driver throws.
+      this.record(step, { outcome: 'failed', note: [...notes, (err as Error).message].join('; ') }, started);
+      return halt('ConsoleUnavailable', (err as Error).message);
+    }
+    if (!flow.ok && flow.end.verdict === 'StepFailed') this.record(step, { outcome: 'failed', note: notes.join('; ') }, started);
+    return flow;
+  }
+
+  /** The power step's decisions and actions; `notes` gathers what was seen and sent, for the record. */
+  private async powerActs(step: Extract<RenderedStep, { kind: 'power' }>, power: PowerDriver, started: Date, notes: string[]): Promise<Flow> {
     const deadlineMs = Math.min(step.deadlineMs, this.remainingMs());
     const opts = { deadlineMs: Math.min(deadlineMs, 30_000), signal: this.signal };
-    const notes: string[] = [];
-    try {
-      const before = await power.status(opts);
-      this.evidence.powerBefore = before;
-      notes.push(`power was ${before}`);
-      let action: 'on' | 'off' | 'cycle' | undefined;
-      if (step.action === 'status') {
-        action = undefined;
-      } else if (step.action === 'recover') {
-        if (before === 'off') action = 'on';
-        else if (this.consoleAlive === false) action = 'cycle';
-        else if (this.consoleAlive === true) {
-          // Alive on the console and answering ping (else consoleStep escalated HostUnreachable):
-          // nothing to power; the verify that follows decides.
-          this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; the host is alive on its console and answers ping: no power action` }, started);
-          return;
-        }
-        else if (this.consoleAlive === undefined) {
-          this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; the console could not be looked at, so the host is not power-cycled` }, started);
-          this.evidence.consoleCheckRequested = true;
-          throw new Stop('Escalated', `console check requested: ${this.server.metadata.name} is powered on and its console cannot be looked at; a person must decide on a power-cycle`);
-        }
+    const before = await power.status(opts);
+    this.evidence.powerBefore = before;
+    notes.push(`power was ${before}`);
+    let action: 'on' | 'off' | 'cycle' | undefined;
+    if (step.action === 'status') {
+      action = undefined;
+    } else if (step.action === 'recover') {
+      if (before === 'off') action = 'on';
+      else if (this.consoleAlive === false) action = 'cycle';
+      else if (this.consoleAlive === true) {
+        // Alive on the console and answering ping (else consoleStep escalated HostUnreachable):
+        // nothing to power; the verify that follows decides.
+        this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; the host is alive on its console and answers ping: no power action` }, started);
+        return GO;
       } else {
-        action = step.action;
+        this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; the console could not be looked at, so the host is not power-cycled` }, started);
+        this.evidence.consoleCheckRequested = true;
+        return halt('Escalated', `console check requested: ${this.server.metadata.name} is powered on and its console cannot be looked at; a person must decide on a power-cycle`);
       }
-      if (action !== undefined && this.request.confirmPower && !(await this.request.confirmPower(action, this.server.metadata.name))) {
-        this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; power ${action} declined by the operator: nothing sent` }, started);
-        throw new Stop('Interrupted', `the operator declined power ${action} of ${this.server.metadata.name}; nothing was sent`);
-      }
-      if (action !== undefined) {
-        this.acted = true;
-        this.powerActions.push(action);
-        this.log.warn({ step: step.id, action }, 'power action');
-        await power.set(action, { deadlineMs, signal: this.signal });
-        notes.push(`power ${action} sent`);
-        const want = action === 'off' ? 'off' : 'on';
-        const until = Date.now() + Math.min(deadlineMs, 60_000);
-        let now = await power.status(opts);
-        while (now !== want && Date.now() < until && !this.signal.aborted) {
-          await sleep(500, this.signal);
-          now = await power.status(opts);
-        }
-        this.evidence.powerAfter = now;
-        notes.push(`power is ${now}`);
-        if (now !== want) throw new Stop('StepFailed', `after power ${action} the BMC still says ${now}`);
-      }
-      this.record(step, { outcome: 'ok', note: notes.join('; ') }, started);
-    } catch (err) {
-      if (err instanceof Stop) {
-        if (err.verdict === 'StepFailed') this.record(step, { outcome: 'failed', note: notes.join('; ') }, started);
-        throw err;
-      }
-      this.record(step, { outcome: 'failed', note: [...notes, (err as Error).message].join('; ') }, started);
-      throw new Stop('ConsoleUnavailable', (err as Error).message);
+    } else {
+      action = step.action;
     }
+    if (action !== undefined && this.request.confirmPower && !(await this.request.confirmPower(action, this.server.metadata.name))) {
+      this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; power ${action} declined by the operator: nothing sent` }, started);
+      return halt('Interrupted', `the operator declined power ${action} of ${this.server.metadata.name}; nothing was sent`);
+    }
+    if (action !== undefined) {
+      this.acted = true;
+      this.powerActions.push(action);
+      this.log.warn({ step: step.id, action }, 'power action');
+      await power.set(action, { deadlineMs, signal: this.signal });
+      notes.push(`power ${action} sent`);
+      const want = action === 'off' ? 'off' : 'on';
+      const until = this.clock.now() + Math.min(deadlineMs, 60_000);
+      let now = await power.status(opts);
+      while (now !== want && this.clock.now() < until && !this.signal.aborted) {
+        await this.sleep(500);
+        now = await power.status(opts);
+      }
+      this.evidence.powerAfter = now;
+      notes.push(`power is ${now}`);
+      if (now !== want) return halt('StepFailed', `after power ${action} the BMC still says ${now}`);
+    }
+    this.record(step, { outcome: 'ok', note: notes.join('; ') }, started);
+    return GO;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** The last belt: every string of the transcript passes the scrubber once more. */

@@ -10,7 +10,7 @@ import { silentLogger } from '../log.ts';
 import { isMamoriError } from '../errors.ts';
 import type { ServerDocument } from '../manifest/types.ts';
 import type { TargetCheck } from '../manifest/target-networks.ts';
-import { consoleChannelFor } from './drivers/registry.ts';
+import { serverConsoleChannel } from './drivers/registry.ts';
 import type { ConsoleProfiles } from './drivers/types.ts';
 import { logIn, resolveServerSecrets, type SecretResolver, type ServerSecrets } from './ssh-access.ts';
 import { SUDO_PROMPT, plainCommand } from './remote-command.ts';
@@ -114,19 +114,7 @@ export async function checkReadiness(server: ServerDocument, options: ReadinessO
     notReady.push({ reason: 'ConsoleMissing', message: 'no spec.console: when SSH or the host is down, nothing but escalation is possible' });
   } else {
     try {
-      const channel = consoleChannelFor(options.consoleProfiles, c.profile, {
-        server: {
-          name,
-          address: server.spec.address,
-          ...(c.bmc !== undefined ? { bmc: c.bmc } : {}),
-          ...(c.bmcPort !== undefined ? { bmcPort: c.bmcPort } : {}),
-          ...(c.target !== undefined ? { target: c.target } : {}),
-        },
-        ...(secrets.console !== undefined ? { credentials: secrets.console } : {}),
-        secrets: secrets.all,
-        ...(options.ipmitool ? { ipmitool: options.ipmitool } : {}),
-        targets: options.targets,
-      });
+      const channel = serverConsoleChannel(server, c, secrets, options);
       facts.consoleDriver = channel.driver;
       if (channel.power) {
         try {
