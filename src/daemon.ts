@@ -182,6 +182,7 @@ export class Daemon {
       runbooks: () => this.currentSet?.runbooks ?? new Map(),
       onEvent: (e) => this.onControllerEvent(e),
       onPass: (p) => this.metrics.passEnded(p.durationMs),
+      onLate: (ms) => this.metrics.passLate(ms),
     });
     this.journal = journal;
     this.outbox = outbox;

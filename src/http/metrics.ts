@@ -94,6 +94,7 @@ export class MamoriMetrics {
   private stateHealth: StateHealthGauges | undefined;
   private readonly passFailures: Counter;
   private readonly passDuration: Histogram;
+  private readonly lateness: Histogram;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -275,6 +276,12 @@ export class MamoriMetrics {
       buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
+    this.lateness = new Histogram({
+      name: 'mamori_probe_lateness_seconds',
+      help: "How late each server's probes started against the time the schedule planned for them (jitter included): timers and a busy event loop show here first.",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
     this.revisionInfo = new Gauge({ name: 'mamori_source_revision_info', help: 'The applied manifests revision (value 1).', labelNames: ['revision'], registers });
     this.syncs = new Counter({ name: 'mamori_source_syncs_total', help: 'Source syncs by result.', labelNames: ['result'], registers });
     this.syncErrors = new Counter({ name: 'mamori_source_sync_errors_total', help: 'Failed source syncs by reason.', labelNames: ['reason'], registers });
@@ -374,6 +381,10 @@ export class MamoriMetrics {
 
   passFailed(): void {
     this.passFailures.inc();
+  }
+
+  passLate(lateMs: number): void {
+    this.lateness.observe(Math.max(0, lateMs) / 1000);
   }
 
   passEnded(durationMs: number): void {

@@ -359,7 +359,7 @@ export class Controller {
     if (this.stopping) return;
     const now = this.clock.now();
     // Never twice at once: a server due while its pass runs is handed back when that pass ends.
-    for (const name of this.queue.take(now)) {
+    for (const name of this.queue.take(now, this.o.onLate === undefined ? undefined : this.late)) {
       if (!this.servers.has(name)) {
         this.queue.done(name);
         continue;
@@ -369,6 +369,8 @@ export class Controller {
     }
     this.armTimer();
   }
+
+  private readonly late = (_key: string, lateMs: number): void => this.o.onLate?.(lateMs);
 
   private track<T>(p: Promise<T>): Promise<T> {
     this.inFlight.add(p);

@@ -62,14 +62,15 @@ export class DueQueue {
     return this.heap[0]?.at;
   }
 
-  /** Removes and returns every server due at or before `now`, earliest first. */
-  popDue(now: number): string[] {
+  /** Removes and returns every server due at or before `now`, earliest first (`seen` gets each one's due time). */
+  popDue(now: number, seen?: (name: string, at: number) => void): string[] {
     const out: string[] = [];
     for (;;) {
       const top = this.heap[0];
       if (top === undefined || top.at > now) break;
       this.removeAt(0);
       out.push(top.name);
+      if (seen !== undefined) seen(top.name, top.at);
     }
     return out;
   }

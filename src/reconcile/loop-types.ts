@@ -72,6 +72,8 @@ export interface ControllerOptions {
   onActions?: (server: string, actions: readonly Action[]) => void;
   /** Each server pass as it ends: its id, duration and whether it failed (the daemon's metrics). */
   onPass?: (pass: PassReport) => void;
+  /** How late each server's pass started against its planned due time (ms): the schedule's lateness. */
+  onLate?: (lateMs: number) => void;
 }
 
 export interface PassReport {

@@ -46,6 +46,7 @@ export interface ReconcilerWiringOptions {
   /** Replicas sharing the fleet (config cluster); alone without it. */
   coordinator?: RemediationCoordinator;
   onPass?: (p: PassReport) => void;
+  onLate?: (lateMs: number) => void;
 }
 
 export interface ReconcilerParts {
@@ -151,6 +152,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       logger,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.onPass ? { onPass: options.onPass } : {}),
+      ...(options.onLate ? { onLate: options.onLate } : {}),
       probeConcurrency: config.probe.concurrency,
       remediationConcurrency: config.remediation.concurrency,
       ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),

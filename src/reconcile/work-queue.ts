@@ -64,11 +64,12 @@ export class WorkQueue {
   /**
    * Removes every key due at or before `now` and returns those the caller may work on now (each
    * marked processing). A due key whose work still runs is not returned: it is marked, and done()
-   * says so when that work ends.
+   * says so when that work ends. `late` hears how late each key was handed out (ms after its due time).
    */
-  take(now: number): string[] {
+  take(now: number, late?: (key: string, lateMs: number) => void): string[] {
     const out: string[] = [];
-    for (const key of this.due.popDue(now)) {
+    const seen = late === undefined ? undefined : (key: string, at: number): void => late(key, now - at);
+    for (const key of this.due.popDue(now, seen)) {
       if (this.processing.has(key)) this.dirty.add(key);
       else {
         this.processing.add(key);

@@ -93,6 +93,7 @@ describe('http', () => {
     metrics.remediation('http', 'recovered');
     metrics.remediation('ssh', 'some error string from a runbook');
     metrics.incidentOpened('host');
+    metrics.passLate(1500);
     metrics.syncResult('ok');
     metrics.syncResult('SourceUnavailable');
     metrics.desiredState({ revision: 'rev-1', servers: 2, manifestInvalid: 1, held: true, refused: false });
@@ -109,6 +110,10 @@ describe('http', () => {
         { service_type: 'other', result: 'unknown' },
       ]),
     );
+    const lateness = families.get('mamori_probe_lateness_seconds');
+    expect(lateness?.type).toBe('histogram');
+    expect(lateness?.samples.find((s) => s.labels.le === '1')?.value).toBe(0);
+    expect(lateness?.samples.find((s) => s.labels.le === '2.5')?.value).toBe(1);
     const histogram = families.get('mamori_probe_duration_seconds');
     expect(histogram?.type).toBe('histogram');
     expect(new Set(histogram?.samples.map((s) => Object.keys(s.labels).sort().join(',')))).toEqual(new Set(['le,service_type', 'service_type']));

@@ -5,6 +5,16 @@ import { WorkQueue } from '../../src/reconcile/work-queue.ts';
 const queue = (): WorkQueue => new WorkQueue({ backoffMs: (n) => 100 * 2 ** (n - 1) });
 
 describe('work queue', () => {
+  test('take() tells how late each key is handed out against its due time (the schedule lateness metric)', () => {
+    const q = queue();
+    q.add('a', 10);
+    q.add('b', 25);
+    q.add('c', 40);
+    const late: Array<[string, number]> = [];
+    expect(q.take(30, (k, ms) => late.push([k, ms]))).toEqual(['a', 'b']);
+    expect(late).toEqual([['a', 20], ['b', 5]]);
+  });
+
   test('a key due while its work runs is not handed out again; done() hands it back', () => {
     const q = queue();
     q.add('a', 10);
