@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: each bench module in turn, figures printed as it goes. One line per module;
- * `npm run bench -- NAME…` runs only those named.
+ * `npm run bench -- NAME…` runs only those named (`fleet` runs only when named).
  */
 const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['probe', () => import('./probe.ts')],
@@ -14,11 +14,14 @@ const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['runbook', () => import('./runbook.ts')],
   ['ttr', () => import('./ttr.ts')],
   ['cold-start', () => import('./cold-start.ts')],
+  ['fleet', () => import('./fleet.ts')],
 ];
 
 const wanted = process.argv.slice(2);
+/** Run only when named: they start a whole fleet (minutes, both cores). */
+const onlyWhenNamed = new Set(['fleet']);
 for (const [name, load] of benches) {
-  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  if (wanted.length > 0 ? !wanted.includes(name) : onlyWhenNamed.has(name)) continue;
   process.stdout.write(`\n# ${name}\n`);
   await (await load()).run();
 }

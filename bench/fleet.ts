@@ -1,0 +1,363 @@
+/**
+ * A whole fleet on one box (issue 28): `mamori run` as a child process following a git source of N
+ * generated manifests (6 services a server: ping ssh http ftp smtp imap; default probe settings,
+ * 30 s), probing the fleet lab (test/lab/fleet.ts, id 154: N addresses of one namespace served by
+ * one light responder). For each N of FLEET_SIZES (default 4,1000; 10000 when named):
+ *   - start → first complete pass (every server's status file written: all its services probed);
+ *   - a fixed window after warm-up (FLEET_MEASURE_SECONDS, default 60, at most 180): the daemon's
+ *     CPU (% of one core, from /proc) and RSS over time, fds, event-loop lag p99 (prom-client's,
+ *     reset at each scrape), probes/s achieved vs scheduled, lateness of the schedule p50/p99
+ *     (mamori_probe_lateness_seconds);
+ *   - status folder and journal bytes per server per day (growth over the window);
+ *   - a commit changing one server (pop3 added) → that server probed with its new spec (the signed webhook);
+ *   - a refused port on one server → Down in its status file (detection + confirmation: the part of
+ *     time to recovery that fleet size can change; N = 4 is the small fleet to compare with);
+ *   - a burst of refused ports (min(500, N/10) servers, spread over the /24s so no mass-failure
+ *     pause) → incidents, and the outbox's queue until it drains;
+ *   - /api/status, /metrics and the status page: bytes and time; the page's first contentful paint
+ *     in Chromium.
+ * FLEET_SOAK_MINUTES (a soak): the window lasts that long and the run fails unless RSS, open fds
+ * and active timers are back to their warm-up level (+10 %, +16 fds, +16 timers) at the end.
+ * Every wait is bounded; the fleet and the daemon are torn down whatever happens.
+ */
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import type { BrowserType } from 'playwright-core';
+import { parse } from 'yaml';
+import { signHubBody } from '../src/http/auth.ts';
+import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/daemon/daemon-process.ts';
+import { createGitFixture, type GitFixture } from '../test/source/git-fixture.ts';
+import { startFleet, type FleetLab } from '../test/lab/fleet.ts';
+
+const FLEET_ID = 154;
+const SERVICES = ['ping', 'ssh', 'http', 'ftp', 'smtp', 'imap'] as const;
+const TCP_SERVICES = SERVICES.length - 1;
+const INTERVAL_S = 30;
+const SECRET = 'bench-fleet-webhook';
+const SIZES = (process.env.FLEET_SIZES ?? '4,1000').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0 && n <= 30_000);
+const SOAK_MIN = Math.max(0, Math.min(24 * 60, Number(process.env.FLEET_SOAK_MINUTES ?? 0)));
+const MEASURE_S = SOAK_MIN > 0 ? SOAK_MIN * 60 : Math.max(10, Math.min(180, Number(process.env.FLEET_MEASURE_SECONDS ?? 60)));
+const SAMPLE_EVERY_MS = SOAK_MIN > 0 ? 30_000 : 5_000;
+const MAX_BURST = 500;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const load = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
+async function until<T>(what: string, boundMs: number, everyMs: number, fn: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`fleet bench: ${what} did not happen within ${boundMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+const customerOf = (i: number): string => `c${String(i % 100).padStart(2, '0')}`;
+const nameOf = (i: number): string => `s${i}`;
+const pathOf = (i: number): string => `customers/${customerOf(i)}/servers/${nameOf(i)}.yaml`;
+
+function manifest(i: number, address: string, services: readonly string[] = SERVICES): string {
+  const c = customerOf(i);
+  return `apiVersion: mamori/v1
+kind: Server
+metadata: { name: ${nameOf(i)}, customer: ${c} }
+spec:
+  address: ${address}
+  os: { family: centos, version: "5.4" }
+  plan: basic
+  contact: { email: ops@${c}.example }
+  allowedNetworks: [10.231.${FLEET_ID}.0/24]
+  services: [${services.join(', ')}]
+  access: { user: mamori, hostKey: "SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ", credentials: { secretRef: ${c}-login } }
+`;
+}
+
+/** /proc of the daemon: CPU seconds (user+system), RSS bytes, open fds. */
+function procSample(pid: number): { cpuS: number; rss: number; fds: number } {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  const tick = 100;
+  const cpuS = (Number(f[11]) + Number(f[12])) / tick;
+  const rss = Number(f[21]) * 4096;
+  const fds = readdirSync(`/proc/${pid}/fd`).length;
+  return { cpuS, rss, fds };
+}
+
+/** Prometheus text → samples by name (labels kept as text). */
+function parseMetrics(text: string): Map<string, Array<{ labels: string; value: number }>> {
+  const out = new Map<string, Array<{ labels: string; value: number }>>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/.exec(line);
+    if (!m) continue;
+    const list = out.get(m[1] as string) ?? [];
+    list.push({ labels: m[2] ?? '', value: Number(m[3]) });
+    out.set(m[1] as string, list);
+  }
+  return out;
+}
+const sum = (m: ReturnType<typeof parseMetrics>, name: string, labelMatch?: RegExp): number =>
+  (m.get(name) ?? []).filter((s) => (labelMatch ? labelMatch.test(s.labels) : true)).reduce((a, s) => a + s.value, 0);
+
+/** A quantile of a Prometheus histogram's increase between two scrapes (linear within the bucket). */
+function histQuantile(a: ReturnType<typeof parseMetrics>, b: ReturnType<typeof parseMetrics>, name: string, q: number): number {
+  const buckets = (m: ReturnType<typeof parseMetrics>): Map<number, number> =>
+    new Map((m.get(`${name}_bucket`) ?? []).map((s) => [Number(/le="([^"]+)"/.exec(s.labels)?.[1] === '+Inf' ? Infinity : /le="([^"]+)"/.exec(s.labels)?.[1]), s.value]));
+  const ba = buckets(a);
+  const bb = buckets(b);
+  const les = [...bb.keys()].sort((x, y) => x - y);
+  const total = (bb.get(Infinity) ?? 0) - (ba.get(Infinity) ?? 0);
+  if (total <= 0) return NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const le of les) {
+    const c = (bb.get(le) ?? 0) - (ba.get(le) ?? 0);
+    if (c >= rank) {
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(1, c - prevCount);
+    }
+    prevLe = le;
+    prevCount = c;
+  }
+  return prevLe;
+}
+
+async function duBytes(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  if (!existsSync(dir)) return { bytes, files };
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    files += 1;
+    bytes += (await stat(join(e.parentPath, e.name))).size;
+  }
+  return { bytes, files };
+}
+
+async function statusFileCount(stateDir: string): Promise<number> {
+  const root = join(stateDir, 'status');
+  if (!existsSync(root)) return 0;
+  let n = 0;
+  for (const c of await readdir(root, { withFileTypes: true })) if (c.isDirectory()) n += (await readdir(join(root, c.name))).filter((f) => f.endsWith('.yaml')).length;
+  return n;
+}
+
+async function serviceState(stateDir: string, i: number, service: string): Promise<{ state?: string; lastProbe?: string } | undefined> {
+  try {
+    const doc = parse(await readFile(join(stateDir, 'status', customerOf(i), `${nameOf(i)}.yaml`), 'utf8')) as { services?: Record<string, { state?: string; lastProbe?: { at?: string } }> };
+    const s = doc.services?.[service];
+    return s === undefined ? undefined : { ...(s.state ? { state: s.state } : {}), ...(s.lastProbe?.at ? { lastProbe: s.lastProbe.at } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function timed(d: DaemonProcess, path: string): Promise<{ ms: number; bytes: number; text: string }> {
+  const t = performance.now();
+  const res = await fetch(`${d.base}${path}`, { signal: AbortSignal.timeout(60_000) });
+  const text = await res.text();
+  return { ms: performance.now() - t, bytes: Buffer.byteLength(text), text };
+}
+
+async function firstPaint(url: string): Promise<{ fcpMs: number; loadMs: number; rows: number } | string> {
+  let chromium: BrowserType;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (err) {
+    return `playwright-core missing: ${String(err)}`;
+  }
+  if (!existsSync('/usr/bin/chromium')) return 'no /usr/bin/chromium';
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const t = Date.now();
+    await page.goto(url, { waitUntil: 'load', timeout: 120_000 });
+    const loadMs = Date.now() - t;
+    const fcp = await page.evaluate(() => {
+      const e = performance.getEntriesByName('first-contentful-paint')[0];
+      return e ? e.startTime : NaN;
+    });
+    const rows = await page.evaluate(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('tr, [data-server]').length);
+    return { fcpMs: fcp, loadMs, rows };
+  } finally {
+    await browser.close();
+  }
+}
+
+interface Lane {
+  n: number;
+  lines: string[];
+  soakFailures: string[];
+}
+
+async function lane(n: number): Promise<Lane> {
+  const lines: string[] = [];
+  const say = (l: string): void => {
+    lines.push(l);
+    process.stdout.write(`  [N=${n}] ${l}\n`);
+  };
+  const soakFailures: string[] = [];
+  let fleet: FleetLab | undefined;
+  let repo: GitFixture | undefined;
+  let daemon: DaemonProcess | undefined;
+  try {
+    fleet = await startFleet({ id: FLEET_ID, n, sample: Math.min(4, n) });
+    repo = createGitFixture();
+    for (let i = 0; i < n; i += 1) repo.write(pathOf(i), manifest(i, fleet.address(i)));
+    repo.commit(`${n} servers`);
+    repo.push();
+    const dir = repo.dir;
+    const stateDir = join(dir, 'state');
+    const secrets = join(dir, 'secrets');
+    await mkdir(secrets, { recursive: true, mode: 0o700 });
+    for (let c = 0; c < Math.min(100, n); c += 1) await writeFile(join(secrets, `${customerOf(c)}-login`), 'not-a-key\n', { mode: 0o600 });
+    const port = await freePort();
+    const config = join(dir, 'mamori.yaml');
+    await writeFile(
+      config,
+      [
+        'apiVersion: mamori/v1',
+        'kind: Config',
+        `source: { type: git, url: ${repo.bare}, ref: main, pollSeconds: 3600 }`,
+        'stateDir: state',
+        'secretsDir: secrets',
+        `managementNetworks: [10.231.${FLEET_ID}.0/24]`,
+        'targetNetworks: [10.240.0.0/16]',
+        `tls: { caFiles: [${fleet.caPath}] }`,
+        `http: { listen: "127.0.0.1:${port}", webhookSecret: { secretRef: hook } }`,
+        'mail: { from: mamori@provider.example }',
+        'log: { level: info }',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(join(secrets, 'hook'), SECRET, { mode: 0o600 });
+
+    // ---- start → first complete pass --------------------------------------------------------
+    const t0 = Date.now();
+    daemon = await spawnDaemon({ cwd: dir, config, port });
+    const pid = daemon.child.pid as number;
+    const runningMs = Date.now() - t0;
+    await until('first complete pass', 10 * 60_000, 250, async () => ((await statusFileCount(stateDir)) >= n ? true : undefined));
+    const firstPassMs = Date.now() - t0;
+    say(`start → running ${(runningMs / 1000).toFixed(1)} s; → first complete pass (all ${n} status files) ${(firstPassMs / 1000).toFixed(1)} s`);
+
+    // ---- warm-up: one more interval, then the measured window ------------------------------
+    await sleep(Math.min(INTERVAL_S * 1000, 30_000));
+    const m0 = parseMetrics((await timed(daemon, '/metrics')).text);
+    const p0 = procSample(pid);
+    const c0 = await fleet.counts();
+    const status0 = await duBytes(join(stateDir, 'status'));
+    const journal0 = await duBytes(join(stateDir, 'journal'));
+    const tw0 = Date.now();
+    const samples: Array<{ t: number; cpuS: number; rss: number; fds: number }> = [{ t: tw0, ...p0 }];
+    while (Date.now() - tw0 < MEASURE_S * 1000) {
+      await sleep(Math.min(SAMPLE_EVERY_MS, tw0 + MEASURE_S * 1000 - Date.now()));
+      samples.push({ t: Date.now(), ...procSample(pid) });
+    }
+    const p1 = procSample(pid);
+    const c1 = await fleet.counts();
+    const metricsScrape = await timed(daemon, '/metrics');
+    const m1 = parseMetrics(metricsScrape.text);
+    const tw1 = Date.now();
+    const windowS = (tw1 - tw0) / 1000;
+    const cpuPct = ((p1.cpuS - p0.cpuS) / windowS) * 100;
+    const perSample = samples.slice(1).map((s, k) => {
+      const prev = samples[k] as (typeof samples)[number];
+      return `${(((s.cpuS - prev.cpuS) / ((s.t - prev.t) / 1000)) * 100).toFixed(0)}%/${(s.rss / 2 ** 20).toFixed(0)}M`;
+    });
+    say(`window ${windowS.toFixed(0)} s: daemon CPU ${cpuPct.toFixed(1)} % of one core; RSS ${(p0.rss / 2 ** 20).toFixed(0)} → ${(p1.rss / 2 ** 20).toFixed(0)} MB (max ${(Math.max(...samples.map((s) => s.rss)) / 2 ** 20).toFixed(0)}); fds ${p0.fds} → ${p1.fds}`);
+    say(`  CPU/RSS every ${SAMPLE_EVERY_MS / 1000} s: ${perSample.join(' ')}`);
+    const lagP99 = sum(m1, 'nodejs_eventloop_lag_p99_seconds') * 1000;
+    const lagMax = sum(m1, 'nodejs_eventloop_lag_max_seconds') * 1000;
+    const probes = sum(m1, 'mamori_probe_results_total') - sum(m0, 'mamori_probe_results_total');
+    const tcpAchieved = [21, 22, 25, 80, 143].reduce((a, p) => a + ((c1[p] ?? 0) - (c0[p] ?? 0)), 0) / windowS;
+    const scheduled = (n * SERVICES.length) / INTERVAL_S;
+    const lateP50 = histQuantile(m0, m1, 'mamori_probe_lateness_seconds', 0.5) * 1000;
+    const lateP99 = histQuantile(m0, m1, 'mamori_probe_lateness_seconds', 0.99) * 1000;
+    say(`event-loop lag p99 ${lagP99.toFixed(1)} ms (max ${lagMax.toFixed(0)} ms); probes ${(probes / windowS).toFixed(1)}/s achieved vs ${scheduled.toFixed(1)}/s scheduled (TCP at the responders ${tcpAchieved.toFixed(1)}/s vs ${((n * TCP_SERVICES) / INTERVAL_S).toFixed(1)}/s); lateness p50 ${lateP50.toFixed(0)} ms p99 ${lateP99.toFixed(0)} ms`);
+    const status1 = await duBytes(join(stateDir, 'status'));
+    const journal1 = await duBytes(join(stateDir, 'journal'));
+    const perDay = (a: number, b: number): string => (((b - a) / n) * (86_400 / windowS)).toFixed(0);
+    say(`status folder ${status1.files} files ${(status1.bytes / 2 ** 20).toFixed(1)} MB (${(status1.bytes / n).toFixed(0)} B a server), grows ${perDay(status0.bytes, status1.bytes)} B/server/day; journal ${(journal1.bytes / 2 ** 20).toFixed(1)} MB, grows ${perDay(journal0.bytes, journal1.bytes)} B/server/day`);
+    const timers = (m: ReturnType<typeof parseMetrics>): number => sum(m, 'nodejs_active_resources', /type="Timeout"/) || sum(m, 'nodejs_active_handles', /type="Timeout"/);
+    say(`timers (active Timeout resources) ${timers(m0)} → ${timers(m1)}; /metrics ${(metricsScrape.bytes / 2 ** 20).toFixed(1)} MB in ${metricsScrape.ms.toFixed(0)} ms`);
+    if (SOAK_MIN > 0) {
+      if (p1.rss > p0.rss * 1.1) soakFailures.push(`RSS ${p0.rss} → ${p1.rss} (> +10 %)`);
+      if (p1.fds > p0.fds + 16) soakFailures.push(`fds ${p0.fds} → ${p1.fds}`);
+      if (timers(m1) > timers(m0) + 16) soakFailures.push(`timers ${timers(m0)} → ${timers(m1)}`);
+    }
+
+    // ---- the views at N ------------------------------------------------------------------------
+    const api = await timed(daemon, '/api/status');
+    const page = await timed(daemon, '/');
+    const paint = await firstPaint(`${daemon.base}/`);
+    say(`/api/status ${(api.bytes / 1024).toFixed(0)} KB in ${api.ms.toFixed(0)} ms; page ${(page.bytes / 1024).toFixed(0)} KB in ${page.ms.toFixed(0)} ms; Chromium ${typeof paint === 'string' ? paint : `first contentful paint ${paint.fcpMs.toFixed(0)} ms, load ${paint.loadMs} ms, ${paint.rows} rows in the DOM`}`);
+
+    // ---- a commit changing one server → probed with its new spec ------------------------------
+    const target = Math.min(n - 1, 5);
+    repo.write(pathOf(target), manifest(target, fleet.address(target), [...SERVICES, 'pop3']));
+    repo.commit('one server gains pop3');
+    const tc = Date.now();
+    repo.push();
+    const body = JSON.stringify({ ref: 'refs/heads/main' });
+    const hook = await daemon.post('/hooks/git', body, { 'x-hub-signature-256': signHubBody(SECRET, body) });
+    if (hook.status !== 202) throw new Error(`webhook answered ${hook.status}`);
+    await until('the changed server probed with pop3', 120_000, 50, async () => ((await serviceState(stateDir, target, 'pop3'))?.lastProbe !== undefined ? true : undefined));
+    say(`commit (webhook) → server probed with its new spec: ${((Date.now() - tc) / 1000).toFixed(2)} s`);
+
+    // ---- one fault → Down ---------------------------------------------------------------------
+    const victim = n - 1;
+    await sleep(Math.random() * INTERVAL_S * 1000);
+    const tf = Date.now();
+    await fleet.fault(fleet.address(victim), { kind: 'refuse', port: 80 });
+    await until('the refused http Down', 180_000, 50, async () => ((await serviceState(stateDir, victim, 'http'))?.state === 'Down' || (await serviceState(stateDir, victim, 'http'))?.state === 'Remediating' || (await serviceState(stateDir, victim, 'http'))?.state === 'Escalated' ? true : undefined));
+    say(`refused port on one server → Down (detection + confirmation): ${((Date.now() - tf) / 1000).toFixed(1)} s (one random phase; formula median I/2 + (N−1)·r ≈ 17 s)`);
+    await fleet.clear();
+
+    // ---- a burst of incidents → the outbox --------------------------------------------------
+    const burst = Math.min(MAX_BURST, Math.floor(n / 10));
+    if (burst > 0) {
+      const pending = (): number => (existsSync(join(stateDir, 'outbox', 'pending')) ? readdirSync(join(stateDir, 'outbox', 'pending')).length : 0);
+      const sentBefore = existsSync(join(stateDir, 'outbox', 'sent')) ? readdirSync(join(stateDir, 'outbox', 'sent')).length : 0;
+      const step = Math.max(1, Math.floor((n - 4) / burst));
+      const victims = Array.from({ length: burst }, (_, k) => 4 + ((k * step) % (n - 4)));
+      const tb = Date.now();
+      for (const v of victims) await fleet.fault(fleet.address(v), { kind: 'refuse', port: 21 });
+      let maxPending = 0;
+      await until('the burst in the outbox', 300_000, 500, () => {
+        const p = pending();
+        maxPending = Math.max(maxPending, p);
+        const sent = existsSync(join(stateDir, 'outbox', 'sent')) ? readdirSync(join(stateDir, 'outbox', 'sent')).length : 0;
+        return sent - sentBefore >= burst && p === 0 ? true : undefined;
+      }).then(
+        () => say(`burst of ${burst} refused ftp ports → ${burst}+ mails written, outbox drained ${((Date.now() - tb) / 1000).toFixed(1)} s after the first fault (largest queue ${maxPending})`),
+        (err: unknown) => say(`burst of ${burst}: ${String(err)} (largest queue ${maxPending}, pending now ${pending()})`),
+      );
+      await fleet.clear();
+    }
+    say(`load average ${load()} (2 cores shared: figures under load are not final)`);
+  } finally {
+    if (daemon !== undefined) {
+      daemon.child.kill('SIGTERM');
+      await Promise.race([daemon.exited, sleep(30_000)]);
+    }
+    killStrays();
+    await fleet?.stop();
+    repo?.cleanup();
+  }
+  return { n, lines, soakFailures };
+}
+
+export async function run(): Promise<void> {
+  process.stdout.write(`fleet: N = ${SIZES.join(', ')}; window ${MEASURE_S} s after warm-up; ${SERVICES.length} services a server (${SERVICES.join(' ')}), interval ${INTERVAL_S} s; load average at start ${load()}\n`);
+  const failures: string[] = [];
+  for (const n of SIZES) {
+    const l = await lane(n);
+    for (const f of l.soakFailures) failures.push(`N=${n}: ${f}`);
+  }
+  if (failures.length > 0) throw new Error(`fleet soak: not back to the warm-up level: ${failures.join('; ')}`);
+}
