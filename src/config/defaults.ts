@@ -39,7 +39,7 @@ export const CONFIG_DEFAULTS = {
   smtp: { port: 587, secure: false, requireTLS: false },
   statusWriteBack: { branch: 'mamori-status', intervalSeconds: 60 },
   holds: { maxRemovedFraction: 0.2, holdRollbacks: true },
-  readiness: { intervalHours: 24 },
+  readiness: { enabled: true, intervalHours: 24, concurrency: 4 },
   tls: { warningDays: [30, 7], systemRoots: true },
   log: { level: 'info' as const },
 } as const;

@@ -51,7 +51,7 @@ export interface NotifyOptions {
     maxPerWindow?: number;
     /** The window (1 h); the digest goes out at its end. */
     windowMs?: number;
-    /** Kinds never folded (could-not-recover: the customer must act on it now). */
+    /** Kinds never folded (could-not-recover: the customer must act on it now; provider-fault: the operator must). */
     urgentKinds?: NotificationKind[];
   };
   /** A new incident of the same server and service within this time joins the open thread (1 h). */
@@ -200,7 +200,7 @@ export function resolveNotifyOptions(input: unknown): ResolvedNotifyOptions {
     rate: {
       maxPerWindow: o.rate?.maxPerWindow ?? 4,
       windowMs: o.rate?.windowMs ?? 3_600_000,
-      urgentKinds: [...(o.rate?.urgentKinds ?? ['could-not-recover'])],
+      urgentKinds: [...(o.rate?.urgentKinds ?? ['could-not-recover', 'provider-fault', 'provider-working'])],
     },
     threadJoinMs: o.threadJoinMs ?? 3_600_000,
     retentionMs: o.retentionMs ?? 30 * 24 * 3_600_000,

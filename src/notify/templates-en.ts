@@ -121,6 +121,18 @@ const READINESS: Record<ReadinessCheck, { label: string; ask: string }> = {
     label: 'Login with our management account',
     ask: 'We could not log in to the server with our management account. If you removed or changed its password, you must send us the management user\'s password in advance.',
   },
+  'host-key': {
+    label: 'The server\'s SSH host key',
+    ask: 'The server presents an SSH host key other than the one we registered, so we did not log in (it could be another machine). If you reinstalled the server or replaced its SSH host key, please tell us the new key\'s fingerprint through the agreed channel.',
+  },
+  networks: {
+    label: 'Connections from our management networks',
+    ask: 'The server answers our monitoring, but SSH from our management networks is blocked. Please allow SSH (and the watched services) from our management networks in your firewall or TCP wrappers settings.',
+  },
+  os: {
+    label: 'The operating system',
+    ask: 'The server runs another operating system than the one we registered, so our procedures cannot be used on it. Please tell us about the change so that we can update the registration.',
+  },
   'ssl-passphrase': {
     label: 'SSL pass phrase of the web server',
     ask: 'The web server asks for an SSL pass phrase when it starts, and the pass phrase we hold did not work. A restart of httpd needs it, so please send us the pass phrase.',
@@ -145,6 +157,9 @@ const KIND_SHORT: Record<NotificationKind, string> = {
   'could-not-recover': 'could not recover',
   'access-blocked': 'blocked from our monitoring networks',
   'not-ready': 'not ready for recovery',
+  'provider-fault': 'recovery blocked on our side',
+  'provider-working': 'our staff are fixing a problem on our side',
+  'readiness-restored': 'ready for recovery again',
   'revision-refused': 'revision refused',
   'revision-held': 'revision held',
   'change-refused': 'change refused (signer)',
@@ -312,6 +327,76 @@ export const EN: TemplateSet = {
         { type: 'p', text: 'Note: please do not send passwords or pass phrases by replying to this e-mail; use the agreed channel.' },
         { type: 'fields', rows: [['Checked', ctx.dt(f.checkedAt)]] },
         { type: 'p', text: CLOSING },
+        signature(ctx, n),
+      ],
+    };
+  },
+
+  'provider-working'(n, ctx) {
+    const f = n.facts;
+    const services = (f.services ?? []).map((x) => serviceLabel(x));
+    const intro =
+      f.origin === 'repair'
+        ? `${services.length > 0 ? services.join(', ') : 'A service'} on your server ${serverLine(n)} stopped answering. We could not start the recovery work because of a problem on our side, not on your server.`
+        : `Our regular check found a problem on our side with what we need to recover your server ${serverLine(n)} if it fails. Your server itself is not affected.`;
+    return {
+      subject: `${target(n)}: we are fixing a problem on our side`,
+      blocks: [
+        { type: 'p', text: greeting(n) },
+        { type: 'p', text: `${intro}\nOur staff have been alerted and are fixing it now. There is nothing you need to do.` },
+        { type: 'p', text: 'Monitoring continues. We will write again once it is fixed.' },
+        { type: 'fields', rows: [['Server', serverLine(n)], ['Since', ctx.dt(f.since)]] },
+        { type: 'p', text: `We apologise for the inconvenience.\n${CLOSING}` },
+        signature(ctx, n),
+      ],
+    };
+  },
+
+  'provider-fault'(n, ctx) {
+    const f = n.facts;
+    const rows: Array<[string, string]> = [
+      ['Server', serverLine(n)],
+      ['Cause', f.cause],
+      ['Found by', f.origin === 'repair' ? 'a repair that could not run' : 'the readiness check'],
+      ['Since', ctx.dt(f.since)],
+    ];
+    if (f.services !== undefined && f.services.length > 0) rows.push(['Services held', f.services.join(', ')]);
+    return {
+      subject: `${target(n)}: recovery blocked on our side (${f.cause})`,
+      blocks: [
+        { type: 'p', text: 'To the operators,' },
+        {
+          type: 'p',
+          text: `mamori cannot repair ${serverLine(n)} because of a fault on the provider's side (${f.cause}). ${f.origin === 'repair' ? 'Its failing services are held until it is fixed.' : 'A failure would not be repaired until it is fixed.'}\nThe customer was told, in plain words, that we are on it.`,
+        },
+        { type: 'fields', rows },
+        { type: 'heading', text: 'What mamori saw' },
+        { type: 'code', text: f.message },
+        { type: 'heading', text: 'What to do' },
+        {
+          type: 'p',
+          text: `Fix the cause (the secret in the secrets folder, the console profile or BMC, our own network), then check with: mamori check-access ${n.server ? serverLabel(n.server) : 'SERVER'}\nmamori checks again by itself when a secret or the manifest changes, and mails once when it is ready again.${f.origin === 'repair' ? ' Held services: mamori resume SERVER.' : ''}`,
+        },
+        signature(ctx, n),
+      ],
+    };
+  },
+
+  'readiness-restored'(n, ctx) {
+    const f = n.facts;
+    const operator = f.cause !== undefined;
+    return {
+      subject: `${target(n)}: ready for recovery again`,
+      blocks: [
+        { type: 'p', text: operator ? 'To the operators,' : greeting(n) },
+        {
+          type: 'p',
+          text: operator
+            ? `The readiness check of ${serverLine(n)} passes again (the cause was ${f.cause}, since ${ctx.dt(f.since)}).`
+            : `The problem we wrote to you about on ${ctx.dt(f.since)} is resolved: we can again recover your server ${serverLine(n)} if it fails. Thank you.`,
+        },
+        { type: 'fields', rows: [['Checked', ctx.dt(f.checkedAt)]] },
+        ...(operator ? [] : [{ type: 'p' as const, text: CLOSING }]),
         signature(ctx, n),
       ],
     };

@@ -131,6 +131,18 @@ const READINESS: Record<ReadinessCheck, { label: string; ask: string }> = {
     label: '弊社管理用アカウントでのログイン',
     ask: '弊社管理用アカウントでサーバにログインできませんでした。管理用アカウントのパスワードを削除・変更された場合は、管理ユーザのパスワードを事前に弊社宛にご連絡いただく必要がございます。',
   },
+  'host-key': {
+    label: 'サーバの SSH ホスト鍵',
+    ask: 'サーバの SSH ホスト鍵が弊社にご登録いただいているものと異なるため、ログインを控えました（別のサーバである可能性がございます）。サーバの再インストールやホスト鍵の変更をされた場合は、新しいホスト鍵のフィンガープリントを所定の方法で弊社宛にご連絡ください。',
+  },
+  networks: {
+    label: '弊社管理用ネットワークからの接続',
+    ask: 'サーバは監視には応答しておりますが、弊社管理用ネットワークからの SSH 接続が遮断されております。ファイアウォールや TCP Wrapper の設定で、弊社管理用ネットワークからの SSH（および監視対象のサービス）への接続を許可してください。',
+  },
+  os: {
+    label: 'オペレーティングシステム',
+    ask: 'サーバの OS がご登録いただいているものと異なるため、弊社の手順を使用することができません。変更の内容を弊社宛にご連絡ください。ご登録内容を更新いたします。',
+  },
   'ssl-passphrase': {
     label: 'Web サーバ起動時の SSL パスフレーズ',
     ask: 'Web サーバの起動時に SSL パスフレーズの入力が必要な設定となっておりますが、弊社にご登録いただいているパスフレーズでは確認できませんでした。httpd の再起動時にパスフレーズが必要となりますため、パスフレーズを弊社宛にご通知ください。',
@@ -155,6 +167,9 @@ const KIND_SHORT: Record<NotificationKind, string> = {
   'could-not-recover': '復旧できませんでした',
   'access-blocked': '弊社監視ネットワークからの接続が遮断されています',
   'not-ready': '障害復旧の準備が整っていません',
+  'provider-fault': '弊社側の不具合により復旧作業を行えません',
+  'provider-working': '弊社側の不具合に対応しております',
+  'readiness-restored': '障害復旧の準備が整いました',
   'revision-refused': 'リビジョンを適用しませんでした',
   'revision-held': 'リビジョンを保留しています',
   'change-refused': '署名者に許可のない変更を適用しませんでした',
@@ -327,6 +342,70 @@ export const JA: TemplateSet = {
         { type: 'p', text: '※パスワードやパスフレーズは、本メールへのご返信ではなく、所定の方法で弊社宛にご連絡ください。' },
         { type: 'fields', rows: [['確認日時', ctx.dt(f.checkedAt)]] },
         { type: 'p', text: CLOSING },
+        signature(ctx, n),
+      ],
+    };
+  },
+
+  'provider-working'(n, ctx) {
+    const f = n.facts;
+    const services = (f.services ?? []).map((x) => serviceLabel(x));
+    const intro =
+      f.origin === 'repair'
+        ? `お客様のサーバ ${serverLine(n)} の${services.length > 0 ? services.join('、') : 'サービス'}が応答しなくなりました。弊社側の不具合により、復旧作業を開始することができておりません（お客様のサーバ側の問題ではございません）。`
+        : `お客様のサーバ ${serverLine(n)} の障害時に復旧作業を行うための弊社側の設備に、不具合が見つかりました。お客様のサーバには影響はございません。`;
+    return {
+      subject: `${target(n)}: 弊社側の不具合に対応しております`,
+      blocks: [
+        ...opening(n, ctx),
+        { type: 'p', text: `${intro}\n担当者が対応を進めております。お客様に行っていただくことはございません。` },
+        { type: 'p', text: '監視は継続しております。対応が完了しましたら、あらためてご連絡いたします。' },
+        { type: 'fields', rows: [['サーバ', serverLine(n)], ['発生日時', ctx.dt(f.since)]] },
+        { type: 'p', text: `ご迷惑をおかけし、申し訳ございません。\n${CLOSING}` },
+        signature(ctx, n),
+      ],
+    };
+  },
+
+  'provider-fault'(n, ctx) {
+    const f = n.facts;
+    const rows: Array<[string, string]> = [
+      ['サーバ', serverLine(n)],
+      ['原因', f.cause],
+      ['検出元', f.origin === 'repair' ? '実行できなかった復旧作業' : '定期の準備確認'],
+      ['発生日時', ctx.dt(f.since)],
+    ];
+    if (f.services !== undefined && f.services.length > 0) rows.push(['保留中のサービス', f.services.join(', ')]);
+    return {
+      subject: `${target(n)}: 弊社側の不具合により復旧作業を行えません（${f.cause}）`,
+      blocks: [
+        { type: 'p', text: '運用担当者各位' },
+        { type: 'p', text: `提供者側の不具合（${f.cause}）により、${serverLine(n)} の復旧作業を行えません。お客様には、弊社で対応中である旨をお知らせしました。` },
+        { type: 'fields', rows },
+        { type: 'heading', text: '監視システムの記録' },
+        { type: 'code', text: f.message },
+        { type: 'heading', text: '対応' },
+        { type: 'p', text: `原因（シークレット、コンソールのプロファイルや BMC、弊社ネットワーク）を修正し、mamori check-access ${n.server ? serverLabel(n.server) : 'SERVER'} で確認してください。シークレットやマニフェストが変わると mamori が自動で再確認し、準備が整った時点で一度だけお知らせします。` },
+        signature(ctx, n),
+      ],
+    };
+  },
+
+  'readiness-restored'(n, ctx) {
+    const f = n.facts;
+    const operator = f.cause !== undefined;
+    return {
+      subject: `${target(n)}: 障害復旧の準備が整いました`,
+      blocks: [
+        ...(operator ? [{ type: 'p' as const, text: '運用担当者各位' }] : opening(n, ctx)),
+        {
+          type: 'p',
+          text: operator
+            ? `${serverLine(n)} の準備確認が再び成功しました（原因: ${f.cause}、${ctx.dt(f.since)} から）。`
+            : `${ctx.dt(f.since)} にご連絡した件は解消し、お客様のサーバ ${serverLine(n)} に障害が発生した際の復旧作業を再び行える状態となりました。ご対応ありがとうございました。`,
+        },
+        { type: 'fields', rows: [['確認日時', ctx.dt(f.checkedAt)]] },
+        ...(operator ? [] : [{ type: 'p' as const, text: CLOSING }]),
         signature(ctx, n),
       ],
     };

@@ -14,10 +14,10 @@ export const LOCALES: readonly Locale[] = ['ja', 'en'];
 /** Text a runbook may give in both languages; a plain string is shown as is in either. */
 export type LocalizedText = string | { ja: string; en: string };
 
-export const CUSTOMER_KINDS = ['recovered', 'could-not-recover', 'access-blocked', 'not-ready', 'monthly-report', 'certificate-expiring', 'certificate-invalid'] as const;
-export const OPERATOR_KINDS = ['revision-refused', 'revision-held', 'mass-failure-paused', 'console-check-requested'] as const;
-/** Told to the operator and to the customer whose files they are. */
-export const SHARED_KINDS = ['change-refused'] as const;
+export const CUSTOMER_KINDS = ['recovered', 'could-not-recover', 'access-blocked', 'not-ready', 'provider-working', 'monthly-report', 'certificate-expiring', 'certificate-invalid'] as const;
+export const OPERATOR_KINDS = ['revision-refused', 'revision-held', 'mass-failure-paused', 'console-check-requested', 'provider-fault'] as const;
+/** Told to the operator and to the customer whose files they are (readiness-restored: to whoever was told the cause). */
+export const SHARED_KINDS = ['change-refused', 'readiness-restored'] as const;
 /** `digest` is made by the outbox itself when a server's messages pass the rate; callers never send it. */
 export const NOTIFICATION_KINDS = [...CUSTOMER_KINDS, ...OPERATOR_KINDS, ...SHARED_KINDS, 'digest'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
@@ -132,11 +132,45 @@ export interface AccessBlockedFacts {
   vantages?: Array<{ vantage: string; network: string; up: boolean; at: string }>;
 }
 
-export type ReadinessCheck = 'management-login' | 'ssl-passphrase' | 'bmc';
+export type ReadinessCheck = 'management-login' | 'host-key' | 'networks' | 'ssl-passphrase' | 'os' | 'bmc';
 
 export interface NotReadyFacts {
   checkedAt: string;
   checks: Array<{ check: ReadinessCheck; ok: boolean; detail?: string }>;
+}
+
+/**
+ * A fault on the provider's side (a secret missing from our store, a console profile or BMC that
+ * does not answer, our own network): told to the operator at once, with the internal reason.
+ */
+export interface ProviderFaultFacts {
+  /** Found by the readiness check, or by a repair that could not run. */
+  origin: 'readiness' | 'repair';
+  /** PascalCase (SecretMissing, ConsoleBroken, MonitorNetwork, …). */
+  cause: string;
+  /** What mamori saw (scrubbed of secrets). */
+  message: string;
+  /** When it was first seen (ISO 8601). */
+  since: string;
+  /** The services failing and held under it (a repair), if any. */
+  services?: ServiceName[];
+}
+
+/** The customer's side of a provider fault: plain words, no reason codes, nothing to do. */
+export interface ProviderWorkingFacts {
+  origin: 'readiness' | 'repair';
+  since: string;
+  /** The services failing now, when a repair could not run. */
+  services?: ServiceName[];
+}
+
+/** The readiness check passes again after a cause was told. */
+export interface ReadinessRestoredFacts {
+  /** When the cause was first seen (ISO 8601). */
+  since: string;
+  checkedAt: string;
+  /** The cause that ended: shown to the operator only. */
+  cause?: string;
 }
 
 /** A certificate a TLS probe saw (implicit TLS or STARTTLS): what identifies it to the customer. */
@@ -284,6 +318,9 @@ export interface FactsByKind {
   'could-not-recover': CouldNotRecoverFacts;
   'access-blocked': AccessBlockedFacts;
   'not-ready': NotReadyFacts;
+  'provider-fault': ProviderFaultFacts;
+  'provider-working': ProviderWorkingFacts;
+  'readiness-restored': ReadinessRestoredFacts;
   'revision-refused': RevisionRefusedFacts;
   'revision-held': RevisionHeldFacts;
   'change-refused': ChangeRefusedFacts;

@@ -11,7 +11,8 @@ import { recordsOf } from './action-records.ts';
 import { serviceOfTarget } from './decide-outcome.ts';
 import type { ControllerEvent, LoopContext, RunbookRun } from './loop-types.ts';
 import { CANARY_KEY, FLEET_KEY, scopeKey } from './mass-failure.ts';
-import { buildIncidentNotification, buildMassFailureNotification, buildVantageNotification } from './notifications.ts';
+import { buildIncidentNotification, buildMassFailureNotification, buildProviderNotification, buildVantageNotification } from './notifications.ts';
+import { isFailingState } from './decide.ts';
 import type { Action, Incident, ServerHistory } from './types.ts';
 import type { ServiceName } from '../manifest/types.ts';
 
@@ -169,6 +170,20 @@ export class Actuator {
       const incident = findIncident(sh, service, a.incidentId);
       if (incident === undefined) return;
       const transcript = this.deps.transcript(a.incidentId);
+      if (a.kind === 'provider-fault' || a.kind === 'provider-working') {
+        const failing = entry.desired.services.filter((s) => isFailingState(sh?.services[s]?.state ?? 'Unknown'));
+        n = buildProviderNotification(a.kind, a.id, a.reason, { doc: entry.doc, incident, services: failing, operatorEmail: this.ctx.o.operatorEmail, ...(transcript !== undefined ? { transcript } : {}) });
+        if (n === undefined) {
+          this.ctx.o.logger.warn({ id: a.id, server: a.server }, 'provider fault not e-mailed: no mail.operator configured');
+          return;
+        }
+        try {
+          await this.ctx.o.notifier.notify(n);
+        } catch (err) {
+          this.ctx.o.logger.error({ err, id: a.id, kind: a.kind }, 'notification not queued');
+        }
+        return;
+      }
       n = buildIncidentNotification(a.kind, a.id, a.reason, {
         doc: entry.doc,
         service,

@@ -9,7 +9,8 @@ import { serverIdOf } from '../manifest/server-id.ts';
 import { MamoriError } from '../errors.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ProbeResult } from '../probe/types.ts';
-import type { ServerStatus } from '../status/model.ts';
+import type { ConditionInput } from '../status/conditions.ts';
+import type { Condition, ServerStatus } from '../status/model.ts';
 import { Actuator } from './actuator.ts';
 import { Lanes } from './lanes.ts';
 import type { ControllerOptions, LoopContext, ReconcileSummary } from './loop-types.ts';
@@ -706,6 +707,7 @@ export class Controller {
       ...(entry.manifestInvalid !== undefined ? { manifestInvalid: entry.manifestInvalid } : {}),
       ...(this.passFailures.size > 0 && this.passFailures.get(name) !== undefined ? { passFailing: this.passFailures.get(name) } : {}),
       ...(this.o.certificates !== undefined ? { certificates: this.o.certificates } : {}),
+      ...(entry.readiness !== undefined ? { readiness: entry.readiness } : {}),
     });
   }
 
@@ -984,6 +986,23 @@ export class Controller {
   watching(server: string): boolean {
     return this.servers.has(server) && (this.queue.dueAt(server) !== undefined || this.queue.isProcessing(server));
   }
+
+  /** What the readiness check (readiness-loop.ts) reads of a server, and where it writes its condition. */
+  readonly readiness = {
+    condition: (server: string): Condition | undefined => this.servers.get(server)?.conditions?.find((c) => c.type === 'RecoveryReady'),
+    hostAnswers: (server: string): boolean | undefined => {
+      const h = this.fleet.historyOf(server);
+      const ups = Object.values(h?.services ?? {}).map((s) => s?.lastUp);
+      return ups.includes(true) ? true : ups.includes(false) ? false : undefined;
+    },
+    monitorSuspect: (server: string): boolean => this.fleet.pausedBy(server, this.o.policy) !== undefined,
+    setCondition: async (server: string, c: ConditionInput): Promise<void> => {
+      const entry = this.servers.get(server);
+      if (entry === undefined) return;
+      entry.readiness = c;
+      await this.writeStatus(server);
+    },
+  };
 
   /** When a server is next due (tests). */
   dueAt(server: string): number | undefined {

@@ -7,6 +7,7 @@
  */
 import type { ServiceName } from '../manifest/types.ts';
 import { budgetSpent, HOUR_MS, pruneWindow, SIX_HOURS_MS } from './budgets.ts';
+import { escalationClass, isServerWide } from './fault-side.ts';
 import { diffEpisodes, type TrippedScope } from './mass-failure.ts';
 import { isInMaintenance, isSuspended } from './maintenance.ts';
 import { ballotOf, classify, judgeHost, judgeRestart, missingNetworks, type Ballot, type BmcPower, type VantageObservation, type VantagePolicy, type Vote } from './quorum.ts';
@@ -18,6 +19,7 @@ import type {
   HoldReason,
   Incident,
   MassFailureEpisode,
+  NotifyKind,
   Observation,
   ObservedServer,
   Policy,
@@ -212,7 +214,11 @@ interface ServiceStep {
   at?: number;
 }
 
-/** Escalate: held until the service recovers on its own or an operator resumes it; the customer is told once. */
+/**
+ * Escalate: held until the service recovers on its own or an operator resumes it; told once. A
+ * provider-side cause (a secret missing, the console broken) is the operator's at once, and the
+ * customer hears only that we are on it (fault-side.ts); any other goes to the customer.
+ */
 export function escalate(
   h: ServiceHistory,
   incident: Incident,
@@ -225,11 +231,12 @@ export function escalate(
 ): ServiceHistory {
   const next = transition(h, 'Escalated', now, serverName, service, reason, actions);
   actions.push({ type: 'escalate', server: serverName, target: incident.target, incidentId: incident.id, reason });
-  const kind = reason === 'AccessBlocked' ? 'access-blocked' : 'could-not-recover';
+  const kinds: NotifyKind[] = escalationClass(reason)?.side === 'provider' ? ['provider-fault', 'provider-working'] : [reason === 'AccessBlocked' ? 'access-blocked' : 'could-not-recover'];
   let inc = incident;
-  if (!incident.notified.includes(kind)) {
+  for (const kind of kinds) {
+    if (inc.notified.includes(kind)) continue;
     actions.push({ type: 'notify', kind, id: `${incident.id}:${kind}`, server: serverName, target: incident.target, incidentId: incident.id, reason, ...(missing !== undefined && missing.length > 0 ? { missingNetworks: [...missing] } : {}) });
-    inc = { ...incident, notified: [...incident.notified, kind] };
+    inc = { ...inc, notified: [...inc.notified, kind] };
   }
   return { ...next, escalation: reason, hold: undefined, incident: inc };
 }
@@ -467,13 +474,18 @@ function remediatingOther(services: Partial<Record<ServiceName, ServiceHistory>>
   return false;
 }
 
-/** Whether another service of this server is Escalated after a runbook that ended while this one was already failing (one fault, one escalation). */
+/**
+ * Whether another service of this server is Escalated after a runbook that ended while this one was
+ * already failing (one fault, one escalation) — or, whenever this one failed, for a server-wide
+ * cause (no login, no secret, another host key): no runbook of this server could run either.
+ */
 function escalatedOther(services: Partial<Record<ServiceName, ServiceHistory>>, service: ServiceName, failingSince: number | undefined): boolean {
   if (failingSince === undefined) return false;
   for (const key in services) {
     if (key === service || key === 'ping' || key === 'ssh') continue;
     const h = services[key as ServiceName];
     if (h?.state !== 'Escalated') continue;
+    if (isServerWide(h.escalation)) return true;
     const last = h.incident?.attempts[h.incident.attempts.length - 1];
     if (last?.finishedAt !== undefined && last.finishedAt >= failingSince) return true;
   }

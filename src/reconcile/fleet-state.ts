@@ -9,6 +9,7 @@
  * coordinated store shared by replicas can implement them instead of each replica judging a slice.
  */
 import type { ServerDocument } from '../manifest/types.ts';
+import type { ConditionInput } from '../status/conditions.ts';
 import type { Condition, TransitionStatus } from '../status/model.ts';
 import { HOUR_MS, pruneWindow, refund } from './budgets.ts';
 import { emptyFleetHistory, fleetStep, serverFailing, type FleetStepOutput } from './decide.ts';
@@ -54,6 +55,8 @@ export interface ServerEntry {
   observed?: ObservedServer;
   /** What the certificates looked like when last judged (certificateSignature): a change writes status and mails. */
   certificates?: string;
+  /** The scheduled readiness check's condition (readiness-loop.ts). */
+  readiness?: ConditionInput;
 }
 
 /** The local power ledger: the history's own list (replay rebuilds it from the journal). */

@@ -5,7 +5,10 @@
  */
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import { servicePort } from '../manifest/services.ts';
-import type { CouldNotRecoverReason, Notification, Recipient, ServerRef, StepSummary } from '../notify/types.ts';
+import type { CouldNotRecoverReason, Notification, ReadinessCheck, Recipient, ServerRef, StepSummary } from '../notify/types.ts';
+import type { ReadinessReport } from '../runbook/readiness.ts';
+import type { ReadinessMail } from './readiness-notices.ts';
+import type { ReadinessCause, ReadinessVerdict } from './readiness-verdict.ts';
 import type { FailureKind } from '../probe/types.ts';
 import type { StepRecord, Transcript } from '../runbook/execution.ts';
 import type { EscalationReason, Incident, MassFailureEpisode, ServiceHistory } from './types.ts';
@@ -131,7 +134,8 @@ export function buildIncidentNotification(kind: 'recovered' | 'could-not-recover
       failure,
       steps: stepSummaries(t),
       reason: couldNotRecoverReason(reason, t),
-      stateNow: { up: ctx.history?.lastUp === true, checkedAt: iso(ctx.history?.lastProbeAt || now), ...(reason !== undefined ? { detail: reason } : {}) },
+      // The escalation reason is ours (PascalCase codes): the reason sentence says it to the customer.
+      stateNow: { up: ctx.history?.lastUp === true, checkedAt: iso(ctx.history?.lastProbeAt || now) },
       remediationHeld: true,
       ...(runbook !== undefined ? { runbook } : {}),
     },
@@ -168,6 +172,38 @@ export function buildVantageNotification(
   };
 }
 
+export interface ProviderNotifyContext {
+  doc: ServerDocument;
+  incident: Incident;
+  /** The server's services failing now (held under the cause). */
+  services: ServiceName[];
+  transcript?: Transcript;
+  operatorEmail: string | undefined;
+}
+
+/**
+ * A repair that could not run for a provider-side cause: the operator's mail (with the reason and
+ * what the runbook said) and the customer's plain one (no reason code, nothing to do). undefined
+ * for the operator's when no mail.operator is configured.
+ */
+export function buildProviderNotification(kind: 'provider-fault' | 'provider-working', id: string, reason: string | undefined, ctx: ProviderNotifyContext): Notification | undefined {
+  const since = iso(ctx.incident.detectedAt);
+  const services = ctx.services.length > 0 ? ctx.services : [serviceOfTarget(ctx.incident.target)];
+  const base = { id, server: serverRefOf(ctx.doc), incident: { id: ctx.incident.id, openedAt: iso(ctx.incident.openedAt) }, occurredAt: iso(ctx.incident.attempts.at(-1)?.finishedAt ?? ctx.incident.openedAt) };
+  if (kind === 'provider-working') return { ...base, kind, to: recipientOf(ctx.doc), facts: { origin: 'repair', since, services } };
+  if (ctx.operatorEmail === undefined) return undefined;
+  return {
+    ...base,
+    kind,
+    to: { email: ctx.operatorEmail, locale: 'en' },
+    facts: { origin: 'repair', cause: reason ?? 'Unknown', message: ctx.transcript?.message ?? `the ${ctx.incident.target} runbook escalated: ${reason ?? 'unknown'}`, since, services },
+  };
+}
+
+function serviceOfTarget(target: Incident['target']): ServiceName {
+  return target === 'host' ? 'ping' : target;
+}
+
 export function buildMassFailureNotification(id: string, episode: MassFailureEpisode, operator: string, now: number): Notification {
   return {
     id,
@@ -182,4 +218,44 @@ export function buildMassFailureNotification(id: string, episode: MassFailureEpi
       pausedAt: iso(episode.since),
     },
   };
+}
+
+/** The customer's check a customer-side readiness cause is about (the not-ready mail's wording). */
+const CHECK_OF: Partial<Record<ReadinessCause, ReadinessCheck>> = {
+  HostKeyChanged: 'host-key',
+  LoginRefused: 'management-login',
+  SudoRefused: 'management-login',
+  NetworkBlocked: 'networks',
+  PassphraseRefused: 'ssl-passphrase',
+};
+
+export interface ReadinessNotifyContext {
+  doc: ServerDocument;
+  report: Pick<ReadinessReport, 'checkedAt'>;
+  verdict: ReadinessVerdict;
+  operatorEmail: string | undefined;
+}
+
+/**
+ * A readiness mail (readiness-notices.ts) as a Notification. The customer's carry no reason code
+ * and no technical detail; the operator's carry both. undefined: an operator mail without
+ * mail.operator configured.
+ */
+export function buildReadinessNotification(mail: ReadinessMail, ctx: ReadinessNotifyContext): Notification | undefined {
+  const base = { id: mail.id, server: serverRefOf(ctx.doc), occurredAt: ctx.report.checkedAt };
+  const operator = ctx.operatorEmail !== undefined ? { email: ctx.operatorEmail, locale: 'en' as const } : undefined;
+  const to = mail.audience === 'customer' ? recipientOf(ctx.doc) : operator;
+  if (to === undefined) return undefined;
+  switch (mail.kind) {
+    case 'not-ready': {
+      const check = CHECK_OF[mail.cause as ReadinessCause] ?? 'management-login';
+      return { ...base, kind: 'not-ready', to, facts: { checkedAt: ctx.report.checkedAt, checks: [{ check, ok: false }] } };
+    }
+    case 'provider-fault':
+      return { ...base, kind: 'provider-fault', to, facts: { origin: 'readiness', cause: mail.cause, message: ctx.verdict.message, since: mail.since } };
+    case 'provider-working':
+      return { ...base, kind: 'provider-working', to, facts: { origin: 'readiness', since: mail.since } };
+    case 'readiness-restored':
+      return { ...base, kind: 'readiness-restored', to, facts: { since: mail.since, checkedAt: ctx.report.checkedAt, ...(mail.audience === 'operator' ? { cause: mail.cause } : {}) } };
+  }
 }

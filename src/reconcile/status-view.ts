@@ -82,6 +82,8 @@ export interface StatusViewInput {
   passFailing?: { failures: number; since: number; error: string };
   /** The certificate warning days (config tls.warningDays). */
   certificates?: CertificatePolicy;
+  /** The scheduled readiness check's RecoveryReady condition (readiness-loop.ts), when it has run. */
+  readiness?: ConditionInput;
 }
 
 function listOf(entries: Array<[ServiceName, ServiceHistory]>, pick: (h: ServiceHistory) => boolean): string {
@@ -192,6 +194,9 @@ export function serverStatusOf(input: StatusViewInput): ServerStatus {
       : { type: 'Reconciled', status: 'True', reason: 'PassSucceeded', message: '' },
   );
   conds.push({ type: 'Monitored', status: 'True', reason: 'Probed', message: '' });
+  // Kept across restarts from the previous status file until the next check sets it.
+  const readiness = input.readiness ?? input.previous?.find((c) => c.type === 'RecoveryReady');
+  if (readiness !== undefined) conds.push({ type: 'RecoveryReady', status: readiness.status, reason: readiness.reason, message: readiness.message });
 
   const open: IncidentStatus[] = [];
   for (const [, h] of entries) if (h.incident !== undefined) open.push(incidentStatus(h.incident));

@@ -209,7 +209,7 @@ export interface Policy {
   powerActionsPerHour: number;
 }
 
-export type NotifyKind = 'recovered' | 'could-not-recover' | 'access-blocked' | 'mass-failure-paused' | 'vantage-lost' | 'vantage-disagreement';
+export type NotifyKind = 'recovered' | 'could-not-recover' | 'access-blocked' | 'mass-failure-paused' | 'vantage-lost' | 'vantage-disagreement' | 'provider-fault' | 'provider-working';
 
 export type Action =
   | { type: 'transition'; server: string; service: ServiceName; from: ServiceState; to: ServiceState; reason: string; at: number }

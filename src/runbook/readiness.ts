@@ -3,7 +3,9 @@
  * could run today — so that the seed's preconditions (the management password, the SSL
  * pass phrase, the allowed networks, the BMC) fail on a weekday afternoon, not at 3 a.m.
  * Logs in with the pinned key, runs `sudo -n true`, resolves every secret the server's
- * runbooks need and asks the BMC for its power status. Changes nothing on the server.
+ * runbooks need, tries the SSL pass phrase against the encrypted key on the server (on stdin,
+ * never in argv, without restarting anything) and asks the BMC for its power status. Changes
+ * nothing on the server. The daemon runs it on a schedule (src/reconcile/readiness-loop.ts).
  */
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
@@ -34,6 +36,8 @@ export interface ReadinessReport {
   conditions: ReadinessCondition[];
   /** Facts seen on the way (observed host key, power state), for the status file. */
   facts: Record<string, string | boolean>;
+  /** Every problem found beside the login (RecoveryNotReady names the first): secrets, pass phrase, console. */
+  problems: Array<{ reason: string; message: string }>;
 }
 
 export interface ReadinessOptions {
@@ -75,6 +79,13 @@ export async function checkReadiness(server: ServerDocument, options: ReadinessO
       facts.observedHostKey = session.observedHostKey;
       hostKey = { type: 'HostKeyChanged', status: 'False', reason: 'HostKeyMatches', message: `the host key is the pinned ${access.hostKey}` };
       management = await sudoWorks(session, server, secrets);
+      if (management.status === 'False') {
+        const pass = await passphraseWorks(session, server, secrets);
+        if (pass !== undefined) {
+          facts.sslPassphrase = pass.ok;
+          if (!pass.ok) notReady.push({ reason: 'PassphraseRefused', message: pass.message });
+        }
+      }
     } catch (err) {
       // The connection failed under the sudo check (a channel refused, the link dropped).
       const message = err instanceof Error ? err.message : String(err);
@@ -134,7 +145,8 @@ export async function checkReadiness(server: ServerDocument, options: ReadinessO
       : { type: 'RecoveryNotReady', status: 'True', reason: notReady[0]?.reason ?? 'NotReady', message: notReady.map((p) => p.message).join('; ') };
   const conditions = [management, hostKey, recovery].map((cond) => ({ ...cond, message: scrubText(cond.message, secrets.all) }));
   log.info({ conditions: conditions.map((x) => `${x.type}=${x.status}:${x.reason}`) }, 'readiness checked');
-  return { server: name, checkedAt: new Date().toISOString(), conditions, facts };
+  const problems = notReady.map((p) => ({ reason: p.reason, message: scrubText(p.message, secrets.all) }));
+  return { server: name, checkedAt: new Date().toISOString(), conditions, facts, problems };
 }
 
 /** Logged in: does sudo run as root (without a password, or with the declared one)? */
@@ -155,4 +167,41 @@ async function sudoWorks(session: SshSession, server: ServerDocument, secrets: S
   }
   const said = r.output.trim().split('\n').pop() ?? '';
   return { type: 'ManagementAccessDenied', status: 'True', reason: 'SudoRefused', message: `${access.user} logs in, but sudo ${mode === 'nopasswd' ? '-n ' : ''}true failed (${r.outcome === 'exited' ? `exit ${String(r.exitCode)}` : r.outcome})${said ? `: ${said}` : ''}` };
+}
+
+/**
+ * The encrypted private keys a web server may start with, in the places CentOS/RHEL and FreeBSD
+ * keep them; each is tried with the pass phrase read from stdin (openssl -passin stdin: never in
+ * argv, so never in `ps`). Exit 3 when no encrypted key is found (nothing to judge).
+ */
+export const PASSPHRASE_PROMPT = '[mamori] pass phrase:';
+const KEY_GLOBS = '/etc/httpd/*.key* /etc/httpd/conf/ssl.key/* /etc/httpd/ssl/* /etc/pki/tls/private/* /etc/ssl/private/* /usr/local/etc/apache*/*.key* /usr/local/etc/apache*/ssl/* /usr/local/etc/ssl/*';
+export const PASSPHRASE_SCRIPT = [
+  'keys=',
+  `for f in ${KEY_GLOBS}; do [ -f "$f" ] && grep -q ENCRYPTED "$f" 2>/dev/null && keys="$keys $f"; done`,
+  '[ -n "$keys" ] || { echo "no encrypted key found"; exit 3; }',
+  `printf '%s' '${PASSPHRASE_PROMPT}'`,
+  'IFS= read -r p',
+  'echo',
+  'for f in $keys; do',
+  '  if printf \'%s\\n\' "$p" | openssl pkey -in "$f" -passin stdin -noout 2>/dev/null || printf \'%s\\n\' "$p" | openssl rsa -in "$f" -passin stdin -noout 2>/dev/null; then echo "accepted by $f"; exit 0; fi',
+  'done',
+  'echo "refused by$keys"; exit 1',
+].join('\n');
+
+/** Does the declared SSL pass phrase open an encrypted key on the server? undefined = nothing to judge. */
+async function passphraseWorks(session: SshSession, server: ServerDocument, secrets: ServerSecrets): Promise<{ ok: boolean; message: string } | undefined> {
+  const phrase = secrets.named.get('sslPassphrase');
+  if (phrase === undefined) return undefined;
+  const access = server.spec.access;
+  const mode = access.sudo?.password ? 'password' : 'nopasswd';
+  const answers = [
+    ...(mode === 'password' && secrets.sudoPassword !== undefined ? [{ prompt: SUDO_PROMPT, value: secrets.sudoPassword }] : []),
+    { prompt: PASSPHRASE_PROMPT, value: phrase },
+  ];
+  const r = await session.exec(plainCommand(PASSPHRASE_SCRIPT, mode), { pty: false, deadlineMs: 15_000, secrets: secrets.all, answers });
+  const said = r.output.trim().split('\n').pop() ?? '';
+  if (r.outcome === 'exited' && r.exitCode === 0) return { ok: true, message: said };
+  if (r.outcome === 'exited' && r.exitCode === 1) return { ok: false, message: `the SSL pass phrase (spec.secrets.sslPassphrase) does not open the encrypted key: ${said}` };
+  return undefined;
 }

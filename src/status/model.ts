@@ -22,7 +22,9 @@ export type ConditionType =
   | 'Reconciled'
   | 'Monitored'
   | 'CertificateExpiring'
-  | 'CertificateInvalid';
+  | 'CertificateInvalid'
+  /** The readiness check: could a runbook run today (login, sudo, secrets, pass phrase, console)? */
+  | 'RecoveryReady';
 
 export interface Condition {
   type: ConditionType;

@@ -201,6 +201,39 @@ export function example(kind: Exclude<NotificationKind, 'digest'> | 'digest', lo
           ],
         },
       };
+    case 'provider-fault':
+      return {
+        id: 'readiness:acme/web01:SecretMissing:2026-11-25T19:00:00.000Z:provider-fault',
+        kind,
+        to: operator(locale),
+        server: web01,
+        occurredAt: '2026-11-25T19:00:00Z',
+        facts: {
+          origin: 'repair',
+          cause: 'SecretMissing',
+          message: 'spec.access.credentials: the secret acme-web01 does not resolve',
+          since: '2026-11-25T19:00:00Z',
+          services: ['http', 'https', 'smtp'],
+        },
+      };
+    case 'provider-working':
+      return {
+        id: 'readiness:acme/web01:SecretMissing:2026-11-25T19:00:00.000Z:provider-working',
+        kind,
+        to: customer(locale),
+        server: web01,
+        occurredAt: '2026-11-25T19:00:00Z',
+        facts: { origin: 'repair', since: '2026-11-25T19:00:00Z', services: ['http', 'https', 'smtp'] },
+      };
+    case 'readiness-restored':
+      return {
+        id: 'readiness:acme/web01:LoginRefused:2026-11-25T19:00:00.000Z:restored:customer',
+        kind,
+        to: customer(locale),
+        server: web01,
+        occurredAt: '2026-11-26T01:00:00Z',
+        facts: { since: '2026-11-25T19:00:00Z', checkedAt: '2026-11-26T01:00:00Z' },
+      };
     case 'mass-failure-paused':
       return {
         id: 'mass:203.0.113.0-24:2026-11-25T18:40:00Z',

@@ -7,7 +7,7 @@ describe('notifier options', () => {
     const o = resolveNotifyOptions({ dir: 'state/outbox', from: 'mamori@provider.example', smtp: { host: 'relay.provider.example' } });
     expect(o.messageIdDomain).toBe('provider.example');
     expect(o.smtp).toMatchObject({ port: 587, secure: false, requireTLS: false, rejectUnauthorized: true });
-    expect(o.rate).toEqual({ maxPerWindow: 4, windowMs: 3_600_000, urgentKinds: ['could-not-recover'] });
+    expect(o.rate).toEqual({ maxPerWindow: 4, windowMs: 3_600_000, urgentKinds: ['could-not-recover', 'provider-fault', 'provider-working'] });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.rate.urgentKinds)).toBe(true);
   });

@@ -150,6 +150,38 @@ const cases: Case[] = [
     expect: { runList: ['web01/http#1'], states: { 'web01/http': 'Escalated', 'web01/https': 'Down' }, escalations: { 'web01/http': 'PassphraseRequired' }, holds: { 'web01/https': 'ServerEscalated' }, notify: ['could-not-recover'] },
   },
   {
+    name: 'a repair stopped by a missing secret with three services failing: one run, the others held (ServerEscalated), one operator mail and one plain customer mail',
+    servers: [server('web01', { services: ['ping', 'http', 'smtp', 'pop3', 'ssh'] })],
+    passes: [
+      ...[0, 5, 10].map((t) => p(t, { web01: only(['http', 'smtp', 'pop3'], ['ping', 'http', 'smtp', 'pop3', 'ssh']) })),
+      outcome(12, 'http', 'SecretMissing'),
+      ...[13, 18, 23, 60, 120].map((t) => p(t, { web01: only(['http', 'smtp', 'pop3'], ['ping', 'http', 'smtp', 'pop3', 'ssh']) })),
+    ],
+    expect: {
+      runList: ['web01/http#1'],
+      states: { 'web01/http': 'Escalated', 'web01/smtp': 'Down', 'web01/pop3': 'Down' },
+      escalations: { 'web01/http': 'SecretMissing' },
+      holds: { 'web01/smtp': 'ServerEscalated', 'web01/pop3': 'ServerEscalated' },
+      notify: ['provider-fault', 'provider-working'],
+    },
+  },
+  {
+    name: 'a server-wide cause (login refused) also holds a service that fails after the escalation: no run, no second mail',
+    servers: [server('web01', { services: ['ping', 'http', 'smtp', 'ssh'] })],
+    passes: [
+      ...failing(0, 3, ['http']),
+      outcome(12, 'http', 'ManagementAccessDenied'),
+      ...failing(100, 6, ['http', 'smtp']),
+    ],
+    expect: { runList: ['web01/http#1'], escalations: { 'web01/http': 'ManagementAccessDenied' }, holds: { 'web01/smtp': 'ServerEscalated' }, notify: ['could-not-recover'] },
+  },
+  {
+    name: 'a per-service cause (a wrong pass phrase) does not hold a service that fails later: it is repaired in its turn',
+    servers: [server('web01', { services: ['ping', 'http', 'smtp', 'ssh'] })],
+    passes: [...failing(0, 3, ['http']), outcome(12, 'http', 'PassphraseRequired'), ...failing(100, 4, ['http', 'smtp'])],
+    expect: { runList: ['web01/http#1', 'web01/smtp#1'] },
+  },
+  {
     name: 'while a runbook runs, the other failing service is held ServerBusy',
     servers: [server('web01', { services: ['ping', 'http', 'https', 'ssh'] })],
     passes: [...[0, 5, 10, 11].map((t) => p(t, { web01: only(['http', 'https'], WEB) }))],

@@ -399,9 +399,17 @@ export type TrustedCAFiles = string[];
  */
 export type TrustTheSystemRoots = boolean;
 /**
- * Hours between checks (24).
+ * Run the scheduled check in the daemon (true). mamori check-access works either way.
+ */
+export type Enabled = boolean;
+/**
+ * Hours between two checks of a server (24). Fractions are allowed, down to 0.002 (about 7 s, for tests): 0.25 is every 15 minutes.
  */
 export type Interval1 = number;
+/**
+ * Checks running at once (4), apart from the probes and the runbooks.
+ */
+export type Concurrency = number;
 /**
  * Each Alertmanager of the cluster (http or https, without /api/v2): every alert goes to all of them.
  *
@@ -719,10 +727,12 @@ export interface Certificates {
   systemRoots?: TrustTheSystemRoots;
 }
 /**
- * The daily check that the management login, secrets and BMC work.
+ * The scheduled check that a runbook could run today: login with the pinned host key, sudo -n true, every secret (the SSL pass phrase tried against the key on the server), the BMC. Every server once per interval, spread over it, and at once when its manifest or one of its secrets changes. A customer-side cause mails the customer, a provider-side one the operator (and the customer, plainly); once per cause, and once when it is ready again.
  */
 export interface ReadinessCheck {
+  enabled?: Enabled;
   intervalHours?: Interval1;
+  concurrency?: Concurrency;
 }
 /**
  * Where operators hear besides e-mail. Off unless configured.
