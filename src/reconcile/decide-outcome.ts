@@ -18,6 +18,12 @@ export interface Outcome {
   /** Power actions taken. Unknown after a crash: counted as one for a host runbook. */
   powerActions: number;
   at: number;
+  /**
+   * Refused by the replicas' coordination before it began (another replica holds the claim, a step
+   * in doubt waits out its quarantine, the fleet-wide limits): not counted — taken back from the
+   * incident with its budgets, so a wait in etcd never turns into "attempts exhausted".
+   */
+  notStarted?: boolean;
 }
 
 /** Verdicts after which another attempt cannot help: escalate at once, with this reason. */
@@ -60,6 +66,17 @@ export function applyOutcome(server: string, history: ServerHistory, outcome: Ou
 
   const actions: Action[] = [];
   const now = outcome.at;
+  if (outcome.notStarted === true) {
+    const back: Incident = { ...incident0, attempts: incident0.attempts.filter((a) => a.n !== outcome.attempt) };
+    let h: ServiceHistory = { ...h0, incident: back };
+    let srv = history;
+    if (outcome.target === 'host') srv = { ...srv, powerActions: refund(srv.powerActions, attemptRec.startedAt) };
+    else h = { ...h, restarts: refund(h.restarts, attemptRec.startedAt) };
+    if (h.state !== 'Down') actions.push({ type: 'transition', server, service, from: h.state, to: 'Down', reason: 'RunbookNotStarted', at: now });
+    h = { ...h, state: 'Down', since: h.state === 'Down' ? h.since : now };
+    srv = { ...srv, services: { ...srv.services, [service]: h } };
+    return outcome.target === 'host' ? { history: srv, actions, refundFleetPowerAt: attemptRec.startedAt } : { history: srv, actions };
+  }
   const incident: Incident = {
     ...incident0,
     attempts: incident0.attempts.map((a) => (a.n === outcome.attempt ? { ...a, finishedAt: now, verdict: outcome.verdict } : a)),

@@ -52,3 +52,29 @@ describe('a Recovered verdict and the probes that were already running', () => {
     expect(next.actions.filter((a) => a.type === 'run-runbook')).toMatchObject([{ attempt: 2 }]);
   });
 });
+
+describe('an attempt the replicas refused before it began (src/cluster)', () => {
+  test('is taken back: not counted against the incident or the restart budget, however often it is refused', () => {
+    let { history, incidentId } = remediating();
+    expect(history.services.http?.restarts).toHaveLength(1);
+    // Refused again and again (a step of a dead replica in doubt): never "attempts exhausted".
+    for (let k = 0; k < 5; k++) {
+      const refused = applyOutcome('web01', history, { target: 'http', incidentId, attempt: 1, verdict: 'Interrupted', acted: false, powerActions: 0, at: s(11 + 2 * k), notStarted: true });
+      expect(refused.history.services.http?.state).toBe('Down');
+      expect(refused.history.services.http?.incident?.attempts).toEqual([]);
+      expect(refused.history.services.http?.restarts).toEqual([]);
+      const next = decideServer(desired, obs(false, s(12 + 2 * k)), refused.history, { policy: pol, now: s(12 + 2 * k) + 100, fleetPowerActions: [] });
+      expect(next.actions.filter((a) => a.type === 'run-runbook')).toMatchObject([{ attempt: 1, incidentId }]);
+      expect(next.history.services.http?.state).toBe('Remediating');
+      ({ history } = next);
+      incidentId = next.actions.find((a) => a.type === 'run-runbook')?.incidentId ?? incidentId;
+    }
+    expect(history.services.http?.escalation).toBeUndefined();
+  });
+
+  test('an attempt that began and was interrupted is still spent', () => {
+    const { history, incidentId } = remediating();
+    const spent = applyOutcome('web01', history, { target: 'http', incidentId, attempt: 1, verdict: 'Interrupted', acted: true, powerActions: 0, at: s(14) });
+    expect(spent.history.services.http?.incident?.attempts).toHaveLength(1);
+  });
+});
