@@ -176,7 +176,14 @@ export class ClaimStore {
     const incident = open[0]?.incident ?? `${service}@${token}`;
     const inDoubt = steps.filter((s) => s.incident === incident && s.step !== CLOSED_STEP && s.outcome === undefined && s.token !== token);
     const lastClosed = steps.filter((s) => s.step === CLOSED_STEP && s.service === service).sort((a, b) => b.intentAt - a.intentAt)[0];
-    const held = open.length === 0 && lastClosed?.outcome?.result === 'escalated';
+    // Held while the server has failed without a break since that escalation: its failing mark was
+    // created before the escalation was recorded. A mark made later means it answered in between
+    // (the mark is deleted when it does), so this is a new fault, not the held one.
+    let held = false;
+    if (open.length === 0 && lastClosed?.outcome?.result === 'escalated') {
+      const mark = await this.session.get(this.keys.failingOf(server));
+      held = mark.kv === undefined ? false : mark.kv.createRevision < lastClosed.revision;
+    }
     return { server, service, incident, token, lease, steps, inDoubt, held };
   }
 

@@ -55,6 +55,13 @@ export class ClusterCoordinator implements RemediationCoordinator {
       const got = await claims.claim(key, req.target);
       if (!got.ok) return { ok: false, reason: got.reason === 'held' ? `claimed by replica ${got.holder ?? '?'}` : `cluster ${got.reason}`, escalate: false };
       claim = got.claim;
+      if (claim.held) {
+        // The service's last incident ended escalated (perhaps by another replica, which judged a
+        // step in doubt) and it has not answered since: a person decides, nothing is repeated.
+        await claims.release(claim, undefined).catch(() => undefined);
+        this.log.warn({ server: req.server, incident: claim.incident }, 'cluster claim held for a person: the last incident escalated');
+        return { ok: false, reason: 'the last incident of this service was escalated and it has not answered since; held for a person', escalate: true };
+      }
       this.held.set(key, claim);
     }
     for (const doubt of claim.inDoubt) {
@@ -75,14 +82,31 @@ export class ClusterCoordinator implements RemediationCoordinator {
     const res = await claims.beginStep(claim, { step: `${req.incidentId}#${req.attempt}`, kind, deadlineMs: this.stepDeadlineMs }, check);
     if (!res.ok) {
       if (res.reason === 'fenced') this.held.delete(key);
-      const escalate = res.reason === 'limit' && res.detail?.startsWith('mass failure') !== true;
+      // A record already there is a step begun before (by this replica's previous life): in doubt,
+      // never repeated — a person decides. A spent budget too; a mass-failure pause waits.
+      const escalate = res.reason === 'recorded' || (res.reason === 'limit' && res.detail?.startsWith('mass failure') !== true);
       return { ok: false, reason: res.detail ?? `cluster ${res.reason}`, escalate };
     }
     const held = claim;
+    const record = res.handle.record;
+    const ttlMs = this.cluster.options.ttlSeconds * 1000;
     return {
       ok: true,
+      // Past the TTL without a confirmed keepalive, or past the step's deadline, the run sends
+      // nothing more: a new owner may already be judging this step (it waits that deadline).
+      mayAct: () => {
+        if (this.cluster.phase() === 'fenced') return `this replica's etcd lease is not confirmed for ${ttlMs / 1000} s; it acts no more`;
+        if (Date.now() > record.intentAt + record.deadlineMs) return `past the step's deadline (${Math.round(record.deadlineMs / 1000)} s from its intent)`;
+        return undefined;
+      },
       end: async (verdict: string) => {
-        await claims.endStep(res.handle, verdict);
+        const recorded = await claims.endStep(res.handle, verdict);
+        if (!recorded) {
+          claims.counters.fencingRefusals++;
+          this.log.warn({ server: req.server, incident: claim.incident, step: record.step, token: claim.token, verdict }, 'cluster step outcome refused: the step was judged by another replica');
+          this.held.delete(key);
+          return;
+        }
         if (ENDS_INCIDENT.has(verdict)) {
           await claims.release(held, { result: verdict === 'Recovered' ? 'recovered' : 'escalated' });
           this.held.delete(key);

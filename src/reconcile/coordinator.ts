@@ -28,7 +28,12 @@ export interface AttemptRequest {
 }
 
 export type AttemptGrant =
-  | { ok: true; end: (verdict: string) => Promise<void> }
+  | {
+      ok: true;
+      end: (verdict: string) => Promise<void>;
+      /** Asked before each runbook step: a reason (the lease lost, the step's deadline past) stops the run. */
+      mayAct?: () => string | undefined;
+    }
   /**
    * `escalate`: a person must decide (a step of a previous owner is in doubt, or the fleet's budget
    * for this server is spent); otherwise the attempt simply did not start (charged nothing).

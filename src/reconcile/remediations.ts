@@ -126,7 +126,9 @@ export class Remediations {
         if (grant !== undefined && !grant.ok && !grant.escalate) {
           this.ctx.o.logger.warn({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, reason: grant.reason, pass }, 'runbook not started: refused by the cluster');
           const verdict: Verdict = 'Interrupted';
-          await this.finish(a, { verdict, acted: false, powerActions: 0, transcript: undefined }, { type: 'interrupted', ...base, reason: 'not-started', at: this.ctx.clock.now() });
+          // Not an attempt: it is taken back (decide tries again on a later pass, nothing spent).
+          this.startedKeys.delete(startedKey);
+          await this.finish(a, { verdict, acted: false, powerActions: 0, transcript: undefined, notStarted: true }, { type: 'interrupted', ...base, reason: 'not-started', at: this.ctx.clock.now() });
           return { ...base, verdict };
         }
         const startedAt = this.ctx.clock.now();
@@ -145,7 +147,7 @@ export class Remediations {
         if (run !== undefined) run.started = true;
         this.actuator.emit({ type: 'remediation-started', ...base });
         this.ctx.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, pass }, 'runbook started');
-        const transcript = await this.execute(entry.doc, a.target, grant !== undefined && !grant.ok ? grant.reason : undefined);
+        const transcript = await this.execute(entry.doc, a.target, grant !== undefined && !grant.ok ? grant.reason : undefined, grant?.ok === true ? grant.mayAct : undefined);
         const at = this.ctx.clock.now();
         const verdict = transcript.verdict;
         if (grant?.ok === true) await grant.end(verdict).catch(noop);
@@ -183,7 +185,7 @@ export class Remediations {
   }
 
   /** `escalate`: the cluster refused the attempt for a person to decide; nothing runs. */
-  private async execute(doc: ServerDocument, target: RemediationTarget, escalate?: string): Promise<Transcript> {
+  private async execute(doc: ServerDocument, target: RemediationTarget, escalate?: string, mayAct?: () => string | undefined): Promise<Transcript> {
     const startedAt = new Date(this.ctx.clock.now()).toISOString();
     const service = serviceOfTarget(target);
     const failed = (verdict: Verdict, message: string): Transcript => ({
@@ -220,6 +222,7 @@ export class Remediations {
           return r.failure !== undefined ? { up: r.up, message: r.failure.message } : { up: r.up };
         },
         signal: this.ctx.abort.signal,
+        ...(mayAct !== undefined ? { mayAct } : {}),
         logger: this.ctx.o.logger, // the executor binds server, service and runbook itself
       });
     } catch (err) {
@@ -237,7 +240,7 @@ export class Remediations {
    */
   private async finish(
     a: Extract<Action, { type: 'run-runbook' }>,
-    r: { verdict: Verdict; acted: boolean; powerActions: number; transcript: Transcript | undefined },
+    r: { verdict: Verdict; acted: boolean; powerActions: number; transcript: Transcript | undefined; notStarted?: boolean },
     end?: JournalEntry,
   ): Promise<void> {
     if (r.transcript !== undefined) this.transcripts.set(a.incidentId, r.transcript, a.server);
@@ -261,7 +264,7 @@ export class Remediations {
 
   private async finishOnce(
     a: Extract<Action, { type: 'run-runbook' }>,
-    r: { verdict: Verdict; acted: boolean; powerActions: number },
+    r: { verdict: Verdict; acted: boolean; powerActions: number; notStarted?: boolean },
     end: JournalEntry | undefined,
   ): Promise<{ actions: readonly Action[]; now: number } | undefined> {
     const now = this.ctx.clock.now();
@@ -270,7 +273,7 @@ export class Remediations {
       if (end !== undefined) await this.actuator.journalBatch([end]);
       return undefined;
     }
-    const res = applyOutcome(a.server, h, { target: a.target, incidentId: a.incidentId, attempt: a.attempt, verdict: r.verdict, acted: r.acted, powerActions: r.powerActions, at: now });
+    const res = applyOutcome(a.server, h, { target: a.target, incidentId: a.incidentId, attempt: a.attempt, verdict: r.verdict, acted: r.acted, powerActions: r.powerActions, at: now, ...(r.notStarted === true ? { notStarted: true } : {}) });
     const records = recordsOf(res.actions, (s) => (s === a.server ? res.history : this.ctx.fleet.historyOf(s)), now);
     await this.actuator.journalBatch(end !== undefined ? [end, ...records] : records);
     this.ctx.fleet.commit(a.server, res.history);

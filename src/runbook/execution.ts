@@ -88,6 +88,12 @@ export interface ExecutionRequest {
    * operator); false: nothing is sent and the run ends Interrupted. The daemon passes none.
    */
   confirmPower?: (action: 'on' | 'off' | 'cycle', server: string) => Promise<boolean>;
+  /**
+   * Asked right before each step past the opening checks: a reason stops the run there (Interrupted,
+   * nothing more sent). A replica that lost its etcd lease, or is past its step's deadline, acts no
+   * more; a step already in flight finishes. Alone (no cluster), the daemon passes none.
+   */
+  mayAct?: () => string | undefined;
 }
 
 export interface Executor {

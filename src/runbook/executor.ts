@@ -214,6 +214,11 @@ class Execution {
     }
     for (const step of steps.slice(opening)) {
       if (this.signal.aborted) return { verdict: 'Interrupted', message: 'aborted' };
+      const fenced = this.request.mayAct?.();
+      if (fenced !== undefined) {
+        this.log.warn({ step: step.id, reason: fenced }, 'runbook stopped before a step: this replica may act no more');
+        return { verdict: 'Interrupted', message: fenced };
+      }
       const flow = await this.step(step);
       if (!flow.ok) return flow.end;
     }
