@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ownerOf, shardSizes } from '../../src/cluster/rendezvous.ts';
 
@@ -43,5 +44,39 @@ describe('rendezvous ownership', () => {
   it('the owner does not depend on the order of the member list; none without members', () => {
     expect(ownerOf('x', ['a', 'b', 'c'])).toBe(ownerOf('x', ['c', 'a', 'b']));
     expect(ownerOf('x', [])).toBeUndefined();
+  });
+
+  it('through any run of joins and leaves: each server has exactly one owner among the live replicas, a change moves only what it must, shards stay within ±15 %', () => {
+    const servers = fleet(3000, 'cust-7/host');
+    const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,11}$/);
+    fc.assert(
+      fc.property(fc.uniqueArray(name, { minLength: 3, maxLength: 6 }), fc.array(fc.tuple(fc.boolean(), fc.nat()), { minLength: 1, maxLength: 6 }), (initial, changes) => {
+        let members = initial.slice(0, 3);
+        const spare = initial.slice(3);
+        let owners = servers.map((s) => ownerOf(s, members));
+        for (const [join, pick] of changes) {
+          const before = members;
+          if (join && spare.length > 0) members = [...members, spare.splice(pick % spare.length, 1)[0]!];
+          else if (!join && members.length > 1) members = members.filter((_, i) => i !== pick % members.length);
+          else continue;
+          const joined = members.filter((m) => !before.includes(m));
+          const left = before.filter((m) => !members.includes(m));
+          const next = servers.map((s) => ownerOf(s, members));
+          const reversed = [...members].reverse();
+          const bad = servers.filter((s, i) =>
+            // One owner, a live one, whatever order a replica lists its view in; a server moves only
+            // to a replica that joined, or away from one that left.
+            !members.includes(next[i]!) || ownerOf(s, reversed) !== next[i] || (next[i] !== owners[i] && !joined.includes(next[i]!) && !left.includes(owners[i]!)),
+          );
+          expect(bad).toEqual([]);
+          owners = next;
+        }
+        if (members.length === 3) {
+          const sizes = shardSizes(servers, members);
+          for (const n of sizes.values()) expect(Math.abs(n - 1000) / 1000).toBeLessThanOrEqual(0.15);
+        }
+      }),
+      { numRuns: 15, seed: Number(process.env.MAMORI_TEST_SEED ?? 23) },
+    );
   });
 });
