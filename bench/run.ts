@@ -15,6 +15,7 @@ const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['ttr', () => import('./ttr.ts')],
   ['cold-start', () => import('./cold-start.ts')],
   ['fleet', () => import('./fleet.ts')],
+  ['failover', () => import('./failover.ts')],
 ];
 
 const wanted = process.argv.slice(2);
