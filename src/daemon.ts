@@ -14,6 +14,9 @@ import { registerStatusPage } from './http/page/status-page.ts';
 import { UptimeSource } from './http/page/uptime-source.ts';
 import { tokenTableOf } from './http/auth.ts';
 import { registerReportRoute } from './http/report-route.ts';
+import { agentTargetsOf } from './reconcile/agent-targets.ts';
+import { registerAgentRoutes } from './http/agent-routes.ts';
+import type { VantageBoard } from './reconcile/vantage-board.ts';
 import { HttpServer, type DaemonApi, type ReadyState } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
@@ -118,6 +121,7 @@ export class Daemon {
   private webhooks: WebhookOutbox | undefined;
   private cluster: Cluster | undefined;
   controller: Controller | undefined;
+  private vantages: VantageBoard | undefined;
   source: Source | undefined;
   desired: DesiredState | undefined;
   syncer: SourceSyncer | undefined;
@@ -173,7 +177,7 @@ export class Daemon {
     // Replicas: the cluster is joined before the first pass (or keeps trying while probing goes on).
     const cluster = config.cluster !== undefined ? await startCluster(config.cluster, this.policy, logger) : undefined;
     this.cluster = cluster?.cluster;
-    const { controller, journal, records, outbox, notifier, health } = await wireReconciler(config, {
+    const { controller, vantages, journal, records, outbox, notifier, health } = await wireReconciler(config, {
       logger,
       ...(this.webhooks ? { webhooks: this.webhooks } : {}),
       ...(cluster !== undefined ? { coordinator: cluster.coordinator } : {}),
@@ -191,6 +195,7 @@ export class Daemon {
     this.metrics.readStateHealth(health);
     this.metrics.readOutbox(outbox);
     this.controller = controller;
+    this.vantages = vantages;
     cluster?.cluster.membership.onChange(() => controller.ownershipChanged());
     if (cluster !== undefined) this.metrics.readCluster(cluster.cluster);
     // Gauges read the controller's own state at each scrape (right after a restart, too).
@@ -229,7 +234,12 @@ export class Daemon {
     });
 
     // HTTP first, so /healthz answers while the first sync runs; /readyz says when it is done.
-    const tokens = await tokenTableOf(config.http, (ref) => resolveSecret(ref, config));
+    // The agents' tokens join the table (scope agent) unless http.tokens already lists them.
+    const listed = new Set(config.http.tokens.map((t) => t.secretRef));
+    const agentTokens = (config.vantages?.agents ?? []).filter((a) => !listed.has(a.token.secretRef)).map((a) => ({ scope: 'agent' as const, secretRef: a.token.secretRef }));
+    const tokens = await tokenTableOf({ ...config.http, tokens: [...config.http.tokens, ...agentTokens] }, (ref) => resolveSecret(ref, config));
+    const agents = new Map<string, { vantage: string; token: string }>();
+    for (const a of config.vantages?.agents ?? []) agents.set(a.token.secretRef, { vantage: a.name, token: await resolveSecret(a.token, config) });
     const webhookSecret = config.http.webhookSecret ? await resolveSecret(config.http.webhookSecret, config) : undefined;
     this.http = new HttpServer({
       listen: config.http.listen,
@@ -251,6 +261,14 @@ export class Daemon {
       logger,
       timeZone: config.mail.timeZone,
       uptime: (server, service) => uptime.history(server, service),
+    });
+    registerAgentRoutes(this.http, {
+      board: vantages,
+      agents,
+      targets: () => agentTargetsOf((this.desired?.appliedServers() ?? []).map((s) => s.document.doc).filter((d) => controller.watching(serverIdOf(d))), this.policy),
+      watched: (server) => controller.watching(server),
+      now: () => Date.now(),
+      logger,
     });
     registerReportRoute(this.http, { stateDir: config.stateDir, timeZone: config.mail.timeZone, servers: () => this.desired?.appliedServers().map((s) => desiredReportServerOf(s.document.doc)) ?? [] });
     await this.http.start();
@@ -464,6 +482,7 @@ export class Daemon {
       writeBack: this.writeBack?.status(),
       ...(this.webhooks ? { webhooks: this.webhooks.stats() } : {}),
       reconciler: this.controller?.status(),
+      ...(this.vantages !== undefined ? { vantages: this.vantages.status(Date.now()) } : {}),
     };
   }
 

@@ -29,6 +29,8 @@ export const ERROR_CATALOG = {
   MAMORI_DAEMON_NOT_HELD: 'that revision is not waiting for confirmation',
   MAMORI_HTTP_LISTEN_UNSAFE: 'listening beyond the loopback requires a token (http.token or http.tokens)',
   MAMORI_HTTP_UNREACHABLE: 'no mamori daemon answers on the local API address',
+  MAMORI_AGENT_REPORT_REFUSED: "a vantage-point agent's report was refused (bad signature, clock skew, wrong vantage or shape); it is no vote",
+  MAMORI_AGENT_UNREACHABLE: 'the vantage-point agent cannot reach the daemon, or the daemon refused it',
   MAMORI_NOTIFY_INVALID: 'a notification is not valid (a bad address, id or field)',
   MAMORI_NOTIFY_OPTIONS_INVALID: 'the notifier options are not valid',
   MAMORI_CLUSTER_UNAVAILABLE: 'etcd cannot be reached; probing, status and alerts go on, no remediation starts until it can',

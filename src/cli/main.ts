@@ -15,6 +15,7 @@ import { registerInitCommand } from './init.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerCompletionCommand } from './completion.ts';
 import { registerClusterCommand } from './cluster.ts';
+import { registerAgentCommand } from './agent.ts';
 import { buildInfo } from '../package-info.ts';
 import { isMamoriError } from '../errors.ts';
 
@@ -61,6 +62,7 @@ Examples:
   $ mamori <command> --help                                  # each command's options and examples`,
   );
   registerClusterCommand(program);
+  registerAgentCommand(program);
   return program;
 }
 

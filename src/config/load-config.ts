@@ -17,7 +17,7 @@ import { MANIFEST_LIMITS } from '../manifest/limits.ts';
 import { formatFinding } from '../manifest/format-findings.ts';
 import type { Finding } from '../manifest/types.ts';
 import { CONFIG_DEFAULTS, DEFAULT_MANAGEMENT_NETWORKS, DEFAULT_TARGET_NETWORKS } from './defaults.ts';
-import type { MamoriConfig, MamoriConfigShape, SignerConfig, SigningConfig } from './types.ts';
+import type { MamoriConfig, MamoriConfigShape, SignerConfig, SigningConfig, VantagesConfig } from './types.ts';
 import { WEBHOOK_EVENT_TYPES } from '../notify/webhook-event.ts';
 
 function deepFreeze<T>(value: T): T {
@@ -79,6 +79,7 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
       ...doc.massFailure,
       canaries: (doc.massFailure?.canaries ?? []).map((c) => ({ ...c })),
     },
+    vantages: resolveVantages(doc, probe.intervalSeconds),
     consoleProfiles: structuredClone(doc.consoleProfiles ?? d.consoleProfiles) as MamoriConfigShape['consoleProfiles'],
     http: {
       listen: doc.http?.listen ?? d.http.listen,
@@ -193,6 +194,7 @@ function configChecks(doc: ConfigDocument, positions: PositionIndex, file: strin
   });
   out.push(...signingChecks(doc.signing, positions, file));
   out.push(...httpChecks(doc, positions, file));
+  out.push(...vantageChecks(doc, positions, file));
   out.push(...mailChecks(doc, positions, file));
   out.push(...webhookChecks(doc, positions, file));
   return out;
@@ -276,6 +278,49 @@ function signingChecks(s: SignedChanges | undefined, positions: PositionIndex, f
     });
   });
   if (s.operatorSigners !== undefined && s.paths !== undefined) at('signing.operatorSigners', 'operatorSigners applies only without paths: put the operators in the path rules');
+  return out;
+}
+
+function resolveVantages(doc: ConfigDocument, intervalSeconds: number): VantagesConfig | undefined {
+  const list = doc.vantages ?? [];
+  const self = list.find((v) => v.self === true);
+  if (self === undefined) return undefined;
+  return {
+    self: { name: self.name, network: self.network },
+    agents: list.filter((v) => v.self !== true && v.token !== undefined).map((v) => ({ name: v.name, network: v.network, token: { secretRef: (v.token as { secretRef: string }).secretRef } })),
+    quorum: {
+      power: doc.quorum?.power ?? 2,
+      freshSeconds: doc.quorum?.freshSeconds ?? 3 * intervalSeconds,
+      maxSkewSeconds: doc.quorum?.maxSkewSeconds ?? 30,
+      manyServers: doc.quorum?.manyServers ?? doc.massFailure?.minServers ?? 3,
+    },
+  };
+}
+
+/** Exactly one self vantage, every other with its own token, names unique, and a power quorum the vantages can reach. */
+function vantageChecks(doc: ConfigDocument, positions: PositionIndex, file: string): Finding[] {
+  const out: Finding[] = [];
+  const finding = (field: string, message: string): void => {
+    const p = positions.positionOf(field);
+    out.push({ file, line: p.line, col: p.col, field, rule: 'vantages', severity: 'error', message });
+  };
+  const list = doc.vantages ?? [];
+  if (list.length === 0) {
+    if (doc.quorum !== undefined) finding('quorum', 'quorum applies only with vantages: name the vantage points (vantages:), or remove quorum');
+    return out;
+  }
+  const selves = list.flatMap((v, i) => (v.self === true ? [i] : []));
+  if (selves.length !== 1) finding('vantages', `exactly one vantage is the daemon's own (self: true); ${selves.length} are`);
+  const seen = new Map<string, number>();
+  list.forEach((v, i) => {
+    const twin = seen.get(v.name);
+    if (twin !== undefined) finding(`vantages[${i}].name`, `the vantage name ${v.name} is also vantages[${twin}]'s: each vantage needs its own name`);
+    seen.set(v.name, i);
+    if (v.self === true && v.token !== undefined) finding(`vantages[${i}].token`, 'the daemon\'s own vantage has no agent token: remove token');
+    if (v.self !== true && v.token === undefined) finding(`vantages[${i}]`, `the vantage ${v.name} is an agent's: give it a token (token: { secretRef: … }) for its reports`);
+  });
+  const power = doc.quorum?.power ?? 2;
+  if (power > list.length) finding('quorum.power', `a power cycle would need ${power} vantages and only ${list.length} are configured: no host could ever be power-cycled; lower quorum.power or add a vantage`);
   return out;
 }
 

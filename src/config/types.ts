@@ -82,6 +82,11 @@ export interface MamoriConfigShape {
   probe: Required<Probing>;
   remediation: Required<Omit<RemediationLimits, 'flapping'>> & { flapping: Required<Flapping> };
   massFailure: Required<MassFailure>;
+  /**
+   * Vantage points (README: vantage points); undefined without `vantages:` — one vantage, today's
+   * rules. `self` is the daemon's own network; each agent reports with its token.
+   */
+  vantages: VantagesConfig | undefined;
   consoleProfiles: Record<string, ConsolePowerProfile>;
   /**
    * `token` is the operator's (kept for older configs); `tokens` every scoped one (src/http/scope.ts).
@@ -122,6 +127,12 @@ export interface MamoriConfigShape {
   /** Replicas on etcd; off (mamori alone) unless configured. The replica defaults to the host name. */
   cluster: Required<Cluster> | undefined;
   log: { level: Level; pretty: boolean | undefined };
+}
+
+export interface VantagesConfig {
+  self: { name: string; network: string };
+  agents: Array<{ name: string; network: string; token: SecretRef }>;
+  quorum: { power: number; freshSeconds: number; maxSkewSeconds: number; manyServers: number };
 }
 
 export type MamoriConfig = DeepReadonly<MamoriConfigShape>;

@@ -201,16 +201,7 @@ export class HttpServer {
       },
       'mutate',
     );
-    // The vantage-point agent's door: the scope is enforced now, the observations are not used yet.
-    this.route(
-      'POST',
-      '/api/observations',
-      (_req, res, { body }) => {
-        parseJsonBody(body);
-        sendJson(res, 501, { ok: false, error: 'observations from agents are not used yet' });
-      },
-      'observe',
-    );
+    // The vantage-point agents' door (/api/observations, /api/agent/targets): agent-routes.ts.
     this.route(
       'POST',
       '/hooks/git',

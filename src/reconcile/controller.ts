@@ -231,6 +231,7 @@ export class Controller {
       removed.push({ name, history: gone.history });
     }
     if (removed.some((r) => r.history !== undefined)) this.removedStep(removed, now);
+    if (removed.length > 0) this.o.vantages?.retain((n) => this.servers.has(n));
     this.armTimer();
   }
 
@@ -577,7 +578,9 @@ export class Controller {
     }
     // Episodes mirror the counts exactly (fleetStep runs on every change): none open, none tripped.
     const pausedBy = fleet.history.massFailure.size === 0 && !dryRun ? undefined : fleet.counts.pausedBy(name, policy);
-    const ctx: ServerContext = { policy, now, fleetPowerActions: fleet.power.recent(now), pausedBy };
+    const board = this.o.vantages;
+    const vantage = board !== undefined ? board.contextFor(entry.desired, observed, prevHistory, now, this.servers.size, policy) : undefined;
+    const ctx: ServerContext = { policy, now, fleetPowerActions: fleet.power.recent(now), pausedBy, ...(vantage !== undefined ? { vantage } : {}) };
     const decision = decideServer(entry.desired, observed, prevHistory, ctx);
     if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: NO_RUNS };
     this.certificateStep(name, entry, now);

@@ -2,6 +2,7 @@
  * The reconcile loop's shared types: what the controller is given (options, the prober, the
  * runbook renderer), what it tells (events) and what a pass over the fleet returns.
  */
+import type { VantageBoard } from './vantage-board.ts';
 import type { Logger } from '../log.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { Notifier } from '../notify/types.ts';
@@ -57,6 +58,8 @@ export interface ControllerOptions {
   probeConcurrency?: number;
   remediationConcurrency?: number;
   canaries?: CanaryTarget[];
+  /** Vantage points configured: the agents' reports and the BMC states decide's quorum reads. */
+  vantages?: VantageBoard;
   probeCanary?: CanaryProbeFn;
   /** Where mass-failure pauses are told (config mail.operator); without it they are only logged. */
   operatorEmail?: string;

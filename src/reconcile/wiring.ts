@@ -31,6 +31,10 @@ import { policyFromConfig } from './policy.ts';
 import { probeTargetOf } from './probe-target.ts';
 import { BufferedNotifier, BufferedStatusStore, watchedJournal } from './state-backlog.ts';
 import type { Policy, RemediationTarget } from './types.ts';
+import { bmcPowerAsker } from './bmc-power.ts';
+import { VantageBoard } from './vantage-board.ts';
+import { serverIdOf } from '../manifest/server-id.ts';
+import type { ProbeResult } from '../probe/types.ts';
 
 export type RunbookMap = ReadonlyMap<string, LoadedDocument<RunbookDocument>>;
 
@@ -51,6 +55,8 @@ export interface ReconcilerWiringOptions {
 
 export interface ReconcilerParts {
   controller: Controller;
+  /** The agents' reports (vantages configured), which the HTTP side hands in. */
+  vantages: VantageBoard | undefined;
   policy: Policy;
   store: StatusStore;
   journal: Journal;
@@ -67,6 +73,22 @@ export interface ReconcilerParts {
    * through; a reload that changes `targetNetworks` replaces its networks (`targets.replace`).
    */
   targets: ReloadableTargetCheck;
+}
+
+/** The vantage points of the config as decide's quorum reads them; undefined without `vantages:`. */
+export function vantageBoardOf(config: MamoriConfig): VantageBoard | undefined {
+  const v = config.vantages;
+  if (v === undefined) return undefined;
+  return new VantageBoard(
+    {
+      self: { ...v.self },
+      remotes: v.agents.map((a) => ({ name: a.name, network: a.network })),
+      power: v.quorum.power,
+      freshMs: v.quorum.freshSeconds * 1000,
+      manyServers: v.quorum.manyServers,
+    },
+    { maxSkewMs: v.quorum.maxSkewSeconds * 1000 },
+  );
 }
 
 /** The reconcile numbers of a loaded config, as `policyFromConfig` reads them. */
@@ -139,9 +161,25 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       logger,
       ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
     });
+    const vantages = vantageBoardOf(config);
+    const askBmc = bmcPowerAsker({ consoleProfiles: config.consoleProfiles, resolveSecret: (ref) => resolveSecret(ref, config), targets, deadlineMs: Math.min(policy.timeoutMs * 2, 20_000) });
+    const probe = (doc: ServerDocument, service: ServiceName, signal?: AbortSignal): Promise<ProbeResult> => registry.probe(probeTargetOf(doc, service, policy.timeoutMs, config.sourceAddress), signal);
     const controller = new Controller({
       policy,
-      probe: (doc, service, signal) => registry.probe(probeTargetOf(doc, service, policy.timeoutMs, config.sourceAddress), signal),
+      probe:
+        vantages === undefined
+          ? probe
+          : async (doc, service, signal) => {
+              const result = await probe(doc, service, signal);
+              // A failing host's BMC is asked (at most once a retry interval): off is powered on at once, without quorum.
+              if (service === 'ping' && !result.up) {
+                const id = serverIdOf(doc);
+                const asked = vantages.bmcAskedAt(id);
+                if (asked === undefined || Date.now() - asked >= Math.max(policy.retryMs, 5_000)) vantages.setBmc(id, await askBmc(doc, signal), Date.now());
+              }
+              return result;
+            },
+      ...(vantages !== undefined ? { vantages } : {}),
       executor,
       renderRunbook: (doc, target) => renderFrom(options.runbooks(), doc, target),
       notifier,
@@ -162,7 +200,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       canaries: (config.massFailure.canaries ?? []).map((c) => ({ address: c.address, ...(c.service ? { service: c.service as ServiceName } : {}), ...(c.port ? { port: c.port } : {}) })),
       probeCanary: (c, signal) => registry.probe({ service: c.service ?? 'ping', address: c.address, timeoutMs: policy.timeoutMs, ...(c.port ? { port: c.port } : {}) }, signal),
     });
-    return { controller, policy, store, journal, records, outbox, notifier, health, targets };
+    return { controller, vantages, policy, store, journal, records, outbox, notifier, health, targets };
   } catch (err) {
     health.stop();
     await outbox?.stop().catch(() => undefined);

@@ -123,6 +123,42 @@ http: { token: "s3cr3t-t0ken" }
     expect(e.message).not.toContain('s3cr3t-t0ken');
   });
 
+  test('vantages: one self, an agent token for each other, unique names, a reachable power quorum; defaults from the probe interval', async () => {
+    const bad = join(dir, 'vantages-bad.yaml');
+    writeFileSync(
+      bad,
+      `vantages:
+  - { name: tokyo-a, network: 210.224.172.0/24 }
+  - { name: tokyo-b, network: 210.188.224.0/24 }
+  - { name: tokyo-b, network: 10.232.0.0/24, self: true, token: { secretRef: agent-b } }
+quorum: { power: 4 }
+`,
+    );
+    const err = (await loadConfig(bad).catch((e: unknown) => e)) as MamoriError;
+    expect(err.code).toBe('MAMORI_CONFIG_INVALID');
+    expect(((err.details.findings as Finding[]) ?? []).map((f) => `${f.line} ${f.field} [${f.rule}]`)).toEqual([
+      '2 vantages[0] [vantages]',
+      '3 vantages[1] [vantages]',
+      '4 vantages[2].name [vantages]',
+      '4 vantages[2].token [vantages]',
+      '5 quorum.power [vantages]',
+    ]);
+    const good = join(dir, 'vantages-good.yaml');
+    writeFileSync(good, `probe: { intervalSeconds: 20 }
+massFailure: { minServers: 4 }
+vantages:
+  - { name: tokyo-a, network: 210.224.172.0/24, self: true }
+  - { name: tokyo-b, network: 210.188.224.0/24, token: { secretRef: agent-b } }
+`);
+    const c = await loadConfig(good);
+    expect(c.vantages).toEqual({
+      self: { name: 'tokyo-a', network: '210.224.172.0/24' },
+      agents: [{ name: 'tokyo-b', network: '210.188.224.0/24', token: { secretRef: 'agent-b' } }],
+      quorum: { power: 2, freshSeconds: 60, maxSkewSeconds: 30, manyServers: 4 },
+    });
+    expect((await loadConfig(undefined)).vantages).toBeUndefined();
+  });
+
   test('http access: a customer token names its customer and no other token does; public host names need a token; no token typed inline', async () => {
     const p = join(dir, 'http-access.yaml');
     writeFileSync(

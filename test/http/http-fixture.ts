@@ -10,6 +10,7 @@ import type { FleetSnapshot } from '../../src/http/scope.ts';
 import { PageLiveState } from '../../src/http/page/live-state.ts';
 import { registerStatusPage } from '../../src/http/page/status-page.ts';
 import { registerReportRoute } from '../../src/http/report-route.ts';
+import { registerAgentRoutes } from '../../src/http/agent-routes.ts';
 import { HttpServer, type DaemonApi } from '../../src/http/server.ts';
 import { MamoriError } from '../../src/errors.ts';
 import { silentLogger, type Logger } from '../../src/log.ts';
@@ -108,6 +109,8 @@ export async function start(options: { tokens?: TokenGrant[]; webhookSecret?: st
   const stateDir = mkdtempSync(join(tmpdir(), 'mamori-http-state-'));
   dirs.push(stateDir);
   registerReportRoute(server, { stateDir, servers: () => FLEET.servers.map((s) => ({ name: s.metadata.name, customer: s.metadata.customer as string, services: ['http'] })) });
+  // No vantages configured: the agents' door answers 501 to an agent, 403 to anyone else.
+  registerAgentRoutes(server, { board: undefined, agents: new Map(), targets: () => ({ intervalSeconds: 30, timeoutSeconds: 5, servers: [] }), watched: () => false, now: () => Date.now(), logger: silentLogger() });
   const address = await server.start();
   const base = `http://127.0.0.1:${address.port}`;
   return { base, port: address.port, calls, metrics, server, socket, live };

@@ -9,6 +9,8 @@ import { decideServer, type VantageContext } from '../../src/reconcile/decide.ts
 import { policyFromConfig } from '../../src/reconcile/policy.ts';
 import type { BmcPower, VantageObservation, VantagePolicy } from '../../src/reconcile/quorum.ts';
 import type { Action, DesiredServer, ServerHistory } from '../../src/reconcile/types.ts';
+import { VantageBoard } from '../../src/reconcile/vantage-board.ts';
+import { escalationOf, holdOf, runScenario, runs, server, type ScenarioResult } from './scenario.ts';
 
 const T0 = Date.parse('2026-11-25T00:00:00Z');
 const s = (sec: number): number => T0 + sec * 1000;
@@ -295,4 +297,49 @@ describe('decide: quorum across vantage points', () => {
     c.check?.(r);
   });
   test('at least 15 cases', () => expect(cases.length).toBeGreaterThanOrEqual(15));
+});
+
+describe('the controller with vantage points (the real pass: board → decide → journal)', () => {
+  const board = (): VantageBoard => new VantageBoard(VP, { maxSkewMs: 30_000 });
+  const web = server('web01', { services: ['ping', 'http'] });
+  const down = { web01: { ping: false, http: false } };
+  const journalOf = (r: ScenarioResult, type: string) => r.journal.filter((j) => j.type === type);
+
+  test('the agent killed: VantageLost, no power cycle on one vantage\'s word, the votes journaled', async () => {
+    const r = await runScenario([web], [{ t: 0, probes: down, bmc: { web01: 'on' } }, { t: 31, probes: down, bmc: { web01: 'on' } }, { t: 40, probes: down, bmc: { web01: 'on' } }], POLICY, { vantages: board() });
+    expect(runs(r.actions).length).toBe(0);
+    expect(holdOf(r, 'web01', 'ping')).toBe('VantageLost');
+    expect(journalOf(r, 'quorum').map((j) => [j.judgement, j.lost])).toEqual([['lost', ['b']]]);
+    expect(journalOf(r, 'notify').map((j) => j.kind)).toEqual(['vantage-lost']);
+  });
+
+  test('both vantages see the host fail after the wait: the power runbook runs, with both votes journaled', async () => {
+    const r = await runScenario(
+      [web],
+      [
+        { t: 0, probes: down, bmc: { web01: 'on' }, reports: [{ vantage: 'b', server: 'web01', service: 'ping', up: false, at: 0 }] },
+        { t: 31, probes: down, bmc: { web01: 'on' }, reports: [{ vantage: 'b', server: 'web01', service: 'ping', up: false, at: 31 }] },
+      ],
+      POLICY,
+      { vantages: board() },
+    );
+    expect(runs(r.actions).length).toBe(1);
+    const q = journalOf(r, 'quorum').at(-1);
+    expect(q?.judgement).toBe('power-cycle');
+    expect((q?.votes as Array<{ vantage: string; up: boolean }>).map((v) => `${v.vantage}:${v.up}`)).toEqual(['a:false', 'b:false']);
+  });
+
+  test('a host its BMC reports off is powered on at once, before the destructive wait and without the agent', async () => {
+    const r = await runScenario([web], [{ t: 0, probes: down, bmc: { web01: 'off' } }], POLICY, { vantages: board() });
+    expect(runs(r.actions).length).toBe(1);
+    expect(journalOf(r, 'quorum').map((j) => j.judgement)).toEqual(['power-on']);
+  });
+
+  test('down from the primary, up from the agent: access-blocked naming the missing network, no runbook', async () => {
+    const only = server('web01', { services: ['http'] });
+    const r = await runScenario([only], [{ t: 0, probes: { web01: { http: false } }, reports: [{ vantage: 'b', server: 'web01', service: 'http', up: true, at: 0 }] }], POLICY, { vantages: board() });
+    expect(runs(r.actions).length).toBe(0);
+    expect(escalationOf(r, 'web01', 'http')).toBe('AccessBlocked');
+    expect(journalOf(r, 'notify').map((j) => [j.kind, j.missingNetworks])).toEqual([['access-blocked', [NET_A]]]);
+  });
 });

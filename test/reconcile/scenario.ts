@@ -8,6 +8,8 @@
  * A service not named in a pass's probes answers Unknown (the probe ran while the monitor lagged:
  * the controller's own lag check, fed by the stub), which moves no state — the table's "no probe".
  */
+import type { BmcPower } from '../../src/reconcile/quorum.ts';
+import type { VantageBoard } from '../../src/reconcile/vantage-board.ts';
 import { splitServerId } from '../../src/manifest/server-id.ts';
 import type { ConfigDocument, ServerDocument, ServiceName } from '../../src/manifest/types.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -37,6 +39,10 @@ export interface Pass {
   canaries?: Array<{ address: string; up: boolean | 'unknown' }>;
   /** Replace the desired fleet from this pass on. */
   desired?: DesiredServer[];
+  /** Agents' reports received just before this pass's probes (options.vantages), `at` in seconds after T0. */
+  reports?: Array<{ vantage: string; server: string; service: ServiceName; up: boolean | 'unknown'; at: number }>;
+  /** What each server's BMC says of its power this pass (options.vantages). */
+  bmc?: Record<string, BmcPower>;
 }
 
 export interface ScenarioResult {
@@ -50,6 +56,8 @@ export interface ScenarioResult {
 export interface ScenarioOptions {
   /** Drop an outcome for a target that never ran (instead of failing the scenario): for generated passes. */
   dropUnrun?: boolean;
+  /** Vantage points: the board the controller reads, fed by each pass's `reports` and `bmc`. */
+  vantages?: VantageBoard;
 }
 
 export function server(name: string, over: Partial<DesiredServer> = {}): DesiredServer {
@@ -182,6 +190,7 @@ export async function runScenario(desired0: DesiredServer[], passes: Pass[], pol
     remediationConcurrency: 1_000,
     operatorEmail: 'noc@provider.example',
     onActions: (_server, actions) => perPassNow.push(...actions),
+    ...(options.vantages !== undefined ? { vantages: options.vantages } : {}),
   });
   const pending = (): number => runs.filter((r) => !r.settled).length;
   // Every runbook started has reached the executor (or ended): nothing moves until the table says.
@@ -224,6 +233,14 @@ export async function runScenario(desired0: DesiredServer[], passes: Pass[], pol
       for (const a of canariesSet) if (!named.has(a)) controller.setCanaryResult(a, true);
       canariesSet = named;
       await clock.advance(now - clock.now());
+      const board = options.vantages;
+      if (board !== undefined) {
+        for (const [name, power] of Object.entries(pass.bmc ?? {})) board.setBmc(name, power, now);
+        for (const vantage of new Set((pass.reports ?? []).map((r) => r.vantage))) {
+          const observations = (pass.reports ?? []).filter((r) => r.vantage === vantage).map((r) => ({ server: r.server, service: r.service, up: r.up, at: T0 + r.at * 1000 }));
+          board.accept(vantage, { vantage, sentAt: now, observations }, now, () => true);
+        }
+      }
       table = pass.probes ?? {};
       await controller.reconcileOnce({ awaitRunbooks: false });
       await quiet('pass');

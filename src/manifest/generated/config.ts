@@ -174,6 +174,43 @@ export type Canaries = {
   port?: Port;
 }[];
 /**
+ * The vantage's name in logs, the journal, status files and mail (lower-case letters, digits, -).
+ */
+export type Name = string;
+/**
+ * An IPv4 or IPv6 network in CIDR notation, such as 210.224.172.0/24. An IPv4 network is written as IPv4: IPv6 spellings of IPv4 (::ffff:a.b.c.d/n) are refused.
+ */
+export type Network1 = string;
+/**
+ * true for the vantage the daemon's own probes leave from (exactly one).
+ */
+export type TheDaemonSOwn = boolean;
+/**
+ * The networks mamori watches from (README: vantage points). One is the daemon's own (self: true); each other is a `mamori agent` on that network, which probes the same servers and reports to the daemon with its token. With vantages, a power cycle of a host its BMC reports on needs quorum.power failing vantages, and a server that fails from one network and answers from another is not repaired: its customer is told which network their filter misses. Without them, mamori decides from its own network alone.
+ */
+export type VantagePoints = {
+  name: Name;
+  network: Network1;
+  self?: TheDaemonSOwn;
+  token?: AgentToken;
+}[];
+/**
+ * Failing verdicts from this many vantage points, taken after the destructive wait, that a power cycle of a host its BMC reports on needs (2). Powering on a host its BMC reports off needs none.
+ */
+export type VantagesForAPowerCycle = number;
+/**
+ * An agent's verdict taken longer ago than this is no vote (default three probe intervals).
+ */
+export type Freshness = number;
+/**
+ * A report whose timestamp differs from the daemon's clock by more than this is refused (30).
+ */
+export type ClockSkew = number;
+/**
+ * From this many servers disputed at once (down from one vantage, up from another) it is mamori's own network: the operator is told and nothing is done; below it, each is its customer's filter (default massFailure.minServers).
+ */
+export type ManyServers = number;
+/**
  * One driver for the console and power channel.
  */
 export type ConsolePowerProfile = IPMI | Command | Manual;
@@ -224,7 +261,7 @@ export type Scope = "operator" | "customer" | "agent" | "metrics";
 /**
  * A lower-case name of letters, digits and hyphens (1-63 characters, starting and ending with a letter or digit). Names become file names and appear in commands, so nothing else is allowed.
  */
-export type Name = string;
+export type Name1 = string;
 /**
  * The secret holding the token (a file in the secrets folder, or MAMORI_SECRET_<NAME>).
  */
@@ -428,7 +465,7 @@ export type Timeout1 = number;
 /**
  * A short name for this endpoint, unique in the list (lower-case letters, digits and hyphens). Logs, status and metrics name the endpoint by it, never by its URL.
  */
-export type Name1 = string;
+export type Name2 = string;
 /**
  * Where events are posted (http or https, no user:password@). Give url or urlSecret: a chat hook's URL is often itself a credential, and then belongs in urlSecret.
  */
@@ -516,6 +553,8 @@ export interface ConfigDocument {
   probe?: Probing;
   remediation?: RemediationLimits;
   massFailure?: MassFailure;
+  vantages?: VantagePoints;
+  quorum?: Quorum;
   consoleProfiles?: ConsoleAndPowerProfiles;
   http?: HTTP;
   mail?: EMail;
@@ -588,6 +627,21 @@ export interface MassFailure {
   canaries?: Canaries;
 }
 /**
+ * The agent's bearer token (a secret of at least 16 characters; it also signs the agent's reports). Every vantage but self has one, and no other token is the same.
+ */
+export interface AgentToken {
+  secretRef: SecretName;
+}
+/**
+ * How sure mamori must be before it acts, with vantage points configured.
+ */
+export interface Quorum {
+  power?: VantagesForAPowerCycle;
+  freshSeconds?: Freshness;
+  maxSkewSeconds?: ClockSkew;
+  manyServers?: ManyServers;
+}
+/**
  * Named drivers for the console and power channel. Manifests name a profile, never a command.
  */
 export interface ConsoleAndPowerProfiles {
@@ -636,7 +690,7 @@ export interface OperatorToken {
 }
 export interface AccessToken {
   scope: Scope;
-  customer?: Name;
+  customer?: Name1;
   secretRef: SecretName1;
 }
 /**
@@ -753,7 +807,7 @@ export interface Alertmanager {
  * One receiver: its name (what logs and status show), where to post, the signing secret by reference, and the events it takes.
  */
 export interface WebhookEndpoint {
-  name: Name1;
+  name: Name2;
   url?: URL1;
   urlSecret?: URLFromASecret;
   secret: SigningSecret;
