@@ -27,6 +27,20 @@ module.exports = {
       to: { path: '^src/probe/' },
     },
     {
+      name: 'clock-imports-nothing',
+      comment: 'src/clock.ts (the injected Clock the reconciler and the runbook executor share) sits below everything.',
+      severity: 'error',
+      from: { path: '^src/clock\\.ts$' },
+      to: { path: '^src/' },
+    },
+    {
+      name: 'source-builds-no-notifications',
+      comment: 'source reports revision problems as data (RevisionProblem in src/source/desired.ts); the daemon words them as mail and webhook events (src/daemon/revision-notices.ts).',
+      severity: 'error',
+      from: { path: '^src/source/' },
+      to: { path: '^src/notify/' },
+    },
+    {
       name: 'edges-do-not-reach-up',
       severity: 'error',
       from: { path: '^src/(probe|runbook|status|notify)/' },

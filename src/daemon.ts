@@ -41,6 +41,7 @@ import { manifestChecks, runbookSelector } from './runbook/manifest-hooks.ts';
 import { DEFAULT_PARSE_BUDGET_MS, ShellParserPool } from './runbook/shell-parser-pool.ts';
 import { checkSecretsFolder } from './secrets/check-secrets-folder.ts';
 import { resolveSecret } from './secrets/resolve-secret.ts';
+import { tellRevisionProblem } from './daemon/revision-notices.ts';
 import { DesiredState, type AppliedServer } from './source/desired.ts';
 import { LastGoodStore } from './source/last-good.ts';
 import { outsideTargets, TargetNetworks } from './source/target-filter.ts';
@@ -215,10 +216,14 @@ export class Daemon {
       logger,
       // A server invalid at start keeps being watched from the manifest it last had valid.
       lastGood: new LastGoodStore({ stateDir: config.stateDir, logger, onWriteError: (err) => health.failed('last-good', err) }),
-      notify: (n) => this.notifier?.notify(n) ?? Promise.resolve(),
-      ...(config.mail.operator ? { operatorEmail: config.mail.operator } : {}),
-      operatorEventsWithoutEmail: this.webhooks !== undefined,
-      sourceDescription: source.description,
+      // The source reports a refused or held revision as data; the mails and events are built here.
+      onProblem: (problem) =>
+        tellRevisionProblem(
+          problem,
+          { operatorEmail: config.mail.operator, operatorEventsWithoutEmail: this.webhooks !== undefined, source: source.description },
+          (n) => this.notifier?.notify(n) ?? Promise.resolve(),
+          logger,
+        ),
     });
     this.desired = desired;
     this.syncer = new SourceSyncer({

@@ -1,10 +1,8 @@
 import { MamoriError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Finding, LoadedDocument, ManifestSet, ServerDocument } from '../manifest/types.ts';
-import type { Notification } from '../notify/types.ts';
 import type { Snapshot, SourceFile } from './types.ts';
 import type { ChangeRefusal } from './judge-changes.ts';
-import { refusalNotices } from './refusal-notices.ts';
 
 /** The finding rule of a file whose change was refused for its signer (src/source/git.ts). */
 export const SIGNER_RULE = 'signer-not-allowed';
@@ -59,6 +57,19 @@ export type ApplyOutcome =
   | { result: 'held'; revision: string; reason: HoldReason; message: string; affected: string[] }
   | { result: 'refused'; revision: string; reason: RefuseReason; message: string; findings: Finding[] };
 
+/**
+ * What people must hear about a revision, as data: the source reports what it refused or held and
+ * why (each finding names its file, line and field); the daemon turns it into mail and webhook
+ * events (src/daemon/revision-notices.ts). src/source builds no notification.
+ */
+export type RevisionProblem =
+  /** The whole revision refused (an operator document invalid, or it could not be loaded): the previous one runs. */
+  | { kind: 'revision-refused'; revision: string; reason: RefuseReason; message: string; findings: Finding[]; keptRevision: string | undefined; at: string }
+  /** The revision waits for `mamori confirm`. */
+  | { kind: 'revision-held'; revision: string; reason: HoldReason; message: string; affected: string[]; keptRevision: string | undefined; since: string }
+  /** Files refused for their signer, new in this revision, with the servers applied (their contacts own the files). */
+  | { kind: 'changes-refused'; revision: string; refusals: readonly ChangeRefusal[]; servers: readonly ServerDocument[]; at: string };
+
 export interface HeldRevision {
   revision: string;
   reason: HoldReason;
@@ -98,12 +109,11 @@ export interface DesiredStateOptions {
   archiver?: StatusArchiver;
   holds: HoldPolicy;
   logger: Logger;
-  /** Operator messages (revision refused / held); without it they are only logged and shown in status. */
-  notify?: (n: Notification) => Promise<void>;
-  operatorEmail?: string;
-  /** Operator messages are told to `notify` even without operatorEmail (addressed to ''): webhooks take them, mail skips them. */
-  operatorEventsWithoutEmail?: boolean;
-  sourceDescription?: string;
+  /**
+   * Told of a refused or held revision and of newly refused changes, once each; the daemon tells
+   * people (src/daemon/revision-notices.ts). Without it they are only logged and shown in status.
+   */
+  onProblem?: (problem: RevisionProblem) => Promise<void>;
   now?: () => Date;
   /** Where last-known-good manifests survive a restart; in memory only without it. */
   lastGood?: LastGoodPersistence;
@@ -320,7 +330,7 @@ export class DesiredState {
       { added: added.length, removed: removed.length, changed: changed.length, keptLastGood: keptLastGood.length, servers: next.size },
       'revision applied',
     );
-    await this.tellRefusals(revision, snapshot.refusals ?? [], [...next.values()]);
+    await this.reportRefusals(revision, snapshot.refusals ?? [], [...next.values()]);
     return { result: 'applied', revision, added, removed, changed, keptLastGood };
   }
 
@@ -329,18 +339,7 @@ export class DesiredState {
     this.refused = { revision, reason, message, findings, at: this.now().toISOString() };
     if (!again) {
       log.warn({ reason, findings: findings.length, kept: this.revision }, 'revision refused');
-      await this.tellOperator({
-        id: `revision-refused-${revision.replace(/[^A-Za-z0-9]/g, '')}`,
-        kind: 'revision-refused',
-        to: { email: this.options.operatorEmail ?? '' },
-        occurredAt: this.now().toISOString(),
-        facts: {
-          revision,
-          source: this.options.sourceDescription,
-          errors: findings.length > 0 ? findings.slice(0, 50).map((f) => ({ file: f.file, line: f.line, field: f.field, message: f.message })) : [{ file: '', message }],
-          keptRevision: this.revision,
-        },
-      });
+      await this.report({ kind: 'revision-refused', revision, reason, message, findings, keptRevision: this.revision, at: this.now().toISOString() });
     }
     return { result: 'refused', revision, reason, message, findings };
   }
@@ -352,44 +351,24 @@ export class DesiredState {
     this.held = { info, snapshot };
     if (!again) {
       log.warn({ reason, affected: affected.length, kept: this.revision }, 'revision held until an operator confirms it');
-      await this.tellOperator({
-        id: `revision-held-${revision.replace(/[^A-Za-z0-9]/g, '')}`,
-        kind: 'revision-held',
-        to: { email: this.options.operatorEmail ?? '' },
-        occurredAt: info.since,
-        facts: { revision, reason, message, affected: affected.slice(0, 50), keptRevision: this.revision, releaseCommand: `mamori confirm ${revision}` },
-      });
+      await this.report({ kind: 'revision-held', revision, reason, message, affected, keptRevision: this.revision, since: info.since });
     }
     return { result: 'held', revision, reason, message, affected };
   }
 
-  /** Files refused for their signer: the operator and the customer who owns each file are told, once. */
-  private async tellRefusals(revision: string, refusals: readonly ChangeRefusal[], servers: readonly AppliedServer[]): Promise<void> {
+  /** Files refused for their signer: reported once, in the revision that first refuses them. */
+  private async reportRefusals(revision: string, refusals: readonly ChangeRefusal[], servers: readonly AppliedServer[]): Promise<void> {
     const fresh = refusals.filter((r) => r.isNew);
-    if (fresh.length === 0 || !this.options.notify) return;
-    const notices = refusalNotices({
-      revision,
-      refusals: fresh,
-      servers: servers.map((s) => s.document.doc),
-      operatorEmail: this.options.operatorEmail,
-      source: this.options.sourceDescription,
-      at: this.now().toISOString(),
-    });
-    for (const n of notices) {
-      try {
-        await this.options.notify(n);
-      } catch (err) {
-        this.options.logger.warn({ err, kind: n.kind }, 'refused-change notification could not be queued');
-      }
-    }
+    if (fresh.length === 0) return;
+    await this.report({ kind: 'changes-refused', revision, refusals: fresh, servers: servers.map((s) => s.document.doc), at: this.now().toISOString() });
   }
 
-  private async tellOperator(n: Notification): Promise<void> {
-    if (!this.options.notify || (!this.options.operatorEmail && this.options.operatorEventsWithoutEmail !== true)) return;
+  private async report(problem: RevisionProblem): Promise<void> {
+    if (!this.options.onProblem) return;
     try {
-      await this.options.notify(n);
+      await this.options.onProblem(problem);
     } catch (err) {
-      this.options.logger.warn({ err, kind: n.kind }, 'operator notification could not be queued');
+      this.options.logger.warn({ err, kind: problem.kind }, 'revision problem could not be reported');
     }
   }
 }

@@ -7,6 +7,7 @@ import { validateDocuments } from '../../src/manifest/validate-documents.ts';
 import { DesiredState, type AppliedServer, type HoldPolicy } from '../../src/source/desired.ts';
 import type { ValidateRevision } from '../../src/source/desired.ts';
 import type { Notification } from '../../src/notify/types.ts';
+import { tellRevisionProblem } from '../../src/daemon/revision-notices.ts';
 
 /** The real loader, bound to the embedded default config (its target networks include the loopback). */
 export const realValidate: ValidateRevision = (files) =>
@@ -36,11 +37,17 @@ export function recordingDesired(holds: Partial<HoldPolicy> = {}, options: { not
     archiver: { archive: (name) => void archived.push(name) },
     holds: { maxRemovedFraction: holds.maxRemovedFraction ?? 0.5, holdRollbacks: holds.holdRollbacks ?? true },
     logger: silentLogger(),
-    notify: async (n) => {
-      notifications.push(n);
-      await options.notify?.(n);
-    },
-    operatorEmail: 'operator@example.test',
+    // As the daemon wires it: the source reports problems as data, revision-notices words them.
+    onProblem: (problem) =>
+      tellRevisionProblem(
+        problem,
+        { operatorEmail: 'operator@example.test' },
+        async (n) => {
+          notifications.push(n);
+          await options.notify?.(n);
+        },
+        silentLogger(),
+      ),
   });
   return {
     desired,

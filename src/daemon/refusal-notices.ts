@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerDocument } from '../manifest/types.ts';
 import type { ChangeRefusedFacts, Notification, Recipient } from '../notify/types.ts';
-import type { ChangeRefusal } from './judge-changes.ts';
+import type { ChangeRefusal } from '../source/judge-changes.ts';
 
 export interface RefusalNoticeInput {
   revision: string;
