@@ -21,10 +21,10 @@ import type { TargetCheck } from '../manifest/target-networks.ts';
 import type { RenderedStep } from './types.ts';
 import { serverConsoleChannel } from './drivers/registry.ts';
 import type { ConsoleChannel, ConsoleProfiles, PowerDriver } from './drivers/types.ts';
-import { OS_LOOK_SCRIPT, SUDO_PROMPT, killTreeScript, localConnectScript, plainCommand, processLookScript, wrapCommand, type SudoMode } from './remote-command.ts';
+import { OS_LOOK_SCRIPT, killTreeScript, localConnectScript, plainCommand, processLookScript, wrapCommand } from './remote-command.ts';
 import { osMismatch, parseOsLook } from './os-check.ts';
 import { scrubText } from './scrub.ts';
-import { logIn, loginVerdict, noSecrets, resolveServerSecrets, sshEndpointText, type SecretResolver, type ServerSecrets } from './ssh-access.ts';
+import { logIn, loginVerdict, noSecrets, resolveServerSecrets, sshEndpointText, sudoAccess, type SecretResolver, type ServerSecrets } from './ssh-access.ts';
 import type { ExecResult, PromptAnswer, SshSession } from './ssh-session.ts';
 
 /** Services whose server waits for the client (HTTP) or for a TLS ClientHello: no greeting to wait for locally. */
@@ -270,19 +270,6 @@ class Execution {
 
   // ---- SSH
 
-  private sudoMode(sudo: boolean): SudoMode {
-    if (!sudo) return 'none';
-    return this.server.spec.access.sudo?.password ? 'password' : 'nopasswd';
-  }
-
-  private sudoAnswers(mode: SudoMode): Flow<PromptAnswer[]> {
-    if (mode !== 'password') return go([]);
-    if (this.secrets.sudoPassword === undefined) {
-      return halt('SecretMissing', `the sudo password secret of ${this.server.metadata.name} does not resolve; nothing was run`);
-    }
-    return go([{ prompt: SUDO_PROMPT, value: this.secrets.sudoPassword }]);
-  }
-
   private async ssh(): Promise<Flow<SshSession>> {
     if (this.session && !this.session.closed) return go(this.session);
     const started = this.at();
@@ -322,10 +309,10 @@ class Execution {
     const ssh = await this.ssh();
     if (!ssh.ok) return ssh;
     const session = ssh.value;
-    const mode = this.sudoMode(opts.sudo);
-    const sudo = this.sudoAnswers(mode);
-    if (!sudo.ok) return sudo;
-    const answers = [...sudo.value, ...(opts.answers ?? [])];
+    const sudo = sudoAccess(this.server, this.secrets, opts.sudo);
+    if (!sudo.ok) return halt('SecretMissing', `the sudo password secret of ${this.server.metadata.name} does not resolve; nothing was run`);
+    const mode = sudo.mode;
+    const answers = [...sudo.answers, ...(opts.answers ?? [])];
     const pty = opts.pty === true || (opts.sudo && this.server.spec.access.sudo?.pty === true) || (opts.answers?.length ?? 0) > 0;
     const line = opts.marker === false ? plainCommand(command, mode) : wrapCommand(command, mode);
     const r = await session.exec(line, {
@@ -341,7 +328,7 @@ class Execution {
         const k = await session.exec(plainCommand(killTreeScript(pid), mode), {
           pty: pty && mode !== 'none',
           deadlineMs: 15_000,
-          answers: sudo.value,
+          answers: sudo.answers,
           secrets: this.secrets.all,
         });
         const killed = /killed:([\d ]*)/.exec(k.output)?.[1]?.trim();

@@ -1,15 +1,16 @@
 /**
  * How mamori gets onto a customer server over SSH, in one place for the executor, the
  * readiness check and the CLI: the server's secrets resolved once, where and as whom it logs
- * in (spec.access: address, port, user, pinned host key), the login itself, and a failed
- * login as data (a kind and a message) that each caller turns into its own verdict or
- * condition. A login never throws for what the server does.
+ * in (spec.access: address, port, user, pinned host key), the login itself, how a command
+ * becomes root, and a failed login as data (a kind and a message) that each caller turns into
+ * its own verdict or condition. A login never throws for what the server does.
  */
 import { isMamoriError } from '../errors.ts';
 import type { TargetCheck } from '../manifest/target-networks.ts';
 import type { ServerDocument } from '../manifest/types.ts';
 import type { Verdict } from './execution.ts';
-import { SshSession, sshFailureOf, type SshTarget } from './ssh-session.ts';
+import { SUDO_PROMPT, type SudoMode } from './remote-command.ts';
+import { SshSession, sshFailureOf, type PromptAnswer, type SshTarget } from './ssh-session.ts';
 
 /** Resolves a secretRef to its value; throws (MAMORI_SECRET_MISSING) when it does not resolve. */
 export type SecretResolver = (ref: string) => Promise<string>;
@@ -103,6 +104,19 @@ export function sshTargetOf(server: ServerDocument, login: string, options: SshA
     ...(options.sourceAddress ? { localAddress: options.sourceAddress } : {}),
     targets: options.targets,
   };
+}
+
+/**
+ * How a command becomes root (spec.access.sudo): `sudo -n`, or sudo with the declared password fed
+ * after its prompt. A password declared but not resolving is a result: nothing should be tried.
+ */
+export type SudoAccess = { ok: true; mode: SudoMode; answers: PromptAnswer[] } | { ok: false; reason: 'PasswordMissing' };
+
+export function sudoAccess(server: ServerDocument, secrets: ServerSecrets, asRoot = true): SudoAccess {
+  if (!asRoot) return { ok: true, mode: 'none', answers: [] };
+  if (!server.spec.access.sudo?.password) return { ok: true, mode: 'nopasswd', answers: [] };
+  if (secrets.sudoPassword === undefined) return { ok: false, reason: 'PasswordMissing' };
+  return { ok: true, mode: 'password', answers: [{ prompt: SUDO_PROMPT, value: secrets.sudoPassword }] };
 }
 
 /** Why no session was opened. */
