@@ -365,8 +365,15 @@ class Execution {
         return halt('DeadlineExceeded', `${what} ran past its deadline and was killed (${r.killNote ?? 'no kill note'})`);
       case 'aborted':
         return halt(this.deadlineHit ? 'DeadlineExceeded' : 'Interrupted', `${what} was stopped (${r.killNote ?? ''})`);
-      case 'prompt':
+      case 'prompt': {
+        // Asked again after the secret was typed (Apache's built-in dialog asks up to five more
+        // times): the secret was refused, and typing it again would fail the same way.
+        const answer = step.kind === 'run' ? step.answer : undefined;
+        if (answer !== undefined && (r.prompt ?? '').includes(answer.prompt.trim())) {
+          return halt('PassphraseRequired', `${what} asked "${r.prompt ?? ''}" again after the secret ${answer.secretKey} was typed: the secret was refused; it was stopped at once`);
+        }
         return halt('PassphraseRequired', `${what} asked "${r.prompt ?? ''}" and no secret of ${this.server.metadata.name} answers it; it was stopped at once`);
+      }
       case 'closed':
         return halt('StepFailed', `the SSH connection closed during ${step.id}`);
       default:

@@ -344,7 +344,8 @@ function runChannel(channel: ClientChannel, opts: ExecOptions, limit: number, st
     const again = answers.find((a) => a.answered && tail.trimEnd().endsWith(a.prompt.trimEnd()));
     if (asked || again) {
       settleTimer = setTimeout(() => {
-        const line = tail.split('\n').pop() ?? tail;
+        // The prompt's own line: a newline the terminal added after it (the tty echo) is not the prompt.
+        const line = tail.trimEnd().split('\n').pop() ?? tail;
         prompt = scrubText(line, opts.secrets).trim();
         stopWith('prompt');
       }, PROMPT_SETTLE_MS);
