@@ -19,6 +19,9 @@ PACKAGES=(
   systemd-container apache2
   # namespaces, firewalls, the simulated BMC
   iproute2 iptables socat netcat-openbsd openipmi ipmitool procps psmisc util-linux openssl git
+  # the real sendmail of EL 5 lab hosts (unpacked below): m4 builds its sendmail.cf, and the one
+  # library it needs that the machine lacks
+  m4 liblockfile1
   # signed changes: OpenPGP signatures are verified (and, in the tests, made) with Debian's gpg
   gpg gpg-agent gpgconf
   # replicas coordinate through a real three-member etcd in the tests
@@ -41,23 +44,33 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Real MTAs for the lab hosts that run them (postfix on EL 6 and later). Debian's MTA packages
-# conflict with each other (Conflicts: mail-transport-agent) and exim4 stays installed, so each
-# is fetched with apt-get download and unpacked with dpkg-deb -x into a tree of its own, which
-# only the lab hosts lay over their folders (test/lab/mta.ts). Its libraries are installed above.
+# Real MTAs for the lab hosts that run them (sendmail on EL 5, postfix on EL 6 and later).
+# Debian's MTA packages conflict with each other (Conflicts: mail-transport-agent) and exim4
+# stays installed, so each is fetched with apt-get download and unpacked with dpkg-deb -x into a
+# tree of its own, which only the lab hosts lay over their folders (test/lab/mta.ts). Their
+# libraries are installed above. sendmail comes in three packages (the daemon, its base files,
+# the m4 macros its sendmail.cf is built from); its maintainer scripts would make the
+# /usr/sbin/sendmail link, so it is made here.
 MTA_ROOT=${MAMORI_LAB_MTA_ROOT:-/var/lib/mamori-lab/mta}
-for mta in postfix; do
-  [ -x "$MTA_ROOT/$mta/usr/sbin/$mta" ] && continue
+declare -A MTA_PACKAGES=([postfix]="postfix" [sendmail]="sendmail-bin sendmail-base sendmail-cf")
+declare -A MTA_DONE=([postfix]=usr/sbin/postfix [sendmail]=usr/sbin/sendmail)
+for mta in postfix sendmail; do
+  [ -x "$MTA_ROOT/$mta/${MTA_DONE[$mta]}" ] && continue
   if [ "$(id -u)" -ne 0 ]; then
     echo "mamori: unpacking Debian's $mta into $MTA_ROOT needs root" >&2
     exit 1
   fi
   echo "mamori: fetching Debian's $mta into $MTA_ROOT/$mta (not installed: it conflicts with exim4)" >&2
   work=$(mktemp -d)
-  (cd "$work" && apt-get download -qq "$mta" 2>/dev/null) || { apt-get update -qq && (cd "$work" && apt-get download -qq "$mta"); }
+  chmod 755 "$work"
+  # shellcheck disable=SC2086
+  (cd "$work" && apt-get download -qq ${MTA_PACKAGES[$mta]} 2>/dev/null) || { apt-get update -qq && (cd "$work" && apt-get download -qq ${MTA_PACKAGES[$mta]}); }
   mkdir -p "$MTA_ROOT"
   rm -rf "$MTA_ROOT/$mta.new"
-  dpkg-deb -x "$work/${mta}"_*.deb "$MTA_ROOT/$mta.new"
+  for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$MTA_ROOT/$mta.new"; done
+  if [ "$mta" = sendmail ]; then
+    ln -s ../libexec/sendmail/sendmail "$MTA_ROOT/$mta.new/usr/sbin/sendmail"
+  fi
   rm -rf "$MTA_ROOT/$mta" "$work"
   mv "$MTA_ROOT/$mta.new" "$MTA_ROOT/$mta"
 done

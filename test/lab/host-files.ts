@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { MANAGEMENT_UID, MANAGEMENT_USER } from './names.ts';
 import { runOk } from './run.ts';
 import { writeFreebsdHost } from './freebsd-host.ts';
-import { writeSystemdHost } from './systemd-host.ts';
-import { POSTFIX_GROUP, POSTFIX_PASSWD, POSTFIX_SHADOW, makePostfixQueue, postfixTree, writePostfixConf } from './mta.ts';
+import { apacheConf, writeSystemdHost } from './systemd-host.ts';
+import { POSTFIX_GROUP, POSTFIX_PASSWD, POSTFIX_SHADOW, makePostfixQueue, postfixTree, sendmailTree, writePostfixConf, writeSendmailConf } from './mta.ts';
 import { initOf, releaseOf, servicesOf, type LabMailTls, type LabVariant } from './types.ts';
 
 /** What a host's folder is made from. */
@@ -224,6 +224,10 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
     await writePostfixConf(join(etc, 'postfix'), name);
     await makePostfixQueue(join(dir, 'spool'));
   }
+  // EL 5 (the el5 variant): a real sendmail (Debian's, unpacked: mta.ts), laid over /usr/libexec
+  // and /usr/sbin inside the host at boot; /etc/mail and the queue are the host's.
+  const sendmail = variant === 'el5' ? sendmailTree() : undefined;
+  if (sendmail !== undefined) await writeSendmailConf(etc, join(dir, 'spool'), name, signal);
   await write(join(etc, 'sudoers.d', u), `${u} ALL=(ALL) NOPASSWD: ALL\n`, 0o440);
   await write(join(etc, 'hostname'), `${name}\n`);
   const hosts = plan.fleet.map((h) => `${h.address} ${h.name}.lab.test ${h.name}`).join('\n');
@@ -276,8 +280,13 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
     ? ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-C', `root@${name}`, '-f', keyFile]
     : ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${name}`, '-f', keyFile];
   const passphrase = variant === 'passphrase' ? randomBytes(9).toString('base64url') : undefined;
-  const crt = join(etc, 'httpd', 'server.crt');
-  const key = join(etc, 'httpd', passphrase ? 'server.key.plain' : 'server.key');
+  // The pass-phrase host runs a real Apache with its key encrypted, at EL's paths; the others
+  // nginx under httpd's name (the probe figures stay comparable).
+  const crt = join(etc, passphrase ? 'pki/tls/certs/localhost.crt' : 'httpd/server.crt');
+  const key = join(etc, passphrase ? 'pki/tls/private/localhost.key.plain' : 'httpd/server.key');
+  if (passphrase) {
+    for (const d of ['pki/tls/certs', 'pki/tls/private', 'httpd/conf']) await mkdir(join(etc, d), { recursive: true, mode: 0o755 });
+  }
   await Promise.all([
     runOk('ssh-keygen', keygen, { signal }),
     runOk('openssl', [
@@ -289,12 +298,21 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
   if (passphrase) {
     const pf = join(etc, 'httpd', 'boot-passphrase');
     await write(pf, passphrase, 0o600);
-    await runOk('openssl', ['pkey', '-in', key, '-aes256', '-passout', `file:${pf}`, '-out', join(etc, 'httpd', 'server.key.enc')], { signal });
+    const encrypted = join(etc, 'pki/tls/private/localhost.key');
+    await runOk('openssl', ['pkey', '-in', key, '-aes256', '-passout', `file:${pf}`, '-out', encrypted], { signal });
     await runOk('rm', ['-f', key], { signal });
+    await chmod(encrypted, 0o600);
     await write(join(dir, 'ssl-passphrase'), passphrase, 0o600);
+    // First boot only (init has no terminal): the phrase given at installation, through an exec: dialog.
+    await write(join(etc, 'httpd', 'boot-pass-dialog'), '#!/bin/sh\n# First boot only: the pass phrase given at installation (init removes it once booted).\nexec cat /etc/httpd/boot-passphrase\n', 0o755);
+    await write(join(etc, 'httpd', 'conf', 'httpd.conf'), apacheConf({
+      name, dialog: 'builtin', pidFile: '/var/run/httpd.pid', runtimeDir: '/run/httpd', logDir: '/var/log/httpd', docRoot: '/etc/httpd/htdocs',
+      crt: '/etc/pki/tls/certs/localhost.crt', key: '/etc/pki/tls/private/localhost.key', user: 'www-data',
+    }).replace('SSLPassPhraseDialog builtin', '<IfDefine LAB_BOOT>\n  SSLPassPhraseDialog exec:/etc/httpd/boot-pass-dialog\n</IfDefine>\n<IfDefine !LAB_BOOT>\n  SSLPassPhraseDialog builtin\n</IfDefine>'));
+  } else {
+    await chmod(key, 0o600);
+    await write(join(etc, 'httpd', 'httpd.conf'), nginxConf('/etc/httpd/server.key'));
   }
-  await chmod(join(etc, 'httpd', passphrase ? 'server.key.enc' : 'server.key'), 0o600);
-  await write(join(etc, 'httpd', 'httpd.conf'), nginxConf(passphrase ? '/run/httpd/server.key' : '/etc/httpd/server.key'));
   await write(
     join(etc, 'ssh', 'sshd_config'),
     [...SSHD_COMMON, ...(legacy ? SSHD_LEGACY : [`HostKey ${keyFile.replace(etc, '/etc')}`]), ''].join('\n'),
@@ -304,16 +322,18 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
   const initd = join(etc, 'init.d');
   const scripts: Record<string, string> = {
     sshd: initScript(labDir, 'sshd', '/var/run/sshd.pid', '22', '/usr/sbin/sshd -D -f /etc/ssh/sshd_config -E /var/log/secure'),
-    httpd: initScript(
-      labDir, 'httpd', '/var/run/httpd.pid', '80 443', `${labDir}/sbin/httpd -c /etc/httpd/httpd.conf`,
-      passphrase ? `. ${labDir}/bin/passphrase.sh\n` : '',
-    ),
+    httpd: passphrase
+      ? initScript(labDir, 'httpd', '/var/run/httpd.pid', '80 443', `${labDir}/sbin/apache/httpd`, `. ${labDir}/bin/apache-httpd.sh\n`)
+      : initScript(labDir, 'httpd', '/var/run/httpd.pid', '80 443', `${labDir}/sbin/httpd -c /etc/httpd/httpd.conf`),
     vsftpd: initScript(labDir, 'vsftpd', '/var/run/vsftpd.pid', '21', '/usr/sbin/vsftpd /etc/vsftpd.conf'),
     dovecot: initScript(labDir, 'dovecot', '/var/run/dovecot.pid', '110 143', '/usr/sbin/dovecot -F -c /etc/dovecot.conf'),
     ...(postfix
       // EL 6's MTA: postfix's master in the foreground (-d), as init's other daemons.
       ? { postfix: initScript(labDir, 'postfix', '/var/run/postfix.pid', '25', '/usr/lib/postfix/sbin/master -d') }
-      : { sendmail: initScript(labDir, 'sendmail', '/var/run/sendmail.pid', '25', '/usr/sbin/sendmail -bdf -q30m -oP /run/exim4.pid') }),
+      : sendmail
+        // EL 5's sendmail, in the foreground (-bD) as init's other daemons.
+        ? { sendmail: initScript(labDir, 'sendmail', '/var/run/sendmail.pid', '25', '/usr/sbin/sendmail -bD -q30m') }
+        : { sendmail: initScript(labDir, 'sendmail', '/var/run/sendmail.pid', '25', '/usr/sbin/sendmail -bdf -q30m -oP /run/exim4.pid') }),
     xinetd: initScript(labDir, 'xinetd', '/var/run/xinetd.pid', '23', `${labDir}/sbin/xinetd -d -p/run/xinetd.d.pid /etc/xinetd.conf`),
     inetd: initScript(labDir, 'inetd', '/var/run/inetd.pid', '7', `${labDir}/sbin/inetd -d -p/run/inetd.d.pid /etc/inetd.conf`),
   };
@@ -326,7 +346,8 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
     join(dir, 'host.env'),
     `LAB_DIR=${labDir}\nLAB_HOST=${name}\nLAB_NETNS=${plan.netns}\nLAB_VARIANT=${variant}\nLAB_GATEWAY=${plan.gateway}\n${process.env.MAMORI_LAB_ETC === 'copy' ? 'LAB_ETC=copy\n' : ''}` +
       `LAB_SERVICES="${servicesOf(variant).join(' ')}"\n` +
-      (postfix !== undefined ? `LAB_LAYERS="/usr/lib=${postfix}/usr/lib /usr/sbin=${postfix}/usr/sbin"\n` : ''),
+      (postfix !== undefined ? `LAB_LAYERS="/usr/lib=${postfix}/usr/lib /usr/sbin=${postfix}/usr/sbin"\n` : '') +
+      (sendmail !== undefined ? `LAB_LAYERS="/usr/libexec=${sendmail}/usr/libexec /usr/sbin=${sendmail}/usr/sbin"\n` : ''),
   );
 
   const pub = (await readFile(`${keyFile}.pub`, 'utf8')).trim();
@@ -346,13 +367,16 @@ export async function writeHost(plan: HostPlan, signal?: AbortSignal): Promise<H
 export async function writeLabBin(labDir: string, assetsDir: string): Promise<void> {
   await mkdir(join(labDir, 'bin'), { recursive: true, mode: 0o755 });
   await mkdir(join(labDir, 'sbin'), { recursive: true, mode: 0o755 });
-  for (const f of ['init.sh', 'power.sh', 'chassis.sh', 'console.sh', 'rc-functions.sh', 'passphrase.sh']) {
+  for (const f of ['init.sh', 'power.sh', 'chassis.sh', 'console.sh', 'rc-functions.sh', 'apache-httpd.sh']) {
     await copyFile(join(assetsDir, f), join(labDir, 'bin', f));
     await chmod(join(labDir, 'bin', f), 0o755);
   }
   // A process is named after the file it was started as: ps and killall see httpd, xinetd
   // and inetd (two names of one binary: `killall inetd` and `pgrep -x inetd` miss xinetd).
   await symlink('/usr/sbin/nginx', join(labDir, 'sbin', 'httpd'));
+  // The pass-phrase host's real Apache, also named httpd.
+  await mkdir(join(labDir, 'sbin', 'apache'), { recursive: true, mode: 0o755 });
+  await symlink('/usr/sbin/apache2', join(labDir, 'sbin', 'apache', 'httpd'));
   await symlink('/usr/sbin/inetutils-inetd', join(labDir, 'sbin', 'xinetd'));
   await symlink('/usr/sbin/inetutils-inetd', join(labDir, 'sbin', 'inetd'));
   // PID 1 of a host shows as init in ps.

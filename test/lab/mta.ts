@@ -6,11 +6,14 @@
  * real paths inside the host only: copied into a systemd host's own disk, or laid over the
  * machine's folders (read-only overlays) in a SysV host's mount namespace.
  *
+ * sendmail: EL 5's MTA (the daemon `sendmail`, the queue in /var/spool/mqueue, its sendmail.cf
+ * built with m4 from the package's own macros).
  * postfix: EL 6 and later's MTA (`master`, the queue in /var/spool/postfix, `postfix start|stop`).
  */
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { run } from './run.ts';
 
 /** Where install-deps.sh unpacks the MTA trees (outside any checkout: CI may clone under /root, 0700). */
 export const MTA_ROOT = process.env.MAMORI_LAB_MTA_ROOT ?? '/var/lib/mamori-lab/mta';
@@ -27,6 +30,73 @@ export function postfixTree(): string {
     throw new Error(`lab: postfix is not unpacked in ${tree} (run scripts/install-deps.sh: it fetches Debian's postfix with apt-get download and unpacks it there)`);
   }
   return tree;
+}
+
+/** The unpacked sendmail packages (sendmail-bin, -base, -cf); throws saying how to get them when missing. */
+export function sendmailTree(): string {
+  const tree = join(MTA_ROOT, 'sendmail');
+  if (!existsSync(join(tree, 'usr/libexec/sendmail/sendmail')) || !existsSync(join(tree, 'usr/share/sendmail/cf/m4/cf.m4'))) {
+    throw new Error(`lab: sendmail is not unpacked in ${tree} (run scripts/install-deps.sh: it fetches Debian's sendmail-bin, sendmail-base and sendmail-cf with apt-get download and unpacks them there)`);
+  }
+  return tree;
+}
+
+/**
+ * The sendmail.mc of an EL 5 lab host, for m4 with the tree's macros: a daemon on 25 that
+ * accepts mail for the lab's domains and discards it (the local mailer is /bin/true), never
+ * waits on DNS or ident (the lab has neither), keeps its own pid file beside the one init
+ * writes, and does not refuse connections for the load average (sendmail's default refuses
+ * at 12 per CPU, which a loaded 2-core test machine reaches).
+ */
+export function sendmailMc(tree: string, name: string): string {
+  return `divert(-1)dnl
+# sendmail of a lab host (EL 5): mail for the lab's domains is accepted and discarded.
+divert(0)dnl
+include(\`${tree}/usr/share/sendmail/cf/m4/cf.m4')dnl
+VERSIONID(\`mamori lab ${name}')dnl
+OSTYPE(\`linux')dnl
+define(\`LOCAL_MAILER_PATH', \`/bin/true')dnl
+define(\`LOCAL_MAILER_ARGS', \`true $u')dnl
+define(\`confDOMAIN_NAME', \`${name}.lab.test')dnl
+define(\`confDONT_PROBE_INTERFACES', \`True')dnl
+define(\`confPID_FILE', \`/var/run/sendmail.mta.pid')dnl
+define(\`confSERVICE_SWITCH_FILE', \`/etc/mail/service.switch')dnl
+define(\`ALIAS_FILE', \`/etc/aliases')dnl
+define(\`confTO_IDENT', \`0s')dnl
+define(\`confPRIVACY_FLAGS', \`goaway')dnl
+define(\`confLOG_LEVEL', \`9')dnl
+define(\`confREFUSE_LA', \`1000')dnl
+define(\`confQUEUE_LA', \`1000')dnl
+FEATURE(\`no_default_msa')dnl
+FEATURE(\`nocanonify')dnl
+FEATURE(\`accept_unresolvable_domains')dnl
+LOCAL_DOMAIN(\`lab.test')dnl
+DAEMON_OPTIONS(\`Family=inet, Name=MTA, Port=smtp')dnl
+MAILER(\`local')dnl
+MAILER(\`smtp')dnl
+`;
+}
+
+/**
+ * Writes /etc/mail (sendmail.cf from m4, the host names it answers for, a service switch of
+ * files only) and the aliases map, and makes the queue: /var/spool/mqueue, root's and 0700, as
+ * sendmail insists.
+ */
+export async function writeSendmailConf(etc: string, spool: string, name: string, signal?: AbortSignal): Promise<void> {
+  const tree = sendmailTree();
+  const mail = join(etc, 'mail');
+  await mkdir(mail, { recursive: true, mode: 0o755 });
+  await writeFile(join(mail, 'sendmail.mc'), sendmailMc(tree, name), { mode: 0o644 });
+  const cf = await run('m4', [join(mail, 'sendmail.mc')], { signal, timeoutMs: 30_000 });
+  if (cf.code !== 0 || !cf.stdout.includes('DaemonPortOptions')) throw new Error(`lab: m4 could not build sendmail.cf for ${name}: ${cf.stderr.trim()}`);
+  await writeFile(join(mail, 'sendmail.cf'), cf.stdout, { mode: 0o644 });
+  await writeFile(join(mail, 'local-host-names'), `${name}.lab.test\nlab.test\n`, { mode: 0o644 });
+  await writeFile(join(mail, 'service.switch'), 'hosts files\naliases files\n', { mode: 0o644 });
+  await writeFile(join(etc, 'aliases'), 'postmaster: root\n', { mode: 0o644 });
+  const queue = join(spool, 'mqueue');
+  await mkdir(queue, { recursive: true });
+  await chown(queue, 0, 0);
+  await chmod(queue, 0o700);
 }
 
 export function postfixMainCf(name: string): string {

@@ -74,3 +74,41 @@ export function sshAnswering(
     });
   });
 }
+
+/**
+ * Runs a command over `ssh -tt` and answers each appearance of a prompt with the next answer,
+ * as a person does once the prompt shows; a prompt after the last answer gets ^C (the person
+ * gives up). For dialogs that ask again after a wrong answer (mod_ssl's built-in one).
+ */
+export function sshDialog(
+  lab: Lab,
+  host: LabHost,
+  opts: SshOptions,
+  command: string,
+  prompt: string,
+  answers: readonly string[],
+  timeoutMs = 30_000,
+): Promise<RunResult & { prompts: number }> {
+  return new Promise((resolve) => {
+    const child = spawn('ssh', sshArgs(lab, host, { ...opts, tty: true }, command), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let prompts = 0;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      const seen = stdout.split(prompt).length - 1;
+      while (prompts < seen) {
+        const answer = answers[prompts];
+        prompts += 1;
+        child.stdin.write(answer === undefined ? '\x03' : `${answer}\n`);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.on('error', () => undefined);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 124, stdout, stderr, prompts });
+    });
+  });
+}

@@ -7,14 +7,16 @@
  * service ports, but not on 22 and not ICMP. el7, el8, el9: a real systemd as PID 1
  * (systemd-nspawn) with EL's unit names and a real Apache; el7's SSL key is encrypted and
  * `systemctl restart httpd` asks its pass phrase through systemd's password agent.
+ * el5: the CentOS 5 server with a real sendmail (Debian's, unpacked: mta.ts) where standard
+ * runs exim under sendmail's name (kept for today's tests and the bench).
  * el6: a CentOS 6 SysV host whose MTA is a real postfix (EL 6 made it the default), as the
  * systemd hosts'. freebsd6, freebsd7, freebsd13: FreeBSD's conventions emulated in a Linux namespace (rc.d
  * scripts, rc.conf, inetd, service(8) on 13, `uname -s` FreeBSD; freebsd-host.ts): 6.4 and 7.4
  * run their mail from inetd, 13.2 runs sendmail and dovecot as daemons.
  */
-export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall' | 'el6' | 'el7' | 'el8' | 'el9' | 'freebsd6' | 'freebsd7' | 'freebsd13';
+export type LabVariant = 'standard' | 'passphrase' | 'legacy-ssh' | 'firewall' | 'el5' | 'el6' | 'el7' | 'el8' | 'el9' | 'freebsd6' | 'freebsd7' | 'freebsd13';
 
-export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall', 'el6', 'el7', 'el8', 'el9', 'freebsd6', 'freebsd7', 'freebsd13'];
+export const LAB_VARIANTS: readonly LabVariant[] = ['standard', 'passphrase', 'legacy-ssh', 'firewall', 'el5', 'el6', 'el7', 'el8', 'el9', 'freebsd6', 'freebsd7', 'freebsd13'];
 
 /** sysv: EL's /etc/init.d; systemd: a real systemd; rc: FreeBSD's /etc/rc.d and rc.conf. */
 export type InitSystem = 'sysv' | 'systemd' | 'rc';
