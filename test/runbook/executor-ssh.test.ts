@@ -172,9 +172,9 @@ describe('the pass-phrase host', () => {
     expect(restart?.outcome).toBe('failed');
     expect(restart?.note).toMatch(/unanswered prompt: Enter pass phrase:/);
     expect(restart?.note).toMatch(/killed process tree/);
-    // The init script waiting on the terminal is gone from the host.
-    const ps = await lab.console('pp', 'ps -eo args');
-    expect(ps.stdout).not.toMatch(/init\.d\/httpd/);
+    // The init script and Apache waiting on the terminal are gone from the host (sudo reaps its
+    // killed child a moment later).
+    await expect.poll(async () => (await lab.console('pp', 'ps -eo args')).stdout, { timeout: 10_000, interval: 250 }).not.toMatch(/init\.d\/httpd|apache\/httpd/);
   });
 
   test('a wrong pass phrase is refused: PassphraseRequired, and the wrong phrase is in no transcript or log', async () => {

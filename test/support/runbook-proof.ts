@@ -14,6 +14,7 @@ export type Finished = JournalRecord & {
   acted: boolean;
   runbook: string;
   powerActions: number;
+  message?: string;
   steps: Array<{ id: string; kind: string; outcome: string; command?: string; output?: string }>;
 };
 
