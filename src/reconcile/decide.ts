@@ -356,6 +356,10 @@ function stepService(
     // A restart keeps today's rule, and is held while another vantage sees the service up.
     const j = judgeRestart(ballot, since);
     if (j.kind === 'disputed') return disagreement(h, incident, j.up, j.down, ballot, vantage, srv, now, name, service, actions);
+    if (j.kind === 'pending') {
+      h = noteQuorum(h, { judgement: 'pending', votes: ballot.votes, lost: ballot.lost, at: now }, name, service, actions);
+      return { h: h.hold === 'AwaitingVotes' ? h : { ...h, hold: 'AwaitingVotes' }, server: srv, fast: true };
+    }
   }
   if (incident.attempts.length >= policy.attemptsPerIncident) {
     return { h: escalate(h, incident, 'AttemptsExhausted', now, name, service, actions), server: srv, fast: false };

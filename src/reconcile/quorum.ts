@@ -116,13 +116,18 @@ export function judgeHost(policy: VantagePolicy, ballot: Ballot, bmc: BmcPower |
   return { kind: 'lost', down, lost: ballot.lost, needed: policy.power };
 }
 
-export type ServiceJudgement = { kind: 'restart' } | { kind: 'disputed'; up: Vote[]; down: Vote[] };
+export type ServiceJudgement = { kind: 'restart' } | { kind: 'pending' } | { kind: 'disputed'; up: Vote[]; down: Vote[] };
 
-/** A restart keeps today's rule (no quorum), and is held while another vantage sees the service up since the failure began. */
+/**
+ * A restart keeps today's rule (no quorum), and is held while another vantage sees the service up
+ * since the failure began. A fresh "up" from before the failure waits for that vantage's next
+ * report (it may still see the service answer); a lost vantage holds nothing.
+ */
 export function judgeRestart(ballot: Ballot, since: number): ServiceJudgement {
   const up = ballot.votes.filter((v) => v.up && v.at >= since);
-  if (up.length === 0) return { kind: 'restart' };
-  return { kind: 'disputed', up, down: ballot.votes.filter((v) => !v.up) };
+  if (up.length > 0) return { kind: 'disputed', up, down: ballot.votes.filter((v) => !v.up) };
+  if (ballot.votes.some((v) => v.up && v.at < since)) return { kind: 'pending' };
+  return { kind: 'restart' };
 }
 
 /** Whether a server is disputed: a vantage's trusted "up" beside the daemon's own failing probe. */

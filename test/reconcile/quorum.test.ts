@@ -228,6 +228,17 @@ const cases: Case[] = [
     runs: ['http'],
   },
   {
+    name: 'a service down from a, the agent\'s fresh "up" from before the failure: the restart waits for its next report',
+    server: HTTP,
+    steps: [
+      { t: 0, self: { http: false }, reports: [{ service: 'http', up: true, at: -2 }] },
+      { t: 1, self: { http: false } },
+      { t: 2, self: { http: false }, reports: [{ service: 'http', up: false, at: 2 }] },
+    ],
+    runs: ['http'],
+    check: (r) => expect(quorums(r).map((q) => q.note.judgement)).toEqual(['pending']),
+  },
+  {
     name: 'a service down from a, the agent lost: restarted as today (a restart needs no quorum)',
     server: HTTP,
     steps: [{ t: 0, self: { http: false } }],
