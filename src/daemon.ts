@@ -55,6 +55,7 @@ import type { Journal } from './status/journal.ts';
 import { acquireStateLock, type StateLock } from './status/lock.ts';
 import { prepareStateFolder } from './status/state-format.ts';
 import { statusDirOf } from './status/store.ts';
+import { autoInterval, autoPowerWaitSeconds, type AutoInterval } from './config/auto-interval.ts';
 
 export interface DaemonOptions {
   /** The config file; the embedded defaults without one. */
@@ -134,6 +135,12 @@ export class Daemon {
   private readonly sets = new Map<string, ManifestSet>();
   private currentSet: ManifestSet | undefined;
   private desiredNames = new Set<string>();
+  /** The interval `probe.intervalSeconds: auto` computed for the applied fleet (undefined with a fixed one). */
+  private autoInterval: AutoInterval | undefined;
+  /** Probes a round of the applied fleet (a service of a server is one probe). */
+  private probesPerRound = 0;
+  /** The probe settings in force (a reload sets them before it re-applies the fleet). */
+  private probeConfig: MamoriConfig['probe'];
   /** The target networks applied to the desired state (a reload that would drop too many is held). */
   private readonly targets: TargetNetworks;
   private stopping: Promise<void> | undefined;
@@ -145,6 +152,7 @@ export class Daemon {
     this.config = config;
     this.logger = logger;
     this.policy = policyOf(config);
+    this.probeConfig = config.probe;
     this.shellParser = new ShellParserPool({ budgetMs: options.policyParseBudgetMs ?? DEFAULT_PARSE_BUDGET_MS, logger });
     this.targets = new TargetNetworks(config.targetNetworks);
   }
@@ -351,6 +359,9 @@ export class Daemon {
     // were narrowed, a reload). Their status says so.
     const outside = outsideTargets(servers, this.targets.current);
     const notMonitored = new Map([...outside].map(([name, o]) => [name, { reason: 'OutsideTargetNetworks' as const, message: o.message, ...(o.customer !== undefined ? { customer: o.customer } : {}) }]));
+    this.probesPerRound = 0;
+    for (const s of servers) if (!outside.has(s.name)) this.probesPerRound += s.document.doc.spec.services.length;
+    this.applyInterval();
     this.controller?.setDesired(
       revision,
       servers.filter((s) => !outside.has(s.name)).map((s) => s.document.doc),
@@ -362,6 +373,28 @@ export class Daemon {
     this.controller?.transcripts.retain(names);
     for (const name of this.desiredNames) if (!names.has(name)) this.metrics.serverRemoved(name);
     this.desiredNames = names;
+  }
+
+  /**
+   * `probe.intervalSeconds: auto`: the interval (and the power wait, kept above its floor) for the
+   * fleet as it is now, set in the policy the controller holds before it schedules the new fleet.
+   */
+  private applyInterval(): void {
+    const auto = this.probeConfig.auto;
+    if (auto === undefined) {
+      this.autoInterval = undefined;
+      this.metrics.probeInterval(this.probeConfig.intervalSeconds, 'fixed', 'fixed');
+      return;
+    }
+    const next = autoInterval(this.probesPerRound, auto);
+    const before = this.autoInterval;
+    this.autoInterval = next;
+    this.policy.intervalMs = next.seconds * 1000;
+    this.policy.destructiveWaitMs = autoPowerWaitSeconds(next.seconds, auto, auto.explicitPowerWaitSeconds) * 1000;
+    this.metrics.probeInterval(next.seconds, 'auto', next.limitedBy);
+    if (before?.seconds !== next.seconds || before.limitedBy !== next.limitedBy) {
+      this.logger.info({ intervalSeconds: next.seconds, limitedBy: next.limitedBy, probesPerRound: next.probesPerRound, budgetPerSecond: next.budgetPerSecond, powerWaitSeconds: this.policy.destructiveWaitMs / 1000 }, 'probe interval computed');
+    }
   }
 
   private onControllerEvent(e: ControllerEvent): void {
@@ -475,6 +508,9 @@ export class Daemon {
         configLoadedAt: this.configLoadedAt,
         logLevel: this.logger.level,
         probe: c.probe,
+        probeInterval: this.autoInterval !== undefined
+          ? { mode: 'auto', ...this.autoInterval, powerWaitSeconds: this.policy.destructiveWaitMs / 1000 }
+          : { mode: 'fixed', seconds: c.probe.intervalSeconds, probesPerRound: this.probesPerRound, powerWaitSeconds: this.policy.destructiveWaitMs / 1000 },
         remediation: c.remediation,
         holds: c.holds,
         source: c.source.type === 'git' ? { type: 'git', ref: c.source.ref, path: c.source.path, pollSeconds: c.source.pollSeconds } : { type: 'folder', path: c.source.path },
@@ -573,6 +609,8 @@ export class Daemon {
     for (const key of ['probe', 'remediation', 'massFailure'] as const) if (differs(next[key], before[key])) changed.push(key);
     // The controller holds this object: new numbers apply from its next scheduling decision.
     Object.assign(this.policy, policyOf(next));
+    this.probeConfig = next.probe;
+    this.applyInterval();
     let reapply = changed.includes('probe');
     if (differs(next.targetNetworks, before.targetNetworks) || this.targets.held !== undefined) {
       // Every applied server is judged against the new networks at once: the excluded ones stop

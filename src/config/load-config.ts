@@ -19,6 +19,7 @@ import type { Finding } from '../manifest/types.ts';
 import { CONFIG_DEFAULTS, DEFAULT_MANAGEMENT_NETWORKS, DEFAULT_TARGET_NETWORKS } from './defaults.ts';
 import type { MamoriConfig, MamoriConfigShape, SignerConfig, SigningConfig, VantagesConfig } from './types.ts';
 import { WEBHOOK_EVENT_TYPES } from '../notify/webhook-event.ts';
+import { AUTO_INTERVAL_DEFAULTS, autoInterval, autoPowerWaitSeconds } from './auto-interval.ts';
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -33,7 +34,14 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
   const d = CONFIG_DEFAULTS;
   const abs = (p: string): string => resolve(baseDir, p);
   const stateDir = abs(doc.stateDir ?? d.stateDir);
-  const probe = { ...d.probe, ...doc.probe };
+  const { auto: autoDoc, intervalSeconds: interval, ...probeDoc } = doc.probe ?? {};
+  const auto = interval === 'auto' ? { ...AUTO_INTERVAL_DEFAULTS, ...autoDoc, ...(doc.remediation?.destructiveWaitSeconds !== undefined ? { explicitPowerWaitSeconds: doc.remediation.destructiveWaitSeconds } : {}) } : undefined;
+  const probe = {
+    ...d.probe,
+    ...probeDoc,
+    intervalSeconds: auto !== undefined ? autoInterval(0, auto).seconds : typeof interval === 'number' ? interval : d.probe.intervalSeconds,
+    ...(auto !== undefined ? { auto } : {}),
+  };
   let source: MamoriConfigShape['source'];
   if (doc.source?.type === 'git') {
     const g = doc.source;
@@ -71,7 +79,7 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
       powerCyclesPerServerPer6h: doc.remediation?.powerCyclesPerServerPer6h ?? d.remediation.powerCyclesPerServerPer6h,
       attemptsPerIncident: doc.remediation?.attemptsPerIncident ?? d.remediation.attemptsPerIncident,
       // One probe interval by default: the design's "wait one interval before any destructive action".
-      destructiveWaitSeconds: doc.remediation?.destructiveWaitSeconds ?? probe.intervalSeconds,
+      destructiveWaitSeconds: auto !== undefined ? autoPowerWaitSeconds(probe.intervalSeconds, auto, auto.explicitPowerWaitSeconds) : (doc.remediation?.destructiveWaitSeconds ?? probe.intervalSeconds),
       flapping: { ...d.remediation.flapping, ...doc.remediation?.flapping },
     },
     massFailure: {

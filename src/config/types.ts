@@ -3,6 +3,7 @@
  * absolute, frozen. Its fields are the schema's (schemas/config.schema.json, types
  * in src/manifest/generated/config.ts) with nothing left optional that has a default.
  */
+import type { AutoIntervalBudget } from './auto-interval.ts';
 import type {
   AccessToken,
   Alertmanager,
@@ -79,7 +80,11 @@ export interface MamoriConfigShape {
   managementNetworks: string[];
   targetNetworks: string[];
   sourceAddress: string | undefined;
-  probe: Required<Probing>;
+  /**
+   * `intervalSeconds` is always a number here: with `auto` it is the interval for no servers (the
+   * politeness floor) until the daemon computes the fleet's; `auto` is then the budget, filled.
+   */
+  probe: Required<Omit<Probing, 'intervalSeconds' | 'auto'>> & { intervalSeconds: number; auto?: AutoIntervalBudget & { explicitPowerWaitSeconds?: number } };
   remediation: Required<Omit<RemediationLimits, 'flapping'>> & { flapping: Required<Flapping> };
   massFailure: Required<MassFailure>;
   /**

@@ -95,6 +95,7 @@ export class MamoriMetrics {
   private readonly passFailures: Counter;
   private readonly passDuration: Histogram;
   private readonly lateness: Histogram;
+  private readonly interval: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -282,6 +283,12 @@ export class MamoriMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.interval = new Gauge({
+      name: 'mamori_probe_interval_seconds',
+      help: 'The probe interval in force: mode "auto" (probe.intervalSeconds: auto, recomputed as the fleet changes; limited_by says which bound decided it) or "fixed".',
+      labelNames: ['mode', 'limited_by'],
+      registers,
+    });
     this.revisionInfo = new Gauge({ name: 'mamori_source_revision_info', help: 'The applied manifests revision (value 1).', labelNames: ['revision'], registers });
     this.syncs = new Counter({ name: 'mamori_source_syncs_total', help: 'Source syncs by result.', labelNames: ['result'], registers });
     this.syncErrors = new Counter({ name: 'mamori_source_sync_errors_total', help: 'Failed source syncs by reason.', labelNames: ['reason'], registers });
@@ -381,6 +388,11 @@ export class MamoriMetrics {
 
   passFailed(): void {
     this.passFailures.inc();
+  }
+
+  probeInterval(seconds: number, mode: 'auto' | 'fixed', limitedBy: string): void {
+    this.interval.reset();
+    this.interval.set({ mode, limited_by: limitedBy }, seconds);
   }
 
   passLate(lateMs: number): void {

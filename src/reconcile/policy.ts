@@ -9,7 +9,8 @@ export function policyFromConfig(config: ConfigDocument = {}): Policy {
   const probe = config.probe ?? {};
   const rem = config.remediation ?? {};
   const mass = config.massFailure ?? {};
-  const intervalMs = (probe.intervalSeconds ?? 30) * 1000;
+  // `auto` is resolved by the daemon (auto-interval.ts); until then the politeness floor.
+  const intervalMs = (typeof probe.intervalSeconds === 'number' ? probe.intervalSeconds : probe.intervalSeconds === 'auto' ? (probe.auto?.politenessSeconds ?? 5) : 30) * 1000;
   return {
     intervalMs,
     timeoutMs: (probe.timeoutSeconds ?? 5) * 1000,

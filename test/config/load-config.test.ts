@@ -87,6 +87,24 @@ consoleProfiles:
     expect(c.consoleProfiles).toEqual({ dc1: { driver: 'ipmi' } });
   });
 
+  test('probe.intervalSeconds: auto — the budget filled with its defaults, the interval for no servers its politeness floor, the power wait at its floor; anything else than a number or auto refused by line and field', async () => {
+    const p = write('auto.yaml', 'probe:\n  intervalSeconds: auto\n  auto: { cpuFraction: 0.5, politenessSeconds: 10 }\n');
+    const c = await loadConfig(p);
+    expect(c.probe.intervalSeconds).toBe(10);
+    expect(c.probe.auto).toEqual({ cpuFraction: 0.5, cpuMsPerProbe: 2, maxProbesPerSecond: 1000, politenessSeconds: 10, maxSeconds: 300, powerWaitFloorSeconds: 30 });
+    expect(c.remediation.destructiveWaitSeconds).toBe(30);
+    const q = write('auto-wait.yaml', 'probe: { intervalSeconds: auto }\nremediation: { destructiveWaitSeconds: 90 }\n');
+    const w = await loadConfig(q);
+    expect(w.probe.auto?.explicitPowerWaitSeconds).toBe(90);
+    expect(w.remediation.destructiveWaitSeconds).toBe(90);
+    expect((await loadConfig(write('fixed.yaml', 'probe: { intervalSeconds: 12 }\n'))).probe.auto).toBeUndefined();
+    const bad = write('auto-bad.yaml', 'probe:\n  intervalSeconds: fast\n  auto: { cpuFraction: 0 }\n');
+    const err = (await loadConfig(bad).catch((e: unknown) => e)) as MamoriError;
+    expect(err.code).toBe('MAMORI_CONFIG_INVALID');
+    const fields = ((err.details.findings as Finding[]) ?? []).map((f) => `${f.line} ${f.field}`);
+    expect(fields).toEqual(expect.arrayContaining(['2 probe.intervalSeconds', '3 probe.auto.cpuFraction']));
+  });
+
   test('a bad file is refused naming every finding by file, line and field', async () => {
     const p = write(
       'bad.yaml',

@@ -85,9 +85,33 @@ export type TargetNetworks = Network[];
  */
 export type SourceAddress = string;
 /**
- * Seconds between probes of a healthy service (30).
+ * Seconds between probes of a healthy service (30), or "auto": the shortest interval that keeps the fleet's probing within probe.auto's CPU and rate budget and above its per-service politeness floor, recomputed whenever the fleet changes.
  */
-export type Interval = number;
+export type Interval = number | string;
+/**
+ * Cores the daemon may spend on probing (0.25: a quarter of one core).
+ */
+export type CPUBudget = number;
+/**
+ * The daemon's CPU milliseconds per probe, everything included (probe, decision, status): about 2 ms measured by npm run bench -- fleet.
+ */
+export type CPUPerProbe = number;
+/**
+ * The most probes a second sent to the fleet (1000).
+ */
+export type RateBudget = number;
+/**
+ * No service is connected to more often than once in this many seconds (5).
+ */
+export type PolitenessFloor = number;
+/**
+ * The interval never grows beyond this, whatever the budget (300).
+ */
+export type LongestInterval = number;
+/**
+ * The wait before a power action never drops below this however short the interval (30).
+ */
+export type PowerWaitFloor = number;
 /**
  * Seconds before a probe gives up (5).
  */
@@ -592,11 +616,23 @@ export interface Credentials {
  */
 export interface Probing {
   intervalSeconds?: Interval;
+  auto?: AutomaticInterval;
   timeoutSeconds?: Timeout;
   retryIntervalSeconds?: RetryInterval;
   failuresToDown?: FailuresToDown;
   jitter?: Jitter;
   concurrency?: ConcurrentProbes;
+}
+/**
+ * The budget intervalSeconds: auto keeps to: interval = max(politenessSeconds, probes a round / min(maxProbesPerSecond, cpuFraction × 1000 / cpuMsPerProbe)), at most maxSeconds.
+ */
+export interface AutomaticInterval {
+  cpuFraction?: CPUBudget;
+  cpuMsPerProbe?: CPUPerProbe;
+  maxProbesPerSecond?: RateBudget;
+  politenessSeconds?: PolitenessFloor;
+  maxSeconds?: LongestInterval;
+  powerWaitFloorSeconds?: PowerWaitFloor;
 }
 /**
  * Budgets that keep mamori from looping, and the pace of destructive actions.
