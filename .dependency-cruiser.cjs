@@ -1,6 +1,7 @@
 /**
  * Imports flow one way: cli -> daemon -> source/reconcile/http -> probe/runbook/status/notify ->
- * config -> manifest/errors/log -> vocabulary (the shared words: service names, failure kinds).
+ * config -> manifest/errors/log -> vocabulary (the shared words: service names, failure kinds)
+ * and clock (the injected Clock of the reconciler and the runbook executor).
  */
 module.exports = {
   forbidden: [
