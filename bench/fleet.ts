@@ -328,7 +328,7 @@ async function lane(n: number): Promise<Lane> {
       const tb = Date.now();
       for (const v of victims) await fleet.fault(fleet.address(v), { kind: 'refuse', port: 21 });
       let maxPending = 0;
-      await until('the burst in the outbox', 300_000, 500, () => {
+      await until('the burst in the outbox', 120_000, 500, () => {
         const p = pending();
         maxPending = Math.max(maxPending, p);
         const sent = existsSync(join(stateDir, 'outbox', 'sent')) ? readdirSync(join(stateDir, 'outbox', 'sent')).length : 0;
