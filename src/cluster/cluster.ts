@@ -43,6 +43,8 @@ export class Cluster {
   private joined = false;
   private joinTimer: NodeJS.Timeout | undefined;
   private readonly publishedFailing = new Map<string, boolean>();
+  /** The failing marks etcd held at the last read (join, membership change). */
+  private failingMarks: Set<string> | undefined;
   private stopped = false;
 
   constructor(readonly options: ClusterOptions, private readonly log: Logger) {
@@ -71,6 +73,9 @@ export class Cluster {
     if (this.joined || this.stopped) return this.joined;
     try {
       await this.membership.join();
+      await this.loadFailingMarks();
+      // A server that moves to this replica may carry another's mark: read them again on a change.
+      this.membership.onChange(() => void this.loadFailingMarks().catch(() => undefined));
       this.joined = true;
       this.log.info({ replica: this.options.replica, lease: this.session.leaseId, members: this.membership.members() }, 'cluster joined');
       return true;
@@ -106,11 +111,24 @@ export class Cluster {
    * pause until their new owner judges them).
    */
   async publishFailing(server: string, groups: readonly string[], failing: boolean): Promise<void> {
-    if (this.publishedFailing.get(server) === failing) return;
+    // What etcd holds is known from the marks read at join (and at each membership change): a
+    // healthy server without a mark costs no write — a replica starting on 10,000 servers would
+    // otherwise send 10,000 deletes at once.
+    const known = this.publishedFailing.get(server) ?? this.failingMarks?.has(server) ?? undefined;
+    if (known === failing) {
+      this.publishedFailing.set(server, failing);
+      return;
+    }
     const key = this.keys.failingOf(server);
     if (failing) await this.session.put(key, JSON.stringify({ groups, replica: this.options.replica }));
     else await this.session.del(key);
     this.publishedFailing.set(server, failing);
+  }
+
+  private async loadFailingMarks(): Promise<void> {
+    const res = await this.session.range(this.keys.failing);
+    this.failingMarks = new Set(res.kvs.map((kv) => kv.key.slice(this.keys.failing.length)));
+    this.publishedFailing.clear();
   }
 
   async status(servers: readonly string[] = []): Promise<ClusterStatus> {
