@@ -122,3 +122,31 @@ describe('render', () => {
     expect(scrubSecrets('x', [''])).toBe('x');
   });
 });
+
+describe('access-blocked after the vantage points disagreed', () => {
+  it.each(['en', 'ja'] as const)('names the missing management network, each vantage\'s verdict, and no login (%s)', (locale) => {
+    const base = example('access-blocked', locale) as Extract<Notification, { kind: 'access-blocked' }>;
+    const n: Notification = {
+      ...base,
+      facts: {
+        detectedAt: base.facts.detectedAt,
+        external: base.facts.external,
+        local: {},
+        managementNetworks: ['210.224.172.0/24', '210.188.224.0/24'],
+        missingNetworks: ['210.224.172.0/24'],
+        vantages: [
+          { vantage: 'tokyo-a', network: '210.224.172.0/24', up: false, at: '2026-11-25T18:12:05Z' },
+          { vantage: 'tokyo-b', network: '210.188.224.0/24', up: true, at: '2026-11-25T18:12:06Z' },
+        ],
+      },
+    };
+    const r = renderFixture(n);
+    expect(r.text).toContain('210.224.172.0/24');
+    expect(r.text).toContain('tokyo-b');
+    // The filter examples allow the missing network only; the one already allowed is not asked for.
+    expect(r.text).toContain('iptables -I INPUT -s 210.224.172.0/24 -j ACCEPT');
+    expect(r.text).not.toContain('iptables -I INPUT -s 210.188.224.0/24');
+    // No runbook ran: no login is claimed.
+    expect(r.text).not.toMatch(/logged in|ログインして/);
+  });
+});
