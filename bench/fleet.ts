@@ -41,6 +41,9 @@ const SOAK_MIN = Math.max(0, Math.min(24 * 60, Number(process.env.FLEET_SOAK_MIN
 const MEASURE_S = SOAK_MIN > 0 ? SOAK_MIN * 60 : Math.max(10, Math.min(180, Number(process.env.FLEET_MEASURE_SECONDS ?? 60)));
 const SAMPLE_EVERY_MS = SOAK_MIN > 0 ? 30_000 : 5_000;
 const MAX_BURST = 500;
+/** The fault and burst lanes take minutes: at a large N only when asked (FLEET_FAULTS=1), so that a 10,000 run stays near 3 minutes. */
+const FAULTS_AT_LARGE_N = process.env.FLEET_FAULTS === '1';
+const LARGE_N = 5_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const load = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -175,7 +178,7 @@ async function firstPaint(url: string): Promise<{ fcpMs: number; loadMs: number;
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const t = Date.now();
-    await page.goto(url, { waitUntil: 'load', timeout: 120_000 });
+    await page.goto(url, { waitUntil: 'load', timeout: 60_000 });
     const loadMs = Date.now() - t;
     const fcp = await page.evaluate(() => {
       const e = performance.getEntriesByName('first-contentful-paint')[0];
@@ -183,6 +186,8 @@ async function firstPaint(url: string): Promise<{ fcpMs: number; loadMs: number;
     });
     const rows = await page.evaluate(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('tr, [data-server]').length);
     return { fcpMs: fcp, loadMs, rows };
+  } catch (err) {
+    return `no load within 60 s (${String(err).split('\n')[0]})`;
   } finally {
     await browser.close();
   }
@@ -309,6 +314,10 @@ async function lane(n: number): Promise<Lane> {
     await until('the changed server probed with pop3', 120_000, 50, async () => ((await serviceState(stateDir, target, 'pop3'))?.lastProbe !== undefined ? true : undefined));
     say(`commit (webhook) → server probed with its new spec: ${((Date.now() - tc) / 1000).toFixed(2)} s`);
 
+    if (n >= LARGE_N && !FAULTS_AT_LARGE_N) {
+      say(`fault and burst lanes skipped at N ≥ ${LARGE_N} (FLEET_FAULTS=1 runs them); load average ${load()} (2 cores shared: figures under load are not final)`);
+      return { n, lines, soakFailures };
+    }
     // ---- one fault → Down ---------------------------------------------------------------------
     const victim = n - 1;
     await sleep(Math.random() * INTERVAL_S * 1000);
