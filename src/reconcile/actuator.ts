@@ -5,12 +5,17 @@
  * notifications go to the outbox, and run-runbook actions are handed to the remediations.
  */
 import type { Notification } from '../notify/types.ts';
+import { formatTarget } from '../probe/result.ts';
+import { DEFAULT_PORTS, type TcpServiceName } from '../probe/types.ts';
 import type { Transcript } from '../runbook/execution.ts';
 import { appendAll, type JournalEntry } from '../status/journal.ts';
 import { recordsOf } from './action-records.ts';
 import { serviceOfTarget } from './decide-outcome.ts';
 import type { ControllerEvent, LoopContext, RunbookRun } from './loop-types.ts';
 import { CANARY_KEY, FLEET_KEY, scopeKey } from './mass-failure.ts';
+import { certificateFindings, certificateNotifications, certificateSignature, DEFAULT_WARNING_DAYS } from './certificates.ts';
+import type { ServerEntry } from './fleet-state.ts';
+import { probeTargetOf } from './probe-target.ts';
 import { buildIncidentNotification, buildMassFailureNotification, buildProviderNotification, buildVantageNotification } from './notifications.ts';
 import { isFailingState } from './decide.ts';
 import type { Action, Incident, ServerHistory } from './types.ts';
@@ -141,6 +146,39 @@ export class Actuator {
       for (const n of names) if (!this.ctx.stopping()) await this.deps.writeStatus(n);
     };
     void this.ctx.track(run());
+  }
+
+  /**
+   * Certificates are judged apart from the service's state (never a Down, never a runbook): a new
+   * certificate, a crossed warning threshold or a new problem rewrites the status file (the
+   * conditions) and hands the outbox its mail, whose ids make each once-only across restarts.
+   */
+  certificates(name: string, entry: ServerEntry, now: number): void {
+    const observed = entry.observed;
+    if (entry.certificates === undefined && (observed === undefined || !Object.values(observed).some((o) => o?.tls !== undefined))) return;
+    const o = this.ctx.o;
+    const findings = certificateFindings(entry.desired.services, observed, o.certificates ?? { warningDays: DEFAULT_WARNING_DAYS }, now);
+    const signature = certificateSignature(findings);
+    if (signature === entry.certificates) return;
+    entry.certificates = signature;
+    const doc = entry.doc;
+    const target = (service: ServiceName): string => {
+      const t = probeTargetOf(doc, service, 0);
+      return formatTarget(t.address, t.port ?? DEFAULT_PORTS[service as TcpServiceName]);
+    };
+    const mail = certificateNotifications(doc, findings, target, now);
+    void this.ctx.track(
+      (async () => {
+        await this.deps.writeStatus(name);
+        for (const n of mail) {
+          try {
+            await o.notifier.notify(n);
+          } catch (err) {
+            o.logger.error({ err, id: n.id, kind: n.kind, server: name }, 'notification not queued');
+          }
+        }
+      })(),
+    );
   }
 
   private async notify(a: Extract<Action, { type: 'notify' }>, now: number): Promise<void> {

@@ -6,9 +6,7 @@
  * the background and feed their verdicts back through the pure `applyOutcome`.
  */
 import { serverIdOf } from '../manifest/server-id.ts';
-import { MamoriError } from '../errors.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
-import type { ProbeResult } from '../probe/types.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import type { Condition, ServerStatus } from '../status/model.ts';
 import { Actuator } from './actuator.ts';
@@ -18,23 +16,21 @@ import { Remediations } from './remediations.ts';
 import { recordsOf } from './action-records.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { applyOutcome, applyResume } from './decide-outcome.ts';
-import { decideServer, fleetStep, isFailingState, serverFailing, type ServerContext } from './decide.ts';
+import { fleetStep } from './decide.ts';
 import { desiredFromManifest } from './desired.ts';
-import { FleetState, type ServerEntry } from './fleet-state.ts';
-import { createLagMonitor, type LagMonitor } from './lag-monitor.ts';
+import { FleetState } from './fleet-state.ts';
+import { createLagMonitor } from './lag-monitor.ts';
 import { groupKeysOf } from './mass-failure.ts';
-import { certificateFindings, certificateNotifications, certificateSignature, DEFAULT_WARNING_DAYS } from './certificates.ts';
 import { passBackoffMs, PassFailures } from './pass-retry.ts';
-import { probeTargetOf } from './probe-target.ts';
 import { TranscriptLog } from './transcripts.ts';
-import { formatTarget } from '../probe/result.ts';
-import { DEFAULT_PORTS, type TcpServiceName } from '../probe/types.ts';
 import { replayJournal } from './replay.ts';
-import { Semaphore, type Grantee } from './semaphore.ts';
+import { Semaphore } from './semaphore.ts';
 import { WorkQueue } from './work-queue.ts';
+import { ServerPasses } from './server-pass.ts';
+import { Canaries } from './canaries.ts';
 import { serverStatusOf } from './status-view.ts';
 import { UNMONITORED_RETENTION_MS, unmonitoredOf, unmonitoredStatus, type Unmonitored, type UnmonitoredReason } from './unmonitored.ts';
-import type { Action, DesiredServer, MassFailureEpisode, ObservedServer, ServerHistory } from './types.ts';
+import type { DesiredServer, MassFailureEpisode, ServerHistory } from './types.ts';
 
 import { serverKey } from './coordinator.ts';
 
@@ -56,61 +52,6 @@ export interface ControllerSnapshot {
 
 const MIN_STOP_MS = 0;
 const noop = (): void => undefined;
-const NO_ACTIONS: Action[] = [];
-const NO_RUNS: Array<Promise<ReconcileSummary['runbooks'][number]>> = [];
-
-interface ServerPass {
-  actions: readonly Action[];
-  probes: number;
-  unknown: number;
-  failing: boolean;
-  runs: Array<Promise<ReconcileSummary['runbooks'][number]>>;
-  /**
-   * stillFailing as seen at the pass's end, with the entry and history it was computed from: the
-   * summary reuses it while both are still the current ones (histories are replaced, never
-   * changed in place), instead of walking 10,000 servers' services again from cold memory.
-   */
-  seenEntry?: ServerEntry;
-  seenHistory?: ServerHistory;
-  seenFailing?: boolean;
-}
-
-const EMPTY_PASS: ServerPass = { actions: [], probes: 0, unknown: 0, failing: false, runs: NO_RUNS };
-
-/**
- * One server's probes in one pass. The probes start together as far as permits allow; the rest
- * wait in the semaphore's FIFO as this one object (no promise or closure per waiting probe), and
- * each grant starts the next service. Counts what settled; the last one settles the pass.
- */
-class ProbeBatch implements Grantee {
-  readonly services: readonly ServiceName[];
-  /** Services started so far (in manifest order). */
-  next = 0;
-  settled = 0;
-  results = 0;
-  unknown = 0;
-
-  constructor(
-    readonly name: string,
-    /** The pass id: its log lines carry it (`pass`). */
-    readonly pass: number,
-    readonly entry: ServerEntry,
-    readonly observed: ObservedServer,
-    readonly start: number,
-    readonly dryRun: boolean,
-    readonly awaitRemediation: boolean,
-    readonly resolve: (pass: ServerPass) => void,
-    readonly reject: (err: unknown) => void,
-    private readonly onGrant: (b: ProbeBatch) => void,
-  ) {
-    this.services = entry.desired.services;
-  }
-
-  grant(): void {
-    this.onGrant(this);
-  }
-}
-
 export class Controller {
   private readonly o: ControllerOptions;
   private readonly clock: Clock;
@@ -134,25 +75,21 @@ export class Controller {
   private readonly unmonitored = new Map<string, Unmonitored>();
   /** Per server, the journal write and commit in progress: the next decision for it waits (lanes.ts). */
   private readonly lanes = new Lanes();
-  /** A pass that changed the mass-failure episodes failed to journal them: look again next pass. */
-  private massFailureStale = false;
   /** Services of all servers (reconcileOnce sizes its pool by the services per server). */
   private serviceCount = 0;
-  /** Server passes started (each one's id). */
-  private passSeq = 0;
   private revision = '';
   private timer: unknown;
   private timerAt = Infinity;
   private started = false;
   private stopping = false;
-  private canariesChanged = false;
   private readonly abort = new AbortController();
-  private lag: LagMonitor | undefined;
-  private canaryTimer: unknown;
+  /** One server's probes, decide and commit (server-pass.ts). */
+  private readonly passes: ServerPasses;
+  /** Probed on their own timer; any one down pauses everything (canaries.ts). */
+  private readonly canaries: Canaries;
 
   constructor(options: ControllerOptions) {
     this.o = options;
-    this.lag = options.lagMonitor;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.probes = new Semaphore(options.probeConcurrency ?? 512);
@@ -174,6 +111,16 @@ export class Controller {
     });
     this.remediations.wire(this.actuator);
     this.queue = new WorkQueue({ backoffMs: (failures) => passBackoffMs(failures, options.policy, this.random) });
+    this.passes = new ServerPasses(this.ctx, {
+      probes: this.probes,
+      queue: this.queue,
+      actuator: this.actuator,
+      passFailures: this.passFailures,
+      reschedule: (name, at, fast) => this.reschedule(name, at, fast),
+      armTimer: () => this.armTimer(),
+      writeStatus: (name) => this.writeStatus(name),
+    });
+    this.canaries = new Canaries(this.ctx, { probes: this.probes, actuator: this.actuator, fleetStep: (now) => this.passes.fleetStep(now) });
   }
 
   // ---- inputs -----------------------------------------------------------------------------
@@ -294,11 +241,11 @@ export class Controller {
     }
     // The event loop's own lag decides whether a failed probe can be trusted (a timer drift check;
     // tests inject theirs). Only on the real clock: a fake clock's timers do not drift.
-    if (this.lag === undefined && this.o.clock === undefined) this.lag = createLagMonitor(systemClock);
+    if (this.passes.lag === undefined && this.o.clock === undefined) this.passes.lag = createLagMonitor(systemClock);
     // `mamori reconcile --once` and `resume` in-process: the journal is replayed, nothing is scheduled.
     if (options.schedule === false) return { replayed, interrupted };
     // Canaries first: a monitor whose own network is broken must know it before it repairs anything.
-    this.scheduleCanaries(true);
+    this.canaries.schedule(true);
     this.started = true;
     const now = this.clock.now();
     for (const [name] of this.servers) {
@@ -336,8 +283,8 @@ export class Controller {
       }),
     ]);
     if (timedOut) await this.remediations.interruptRunning();
-    this.lag?.stop();
-    if (this.canaryTimer !== undefined) this.clock.clearTimeout(this.canaryTimer);
+    this.passes.lag?.stop();
+    this.canaries.stop();
     this.o.logger.info({ timedOut }, 'reconciler stopped');
   }
 
@@ -367,7 +314,7 @@ export class Controller {
         continue;
       }
       // A failed pass is logged, counted and retried by passFailed (probesSettled): nothing to add here.
-      this.track(this.reconcileServer(name, false).catch(() => undefined));
+      this.track(this.passes.run(name, false).catch(() => undefined));
     }
     this.armTimer();
   }
@@ -388,306 +335,6 @@ export class Controller {
     this.queue.add(name, Math.max(this.clock.now(), at + jitter));
     this.armTimer();
   }
-
-  // ---- one server -------------------------------------------------------------------------
-
-  /**
-   * Probe, decide, commit, act. Returns what was decided (and, when awaiting, what ran). The
-   * server's probes are one batch (see ProbeBatch): per probe only the prober's own promise and
-   * one reaction; decide and commit run synchronously when the last probe settles.
-   */
-  private reconcileServer(name: string, dryRun: boolean, awaitRemediation = false): Promise<ServerPass> {
-    const entry = this.servers.get(name);
-    if (entry === undefined) {
-      this.serverDone(name);
-      return Promise.resolve(EMPTY_PASS);
-    }
-    if (this.o.coordinator !== undefined && !this.o.coordinator.owns(name, entry.doc.metadata.customer)) {
-      // Another replica's shard: looked at again an interval on (or at once when membership changes).
-      this.queue.done(name);
-      this.reschedule(name, this.clock.now() + this.o.policy.intervalMs, false);
-      return Promise.resolve(EMPTY_PASS);
-    }
-    // The server's observation objects are reused pass after pass (updated in place): at 60,000
-    // probes a pass, fresh ones would all live a whole interval and churn the old generation.
-    const target = (entry.observed ??= {});
-    return new Promise<ServerPass>((resolve, reject) => {
-      // One clock read for the server's probes (they start together); a probe that waits for a
-      // permit reads it again when it starts (the lag check and the observation's time).
-      const b = new ProbeBatch(name, ++this.passSeq, entry, target, this.clock.now(), dryRun, awaitRemediation, resolve, reject, this.startQueuedProbe);
-      const n = b.services.length;
-      if (n === 0) {
-        void Promise.resolve().then(() => this.probesSettled(b));
-        return;
-      }
-      for (let i = 0; i < n; i++) {
-        // Once the semaphore is full it stays full in this loop (permits come back in reactions).
-        if (this.probes.tryAcquire()) this.startProbe(b, b.start);
-        else this.probes.enqueue(b);
-      }
-    });
-  }
-
-  /** A permit for a batch's next probe came free (called inside Semaphore#release). */
-  private readonly startQueuedProbe = (b: ProbeBatch): void => this.startProbe(b, this.clock.now());
-
-  /** Starts the batch's next probe under a permit the caller holds (released when it settles). */
-  private startProbe(b: ProbeBatch, start: number): void {
-    const service = b.services[b.next++] as ServiceName;
-    let p: Promise<ProbeResult>;
-    try {
-      p = this.o.probe(b.entry.doc, service, this.abort.signal);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    // Neither handler throws (emit and afterProbe are guarded), so the derived promise is dropped.
-    void p.then(
-      (result) => this.probeSettled(b, service, start, result),
-      (err: unknown) => this.probeThrew(b, service, start, err),
-    );
-  }
-
-  private probeSettled(b: ProbeBatch, service: ServiceName, start: number, result: ProbeResult): void {
-    this.probes.release();
-    const lag = this.lag !== undefined && !result.up ? this.lag.maxLagBetween(start, this.clock.now()) : 0;
-    const isUnknown = !result.up && lag > this.o.policy.timeoutMs / 2;
-    if (isUnknown) b.unknown++;
-    b.results++;
-    const up = isUnknown ? 'unknown' : result.up;
-    const observed = b.observed;
-    const obs = observed[service];
-    if (obs === undefined) {
-      observed[service] = { up, at: start, latencyMs: result.latencyMs, failureKind: result.failure?.kind, message: result.failure?.message, ...(result.tls !== undefined ? { tls: result.tls, tlsAt: start } : {}) };
-    } else {
-      obs.up = up;
-      obs.at = start;
-      obs.latencyMs = result.latencyMs;
-      obs.failureKind = result.failure?.kind;
-      obs.message = result.failure?.message;
-      // The last certificate seen stays while probes fail before TLS; a passing probe without TLS clears it.
-      if (result.tls !== undefined) {
-        obs.tls = result.tls;
-        obs.tlsAt = start;
-      } else if (result.up && obs.tls !== undefined) {
-        obs.tls = undefined;
-        obs.tlsAt = undefined;
-      }
-    }
-    if (this.o.onEvent !== undefined) this.actuator.emit({ type: 'probe', server: b.entry.desired.name, result, unknown: isUnknown });
-    if (++b.settled === b.services.length) this.probesSettled(b);
-  }
-
-  private probeThrew(b: ProbeBatch, service: ServiceName, start: number, err: unknown): void {
-    this.probes.release();
-    // A probe never throws by contract; if one does, it is mamori's fault, not the server's.
-    this.o.logger.error({ err, server: b.entry.desired.name, service, pass: b.pass }, 'probe threw');
-    b.observed[service] = { up: 'unknown', at: start, latencyMs: 0 };
-    b.unknown++;
-    b.results++;
-    if (++b.settled === b.services.length) this.probesSettled(b);
-  }
-
-  /** The batch's last probe settled: decide and commit now, then settle the server's pass. */
-  private probesSettled(b: ProbeBatch): void {
-    let pass: ServerPass | Promise<ServerPass>;
-    try {
-      pass = this.afterProbe(b.name, b.entry, b, b.dryRun, b.awaitRemediation);
-    } catch (err) {
-      this.passEnded(b, err);
-      return;
-    }
-    if (!(pass instanceof Promise)) {
-      this.passEnded(b, undefined, pass);
-      return;
-    }
-    void pass.then(
-      (p) => this.passEnded(b, undefined, p),
-      (err: unknown) => this.passEnded(b, err),
-    );
-  }
-
-  /** A server pass ended (`err` set: it failed): counted, reported, the key handed back to the queue. */
-  private passEnded(b: ProbeBatch, err: unknown, pass?: ServerPass): void {
-    if (this.o.onPass !== undefined) this.o.onPass({ server: b.name, pass: b.pass, durationMs: this.clock.now() - b.start, failed: pass === undefined });
-    if (pass === undefined) {
-      this.passFailed(b.name, err, b.pass);
-      this.serverDone(b.name);
-      b.reject(err);
-      return;
-    }
-    if (this.passFailures.size > 0 && !b.dryRun) this.passSucceeded(b.name);
-    this.serverDone(b.name);
-    b.resolve(pass);
-  }
-
-
-  /**
-   * A pass failed (a journal append, a bug): counted, logged, shown in the server's status, and
-   * the server probed again after a backoff — never left without a next probe time.
-   */
-  private passFailed(name: string, err: unknown, pass?: number): void {
-    if (this.stopping || !this.servers.has(name)) return;
-    const now = this.clock.now();
-    const f = this.passFailures.failed(name, now, err);
-    // Re-queued with backoff by the work queue (sooner only): never left without a next probe time.
-    const { retryInMs } = this.queue.failed(name, now);
-    this.o.logger.error({ err, server: name, failures: f.failures, retryInMs, pass }, 'server pass failed');
-    this.actuator.emit({ type: 'pass-failed', server: name, failures: f.failures, retryInMs });
-    this.armTimer();
-    if (f.failures === 1) void this.writeStatus(name);
-  }
-
-  private passSucceeded(name: string): void {
-    this.queue.succeeded(name);
-    if (!this.passFailures.succeeded(name)) return;
-    this.o.logger.info({ server: name }, 'server pass succeeded again');
-    void this.writeStatus(name);
-  }
-
-  private serverDone(name: string): void {
-    if (this.queue.done(name)) this.reschedule(name, this.clock.now(), true);
-  }
-
-  /** Decide and commit with no await in between; act only when there is more than the next probe time. */
-  private afterProbe(
-    name: string,
-    entry: ServerEntry,
-    probed: { observed: ObservedServer; results: number; unknown: number; pass: number },
-    dryRun: boolean,
-    awaitRemediation: boolean,
-  ): ServerPass | Promise<ServerPass> {
-    const { observed, results, unknown } = probed;
-    // A journal write and commit for this server is in progress (a runbook's outcome): decide after it.
-    const lane = this.lanes.size > 0 ? this.lanes.get(name) : undefined;
-    if (lane !== undefined) return lane.then(noop, noop).then(() => this.afterProbe(name, entry, probed, dryRun, awaitRemediation));
-    const now = this.clock.now();
-    const fleet = this.fleet;
-    const prevHistory = fleet.historyOf(name);
-    const failing = serverFailing(entry.desired, observed, prevHistory);
-    const policy = this.o.policy;
-    let fleetActions: Action[] = NO_ACTIONS;
-    let undoFleet = noop;
-    // Only a change of this server's failing flag (or a canary) can open or clear an episode.
-    if (!dryRun && this.o.coordinator !== undefined) this.o.coordinator.serverFailing(name, entry.doc.metadata.customer, entry.groupKeys, failing);
-    if (!dryRun && (fleet.counts.set(name, entry.groupKeys, failing) || this.canariesChanged || this.massFailureStale)) {
-      this.canariesChanged = false;
-      this.massFailureStale = false;
-      const step = this.fleetStepNow(now);
-      fleetActions = step.actions;
-      undoFleet = step.undo;
-    }
-    // Episodes mirror the counts exactly (fleetStep runs on every change): none open, none tripped.
-    const pausedBy = fleet.history.massFailure.size === 0 && !dryRun ? undefined : fleet.counts.pausedBy(name, policy);
-    const board = this.o.vantages;
-    const vantage = board !== undefined ? board.contextFor(entry.desired, observed, prevHistory, now, this.servers.size, policy) : undefined;
-    const ctx: ServerContext = { policy, now, fleetPowerActions: fleet.power.recent(now), pausedBy, ...(vantage !== undefined ? { vantage } : {}) };
-    const decision = decideServer(entry.desired, observed, prevHistory, ctx);
-    if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: NO_RUNS };
-    this.certificateStep(name, entry, now);
-    // The fleet's power runbooks are reserved at once (a decision made before this one's records
-    // are in the journal must count them), and given back if the records never get there.
-    fleet.power.add(decision.powerStarted);
-    const commit = (): void => fleet.commit(name, decision.history);
-
-    const actions = fleetActions.length > 0 ? [...fleetActions, ...decision.actions] : decision.actions;
-    // The steady state has one action (probe-again-at): nothing to journal, nothing to await.
-    if (actions.length <= 1) {
-      commit();
-      // A hold is shown in the status file: a pass that only changed why a Down service waits
-      // (DestructiveWait → MassFailurePaused) has no transition to journal, but the file must follow.
-      if (decision.history !== prevHistory && holdsDiffer(prevHistory, decision.history)) void this.track(this.writeStatus(name));
-      if (this.o.onActions !== undefined) this.o.onActions(name, actions);
-      this.reschedule(name, decision.nextProbeAt, decision.fast);
-      const h = fleet.historyOf(name);
-      return { actions, probes: results, unknown, failing, runs: NO_RUNS, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
-    }
-    // Journal first, commit second: records that did not reach the journal leave the history as it
-    // was (the next pass decides again), never an attempt that no `started` record will ever end.
-    const records = recordsOf(actions, (s) => (s === name ? decision.history : fleet.historyOf(s)), now);
-    // No runbook starts while the state folder cannot take its `started` record: this pass fails
-    // whole (nothing committed, no attempt spent) and is retried with backoff; probing goes on.
-    const runs = actions.some((a) => a.type === 'run-runbook');
-    const blocked = this.o.stateWritable !== undefined && !this.o.stateWritable() && runs;
-    // Likewise while the replica holds no fresh lease (etcd unreachable): probing goes on.
-    const fenced = runs && this.o.coordinator !== undefined && !this.o.coordinator.canRemediate();
-    const write = blocked ? Promise.reject(new MamoriError('MAMORI_STATE_UNWRITABLE')) : fenced ? Promise.reject(new MamoriError('MAMORI_CLUSTER_UNAVAILABLE')) : this.lanes.run(name, () => this.actuator.journalBatch(records));
-    const journaled = write.then(commit, (err: unknown) => {
-      if (fleetActions.length > 0) {
-        undoFleet();
-        this.massFailureStale = true;
-      }
-      for (const at of decision.powerStarted) fleet.power.refund(at);
-      throw err;
-    });
-    return journaled
-      .then(() => this.actuator.perform(name, actions, now, { awaitRemediation, journaled: true, pass: probed.pass }))
-      .then((runs) => {
-        this.reschedule(name, decision.nextProbeAt, decision.fast);
-        const h = fleet.historyOf(name);
-        return { actions, probes: results, unknown, failing, runs, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
-      });
-  }
-
-  /**
-   * Certificates are judged apart from the service's state (never a Down, never a runbook): a new
-   * certificate, a crossed warning threshold or a new problem rewrites the status file (the
-   * conditions) and hands the outbox its mail, whose ids make each once-only across restarts.
-   */
-  private certificateStep(name: string, entry: ServerEntry, now: number): void {
-    const observed = entry.observed;
-    if (entry.certificates === undefined && (observed === undefined || !Object.values(observed).some((o) => o?.tls !== undefined))) return;
-    const findings = certificateFindings(entry.desired.services, observed, this.o.certificates ?? { warningDays: DEFAULT_WARNING_DAYS }, now);
-    const signature = certificateSignature(findings);
-    if (signature === entry.certificates) return;
-    entry.certificates = signature;
-    const doc = entry.doc;
-    const target = (service: ServiceName): string => {
-      const t = probeTargetOf(doc, service, 0);
-      return formatTarget(t.address, t.port ?? DEFAULT_PORTS[service as TcpServiceName]);
-    };
-    const mail = certificateNotifications(doc, findings, target, now);
-    void this.track(
-      (async () => {
-        await this.writeStatus(name);
-        for (const n of mail) {
-          try {
-            await this.o.notifier.notify(n);
-          } catch (err) {
-            this.o.logger.error({ err, id: n.id, kind: n.kind, server: name }, 'notification not queued');
-          }
-        }
-      })(),
-    );
-  }
-
-  /** The certificates the newest TLS probes saw: notAfter per server and service (the metrics read it at scrape time). */
-  *certificateExpiries(): Generator<{ server: string; service: ServiceName; notAfterMs: number }> {
-    for (const [server, entry] of this.servers) {
-      if (entry.certificates === undefined || entry.observed === undefined) continue;
-      for (const service of entry.desired.services) {
-        const notAfter = entry.observed[service]?.tls?.notAfter;
-        const ms = notAfter !== undefined ? Date.parse(notAfter) : Number.NaN;
-        if (Number.isFinite(ms)) yield { server, service, notAfterMs: ms };
-      }
-    }
-  }
-
-  /**
-   * The fleet's step (fleetStep over the counts as they stand): episodes opened or cleared now.
-   * Servers of a cleared scope may be waiting on it: they are looked at again soon.
-   */
-  private fleetStepNow(now: number): { actions: Action[]; undo: () => void } {
-    const step = this.fleet.step(this.o.policy, now);
-    if (step.cleared.length > 0) for (const n of this.servers.keys()) if (this.hasHold(n, 'MassFailurePaused')) this.queue.addSooner(n, now);
-    return { actions: step.actions, undo: step.undo };
-  }
-
-  private hasHold(name: string, hold: string): boolean {
-    const h = this.fleet.historyOf(name);
-    return h !== undefined && Object.values(h.services).some((s) => s?.hold === hold);
-  }
-
-  // ---- actions ----------------------------------------------------------------------------
 
   // ---- status -----------------------------------------------------------------------------
 
@@ -803,55 +450,9 @@ export class Controller {
     const dryRun = options.dryRun === true;
     const awaitRunbooks = !dryRun && options.awaitRunbooks !== false;
     const summary: ReconcileSummary = { dryRun, servers: 0, probes: 0, unknownProbes: 0, failing: [], actions: {}, runbooks: [], paused: [] };
-    await this.probeCanaries();
+    await this.canaries.probe();
     const names = [...this.servers.keys()];
-    const results: ServerPass[] = new Array(names.length);
-    // Servers are admitted while their probes find free permits (or when none of the pass's is in
-    // flight), up to half the permits in servers: every permit busy, few probes waiting in the
-    // semaphore (a fixed 256 servers x 6 services asked 1,536 probes of 512 permits and kept two in
-    // three waiting: a quarter more CPU a pass), and permits freed by a server's fast probes are
-    // taken by the next server while it waits for its slowest. The pass is one promise, for stop().
-    const maxServers = Math.max(1, Math.min(names.length, Math.ceil(this.probes.limit / 2)));
-    // The fleet's services a server (no lookup of each next server's manifest: that was the first,
-    // cold touch of its data); the semaphore keeps the count exact whatever a server really has.
-    const need = Math.max(1, Math.min(this.probes.limit, Math.round(this.servers.size > 0 ? this.serviceCount / this.servers.size : 1)));
-    let unsubscribe = (): void => undefined;
-    try {
-      await this.track(
-        new Promise<void>((resolve, reject) => {
-          let next = 0;
-          let active = 0;
-          let failed = false;
-          const fill = (): void => {
-            while (next < names.length && active < maxServers) {
-              if (active > 0 && this.probes.limit - this.probes.inUse < need) return;
-              const i = next++;
-              const name = names[i] as string;
-              active++;
-              void (this.queue.begin(name) ? this.reconcileServer(name, dryRun, awaitRunbooks) : this.afterBusy(name, dryRun, awaitRunbooks)).then(
-                (pass) => {
-                  results[i] = pass;
-                  active--;
-                  fill();
-                },
-                (err: unknown) => {
-                  // Like a worker that throws: the pass fails; servers already started finish on their own.
-                  active--;
-                  if (!failed) reject(err);
-                  failed = true;
-                  fill();
-                },
-              );
-            }
-            if (next >= names.length && active === 0 && !failed) resolve();
-          };
-          unsubscribe = this.probes.onReturn(fill);
-          fill();
-        }),
-      );
-    } finally {
-      unsubscribe();
-    }
+    const results = await this.passes.runAll(names, dryRun, awaitRunbooks, this.servers.size > 0 ? this.serviceCount / this.servers.size : 1);
     for (const [i, r] of results.entries()) {
       const name = names[i] as string;
       summary.servers++;
@@ -859,7 +460,7 @@ export class Controller {
       summary.unknownProbes += r.unknown;
       if (awaitRunbooks && r.runs.length > 0) for (const p of await Promise.allSettled(r.runs)) if (p.status === 'fulfilled') summary.runbooks.push(p.value);
       // After the runbooks: what still fails (a dry run reports what its probes saw).
-      if (dryRun ? r.failing : this.stillFailing(name, r)) summary.failing.push(name);
+      if (dryRun ? r.failing : this.passes.stillFailing(name, r)) summary.failing.push(name);
       for (const a of r.actions) {
         summary.actions[a.type] = (summary.actions[a.type] ?? 0) + 1;
         if (dryRun && a.type === 'run-runbook') summary.runbooks.push({ server: a.server, target: a.target, incidentId: a.incidentId, attempt: a.attempt });
@@ -869,59 +470,14 @@ export class Controller {
     return summary;
   }
 
-  private stillFailing(name: string, r: ServerPass): boolean {
-    const h = this.fleet.historyOf(name);
-    const entry = this.servers.get(name);
-    if (r.seenFailing !== undefined && r.seenHistory === h && r.seenEntry === entry) return r.seenFailing;
-    return failingIn(entry, h);
-  }
-
-  private async afterBusy(name: string, dryRun: boolean, awaitRunbooks: boolean): Promise<ServerPass> {
-    while (!this.queue.begin(name)) await new Promise((r) => setTimeout(r, 10));
-    return this.track(this.reconcileServer(name, dryRun, awaitRunbooks));
-  }
-
-  /** Canaries are probed every interval on their own timer; a change may open or clear an episode. */
-  private scheduleCanaries(first = false): void {
-    if ((this.o.canaries ?? []).length === 0 || this.o.probeCanary === undefined || this.stopping) return;
-    this.canaryTimer = this.clock.setTimeout(() => {
-      this.canaryTimer = undefined;
-      void this.track(
-        this.probeCanaries()
-          .then(async () => {
-            if (!this.canariesChanged) return;
-            this.canariesChanged = false;
-            const now = this.clock.now();
-            const step = this.fleetStepNow(now);
-            try {
-              await this.actuator.perform('', step.actions, now);
-            } catch (err) {
-              step.undo();
-              this.massFailureStale = true;
-              throw err;
-            }
-          })
-          .catch((err: unknown) => this.o.logger.error({ err }, 'canary probe failed'))
-          .finally(() => this.scheduleCanaries()),
-      );
-    }, first ? 0 : this.o.policy.intervalMs);
-  }
-
-  private async probeCanaries(): Promise<void> {
-    const canaries = this.o.canaries ?? [];
-    const probe = this.o.probeCanary;
-    if (canaries.length === 0 || probe === undefined) return;
-    await Promise.all(
-      canaries.map(async (c) => {
-        const r = await this.probes.run(() => probe(c, this.abort.signal));
-        if (this.fleet.counts.setCanary(c.address, !r.up)) this.canariesChanged = true;
-      }),
-    );
-  }
-
   /** Canaries are probed on their own timer by the daemon (or each reconcileOnce); this records one. */
   setCanaryResult(address: string, up: boolean): void {
-    if (this.fleet.counts.setCanary(address, !up)) this.canariesChanged = true;
+    this.fleet.setCanary(address, up);
+  }
+
+  /** The certificates the newest TLS probes saw: notAfter per server and service (the metrics read it at scrape time). */
+  certificateExpiries(): Generator<{ server: string; service: ServiceName; notAfterMs: number }> {
+    return this.fleet.certificateExpiries();
   }
 
   /** `mamori resume SERVER [SERVICE]`: releases Escalated/held services and reconciles the server now. */
@@ -1022,23 +578,3 @@ function sameLocation(a: DesiredServer, b: DesiredServer): boolean {
   return a.location?.site === b.location?.site && a.location?.rack === b.location?.rack && a.location?.switch === b.location?.switch;
 }
 
-/** Some subscribed service is in a failing state (Suspect, Down, Remediating, Escalated). */
-function failingIn(entry: ServerEntry | undefined, h: ServerHistory | undefined): boolean {
-  if (h === undefined || entry === undefined) return false;
-  const services = entry.desired.services;
-  for (let i = 0; i < services.length; i++) {
-    const x = h.services[services[i] as ServiceName];
-    if (x !== undefined && isFailingState(x.state)) return true;
-  }
-  return false;
-}
-
-
-/** Whether any service's hold differs between two histories of one server. */
-function holdsDiffer(prev: ServerHistory | undefined, next: ServerHistory): boolean {
-  for (const key in next.services) {
-    if (prev?.services[key as ServiceName]?.hold !== next.services[key as ServiceName]?.hold) return true;
-  }
-  if (prev !== undefined) for (const key in prev.services) if (!(key in next.services) && prev.services[key as ServiceName]?.hold !== undefined) return true;
-  return false;
-}

@@ -8,7 +8,7 @@
  * The fleet-wide judgements sit behind interfaces (MassFailureCounts, PowerLedger) so that a
  * coordinated store shared by replicas can implement them instead of each replica judging a slice.
  */
-import type { ServerDocument } from '../manifest/types.ts';
+import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import type { Condition, TransitionStatus } from '../status/model.ts';
 import { HOUR_MS, pruneWindow, refund } from './budgets.ts';
@@ -85,6 +85,10 @@ export class FleetState {
   history: FleetHistory = emptyFleetHistory();
   readonly counts: MassFailureCounts;
   readonly power: PowerLedger;
+  /** A canary changed since the fleet step last ran: the next pass (or the canary timer) steps. */
+  canariesChanged = false;
+  /** A step's records did not reach the journal (its episodes were undone): the next pass steps again. */
+  stepStale = false;
 
   constructor(options: { counts?: MassFailureCounts; power?: (fleet: FleetState) => PowerLedger } = {}) {
     this.counts = options.counts ?? new MassFailureIndex();
@@ -150,6 +154,23 @@ export class FleetState {
         if (this.history.massFailure === out.massFailure) this.history.massFailure = before;
       },
     };
+  }
+
+  /** A canary's newest probe (the mass-failure counts: any canary down trips everything). */
+  setCanary(address: string, up: boolean): void {
+    if (this.counts.setCanary(address, !up)) this.canariesChanged = true;
+  }
+
+  /** The certificates the newest TLS probes saw: notAfter per server and service (the metrics read it at scrape time). */
+  *certificateExpiries(): Generator<{ server: string; service: ServiceName; notAfterMs: number }> {
+    for (const [server, entry] of this.servers) {
+      if (entry.certificates === undefined || entry.observed === undefined) continue;
+      for (const service of entry.desired.services) {
+        const notAfter = entry.observed[service]?.tls?.notAfter;
+        const ms = notAfter !== undefined ? Date.parse(notAfter) : Number.NaN;
+        if (Number.isFinite(ms)) yield { server, service, notAfterMs: ms };
+      }
+    }
   }
 
   episodes(): ReadonlyMap<string, MassFailureEpisode> {
