@@ -1,38 +1,37 @@
 /**
- * The controller: schedules probes per server (interval with seeded jitter, retries while
- * failing), runs decide, commits its history, and carries out the actions — journal first, act
- * second. controller-runtime's rules: a server is never reconciled twice at once; each pass
- * recomputes from desired + observed (level-triggered); runbooks run with bounded concurrency in
- * the background and feed their verdicts back through the pure `applyOutcome`.
+ * The controller: the facade that wires the loop's parts (see README.md) — the desired state in
+ * (setDesired), start and stop, the queue's timer, and the local API (reconcileOnce, resume,
+ * status). The judgement and the work are the parts': fleet-state.ts owns entries, histories and
+ * the fleet-wide judgements; server-pass.ts probes, decides and commits one server; actuator.ts
+ * journals first and acts second; remediations.ts runs the runbooks; status-files.ts writes the
+ * status files; canaries.ts probes the canaries. controller-runtime's rules hold: a server is never
+ * reconciled twice at once, and each pass recomputes from desired + observed (level-triggered).
  */
 import { serverIdOf } from '../manifest/server-id.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import type { Condition, ServerStatus } from '../status/model.ts';
-import { Actuator } from './actuator.ts';
-import { Lanes } from './lanes.ts';
-import type { ControllerOptions, LoopContext, ReconcileSummary } from './loop-types.ts';
-import { Remediations } from './remediations.ts';
 import { recordsOf } from './action-records.ts';
+import { Actuator } from './actuator.ts';
+import { Canaries } from './canaries.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { applyOutcome, applyResume } from './decide-outcome.ts';
 import { fleetStep } from './decide.ts';
 import { desiredFromManifest } from './desired.ts';
 import { FleetState } from './fleet-state.ts';
 import { createLagMonitor } from './lag-monitor.ts';
+import { Lanes } from './lanes.ts';
+import type { ControllerOptions, LoopContext, ReconcileSummary } from './loop-types.ts';
 import { groupKeysOf } from './mass-failure.ts';
 import { passBackoffMs, PassFailures } from './pass-retry.ts';
-import { TranscriptLog } from './transcripts.ts';
+import { Remediations } from './remediations.ts';
 import { replayJournal } from './replay.ts';
 import { Semaphore } from './semaphore.ts';
-import { WorkQueue } from './work-queue.ts';
 import { ServerPasses } from './server-pass.ts';
-import { Canaries } from './canaries.ts';
-import { serverStatusOf } from './status-view.ts';
-import { UNMONITORED_RETENTION_MS, unmonitoredOf, unmonitoredStatus, type Unmonitored, type UnmonitoredReason } from './unmonitored.ts';
+import { StatusFiles } from './status-files.ts';
+import { TranscriptLog } from './transcripts.ts';
 import type { DesiredServer, MassFailureEpisode, ServerHistory } from './types.ts';
-
-import { serverKey } from './coordinator.ts';
+import type { Unmonitored, UnmonitoredReason } from './unmonitored.ts';
+import { WorkQueue } from './work-queue.ts';
 
 export type { CanaryProbeFn, CanaryTarget, ControllerEvent, ControllerOptions, PassReport, ProbeFn, ReconcileSummary, RenderRunbookFn } from './loop-types.ts';
 
@@ -52,6 +51,7 @@ export interface ControllerSnapshot {
 
 const MIN_STOP_MS = 0;
 const noop = (): void => undefined;
+
 export class Controller {
   private readonly o: ControllerOptions;
   private readonly clock: Clock;
@@ -71,18 +71,17 @@ export class Controller {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Servers whose last pass failed: retried with backoff (pass-retry.ts), shown in status. */
   private readonly passFailures = new PassFailures();
-  /** Servers with a status file that nobody probes any more: their status says so (unmonitored.ts). */
-  private readonly unmonitored = new Map<string, Unmonitored>();
   /** Per server, the journal write and commit in progress: the next decision for it waits (lanes.ts). */
   private readonly lanes = new Lanes();
   /** Services of all servers (reconcileOnce sizes its pool by the services per server). */
   private serviceCount = 0;
-  private revision = '';
   private timer: unknown;
   private timerAt = Infinity;
   private started = false;
   private stopping = false;
   private readonly abort = new AbortController();
+  /** Status files, and those of servers nobody probes (status-files.ts). */
+  private readonly files: StatusFiles;
   /** One server's probes, decide and commit (server-pass.ts). */
   private readonly passes: ServerPasses;
   /** Probed on their own timer; any one down pauses everything (canaries.ts). */
@@ -103,9 +102,10 @@ export class Controller {
       stopping: () => this.stopping,
       track: (p) => this.track(p),
     };
-    this.remediations = new Remediations(this.ctx, { reschedule: (name, at, fast) => this.reschedule(name, at, fast), transcripts: this.transcripts, fleetGroups: () => this.fleetGroups() }, options.remediationConcurrency ?? 4);
+    this.files = new StatusFiles(this.ctx, { passFailures: this.passFailures, emit: (e) => this.actuator.emit(e) });
+    this.remediations = new Remediations(this.ctx, { reschedule: (name, at, fast) => this.reschedule(name, at, fast), transcripts: this.transcripts, fleetGroups: () => this.fleet.groups() }, options.remediationConcurrency ?? 4);
     this.actuator = new Actuator(this.ctx, {
-      writeStatus: (name) => this.writeStatus(name),
+      writeStatus: (name) => this.files.write(name),
       launch: (a, pass) => this.remediations.launch(a, pass),
       transcript: (id) => this.remediations.transcript(id),
     });
@@ -118,7 +118,7 @@ export class Controller {
       passFailures: this.passFailures,
       reschedule: (name, at, fast) => this.reschedule(name, at, fast),
       armTimer: () => this.armTimer(),
-      writeStatus: (name) => this.writeStatus(name),
+      writeStatus: (name) => this.files.write(name),
     });
     this.canaries = new Canaries(this.ctx, { probes: this.probes, actuator: this.actuator, fleetStep: (now) => this.passes.fleetStep(now) });
   }
@@ -135,14 +135,14 @@ export class Controller {
       notMonitored?: ReadonlyMap<string, { reason: UnmonitoredReason; message: string; customer?: string }>;
     } = {},
   ): void {
-    this.revision = revision;
+    this.files.revision = revision;
     const now = this.clock.now();
     const wanted = new Set<string>();
     let services = 0;
     for (const doc of docs) {
       const name = serverIdOf(doc);
       wanted.add(name);
-      this.unmonitored.delete(name);
+      this.files.unmonitored.delete(name);
       const prev = this.servers.get(name);
       const desired = desiredFromManifest(doc);
       services += desired.services.length;
@@ -150,7 +150,7 @@ export class Controller {
       const manifestInvalid = extras.manifestInvalid?.get(name);
       this.fleet.setEntry(name, { ...(prev ?? { loaded: false }), doc, desired, groupKeys, manifestInvalid });
       // A refused manifest changes no probe result, so no transition would write the status file.
-      if (prev !== undefined && this.started && prev.manifestInvalid !== manifestInvalid) void this.writeStatus(name);
+      if (prev !== undefined && this.started && prev.manifestInvalid !== manifestInvalid) void this.files.write(name);
       if (!this.started) continue;
       const policy = this.o.policy;
       if (prev === undefined) this.queue.add(name, now + this.random() * policy.retryMs);
@@ -164,8 +164,8 @@ export class Controller {
     }
     this.serviceCount = services;
     for (const [name, why] of extras.notMonitored ?? []) {
-      if (wanted.has(name) || this.servers.has(name) || this.unmonitored.get(name)?.reason === why.reason) continue;
-      this.markUnmonitored({ name, ...(why.customer !== undefined ? { customer: why.customer } : {}), reason: why.reason, message: why.message, since: now });
+      if (wanted.has(name) || this.servers.has(name) || this.files.unmonitored.get(name)?.reason === why.reason) continue;
+      this.files.markUnmonitored({ name, ...(why.customer !== undefined ? { customer: why.customer } : {}), reason: why.reason, message: why.message, since: now }, this.started);
     }
     const removed: Array<{ name: string; history: ServerHistory | undefined }> = [];
     for (const name of [...this.servers.keys()]) {
@@ -174,7 +174,7 @@ export class Controller {
       this.passFailures.forget(name);
       const gone = this.fleet.removeServer(name);
       const why = extras.notMonitored?.get(name) ?? { reason: 'Removed' as const, message: `removed from the manifests at revision ${revision.slice(0, 19)}` };
-      this.markUnmonitored({ name, ...(gone.entry?.doc.metadata.customer !== undefined ? { customer: gone.entry.doc.metadata.customer } : {}), reason: why.reason, message: why.message, since: now });
+      this.files.markUnmonitored({ name, ...(gone.entry?.doc.metadata.customer !== undefined ? { customer: gone.entry.doc.metadata.customer } : {}), reason: why.reason, message: why.message, since: now }, this.started);
       removed.push({ name, history: gone.history });
     }
     if (removed.some((r) => r.history !== undefined)) this.removedStep(removed, now);
@@ -204,13 +204,6 @@ export class Controller {
     this.armTimer();
   }
 
-  /** Every server's group keys (the totals the fleet-wide mass-failure counts are fractions of). */
-  private fleetGroups(): Map<string, readonly string[]> {
-    const out = new Map<string, readonly string[]>();
-    for (const [name, e] of this.servers) out.set(serverKey(name, e.doc.metadata.customer), e.groupKeys);
-    return out;
-  }
-
   // ---- lifecycle --------------------------------------------------------------------------
 
   /**
@@ -225,18 +218,7 @@ export class Controller {
       replayed = r.records;
       this.fleet.replaceHistory(r.history);
       for (const k of r.startedKeys) this.remediations.startedKeys.add(k);
-      const now = this.clock.now();
-      for (const u of r.unfinished) {
-        await this.actuator.journal({ type: 'interrupted', server: u.server, target: u.target, incidentId: u.incidentId, attempt: u.attempt, reason: 'daemon-restarted', at: now });
-        interrupted++;
-        const h = this.fleet.historyOf(u.server);
-        if (h === undefined) continue;
-        // Unknown what it did before the crash: count it as spent and as having acted.
-        const res = applyOutcome(u.server, h, { target: u.target, incidentId: u.incidentId, attempt: u.attempt, verdict: 'Interrupted', acted: true, powerActions: 1, at: now });
-        await this.actuator.journalBatch(recordsOf(res.actions, (s) => (s === u.server ? res.history : this.fleet.historyOf(s)), now));
-        this.fleet.commit(u.server, res.history, { recount: false });
-        await this.actuator.perform(u.server, res.actions, now, { journaled: true });
-      }
+      interrupted = await this.remediations.recoverUnfinished(r.unfinished);
       this.fleet.recount();
     }
     // The event loop's own lag decides whether a failed probe can be trusted (a timer drift check;
@@ -336,111 +318,9 @@ export class Controller {
     this.armTimer();
   }
 
-  // ---- status -----------------------------------------------------------------------------
-
-  private statusOf(name: string): ServerStatus | undefined {
-    const entry = this.servers.get(name);
-    if (entry === undefined) return undefined;
-    const pausedBy = this.fleet.pausedBy(name, this.o.policy);
-    const customer = entry.doc.metadata.customer;
-    const observed = entry.observed;
-    return serverStatusOf({
-      ...(observed !== undefined ? { observed } : {}),
-      desired: entry.desired,
-      history: this.fleet.historyOf(name),
-      revision: this.revision,
-      now: this.clock.now(),
-      ...(customer !== undefined ? { customer } : {}),
-      ...(pausedBy !== undefined ? { pausedBy } : {}),
-      ...(entry.conditions !== undefined ? { previous: entry.conditions } : {}),
-      ...(entry.lastTransition !== undefined ? { lastTransition: entry.lastTransition } : {}),
-      ...(entry.manifestInvalid !== undefined ? { manifestInvalid: entry.manifestInvalid } : {}),
-      ...(this.passFailures.size > 0 && this.passFailures.get(name) !== undefined ? { passFailing: this.passFailures.get(name) } : {}),
-      ...(this.o.certificates !== undefined ? { certificates: this.o.certificates } : {}),
-      ...(entry.readiness !== undefined ? { readiness: entry.readiness } : {}),
-    });
-  }
-
-  private async writeStatus(name: string): Promise<void> {
-    const entry = this.servers.get(name);
-    if (entry === undefined) return;
-    if (!entry.loaded) {
-      entry.loaded = true;
-      try {
-        const old = await this.o.store.read(name);
-        if (old !== undefined) {
-          entry.conditions ??= old.conditions;
-          entry.lastTransition ??= old.lastTransition;
-        }
-      } catch (err) {
-        this.o.logger.warn({ err, server: name }, 'old status file unreadable');
-      }
-    }
-    const status = this.statusOf(name);
-    if (status === undefined) return;
-    entry.conditions = status.conditions;
-    try {
-      await this.o.store.write(status);
-      this.actuator.emit({ type: 'status-written', server: name });
-    } catch (err) {
-      this.o.logger.error({ err, server: name }, 'status file not written');
-    }
-  }
-
   /** Writes every server's status file (at start, and after a new revision). */
-  async writeAllStatus(options: { sweep?: boolean } = {}): Promise<void> {
-    for (const name of this.servers.keys()) await this.writeStatus(name);
-    if (options.sweep !== false) await this.sweepUnmonitored();
-    for (const name of this.unmonitored.keys()) await this.writeUnmonitored(name);
-  }
-
-  private markUnmonitored(u: Unmonitored): void {
-    this.unmonitored.set(u.name, u);
-    this.o.logger.warn({ server: u.name, reason: u.reason }, 'server not monitored');
-    if (this.started) void this.writeUnmonitored(u.name);
-  }
-
-  private async writeUnmonitored(name: string): Promise<void> {
-    const u = this.unmonitored.get(name);
-    if (u === undefined || this.servers.has(name)) return;
-    try {
-      const prev = await this.o.store.read(name).catch(() => undefined);
-      await this.o.store.write(unmonitoredStatus(u, this.revision, this.clock.now(), prev));
-    } catch (err) {
-      this.o.logger.error({ err, server: name }, 'status file not written');
-    }
-  }
-
-  /**
-   * Status files of servers that are not in the desired state (after a restart: removed while the
-   * daemon was down, or invalid with no last good manifest) say so; a removed server's file is
-   * archived after UNMONITORED_RETENTION_MS.
-   */
-  private async sweepUnmonitored(): Promise<void> {
-    let files: ServerStatus[];
-    try {
-      files = await this.o.store.list();
-    } catch (err) {
-      this.o.logger.warn({ err }, 'status folder unreadable');
-      return;
-    }
-    const now = this.clock.now();
-    for (const s of files) {
-      const name = serverIdOf(s);
-      if (this.servers.has(name) || this.unmonitored.has(name)) continue;
-      const was = unmonitoredOf(s);
-      if (was !== undefined && now - was.since > UNMONITORED_RETENTION_MS) {
-        await this.o.store.archive(name).catch((err: unknown) => this.o.logger.warn({ err, server: name }, 'status file not archived'));
-        continue;
-      }
-      const customer = s.metadata.customer;
-      this.unmonitored.set(name, {
-        name,
-        ...(customer !== undefined ? { customer } : {}),
-        ...(was ?? { reason: 'NotInDesiredState' as const, message: 'not in the applied manifests (removed, or invalid with no last good manifest)', since: now }),
-      });
-      if (was === undefined) this.o.logger.warn({ server: name, reason: 'NotInDesiredState' }, 'server not monitored');
-    }
+  writeAllStatus(options: { sweep?: boolean } = {}): Promise<void> {
+    return this.files.writeAll(options);
   }
 
   // ---- the local API ----------------------------------------------------------------------
@@ -482,38 +362,27 @@ export class Controller {
 
   /** `mamori resume SERVER [SERVICE]`: releases Escalated/held services and reconciles the server now. */
   async resume(server: string, service?: ServiceName): Promise<ResumeResult> {
-    const h = this.fleet.historyOf(server);
-    if (!this.servers.has(server) || h === undefined) return { server, resumed: [] };
+    if (!this.servers.has(server) || this.fleet.historyOf(server) === undefined) return { server, resumed: [] };
     const now = this.clock.now();
-    const res = await this.lanes.run(server, async () => {
-      const cur = this.fleet.historyOf(server) ?? h;
-      const out = applyResume(server, cur, service, now);
-      await this.actuator.journalBatch([
-        { type: 'resume', server, ...(service !== undefined ? { service } : {}), resumed: out.resumed, at: now },
-        ...recordsOf(out.actions, (s) => (s === server ? out.history : this.fleet.historyOf(s)), now),
-      ]);
-      this.fleet.commit(server, out.history, { recount: false });
-      return out;
-    });
-    await this.actuator.perform(server, res.actions, now, { journaled: true });
-    await this.writeStatus(server);
+    const resumed = await this.remediations.resume(server, service, now);
+    await this.files.write(server);
     if (this.started && !this.stopping) {
       this.queue.add(server, now);
       this.armTimer();
     }
-    return { server, resumed: res.resumed };
+    return { server, resumed };
   }
 
   status(): ControllerSnapshot {
     const servers: ServerStatus[] = [];
     for (const name of this.servers.keys()) {
-      const s = this.statusOf(name);
+      const s = this.files.statusOf(name);
       if (s !== undefined) servers.push(s);
     }
     return {
-      revision: this.revision,
+      revision: this.files.revision,
       servers,
-      unmonitored: [...this.unmonitored.values()],
+      unmonitored: [...this.files.unmonitored.values()],
       massFailure: [...this.fleet.episodes().values()],
       inFlight: { probes: this.probes.inUse, remediations: this.remediations.permits.inUse, queued: this.queue.size },
     };
@@ -528,7 +397,7 @@ export class Controller {
     },
     massFailureEpisodes: (): number => this.fleet.episodes().size,
     passesFailing: (): number => this.passFailures.size,
-    unmonitored: (): Unmonitored[] => [...this.unmonitored.values()],
+    unmonitored: (): Unmonitored[] => [...this.files.unmonitored.values()],
   };
 
   /** Resolves when no server pass and no runbook is in flight. Tests and the bench use it. */
@@ -559,7 +428,7 @@ export class Controller {
       const entry = this.servers.get(server);
       if (entry === undefined) return;
       entry.readiness = c;
-      await this.writeStatus(server);
+      await this.files.write(server);
     },
   };
 

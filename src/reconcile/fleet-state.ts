@@ -11,6 +11,7 @@
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import type { Condition, TransitionStatus } from '../status/model.ts';
+import { serverKey } from './coordinator.ts';
 import { HOUR_MS, pruneWindow, refund } from './budgets.ts';
 import { emptyFleetHistory, fleetStep, serverFailing, type FleetStepOutput } from './decide.ts';
 import { MassFailureIndex, type TrippedScope } from './mass-failure.ts';
@@ -171,6 +172,13 @@ export class FleetState {
         if (Number.isFinite(ms)) yield { server, service, notAfterMs: ms };
       }
     }
+  }
+
+  /** Every server's group keys by its key among replicas (the totals the fleet-wide counts are fractions of). */
+  groups(): Map<string, readonly string[]> {
+    const out = new Map<string, readonly string[]>();
+    for (const [name, e] of this.servers) out.set(serverKey(name, e.doc.metadata.customer), e.groupKeys);
+    return out;
   }
 
   episodes(): ReadonlyMap<string, MassFailureEpisode> {

@@ -5,15 +5,16 @@
  * by the actuator. At most once: an attempt whose `started` was written is never run again.
  */
 import { serverIdOf } from '../manifest/server-id.ts';
-import type { ServerDocument } from '../manifest/types.ts';
+import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { Transcript, Verdict } from '../runbook/execution.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
 import type { JournalEntry } from '../status/journal.ts';
 import { recordsOf } from './action-records.ts';
 import type { Actuator } from './actuator.ts';
-import { applyOutcome, serviceOfTarget } from './decide-outcome.ts';
+import { applyOutcome, applyResume, serviceOfTarget } from './decide-outcome.ts';
 import type { LoopContext, RunbookRun } from './loop-types.ts';
 import { passBackoffMs } from './pass-retry.ts';
+import type { UnfinishedAttempt } from './replay.ts';
 import { Semaphore } from './semaphore.ts';
 import type { TranscriptLog } from './transcripts.ts';
 import type { Action, RemediationTarget } from './types.ts';
@@ -70,6 +71,50 @@ export class Remediations {
 
   transcript(incidentId: string): Transcript | undefined {
     return this.transcripts.get(incidentId);
+  }
+
+  /**
+   * After a journal replay: every attempt `started` and never finished is journaled `interrupted`
+   * and folded in as spent and as having acted (unknown what it did before the crash). It is never
+   * run again: the service is re-probed first. Returns how many there were.
+   */
+  async recoverUnfinished(unfinished: readonly UnfinishedAttempt[]): Promise<number> {
+    const { fleet, clock } = this.ctx;
+    const now = clock.now();
+    let interrupted = 0;
+    for (const u of unfinished) {
+      await this.actuator.journal({ type: 'interrupted', server: u.server, target: u.target, incidentId: u.incidentId, attempt: u.attempt, reason: 'daemon-restarted', at: now });
+      interrupted++;
+      const h = fleet.historyOf(u.server);
+      if (h === undefined) continue;
+      const res = applyOutcome(u.server, h, { target: u.target, incidentId: u.incidentId, attempt: u.attempt, verdict: 'Interrupted', acted: true, powerActions: 1, at: now });
+      await this.actuator.journalBatch(recordsOf(res.actions, (s) => (s === u.server ? res.history : fleet.historyOf(s)), now));
+      fleet.commit(u.server, res.history, { recount: false });
+      await this.actuator.perform(u.server, res.actions, now, { journaled: true });
+    }
+    return interrupted;
+  }
+
+  /**
+   * `mamori resume SERVER [SERVICE]`: an operator's release of Escalated/held services (the pure
+   * `applyResume`), journaled and committed in the server's lane, then carried out.
+   */
+  async resume(server: string, service: ServiceName | undefined, now: number): Promise<ServiceName[]> {
+    const fleet = this.ctx.fleet;
+    const h = fleet.historyOf(server);
+    if (h === undefined) return [];
+    const res = await this.ctx.lanes.run(server, async () => {
+      const cur = fleet.historyOf(server) ?? h;
+      const out = applyResume(server, cur, service, now);
+      await this.actuator.journalBatch([
+        { type: 'resume', server, ...(service !== undefined ? { service } : {}), resumed: out.resumed, at: now },
+        ...recordsOf(out.actions, (s) => (s === server ? out.history : fleet.historyOf(s)), now),
+      ]);
+      fleet.commit(server, out.history, { recount: false });
+      return out;
+    });
+    await this.actuator.perform(server, res.actions, now, { journaled: true });
+    return res.resumed;
   }
 
   /**

@@ -1,0 +1,141 @@
+/**
+ * The status files: each server's file rendered from the fleet state (status-view.ts) and written
+ * through the store, and the files of servers nobody probes any more (removed, outside the target
+ * networks, no valid manifest), which say so and are archived after UNMONITORED_RETENTION_MS.
+ */
+import { serverIdOf } from '../manifest/server-id.ts';
+import type { ServerStatus } from '../status/model.ts';
+import type { ControllerEvent, LoopContext } from './loop-types.ts';
+import type { PassFailures } from './pass-retry.ts';
+import { serverStatusOf } from './status-view.ts';
+import { UNMONITORED_RETENTION_MS, unmonitoredOf, unmonitoredStatus, type Unmonitored } from './unmonitored.ts';
+
+export interface StatusFilesDeps {
+  /** Servers whose last pass failed (their status says so). */
+  readonly passFailures: PassFailures;
+  emit(e: ControllerEvent): void;
+}
+
+export class StatusFiles {
+  /** The manifests revision the files name. */
+  revision = '';
+  /** Servers with a status file that nobody probes any more: their status says so (unmonitored.ts). */
+  readonly unmonitored = new Map<string, Unmonitored>();
+
+  constructor(
+    private readonly ctx: LoopContext,
+    private readonly deps: StatusFilesDeps,
+  ) {}
+
+  statusOf(name: string): ServerStatus | undefined {
+    const { fleet, o } = this.ctx;
+    const entry = fleet.servers.get(name);
+    if (entry === undefined) return undefined;
+    const pausedBy = fleet.pausedBy(name, o.policy);
+    const customer = entry.doc.metadata.customer;
+    const observed = entry.observed;
+    const passFailures = this.deps.passFailures;
+    return serverStatusOf({
+      ...(observed !== undefined ? { observed } : {}),
+      desired: entry.desired,
+      history: fleet.historyOf(name),
+      revision: this.revision,
+      now: this.ctx.clock.now(),
+      ...(customer !== undefined ? { customer } : {}),
+      ...(pausedBy !== undefined ? { pausedBy } : {}),
+      ...(entry.conditions !== undefined ? { previous: entry.conditions } : {}),
+      ...(entry.lastTransition !== undefined ? { lastTransition: entry.lastTransition } : {}),
+      ...(entry.manifestInvalid !== undefined ? { manifestInvalid: entry.manifestInvalid } : {}),
+      ...(passFailures.size > 0 && passFailures.get(name) !== undefined ? { passFailing: passFailures.get(name) } : {}),
+      ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
+      ...(entry.readiness !== undefined ? { readiness: entry.readiness } : {}),
+    });
+  }
+
+  /** Writes a server's file (the first time, after reading the old one's conditions and last transition). */
+  async write(name: string): Promise<void> {
+    const { fleet, o } = this.ctx;
+    const entry = fleet.servers.get(name);
+    if (entry === undefined) return;
+    if (!entry.loaded) {
+      entry.loaded = true;
+      try {
+        const old = await o.store.read(name);
+        if (old !== undefined) {
+          entry.conditions ??= old.conditions;
+          entry.lastTransition ??= old.lastTransition;
+        }
+      } catch (err) {
+        o.logger.warn({ err, server: name }, 'old status file unreadable');
+      }
+    }
+    const status = this.statusOf(name);
+    if (status === undefined) return;
+    entry.conditions = status.conditions;
+    try {
+      await o.store.write(status);
+      this.deps.emit({ type: 'status-written', server: name });
+    } catch (err) {
+      o.logger.error({ err, server: name }, 'status file not written');
+    }
+  }
+
+  /** Writes every server's status file (at start, and after a new revision). */
+  async writeAll(options: { sweep?: boolean } = {}): Promise<void> {
+    for (const name of this.ctx.fleet.servers.keys()) await this.write(name);
+    if (options.sweep !== false) await this.sweepUnmonitored();
+    for (const name of this.unmonitored.keys()) await this.writeUnmonitored(name);
+  }
+
+  /** A server nobody probes now, and why; its file is written at once when `write`. */
+  markUnmonitored(u: Unmonitored, write: boolean): void {
+    this.unmonitored.set(u.name, u);
+    this.ctx.o.logger.warn({ server: u.name, reason: u.reason }, 'server not monitored');
+    if (write) void this.writeUnmonitored(u.name);
+  }
+
+  private async writeUnmonitored(name: string): Promise<void> {
+    const u = this.unmonitored.get(name);
+    const o = this.ctx.o;
+    if (u === undefined || this.ctx.fleet.servers.has(name)) return;
+    try {
+      const prev = await o.store.read(name).catch(() => undefined);
+      await o.store.write(unmonitoredStatus(u, this.revision, this.ctx.clock.now(), prev));
+    } catch (err) {
+      o.logger.error({ err, server: name }, 'status file not written');
+    }
+  }
+
+  /**
+   * Status files of servers that are not in the desired state (after a restart: removed while the
+   * daemon was down, or invalid with no last good manifest) say so; a removed server's file is
+   * archived after UNMONITORED_RETENTION_MS.
+   */
+  private async sweepUnmonitored(): Promise<void> {
+    const o = this.ctx.o;
+    let files: ServerStatus[];
+    try {
+      files = await o.store.list();
+    } catch (err) {
+      o.logger.warn({ err }, 'status folder unreadable');
+      return;
+    }
+    const now = this.ctx.clock.now();
+    for (const s of files) {
+      const name = serverIdOf(s);
+      if (this.ctx.fleet.servers.has(name) || this.unmonitored.has(name)) continue;
+      const was = unmonitoredOf(s);
+      if (was !== undefined && now - was.since > UNMONITORED_RETENTION_MS) {
+        await o.store.archive(name).catch((err: unknown) => o.logger.warn({ err, server: name }, 'status file not archived'));
+        continue;
+      }
+      const customer = s.metadata.customer;
+      this.unmonitored.set(name, {
+        name,
+        ...(customer !== undefined ? { customer } : {}),
+        ...(was ?? { reason: 'NotInDesiredState' as const, message: 'not in the applied manifests (removed, or invalid with no last good manifest)', since: now }),
+      });
+      if (was === undefined) o.logger.warn({ server: name, reason: 'NotInDesiredState' }, 'server not monitored');
+    }
+  }
+}
