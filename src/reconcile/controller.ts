@@ -64,8 +64,8 @@ export class Controller {
   private readonly ctx: LoopContext;
   private readonly queue: WorkQueue;
   /** Server entries, histories, the mass-failure counts and the fleet power ledger (fleet-state.ts). */
-  private readonly fleet = new FleetState();
-  private readonly servers = this.fleet.servers;
+  private readonly fleet: FleetState;
+  private readonly servers: FleetState['servers'];
   /** The runbook transcripts, kept once: the status page reads them here (transcripts.ts). */
   readonly transcripts = new TranscriptLog();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -92,6 +92,10 @@ export class Controller {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.probes = new Semaphore(options.probeConcurrency ?? 512);
+    const shared = options.fleetJudgements;
+    const power = shared?.power;
+    this.fleet = new FleetState({ ...(shared?.counts !== undefined ? { counts: shared.counts } : {}), ...(power !== undefined ? { power: () => power } : {}) });
+    this.servers = this.fleet.servers;
     this.ctx = {
       o: options,
       clock: this.clock,

@@ -14,7 +14,7 @@ import type { StatusStore } from '../status/store.ts';
 import type { CertificatePolicy } from './certificates.ts';
 import type { Clock } from './clock.ts';
 import type { RemediationCoordinator } from './coordinator.ts';
-import type { FleetState } from './fleet-state.ts';
+import type { FleetState, MassFailureCounts, PowerLedger } from './fleet-state.ts';
 import type { LagMonitor } from './lag-monitor.ts';
 import type { Lanes } from './lanes.ts';
 import type { Action, MassFailureEpisode, Policy, RemediationTarget } from './types.ts';
@@ -69,6 +69,11 @@ export interface ControllerOptions {
   stateWritable?: () => boolean;
   /** Replicas sharing the fleet (config cluster): ownership, fenced attempts, fleet-wide marks. */
   coordinator?: RemediationCoordinator;
+  /**
+   * The fleet-wide judgements kept by a store that replicas share (fleet-state.ts); without it the
+   * local ones: this process's mass-failure counts, and the power ledger in its journal's history.
+   */
+  fleetJudgements?: { counts?: MassFailureCounts; power?: PowerLedger };
   /** Certificate warning days (config tls.warningDays); [30, 7] without it. */
   certificates?: CertificatePolicy;
   /** Every batch of actions the controller carries out, their records already journaled (tests, tracing). */
