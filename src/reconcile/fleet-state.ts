@@ -27,6 +27,13 @@ export interface MassFailureCounts {
   tripped(policy: Policy): TrippedScope[];
   /** The tripped scope that covers this server (its key), if any. */
   pausedBy(server: string, policy: Policy): string | undefined;
+  /**
+   * A store shared by replicas: a number that moves whenever any count changes, other replicas'
+   * included (each replica sets only the servers it owns). A server pass runs the fleet step when
+   * it moved since the last step, so that a /24 spread over replicas trips on every one of them.
+   * The local index has none: only this process changes it, and `set` says when.
+   */
+  version?(): number;
 }
 
 /** Power runbooks started fleet-wide (the fleet rate, `powerActionsPerHour`). */
@@ -90,6 +97,8 @@ export class FleetState {
   canariesChanged = false;
   /** A step's records did not reach the journal (its episodes were undone): the next pass steps again. */
   stepStale = false;
+  /** The shared counts' version the last fleet step saw (MassFailureCounts.version). */
+  private steppedVersion: number | undefined;
 
   constructor(options: { counts?: MassFailureCounts; power?: (fleet: FleetState) => PowerLedger } = {}) {
     this.counts = options.counts ?? new MassFailureIndex();
@@ -147,6 +156,7 @@ export class FleetState {
    */
   step(policy: Policy, now: number, removed?: FleetStepInputRemoved): FleetStepOutput & { undo: () => void } {
     const before = this.history.massFailure;
+    if (this.counts.version !== undefined) this.steppedVersion = this.counts.version();
     const out = fleetStep({ massFailure: before, tripped: this.counts.tripped(policy), now, ...(removed !== undefined ? { removed } : {}) });
     this.history.massFailure = out.massFailure;
     return {
@@ -179,6 +189,11 @@ export class FleetState {
     const out = new Map<string, readonly string[]>();
     for (const [name, e] of this.servers) out.set(serverKey(name, e.doc.metadata.customer), e.groupKeys);
     return out;
+  }
+
+  /** Shared counts moved (another replica's servers) since the last fleet step. */
+  countsMoved(): boolean {
+    return this.counts.version !== undefined && this.counts.version() !== this.steppedVersion;
   }
 
   episodes(): ReadonlyMap<string, MassFailureEpisode> {

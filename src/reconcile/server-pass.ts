@@ -364,9 +364,10 @@ export class ServerPasses {
     const policy = this.o.policy;
     let fleetActions: Action[] = NO_ACTIONS;
     let undoFleet = noop;
-    // Only a change of this server's failing flag (or a canary) can open or clear an episode.
+    // Only a change of this server's failing flag, a canary, or (shared counts) another replica's
+    // servers can open or clear an episode.
     if (!dryRun && this.o.coordinator !== undefined) this.o.coordinator.serverFailing(name, entry.doc.metadata.customer, entry.groupKeys, failing);
-    if (!dryRun && (fleet.counts.set(name, entry.groupKeys, failing) || fleet.canariesChanged || fleet.stepStale)) {
+    if (!dryRun && (fleet.counts.set(name, entry.groupKeys, failing) || fleet.canariesChanged || fleet.stepStale || fleet.countsMoved())) {
       fleet.canariesChanged = false;
       fleet.stepStale = false;
       const step = this.fleetStep(now);
