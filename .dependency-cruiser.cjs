@@ -54,6 +54,20 @@ module.exports = {
       to: { path: '^src/cli/' },
     },
     {
+      name: 'reconcile-facade-on-top',
+      comment: 'controller.ts only wires the loop\'s parts (src/reconcile/README.md); no part reaches back up to it (wiring.ts builds it from a config, above it).',
+      severity: 'error',
+      from: { path: '^src/reconcile/', pathNot: '^src/reconcile/(controller|wiring)\\.ts$' },
+      to: { path: '^src/reconcile/controller\\.ts$' },
+    },
+    {
+      name: 'reconcile-state-below-actors',
+      comment: 'The state owner, the queue and the pure judgement know nothing of who acts on them (server pass, actuator, remediations, status files, canaries): a store shared by replicas can stand in for the state.',
+      severity: 'error',
+      from: { path: '^src/reconcile/(fleet-state|work-queue|due-queue|lanes|semaphore|budgets|mass-failure|decide|decide-outcome|quorum)\\.ts$' },
+      to: { path: '^src/reconcile/(controller|server-pass|actuator|remediations|canaries|status-files)\\.ts$' },
+    },
+    {
       name: 'pure-core-has-no-io',
       comment: 'decide and runbook selection/rendering are pure: no node: modules, no I/O libraries.',
       severity: 'error',
