@@ -1,5 +1,5 @@
 /**
- * Time to recovery (lab 19): httpd killed on a lab host → mamori's journal records it Recovered
+ * Time to recovery (lab 250): httpd killed on a lab host → mamori's journal records it Recovered
  * (detected, confirmed, restarted over SSH, verified from outside), at the default probe settings
  * and at the fastest supported ones; and, in the same run, Monit (Debian's monit) watching its own
  * lab host with `set daemon 30` and `set daemon 5`, restarting httpd with `exec` → HTTP answers again.
@@ -8,19 +8,21 @@
  * part of its check interval, so kills fall at random phases of the probe schedule (the formula's
  * uniform wait). Both mamori lanes lift the restart budget and the flapping hold (100 an hour):
  * a bench kills the same service over and over, which the defaults would rightly stop repairing.
- * TTR_RUNS (default 5) sets the runs per lane. Every wait is bounded.
+ * TTR_RUNS (default 5) sets the runs per lane; TTR_KEEP=1 keeps the state folders. Every wait is bounded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readJournal } from '../src/status/journal.ts';
+import { breakdownTable, formulaTerms, runPhases, schedulePhase, type KillRun, type RunPhases } from './ttr-breakdown.ts';
 import { CONFIG_DEFAULTS } from '../src/config/defaults.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/daemon/daemon-process.ts';
 import { startLab, type Lab } from '../test/lab/index.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../test/support/lab-fleet.ts';
 
-const LAB_ID = 19;
+/** The bench's own lab (250–254 are reserved for it). */
+const LAB_ID = 250;
 const RUNS = Math.max(1, Math.min(20, Number(process.env.TTR_RUNS ?? 5)));
 const RUN_BOUND_MS = 180_000;
 /** The fastest settings the config schema allows, confirmation kept (two failures make Down). */
@@ -52,11 +54,10 @@ function stats(ms: number[]): { runs: number; medianS: number; worstS: number; a
   return { runs: s.length, medianS: r(mid), worstS: r(s[s.length - 1] ?? NaN), allS: ms.map(r) };
 }
 
-/** The README's formula: a uniform wait for the next probe, the confirmation retries, the runbook. */
+/** The README's formula (ttr-breakdown.ts): a uniform wait for the next probe, N rounds and N − 1 retry waits, the runbook. */
 function formula(p: ProbeSettings, roundS: number, runbookS: number): { medianS: number; worstS: number } {
-  const confirm = (p.failuresToDown - 1) * (p.retryIntervalSeconds + roundS);
-  const jitter = p.jitter ?? 0.1;
-  return { medianS: +(p.intervalSeconds / 2 + confirm + runbookS).toFixed(1), worstS: +(p.intervalSeconds * (1 + jitter) + confirm + runbookS).toFixed(1) };
+  const t = formulaTerms(p, roundS, runbookS);
+  return { medianS: +t.median.toFixed(1), worstS: +t.worst.toFixed(1) };
 }
 
 /** Does the host answer HTTP from the machine (what Monit's check asks)? */
@@ -72,10 +73,12 @@ async function httpUp(address: string): Promise<boolean> {
 interface MamoriLane {
   daemon: DaemonProcess;
   stateDir: string;
+  probe: ProbeSettings;
+  kills: KillRun[];
 }
 
 async function startMamori(lab: Lab, host: string, probe: ProbeSettings, dir: string): Promise<MamoriLane> {
-  const doc = fleetServer(lab, lab.host(host), { customer: 'bench', services: ['ping', 'ssh', 'http'], locale: 'en' });
+  const doc = fleetServer(lab, lab.host(host), { customer: CUSTOMER, services: ['ping', 'ssh', 'http'], locale: 'en' });
   await writeServerManifests(join(dir, 'manifests'), [doc]);
   await writeLabSecrets(join(dir, 'secrets'), lab);
   const port = await freePort();
@@ -91,28 +94,33 @@ async function startMamori(lab: Lab, host: string, probe: ProbeSettings, dir: st
     }),
   );
   const daemon = await spawnDaemon({ cwd: dir, config, port });
-  return { daemon, stateDir: join(dir, 'state') };
+  return { daemon, stateDir: join(dir, 'state'), probe, kills: [] };
 }
 
-async function mamoriRuns(lab: Lab, host: string, lane: MamoriLane, intervalS: number): Promise<number[]> {
-  const out: number[] = [];
-  const recoveredAfter = async (t: number): Promise<number | undefined> => {
-    const rec = (await readJournal(lane.stateDir)).records.find((r) => r.type === 'transition' && r.server === host && r.service === 'http' && r.to === 'Recovered' && Number(r.at) >= t);
-    return rec === undefined ? undefined : Number(rec.at);
-  };
-  const healthy = async (): Promise<true | undefined> => {
+/** The bench's customer: journal records and the API name the server by its id, customer/name. */
+const CUSTOMER = 'bench';
+
+async function mamoriRuns(lab: Lab, host: string, lane: MamoriLane): Promise<RunPhases[]> {
+  const out: RunPhases[] = [];
+  const id = `${CUSTOMER}/${host}`;
+  const httpOf = async (): Promise<{ state: string; lastProbe?: { at: string } } | undefined> => {
     const { json } = await lane.daemon.get('/api/status');
-    const servers = (json as { reconciler?: { servers?: Array<{ metadata: { name: string }; services: Record<string, { state: string }> }> } }).reconciler?.servers ?? [];
-    const s = servers.find((x) => x.metadata.name === host);
-    return s !== undefined && Object.values(s.services).every((v) => v.state === 'Healthy') ? true : undefined;
+    const servers = (json as { reconciler?: { servers?: Array<{ metadata: { name: string; customer?: string }; services: Record<string, { state: string; lastProbe?: { at: string } }> }> } }).reconciler?.servers ?? [];
+    const s = servers.find((x) => x.metadata.name === host && x.metadata.customer === CUSTOMER);
+    if (s === undefined || !Object.values(s.services).every((v) => v.state === 'Healthy')) return undefined;
+    return s.services.http;
   };
   for (let i = 0; i < RUNS; i += 1) {
-    await until(`${host} healthy`, healthy, RUN_BOUND_MS, 100);
-    await sleep(Math.random() * intervalS * 1000);
-    const t0 = Date.now();
+    await until(`${host} healthy`, async () => ((await httpOf()) !== undefined ? true : undefined), RUN_BOUND_MS, 100);
+    await sleep(Math.random() * lane.probe.intervalSeconds * 1000);
+    // The newest probe before the kill: where in the schedule the kill falls.
+    const last = (await httpOf())?.lastProbe?.at;
+    const killAt = Date.now();
     await lab.breakService(host, 'httpd');
-    const t1 = await until(`${host} Recovered`, () => recoveredAfter(t0));
-    out.push(t1 - t0);
+    const run: KillRun = { killAt, killMs: Date.now() - killAt, ...(last !== undefined ? { lastProbeAt: Date.parse(last) } : {}) };
+    const phases = await until(`${host} Recovered`, async () => runPhases((await readJournal(lane.stateDir)).records, id, 'http', run));
+    lane.kills.push(run);
+    out.push(phases);
   }
   return out;
 }
@@ -173,18 +181,29 @@ export async function run(): Promise<void> {
     const fastDir = await mkdtemp(join(dir, 'fast-'));
     const [def, fast] = await Promise.all([startMamori(l, 'bench-def', DEFAULT_PROBE, defDir), startMamori(l, 'bench-fast', FASTEST_PROBE, fastDir)]);
     monits.push(await startMonit(l, 'bench-mon30', 30, dir), await startMonit(l, 'bench-mon5', 5, dir));
+    console.log(JSON.stringify({ loadavg: loadavg().map((x) => +x.toFixed(2)), cpus: cpus().length, at: 'start' }));
     console.log(JSON.stringify({ note: `${RUNS} kills per lane, the four lanes side by side on lab ${LAB_ID}; mamori: kill → Recovered in its journal; Monit: kill → HTTP answers again` }));
     const [dRuns, fRuns, m30, m5] = await Promise.all([
-      mamoriRuns(l, 'bench-def', def, DEFAULT_PROBE.intervalSeconds),
-      mamoriRuns(l, 'bench-fast', fast, FASTEST_PROBE.intervalSeconds),
+      mamoriRuns(l, 'bench-def', def),
+      mamoriRuns(l, 'bench-fast', fast),
       monitRuns(l, 'bench-mon30', 30, dir),
       monitRuns(l, 'bench-mon5', 5, dir),
     ]);
     // Round ≈ 0.45 s (fping's three echoes 200 ms apart plus the TCP probes); runbook ≈ 1.2 s in the lab.
-    console.log(JSON.stringify({ figure: 'mamori TTR, default settings (30 s interval, 5 s timeout, retry, 3 failures to Down)', probe: DEFAULT_PROBE, ...stats(dRuns), formula: formula(DEFAULT_PROBE, 0.45, 1.2), goal: { medianS: 20, worstS: 40 } }));
-    console.log(JSON.stringify({ figure: 'mamori TTR, fastest supported settings (0.2 s interval, 0.1 s retry, 2 failures to Down)', probe: FASTEST_PROBE, ...stats(fRuns), formula: formula(FASTEST_PROBE, 0.45, 1.2), goal: { medianS: 3 } }));
+    const [ROUND_S, RUNBOOK_S] = [0.45, 1.2];
+    const totals = (runs: RunPhases[]): number[] => runs.map((r) => r.totalS * 1000);
+    console.log(JSON.stringify({ figure: 'mamori TTR, default settings (30 s interval, 5 s timeout, retry, 3 failures to Down)', probe: DEFAULT_PROBE, ...stats(totals(dRuns)), formula: formula(DEFAULT_PROBE, ROUND_S, RUNBOOK_S), goal: { medianS: 20, worstS: 40 } }));
+    console.log(JSON.stringify({ figure: 'mamori TTR, fastest supported settings (0.2 s interval, 0.1 s retry, 2 failures to Down)', probe: FASTEST_PROBE, ...stats(totals(fRuns)), formula: formula(FASTEST_PROBE, ROUND_S, RUNBOOK_S), goal: { medianS: 2 } }));
     console.log(JSON.stringify({ figure: 'Monit 5.33 TTR, set daemon 30, exec restart, no confirmation', ...stats(m30) }));
     console.log(JSON.stringify({ figure: 'Monit 5.33 TTR, set daemon 5, exec restart, no confirmation', ...stats(m5) }));
+    // Each mamori lane phase by phase (its journal), beside the formula's terms.
+    for (const [name, lane, runs] of [
+      ['mamori defaults', def, dRuns],
+      ['mamori fastest', fast, fRuns],
+    ] as const) {
+      console.log(breakdownTable(name, runs, formulaTerms(lane.probe, ROUND_S, RUNBOOK_S), lane.kills.map((k) => schedulePhase(k, lane.probe.intervalSeconds))));
+    }
+    console.log(JSON.stringify({ loadavg: loadavg().map((x) => +x.toFixed(2)), cpus: cpus().length, at: 'end' }));
     for (const lane of [def, fast]) {
       lane.daemon.child.kill('SIGTERM');
       await Promise.race([lane.daemon.exited, sleep(20_000)]);
@@ -193,6 +212,8 @@ export async function run(): Promise<void> {
     killStrays();
     for (const m of monits) if (m.exitCode === null && m.signalCode === null) m.kill('SIGTERM');
     await lab?.stop();
-    await rm(dir, { recursive: true, force: true });
+    // TTR_KEEP=1 keeps the lanes' state folders (journals, status files) for a look afterwards.
+    if (process.env.TTR_KEEP === '1') console.log(JSON.stringify({ kept: dir }));
+    else await rm(dir, { recursive: true, force: true });
   }
 }

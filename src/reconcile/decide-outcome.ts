@@ -6,7 +6,7 @@ import type { ServiceName } from '../manifest/types.ts';
 import type { Verdict } from '../runbook/execution.ts';
 import { refund } from './budgets.ts';
 import { closeIncident, escalate, RECENT_INCIDENTS } from './decide.ts';
-import type { Action, EscalationReason, Incident, RemediationTarget, ServerHistory, ServiceHistory } from './types.ts';
+import type { Action, AttemptStep, EscalationReason, Incident, RemediationTarget, ServerHistory, ServiceHistory } from './types.ts';
 
 export interface Outcome {
   target: RemediationTarget;
@@ -24,6 +24,10 @@ export interface Outcome {
    * incident with its budgets, so a wait in etcd never turns into "attempts exhausted".
    */
   notStarted?: boolean;
+  /** The runbook's steps with their times (its transcript), kept on the attempt for the incident's phases. */
+  steps?: AttemptStep[];
+  /** When the outside probe that confirmed the recovery answered. */
+  confirmedAt?: number;
 }
 
 /** Verdicts after which another attempt cannot help: escalate at once, with this reason. */
@@ -79,7 +83,17 @@ export function applyOutcome(server: string, history: ServerHistory, outcome: Ou
   }
   const incident: Incident = {
     ...incident0,
-    attempts: incident0.attempts.map((a) => (a.n === outcome.attempt ? { ...a, finishedAt: now, verdict: outcome.verdict } : a)),
+    attempts: incident0.attempts.map((a) =>
+      a.n === outcome.attempt
+        ? {
+            ...a,
+            finishedAt: now,
+            verdict: outcome.verdict,
+            ...(outcome.steps !== undefined && outcome.steps.length > 0 ? { steps: outcome.steps } : {}),
+            ...(outcome.confirmedAt !== undefined ? { confirmedAt: outcome.confirmedAt } : {}),
+          }
+        : a,
+    ),
   };
   let srv = history;
   let h: ServiceHistory = { ...h0, incident };

@@ -17,7 +17,18 @@ import { passBackoffMs } from './pass-retry.ts';
 import type { UnfinishedAttempt } from './replay.ts';
 import { Semaphore } from './semaphore.ts';
 import type { TranscriptLog } from './transcripts.ts';
-import type { Action, RemediationTarget } from './types.ts';
+import type { Action, AttemptStep, RemediationTarget } from './types.ts';
+
+/** A transcript's steps with their times in ms (a step whose times do not parse is left out). */
+export function stepTimes(t: Transcript): AttemptStep[] {
+  const out: AttemptStep[] = [];
+  for (const s of t.steps) {
+    const startedAt = Date.parse(s.startedAt);
+    const finishedAt = Date.parse(s.finishedAt);
+    if (Number.isFinite(startedAt) && Number.isFinite(finishedAt)) out.push({ id: s.id, startedAt, finishedAt, outcome: s.outcome });
+  }
+  return out;
+}
 
 interface RunningRemediation {
   key: string;
@@ -192,8 +203,12 @@ export class Remediations {
         if (run !== undefined) run.started = true;
         this.actuator.emit({ type: 'remediation-started', ...base });
         this.ctx.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, pass }, 'runbook started');
-        const transcript = await this.execute(entry.doc, a.target, grant !== undefined && !grant.ok ? grant.reason : undefined, grant?.ok === true ? grant.mayAct : undefined);
+        const seen: { confirmedAt?: number } = {};
+        const transcript = await this.execute(entry.doc, a.target, grant !== undefined && !grant.ok ? grant.reason : undefined, seen, grant?.ok === true ? grant.mayAct : undefined);
         const at = this.ctx.clock.now();
+        // The incident's phases: each step's times, and the outside probe that confirmed the recovery.
+        const steps = stepTimes(transcript);
+        const confirmedAt = transcript.verdict === 'Recovered' ? seen.confirmedAt : undefined;
         const verdict = transcript.verdict;
         if (grant?.ok === true) await grant.end(verdict).catch(noop);
         // stop() may already have journaled it interrupted at its deadline: one end per start.
@@ -209,7 +224,16 @@ export class Remediations {
             powerActions: transcript.powerActions.length,
             message: transcript.message,
             runbook: transcript.runbook,
-            steps: transcript.steps.map((s) => ({ id: s.id, kind: s.kind, outcome: s.outcome, ...(s.command !== undefined ? { command: s.command } : {}), ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}) })),
+            steps: transcript.steps.map((s) => ({
+              id: s.id,
+              kind: s.kind,
+              outcome: s.outcome,
+              ...(s.command !== undefined ? { command: s.command } : {}),
+              ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),
+              startedAt: s.startedAt,
+              finishedAt: s.finishedAt,
+            })),
+            ...(confirmedAt !== undefined ? { confirmedAt } : {}),
             at,
           };
         }
@@ -217,7 +241,7 @@ export class Remediations {
         this.ctx.o.logger.info({ server: a.server, target: a.target, incident: a.incidentId, attempt: a.attempt, verdict, pass }, 'runbook finished');
         // Also while stopping: a runbook that recovered the service during shutdown still closes its
         // incident and tells the customer (the daemon stops the outbox after the controller).
-        if (!this.interruptedKeys.has(key)) await this.finish(a, { verdict, acted: transcript.acted, powerActions: transcript.powerActions.length, transcript }, end);
+        if (!this.interruptedKeys.has(key)) await this.finish(a, { verdict, acted: transcript.acted, powerActions: transcript.powerActions.length, transcript, steps, ...(confirmedAt !== undefined ? { confirmedAt } : {}) }, end);
         return { ...base, verdict };
       } finally {
         this.permits.release();
@@ -230,7 +254,7 @@ export class Remediations {
   }
 
   /** `escalate`: the cluster refused the attempt for a person to decide; nothing runs. */
-  private async execute(doc: ServerDocument, target: RemediationTarget, escalate?: string, mayAct?: () => string | undefined): Promise<Transcript> {
+  private async execute(doc: ServerDocument, target: RemediationTarget, escalate: string | undefined, seen: { confirmedAt?: number }, mayAct?: () => string | undefined): Promise<Transcript> {
     const startedAt = new Date(this.ctx.clock.now()).toISOString();
     const service = serviceOfTarget(target);
     const failed = (verdict: Verdict, message: string): Transcript => ({
@@ -264,6 +288,8 @@ export class Remediations {
         runbook,
         probe: async (svc) => {
           const r = await this.ctx.o.probe(doc, svc, this.ctx.abort.signal);
+          // The last passing outside probe of the repaired service is the one that confirmed it.
+          if (r.up && svc === service) seen.confirmedAt = this.ctx.clock.now();
           return r.failure !== undefined ? { up: r.up, message: r.failure.message } : { up: r.up };
         },
         signal: this.ctx.abort.signal,
@@ -285,7 +311,7 @@ export class Remediations {
    */
   private async finish(
     a: Extract<Action, { type: 'run-runbook' }>,
-    r: { verdict: Verdict; acted: boolean; powerActions: number; transcript: Transcript | undefined; notStarted?: boolean },
+    r: { verdict: Verdict; acted: boolean; powerActions: number; transcript: Transcript | undefined; notStarted?: boolean; steps?: AttemptStep[]; confirmedAt?: number },
     end?: JournalEntry,
   ): Promise<void> {
     if (r.transcript !== undefined) this.transcripts.set(a.incidentId, r.transcript, a.server);
@@ -309,7 +335,7 @@ export class Remediations {
 
   private async finishOnce(
     a: Extract<Action, { type: 'run-runbook' }>,
-    r: { verdict: Verdict; acted: boolean; powerActions: number; notStarted?: boolean },
+    r: { verdict: Verdict; acted: boolean; powerActions: number; notStarted?: boolean; steps?: AttemptStep[]; confirmedAt?: number },
     end: JournalEntry | undefined,
   ): Promise<{ actions: readonly Action[]; now: number } | undefined> {
     const now = this.ctx.clock.now();
@@ -318,7 +344,18 @@ export class Remediations {
       if (end !== undefined) await this.actuator.journalBatch([end]);
       return undefined;
     }
-    const res = applyOutcome(a.server, h, { target: a.target, incidentId: a.incidentId, attempt: a.attempt, verdict: r.verdict, acted: r.acted, powerActions: r.powerActions, at: now, ...(r.notStarted === true ? { notStarted: true } : {}) });
+    const res = applyOutcome(a.server, h, {
+      target: a.target,
+      incidentId: a.incidentId,
+      attempt: a.attempt,
+      verdict: r.verdict,
+      acted: r.acted,
+      powerActions: r.powerActions,
+      at: now,
+      ...(r.notStarted === true ? { notStarted: true } : {}),
+      ...(r.steps !== undefined ? { steps: r.steps } : {}),
+      ...(r.confirmedAt !== undefined ? { confirmedAt: r.confirmedAt } : {}),
+    });
     const records = recordsOf(res.actions, (s) => (s === a.server ? res.history : this.ctx.fleet.historyOf(s)), now);
     await this.actuator.journalBatch(end !== undefined ? [end, ...records] : records);
     this.ctx.fleet.commit(a.server, res.history);

@@ -9,7 +9,7 @@ import type { JournalRecord } from '../status/journal.ts';
 import { refund } from './budgets.ts';
 import { emptyFleetHistory, emptyServerHistory, initialServiceHistory, RECENT_INCIDENTS } from './decide.ts';
 import { scopeKey } from './mass-failure.ts';
-import type { EscalationReason, FleetHistory, Incident, MassFailureEpisode, MassFailureScope, RemediationTarget, ServerHistory, ServiceHistory, ServiceState } from './types.ts';
+import type { Attempt, AttemptStep, EscalationReason, FleetHistory, Incident, MassFailureEpisode, MassFailureScope, RemediationTarget, ServerHistory, ServiceHistory, ServiceState } from './types.ts';
 import type { Verdict } from '../runbook/execution.ts';
 
 export interface UnfinishedAttempt {
@@ -31,6 +31,18 @@ export interface ReplayResult {
 const svcOf = (t: RemediationTarget): ServiceName => (t === 'host' ? 'ping' : t);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+
+/** A `finished` record's steps with their times (records written before steps had times: none). */
+function stepsOf(v: unknown): AttemptStep[] {
+  if (!Array.isArray(v)) return [];
+  const out: AttemptStep[] = [];
+  for (const x of v as Array<Record<string, unknown>>) {
+    const startedAt = typeof x.startedAt === 'string' ? Date.parse(x.startedAt) : NaN;
+    const finishedAt = typeof x.finishedAt === 'string' ? Date.parse(x.finishedAt) : NaN;
+    if (typeof x.id === 'string' && Number.isFinite(startedAt) && Number.isFinite(finishedAt)) out.push({ id: x.id, startedAt, finishedAt, ...(typeof x.outcome === 'string' ? { outcome: x.outcome } : {}) });
+  }
+  return out;
+}
 
 export function replayJournal(records: readonly JournalRecord[]): ReplayResult {
   const fleet = emptyFleetHistory();
@@ -114,7 +126,12 @@ export function replayJournal(records: readonly JournalRecord[]): ReplayResult {
         open.delete(key);
         const verdict = (r.type === 'interrupted' ? 'Interrupted' : str(r.verdict)) as Verdict;
         const inc = incidentOf(name, target, id);
-        if (inc !== undefined) updateIncident(name, target, { ...inc, attempts: inc.attempts.map((a) => (a.n === attempt ? { ...a, finishedAt: at, verdict } : a)) });
+        const steps = r.type === 'finished' ? stepsOf(r.steps) : [];
+        const confirmedAt = typeof r.confirmedAt === 'number' ? r.confirmedAt : undefined;
+        if (inc !== undefined) {
+          const ended = (a: Attempt): Attempt => ({ ...a, finishedAt: at, verdict, ...(steps.length > 0 ? { steps } : {}), ...(confirmedAt !== undefined ? { confirmedAt } : {}) });
+          updateIncident(name, target, { ...inc, attempts: inc.attempts.map((a) => (a.n === attempt ? ended(a) : a)) });
+        }
         if (started !== undefined && r.type === 'finished') {
           // The same refunds as applyOutcome: nothing changed, nothing charged.
           const s = server(name);

@@ -23,6 +23,8 @@ function incidentStatus(i: Incident): IncidentStatus {
       startedAt: iso(a.startedAt),
       ...(a.finishedAt !== undefined ? { finishedAt: iso(a.finishedAt) } : {}),
       ...(a.verdict !== undefined ? { verdict: a.verdict } : {}),
+      ...(a.steps !== undefined ? { steps: a.steps.map((x) => ({ id: x.id, startedAt: iso(x.startedAt), finishedAt: iso(x.finishedAt), ...(x.outcome !== undefined ? { outcome: x.outcome } : {}) })) } : {}),
+      ...(a.confirmedAt !== undefined ? { confirmedAt: iso(a.confirmedAt) } : {}),
     })),
   };
   if (i.closedAt !== undefined) out.closedAt = iso(i.closedAt);

@@ -58,11 +58,23 @@ export interface Observation {
 
 export type ObservedServer = Partial<Record<ServiceName, Observation>>;
 
+/** One runbook step's time (ms), for the incident's phases (time to recovery, step by step). */
+export interface AttemptStep {
+  id: string;
+  startedAt: number;
+  finishedAt: number;
+  outcome?: string;
+}
+
 export interface Attempt {
   n: number;
   startedAt: number;
   finishedAt?: number;
   verdict?: Verdict;
+  /** The runbook's steps with their times (from its transcript; absent when none ran). */
+  steps?: AttemptStep[];
+  /** When the outside probe that confirmed the recovery (the runbook's verify) answered. */
+  confirmedAt?: number;
 }
 
 export interface Incident {

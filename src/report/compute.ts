@@ -15,6 +15,7 @@
  *    not probed — watched, but no trusted probe result yet (state Unknown, e.g. just added).
  *  - availability = up / (up + down): the share of the time mamori could see the service.
  */
+import { incidentPhases } from '../status/incident-phases.ts';
 import type { JournalRecord } from '../status/journal.ts';
 import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_STARTED, MONITOR_STOPPED, SILENCE_HEARTBEATS, type MonitoredServer } from './coverage-records.ts';
 import { intersect, normalize, total, type Interval } from './intervals.ts';
@@ -266,6 +267,7 @@ function incidentsOf(records: readonly JournalRecord[]): Map<string, IncidentDra
         if (runbook) a.runbook = runbook;
         a.powerActions = typeof r.powerActions === 'number' ? r.powerActions : 0;
         a.steps = Array.isArray(r.steps) ? (r.steps as ReportAttempt['steps']) : [];
+        if (typeof r.confirmedAt === 'number') a.confirmedAt = iso(r.confirmedAt);
         break;
       }
       case 'interrupted': {
@@ -279,6 +281,26 @@ function incidentsOf(records: readonly JournalRecord[]): Map<string, IncidentDra
     }
   }
   return byId;
+}
+
+/** The incident's phases (first failing probe … Recovered), as the status file shows them. */
+function phasesOf(i: Omit<ReportIncident, 'phases'>): ReportIncident['phases'] {
+  return incidentPhases({
+    id: i.id,
+    service: i.target,
+    detectedAt: i.detectedAt,
+    openedAt: i.openedAt,
+    attempts: i.attempts.map((a) => ({
+      n: a.attempt,
+      startedAt: a.startedAt,
+      ...(a.finishedAt !== undefined ? { finishedAt: a.finishedAt } : {}),
+      ...(a.verdict !== undefined ? { verdict: a.verdict } : {}),
+      steps: a.steps.flatMap((st) => (st.startedAt !== undefined && st.finishedAt !== undefined ? [{ id: st.id, startedAt: st.startedAt, finishedAt: st.finishedAt, outcome: st.outcome }] : [])),
+      ...(a.confirmedAt !== undefined ? { confirmedAt: a.confirmedAt } : {}),
+    })),
+    ...(i.closedAt !== undefined ? { closedAt: i.closedAt } : {}),
+    ...(i.closeReason !== undefined ? { closeReason: i.closeReason } : {}),
+  }).map((p) => ({ kind: p.kind, name: p.name, at: p.at, offsetS: p.offsetS }));
 }
 
 export function computeMonthlyReport(input: ReportInput): MonthlyReport {
@@ -323,7 +345,8 @@ export function computeMonthlyReport(input: ReportInput): MonthlyReport {
         ...(x.closedAt !== undefined && x.closeReason !== undefined && RECOVERED_REASONS.has(x.closeReason) ? { timeToRecoveryMs: x.closedAt - x.openedAt } : {}),
         escalations: x.escalations.map((e) => ({ at: iso(e.at), reason: e.reason })),
         attempts: [...x.attempts.values()].sort((a, b) => a.attempt - b.attempt),
-      }));
+      }))
+      .map((i) => ({ ...i, phases: phasesOf(i) }));
     const first = inPeriod[0];
     const last = inPeriod[inPeriod.length - 1];
     servers.push({

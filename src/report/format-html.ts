@@ -45,7 +45,12 @@ ${incidents.map(
   (i) => html`<tr><td>${i.server}</td><td>${i.target}</td><td>${at(i.openedAt)}</td><td>${i.closedAt !== undefined ? at(i.closedAt) : 'still open'}</td>
 <td class="num">${i.timeToRecoveryMs !== undefined ? exactDuration(i.timeToRecoveryMs) : '—'}</td><td>${i.closeReason ?? 'open'}${i.escalations.map((e) => html`<br>escalated: ${e.reason}`)}</td>
 <td>${i.attempts.map((a) => html`<div>#${a.attempt} ${a.runbook ? html`<code>${a.runbook}</code>` : ''} <b class="${a.verdict === 'Recovered' ? 'ok' : 'bad'}">${a.verdict ?? 'running'}</b>${a.powerActions > 0 ? ` · ${a.powerActions} power` : ''}</div>`)}</td></tr>`,
-)}</tbody></table>`
+)}</tbody></table>
+<h2>Time to recovery, phase by phase</h2>
+<p class="muted">Seconds after the first failing probe.</p>
+${incidents.map(
+  (i) => html`<h3>${i.server} ${i.target} <code class="muted">${i.id}</code></h3><table><tbody>${i.phases.map((p) => html`<tr><td class="num">+${p.offsetS.toFixed(1)} s</td><td>${p.name}</td><td class="muted">${at(p.at)}</td></tr>`)}</tbody></table>`,
+)}`
 }
 <h2>How this is counted</h2>
 ${methodText(zoneLabel(Date.parse(r.period.start), r.period.timeZone)).map((p) => html`<p class="muted">${p}</p>`)}

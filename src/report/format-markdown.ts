@@ -61,6 +61,9 @@ export function formatReportMarkdown(r: MonthlyReport): string {
       for (const e of i.escalations) out.push(`- ${at(e.at)} ${cell(i.server)} ${cell(i.target)}: escalated to a person (${cell(e.reason)})`);
     }
     out.push('');
+    out.push('## Time to recovery, phase by phase', '', 'Seconds after the first failing probe.', '');
+    for (const i of incidents) out.push(`- ${cell(i.server)} ${cell(i.target)} (\`${cell(i.id)}\`): ${i.phases.map((p) => `+${p.offsetS.toFixed(1)} s ${cell(p.name)}`).join(' → ')}`);
+    out.push('');
   }
   out.push('## How this is counted', '', ...methodText(zoneLabel(Date.parse(r.period.start), r.period.timeZone)).map((p) => `${p}\n`));
   return `${out.join('\n').trimEnd()}\n`;

@@ -35,7 +35,9 @@ export interface ReportAttempt {
   /** Power actions taken in this attempt (cycle, reset, on). */
   powerActions: number;
   destructive: boolean;
-  steps: Array<{ id: string; kind: string; outcome: string; command?: string; exitCode?: number }>;
+  steps: Array<{ id: string; kind: string; outcome: string; command?: string; exitCode?: number; startedAt?: string; finishedAt?: string }>;
+  /** When the outside probe that confirmed the recovery answered. */
+  confirmedAt?: string;
 }
 
 export interface ReportIncident {
@@ -52,6 +54,8 @@ export interface ReportIncident {
   timeToRecoveryMs?: number;
   escalations: Array<{ at: string; reason: string }>;
   attempts: ReportAttempt[];
+  /** Time to recovery phase by phase (src/status/incident-phases.ts), seconds after the first failing probe. */
+  phases: Array<{ kind: string; name: string; at: string; offsetS: number }>;
 }
 
 export interface ReportServer {

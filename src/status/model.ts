@@ -94,6 +94,10 @@ export interface AttemptStatus {
   startedAt: string;
   finishedAt?: string;
   verdict?: string;
+  /** The runbook's steps with their times (time to recovery, phase by phase). */
+  steps?: Array<{ id: string; startedAt: string; finishedAt: string; outcome?: string }>;
+  /** When the outside probe that confirmed the recovery answered. */
+  confirmedAt?: string;
 }
 
 export interface IncidentStatus {

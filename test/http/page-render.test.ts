@@ -243,6 +243,50 @@ describe('status page over HTTP', () => {
     expect(hidden).toContain('Transcripts are shown with the page token.');
   });
 
+  it("shows an incident's time to recovery phase by phase, in the reader's language", () => {
+    const s = server('web1', 'acme', { http: 'Healthy' });
+    s.incidents.recent = [
+      {
+        id: 'acme/web1.http.2',
+        service: 'http',
+        detectedAt: '2026-11-25T09:58:00.000Z',
+        openedAt: '2026-11-25T09:58:02.300Z',
+        attempts: [
+          {
+            n: 1,
+            startedAt: '2026-11-25T09:58:02.400Z',
+            finishedAt: '2026-11-25T09:58:03.900Z',
+            verdict: 'Recovered',
+            steps: [
+              { id: 'login', startedAt: '2026-11-25T09:58:02.400Z', finishedAt: '2026-11-25T09:58:02.700Z', outcome: 'ok' },
+              { id: 'restart-httpd', startedAt: '2026-11-25T09:58:02.700Z', finishedAt: '2026-11-25T09:58:03.500Z', outcome: 'ok' },
+            ],
+            confirmedAt: '2026-11-25T09:58:03.800Z',
+          },
+        ],
+        closedAt: '2026-11-25T09:58:03.900Z',
+        closeReason: 'recovered',
+      },
+    ];
+    const data = { now: NOW, servers: [s], massFailure: [], latencies: () => [], transcripts: () => [] };
+    const en = renderServer(data, 'web1', { showTranscripts: false, version: 1, lang: 'en' }).value;
+    expect(en).toContain('Time to recovery, phase by phase');
+    const rows = [...en.matchAll(/<tr class="ph-([a-z-]+)"><td class="num">\+([\d.]+) s<\/td><td>([^<]*)<\/td>/g)].map((m) => [m[1], m[2], m[3]]);
+    expect(rows).toEqual([
+      ['first-failing-probe', '0.0', 'first failing probe'],
+      ['confirmed-down', '2.3', 'confirmed Down'],
+      ['runbook-started', '2.4', 'runbook started #1'],
+      ['step', '2.4', 'step login (ok), 0.3 s'],
+      ['step', '2.7', 'step restart-httpd (ok), 0.8 s'],
+      ['recovery-confirmed', '3.8', 'outside probe confirmed the recovery'],
+      ['runbook-finished', '3.9', 'runbook finished #1 (Recovered)'],
+      ['closed', '3.9', 'closed (recovered)'],
+    ]);
+    const ja = renderServer(data, 'web1', { showTranscripts: false, version: 1, lang: 'ja' }).value;
+    expect(ja).toContain('復旧までの経過');
+    expect(ja).toContain('外部からの監視で復旧を確認');
+  });
+
   it('streams "update" over SSE when something changes', async () => {
     const { base, live } = await start();
     const text = await new Promise<string>((resolve, reject) => {

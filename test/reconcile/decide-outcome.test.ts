@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { decideServer } from '../../src/reconcile/decide.ts';
 import { applyOutcome } from '../../src/reconcile/decide-outcome.ts';
-import type { ObservedServer, ServerHistory } from '../../src/reconcile/types.ts';
+import { replayJournal } from '../../src/reconcile/replay.ts';
+import type { Incident, ObservedServer, ServerHistory } from '../../src/reconcile/types.ts';
+import type { JournalRecord } from '../../src/status/journal.ts';
 import { policy, server, T0 } from './scenario.ts';
 
 const desired = server('web01', { services: ['http'] });
@@ -76,5 +78,43 @@ describe('an attempt the replicas refused before it began (src/cluster)', () => 
     const { history, incidentId } = remediating();
     const spent = applyOutcome('web01', history, { target: 'http', incidentId, attempt: 1, verdict: 'Interrupted', acted: true, powerActions: 0, at: s(14) });
     expect(spent.history.services.http?.incident?.attempts).toHaveLength(1);
+  });
+});
+
+describe('the attempt keeps its steps and the probe that confirmed it (time to recovery, phase by phase)', () => {
+  test('applyOutcome keeps them on the closed incident; replaying the finished record gives them back', () => {
+    const { history, incidentId } = remediating();
+    const steps = [
+      { id: 'login', startedAt: s(10.1), finishedAt: s(10.4), outcome: 'ok' },
+      { id: 'restart-httpd', startedAt: s(10.4), finishedAt: s(11.5), outcome: 'ok' },
+      { id: 'confirm', startedAt: s(11.5), finishedAt: s(12), outcome: 'ok' },
+    ];
+    const rec = applyOutcome('web01', history, { target: 'http', incidentId, attempt: 1, verdict: 'Recovered', acted: true, powerActions: 0, at: s(12.1), steps, confirmedAt: s(11.9) });
+    const closed = rec.history.recent.find((i) => i.id === incidentId);
+    expect(closed?.attempts).toEqual([{ n: 1, startedAt: s(10) + 100, finishedAt: s(12.1), verdict: 'Recovered', steps, confirmedAt: s(11.9) }]);
+
+    const opened = { ...(history.services.http?.incident as Incident), attempts: [] };
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    const records: JournalRecord[] = [
+      { seq: 1, ts: iso(s(10)), type: 'incident-opened', server: 'web01', incident: opened, at: s(10) + 100 },
+      { seq: 2, ts: iso(s(10)), type: 'started', server: 'web01', target: 'http', incidentId, attempt: 1, destructive: false, at: s(10) + 100 },
+      {
+        seq: 3,
+        ts: iso(s(12.1)),
+        type: 'finished',
+        server: 'web01',
+        target: 'http',
+        incidentId,
+        attempt: 1,
+        verdict: 'Recovered',
+        acted: true,
+        powerActions: 0,
+        steps: steps.map((x) => ({ id: x.id, kind: 'run', outcome: x.outcome, startedAt: iso(x.startedAt), finishedAt: iso(x.finishedAt) })),
+        confirmedAt: s(11.9),
+        at: s(12.1),
+      },
+    ];
+    const replayed = replayJournal(records).history.servers.get('web01')?.services.http?.incident;
+    expect(replayed?.attempts).toEqual([{ n: 1, startedAt: s(10) + 100, finishedAt: s(12.1), verdict: 'Recovered', steps, confirmedAt: s(11.9) }]);
   });
 });

@@ -97,6 +97,8 @@ describe('mamori report', () => {
     expect(out).toContain('| acme/web1 | host | 2026-03-12 03:00:10 UTC | 2026-03-12 03:15:00 UTC | 14m 50s | recovered | #1 VerifyFailed (1 power), #2 Recovered (1 power) |');
     expect(out).toContain('escalated (AttemptsExhausted)');
     expect(out).toContain('runbook `httpd-restart`');
+    expect(out).toContain('- acme/web1 http (`inc-1`): +0.0 s first failing probe → +10.0 s confirmed Down → +11.0 s runbook #1 started → +11.0 s step login (ok), 1.5 s');
+    expect(out).toContain('+99.0 s outside probe confirmed the recovery → +100.0 s runbook #1 finished (Recovered) → +120.0 s Recovered');
     expect(out).toContain('## How this is counted');
     expect(out).not.toContain('other1');
   });
@@ -109,6 +111,8 @@ describe('mamori report', () => {
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain('99.860 %');
     expect(html).toContain('14m 50s');
+    expect(html).toContain('<h2>Time to recovery, phase by phase</h2>');
+    expect(html).toContain('<td class="num">+99.0 s</td><td>outside probe confirmed the recovery</td>');
   });
 
   it('--email: one message to the contact, in Japanese, and not again on a second run', async () => {

@@ -81,7 +81,20 @@ describe('monthly report from a scripted journal', () => {
     ]);
     expect(incidents[2]?.attempts.map((a) => a.verdict)).toEqual(['StepFailed', 'Interrupted']);
     expect(incidents[2]?.escalations).toEqual([{ at: '2026-03-20T12:10:00.000Z', reason: 'AttemptsExhausted' }]);
-    expect(incidents[0]?.attempts[0]?.steps[0]).toMatchObject({ command: '/etc/init.d/httpd restart', exitCode: 0 });
+    expect(incidents[0]?.attempts[0]?.steps[1]).toMatchObject({ command: '/etc/init.d/httpd restart', exitCode: 0 });
+    // Time to recovery phase by phase, in seconds after the first failing probe (10:00:00).
+    expect(incidents[0]?.phases.map((p) => [p.name, p.offsetS])).toEqual([
+      ['first failing probe', 0],
+      ['confirmed Down', 10],
+      ['runbook #1 started', 11],
+      ['step login (ok), 1.5 s', 11],
+      ['step restart (ok), 77.5 s', 12.5],
+      ['outside probe confirmed the recovery', 99],
+      ['runbook #1 finished (Recovered)', 100],
+      ['Recovered', 120],
+    ]);
+    // An older journal's steps without times: the phases without steps.
+    expect(incidents[1]?.phases.map((p) => p.kind)).toEqual(['first-failing-probe', 'confirmed-down', 'runbook-started', 'runbook-finished', 'runbook-started', 'runbook-finished', 'closed']);
     expect(report.totals).toEqual({ servers: 3, incidents: 3, recovered: 3, attempts: 5, powerActions: 2, meanTimeToRecoveryMs: Math.round(((110 + 890 + 3590) * S) / 3) });
   });
 

@@ -58,7 +58,11 @@ export function scriptedJournal(): JournalRecord[] {
   add('2026-03-05T10:00:11Z', { type: 'started', server: 'web1', target: 'http', incidentId: 'inc-1', attempt: 1, destructive: false });
   add('2026-03-05T10:01:40Z', {
     type: 'finished', server: 'web1', target: 'http', incidentId: 'inc-1', attempt: 1, verdict: 'Recovered', acted: true, powerActions: 0, runbook: 'httpd-restart',
-    steps: [{ id: 'restart', kind: 'run', outcome: 'ok', command: '/etc/init.d/httpd restart', exitCode: 0 }],
+    steps: [
+      { id: 'login', kind: 'check', outcome: 'ok', startedAt: '2026-03-05T10:00:11.000Z', finishedAt: '2026-03-05T10:00:12.500Z' },
+      { id: 'restart', kind: 'run', outcome: 'ok', command: '/etc/init.d/httpd restart', exitCode: 0, startedAt: '2026-03-05T10:00:12.500Z', finishedAt: '2026-03-05T10:01:30.000Z' },
+    ],
+    confirmedAt: T('2026-03-05T10:01:39Z'),
   });
   tr('2026-03-05T10:02:00Z', 'web1', 'http', 'Remediating', 'Recovered');
   add('2026-03-05T10:02:00Z', { type: 'incident-closed', server: 'web1', incidentId: 'inc-1', target: 'http', reason: 'recovered' });

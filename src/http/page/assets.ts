@@ -70,6 +70,7 @@ table.conds{border-collapse:collapse;width:100%;background:var(--panel);border-r
 .transcript{border-top:1px solid var(--line);padding-top:8px;margin-top:6px}.transcript summary{cursor:pointer}
 .verdict{font-weight:700}.v-ok{color:var(--ok)}.v-bad{color:var(--down)}
 .steps{padding-left:22px;margin:8px 0}.step{margin-bottom:8px}.step-head{display:flex;gap:8px;align-items:baseline;font-size:13px}.step-id{font-weight:650}
+.phases{margin:6px 0;font-size:13px}table.phases{border-collapse:collapse}table.phases td{padding:1px 10px 1px 0;vertical-align:baseline}table.phases td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.ph-step td:nth-child(2){padding-left:14px}
 .step-outcome{margin-left:auto;font-size:12px;color:var(--muted)}.step.o-failed .step-outcome,.step.o-timeout .step-outcome{color:var(--down);font-weight:650}
 pre.cmd,pre.out{margin:4px 0 0;padding:6px 10px;border-radius:7px;overflow-x:auto;white-space:pre-wrap;word-break:break-word}
 pre.cmd{background:#101826;color:#d6e2f0}pre.out{background:#f3f5f8;color:#2c3644;max-height:240px}

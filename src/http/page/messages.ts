@@ -4,6 +4,8 @@
  * ja), else English (tools such as curl ask for nothing). State names (Healthy, Down…) stay as they are in the API and the status files, and
  * are explained beside them in the reader's language. Pure.
  */
+import type { PhaseKind } from '../../status/incident-phases.ts';
+
 export type PageLang = 'ja' | 'en';
 export const PAGE_LANGS: readonly PageLang[] = ['ja', 'en'];
 export const LANG_COOKIE = 'mamori_lang';
@@ -70,6 +72,9 @@ export interface PageText {
   opened: string;
   closed: string;
   attempts: string;
+  /** The incident's time to recovery, phase by phase (incident-phases.ts). */
+  phasesHead: string;
+  phaseNames: Record<PhaseKind, string>;
   noneYet: string;
   running: string;
   noTranscript: string;
@@ -149,6 +154,16 @@ const EN: PageText = {
   opened: 'Opened',
   closed: 'Closed',
   attempts: 'Attempts',
+  phasesHead: 'Time to recovery, phase by phase',
+  phaseNames: {
+    'first-failing-probe': 'first failing probe',
+    'confirmed-down': 'confirmed Down',
+    'runbook-started': 'runbook started',
+    step: 'step',
+    'recovery-confirmed': 'outside probe confirmed the recovery',
+    'runbook-finished': 'runbook finished',
+    closed: 'closed',
+  },
   noneYet: 'none yet',
   running: 'running…',
   noTranscript: 'No transcript yet.',
@@ -236,6 +251,16 @@ const JA: PageText = {
   opened: '対応開始',
   closed: '終了',
   attempts: '復旧作業',
+  phasesHead: '復旧までの経過',
+  phaseNames: {
+    'first-failing-probe': '最初の監視失敗',
+    'confirmed-down': '障害と判定',
+    'runbook-started': '復旧作業の開始',
+    step: '手順',
+    'recovery-confirmed': '外部からの監視で復旧を確認',
+    'runbook-finished': '復旧作業の終了',
+    closed: '終了',
+  },
   noneYet: 'まだありません',
   running: '実行中…',
   noTranscript: '作業記録はまだありません。',

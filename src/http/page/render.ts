@@ -6,6 +6,7 @@
  */
 import { findServer, serverIdOf } from '../../manifest/server-id.ts';
 import type { Condition, IncidentStatus, ServerStatus } from '../../status/model.ts';
+import { incidentPhases, type Phase } from '../../status/incident-phases.ts';
 import type { Transcript } from '../../runbook/execution.ts';
 import { html, raw, type SafeHtml } from './html.ts';
 import type { PageData, ViewOptions } from './page-data.ts';
@@ -263,6 +264,25 @@ function transcriptView(t: Transcript, open: boolean, options: ViewOptions): Saf
     )}</ol></details>`;
 }
 
+/** The incident's time to recovery, phase by phase: seconds after the first failing probe. */
+function phasesView(i: IncidentStatus, options: ViewOptions): SafeHtml {
+  const t = textOf(options);
+  const label = (p: Phase): string => {
+    const name = t.phaseNames[p.kind];
+    if (p.kind === 'step' && p.step !== undefined) return `${name} ${p.step.id}${p.step.outcome !== undefined ? ` (${p.step.outcome})` : ''}, ${p.step.durationS.toFixed(1)} s`;
+    if (p.kind === 'runbook-started') return `${name} #${String(p.attempt)}`;
+    if (p.kind === 'runbook-finished') {
+      const verdict = i.attempts.find((a) => a.n === p.attempt)?.verdict;
+      return `${name} #${String(p.attempt)}${verdict !== undefined ? ` (${verdict})` : ''}`;
+    }
+    if (p.kind === 'closed') return `${name} (${i.closeReason ?? ''})`;
+    return name;
+  };
+  return html`<details class="phases"><summary>${t.phasesHead}</summary><table class="phases"><tbody>${incidentPhases(i).map(
+    (p) => html`<tr class="ph-${p.kind}"><td class="num">+${p.offsetS.toFixed(1)} s</td><td>${label(p)}</td><td class="muted">${zoned(p.at, options)}</td></tr>`,
+  )}</tbody></table></details>`;
+}
+
 function incidentView(data: PageData, s: ServerStatus, i: IncidentStatus, options: ViewOptions, open: boolean): SafeHtml {
   const t = textOf(options);
   const service = i.service === 'host' ? 'ping' : i.service;
@@ -280,6 +300,7 @@ function incidentView(data: PageData, s: ServerStatus, i: IncidentStatus, option
       ${i.closedAt !== undefined ? html`<dt>${t.closed}</dt><dd>${at(i.closedAt)}</dd>` : ''}
       <dt>${t.attempts}</dt><dd>${i.attempts.length === 0 ? t.noneYet : i.attempts.map((a) => html`<span class="attempt">#${a.n} ${a.verdict ?? t.running}</span> `)}</dd>
     </dl>
+    ${phasesView(i, options)}
     ${
       options.showTranscripts
         ? transcripts.length > 0
