@@ -107,6 +107,12 @@ export interface ServerContext {
   pausedBy?: string | undefined;
   /** Power runbooks started fleet-wide in the last hour (for the fleet rate). */
   fleetPowerActions: readonly number[];
+  /**
+   * When this pass's probes started. The next probe is due an interval (or a retry) after it, not
+   * after the decision: a round's own duration (ping's echoes, a silent port's timeout) does not
+   * stretch the schedule. Absent: `now`.
+   */
+  probedAt?: number;
   /** Vantage points configured (quorum.ts). Absent: one vantage, today's rules. */
   vantage?: VantageContext | undefined;
 }
@@ -592,7 +598,10 @@ export function decideServer(
   }
   if (changed && services !== undefined) srv = { services, powerActions: srv.powerActions, recent: srv.recent };
 
-  let nextProbeAt = now + (fast ? policy.retryMs : policy.intervalMs);
+  // Every interval (retry) from the start of one round to the start of the next; at once when the
+  // round itself took longer.
+  const roundStart = ctx.probedAt !== undefined && ctx.probedAt < now ? ctx.probedAt : now;
+  let nextProbeAt = Math.max(now, roundStart + (fast ? policy.retryMs : policy.intervalMs));
   if (at !== undefined && at > now) nextProbeAt = Math.min(nextProbeAt, at);
   if (at !== undefined && at > now && !fast) nextProbeAt = at;
   actions.push({ type: 'probe-again-at', server: desired.name, at: nextProbeAt, fast });

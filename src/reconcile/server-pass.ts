@@ -348,7 +348,7 @@ export class ServerPasses {
   private afterProbe(
     name: string,
     entry: ServerEntry,
-    probed: { observed: ObservedServer; results: number; unknown: number; pass: number },
+    probed: { observed: ObservedServer; results: number; unknown: number; pass: number; start: number },
     dryRun: boolean,
     awaitRemediation: boolean,
   ): ServerPassResult | Promise<ServerPassResult> {
@@ -378,7 +378,7 @@ export class ServerPasses {
     const pausedBy = fleet.history.massFailure.size === 0 && !dryRun ? undefined : fleet.counts.pausedBy(name, policy);
     const board = this.o.vantages;
     const vantage = board !== undefined ? board.contextFor(entry.desired, observed, prevHistory, now, fleet.servers.size, policy) : undefined;
-    const ctx: ServerContext = { policy, now, fleetPowerActions: fleet.power.recent(now), pausedBy, ...(vantage !== undefined ? { vantage } : {}) };
+    const ctx: ServerContext = { policy, now, fleetPowerActions: fleet.power.recent(now), pausedBy, probedAt: probed.start, ...(vantage !== undefined ? { vantage } : {}) };
     const decision = decideServer(entry.desired, observed, prevHistory, ctx);
     if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: NO_RUNS };
     const actuator = this.deps.actuator;
