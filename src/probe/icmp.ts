@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { isIP } from 'node:net';
 import { failureFromError, makeResult } from './result.ts';
 import type { IcmpObservation, ProbeFailure, Prober, ProbeResult, ProbeTarget } from './types.ts';
@@ -108,6 +108,84 @@ function run(file: string, args: string[], timeoutMs: number, signal?: AbortSign
   });
 }
 
+/** One echo reply as fping prints it without -q: `127.0.0.1 : [0], 64 bytes, 0.05 ms (0.05 avg, 0% loss)`. */
+const REPLY = /^(\S+)\s+:\s+\[(\d+)\],\s+\d+ bytes,\s+([\d.]+) ms/;
+
+interface Replies {
+  /** Per address: replies seen, the highest sequence number, the sum of their round trips. */
+  seen: Map<string, { received: number; lastSeq: number; rttSumMs: number }>;
+}
+
+/**
+ * fping in count mode, stopped as soon as every address has answered once: one reply proves a
+ * host up ("any reply means up"), so a live host costs its round trip, not count × period (three
+ * echoes 200 ms apart made every probe round of every server 0.4 s long). The outcome then comes
+ * from the replies fping printed (SIGINT would make fping print its summary, but only at its next
+ * send, a period later: it is stopped with SIGTERM instead). An address that has not answered keeps
+ * fping running to the end of its count and reply timeout, as before, and its summary decides. The
+ * process group is signalled, so that a wrapper script and its fping both stop.
+ */
+function runFping(file: string, args: string[], addresses: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<Run & Replies> {
+  return new Promise((resolve) => {
+    const seen = new Map<string, { received: number; lastSeq: number; rttSumMs: number }>();
+    const wanted = new Set(addresses);
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    let error: Run['error'] = null;
+    let stopped = false;
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    } catch (err) {
+      resolve({ stdout, stderr, error: err as Error & { code?: unknown }, seen });
+      return;
+    }
+    const signalGroup = (sig: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        // Already gone.
+      }
+    };
+    const timer = setTimeout(() => {
+      error = Object.assign(new Error(`fping ran past ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
+      signalGroup('SIGKILL');
+    }, timeoutMs);
+    const onAbort = (): void => signalGroup('SIGKILL');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const LIMIT = 16 * 1024 * 1024;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      if (stdout.length < LIMIT) stdout += text;
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = REPLY.exec(line);
+        if (m?.[1] === undefined || !wanted.has(m[1])) continue;
+        const prev = seen.get(m[1]) ?? { received: 0, lastSeq: 0, rttSumMs: 0 };
+        seen.set(m[1], { received: prev.received + 1, lastSeq: Math.max(prev.lastSeq, Number(m[2])), rttSumMs: prev.rttSumMs + Number(m[3]) });
+      }
+      if (!stopped && seen.size === wanted.size) {
+        stopped = true;
+        signalGroup('SIGTERM');
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (stderr.length < LIMIT) stderr += chunk.toString();
+    });
+    child.on('error', (err) => {
+      error = err as Error & { code?: unknown };
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (error === null && code !== 0 && !stopped) error = Object.assign(new Error(`fping exited ${String(code)}`), { code });
+      resolve({ stdout, stderr, error, seen });
+    });
+  });
+}
+
 /** Spawn failures (no such binary) say nothing about the target. */
 function spawnFailed(error: Run['error']): boolean {
   return error !== null && (error.code === 'ENOENT' || error.code === 'EACCES');
@@ -128,16 +206,20 @@ export async function pingMany(addresses: readonly string[], options: PingOption
   const fping = options.fping === undefined ? 'fping' : options.fping;
   if (fping !== null) {
     const t = timing(options, valid.length);
-    const args = ['-q', '-c', String(t.count), '-p', String(t.periodMs), '-t', String(t.replyTimeoutMs), '-i', String(FPING_INTERVAL_MS)];
+    const args = ['-c', String(t.count), '-p', String(t.periodMs), '-t', String(t.replyTimeoutMs), '-i', String(FPING_INTERVAL_MS)];
     if (options.sourceAddress !== undefined) args.push('-S', options.sourceAddress);
     args.push(...valid);
-    const r = await run(fping, args, options.timeoutMs + 2000, options.signal);
+    const r = await runFping(fping, args, valid, options.timeoutMs + 2000, options.signal);
     if (!spawnFailed(r.error)) {
       const parsed = parseFpingOutput(r.stderr + '\n' + r.stdout);
       for (const address of valid) {
+        // The summary when fping printed one; else what its replies said (stopped early).
+        const replied = r.seen.get(address);
+        const fromReplies = replied !== undefined ? outcomeFrom(replied.lastSeq + 1, replied.received, replied.rttSumMs / replied.received, false) : undefined;
         outcomes.set(
           address,
           parsed.get(address) ??
+            fromReplies ??
             errorOutcome({ kind: 'error', phase: 'echo', message: r.error !== null ? `fping failed: ${r.stderr.trim() || r.error.message}` : 'fping gave no result' }),
         );
       }
@@ -161,8 +243,8 @@ async function pingOne(address: string, options: PingOptions): Promise<PingOutco
 export interface PingProberOptions {
   /**
    * Requests arriving within this window go out in one fping call. A scheduler spreading 10,000
-   * servers over 30 s asks ~333 pings a second: 50 ms gathers them ~17 to a process, and costs
-   * nothing next to the echo's own 400 ms.
+   * servers over 30 s asks ~333 pings a second: 50 ms gathers them ~17 to a process (a cost in
+   * every probe round: the echo itself ends at the first reply).
    */
   windowMs?: number;
   /** fping processes running at once; further batches wait their turn. */

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeIdPart } from '../../src/notify/message-id.ts';
+import { incidentPhases } from '../../src/status/incident-phases.ts';
 import type { JournalRecord } from '../../src/status/journal.ts';
 import { header, OPERATOR_EMAIL, recordsOf, startE2eFleet, type E2eFleet } from '../support/e2e-fleet.ts';
 import { serverPathOf } from '../support/lab-fleet.ts';
@@ -30,7 +31,13 @@ afterAll(async () => {
   await fleet?.stop();
 });
 
-type Finished = JournalRecord & { verdict: string; acted: boolean; powerActions: number; steps: Array<{ id: string; kind: string; outcome: string; command?: string }> };
+type Finished = JournalRecord & {
+  verdict: string;
+  acted: boolean;
+  powerActions: number;
+  steps: Array<{ id: string; kind: string; outcome: string; command?: string; startedAt?: string; finishedAt?: string }>;
+  confirmedAt?: number;
+};
 
 async function finishedAfter(server: string, target: string, since: number): Promise<Finished[]> {
   return recordsOf(await fleet.journal(), server, target).filter((r): r is Finished => r.type === 'finished' && Date.parse(r.ts) >= since);
@@ -67,6 +74,42 @@ describe('the service end to end: repairs over SSH and the console, e-mail, git 
       ['confirm', 'ok'],
     ]);
     expect(run?.steps.find((s) => s.id === 'restart-httpd')?.command).toBe('/etc/init.d/httpd restart');
+
+    // Time to recovery phase by phase (#29): the journal has every phase of this incident with its
+    // time, and the status file shows them complete and in order.
+    const opened = records.find((r) => r.type === 'incident-opened');
+    const incidentId = (opened?.incident as { id?: string } | undefined)?.id;
+    expect(incidentId).toBe(run?.incidentId);
+    expect(run?.steps.every((s) => typeof s.startedAt === 'string' && typeof s.finishedAt === 'string')).toBe(true);
+    expect(typeof run?.confirmedAt).toBe('number');
+    await expect.poll(() => fleet.status(WEB)?.incidents.recent.some((i) => i.id === incidentId), { timeout: 15_000, interval: 100 }).toBe(true);
+    const incident = fleet.status(WEB)?.incidents.recent.find((i) => i.id === incidentId);
+    const phases = incidentPhases(incident ?? fail());
+    expect(phases.map((p) => (p.kind === 'step' ? `step ${p.step?.id}` : p.kind))).toEqual([
+      'first-failing-probe',
+      'confirmed-down',
+      'runbook-started',
+      'step login',
+      // In the order they started: the OS check runs inside the first look over SSH.
+      'step process-running',
+      'step os-check',
+      'step answers-locally',
+      'step restart-httpd',
+      'step confirm',
+      'recovery-confirmed',
+      'runbook-finished',
+      'closed',
+    ]);
+    const times = phases.map((p) => Date.parse(p.at));
+    expect(times.every((t, i) => i === 0 || t >= (times[i - 1] as number))).toBe(true);
+    // The journal's times: Down and the decision to run (Remediating), the run's end, Recovered.
+    const at = (type: string, to?: string): number => Number(records.find((r) => r.type === type && (to === undefined || r.to === to))?.at);
+    expect(Date.parse(phases[1]?.at ?? '')).toBe(at('transition', 'Down'));
+    expect(Date.parse(phases[2]?.at ?? '')).toBe(at('transition', 'Remediating'));
+    expect(at('started')).toBeLessThanOrEqual(Date.parse(phases[3]?.at ?? ''));
+    expect(Date.parse(phases.at(-2)?.at ?? '')).toBeGreaterThanOrEqual(at('finished'));
+    expect(Date.parse(phases.at(-1)?.at ?? '')).toBe(at('transition', 'Recovered'));
+    expect(phases.at(-1)?.offsetS).toBeGreaterThan(0);
     await waitHealthy(WEB, ['http']);
 
     await expect.poll(() => fleet.mails('recovered', WEB).length, { timeout: 15_000, interval: 100 }).toBe(1);

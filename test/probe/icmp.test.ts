@@ -45,11 +45,13 @@ describe('real echo on loopback', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('pingMany: IPv4 and IPv6 in one fping call; a non-address fails alone', async () => {
+  test('pingMany: IPv4 and IPv6 in one fping call, stopped at the first reply of each; a non-address fails alone', async () => {
     const outcomes = await pingMany(['127.0.0.1', '::1', '127.0.0.2', 'not-an-ip'], { timeoutMs: 1000 });
     for (const a of ['127.0.0.1', '::1', '127.0.0.2']) {
       expect(outcomes.get(a)?.failure).toBeUndefined();
-      expect(outcomes.get(a)?.icmp).toMatchObject({ sent: 3, received: 3, lossPct: 0 });
+      // One reply proves the host up: fping is not kept for the other two echoes (0.4 s a round).
+      expect(outcomes.get(a)?.icmp).toMatchObject({ sent: 1, received: 1, lossPct: 0 });
+      expect(outcomes.get(a)?.icmp.rttMs).toBeGreaterThan(0);
     }
     expect(outcomes.get('not-an-ip')?.failure).toMatchObject({ kind: 'error', phase: 'echo' });
   });
@@ -70,7 +72,7 @@ describe('real echo on loopback', () => {
     const prober = createPingProber({ fping: wrapper });
     const addresses = Array.from({ length: 40 }, (_, i) => `127.0.${Math.floor(i / 20)}.${(i % 20) + 1}`);
     const results = await Promise.all(addresses.map((address) => prober.probe({ service: 'ping', address, timeoutMs: 1000 })));
-    expect(results.every((r) => r.up && r.icmp?.received === 3)).toBe(true);
+    expect(results.every((r) => r.up && r.icmp?.received === 1)).toBe(true);
     expect(results.map((r) => r.target)).toEqual(addresses);
     const lines = (await readFile(calls, 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -81,8 +83,9 @@ describe('real echo on loopback', () => {
     const spans = join(dir, 'spans');
     const timed = join(dir, 'fping-timed');
     await writeFile(spans, '');
-    // Logs when each fping starts and ends, so that the overlap can be counted.
-    await writeFile(timed, `#!/bin/sh\necho "+ $(date +%s%N)" >> ${spans}\nfping "$@"\nrc=$?\necho "- $(date +%s%N)" >> ${spans}\nexit $rc\n`);
+    // Logs when each fping starts and ends, so that the overlap can be counted. The prober stops
+    // fping (and its process group) at the first replies: the wrapper outlives the TERM to log the end.
+    await writeFile(timed, `#!/bin/sh\necho "+ $(date +%s%N)" >> ${spans}\ntrap 'kill $p 2>/dev/null' TERM\nfping "$@" & p=$!\nwait $p\nrc=$?\necho "- $(date +%s%N)" >> ${spans}\nexit $rc\n`);
     await chmod(timed, 0o755);
     const prober = createPingProber({ fping: timed, maxBatch: 2, maxProcesses: 2 });
     const addresses = Array.from({ length: 8 }, (_, i) => `127.0.8.${i + 1}`);
