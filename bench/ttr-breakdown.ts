@@ -89,15 +89,17 @@ export function median(xs: readonly number[]): number {
 }
 
 /**
- * The README formula's terms (src/reconcile/README.md, "Time to recovery"): the wait for the next
- * scheduled probe is uniform over 0 … I·(1 ± j) (median I/2, worst I·(1 + j)); confirmation is N
- * rounds of tₚ with N − 1 retry waits r; no queue; the runbook R.
+ * The README formula's terms (src/reconcile/README.md, "Time to recovery"): probes are due from the
+ * start of one round to the start of the next, so the wait for the next scheduled probe is uniform
+ * over one period max(I, tₚ)·(1 ± j) (median half of it); confirmation is N rounds, each retry
+ * max(r, tₚ) after the previous round's start, the last one tₚ long; no queue; the runbook R.
  */
 export function formulaTerms(p: ProbeSettings, roundS: number, runbookS: number): { wait: number; waitWorst: number; confirm: number; queue: number; runbook: number; close: number; median: number; worst: number } {
   const jitter = p.jitter ?? 0.1;
-  const confirm = p.failuresToDown * roundS + (p.failuresToDown - 1) * p.retryIntervalSeconds;
-  const wait = p.intervalSeconds / 2;
-  const waitWorst = p.intervalSeconds * (1 + jitter);
+  const period = Math.max(p.intervalSeconds, roundS);
+  const confirm = roundS + (p.failuresToDown - 1) * Math.max(p.retryIntervalSeconds, roundS);
+  const wait = period / 2;
+  const waitWorst = period * (1 + jitter);
   return { wait, waitWorst, confirm, queue: 0, runbook: runbookS, close: 0, median: wait + confirm + runbookS, worst: waitWorst + confirm + runbookS };
 }
 
@@ -113,11 +115,12 @@ export function breakdownTable(lane: string, runs: readonly RunPhases[], terms: 
     '| phase | median | min … max | formula |',
     '| --- | --- | --- | --- |',
     row('kill command (console, SIGKILL, port closed)', col((r) => r.killS), '(in the wait)'),
-    row('kill → first failing probe (wait for the schedule)', col((r) => r.waitS), `I/2 = ${f1(terms.wait)} (0 … ${f1(terms.waitWorst)})`),
-    row('first failing probe → confirmed Down', col((r) => r.confirmS), `N·tₚ + (N−1)·r = ${f1(terms.confirm)}`),
+    row('kill → first failing probe (wait for the schedule)', col((r) => r.waitS), `max(I, tₚ)/2 = ${f1(terms.wait)} (0 … ${f1(terms.waitWorst)})`),
+    row('first failing probe → confirmed Down', col((r) => r.confirmS), `tₚ + (N−1)·max(r, tₚ) = ${f1(terms.confirm)}`),
     row('  of which the first round (tₚ measured)', col((r) => r.roundS), 'tₚ'),
     row('confirmed Down → runbook started', col((r) => r.queueS), `Q = ${f1(terms.queue)}`),
     row('runbook started → finished', col((r) => r.runbookS), `R = ${f1(terms.runbook)}`),
+    // Steps may nest: the OS check runs inside the first look over SSH (process-running).
     ...stepIds.map((id) => row(`  step ${id}`, col((r) => r.steps[id]), '')),
     row('  started → outside probe confirmed', col((r) => r.confirmedS), ''),
     row('runbook finished → Recovered', col((r) => r.closeS), f1(terms.close)),
