@@ -20,7 +20,7 @@ import type { VantageBoard } from './reconcile/vantage-board.ts';
 import { HttpServer, type DaemonApi, type ReadyState } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
-import type { ManifestSet, ServiceName } from './manifest/types.ts';
+import type { ManifestSet, ServerDocument, ServiceName } from './manifest/types.ts';
 import { validateDocuments } from './manifest/validate-documents.ts';
 import { AlertmanagerClient } from './notify/alertmanager.ts';
 import { alertsOfStatus, daemonAlerts } from './notify/alerts-of-status.ts';
@@ -35,6 +35,7 @@ import { CoverageRecorder, desiredReportServerOf, monitoredServerOf } from './re
 import type { Controller, ControllerEvent } from './reconcile/controller.ts';
 import type { Policy } from './reconcile/types.ts';
 import { policyOf, wireReconciler } from './reconcile/wiring.ts';
+import { startReadiness, type ReadinessWiring } from './reconcile/readiness-wiring.ts';
 import { startCluster } from './cluster/start.ts';
 import type { Cluster } from './cluster/cluster.ts';
 import { manifestChecks, runbookSelector } from './runbook/manifest-hooks.ts';
@@ -124,6 +125,9 @@ export class Daemon {
   private cluster: Cluster | undefined;
   controller: Controller | undefined;
   private vantages: VantageBoard | undefined;
+  /** The scheduled readiness check (config readiness). */
+  readiness: ReadinessWiring | undefined;
+  private monitoredDocs: ServerDocument[] = [];
   source: Source | undefined;
   desired: DesiredState | undefined;
   syncer: SourceSyncer | undefined;
@@ -186,7 +190,7 @@ export class Daemon {
     // Replicas: the cluster is joined before the first pass (or keeps trying while probing goes on).
     const cluster = config.cluster !== undefined ? await startCluster(config.cluster, this.policy, logger) : undefined;
     this.cluster = cluster?.cluster;
-    const { controller, vantages, journal, records, outbox, notifier, health } = await wireReconciler(config, {
+    const { controller, vantages, journal, records, outbox, notifier, health, targets } = await wireReconciler(config, {
       logger,
       ...(this.webhooks ? { webhooks: this.webhooks } : {}),
       ...(cluster !== undefined ? { coordinator: cluster.coordinator } : {}),
@@ -290,6 +294,10 @@ export class Daemon {
     this.updateDesiredMetrics();
     await controller.start(records);
     await controller.writeAllStatus();
+    if (config.readiness.enabled) {
+      this.readiness = startReadiness(config, { controller, notifier, targets, runbooks: () => this.currentSet?.runbooks ?? new Map(), logger });
+      this.readiness.loop.setServers(this.monitoredDocs);
+    }
     // An incident journaled just before a crash was perhaps never told: tell what is open (a no-op for what was).
     await this.announceOpenIncidents();
     this.startAlertmanager(config, logger);
@@ -362,11 +370,9 @@ export class Daemon {
     this.probesPerRound = 0;
     for (const s of servers) if (!outside.has(s.name)) this.probesPerRound += s.document.doc.spec.services.length;
     this.applyInterval();
-    this.controller?.setDesired(
-      revision,
-      servers.filter((s) => !outside.has(s.name)).map((s) => s.document.doc),
-      { manifestInvalid, notMonitored },
-    );
+    this.monitoredDocs = servers.filter((s) => !outside.has(s.name)).map((s) => s.document.doc);
+    this.controller?.setDesired(revision, this.monitoredDocs, { manifestInvalid, notMonitored });
+    this.readiness?.loop.setServers(this.monitoredDocs);
     const names = new Set(servers.map((s) => s.name));
     this.coverage?.desired(revision, servers.map((s) => monitoredServerOf(s.document.doc)));
     this.page.retain(names);
@@ -677,6 +683,7 @@ export class Daemon {
     await step('source', () => this.syncer?.stop());
     await step('write-back timer', () => this.writeBack?.stop());
     await step('alertmanager', () => this.alertmanager?.stop());
+    await step('readiness', () => this.readiness?.stop());
     await step('reconciler', () => this.controller?.stop({ deadlineMs: this.options.stopDeadlineMs ?? 10_000 }));
     await step('status', () => this.controller?.writeAllStatus());
     await step('cluster', () => this.cluster?.stop());

@@ -18,7 +18,8 @@ import type { ServerEntry } from './fleet-state.ts';
 import { probeTargetOf } from './probe-target.ts';
 import { buildIncidentNotification, buildMassFailureNotification, buildProviderNotification, buildVantageNotification } from './notifications.ts';
 import { isFailingState } from './decide.ts';
-import type { Action, Incident, ServerHistory } from './types.ts';
+import { sameCause } from './fault-side.ts';
+import type { Action, EscalationReason, Incident, ServerHistory } from './types.ts';
 import type { ServiceName } from '../manifest/types.ts';
 
 export interface ActuatorDeps {
@@ -208,6 +209,12 @@ export class Actuator {
       const incident = findIncident(sh, service, a.incidentId);
       if (incident === undefined) return;
       const transcript = this.deps.transcript(a.incidentId);
+      // The readiness check found this very cause first and told it: one message per cause per server.
+      const ready = entry.readiness ?? entry.conditions?.find((c) => c.type === 'RecoveryReady');
+      if (ready?.status === 'False' && sameCause(a.reason as EscalationReason | undefined, ready.reason)) {
+        this.ctx.o.logger.info({ id: a.id, server: a.server, kind: a.kind, reason: a.reason }, 'escalation not e-mailed: the readiness check told this cause');
+        return;
+      }
       if (a.kind === 'provider-fault' || a.kind === 'provider-working') {
         const failing = entry.desired.services.filter((s) => isFailingState(sh?.services[s]?.state ?? 'Unknown'));
         n = buildProviderNotification(a.kind, a.id, a.reason, { doc: entry.doc, incident, services: failing, operatorEmail: this.ctx.o.operatorEmail, ...(transcript !== undefined ? { transcript } : {}) });

@@ -41,3 +41,21 @@ export function escalationClass(reason: EscalationReason | undefined): FaultClas
 export function isServerWide(reason: EscalationReason | undefined): boolean {
   return escalationClass(reason)?.serverWide === true;
 }
+
+/** The readiness causes (readiness-verdict.ts) that are the same fault as an escalation reason. */
+const SAME_CAUSE: Partial<Record<EscalationReason, readonly string[]>> = {
+  SecretMissing: ['SecretMissing'],
+  ManagementAccessDenied: ['LoginRefused', 'SudoRefused'],
+  HostKeyChanged: ['HostKeyChanged'],
+  ConsoleUnavailable: ['ConsoleBroken'],
+  PassphraseRequired: ['PassphraseRefused'],
+};
+
+/**
+ * Whether a repair's escalation and the readiness check's cause are one fault: whichever found it
+ * first told it, and the other says nothing more (one message per cause per server).
+ */
+export function sameCause(escalation: EscalationReason | undefined, readinessCause: string | undefined): boolean {
+  if (escalation === undefined || readinessCause === undefined) return false;
+  return SAME_CAUSE[escalation]?.includes(readinessCause) === true;
+}

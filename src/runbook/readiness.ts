@@ -1,5 +1,6 @@
 /**
- * The readiness check: daily, and whenever a manifest changes, make sure that a runbook
+ * The readiness check: on a schedule (config readiness.intervalHours), and whenever a manifest or
+ * a secret changes, make sure that a runbook
  * could run today — so that the seed's preconditions (the management password, the SSL
  * pass phrase, the allowed networks, the BMC) fail on a weekday afternoon, not at 3 a.m.
  * Logs in with the pinned key, runs `sudo -n true`, resolves every secret the server's

@@ -4,7 +4,7 @@
  * interval.
  */
 import { describe, expect, test } from 'vitest';
-import { escalationClass, isServerWide } from '../../src/reconcile/fault-side.ts';
+import { escalationClass, isServerWide, sameCause } from '../../src/reconcile/fault-side.ts';
 import { judgeReadiness, type ReadinessContext } from '../../src/reconcile/readiness-verdict.ts';
 import { readinessStep } from '../../src/reconcile/readiness-notices.ts';
 import { dueAt, nextSlot, slotOffset, startGraceMs } from '../../src/reconcile/readiness-schedule.ts';
@@ -70,6 +70,14 @@ describe('judging a readiness report', () => {
     expect(escalationClass('BudgetExhausted')).toBeUndefined();
     expect(isServerWide('HostKeyChanged')).toBe(true);
     expect(isServerWide('AccessBlocked')).toBe(false);
+  });
+
+  test('a repair and the readiness check finding one fault are one cause (told once)', () => {
+    expect(sameCause('SecretMissing', 'SecretMissing')).toBe(true);
+    expect(sameCause('ManagementAccessDenied', 'LoginRefused')).toBe(true);
+    expect(sameCause('ConsoleUnavailable', 'ConsoleBroken')).toBe(true);
+    expect(sameCause('SecretMissing', 'LoginRefused')).toBe(false);
+    expect(sameCause('BudgetExhausted', 'SecretMissing')).toBe(false);
   });
 });
 

@@ -39,6 +39,7 @@ export interface E2eFleetOptions {
   probe?: ProbeSettings;
   remediation?: FleetConfigOptions['remediation'];
   massFailure?: FleetConfigOptions['massFailure'];
+  readiness?: FleetConfigOptions['readiness'];
   /** The state folder on a tmpfs of this size (mount(8) size=, e.g. '4m'): a disk a test can fill. */
   stateTmpfs?: string;
 }
@@ -123,6 +124,7 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
         ...(o.probe ? { probe: o.probe } : {}),
         ...(o.remediation ? { remediation: o.remediation } : {}),
         ...(o.massFailure ? { massFailure: o.massFailure } : {}),
+        ...(o.readiness ? { readiness: o.readiness } : {}),
       }),
     );
     const stateDir = join(r.dir, 'state');

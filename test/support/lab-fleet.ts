@@ -123,6 +123,8 @@ export interface FleetConfigOptions {
   /** Merged over the config's `remediation` section. */
   remediation?: Record<string, unknown>;
   massFailure?: Record<string, unknown>;
+  /** The config's `readiness` section (the scheduled readiness check), when set. */
+  readiness?: Record<string, unknown>;
   /** A real SMTP relay on the loopback; without it the outbox writes .eml files. */
   smtpPort?: number;
   operatorEmail?: string;
@@ -145,6 +147,7 @@ export function fleetConfigYaml(o: FleetConfigOptions): string {
     probe: { ...(o.probe ?? FAST_PROBE) },
     remediation: { ...(o.remediation ?? {}) },
     ...(o.massFailure ? { massFailure: o.massFailure } : {}),
+    ...(o.readiness ? { readiness: o.readiness } : {}),
     consoleProfiles: labConsoleProfiles(o.lab),
     http: { listen: `127.0.0.1:${o.httpPort}`, ...(o.webhookSecretRef ? { webhookSecret: { secretRef: o.webhookSecretRef } } : {}) },
     mail: {
