@@ -18,8 +18,7 @@ import type { ServerEntry } from './fleet-state.ts';
 import { probeTargetOf } from './probe-target.ts';
 import { buildIncidentNotification, buildMassFailureNotification, buildProviderNotification, buildVantageNotification } from './notifications.ts';
 import { isFailingState } from './decide.ts';
-import { sameCause } from './fault-side.ts';
-import type { Action, EscalationReason, Incident, ServerHistory } from './types.ts';
+import type { Action, Incident, ServerHistory } from './types.ts';
 import type { ServiceName } from '../manifest/types.ts';
 
 export interface ActuatorDeps {
@@ -28,6 +27,10 @@ export interface ActuatorDeps {
   launch(a: Extract<Action, { type: 'run-runbook' }>, pass?: number): Promise<RunbookRun>;
   /** The transcript of an incident's newest attempt, for its e-mail. */
   transcript(incidentId: string): Transcript | undefined;
+  /** One message per fault per server (fault-side ToldCauses): false when another teller told it. */
+  claimCause?(server: string, reason: string | undefined, teller: string): boolean;
+  /** The incident closed: what it told may be told again. */
+  releaseCauses?(server: string, teller: string): void;
 }
 
 export interface PerformOptions {
@@ -100,6 +103,7 @@ export class Actuator {
           statusChanged = true;
           break;
         case 'close-incident':
+          this.deps.releaseCauses?.(a.server, a.incidentId);
           this.emit({ type: 'incident-closed', server: a.server, incidentId: a.incidentId, target: a.target, reason: a.reason });
           statusChanged = true;
           break;
@@ -209,9 +213,8 @@ export class Actuator {
       const incident = findIncident(sh, service, a.incidentId);
       if (incident === undefined) return;
       const transcript = this.deps.transcript(a.incidentId);
-      // The readiness check found this very cause first and told it: one message per cause per server.
-      const ready = entry.readiness ?? entry.conditions?.find((c) => c.type === 'RecoveryReady');
-      if (ready?.status === 'False' && sameCause(a.reason as EscalationReason | undefined, ready.reason)) {
+      // The readiness check found this very fault first and told it: one message per cause per server.
+      if (a.kind !== 'recovered' && this.deps.claimCause?.(entry.desired.name, a.reason, a.incidentId) === false) {
         this.ctx.o.logger.info({ id: a.id, server: a.server, kind: a.kind, reason: a.reason }, 'escalation not e-mailed: the readiness check told this cause');
         return;
       }

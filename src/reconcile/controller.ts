@@ -10,6 +10,7 @@
 import { serverIdOf } from '../manifest/server-id.ts';
 import type { ServerDocument, ServiceName } from '../manifest/types.ts';
 import type { ConditionInput } from '../status/conditions.ts';
+import { ToldCauses } from './fault-side.ts';
 import type { Condition, ServerStatus } from '../status/model.ts';
 import { recordsOf } from './action-records.ts';
 import { Actuator } from './actuator.ts';
@@ -112,6 +113,8 @@ export class Controller {
       writeStatus: (name) => this.files.write(name),
       launch: (a, pass) => this.remediations.launch(a, pass),
       transcript: (id) => this.remediations.transcript(id),
+      claimCause: (server, reason, teller) => this.told.claim(server, reason, teller),
+      releaseCauses: (server, teller) => this.told.release(server, teller),
     });
     this.remediations.wire(this.actuator);
     this.queue = new WorkQueue({ backoffMs: (failures) => passBackoffMs(failures, options.policy, this.random) });
@@ -419,8 +422,13 @@ export class Controller {
     return this.servers.has(server) && (this.queue.dueAt(server) !== undefined || this.queue.isProcessing(server));
   }
 
+  /** Who told which fault of which server (repairs and the readiness check): one message per cause. */
+  private readonly told = new ToldCauses();
+
   /** What the readiness check (readiness-loop.ts) reads of a server, and where it writes its condition. */
   readonly readiness = {
+    claimCause: (server: string, cause: string): boolean => this.told.claim(server, cause, 'readiness'),
+    releaseCauses: (server: string): void => this.told.release(server),
     condition: (server: string): Condition | undefined => this.servers.get(server)?.conditions?.find((c) => c.type === 'RecoveryReady'),
     hostAnswers: (server: string): boolean | undefined => {
       const h = this.fleet.historyOf(server);

@@ -42,20 +42,61 @@ export function isServerWide(reason: EscalationReason | undefined): boolean {
   return escalationClass(reason)?.serverWide === true;
 }
 
-/** The readiness causes (readiness-verdict.ts) that are the same fault as an escalation reason. */
-const SAME_CAUSE: Partial<Record<EscalationReason, readonly string[]>> = {
-  SecretMissing: ['SecretMissing'],
-  ManagementAccessDenied: ['LoginRefused', 'SudoRefused'],
-  HostKeyChanged: ['HostKeyChanged'],
-  ConsoleUnavailable: ['ConsoleBroken'],
-  PassphraseRequired: ['PassphraseRefused'],
+/** One key per fault, whether a repair's escalation or the readiness check found it. */
+const CAUSE_KEY: Record<string, string> = {
+  SecretMissing: 'secret',
+  ManagementAccessDenied: 'login',
+  LoginRefused: 'login',
+  SudoRefused: 'login',
+  HostKeyChanged: 'host-key',
+  ConsoleUnavailable: 'console',
+  ConsoleBroken: 'console',
+  PassphraseRequired: 'passphrase',
+  PassphraseRefused: 'passphrase',
 };
+
+/** The fault an escalation reason or a readiness cause names; undefined for the others. */
+export function causeKey(reason: string | undefined): string | undefined {
+  return reason === undefined ? undefined : CAUSE_KEY[reason];
+}
 
 /**
  * Whether a repair's escalation and the readiness check's cause are one fault: whichever found it
- * first told it, and the other says nothing more (one message per cause per server).
+ * first tells it, and the other says nothing more (one message per cause per server).
  */
 export function sameCause(escalation: EscalationReason | undefined, readinessCause: string | undefined): boolean {
-  if (escalation === undefined || readinessCause === undefined) return false;
-  return SAME_CAUSE[escalation]?.includes(readinessCause) === true;
+  const a = causeKey(escalation);
+  return a !== undefined && a === causeKey(readinessCause);
+}
+
+/**
+ * Who told which fault of which server: the first to claim a (server, fault) tells it, the same
+ * teller may tell it again (an escalation's two mails), anyone else stays quiet until it is released
+ * (the readiness check passes again, or the teller's incident closes). Memory only: after a restart
+ * the mails' own ids and the RecoveryReady condition keep what was told from being told again.
+ */
+export class ToldCauses {
+  private readonly told = new Map<string, Map<string, string>>();
+
+  /** true: tell it (first, or the same teller); false: someone else told it. */
+  claim(server: string, reason: string | undefined, teller: string): boolean {
+    const key = causeKey(reason);
+    if (key === undefined) return true;
+    let causes = this.told.get(server);
+    if (causes === undefined) {
+      causes = new Map();
+      this.told.set(server, causes);
+    }
+    const by = causes.get(key);
+    if (by === undefined) causes.set(key, teller);
+    return by === undefined || by === teller;
+  }
+
+  /** Every fault of the server (it is ready again), or only those a teller told (its incident closed). */
+  release(server: string, teller?: string): void {
+    const causes = this.told.get(server);
+    if (causes === undefined) return;
+    for (const [key, by] of causes) if (teller === undefined || by === teller) causes.delete(key);
+    if (causes.size === 0) this.told.delete(server);
+  }
 }

@@ -14,9 +14,7 @@ import type { Notification, Notifier } from '../notify/types.ts';
 import type { ReadinessReport } from '../runbook/readiness.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import type { Condition } from '../status/model.ts';
-import { sameCause } from './fault-side.ts';
 import { buildReadinessNotification } from './notifications.ts';
-import type { EscalationReason } from './types.ts';
 import { readinessStep } from './readiness-notices.ts';
 import { dueAt } from './readiness-schedule.ts';
 import { judgeReadiness } from './readiness-verdict.ts';
@@ -30,8 +28,10 @@ export interface ReadinessHost {
   hostAnswers(id: string): boolean | undefined;
   /** The server is in a tripped mass-failure scope (mamori's own network is the likely fault). */
   monitorSuspect(id: string): boolean;
-  /** Why the server's Escalated services are held (a repair may have told this cause already). */
-  escalations(id: string): EscalationReason[];
+  /** One message per fault: false when a repair told this cause already (fault-side ToldCauses). */
+  claimCause(id: string, cause: string): boolean;
+  /** Ready again: every fault of the server may be told again. */
+  releaseCauses(id: string): void;
   /** Ready again: release the services held for a precondition (mamori resume). */
   releasePreconditionHolds(id: string): Promise<void>;
 }
@@ -176,8 +176,9 @@ export class ReadinessLoop {
     const step = readinessStep(id, prev, verdict, report.checkedAt);
     this.o.logger.info({ server: id, ready: verdict.status, reason: verdict.status === 'False' ? verdict.cause : verdict.status === 'Unknown' ? verdict.reason : 'Ready', mails: step.mails.length }, 'readiness judged');
     if (step.condition !== undefined) await host.setCondition(id, step.condition);
-    // A repair that escalated for this very cause has told it already (readiness-restored still goes out).
-    const told = verdict.status === 'False' && host.escalations(id).some((r) => sameCause(r, verdict.cause));
+    // A repair that escalated for this very fault has told it already (readiness-restored still goes out).
+    const told = verdict.status === 'False' && step.mails.length > 0 && !host.claimCause(id, verdict.cause);
+    if (verdict.status === 'True') host.releaseCauses(id);
     for (const mail of step.mails) {
       if (told && mail.kind !== 'readiness-restored') {
         this.o.logger.info({ server: id, id: mail.id, kind: mail.kind }, 'readiness mail not sent: a repair told this cause');

@@ -63,7 +63,8 @@ export function startReadiness(config: MamoriConfig, o: ReadinessWiringOptions):
       setCondition: (id, cond) => c.readiness.setCondition(id, cond),
       hostAnswers: (id) => c.readiness.hostAnswers(id),
       monitorSuspect: (id) => c.readiness.monitorSuspect(id),
-      escalations: (id) => Object.values(c.historyOf(id)?.services ?? {}).flatMap((s) => (s?.state === 'Escalated' && s.escalation !== undefined ? [s.escalation] : [])),
+      claimCause: (id, cause) => c.readiness.claimCause(id, cause),
+      releaseCauses: (id) => c.readiness.releaseCauses(id),
       // Ready again: services held for a precondition (no login, no secret) may be repaired again.
       releasePreconditionHolds: async (id) => {
         const held = Object.values(c.historyOf(id)?.services ?? {}).some((s) => s?.state === 'Escalated' && escalationClass(s.escalation) !== undefined);

@@ -4,7 +4,7 @@
  * interval.
  */
 import { describe, expect, test } from 'vitest';
-import { escalationClass, isServerWide, sameCause } from '../../src/reconcile/fault-side.ts';
+import { escalationClass, isServerWide, sameCause, ToldCauses } from '../../src/reconcile/fault-side.ts';
 import { judgeReadiness, type ReadinessContext } from '../../src/reconcile/readiness-verdict.ts';
 import { readinessStep } from '../../src/reconcile/readiness-notices.ts';
 import { dueAt, nextSlot, slotOffset, startGraceMs } from '../../src/reconcile/readiness-schedule.ts';
@@ -78,6 +78,21 @@ describe('judging a readiness report', () => {
     expect(sameCause('ConsoleUnavailable', 'ConsoleBroken')).toBe(true);
     expect(sameCause('SecretMissing', 'LoginRefused')).toBe(false);
     expect(sameCause('BudgetExhausted', 'SecretMissing')).toBe(false);
+  });
+
+  test('the first to tell a fault tells it; the same teller may again; the other stays quiet until it is released', () => {
+    const told = new ToldCauses();
+    expect(told.claim('acme/web01', 'SecretMissing', 'inc-1')).toBe(true);
+    expect(told.claim('acme/web01', 'SecretMissing', 'inc-1')).toBe(true);
+    expect(told.claim('acme/web01', 'SecretMissing', 'readiness')).toBe(false);
+    expect(told.claim('acme/web02', 'SecretMissing', 'readiness')).toBe(true);
+    expect(told.claim('acme/web01', 'LoginRefused', 'readiness')).toBe(true);
+    expect(told.claim('acme/web01', 'ManagementAccessDenied', 'inc-2')).toBe(false);
+    expect(told.claim('acme/web01', 'BudgetExhausted', 'inc-3')).toBe(true);
+    told.release('acme/web01', 'inc-1');
+    expect(told.claim('acme/web01', 'SecretMissing', 'readiness')).toBe(true);
+    told.release('acme/web01');
+    expect(told.claim('acme/web01', 'ManagementAccessDenied', 'inc-2')).toBe(true);
   });
 });
 
