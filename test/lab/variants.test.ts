@@ -48,7 +48,15 @@ describe('the pass-phrase host', () => {
 
     // mod_ssl prints the prompt before it turns echo off, so a phrase typed the instant the
     // prompt shows may be echoed: mamori scrubs its secrets from what it keeps (executor-ssh).
-    const right = await sshDialog(lab, host, { knownHosts }, 'sudo /etc/init.d/httpd restart', PROMPT, [host.sslPassphrase ?? '']);
+    let right = await sshDialog(lab, host, { knownHosts }, 'sudo /etc/init.d/httpd restart', PROMPT, [host.sslPassphrase ?? '']);
+    if (right.code !== 0 && right.stdout.includes('AH00016: Configuration Failed')) {
+      // Seen once in a clean-clone run at load ~14, right after the ^C'd start: the dialog succeeded
+      // and the start failed later in mod_ssl's setup. Its error log goes into the message; a second
+      // try must start (a lab Apache that cannot start with the right phrase still fails here).
+      const log = (await lab.console('pass1', 'tail -n 20 /var/log/httpd/error_log')).stdout;
+      right = await sshDialog(lab, host, { knownHosts }, 'sudo /etc/init.d/httpd restart', PROMPT, [host.sslPassphrase ?? '']);
+      expect(right.code, `${right.stdout}\n--- error_log after the first try ---\n${log}`).toBe(0);
+    }
     expect(right.prompts).toBe(1);
     expect(right.code, right.stdout).toBe(0);
     expect(right.stdout).toMatch(/Enter pass phrase:[\s\S]*OK: Pass Phrase Dialog successful\.[\s\S]*\[ {2}OK {2}\]/);
