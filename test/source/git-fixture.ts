@@ -85,7 +85,8 @@ export function createGitFixture(options: { withOperator?: boolean; manifestsPat
       gitIn(work, ['push', '--quiet', ...(pushOptions.force ? ['--force'] : []), 'origin', `HEAD:refs/heads/${pushOptions.branch ?? 'main'}`]);
     },
     head: () => gitIn(work, ['rev-parse', 'HEAD']).trim(),
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    // Retried: a daemon's git child killed with it may still be finishing a write into the folder (ENOTEMPTY).
+    cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }),
   };
   return fixture;
 }
