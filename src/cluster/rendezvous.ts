@@ -4,25 +4,11 @@
  * winner joined or left (~1/N). Pure: the split is for load, never for correctness — the claims
  * in etcd decide who may act.
  */
-
-/** 32-bit FNV-1a over the UTF-16 code units, then a murmur3 finaliser for avalanche. */
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { stableHash32 } from '../stable-hash.ts';
 
 /** The score of a replica for a server; ties (practically never) go to the smaller replica id. */
 export function rendezvousScore(replica: string, server: string): number {
-  return hash32(`${replica}\u0000${server}`);
+  return stableHash32(`${replica}\u0000${server}`);
 }
 
 /** The owning replica of a server among the live ones; undefined when there is none. */

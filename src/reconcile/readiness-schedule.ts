@@ -4,25 +4,11 @@
  * hour; at once when its manifest or one of its secrets changes. Never in the first moments after
  * a start (a restarted daemon does not re-check its whole fleet at once). Pure: no clock.
  */
-
-/** FNV-1a over the id, then murmur3's finaliser (ids differing in one digit land far apart): a stable 32-bit number. */
-export function slotHash(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { stableHash32 } from '../stable-hash.ts';
 
 /** The server's offset inside each interval, in [0, intervalMs). */
 export function slotOffset(id: string, intervalMs: number): number {
-  return Math.floor((slotHash(id) / 0x1_0000_0000) * intervalMs);
+  return Math.floor((stableHash32(id) / 0x1_0000_0000) * intervalMs);
 }
 
 /** The first of the server's slots (k·interval + offset) strictly after `after`. */
