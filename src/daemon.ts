@@ -12,12 +12,13 @@ import { MamoriMetrics } from './http/metrics.ts';
 import { PageLiveState } from './http/page/live-state.ts';
 import { registerStatusPage } from './http/page/status-page.ts';
 import { UptimeSource } from './http/page/uptime-source.ts';
-import { tokenTableOf } from './http/auth.ts';
+import { isLoopbackHost, tokenTableOf } from './http/auth.ts';
 import { registerReportRoute } from './http/report-route.ts';
 import { agentTargetsOf } from './reconcile/agent-targets.ts';
 import { registerAgentRoutes } from './http/agent-routes.ts';
 import type { VantageBoard } from './reconcile/vantage-board.ts';
-import { HttpServer, type DaemonApi, type ReadyState } from './http/server.ts';
+import { HttpServer, parseListen, type DaemonApi, type ReadyState } from './http/server.ts';
+import { loadServerTls, logServedCertificate, TlsReloader, type ServerTls } from './http/tls-files.ts';
 import { createLogger, type Logger } from './log.ts';
 import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
 import type { ManifestSet, ServerDocument, ServiceName } from './manifest/types.ts';
@@ -133,6 +134,8 @@ export class Daemon {
   syncer: SourceSyncer | undefined;
   writeBack: StatusWriteBack | undefined;
   http: HttpServer | undefined;
+  /** Re-reads http.tls's certificate and key (every minute, and on SIGHUP). */
+  private tlsReloader: TlsReloader | undefined;
   private readonly startedAt = new Date().toISOString();
   private configLoadedAt = new Date().toISOString();
   /** The applied revision's runbooks, for rendering (per revision: a last-known-good server keeps its own). */
@@ -258,8 +261,16 @@ export class Daemon {
     const agents = new Map<string, { vantage: string; token: string }>();
     for (const a of config.vantages?.agents ?? []) agents.set(a.token.secretRef, { vantage: a.name, token: await resolveSecret(a.token, config) });
     const webhookSecret = config.http.webhookSecret ? await resolveSecret(config.http.webhookSecret, config) : undefined;
+    // HTTPS: a bad pair stops the start here, naming the config file and the field.
+    const tlsFiles = config.http.tls !== undefined ? { ...config.http.tls, configFile: config.configFile } : undefined;
+    const tls: ServerTls | undefined = tlsFiles !== undefined ? await loadServerTls(tlsFiles) : undefined;
+    if (tls !== undefined) logServedCertificate(logger, tls, Date.now(), 'https certificate');
+    else if ((config.vantages?.agents.length ?? 0) > 0 && !isLoopbackHost(parseListen(config.http.listen).host) && config.http.publicHosts.length === 0) {
+      logger.warn({ listen: config.http.listen }, 'agent reports cross the network in clear text: configure http.tls (or a TLS proxy in front, with http.publicHosts)');
+    }
     this.http = new HttpServer({
       listen: config.http.listen,
+      ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       tokens,
       publicHosts: config.http.publicHosts,
       socket: { path: config.http.socket, mode: config.http.socketMode },
@@ -289,6 +300,11 @@ export class Daemon {
     });
     registerReportRoute(this.http, { stateDir: config.stateDir, timeZone: config.mail.timeZone, servers: () => this.desired?.appliedServers().map((s) => desiredReportServerOf(s.document.doc)) ?? [] });
     await this.http.start();
+    if (tls !== undefined && tlsFiles !== undefined) {
+      const http = this.http;
+      this.tlsReloader = new TlsReloader({ files: tlsFiles, current: tls, apply: (next) => http.setTls(next), logger });
+      this.tlsReloader.start();
+    }
 
     await this.syncer.start();
     this.updateDesiredMetrics();
@@ -646,6 +662,8 @@ export class Daemon {
     const sourceIdentity = (c: MamoriConfig): unknown => (c.source.type === 'git' ? { ...c.source, pollSeconds: 0 } : c.source);
     if (differs(sourceIdentity(next), sourceIdentity(before))) restartRequired.push('source');
     if (differs(next.http, before.http)) restartRequired.push('http');
+    // The same certificate files: read again now (a renewal is served without waiting for the minute).
+    else if (this.tlsReloader !== undefined && (await this.tlsReloader.check()) === 'reloaded') changed.push('http.tls (certificate renewed)');
     // The semaphores are sized once, when the reconciler is built.
     if (next.probe.concurrency !== before.probe.concurrency) restartRequired.push('probe.concurrency');
     if (next.remediation.concurrency !== before.remediation.concurrency) restartRequired.push('remediation.concurrency');
@@ -696,6 +714,7 @@ export class Daemon {
     await step('webhooks', () => this.webhooks?.stop());
     await step('coverage', () => this.coverage?.stop());
     await step('journal', () => this.journal?.close());
+    this.tlsReloader?.stop();
     await step('http', () => this.http?.close());
     await step('policy parser', () => this.shellParser.close());
     this.page.close();

@@ -12,7 +12,9 @@ import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { MamoriError } from '../errors.ts';
+import { isMamoriError, MamoriError } from '../errors.ts';
+import { isLoopbackHost } from '../http/auth.ts';
+import { trustedConnector, type DaemonTrust } from '../http/tls-client.ts';
 import type { Logger } from '../log.ts';
 import { targetCheck } from '../manifest/target-networks.ts';
 import { createProberRegistry, type ProberRegistry } from '../probe/registry.ts';
@@ -26,12 +28,18 @@ const CHUNK = 250;
 const PROBE_CONCURRENCY = 32;
 
 export interface AgentOptions {
-  /** The daemon's base URL (https://mamori.example.net:9750; http:// only on the loopback or a lab). */
+  /** The daemon's base URL (https://mamori.example.net:9750; http:// only on the loopback, or with insecureHttp). */
   daemon: string;
   vantage: string;
   token: string;
   /** PEM of the CA that signed the daemon's certificate (or the proxy's in front of it). */
   ca?: string;
+  /** Where `ca` came from, for messages (--ca-file FILE). */
+  caSource?: string;
+  /** SHA-256 fingerprints of the daemon's certificate to accept (AB:CD:…, tls-client.ts normalizeCertFingerprint). */
+  pins?: readonly string[];
+  /** http:// beyond the loopback (the token and the reports in clear text): a private lab network only. */
+  insecureHttp?: boolean;
   /** Bind probes to this local address (the management network's). */
   sourceAddress?: string;
   /** Probe only addresses inside these networks, whatever the daemon hands out. */
@@ -54,10 +62,33 @@ export function signBody(token: string, body: string): string {
   return `sha256=${createHmac('sha256', token).update(body).digest('hex')}`;
 }
 
+/** The daemon's address, checked: http:// or https://, no credentials in it. */
+export function checkDaemonUrl(daemon: string): URL {
+  let url: URL;
+  try {
+    url = new URL(daemon);
+  } catch {
+    throw new MamoriError('MAMORI_CLI_USAGE', `--daemon ${daemon}: not a URL (https://host:port)`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new MamoriError('MAMORI_CLI_USAGE', `--daemon ${daemon}: http:// or https://`);
+  if (url.username !== '' || url.password !== '') throw new MamoriError('MAMORI_CLI_USAGE', `--daemon: no user:password@ in the URL; the agent authenticates with its token`);
+  return url;
+}
+
+/** Whether the agent's token and reports would cross a network in clear text (http:// beyond the loopback). */
+export function isClearText(url: URL): boolean {
+  return url.protocol === 'http:' && !isLoopbackHost(url.hostname);
+}
+
 async function call(o: AgentOptions, method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; text: string }> {
-  const url = new URL(path, o.daemon);
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new MamoriError('MAMORI_CLI_USAGE', `--daemon ${o.daemon}: http:// or https://`);
+  const url = new URL(path, checkDaemonUrl(o.daemon));
+  const https = url.protocol === 'https:';
+  const request = https ? httpsRequest : httpRequest;
+  const trust: DaemonTrust = {
+    ...(o.ca !== undefined ? { ca: o.ca } : {}),
+    ...(o.pins !== undefined ? { pins: o.pins } : {}),
+    describe: [o.ca !== undefined ? (o.caSource ?? 'the CA given') : undefined, (o.pins?.length ?? 0) > 0 ? '--daemon-fingerprint' : undefined].filter((x) => x !== undefined).join(' and ') || "the system's trusted roots",
+  };
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { authorization: `Bearer ${o.token}`, accept: 'application/json' };
     if (body !== undefined) {
@@ -65,14 +96,15 @@ async function call(o: AgentOptions, method: 'GET' | 'POST', path: string, body?
       headers[SIGNATURE_HEADER] = signBody(o.token, body);
       headers['content-length'] = String(Buffer.byteLength(body));
     }
-    const req = request(url, { method, headers, timeout: 15_000, ...(o.ca !== undefined ? { ca: o.ca } : {}), ...(o.signal !== undefined ? { signal: o.signal } : {}) }, (res) => {
+    // HTTPS: the connection is handed over only once the daemon's certificate is trusted.
+    const req = request(url, { method, headers, timeout: 15_000, ...(https ? { createConnection: trustedConnector(trust) } : {}), ...(o.signal !== undefined ? { signal: o.signal } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('no answer within 15 s')));
-    req.on('error', (err) => reject(new MamoriError('MAMORI_AGENT_UNREACHABLE', `${url.origin}: ${err.message}`, { cause: err })));
+    req.on('error', (err) => reject(isMamoriError(err) ? err : new MamoriError('MAMORI_AGENT_UNREACHABLE', `${url.origin}: ${err.message}`, { cause: err })));
     req.end(body);
   });
 }
@@ -102,6 +134,10 @@ export class Agent {
   private readonly last = new Map<string, boolean | 'unknown'>();
 
   constructor(options: AgentOptions) {
+    const url = checkDaemonUrl(options.daemon);
+    if (isClearText(url) && options.insecureHttp !== true) {
+      options.logger.warn({ daemon: url.origin }, 'agent reports in clear text: the token and every report cross the network unencrypted; use https:// (the daemon\'s http.tls) with --ca-file or --daemon-fingerprint, or say --insecure-http on a private lab network');
+    }
     this.o = options;
     this.now = options.now ?? Date.now;
     const allowed = options.targetNetworks;

@@ -31,7 +31,7 @@ export async function localApiTarget(config: MamoriConfig): Promise<LocalApiTarg
   const socket = config.http.socket;
   if (await socketUsable(socket)) return { socket };
   const token = await operatorToken(config);
-  if (token !== undefined) return { listen: config.http.listen, token };
+  if (token !== undefined) return { listen: config.http.listen, token, ...(config.http.tls !== undefined ? { tlsCertFile: config.http.tls.certFile } : {}) };
   // The socket it is, then: the error names it and says why it could not be used.
   return { socket };
 }

@@ -14,6 +14,7 @@ Defaults without --config: the folder source manifests/, the state folder state/
 Signals:
   SIGTERM, SIGINT  stop scheduling, let in-flight runbooks reach a safe point, flush, exit
   SIGHUP           reload the config (log level, probe and remediation settings, holds, poll interval)
+                   and re-read http.tls's certificate and key (also done every minute)
 
 Examples:
   $ mamori run                                  # ./manifests, ./state

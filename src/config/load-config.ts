@@ -97,6 +97,7 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
       socket: abs(doc.http?.socket ?? join(stateDir, d.http.socket)),
       socketMode: doc.http?.socketMode ?? d.http.socketMode,
       ...(doc.http?.webhookSecret ? { webhookSecret: { ...doc.http.webhookSecret } } : {}),
+      ...(doc.http?.tls ? { tls: { certFile: abs(doc.http.tls.certFile), keyFile: abs(doc.http.tls.keyFile) } } : {}),
     },
     mail: {
       from: doc.mail?.from ?? d.mail.from,

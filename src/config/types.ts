@@ -105,6 +105,8 @@ export interface MamoriConfigShape {
     socket: string;
     socketMode: '0600' | '0660';
     webhookSecret?: SecretRef;
+    /** HTTPS on `listen` (paths absolute); the files are re-read while running (src/http/tls-files.ts). */
+    tls?: { certFile: string; keyFile: string };
   };
   mail: {
     from: string;

@@ -1,5 +1,6 @@
 import { lstat, chmod, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isMamoriError, MamoriError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -18,6 +19,7 @@ import {
   verifyHubSignature,
 } from './auth.ts';
 import type { MamoriMetrics } from './metrics.ts';
+import { SERVER_TLS_OPTIONS } from './tls-files.ts';
 import { fleetViewOf, reaches, scopeDesired, scopeSnapshot, type Access, type FleetSnapshot, type FleetView, type Principal } from './scope.ts';
 import type { DesiredStatus } from '../source/desired.ts';
 import { serverIdOf } from '../manifest/server-id.ts';
@@ -54,6 +56,8 @@ export interface DaemonApi {
 export interface HttpServerOptions {
   /** host:port; port 0 picks a free one. */
   listen: string;
+  /** Serve `listen` over HTTPS with this pair (config http.tls, tls-files.ts); the Unix socket stays plain. */
+  tls?: { cert: Buffer; key: Buffer };
   /** The local API's Unix socket; whoever can connect to it acts as the operator. */
   socket?: { path: string; mode: '0600' | '0660' };
   /** The configured tokens (hashed). None: loopback clients read (scope local), nobody changes anything over TCP. */
@@ -126,7 +130,7 @@ export class HttpServer {
   private readonly options: HttpServerOptions;
   private readonly tokens: TokenTable;
   private readonly routes: Route[] = [];
-  private server: Server | undefined;
+  private server: Server | HttpsServer | undefined;
   private socketServer: Server | undefined;
 
   constructor(options: HttpServerOptions) {
@@ -235,7 +239,7 @@ export class HttpServer {
         throw err;
       }
     }
-    this.options.logger.info({ address: address.address, port: address.port, socket: this.options.socket?.path, tokens: this.tokens.size }, 'http listening');
+    this.options.logger.info({ address: address.address, port: address.port, tls: this.options.tls !== undefined, socket: this.options.socket?.path, tokens: this.tokens.size }, 'http listening');
     return address;
   }
 
@@ -243,8 +247,21 @@ export class HttpServer {
     return (this.server?.address() as AddressInfo | null) ?? undefined;
   }
 
-  private createServer(transport: Transport): Server {
-    const server = createServer((req, res) => void this.handle(req, res, transport));
+  /** A renewed certificate and key (tls-files.ts checked them): new connections get them, open ones keep theirs. */
+  setTls(tls: { cert: Buffer; key: Buffer }): void {
+    const server = this.server;
+    if (server === undefined || !('setSecureContext' in server)) throw new Error('this listener does not serve HTTPS');
+    server.setSecureContext({ cert: tls.cert, key: tls.key, ...SERVER_TLS_OPTIONS });
+  }
+
+  private createServer(transport: Transport): Server | HttpsServer {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res, transport);
+    const tls = transport === 'tcp' ? this.options.tls : undefined;
+    const server = tls !== undefined ? createHttpsServer({ cert: tls.cert, key: tls.key, ...SERVER_TLS_OPTIONS, handshakeTimeout: 10_000 }, handler) : createServer(handler);
+    if (tls !== undefined) {
+      // A client that does not trust us (or speaks plain HTTP) ends here: its side says why.
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => this.options.logger.debug({ remote: socket.remoteAddress, reason: err.code ?? err.message }, 'tls handshake failed'));
+    }
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
@@ -262,7 +279,7 @@ export class HttpServer {
       if (!existing.isSocket()) throw new MamoriError('MAMORI_CONFIG_INVALID', `http.socket: ${path} exists and is not a socket: move it away or set http.socket`);
       await unlink(path);
     }
-    const server = this.createServer('unix');
+    const server = this.createServer('unix') as Server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       const before = process.umask(0o177);
@@ -408,7 +425,7 @@ export class HttpServer {
   }
 
   async close(): Promise<void> {
-    const servers = [this.server, this.socketServer].filter((s): s is Server => s !== undefined);
+    const servers = [this.server, this.socketServer].filter((s): s is Server | HttpsServer => s !== undefined);
     this.server = undefined;
     this.socketServer = undefined;
     await Promise.all(

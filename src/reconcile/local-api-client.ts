@@ -8,8 +8,11 @@
  * Over the daemon's Unix socket (config http.socket, its file permissions decide who may), or over
  * TCP (http.listen) with the operator's token: over TCP without one, the daemon changes nothing.
  */
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { MamoriError } from '../errors.ts';
+import { request as httpsRequest } from 'node:https';
+import { isMamoriError, MamoriError } from '../errors.ts';
+import { certFingerprint, trustedConnector } from '../http/tls-client.ts';
 
 export const RECONCILE_PATH = '/api/reconcile';
 export const RESUME_PATH = '/api/resume';
@@ -17,8 +20,11 @@ export const CONFIRM_PATH = '/api/confirm';
 
 export type LocalApiTarget =
   | { socket: string; timeoutMs?: number }
-  /** host:port as in config http.listen, with the operator's token. */
-  | { listen: string; token: string; timeoutMs?: number };
+  /**
+   * host:port as in config http.listen, with the operator's token; over HTTPS when the daemon has
+   * http.tls, trusting exactly the certificate in `tlsCertFile` (its own, on this machine).
+   */
+  | { listen: string; token: string; timeoutMs?: number; tlsCertFile?: string };
 
 export interface LocalApiReply<T> {
   status: number;
@@ -45,9 +51,20 @@ function tcpAddress(listen: string): { host: string; port: number } {
 function post(target: LocalApiTarget, path: string, payload: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const where = 'socket' in target ? { socketPath: target.socket } : tcpAddress(target.listen);
-    const req = request(
+    const certFile = 'tlsCertFile' in target ? target.tlsCertFile : undefined;
+    let pin: string | undefined;
+    if (certFile !== undefined) {
+      try {
+        pin = certFingerprint(readFileSync(certFile));
+      } catch (err) {
+        reject(new MamoriError('MAMORI_HTTP_UNREACHABLE', `the daemon serves HTTPS (http.tls) and its certificate ${certFile} cannot be read here to trust it: ${(err as Error).message}; use the local socket (http.socket)`, { cause: err }));
+        return;
+      }
+    }
+    const req = (pin !== undefined ? httpsRequest : request)(
       {
         ...where,
+        ...(pin !== undefined ? { createConnection: trustedConnector({ pins: [pin], describe: `http.tls.certFile ${certFile}` }, 'MAMORI_HTTP_UNREACHABLE') } : {}),
         path,
         method: 'POST',
         headers: {
@@ -78,6 +95,7 @@ export async function callLocalApi<T>(target: LocalApiTarget, path: string, payl
   try {
     answer = await post(target, path, JSON.stringify(payload));
   } catch (err) {
+    if (isMamoriError(err)) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EACCES' ? ': permission denied (the socket is for the daemon\'s user, or its group with http.socketMode 0660)' : code !== undefined ? ` (${code})` : '';
     throw new MamoriError('MAMORI_HTTP_UNREACHABLE', `no mamori daemon answers on ${describeTarget(target)}${why}: is \`mamori run\` running?`, { cause: err });

@@ -311,6 +311,14 @@ export type LocalAPISocket = string;
  */
 export type SocketPermissions = "0600" | "0660";
 /**
+ * PEM: the daemon's certificate, then any intermediates (a full chain). Relative paths are taken from the config file's folder.
+ */
+export type CertificateFile = string;
+/**
+ * PEM: the certificate's private key, unencrypted, readable by the daemon's user only (0600 or 0640). Relative paths are taken from the config file's folder.
+ */
+export type KeyFile = string;
+/**
  * The sender address.
  */
 export type From = string;
@@ -717,6 +725,7 @@ export interface HTTP {
   socket?: LocalAPISocket;
   socketMode?: SocketPermissions;
   webhookSecret?: WebhookSecret;
+  tls?: HTTPS;
 }
 /**
  * The operator's bearer token (scope operator): the same as an entry { scope: operator } in tokens.
@@ -734,6 +743,13 @@ export interface AccessToken {
  */
 export interface WebhookSecret {
   secretRef: SecretName;
+}
+/**
+ * Serve http.listen over HTTPS (TLS 1.2 or later) with this certificate and key: what vantage-point agents on another network need (their bearer token and reports cross it). The files are read at start and again every minute and on SIGHUP: a renewed certificate is served without a restart; a renewal that cannot be used (unreadable, key not matching) is logged and the one in use kept. The local CLI reaching the daemon over TCP trusts exactly this certificate.
+ */
+export interface HTTPS {
+  certFile: CertificateFile;
+  keyFile: KeyFile;
 }
 /**
  * How mamori sends e-mail. Without smtp, messages are written as .eml files into the outbox.
