@@ -27,9 +27,11 @@ function serviceRow(s: MonthlyReportFacts['servers'][number]['services'][number]
   const parts = [percent(s.availability, locale)];
   if (locale === 'ja') {
     if (s.downSeconds > 0) parts.push(`停止 ${formatDuration(s.downSeconds * 1000, 'ja')}`);
+    if ((s.disputedSeconds ?? 0) > 0) parts.push(`判定不一致 ${formatDuration((s.disputedSeconds ?? 0) * 1000, 'ja')}`);
     if (s.unknownSeconds > 0) parts.push(`監視外 ${formatDuration(s.unknownSeconds * 1000, 'ja')}`);
   } else {
     if (s.downSeconds > 0) parts.push(`down ${formatDuration(s.downSeconds * 1000, 'en')}`);
+    if ((s.disputedSeconds ?? 0) > 0) parts.push(`disputed ${formatDuration((s.disputedSeconds ?? 0) * 1000, 'en')}`);
     if (s.unknownSeconds > 0) parts.push(`unknown ${formatDuration(s.unknownSeconds * 1000, 'en')}`);
   }
   return [serviceLabel(s.service as ServiceName), parts.join(locale === 'ja' ? '、' : ', ')];

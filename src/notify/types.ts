@@ -308,7 +308,8 @@ export interface MonthlyReportFacts {
   partial: boolean;
   servers: Array<{
     name: string;
-    services: Array<{ service: string; availability: number | null; upSeconds: number; downSeconds: number; unknownSeconds: number }>;
+    /** disputedSeconds: the vantage points disagreed (neither up nor down). */
+    services: Array<{ service: string; availability: number | null; upSeconds: number; downSeconds: number; disputedSeconds?: number; unknownSeconds: number }>;
     incidents: Array<{ id: string; target: string; openedAt: string; closedAt?: string; closeReason?: string; timeToRecoverySeconds?: number; verdicts: string[]; powerActions: number }>;
   }>;
 }

@@ -13,6 +13,10 @@
  *      last record before it: a crash leaves no stop record, so its time is unknown from the last
  *      sign of life);
  *    not probed — watched, but no trusted probe result yet (state Unknown, e.g. just added).
+ *  - disputed, neither up nor down: the vantage points disagreed (`quorum` records with judgement
+ *    `disputed`: down from one network, up from another) — from that judgement until the service
+ *    answers again, another judgement replaces it, or the service is no longer watched. It is cut
+ *    out of the down time, never counted as up.
  *  - availability = up / (up + down): the share of the time mamori could see the service.
  */
 import { incidentPhases } from '../status/incident-phases.ts';
@@ -68,6 +72,8 @@ export interface Timeline {
   /** server|service → the intervals it was in the applied manifests. */
   membership: Map<string, Interval[]>;
   segments: Map<string, StateSegment[]>;
+  /** server|service → when the vantage points disagreed about it (normalized). */
+  disputes: Map<string, Interval[]>;
   customerOf: Map<string, string>;
   firstSeen: Map<string, number>;
   lastSeen: Map<string, number>;
@@ -109,6 +115,16 @@ export function buildTimeline(records: readonly JournalRecord[], now: number): T
   const customerOf = new Map<string, string>();
   const firstSeen = new Map<string, number>();
   const lastSeen = new Map<string, number>();
+  const disputes = new Map<string, Interval[]>();
+  const disputedSince = new Map<string, number>();
+  const endDispute = (key: string, at: number): void => {
+    const since = disputedSince.get(key);
+    if (since === undefined) return;
+    disputedSince.delete(key);
+    const list = disputes.get(key) ?? [];
+    list.push([since, Math.max(since, at)]);
+    disputes.set(key, list);
+  };
 
   const setState = (key: string, at: number, state: string): void => {
     const cur = current.get(key);
@@ -149,6 +165,7 @@ export function buildTimeline(records: readonly JournalRecord[], now: number): T
         const cur = current.get(key);
         if (cur !== undefined) cur.end = t;
         current.delete(key);
+        endDispute(key, t);
       }
       for (const key of wanted) {
         if (openSince.has(key)) continue;
@@ -163,7 +180,20 @@ export function buildTimeline(records: readonly JournalRecord[], now: number): T
       const server = str(r.server);
       const service = str(r.service);
       const to = str(r.to);
-      if (server !== undefined && service !== undefined && to !== undefined) setState(keyOf(server, service), timeOf(r), to);
+      if (server !== undefined && service !== undefined && to !== undefined) {
+        setState(keyOf(server, service), timeOf(r), to);
+        // Answering again (or not judged at all) ends a disagreement.
+        if (!DOWN_STATES.has(to)) endDispute(keyOf(server, service), timeOf(r));
+      }
+    } else if (r.type === 'quorum') {
+      const server = str(r.server);
+      const service = str(r.service);
+      if (server !== undefined && service !== undefined) {
+        const key = keyOf(server, service);
+        if (r.judgement === 'disputed') {
+          if (!disputedSince.has(key)) disputedSince.set(key, timeOf(r));
+        } else endDispute(key, timeOf(r));
+      }
     }
   }
   if (running && now - lastAlive <= maxSilenceMs && now > lastAlive) coverage.push([lastAlive, now]);
@@ -173,7 +203,9 @@ export function buildTimeline(records: readonly JournalRecord[], now: number): T
     membership.set(key, list);
   }
   for (const [key, list] of membership) membership.set(key, normalize(list));
-  return { coverage: normalize(coverage), maxSilenceMs, membership, segments, customerOf, firstSeen, lastSeen };
+  for (const key of [...disputedSince.keys()]) endDispute(key, Infinity);
+  for (const [key, list] of disputes) disputes.set(key, normalize(list));
+  return { coverage: normalize(coverage), maxSilenceMs, membership, segments, disputes, customerOf, firstSeen, lastSeen };
 }
 
 export function availabilityOf(service: string, key: string, tl: Timeline, period: Interval[]): ServiceAvailability {
@@ -183,14 +215,18 @@ export function availabilityOf(service: string, key: string, tl: Timeline, perio
   const segs = tl.segments.get(key) ?? [];
   const pick = (states: Set<string>): Interval[] => normalize(segs.filter((s) => states.has(s.state)).map((s) => [s.start, s.end] as Interval));
   const upMs = total(intersect(covered, pick(UP_STATES)));
-  const downMs = total(intersect(covered, pick(DOWN_STATES)));
+  const failing = intersect(covered, pick(DOWN_STATES));
+  // Failing from mamori's own network while another vantage saw it answer: neither up nor down.
+  const disputedMs = total(intersect(failing, tl.disputes.get(key) ?? []));
+  const downMs = total(failing) - disputedMs;
   const notMonitoredMs = whole - total(member);
   const daemonDownMs = total(member) - total(covered);
-  const notProbedMs = total(covered) - upMs - downMs;
+  const notProbedMs = total(covered) - upMs - downMs - disputedMs;
   return {
     service,
     upMs,
     downMs,
+    disputedMs,
     unknownMs: notMonitoredMs + daemonDownMs + notProbedMs,
     unknown: { notMonitoredMs, daemonDownMs, notProbedMs },
     availability: upMs + downMs > 0 ? upMs / (upMs + downMs) : null,

@@ -28,6 +28,7 @@ export function methodText(zone: string): string[] {
 
 export const METHOD_TEXT = [
   'Up: the service was Healthy or Recovered. Down: Suspect, Down, Remediating or Escalated (at least the last probe failed).',
+  'Disputed: mamori\'s vantage points disagreed — the service failed from one management network and answered from another (usually a firewall that allows only one of them). It is counted neither as up nor as down.',
   'Unknown is never counted as up. It has three sources: not monitored (the server or service was not in the applied manifests — before it was added, after it was removed); daemon down (mamori was stopped — from its stop record to its next start — or wrote nothing to its journal for longer than two heartbeats, in which case the whole silence counts); not probed (watched, but no trusted probe result yet).',
   'Availability = up / (up + down): the share of the time mamori could see the service in which it answered. Time to recovery runs from the incident being opened to the service answering again. The month runs from 00:00 UTC on its first day.',
 ];

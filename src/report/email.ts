@@ -35,7 +35,7 @@ export function reportNotifications(r: MonthlyReport): { mails: ReportMail[]; wi
       partial: r.period.partial,
       servers: servers.map((s) => ({
         name: s.name,
-        services: s.services.map((v) => ({ service: v.service, availability: v.availability, upSeconds: Math.round(v.upMs / 1000), downSeconds: Math.round(v.downMs / 1000), unknownSeconds: Math.round(v.unknownMs / 1000) })),
+        services: s.services.map((v) => ({ service: v.service, availability: v.availability, upSeconds: Math.round(v.upMs / 1000), downSeconds: Math.round(v.downMs / 1000), disputedSeconds: Math.round(v.disputedMs / 1000), unknownSeconds: Math.round(v.unknownMs / 1000) })),
         incidents: s.incidents.map((i) => ({
           id: i.id,
           target: i.target,

@@ -9,13 +9,13 @@ h1{font-size:24px;margin:0}h2{font-size:14px;text-transform:uppercase;letter-spa
 .muted{color:#6b7685}.stats{display:flex;gap:10px;flex-wrap:wrap;margin:16px 0}.stat{border:1px solid #e2e7ee;border-radius:10px;padding:8px 14px}
 .stat b{display:block;font-size:20px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e2e7ee;vertical-align:top}
 th{font-size:11px;text-transform:uppercase;color:#6b7685;letter-spacing:.05em}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.bar{display:flex;height:10px;border-radius:5px;overflow:hidden;min-width:160px;background:#eceff3}.up{background:#1f9d55}.down{background:#d32f2f}.unk{background:repeating-linear-gradient(45deg,#c9d0da,#c9d0da 3px,#e3e7ed 3px,#e3e7ed 6px)}
+.bar{display:flex;height:10px;border-radius:5px;overflow:hidden;min-width:160px;background:#eceff3}.up{background:#1f9d55}.down{background:#d32f2f}.disp{background:#e0a100}.unk{background:repeating-linear-gradient(45deg,#c9d0da,#c9d0da 3px,#e3e7ed 3px,#e3e7ed 6px)}
 .ok{color:#1f9d55}.bad{color:#d32f2f}code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}`;
 
 function bar(v: ServiceAvailability): SafeHtml {
-  const whole = v.upMs + v.downMs + v.unknownMs || 1;
+  const whole = v.upMs + v.downMs + v.disputedMs + v.unknownMs || 1;
   const w = (ms: number): string => `${((ms / whole) * 100).toFixed(3)}%`;
-  return html`<div class="bar" role="img" aria-label="up ${exactDuration(v.upMs)}, down ${exactDuration(v.downMs)}, unknown ${exactDuration(v.unknownMs)}"><span class="up" style="width:${w(v.upMs)}"></span><span class="down" style="width:${w(v.downMs)}"></span><span class="unk" style="width:${w(v.unknownMs)}"></span></div>`;
+  return html`<div class="bar" role="img" aria-label="up ${exactDuration(v.upMs)}, down ${exactDuration(v.downMs)}, disputed ${exactDuration(v.disputedMs)}, unknown ${exactDuration(v.unknownMs)}"><span class="up" style="width:${w(v.upMs)}"></span><span class="down" style="width:${w(v.downMs)}"></span><span class="disp" style="width:${w(v.disputedMs)}"></span><span class="unk" style="width:${w(v.unknownMs)}"></span></div>`;
 }
 
 export function formatReportHtml(r: MonthlyReport): string {
@@ -28,11 +28,11 @@ export function formatReportHtml(r: MonthlyReport): string {
 <div class="stats"><div class="stat"><b>${t.servers}</b>servers</div><div class="stat"><b>${t.incidents}</b>incidents</div><div class="stat"><b>${t.recovered}</b>recovered</div>
 <div class="stat"><b>${t.meanTimeToRecoveryMs !== null ? exactDuration(t.meanTimeToRecoveryMs) : '—'}</b>mean time to recovery</div><div class="stat"><b>${t.attempts}</b>runbook attempts</div><div class="stat"><b>${t.powerActions}</b>power actions</div></div>
 <h2>Availability</h2>
-<table><thead><tr><th>Server</th><th>Service</th><th>Availability</th><th></th><th>Up</th><th>Down</th><th>Unknown</th><th>not monitored / daemon down / not probed</th></tr></thead><tbody>
+<table><thead><tr><th>Server</th><th>Service</th><th>Availability</th><th></th><th>Up</th><th>Down</th><th>Disputed</th><th>Unknown</th><th>not monitored / daemon down / not probed</th></tr></thead><tbody>
 ${r.servers.map((s) =>
   s.services.map(
     (v) => html`<tr><td>${s.name}</td><td>${v.service}</td><td class="num ${v.availability !== null && v.availability < 1 ? 'bad' : 'ok'}">${percentText(v.availability)}</td><td>${bar(v)}</td>
-<td class="num">${exactDuration(v.upMs)}</td><td class="num">${exactDuration(v.downMs)}</td><td class="num">${exactDuration(v.unknownMs)}</td>
+<td class="num">${exactDuration(v.upMs)}</td><td class="num">${exactDuration(v.downMs)}</td><td class="num">${exactDuration(v.disputedMs)}</td><td class="num">${exactDuration(v.unknownMs)}</td>
 <td class="num">${exactDuration(v.unknown.notMonitoredMs)} / ${exactDuration(v.unknown.daemonDownMs)} / ${exactDuration(v.unknown.notProbedMs)}</td></tr>`,
   ),
 )}</tbody></table>

@@ -25,11 +25,11 @@ export function formatReportMarkdown(r: MonthlyReport): string {
     '',
   );
   out.push('## Availability', '');
-  out.push('| Server | Service | Availability | Up | Down | Unknown | not monitored / daemon down / not probed |', '|---|---|---:|---:|---:|---:|---|');
+  out.push('| Server | Service | Availability | Up | Down | Disputed | Unknown | not monitored / daemon down / not probed |', '|---|---|---:|---:|---:|---:|---:|---|');
   for (const s of r.servers) {
     for (const v of s.services) {
       out.push(
-        `| ${cell(s.name)} | ${cell(v.service)} | ${percentText(v.availability)} | ${exactDuration(v.upMs)} | ${exactDuration(v.downMs)} | ${exactDuration(v.unknownMs)} | ${exactDuration(v.unknown.notMonitoredMs)} / ${exactDuration(v.unknown.daemonDownMs)} / ${exactDuration(v.unknown.notProbedMs)} |`,
+        `| ${cell(s.name)} | ${cell(v.service)} | ${percentText(v.availability)} | ${exactDuration(v.upMs)} | ${exactDuration(v.downMs)} | ${exactDuration(v.disputedMs)} | ${exactDuration(v.unknownMs)} | ${exactDuration(v.unknown.notMonitoredMs)} / ${exactDuration(v.unknown.daemonDownMs)} / ${exactDuration(v.unknown.notProbedMs)} |`,
       );
     }
   }

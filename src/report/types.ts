@@ -9,8 +9,13 @@ export interface ServiceAvailability {
   service: string;
   /** Healthy or Recovered: the service answered mamori's probes. */
   upMs: number;
-  /** Suspect, Down, Remediating or Escalated: at least the last probe failed. */
+  /** Suspect, Down, Remediating or Escalated: at least the last probe failed (and no other vantage saw it answer). */
   downMs: number;
+  /**
+   * The vantage points disagreed: failing from one network, answering from another (a customer's
+   * filter missing a management network, or mamori's own network). Neither up nor down.
+   */
+  disputedMs: number;
   /** Never counted as up: the sum of the three reasons below. */
   unknownMs: number;
   unknown: {
@@ -21,7 +26,7 @@ export interface ServiceAvailability {
     /** Watched, but no trusted probe result yet (state Unknown). */
     notProbedMs: number;
   };
-  /** upMs / (upMs + downMs); null when nothing was observed. */
+  /** upMs / (upMs + downMs), disputed time left out; null when nothing was observed. */
   availability: number | null;
 }
 

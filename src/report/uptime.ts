@@ -15,6 +15,8 @@ export interface UptimeBucket {
   end: number;
   upMs: number;
   downMs: number;
+  /** The vantage points disagreed (compute.ts): neither up nor down. */
+  disputedMs: number;
   unknownMs: number;
 }
 
@@ -28,7 +30,7 @@ export interface UptimeHistory {
 
 function bucket(tl: Timeline, key: string, start: number, end: number): UptimeBucket {
   const a = availabilityOf('', key, tl, end > start ? [[start, end]] : []);
-  return { start, end, upMs: a.upMs, downMs: a.downMs, unknownMs: a.unknownMs };
+  return { start, end, upMs: a.upMs, downMs: a.downMs, disputedMs: a.disputedMs, unknownMs: a.unknownMs };
 }
 
 function share(list: readonly UptimeBucket[]): number | null {

@@ -92,8 +92,8 @@ describe('mamori report', () => {
     const { code, out } = await report({});
     expect(code).toBe(0);
     expect(out).toContain('# Monthly report — acme — 2026-03');
-    expect(out).toContain('| acme/web1 | http | 99.860 % | 30d 20h 28m 0s | 1h 2m 0s | 2h 30m 0s | 0s / 2h 30m 0s / 0s |');
-    expect(out).toContain('| acme/web2 | http | 100.000 % | 21d 21h 29m 30s | 0s | 9d 2h 30m 30s | 9d 0h 0m 0s / 2h 30m 0s / 30s |');
+    expect(out).toContain('| acme/web1 | http | 99.860 % | 30d 20h 28m 0s | 1h 2m 0s | 0s | 2h 30m 0s | 0s / 2h 30m 0s / 0s |');
+    expect(out).toContain('| acme/web2 | http | 100.000 % | 21d 21h 29m 30s | 0s | 0s | 9d 2h 30m 30s | 9d 0h 0m 0s / 2h 30m 0s / 30s |');
     expect(out).toContain('| acme/web1 | host | 2026-03-12 03:00:10 UTC | 2026-03-12 03:15:00 UTC | 14m 50s | recovered | #1 VerifyFailed (1 power), #2 Recovered (1 power) |');
     expect(out).toContain('escalated (AttemptsExhausted)');
     expect(out).toContain('runbook `httpd-restart`');
