@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { attachLab, listeningPorts, startLab } from './lab.ts';
 import { cleanStaleLab } from './clean.ts';
-import { LAB_SERVICES, LAB_VARIANTS, initOf, releaseOf, type LabHostSpec, type LabService, type LabVariant, type PowerAction } from './types.ts';
+import { LAB_SERVICES, LAB_VARIANTS, initOf, releaseOf, type LabHostSpec, type LabPath, type LabService, type LabVariant, type PowerAction } from './types.ts';
 import { labRecordPath } from './names.ts';
 import { existsSync } from 'node:fs';
 import { run } from './run.ts';
@@ -66,10 +66,14 @@ export async function main(argv: readonly string[], out: (line: string) => void 
     .option('--hosts <list>', 'name[:variant],... variants: ' + LAB_VARIANTS.join(', '), parseHosts, parseHosts('web1,web2'))
     .option('--dir <path>', 'the lab folder (default /tmp/mamori-lab/<id>)')
     .option('--timeout <ms>', 'bound on the start', (v) => Number(v), 60_000)
-    .action(async (o: { hosts: LabHostSpec[]; dir?: string; timeout: number }) => {
+    .option('--second-network', 'a second management network (10.232.<id>.0/24) to every host, with a namespace for a vantage point (mamori agent)')
+    .action(async (o: { hosts: LabHostSpec[]; dir?: string; timeout: number; secondNetwork?: boolean }) => {
       const t0 = Date.now();
-      const lab = await startLab({ id: id(), hosts: o.hosts, timeoutMs: o.timeout, ...(o.dir ? { dir: o.dir } : {}) });
+      const lab = await startLab({ id: id(), hosts: o.hosts, timeoutMs: o.timeout, ...(o.dir ? { dir: o.dir } : {}), ...(o.secondNetwork === true ? { secondNetwork: true } : {}) });
       out(`lab ${lab.id} up in ${Date.now() - t0} ms: subnet ${lab.subnet}, gateway (mamori's source) ${lab.gateway}`);
+      if (lab.second !== undefined) {
+        out(`second network ${lab.second.subnet}: the machine ${lab.second.gateway}, a vantage point: ip netns exec ${lab.second.vantageNetns} … (${lab.second.vantageAddress})`);
+      }
       out(`folder ${lab.dir}; login: ssh -i ${lab.managementKeyPath} -o UserKnownHostsFile=${lab.knownHostsPath} ${lab.managementUser}@ADDRESS`);
       out(`legacy key ${lab.legacyKeyPath}`);
       for (const h of lab.hosts) {
@@ -129,6 +133,20 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   program.command('plug <host>').description('put the host back on the network').action(async (host: string) => {
     await (await attachLab(id())).plug(host);
     out(`${host}: link up`);
+  });
+  const pathArg = (path: string): LabPath | 'both' => {
+    if (path !== 'primary' && path !== 'second' && path !== 'both') throw new InvalidArgumentError('path must be primary, second or both');
+    return path;
+  };
+  program.command('cut <host> <path>').description('cut a management path to the host (primary|second|both): iptables in the host drops what arrives on it').action(
+    async (host: string, path: string) => {
+      await (await attachLab(id())).cut(host, pathArg(path));
+      out(`${host}: ${path} path cut`);
+    },
+  );
+  program.command('mend <host> <path>').description('mend a cut management path (primary|second|both)').action(async (host: string, path: string) => {
+    await (await attachLab(id())).mend(host, pathArg(path));
+    out(`${host}: ${path} path mended`);
   });
   program.command('console <host> <command>').description('run a command as root inside the host').action(
     async (host: string, command: string) => {

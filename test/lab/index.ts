@@ -10,5 +10,5 @@ export { FIREWALLED_PORTS } from './network.ts';
 export { bmcPort, defaultLabDir, gatewayAddress, hostAddress, netnsName, MAX_HOSTS } from './names.ts';
 export { LAB_SERVICES, LAB_VARIANTS, SERVICE_PORTS } from './types.ts';
 export type {
-  ConsoleResult, Lab, LabBmc, LabHost, LabHostSpec, LabMailTls, LabService, LabVariant, PowerAction, PowerState, StartLabOptions,
+  ConsoleResult, Lab, LabBmc, LabHost, LabHostSpec, LabMailTls, LabPath, LabSecondNetwork, LabService, LabVariant, PowerAction, PowerState, StartLabOptions,
 } from './types.ts';

@@ -7,14 +7,18 @@ import { cleanStaleLab, killAndWait } from './clean.ts';
 import { writeHost, writeLabBin } from './host-files.ts';
 import {
   MANAGEMENT_USER, MAX_HOSTS, bmcPort, checkHostName, checkLabId, defaultLabDir, gatewayAddress, hostAddress,
-  failedLabDir, hostMac, labRecordPath, labRoot, netnsName, subnet,
+  failedLabDir, hostMac, labRecordPath, labRoot, netnsName, secondBridgeName, secondGatewayAddress, secondHostAddress, secondSubnet,
+  subnet, vantageAddress, vantageNetnsName,
 } from './names.ts';
-import { answersPing, createBridge, createHostNet, forgetNeighbour, linkPassing, linkPlugged, setLink } from './network.ts';
+import {
+  answersPing, answersPingFromVantage, createBridge, createHostNet, createHostSecondNet, createSecondBridge, createVantageNet,
+  forgetNeighbour, linkPassing, linkPlugged, setLink, setPathCut,
+} from './network.ts';
 import { run, runOk, sleep } from './run.ts';
 import { nspawnRoot, processRuns, unmountNspawnRoot } from './nspawn.ts';
 import {
   LAB_SERVICES, LAB_VARIANTS, hasSslPassphrase, initOf, portsOf, releaseOf, servicesOf, type ConsoleResult, type Lab,
-  type LabHost, type LabService, type LabVariant, type PowerAction, type PowerState, type StartLabOptions,
+  type LabHost, type LabPath, type LabSecondNetwork, type LabService, type LabVariant, type PowerAction, type PowerState, type StartLabOptions,
 } from './types.ts';
 
 const ASSETS = fileURLToPath(new URL('./assets/', import.meta.url));
@@ -26,6 +30,21 @@ interface LabRecord {
   startedBy: number;
   hosts: Omit<LabHost, 'sslPassphrase'>[];
   bmcPids: Record<string, number>;
+  /** Started with the second management network. */
+  second?: boolean;
+}
+
+function secondNetworkOf(record: LabRecord): LabSecondNetwork | undefined {
+  if (record.second !== true) return undefined;
+  const { id } = record;
+  return {
+    subnet: secondSubnet(id),
+    gateway: secondGatewayAddress(id),
+    bridge: secondBridgeName(id),
+    vantageNetns: vantageNetnsName(id),
+    vantageAddress: vantageAddress(id),
+    hostAddresses: Object.fromEntries(record.hosts.map((h, i) => [h.name, secondHostAddress(id, i)])),
+  };
 }
 
 /** Where each daemon writes, for the reason of a failed start. */
@@ -218,9 +237,30 @@ function makeLab(record: LabRecord, passphrases: Record<string, string>): Lab {
     }
   };
 
+  const second = secondNetworkOf(record);
+  const paths = (path: LabPath | 'both'): LabPath[] => {
+    const list: LabPath[] = path === 'both' ? ['primary', 'second'] : [path];
+    if (list.includes('second') && second === undefined) throw new Error(`lab ${id}: no second management network (start it with secondNetwork)`);
+    return list;
+  };
+
   return {
     id,
     subnet: subnet(id),
+    ...(second !== undefined ? { second } : {}),
+    async cut(name, path) {
+      host(name);
+      for (const p of paths(path)) await setPathCut(id, name, p, true);
+    },
+    async mend(name, path) {
+      host(name);
+      for (const p of paths(path)) await setPathCut(id, name, p, false);
+    },
+    async answers(name, path) {
+      const h = host(name);
+      paths(path);
+      return path === 'primary' ? answersPing(h.address) : answersPingFromVantage(id, h.address);
+    },
     gateway: gatewayAddress(id),
     dir,
     managementUser: MANAGEMENT_USER,
@@ -376,7 +416,7 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
     bmc: { host: '127.0.0.1', port: bmcPort(id, index), user: BMC_USER, passwordFile: join(dir, 'bmc', spec.name, 'password') },
     dir: join(dir, 'hosts', spec.name),
   }));
-  const record: LabRecord = { id, dir, startedBy: process.pid, hosts, bmcPids: {} };
+  const record: LabRecord = { id, dir, startedBy: process.pid, hosts, bmcPids: {}, ...(opts.secondNetwork === true ? { second: true } : {}) };
   // Written first: a start that dies half-way is still found and cleaned by the next one.
   await writeRecord(record);
 
@@ -387,11 +427,17 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
   let building: Promise<void> = Promise.resolve();
   try {
     building = (async () => {
-        const [, authorizedKeys] = await Promise.all([writeLabBin(dir, ASSETS), makeKeys(dir, signal), createBridge(id, signal)]);
+        const [, authorizedKeys] = await Promise.all([
+          writeLabBin(dir, ASSETS),
+          makeKeys(dir, signal),
+          createBridge(id, signal),
+          opts.secondNetwork === true ? createSecondBridge(id, signal).then(() => createVantageNet(id, signal)) : undefined,
+        ]);
         const fleet = hosts.map((h) => ({ name: h.name, address: h.address }));
         await Promise.all(
           hosts.map(async (h, index) => {
             await createHostNet({ id, index, name: h.name, address: h.address, firewall: h.variant === 'firewall' }, signal);
+            if (opts.secondNetwork === true) await createHostSecondNet(id, index, h.name, signal);
             signal.throwIfAborted();
             const keys = await writeHost({
               labDir: dir, dir: h.dir, name: h.name, index, variant: h.variant, address: h.address, netns: h.netns,
@@ -421,6 +467,11 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
         await lab.waitReady(h.name, { timeoutMs: Math.max(1_000, until - Date.now()) });
         const state = await withDeadline(lab.power(h.name, 'status'), until, `lab ${id}: the BMC of ${h.name}`);
         if (state !== 'on') throw new Error(`lab ${id}: the BMC of ${h.name} says power ${state} on a running host`);
+        // The second path works too: the vantage point's namespace reaches the host's address over it.
+        while (opts.secondNetwork === true && !(await answersPingFromVantage(id, h.address))) {
+          if (Date.now() > until) throw new Error(`lab ${id}: host ${h.name} does not answer ping over the second network (from ${vantageAddress(id)} in ${vantageNetnsName(id)})`);
+          await sleep(100);
+        }
       }),
     );
     return lab;

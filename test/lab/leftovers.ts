@@ -16,7 +16,7 @@ export async function labLeftovers(id: number, dir = defaultLabDir(id)): Promise
   for (const l of ns.stdout.split('\n')) if (l.startsWith(`ml${id}-`)) found.push(`netns ${l}`);
   const links = await run('ip', ['-o', 'link', 'show']);
   for (const m of links.stdout.matchAll(/^\d+:\s+([^:@\s]+)/gm)) {
-    if (m[1] === `mlab${id}` || m[1]?.startsWith(`mlv${id}-`)) found.push(`link ${m[1]}`);
+    if (m[1] === `mlab${id}` || m[1] === `mlab${id}b` || m[1]?.startsWith(`mlv${id}-`)) found.push(`link ${m[1]}`);
   }
   for (const e of await readdir('/proc')) {
     if (!/^\d+$/.test(e)) continue;

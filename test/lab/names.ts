@@ -5,6 +5,12 @@ import { join } from 'node:path';
  * left behind: bridge mlab<id>, netns ml<id>-<host>, host-side veth mlv<id>-<index>, subnet
  * 10.231.<id>.0/24, BMC ports 9000 + id*16 + index (UDP on 127.0.0.1), folder
  * /tmp/mamori-lab/<id> and its record /tmp/mamori-lab/<id>.json.
+ *
+ * The second management network (a lab started with `secondNetwork`): bridge mlab<id>b,
+ * 10.232.<id>.0/24, the machine 10.232.<id>.1, each host's eth1 10.232.<id>.(11 + index) behind
+ * host-side veth mlv<id>-b<index>, and the vantage point's namespace ml<id>-_vantage (a host name
+ * has no underscore) at 10.232.<id>.2 behind mlv<id>-v. Every name keeps its lab's prefix, so
+ * cleanStaleLab finds it.
  */
 export const MAX_HOSTS = 16;
 export const MANAGEMENT_USER = 'mamori';
@@ -32,6 +38,15 @@ export const gatewayAddress = (id: number): string => `10.231.${id}.1`;
 export const hostAddress = (id: number, index: number): string => `10.231.${id}.${11 + index}`;
 export const bmcPort = (id: number, index: number): number => 9000 + id * MAX_HOSTS + index;
 
+export const secondBridgeName = (id: number): string => `mlab${id}b`;
+export const secondSubnet = (id: number): string => `10.232.${id}.0/24`;
+export const secondGatewayAddress = (id: number): string => `10.232.${id}.1`;
+export const secondHostAddress = (id: number, index: number): string => `10.232.${id}.${11 + index}`;
+export const secondVethName = (id: number, index: number): string => `${vethPrefix(id)}b${index}`;
+export const vantageNetnsName = (id: number): string => `${netnsPrefix(id)}_vantage`;
+export const vantageVethName = (id: number): string => `${vethPrefix(id)}v`;
+export const vantageAddress = (id: number): string => `10.232.${id}.2`;
+
 /** Locally administered, fixed per (lab, host): no stale neighbour entries when a lab is remade. */
 export function hostMac(id: number, index: number): string {
   const hex = (n: number): string => n.toString(16).padStart(2, '0');
@@ -39,6 +54,16 @@ export function hostMac(id: number, index: number): string {
 }
 export function bridgeMac(id: number): string {
   return `02:6d:6c:${id.toString(16).padStart(2, '0')}:ff:01`;
+}
+/** A host's eth1 on the second management network. */
+export function secondHostMac(id: number, index: number): string {
+  return hostMac(id, index).replace(/01$/, '02');
+}
+export function secondBridgeMac(id: number): string {
+  return `02:6d:6c:${id.toString(16).padStart(2, '0')}:fe:01`;
+}
+export function vantageMac(id: number): string {
+  return `02:6d:6c:${id.toString(16).padStart(2, '0')}:fe:02`;
 }
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,19}$/;

@@ -204,13 +204,47 @@ export interface Lab {
   pull(name: string): Promise<void>;
   /** Link up again. */
   plug(name: string): Promise<void>;
+  /** The second management network and its vantage point's namespace (a lab started with `secondNetwork`). */
+  second?: LabSecondNetwork;
+  /**
+   * Cuts one management path to a host (`primary`: the lab bridge the machine probes from;
+   * `second`: the second network's), or both: iptables inside the host's namespace drops what
+   * arrives on that NIC. The host keeps running; `mend` lifts it. Idempotent.
+   */
+  cut(name: string, path: LabPath | 'both'): Promise<void>;
+  mend(name: string, path: LabPath | 'both'): Promise<void>;
+  /** True when the host answers ping over that path (from the machine, or from the vantage point's namespace). */
+  answers(name: string, path: LabPath): Promise<boolean>;
   /** Tears down everything of this lab: processes by PID, namespaces, bridge, /etc/netns, the folder. */
   stop(): Promise<void>;
+}
+
+/** The management networks a lab host is reached by. */
+export type LabPath = 'primary' | 'second';
+
+export interface LabSecondNetwork {
+  /** 10.232.<id>.0/24 */
+  subnet: string;
+  /** 10.232.<id>.1: the machine's address on the second bridge (where a vantage point reaches the daemon). */
+  gateway: string;
+  /** The bridge mlab<id>b. */
+  bridge: string;
+  /** The vantage point's network namespace (ml<id>-_vantage), run `mamori agent` in it with `ip netns exec`. */
+  vantageNetns: string;
+  /** 10.232.<id>.2: the vantage point's address, the source of its probes. */
+  vantageAddress: string;
+  /** Each host's own address on it (its eth1), by host name: 10.232.<id>.(11 + index). */
+  hostAddresses: Record<string, string>;
 }
 
 export interface StartLabOptions {
   id: number;
   hosts: LabHostSpec[];
+  /**
+   * A second management network: its own bridge and range (10.232.<id>.0/24) reaching every host
+   * on a second NIC, and a namespace for a vantage point on it (LabSecondNetwork).
+   */
+  secondNetwork?: boolean;
   /** Default: /tmp/mamori-lab/<id>. Emptied at start. */
   dir?: string;
   /** Bound on the whole start; default 60 s. */

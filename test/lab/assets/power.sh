@@ -66,6 +66,7 @@ power_on() {
   # Powered on: the NIC comes back (power_off took it down; a pulled cable stays pulled).
   ip -n "$LAB_NETNS" link set eth0 up
   ip -n "$LAB_NETNS" route replace default via "$LAB_GATEWAY"
+  second_nic up
   if [ "${LAB_INIT:-sysv}" = systemd ]; then
     power_on_systemd
     return
@@ -98,9 +99,18 @@ power_off() {
   return 1
 }
 
-# A machine without power answers nothing, not even ping: its NIC goes dark.
+# A machine without power answers nothing, not even ping: its NIC goes dark (both, on a lab
+# with the second management network).
 nic_down() {
   ip -n "$LAB_NETNS" link set eth0 down
+  second_nic down
+}
+
+# The host's NIC on the second management network, when the lab has one.
+second_nic() {
+  if ip -n "$LAB_NETNS" link show eth1 >/dev/null 2>&1; then
+    ip -n "$LAB_NETNS" link set eth1 "$1"
+  fi
 }
 
 power_soft() {
