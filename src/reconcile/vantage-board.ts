@@ -28,6 +28,20 @@ export interface AcceptResult {
 }
 
 const MAX_OBSERVATIONS = 20_000;
+
+/** How often a failing host's BMC is asked again (the daemon's probe wrapper, wiring.ts): at most once a retry interval, and not more than every 5 s. */
+export function bmcAskPeriodMs(policy: Pick<Policy, 'retryMs'>): number {
+  return Math.max(policy.retryMs, 5_000);
+}
+
+/**
+ * How long the BMC's word is used: one probe interval, and at least until it is asked again (with
+ * an interval shorter than the asking period the word would otherwise lapse between two asks, and a
+ * powered-off host would wait out the destructive wait and a quorum it does not need).
+ */
+export function bmcWordValidMs(policy: Pick<Policy, 'retryMs' | 'intervalMs'>): number {
+  return Math.max(policy.intervalMs, bmcAskPeriodMs(policy));
+}
 const MAX_MESSAGE = 300;
 
 function refuse(message: string): never {
@@ -79,6 +93,8 @@ export class VantageBoard {
   private readonly lastReport = new Map<string, number>();
   private readonly bmc = new Map<string, { power: BmcPower; at: number }>();
   private readonly disputed = new Set<string>();
+  /** Each server's services failing from the daemon's own network at its last pass, and since when. */
+  private readonly selfFailing = new Map<string, Map<ServiceName, number>>();
 
   constructor(policy: VantagePolicy, options: { maxSkewMs: number }) {
     this.policy = policy;
@@ -97,6 +113,7 @@ export class VantageBoard {
     this.lastReport.set(vantage, now);
     let accepted = 0;
     let dropped = 0;
+    const touched = new Set<string>();
     for (const o of report.observations) {
       // Taken after it was sent, or stale already: no vote.
       if (o.at > report.sentAt || now - (o.at - skew) > this.policy.freshMs || !watched(o.server)) {
@@ -116,8 +133,27 @@ export class VantageBoard {
       }
       byVantage.set(vantage, { vantage, up: o.up, at, receivedAt: now, ...(o.failureKind !== undefined ? { failureKind: o.failureKind } : {}), ...(o.message !== undefined ? { message: o.message } : {}) });
       accepted++;
+      touched.add(o.server);
     }
+    // Every server this report speaks of is re-judged now, not at its own next pass: the first of
+    // many servers disputed at once must not be counted alone (one customer's firewall) because the
+    // others' passes have not run since the same report arrived.
+    for (const server of touched) this.judgeDisputed(server, now);
     return { accepted, dropped };
+  }
+
+  /** Disputed: a service failing from the daemon's network that another vantage saw answer since the failure began. */
+  private judgeDisputed(name: string, now: number): void {
+    const failing = this.selfFailing.get(name);
+    const byService = this.reports.get(name);
+    let disputed = false;
+    if (failing !== undefined && byService !== undefined) {
+      for (const [svc, since] of failing) {
+        for (const r of byService.get(svc)?.values() ?? []) if (r.up === true && now - r.at <= this.policy.freshMs && r.at >= since) disputed = true;
+      }
+    }
+    if (disputed) this.disputed.add(name);
+    else this.disputed.delete(name);
   }
 
   setBmc(server: string, power: BmcPower, at: number): void {
@@ -134,24 +170,25 @@ export class VantageBoard {
     const byService = this.reports.get(name);
     const reports: VantageContext['reports'] = {};
     if (byService !== undefined) for (const [svc, m] of byService) reports[svc] = [...m.values()];
-    let disputed = false;
+    const failing = new Map<ServiceName, number>();
     for (const svc of desired.services) {
       const o = observed?.[svc];
       const h = history?.services[svc];
       const selfUp = o !== undefined && o.up !== 'unknown' && o.at > (h?.lastProbeAt ?? 0) ? o.up : h?.lastUp;
-      if (selfUp !== false) continue;
-      const since = h?.failingSince ?? o?.at ?? now;
-      if ((reports[svc] ?? []).some((r) => r.up === true && now - r.at <= this.policy.freshMs && r.at >= since)) disputed = true;
+      if (selfUp === false) failing.set(svc, h?.failingSince ?? o?.at ?? now);
     }
-    if (disputed) this.disputed.add(name);
-    else this.disputed.delete(name);
+    if (failing.size > 0) this.selfFailing.set(name, failing);
+    else this.selfFailing.delete(name);
+    this.judgeDisputed(name, now);
     const bmc = this.bmc.get(name);
+    // A word from before the server's newest power action is about a host that has been acted on since.
+    const lastPower = history?.powerActions.at(-1);
+    const bmcValid = bmc !== undefined && now - bmc.at <= bmcWordValidMs(policy) && (lastPower === undefined || bmc.at > lastPower);
     return {
       policy: this.policy,
       reports,
       disputedServers: this.disputed.size,
-      // The BMC's word is used while it is newer than one probe interval.
-      ...(bmc !== undefined && now - bmc.at <= policy.intervalMs ? { bmc: bmc.power } : {}),
+      ...(bmcValid ? { bmc: bmc.power } : {}),
       doubted: this.doubted(now, servers, policy),
     };
   }
@@ -178,6 +215,7 @@ export class VantageBoard {
     for (const name of [...this.reports.keys()]) if (!watched(name)) this.reports.delete(name);
     for (const name of [...this.bmc.keys()]) if (!watched(name)) this.bmc.delete(name);
     for (const name of [...this.disputed]) if (!watched(name)) this.disputed.delete(name);
+    for (const name of [...this.selfFailing.keys()]) if (!watched(name)) this.selfFailing.delete(name);
   }
 
   status(now: number): VantageStatus[] {

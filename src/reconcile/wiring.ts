@@ -32,7 +32,7 @@ import { probeTargetOf } from './probe-target.ts';
 import { BufferedNotifier, BufferedStatusStore, watchedJournal } from './state-backlog.ts';
 import type { Policy, RemediationTarget } from './types.ts';
 import { bmcPowerAsker } from './bmc-power.ts';
-import { VantageBoard } from './vantage-board.ts';
+import { bmcAskPeriodMs, VantageBoard } from './vantage-board.ts';
 import { serverIdOf } from '../manifest/server-id.ts';
 import type { ProbeResult } from '../probe/types.ts';
 
@@ -175,7 +175,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
               if (service === 'ping' && !result.up) {
                 const id = serverIdOf(doc);
                 const asked = vantages.bmcAskedAt(id);
-                if (asked === undefined || Date.now() - asked >= Math.max(policy.retryMs, 5_000)) vantages.setBmc(id, await askBmc(doc, signal), Date.now());
+                if (asked === undefined || Date.now() - asked >= bmcAskPeriodMs(policy)) vantages.setBmc(id, await askBmc(doc, signal), Date.now());
               }
               return result;
             },

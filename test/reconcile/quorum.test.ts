@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { ServiceName } from '../../src/manifest/types.ts';
-import { decideServer, type VantageContext } from '../../src/reconcile/decide.ts';
+import { decideServer, emptyServerHistory, type VantageContext } from '../../src/reconcile/decide.ts';
 import { policyFromConfig } from '../../src/reconcile/policy.ts';
 import type { BmcPower, VantageObservation, VantagePolicy } from '../../src/reconcile/quorum.ts';
 import type { Action, DesiredServer, ServerHistory } from '../../src/reconcile/types.ts';
@@ -291,6 +291,49 @@ const cases: Case[] = [
     notify: ['vantage-lost'],
   },
   {
+    name: 'BMC on, then off mid-incident (before the wait ends): powered on at once, the wait not awaited',
+    steps: [{ t: 0, self: hostDown, bmc: 'on' }, { t: 10, self: hostDown, bmc: 'off' }],
+    runs: ['host'],
+    check: (r) => {
+      expect(quorums(r).at(-1)?.note.judgement).toBe('power-on');
+      expect(r.actions.find((a) => a.type === 'run-runbook')).toBeDefined();
+    },
+  },
+  {
+    name: 'BMC unknown and the agent sees the host answer since the failure: disputed, no power action (access-blocked)',
+    steps: [{ t: 0, self: hostDown, bmc: 'unknown' }, { t: 31, self: hostDown, bmc: 'unknown', reports: [{ service: 'ping', up: true, at: 20 }] }],
+    runs: [],
+    escalation: ['ping', 'AccessBlocked'],
+    notify: ['access-blocked'],
+  },
+  {
+    name: 'a report slightly ahead of the daemon\'s clock (skew inside the bound) is a fresh vote',
+    steps: [{ t: 0, self: hostDown, bmc: 'on' }, { t: 31, self: hostDown, bmc: 'on', reports: [{ service: 'ping', up: false, at: 33 }] }],
+    runs: ['host'],
+  },
+  {
+    name: 'the agent\'s newest report wins: down after the wait, then up again: disputed, no power cycle',
+    steps: [
+      { t: 0, self: hostDown, bmc: 'on', reports: [{ service: 'ping', up: false, at: 0 }] },
+      { t: 25, self: hostDown, bmc: 'on', reports: [{ service: 'ping', up: true, at: 25 }] },
+      { t: 31, self: hostDown, bmc: 'on' },
+    ],
+    runs: [],
+    escalation: ['ping', 'AccessBlocked'],
+  },
+  {
+    name: 'the agent\'s "up" from before the failure, never renewed (the agent lost mid-incident): AwaitingVotes, then VantageLost once it ages out',
+    steps: [
+      { t: 0, self: hostDown, bmc: 'on', reports: [{ service: 'ping', up: true, at: -5 }] },
+      { t: 31, self: hostDown, bmc: 'on' },
+      { t: 90, self: hostDown, bmc: 'on' },
+    ],
+    runs: [],
+    hold: ['ping', 'VantageLost'],
+    notify: ['vantage-lost'],
+    check: (r) => expect(quorums(r).map((q) => q.note.judgement)).toEqual(['pending', 'lost']),
+  },
+  {
     name: 'healthy everywhere: no quorum judgement at all',
     steps: [{ t: 0, self: allUp, reports: [{ service: 'ping', up: true, at: 0 }] }, { t: 30, self: allUp }],
     runs: [],
@@ -308,6 +351,41 @@ describe('decide: quorum across vantage points', () => {
     c.check?.(r);
   });
   test('at least 15 cases', () => expect(cases.length).toBeGreaterThanOrEqual(15));
+});
+
+describe("the board keeps the BMC's word until it is asked again", () => {
+  // The fastest settings: a 0.5 s interval, the BMC asked again at most every 5 s.
+  const fast = policyFromConfig({ probe: { intervalSeconds: 0.5, retryIntervalSeconds: 0.2 } });
+  const bmcAt = (board: VantageBoard, now: number, powerActions: number[] = []): BmcPower | undefined =>
+    board.contextFor(WEB, undefined, { ...emptyServerHistory(), powerActions }, now, 1, fast).bmc;
+
+  test('used between two asks even when the interval is shorter (a powered-off host is powered on at once)', () => {
+    const board = new VantageBoard(VP, { maxSkewMs: 30_000 });
+    board.setBmc(WEB.name, 'off', s(0));
+    expect(bmcAt(board, s(3))).toBe('off');
+    expect(bmcAt(board, s(5))).toBe('off');
+    expect(bmcAt(board, s(5.5))).toBeUndefined();
+  });
+
+  test('many servers disputed by one report are counted at once, not one per pass (the first is not taken for one customer\'s firewall)', () => {
+    const board = new VantageBoard(VP, { maxSkewMs: 30_000 });
+    const servers = ['acme/web01', 'acme/web02', 'acme/web03'].map((name) => ({ ...HTTP, name }));
+    // Each server's pass saw http fail from the daemon's network (the agent's news not in yet).
+    for (const d of servers) expect(board.contextFor(d, { http: { up: false, at: s(10), latencyMs: 1 } }, undefined, s(10), 3, fast).disputedServers).toBe(0);
+    // One report: all three answer from the agent's network.
+    board.accept('b', { vantage: 'b', sentAt: s(12), observations: servers.map((d) => ({ server: d.name, service: 'http' as const, up: true, at: s(11) })) }, s(12), () => true);
+    // The first server's next pass already counts all three.
+    const first = servers[0] as DesiredServer;
+    expect(board.contextFor(first, { http: { up: false, at: s(10), latencyMs: 1 } }, undefined, s(12.1), 3, fast).disputedServers).toBe(3);
+  });
+
+  test('a word from before the newest power action is not used', () => {
+    const board = new VantageBoard(VP, { maxSkewMs: 30_000 });
+    board.setBmc(WEB.name, 'off', s(0));
+    expect(bmcAt(board, s(2), [s(1)])).toBeUndefined();
+    board.setBmc(WEB.name, 'on', s(3));
+    expect(bmcAt(board, s(4), [s(1)])).toBe('on');
+  });
 });
 
 describe('the controller with vantage points (the real pass: board → decide → journal)', () => {
