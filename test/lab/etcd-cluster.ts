@@ -1,7 +1,9 @@
 /**
  * A real three-member etcd (Debian's etcd-server) on the loopback, for the replica tests.
  * Ports derive from the lab id (client 20000 + id·10 + 1…3, peer + 6…8) so that two labs never
- * collide; a stale cluster of the same id (a killed run) is stopped by its recorded PIDs first.
+ * collide, or are given (`ports`: three client ports, each member's peer port a fixed offset above
+ * its client port) when the lead hands a test its own range; a stale cluster of the same ports (a
+ * killed run) is stopped by its recorded PIDs first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,9 +56,18 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-export async function startEtcdCluster(labId: number): Promise<EtcdCluster> {
-  if (!Number.isInteger(labId) || labId < 200 || labId > 299) throw new Error(`etcd lab id ${labId} outside 200–299`);
-  const root = `/tmp/mamori-etcd-${labId}`;
+export interface EtcdPorts {
+  /** The three members' client ports. */
+  client: readonly [number, number, number];
+  /** Each member's peer port is its client port plus this. */
+  peerOffset: number;
+}
+
+export async function startEtcdCluster(labId: number, ports?: EtcdPorts): Promise<EtcdCluster> {
+  if (ports === undefined && (!Number.isInteger(labId) || labId < 200 || labId > 299)) throw new Error(`etcd lab id ${labId} outside 200–299`);
+  const clientPort = (i: number): number => (ports !== undefined ? ports.client[i - 1]! : 20000 + labId * 10 + i);
+  const peerPort = (i: number): number => (ports !== undefined ? ports.client[i - 1]! + ports.peerOffset : 20000 + labId * 10 + 5 + i);
+  const root = ports !== undefined ? `/tmp/mamori-etcd-p${ports.client[0]}` : `/tmp/mamori-etcd-${labId}`;
   // A killed run left members behind: stop them by the PIDs it recorded, then start clean.
   for (let i = 1; i <= 3; i++) {
     const pidFile = join(root, `m${i}.pid`);
@@ -67,7 +78,7 @@ export async function startEtcdCluster(labId: number): Promise<EtcdCluster> {
     }
   }
   for (let i = 1; i <= 3; i++) {
-    const url = `http://127.0.0.1:${20000 + labId * 10 + i}`;
+    const url = `http://127.0.0.1:${clientPort(i)}`;
     const deadline = Date.now() + 10_000;
     while ((await answers(url)) && Date.now() < deadline) await sleep(100);
   }
@@ -75,8 +86,8 @@ export async function startEtcdCluster(labId: number): Promise<EtcdCluster> {
   mkdirSync(root, { recursive: true });
 
   const names = [1, 2, 3].map((i) => `m${i}`);
-  const peer = (i: number): string => `http://127.0.0.1:${20000 + labId * 10 + 5 + i}`;
-  const client = (i: number): string => `http://127.0.0.1:${20000 + labId * 10 + i}`;
+  const peer = (i: number): string => `http://127.0.0.1:${peerPort(i)}`;
+  const client = (i: number): string => `http://127.0.0.1:${clientPort(i)}`;
   const initialCluster = names.map((n, k) => `${n}=${peer(k + 1)}`).join(',');
   const procs = new Map<string, ChildProcess>();
 
@@ -87,7 +98,7 @@ export async function startEtcdCluster(labId: number): Promise<EtcdCluster> {
       '--listen-client-urls', client(i), '--advertise-client-urls', client(i),
       '--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i),
       '--initial-cluster', initialCluster, '--initial-cluster-state', state,
-      '--initial-cluster-token', `mamori-lab-${labId}`,
+      '--initial-cluster-token', `mamori-lab-${labId}-${clientPort(1)}`,
       '--heartbeat-interval', '100', '--election-timeout', '1000',
       '--log-level', 'warn', '--logger', 'zap',
     ];
