@@ -36,6 +36,8 @@ export const ERROR_CATALOG = {
   MAMORI_NOTIFY_INVALID: 'a notification is not valid (a bad address, id or field)',
   MAMORI_NOTIFY_OPTIONS_INVALID: 'the notifier options are not valid',
   MAMORI_CLUSTER_UNAVAILABLE: 'etcd cannot be reached; probing, status and alerts go on, no remediation starts until it can',
+  MAMORI_CLUSTER_PEER_UNREACHABLE: 'another replica did not answer a forwarded request (or this replica has no operator token to forward it with)',
+  MAMORI_CLUSTER_NOT_OWNER: 'a forwarded request reached a replica that does not own the server (membership is changing); ask again',
   MAMORI_NOTIFY_OUTBOX_CORRUPT: 'an outbox file cannot be read; it was set aside',
 } as const satisfies Record<string, string>;
 

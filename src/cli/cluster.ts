@@ -50,7 +50,7 @@ export function registerClusterCommand(program: Command): void {
         if (opts.json === true) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         else {
           process.stdout.write(`members (${s.members.length}):\n`);
-          for (const m of s.members) process.stdout.write(`  ${m.replica}  host ${m.host} pid ${m.pid} lease ${m.lease} since ${m.startedAt}\n`);
+          for (const m of s.members) process.stdout.write(`  ${m.replica}  host ${m.host} pid ${m.pid} lease ${m.lease} since ${m.startedAt}${m.api !== '' ? ` api ${m.api}` : ''}\n`);
           process.stdout.write(`claims (${s.claims.length}):\n`);
           for (const cl of s.claims) process.stdout.write(`  ${cl.server}  ${cl.service}  by ${cl.replica} (token ${cl.token})\n`);
           process.stdout.write(`steps in doubt (${s.inDoubt.length}):\n`);

@@ -10,7 +10,7 @@ import { isMamoriError } from '../errors.ts';
 import { ClaimStore } from './claims.ts';
 import { EtcdSession } from './etcd-session.ts';
 import { clusterKeys, type ClusterKeys } from './keys.ts';
-import { Membership, type FencePhase, type MemberInfo } from './membership.ts';
+import { Membership, parseMemberInfo, type FencePhase, type MemberInfo } from './membership.ts';
 import { shardSizes } from './rendezvous.ts';
 
 export interface ClusterOptions {
@@ -21,6 +21,8 @@ export interface ClusterOptions {
   replica: string;
   ttlSeconds: number;
   callTimeoutMs: number;
+  /** Where the other replicas reach this one's HTTP API (advertised in its member record). */
+  apiUrl?: string;
 }
 
 export const CLUSTER_DEFAULTS = { prefix: '/mamori', ttlSeconds: 10, callTimeoutMs: 3000 } as const;
@@ -50,7 +52,7 @@ export class Cluster {
   constructor(readonly options: ClusterOptions, private readonly log: Logger) {
     this.keys = clusterKeys(options.prefix);
     this.session = new EtcdSession({ endpoints: options.endpoints, ttlSeconds: options.ttlSeconds, callTimeoutMs: options.callTimeoutMs });
-    this.membership = new Membership(options.replica, this.session, this.keys, log);
+    this.membership = new Membership(options.replica, this.session, this.keys, log, options.apiUrl ?? '');
     this.claims = new ClaimStore(this.session, this.keys, this.membership, log);
   }
 
@@ -133,10 +135,7 @@ export class Cluster {
 
   async status(servers: readonly string[] = []): Promise<ClusterStatus> {
     const snap = await this.session.rangeMany([this.keys.members, this.keys.claims]);
-    const members = (snap.byPrefix.get(this.keys.members) ?? []).map((kv) => {
-      const v = JSON.parse(kv.value) as Partial<MemberInfo>;
-      return { replica: kv.key.slice(this.keys.members.length), host: String(v.host ?? ''), pid: Number(v.pid ?? 0), startedAt: String(v.startedAt ?? ''), lease: kv.lease };
-    });
+    const members = (snap.byPrefix.get(this.keys.members) ?? []).map((kv) => parseMemberInfo(kv.key.slice(this.keys.members.length), kv.value, kv.lease));
     const claims = (snap.byPrefix.get(this.keys.claims) ?? []).map((kv) => {
       const v = JSON.parse(kv.value) as { replica?: string; service?: string };
       return { server: kv.key.slice(this.keys.claims.length), replica: v.replica ?? '', service: v.service ?? '', token: kv.createRevision };

@@ -30,6 +30,18 @@ export interface MemberInfo {
   pid: number;
   startedAt: string;
   lease: string;
+  /** Where the other replicas reach its HTTP API (config cluster.apiUrl); '' when it did not say. */
+  api: string;
+}
+
+/** A member record as etcd holds it; a value that does not parse still names the replica. */
+export function parseMemberInfo(replica: string, value: string, lease: string): MemberInfo {
+  try {
+    const v = JSON.parse(value) as Partial<MemberInfo>;
+    return { replica, host: String(v.host ?? ''), pid: Number(v.pid ?? 0), startedAt: String(v.startedAt ?? ''), lease, api: typeof v.api === 'string' ? v.api : '' };
+  } catch {
+    return { replica, host: '', pid: 0, startedAt: '', lease, api: '' };
+  }
 }
 
 export class Membership {
@@ -45,6 +57,8 @@ export class Membership {
     private readonly session: EtcdSession,
     private readonly keys: ClusterKeys,
     private readonly log: Logger,
+    /** This replica's API address, advertised in its member record. */
+    private readonly api = '',
   ) {}
 
   get ttlMs(): number {
@@ -91,6 +105,11 @@ export class Membership {
     return ownerOf(server, this.members());
   }
 
+  /** A live member's record as last seen (its API address among it). */
+  member(replica: string): MemberInfo | undefined {
+    return replica === this.replica ? this.selfInfo() : this.live.get(replica);
+  }
+
   /** Whether this replica probes and judges the server (its shard). */
   owns(server: string): boolean {
     return this.ownerOf(server) === this.replica;
@@ -103,7 +122,7 @@ export class Membership {
   }
 
   private selfInfo(): MemberInfo {
-    return { replica: this.replica, host: hostname(), pid: process.pid, startedAt: this.startedAt, lease: this.session.leaseId ?? '' };
+    return { replica: this.replica, host: hostname(), pid: process.pid, startedAt: this.startedAt, lease: this.session.leaseId ?? '', api: this.api };
   }
 
   private readonly startedAt = new Date().toISOString();
@@ -134,13 +153,7 @@ export class Membership {
 
   private applyPut(key: string, value: string, lease: string): void {
     const replica = key.slice(this.keys.members.length);
-    let info: MemberInfo;
-    try {
-      const parsed = JSON.parse(value) as Partial<MemberInfo>;
-      info = { replica, host: String(parsed.host ?? ''), pid: Number(parsed.pid ?? 0), startedAt: String(parsed.startedAt ?? ''), lease };
-    } catch {
-      info = { replica, host: '', pid: 0, startedAt: '', lease };
-    }
+    const info = parseMemberInfo(replica, value, lease);
     const isNew = !this.live.has(replica);
     this.live.set(replica, info);
     if (isNew) this.notify();

@@ -10,7 +10,7 @@ import { ClusterCoordinator } from './remediation-coordinator.ts';
 
 export async function startCluster(config: NonNullable<MamoriConfig['cluster']>, policy: Policy, logger: Logger): Promise<{ cluster: Cluster; coordinator: ClusterCoordinator }> {
   const log = logger.child({ component: 'cluster' });
-  const cluster = new Cluster({ endpoints: config.endpoints, prefix: config.prefix, replica: config.replica, ttlSeconds: config.leaseSeconds, callTimeoutMs: 3000 }, log);
+  const cluster = new Cluster({ endpoints: config.endpoints, prefix: config.prefix, replica: config.replica, ttlSeconds: config.leaseSeconds, callTimeoutMs: 3000, apiUrl: config.apiUrl }, log);
   await cluster.start();
   return { cluster, coordinator: new ClusterCoordinator(cluster, policy, config.stepDeadlineSeconds * 1000, log) };
 }

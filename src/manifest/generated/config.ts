@@ -553,6 +553,10 @@ export type KeyPrefix = string;
  */
 export type ReplicaName = string;
 /**
+ * Where the other replicas reach this replica's HTTP API (http or https, host:port, no path): a resume, confirm or reconcile --once asked of another replica is forwarded here with the caller's operator token. http://<http.listen> by default (a listen on every address: the host name). Its host must be one this replica answers for (its listen address, or a name in http.publicHosts).
+ */
+export type APIAddress = string;
+/**
  * The replica's session lease (10 s). Past half of it without a confirmed keepalive the replica starts nothing new; past all of it, it acts no more until it holds a fresh lease. Failover takes about this plus one probe interval.
  */
 export type LeaseTTL = number;
@@ -894,6 +898,7 @@ export interface Cluster {
   endpoints: EtcdEndpoints;
   prefix?: KeyPrefix;
   replica?: ReplicaName;
+  apiUrl?: APIAddress;
   leaseSeconds?: LeaseTTL;
   stepDeadlineSeconds?: StepDeadline;
 }
