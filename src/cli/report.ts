@@ -7,7 +7,7 @@
  * a report already sent is not sent twice.
  */
 import { writeFile } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { MamoriConfig } from '../config/types.ts';
 import { isMamoriError } from '../errors.ts';
@@ -45,6 +45,8 @@ export interface ReportOptions {
   output?: string;
   manifests: string;
   config?: string | undefined;
+  /** Replicas: the other replicas' state folders (copies, or mounted), whose journals count too. */
+  journals?: readonly string[];
   /** The report's time (tests); now by default. */
   now?: number;
 }
@@ -61,11 +63,14 @@ journal's transitions. Time mamori could not see is UNKNOWN, never up: before a 
 and after it was removed (the daemon journals the applied servers), and while the daemon was not
 running (its start/stop records and a heartbeat every 5 minutes; a silence over 10 minutes counts
 whole). Availability = up / (up + down). Months run from 00:00 UTC.
+With replicas, give every replica's journal (--journal for each other replica's state folder):
+each says which servers it watched; time no replica watched a server is unknown, never up.
 
 Examples:
   $ mamori report --customer acme --month 2026-10
   $ mamori report --customer acme --month 2026-10 --format html --output acme-2026-10.html
-  $ mamori report --customer acme --month 2026-10 --email      # to each server's contact (ja/en)`;
+  $ mamori report --customer acme --month 2026-10 --email      # to each server's contact (ja/en)
+  $ mamori report --customer acme --month 2026-10 --journal /srv/mamori-b/state --journal /srv/mamori-c/state`;
 
 async function desiredServers(root: string, config: MamoriConfig, stderr: NodeJS.WritableStream): Promise<DesiredReportServer[]> {
   const { loadManifests, desiredReportServerOf } = await libs();
@@ -131,12 +136,28 @@ export async function runReport(options: ReportOptions, deps: ReportDeps = {}): 
   const desired = await desiredServers(root, config, stderr);
   const { records, torn } = await readJournal(config.stateDir);
   if (torn > 0) stderr.write(`mamori report: ${torn} unreadable journal line(s) skipped\n`);
+  // Replicas: each replica's journal accounts for the servers it watched.
+  const journals = [records];
+  for (const given of options.journals ?? []) {
+    const dir = resolvePath(cwd, given);
+    const stateDir = basename(dir) === 'journal' ? dirname(dir) : dir;
+    const other = await readJournal(stateDir);
+    if (other.records.length === 0) {
+      stderr.write(`mamori report: --journal ${given}: no journal there (give a replica's state folder, holding journal/journal-*.jsonl)\n`);
+      return 2;
+    }
+    if (other.torn > 0) stderr.write(`mamori report: ${given}: ${other.torn} unreadable journal line(s) skipped\n`);
+    journals.push(other.records);
+  }
   const now = options.now ?? Date.now();
   if (now < monthBounds(options.month, config.mail.timeZone).start) {
     stderr.write(`mamori report: ${options.month} has not begun\n`);
     return 2;
   }
-  const report = computeMonthlyReport({ records, customer: options.customer, month: options.month, desired, now, timeZone: config.mail.timeZone });
+  const report = computeMonthlyReport({ journals, customer: options.customer, month: options.month, desired, now, timeZone: config.mail.timeZone });
+  if (report.missingJournals !== undefined) {
+    stderr.write(`mamori report: the journals of replica(s) ${report.missingJournals.join(', ')} were not given (--journal DIR): the time only they watched counts as unknown\n`);
+  }
   if (report.servers.length === 0) stderr.write(`mamori report: no server of customer "${options.customer}" was watched in ${options.month}\n`);
 
   const text = options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : options.format === 'html' ? formatReportHtml(report) : formatReportMarkdown(report);
@@ -166,8 +187,9 @@ export function registerReportCommand(program: Command, deps: ReportDeps = {}): 
     .option('--format <format>', 'markdown, html or json', parseFormat, 'markdown' as ReportFormat)
     .option('--output <file>', 'write the report to FILE instead of stdout')
     .option('--email', "send it to each server's contact (Japanese or English by the contact's locale)")
+    .option('--journal <dir>', "replicas: another replica's state folder, whose journal counts too (repeat for each)", (v: string, prev: string[] = []) => [...prev, v])
     .addHelpText('after', HELP)
-    .action(async (opts: { customer: string; month: string; format: ReportFormat; output?: string; email?: boolean }, cmd: Command) => {
+    .action(async (opts: { customer: string; month: string; format: ReportFormat; output?: string; email?: boolean; journal?: string[] }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ manifests?: string; config?: string }>();
       process.exitCode = await runReport(
         {
@@ -178,6 +200,7 @@ export function registerReportCommand(program: Command, deps: ReportDeps = {}): 
           manifests: globals.manifests ?? 'manifests',
           config: globals.config,
           ...(opts.output !== undefined ? { output: opts.output } : {}),
+          ...(opts.journal !== undefined ? { journals: opts.journal } : {}),
         },
         deps,
       );

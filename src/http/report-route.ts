@@ -3,19 +3,25 @@
  * (src/report/compute.ts) from the running daemon's journal. A customer token gets its own
  * customer's report and no other (`customer=` may only repeat it); the operator names the
  * customer. One report is computed at a time (it reads the whole journal); another request
- * meanwhile is told to come back.
+ * meanwhile is told to come back. With replicas the route reads every live replica's journal too
+ * (`peerJournals`, over their `GET /api/journal`).
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { computeMonthlyReport, monthBounds, type DesiredReportServer } from '../report/compute.ts';
 import { formatReportHtml } from '../report/format-html.ts';
 import { formatReportMarkdown } from '../report/format-markdown.ts';
-import { readJournal } from '../status/journal.ts';
+import { readJournal, type JournalRecord } from '../status/journal.ts';
 import { canSee } from './scope.ts';
 import { HttpError, sendJson, type HttpServer } from './server.ts';
 
 export interface ReportRouteOptions {
   stateDir: string;
+  /**
+   * Replicas: the other replicas' journals (read over their APIs), so that the report counts
+   * every replica's watching; a replica that does not answer is left out (the report names it).
+   */
+  peerJournals?: () => Promise<JournalRecord[][]>;
   /** The applied servers (their contacts, and the customer of a server not journaled yet). */
   servers(): readonly DesiredReportServer[];
   now?: () => number;
@@ -61,14 +67,15 @@ export function registerReportRoute(http: HttpServer, options: ReportRouteOption
       }
       if (busy) throw new HttpError(503, 'a report is being computed; try again in a few seconds', { 'retry-after': '5' });
       busy = true;
-      let records;
+      let journals: JournalRecord[][];
       try {
-        ({ records } = await readJournal(options.stateDir));
+        const [{ records }, others] = await Promise.all([readJournal(options.stateDir), options.peerJournals?.() ?? Promise.resolve([])]);
+        journals = [records, ...others];
       } finally {
         busy = false;
       }
       const desired = options.servers().filter((s) => canSee(view, s) && s.customer === customer);
-      const report = computeMonthlyReport({ records, customer, month, desired, now: at, timeZone: options.timeZone ?? 'UTC' });
+      const report = computeMonthlyReport({ journals, customer, month, desired, now: at, timeZone: options.timeZone ?? 'UTC' });
       if (format === 'json') {
         sendJson(res, 200, report);
         return;
@@ -91,4 +98,18 @@ export function registerReportRoute(http: HttpServer, options: ReportRouteOption
     'read',
     { page: { refuse: refuseText } },
   );
+}
+
+/**
+ * `GET /api/journal`: this replica's whole journal, for another replica's monthly report (replicas:
+ * each journal accounts for the servers its replica watched). The operator's only (it holds every
+ * customer's servers); compact JSON `{ records }`.
+ */
+export function registerJournalRoute(http: HttpServer, options: { stateDir: string }): void {
+  http.route('GET', '/api/journal', async (_req, res, { view }) => {
+    if (view.kind !== 'all') throw new HttpError(403, "the journal is the operator's to read");
+    const { records } = await readJournal(options.stateDir);
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.end(JSON.stringify({ ok: true, records }));
+  });
 }

@@ -11,7 +11,8 @@
  *    daemon down — no mamori was watching: from a `monitor-stopped` to the next `monitor-started`,
  *      and any silence in the journal longer than two heartbeats (the whole silence, from the
  *      last record before it: a crash leaves no stop record, so its time is unknown from the last
- *      sign of life);
+ *      sign of life); with replicas, any moment no replica had the server in its shard while
+ *      running (each replica's journal says what it watched: timeline.ts);
  *    not probed — watched, but no trusted probe result yet (state Unknown, e.g. just added).
  *  - disputed, neither up nor down: the vantage points disagreed (`quorum` records with judgement
  *    `disputed`: down from one network, up from another) — from that judgement until the service
@@ -21,13 +22,13 @@
  */
 import { incidentPhases } from '../status/incident-phases.ts';
 import type { JournalRecord } from '../status/journal.ts';
-import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_STARTED, MONITOR_STOPPED, SILENCE_HEARTBEATS, type MonitoredServer } from './coverage-records.ts';
-import { intersect, normalize, total, type Interval } from './intervals.ts';
+import { intersect, normalize, type Interval } from './intervals.ts';
+import { availabilityOf, buildFleetTimeline, keyOf, mergeJournals, missingJournals, serverOfKey, timeOf, watchedBy, type Timeline } from './timeline.ts';
 import { zonedMidnight } from './zoned-time.ts';
-import type { MonthlyReport, ReportAttempt, ReportIncident, ReportServer, ServiceAvailability } from './types.ts';
+import type { MonthlyReport, ReportAttempt, ReportIncident, ReportServer } from './types.ts';
 
-const UP_STATES = new Set(['Healthy', 'Recovered']);
-const DOWN_STATES = new Set(['Suspect', 'Down', 'Remediating', 'Escalated']);
+export { availabilityOf, buildFleetTimeline, buildTimeline, type Timeline } from './timeline.ts';
+
 const RECOVERED_REASONS = new Set(['recovered', 'recovered-by-itself']);
 
 /** One server of the desired state now: where its report goes. */
@@ -39,7 +40,10 @@ export interface DesiredReportServer {
 }
 
 export interface ReportInput {
-  records: readonly JournalRecord[];
+  /** The journal of a mamori alone (or give `journals`). */
+  records?: readonly JournalRecord[];
+  /** Replicas: every replica's journal (each accounts for the servers it watched). */
+  journals?: ReadonlyArray<readonly JournalRecord[]>;
   customer: string;
   /** YYYY-MM */
   month: string;
@@ -60,177 +64,8 @@ export function monthBounds(month: string, timeZone = 'UTC'): { start: number; e
   return { start: zonedMidnight(year, mon - 1, 1, timeZone), end: zonedMidnight(year, mon, 1, timeZone) };
 }
 
-interface StateSegment {
-  start: number;
-  end: number;
-  state: string;
-}
-
-export interface Timeline {
-  coverage: Interval[];
-  maxSilenceMs: number;
-  /** server|service → the intervals it was in the applied manifests. */
-  membership: Map<string, Interval[]>;
-  segments: Map<string, StateSegment[]>;
-  /** server|service → when the vantage points disagreed about it (normalized). */
-  disputes: Map<string, Interval[]>;
-  customerOf: Map<string, string>;
-  firstSeen: Map<string, number>;
-  lastSeen: Map<string, number>;
-}
-
-const keyOf = (server: string, service: string): string => `${server}|${service}`;
-
-function timeOf(r: JournalRecord): number {
-  return typeof r.at === 'number' ? r.at : Date.parse(r.ts);
-}
-
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
-}
-
-function serversOf(r: JournalRecord): MonitoredServer[] {
-  const list = Array.isArray(r.servers) ? (r.servers as unknown[]) : [];
-  return list.flatMap((s) => {
-    if (typeof s !== 'object' || s === null) return [];
-    const o = s as Record<string, unknown>;
-    const name = str(o.name);
-    if (name === undefined) return [];
-    const services = Array.isArray(o.services) ? o.services.filter((x): x is string => typeof x === 'string') : [];
-    const customer = str(o.customer);
-    return [{ name, services, ...(customer !== undefined ? { customer } : {}) }];
-  });
-}
-
-/** One pass over the journal: when mamori ran, what it watched, and each service's states. */
-export function buildTimeline(records: readonly JournalRecord[], now: number): Timeline {
-  const coverage: Interval[] = [];
-  let running = false;
-  let lastAlive = 0;
-  let maxSilenceMs = DEFAULT_HEARTBEAT_MS * SILENCE_HEARTBEATS;
-  const membership = new Map<string, Interval[]>();
-  const openSince = new Map<string, number>();
-  const segments = new Map<string, StateSegment[]>();
-  const current = new Map<string, StateSegment>();
-  const customerOf = new Map<string, string>();
-  const firstSeen = new Map<string, number>();
-  const lastSeen = new Map<string, number>();
-  const disputes = new Map<string, Interval[]>();
-  const disputedSince = new Map<string, number>();
-  const endDispute = (key: string, at: number): void => {
-    const since = disputedSince.get(key);
-    if (since === undefined) return;
-    disputedSince.delete(key);
-    const list = disputes.get(key) ?? [];
-    list.push([since, Math.max(since, at)]);
-    disputes.set(key, list);
-  };
-
-  const setState = (key: string, at: number, state: string): void => {
-    const cur = current.get(key);
-    if (cur !== undefined) cur.end = at;
-    const next = { start: at, end: Infinity, state };
-    current.set(key, next);
-    const list = segments.get(key) ?? [];
-    list.push(next);
-    segments.set(key, list);
-  };
-
-  for (const r of [...records].sort((a, b) => a.seq - b.seq)) {
-    const t = Date.parse(r.ts);
-    if (Number.isNaN(t)) continue;
-    if (r.type === MONITOR_STARTED) {
-      running = true;
-      lastAlive = t;
-      if (typeof r.heartbeatMs === 'number' && r.heartbeatMs > 0) maxSilenceMs = r.heartbeatMs * SILENCE_HEARTBEATS;
-    } else if (running) {
-      if (t - lastAlive <= maxSilenceMs) coverage.push([lastAlive, t]);
-      lastAlive = Math.max(lastAlive, t);
-      if (r.type === MONITOR_STOPPED) running = false;
-    }
-
-    if (r.type === MONITOR_DESIRED) {
-      const wanted = new Set<string>();
-      for (const s of serversOf(r)) {
-        if (s.customer !== undefined) customerOf.set(s.name, s.customer);
-        for (const svc of s.services) wanted.add(keyOf(s.name, svc));
-      }
-      for (const [key, since] of [...openSince]) {
-        if (wanted.has(key)) continue;
-        openSince.delete(key);
-        const list = membership.get(key) ?? [];
-        list.push([since, t]);
-        membership.set(key, list);
-        lastSeen.set(key.split('|')[0] as string, t);
-        const cur = current.get(key);
-        if (cur !== undefined) cur.end = t;
-        current.delete(key);
-        endDispute(key, t);
-      }
-      for (const key of wanted) {
-        if (openSince.has(key)) continue;
-        openSince.set(key, t);
-        const server = key.split('|')[0] as string;
-        if (!firstSeen.has(server)) firstSeen.set(server, t);
-        lastSeen.delete(server);
-        // Added (or added again): the reconciler starts it from Unknown.
-        setState(key, t, 'Unknown');
-      }
-    } else if (r.type === 'transition') {
-      const server = str(r.server);
-      const service = str(r.service);
-      const to = str(r.to);
-      if (server !== undefined && service !== undefined && to !== undefined) {
-        setState(keyOf(server, service), timeOf(r), to);
-        // Answering again (or not judged at all) ends a disagreement.
-        if (!DOWN_STATES.has(to)) endDispute(keyOf(server, service), timeOf(r));
-      }
-    } else if (r.type === 'quorum') {
-      const server = str(r.server);
-      const service = str(r.service);
-      if (server !== undefined && service !== undefined) {
-        const key = keyOf(server, service);
-        if (r.judgement === 'disputed') {
-          if (!disputedSince.has(key)) disputedSince.set(key, timeOf(r));
-        } else endDispute(key, timeOf(r));
-      }
-    }
-  }
-  if (running && now - lastAlive <= maxSilenceMs && now > lastAlive) coverage.push([lastAlive, now]);
-  for (const [key, since] of openSince) {
-    const list = membership.get(key) ?? [];
-    list.push([since, Infinity]);
-    membership.set(key, list);
-  }
-  for (const [key, list] of membership) membership.set(key, normalize(list));
-  for (const key of [...disputedSince.keys()]) endDispute(key, Infinity);
-  for (const [key, list] of disputes) disputes.set(key, normalize(list));
-  return { coverage: normalize(coverage), maxSilenceMs, membership, segments, disputes, customerOf, firstSeen, lastSeen };
-}
-
-export function availabilityOf(service: string, key: string, tl: Timeline, period: Interval[]): ServiceAvailability {
-  const whole = total(period);
-  const member = intersect(tl.membership.get(key) ?? [], period);
-  const covered = intersect(member, tl.coverage);
-  const segs = tl.segments.get(key) ?? [];
-  const pick = (states: Set<string>): Interval[] => normalize(segs.filter((s) => states.has(s.state)).map((s) => [s.start, s.end] as Interval));
-  const upMs = total(intersect(covered, pick(UP_STATES)));
-  const failing = intersect(covered, pick(DOWN_STATES));
-  // Failing from mamori's own network while another vantage saw it answer: neither up nor down.
-  const disputedMs = total(intersect(failing, tl.disputes.get(key) ?? []));
-  const downMs = total(failing) - disputedMs;
-  const notMonitoredMs = whole - total(member);
-  const daemonDownMs = total(member) - total(covered);
-  const notProbedMs = total(covered) - upMs - downMs - disputedMs;
-  return {
-    service,
-    upMs,
-    downMs,
-    disputedMs,
-    unknownMs: notMonitoredMs + daemonDownMs + notProbedMs,
-    unknown: { notMonitoredMs, daemonDownMs, notProbedMs },
-    availability: upMs + downMs > 0 ? upMs / (upMs + downMs) : null,
-  };
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -245,9 +80,13 @@ interface IncidentDraft {
   closeReason?: string;
   escalations: Array<{ at: number; reason: string }>;
   attempts: Map<number, ReportAttempt>;
+  /** The journal that opened it, and when any journal last said something of it. */
+  journal: number;
+  lastAt: number;
 }
 
-function incidentsOf(records: readonly JournalRecord[]): Map<string, IncidentDraft> {
+/** The incidents of the records (in time order: one journal's seq order, or several merged). */
+function incidentsOf(records: readonly JournalRecord[], source: readonly number[]): Map<string, IncidentDraft> {
   const byId = new Map<string, IncidentDraft>();
   const attemptOf = (d: IncidentDraft, n: number, at: number): ReportAttempt => {
     let a = d.attempts.get(n);
@@ -257,7 +96,7 @@ function incidentsOf(records: readonly JournalRecord[]): Map<string, IncidentDra
     }
     return a;
   };
-  for (const r of [...records].sort((a, b) => a.seq - b.seq)) {
+  for (const [i, r] of records.entries()) {
     if (r.type === 'incident-opened') {
       const inc = r.incident as Record<string, unknown> | undefined;
       const id = str(inc?.id);
@@ -272,6 +111,8 @@ function incidentsOf(records: readonly JournalRecord[]): Map<string, IncidentDra
         detectedAt: typeof inc.detectedAt === 'number' ? inc.detectedAt : openedAt,
         escalations: [],
         attempts: new Map(),
+        journal: source[i] ?? 0,
+        lastAt: timeOf(r),
       });
       continue;
     }
@@ -279,6 +120,7 @@ function incidentsOf(records: readonly JournalRecord[]): Map<string, IncidentDra
     const d = id !== undefined ? byId.get(id) : undefined;
     if (d === undefined) continue;
     const at = timeOf(r);
+    d.lastAt = Math.max(d.lastAt, at);
     const n = typeof r.attempt === 'number' ? r.attempt : 0;
     switch (r.type) {
       case 'incident-closed':
@@ -319,6 +161,28 @@ function incidentsOf(records: readonly JournalRecord[]): Map<string, IncidentDra
   return byId;
 }
 
+/**
+ * Replicas: an incident still open in the journal of a replica that stopped watching its server
+ * (it died, or the server moved to another's shard) and that no journal spoke of since ends there,
+ * `handed-over`, once another replica watched the server after — the new owner's own incident
+ * tells the rest. No time to recovery is counted for it. A mamori alone never hands over.
+ */
+function closeHandedOver(drafts: Map<string, IncidentDraft>, tl: Timeline): void {
+  if (tl.watchers.length < 2) return;
+  for (const d of drafts.values()) {
+    if (d.closedAt !== undefined) continue;
+    const mine = tl.watchers[d.journal];
+    if (mine === undefined) continue;
+    const span = watchedBy(mine, d.server).find(([, b]) => b > d.openedAt);
+    const end = span?.[1] ?? d.openedAt;
+    if (!Number.isFinite(end) || d.lastAt > end) continue;
+    const after = tl.watchers.some((w, j) => j !== d.journal && watchedBy(w, d.server).some(([, b]) => b > end));
+    if (!after) continue;
+    d.closedAt = Math.max(end, d.openedAt);
+    d.closeReason = 'handed-over';
+  }
+}
+
 /** The incident's phases (first failing probe … Recovered), as the status file shows them. */
 function phasesOf(i: Omit<ReportIncident, 'phases'>): ReportIncident['phases'] {
   return incidentPhases({
@@ -344,7 +208,8 @@ export function computeMonthlyReport(input: ReportInput): MonthlyReport {
   const { start, end: monthEnd } = monthBounds(input.month, timeZone);
   const end = Math.max(start, Math.min(monthEnd, input.now));
   const period: Interval[] = end > start ? [[start, end]] : [];
-  const tl = buildTimeline(input.records, input.now);
+  const journals = input.journals ?? [input.records ?? []];
+  const tl = buildFleetTimeline(journals, input.now);
   const desired = new Map(input.desired.map((d) => [d.name, d]));
 
   // The customer of a server: the applied manifests now, else the last journaled.
@@ -352,17 +217,20 @@ export function computeMonthlyReport(input: ReportInput): MonthlyReport {
   const names = new Set<string>();
   for (const d of input.desired) if (d.customer === input.customer) names.add(d.name);
   for (const [key, intervals] of tl.membership) {
-    const name = key.split('|')[0] as string;
+    const name = serverOfKey(key);
     if (customerOf(name) === input.customer && intersect(intervals, period).length > 0) names.add(name);
   }
 
-  const drafts = incidentsOf(input.records);
+  const merged = mergeJournals(journals);
+  const drafts = incidentsOf(merged.records, merged.source);
+  closeHandedOver(drafts, tl);
   const servers: ReportServer[] = [];
   for (const name of [...names].sort()) {
     const d = desired.get(name);
     const services = new Set<string>(d?.services ?? []);
     for (const [key, intervals] of tl.membership) {
-      const [server, service] = key.split('|') as [string, string];
+      const server = serverOfKey(key);
+      const service = key.slice(server.length + 1);
       if (server === name && intersect(intervals, period).length > 0) services.add(service);
     }
     const memberAll = normalize([...services].flatMap((s) => tl.membership.get(keyOf(name, s)) ?? []));
@@ -395,6 +263,7 @@ export function computeMonthlyReport(input: ReportInput): MonthlyReport {
     });
   }
 
+  const missing = missingJournals(tl, start, end);
   const all = servers.flatMap((s) => s.incidents);
   const ttrs = all.flatMap((i) => (i.timeToRecoveryMs !== undefined ? [i.timeToRecoveryMs] : []));
   const attempts = all.flatMap((i) => i.attempts);
@@ -405,6 +274,7 @@ export function computeMonthlyReport(input: ReportInput): MonthlyReport {
     period: { start: iso(start), end: iso(end), partial: end < monthEnd, timeZone },
     generatedAt: iso(input.now),
     maxSilenceMs: tl.maxSilenceMs,
+    ...(missing.length > 0 ? { missingJournals: missing } : {}),
     servers,
     totals: {
       servers: servers.length,

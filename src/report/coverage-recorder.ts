@@ -10,12 +10,14 @@ import { serviceNames } from '../manifest/services.ts';
 import type { ServerDocument } from '../manifest/types.ts';
 import type { Journal } from '../status/journal.ts';
 import type { DesiredReportServer } from './compute.ts';
-import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_HEARTBEAT, MONITOR_STARTED, MONITOR_STOPPED, type MonitoredServer, type MonitorDesiredRecord, type MonitorStartedRecord } from './coverage-records.ts';
+import { DEFAULT_HEARTBEAT_MS, MONITOR_DESIRED, MONITOR_HEARTBEAT, MONITOR_SHARD, MONITOR_STARTED, MONITOR_STOPPED, type MonitoredServer, type MonitorDesiredRecord, type MonitorShardRecord, type MonitorStartedRecord } from './coverage-records.ts';
 
 export interface CoverageRecorderOptions {
   journal: Journal;
   logger: Logger;
   heartbeatMs?: number;
+  /** Replicas: this replica's name (its journal then says which servers it watches: `shard`). */
+  replica?: string;
 }
 
 export class CoverageRecorder {
@@ -23,6 +25,7 @@ export class CoverageRecorder {
   private readonly heartbeatMs: number;
   private timer: NodeJS.Timeout | undefined;
   private last = '';
+  private lastShard = '';
   private stopped = false;
 
   constructor(options: CoverageRecorderOptions) {
@@ -31,7 +34,7 @@ export class CoverageRecorder {
   }
 
   async start(): Promise<void> {
-    await this.append({ type: MONITOR_STARTED, heartbeatMs: this.heartbeatMs, pid: process.pid } satisfies MonitorStartedRecord);
+    await this.append({ type: MONITOR_STARTED, heartbeatMs: this.heartbeatMs, pid: process.pid, ...(this.o.replica !== undefined ? { replica: this.o.replica } : {}) } satisfies MonitorStartedRecord);
     this.timer = setInterval(() => void this.append({ type: MONITOR_HEARTBEAT }), this.heartbeatMs);
     this.timer.unref();
   }
@@ -43,6 +46,20 @@ export class CoverageRecorder {
     if (key === this.last) return;
     this.last = key;
     void this.append({ type: MONITOR_DESIRED, ...(revision !== undefined ? { revision } : {}), servers: list } satisfies MonitorDesiredRecord);
+  }
+
+  /**
+   * Replicas: the servers this replica watches now (its shard, server ids) and the members it sees;
+   * written only when either changed. Another replica's servers are its journal's to account for.
+   */
+  shard(members: readonly string[], servers: readonly string[]): void {
+    const replica = this.o.replica;
+    if (replica === undefined) return;
+    const record: MonitorShardRecord = { type: MONITOR_SHARD, replica, members: [...members].sort(), servers: [...servers].sort() };
+    const key = JSON.stringify([record.members, record.servers]);
+    if (key === this.lastShard) return;
+    this.lastShard = key;
+    void this.append({ ...record });
   }
 
   /** Before the journal closes. */

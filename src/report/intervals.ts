@@ -32,3 +32,23 @@ export function intersect(a: readonly Interval[], b: readonly Interval[]): Inter
 export function total(list: readonly Interval[]): number {
   return list.reduce((sum, [a, b]) => sum + (b - a), 0);
 }
+
+/** The parts of `a` not in `b` (both sorted and disjoint). */
+export function subtract(a: readonly Interval[], b: readonly Interval[]): Interval[] {
+  const out: Interval[] = [];
+  let j = 0;
+  for (const [a0, a1] of a) {
+    let start = a0;
+    while (j < b.length && (b[j] as Interval)[1] <= start) j++;
+    let k = j;
+    while (k < b.length && (b[k] as Interval)[0] < a1) {
+      const [b0, b1] = b[k] as Interval;
+      if (b0 > start) out.push([start, b0]);
+      start = Math.max(start, b1);
+      if (start >= a1) break;
+      k++;
+    }
+    if (start < a1) out.push([start, a1]);
+  }
+  return out;
+}

@@ -53,7 +53,7 @@ export interface ReportIncident {
   detectedAt: string;
   openedAt: string;
   closedAt?: string;
-  /** recovered, recovered-by-itself, resumed, removed; absent while still open. */
+  /** recovered, recovered-by-itself, resumed, removed, handed-over (replicas: its replica stopped watching the server, another took it over); absent while still open. */
   closeReason?: string;
   /** Opened → closed, when it closed because the service answered again. */
   timeToRecoveryMs?: number;
@@ -89,6 +89,11 @@ export interface MonthlyReport {
   generatedAt: string;
   /** The daemon's heartbeat allowance used to find gaps (ms). */
   maxSilenceMs: number;
+  /**
+   * Replicas whose journal was not given although another's named them a member in the period:
+   * what they watched reads as unknown here. Absent when every journal was read.
+   */
+  missingJournals?: string[];
   servers: ReportServer[];
   totals: {
     servers: number;

@@ -4,7 +4,7 @@
  * the monthly report counts (compute.ts): up, down, and unknown (not watched, daemon down, not
  * probed) — unknown is never up. Pure: a timeline built from the journal, a time and a zone in.
  */
-import { availabilityOf, type Timeline } from './compute.ts';
+import { availabilityOf, type Timeline } from './timeline.ts';
 import { zonedMidnight, zoneOffsetMs } from './zoned-time.ts';
 
 const HOUR = 3_600_000;

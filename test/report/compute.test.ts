@@ -131,7 +131,7 @@ describe('months of the configured zone', () => {
   it('an outage at 01:00 JST on the 1st belongs to the new JST month, not to the UTC month it falls in', () => {
     const at = (iso: string) => ({ ts: iso, at: T(iso) });
     let seq = 0;
-    const rec = (iso: string, fields: Record<string, unknown>) => ({ seq: ++seq, ...at(iso), ...fields }) as unknown as Parameters<typeof computeMonthlyReport>[0]['records'][number];
+    const rec = (iso: string, fields: Record<string, unknown>) => ({ seq: ++seq, ...at(iso), ...fields }) as unknown as NonNullable<Parameters<typeof computeMonthlyReport>[0]['records']>[number];
     const records = [
       rec('2026-10-20T00:00:00Z', { type: 'monitor-started', heartbeatMs: 86_400_000 * 40 }),
       rec('2026-10-20T00:00:00Z', { type: 'monitor-desired', servers: [{ name: 'web1', customer: 'acme', services: ['http'] }] }),

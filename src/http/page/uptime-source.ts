@@ -4,7 +4,7 @@
  * the first read the page shows no bars rather than guessed ones.
  */
 import type { Logger } from '../../log.ts';
-import { buildTimeline, type Timeline } from '../../report/compute.ts';
+import { buildTimeline, type Timeline } from '../../report/timeline.ts';
 import { uptimeHistory, type UptimeHistory } from '../../report/uptime.ts';
 import { readJournal } from '../../status/journal.ts';
 
