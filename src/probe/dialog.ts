@@ -5,6 +5,7 @@ import { observeCertificate } from './tls-observe.ts';
 import type { ProbeFailure, ProbePhase, ProbeResult, ProbeTarget, TcpServiceName, TlsObservation } from './types.ts';
 import { DEFAULT_PORTS } from './types.ts';
 import { createTelnetFilter, type TelnetFilter } from './telnet.ts';
+import { subscribeAbort, unsubscribeAbort, type AbortWaiter } from './abort-fanout.ts';
 
 /**
  * One step of a conversation, as data (blackbox_exporter's query_response): send, then wait for a
@@ -89,7 +90,7 @@ function serverName(host: string | undefined): string | undefined {
   return host !== undefined && !/^[\d.]+$|:/.test(host) ? host : undefined;
 }
 
-class DialogRun {
+class DialogRun implements AbortWaiter {
   private readonly started = Date.now();
   private readonly t0 = performance.now();
   private readonly deadline: number;
@@ -110,7 +111,6 @@ class DialogRun {
   private warnings: string[] | undefined;
   private tls: TlsObservation | undefined;
   private telnet: TelnetFilter | undefined;
-  private readonly onAbort = (): void => this.fail({ kind: 'error', phase: this.phase, message: 'probe aborted' });
 
   constructor(
     private readonly dialog: Dialog,
@@ -121,6 +121,11 @@ class DialogRun {
   ) {
     this.deadline = this.t0 + Math.max(1, target.timeoutMs);
     this.port = target.port ?? DEFAULT_PORTS[dialog.service];
+  }
+
+  /** The controller stopped (AbortWaiter: one listener on its signal for all the probes in flight). */
+  onAbort(): void {
+    this.fail({ kind: 'error', phase: this.phase, message: 'probe aborted' });
   }
 
   start(): void {
@@ -135,7 +140,7 @@ class DialogRun {
       this.resolve(this.result({ kind: 'error', phase: 'connect', message: 'not an IP address (names are not resolved)' }));
       return;
     }
-    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.signal !== undefined) subscribeAbort(this.signal, this);
     let socket: Socket;
     try {
       socket = netConnect({
@@ -147,7 +152,7 @@ class DialogRun {
     } catch (err) {
       // Invalid options (a bad port, a bad source address) throw synchronously.
       this.stage = Stage.Done;
-      this.signal?.removeEventListener('abort', this.onAbort);
+      if (this.signal !== undefined) unsubscribeAbort(this.signal, this);
       this.resolve(this.result(failureFromError(err, 'connect')));
       return;
     }
@@ -409,7 +414,7 @@ class DialogRun {
     this.stage = Stage.Done;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.signal !== undefined) unsubscribeAbort(this.signal, this);
     this.io?.destroy();
     this.raw?.destroy();
     this.resolve(this.result(this.failure));

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { isIP } from 'node:net';
+import { subscribeAbort, unsubscribeAbort } from './abort-fanout.ts';
 import { failureFromError, makeResult } from './result.ts';
 import type { IcmpObservation, ProbeFailure, Prober, ProbeResult, ProbeTarget } from './types.ts';
 
@@ -152,8 +153,8 @@ function runFping(file: string, args: string[], addresses: readonly string[], ti
       error = Object.assign(new Error(`fping ran past ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
       signalGroup('SIGKILL');
     }, timeoutMs);
-    const onAbort = (): void => signalGroup('SIGKILL');
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const waiter = { onAbort: (): void => signalGroup('SIGKILL') };
+    if (signal !== undefined) subscribeAbort(signal, waiter);
     const LIMIT = 16 * 1024 * 1024;
     child.stdout?.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
@@ -179,7 +180,7 @@ function runFping(file: string, args: string[], addresses: readonly string[], ti
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      if (signal !== undefined) unsubscribeAbort(signal, waiter);
       if (error === null && code !== 0 && !stopped) error = Object.assign(new Error(`fping exited ${String(code)}`), { code });
       resolve({ stdout, stderr, error, seen });
     });

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
+import { getEventListeners } from 'node:events';
 import type { Socket } from 'node:net';
+import { abortWaiters } from '../../src/probe/abort-fanout.ts';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import { MAX_BYTES, MAX_LINE_BYTES } from '../../src/probe/dialog.ts';
 import type { ProbeResult, ProbeTarget, ServiceName } from '../../src/probe/types.ts';
@@ -257,6 +259,36 @@ describe('peers a real daemon cannot imitate', () => {
     setTimeout(() => controller.abort(), 50);
     expect((await aborted).failure).toMatchObject({ kind: 'error', message: 'probe aborted' });
     await peer.drained();
+  });
+
+  test('probes sharing one signal add one abort listener between them, and all end on its abort', async () => {
+    const peer = await keep(fakePeer(() => undefined));
+    const controller = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const inFlight = Array.from({ length: 40 }, () => registry.probe({ service: 'ftp', address: peer.address, port: peer.port, timeoutMs: 10_000 }, controller.signal));
+      await expect.poll(() => peer.open(), { timeout: 5000 }).toBe(40);
+      // The signal's own listener list stays at one however many probes wait on it (each one
+      // added and removed its own before: a walk of the whole list per probe, and Node's warning past 10).
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      expect(abortWaiters(controller.signal)).toBe(40);
+      controller.abort();
+      for (const r of await Promise.all(inFlight)) expect(r.failure).toMatchObject({ kind: 'error', message: 'probe aborted' });
+      expect(abortWaiters(controller.signal)).toBe(0);
+      await peer.drained();
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  test('a probe that ends leaves the shared signal', async () => {
+    const peer = await keep(fakePeer((s) => s.end('220 ready\r\n')));
+    const controller = new AbortController();
+    await registry.probe({ service: 'ftp', address: peer.address, port: peer.port, timeoutMs: 2000 }, controller.signal);
+    expect(abortWaiters(controller.signal)).toBe(0);
   });
 
   test('a host name is refused without a DNS lookup', async () => {
