@@ -3,6 +3,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPingProber, parseFpingOutput, parsePingOutput, pingMany } from '../../src/probe/icmp.ts';
+import type { ProbeResult } from '../../src/probe/types.ts';
 
 describe('parsing what fping and ping print', () => {
   test.each([
@@ -101,6 +102,28 @@ describe('real echo on loopback', () => {
     }
     expect(events.filter(([sign]) => sign === '+')).toHaveLength(4);
     expect(most).toBe(2);
+  });
+
+  test('a steady stream of pings starts an fping at most every minGapMs, not one per window', async () => {
+    const starts = join(dir, 'starts');
+    const stamped = join(dir, 'fping-stamped');
+    await writeFile(starts, '');
+    await writeFile(stamped, `#!/bin/sh\necho "$(date +%s%N)" >> ${starts}\nexec fping "$@"\n`);
+    await chmod(stamped, 0o755);
+    const prober = createPingProber({ fping: stamped, windowMs: 20, minGapMs: 300 });
+    // 40 pings, one every 25 ms (a fleet's scheduler spreading its servers): 1 s of requests.
+    const pending: Array<Promise<ProbeResult>> = [];
+    const t0 = performance.now();
+    for (let i = 0; i < 40; i++) {
+      pending.push(prober.probe({ service: 'ping', address: `127.0.10.${i + 1}`, timeoutMs: 1000 }));
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const requestsMs = performance.now() - t0;
+    expect((await Promise.all(pending)).every((r) => r.up)).toBe(true);
+    const calls = (await readFile(starts, 'utf8')).trim().split('\n').length;
+    // With the 20 ms window alone that was one fping per request (40); now one per 300 ms of requests.
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(calls).toBeLessThanOrEqual(Math.ceil(requestsMs / 300) + 1);
   });
 
   test('batches are split at maxBatch', async () => {
