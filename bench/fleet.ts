@@ -16,10 +16,13 @@
  *     pause) → incidents, and the outbox's queue until it drains;
  *   - /api/status, /metrics and the status page: bytes and time; the page's first contentful paint
  *     in Chromium.
+ * The daemon runs from the bundle (built first; FLEET_BUILD=0 skips that); FLEET_CPU_PROF=DIR has it
+ * write a CPU profile there. Each lane prints the daemon's CPU per probe (µs).
  * FLEET_SOAK_MINUTES (a soak): the window lasts that long and the run fails unless RSS, open fds
  * and active timers are back to their warm-up level (+10 %, +16 fds, +16 timers) at the end.
  * Every wait is bounded; the fleet and the daemon are torn down whatever happens.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -28,7 +31,7 @@ import type { BrowserType } from 'playwright-core';
 import { parse } from 'yaml';
 import { signHubBody } from '../src/http/auth.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/daemon/daemon-process.ts';
-import { createGitFixture, type GitFixture } from '../test/source/git-fixture.ts';
+import { createGitFixture, REPO_ROOT, type GitFixture } from '../test/source/git-fixture.ts';
 import { startFleet, type FleetLab } from '../test/lab/fleet.ts';
 
 const FLEET_ID = 154;
@@ -44,6 +47,8 @@ const MAX_BURST = 500;
 /** The fault and burst lanes take minutes: at a large N only when asked (FLEET_FAULTS=1), so that a 10,000 run stays near 3 minutes. */
 const FAULTS_AT_LARGE_N = process.env.FLEET_FAULTS === '1';
 const LARGE_N = 5_000;
+/** FLEET_CPU_PROF=DIR: the daemon runs with --cpu-prof and writes its profile there at its stop. */
+const PROF_DIR = process.env.FLEET_CPU_PROF !== undefined && process.env.FLEET_CPU_PROF !== '' ? process.env.FLEET_CPU_PROF : undefined;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const load = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -243,12 +248,17 @@ async function lane(n: number): Promise<Lane> {
 
     // ---- start → first complete pass --------------------------------------------------------
     const t0 = Date.now();
-    daemon = await spawnDaemon({ cwd: dir, config, port });
+    daemon = await spawnDaemon({ cwd: dir, config, port, runningTimeoutMs: 10 * 60_000, ...(PROF_DIR !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] } : {}) });
     const pid = daemon.child.pid as number;
     const runningMs = Date.now() - t0;
-    await until('first complete pass', 10 * 60_000, 250, async () => ((await statusFileCount(stateDir)) >= n ? true : undefined));
+    // The controller logs the end of its first round: every server of the start through one pass.
+    const round = await daemon.waitForLog('first round complete', 10 * 60_000);
     const firstPassMs = Date.now() - t0;
-    say(`start → running ${(runningMs / 1000).toFixed(1)} s; → first complete pass (all ${n} status files) ${(firstPassMs / 1000).toFixed(1)} s`);
+    const at = (msg: string): string => {
+      const l = daemon?.logs.find((x) => x.msg === msg);
+      return l === undefined ? '?' : `${((Date.parse(l.time) - t0) / 1000).toFixed(1)} s`;
+    };
+    say(`start: revision applied ${at('revision applied')}, reconciler started ${at('reconciler started')}, running ${(runningMs / 1000).toFixed(1)} s after spawn; first full pass (every server probed) ${(firstPassMs / 1000).toFixed(1)} s after spawn (${(Number(round.durationMs) / 1000).toFixed(1)} s after the reconciler started; the first round is spread over one interval, ${INTERVAL_S} s); ${await statusFileCount(stateDir)} status files; CPU so far ${procSample(pid).cpuS.toFixed(1)} s`);
 
     // ---- warm-up: one more interval, then the measured window ------------------------------
     await sleep(Math.min(INTERVAL_S * 1000, 30_000));
@@ -284,6 +294,7 @@ async function lane(n: number): Promise<Lane> {
     const lateP50 = histQuantile(m0, m1, 'mamori_probe_lateness_seconds', 0.5) * 1000;
     const lateP99 = histQuantile(m0, m1, 'mamori_probe_lateness_seconds', 0.99) * 1000;
     say(`event-loop lag p99 ${lagP99.toFixed(1)} ms (max ${lagMax.toFixed(0)} ms); probes ${(probes / windowS).toFixed(1)}/s achieved vs ${scheduled.toFixed(1)}/s scheduled (TCP at the responders ${tcpAchieved.toFixed(1)}/s vs ${((n * TCP_SERVICES) / INTERVAL_S).toFixed(1)}/s); lateness p50 ${lateP50.toFixed(0)} ms p99 ${lateP99.toFixed(0)} ms`);
+    say(`cost per probe: ${probes > 0 ? (((p1.cpuS - p0.cpuS) * 1e6) / probes).toFixed(0) : '?'} µs of daemon CPU (user+system, everything the daemon did in the window ÷ probes)`);
     const status1 = await duBytes(join(stateDir, 'status'));
     const journal1 = await duBytes(join(stateDir, 'journal'));
     const perDay = (a: number, b: number): string => (((b - a) / n) * (86_400 / windowS)).toFixed(0);
@@ -296,11 +307,13 @@ async function lane(n: number): Promise<Lane> {
       if (timers(m1) > timers(m0) + 16) soakFailures.push(`timers ${timers(m0)} → ${timers(m1)}`);
     }
 
-    // ---- the views at N ------------------------------------------------------------------------
-    const api = await timed(daemon, '/api/status');
-    const page = await timed(daemon, '/');
-    const paint = await firstPaint(`${daemon.base}/`);
-    say(`/api/status ${(api.bytes / 1024).toFixed(0)} KB in ${api.ms.toFixed(0)} ms; page ${(page.bytes / 1024).toFixed(0)} KB in ${page.ms.toFixed(0)} ms; Chromium ${typeof paint === 'string' ? paint : `first contentful paint ${paint.fcpMs.toFixed(0)} ms, load ${paint.loadMs} ms, ${paint.rows} rows in the DOM`}`);
+    // ---- the views at N (FLEET_VIEWS=0 skips them: a profile of the probing alone) -------------
+    if (process.env.FLEET_VIEWS !== '0') {
+      const api = await timed(daemon, '/api/status');
+      const page = await timed(daemon, '/');
+      const paint = await firstPaint(`${daemon.base}/`);
+      say(`/api/status ${(api.bytes / 1024).toFixed(0)} KB in ${api.ms.toFixed(0)} ms; page ${(page.bytes / 1024).toFixed(0)} KB in ${page.ms.toFixed(0)} ms; Chromium ${typeof paint === 'string' ? paint : `first contentful paint ${paint.fcpMs.toFixed(0)} ms, load ${paint.loadMs} ms, ${paint.rows} rows in the DOM`}`);
+    }
 
     // ---- a commit changing one server → probed with its new spec ------------------------------
     const target = Math.min(n - 1, 5);
@@ -362,6 +375,8 @@ async function lane(n: number): Promise<Lane> {
 }
 
 export async function run(): Promise<void> {
+  // The daemon as operators run it: the bundle (bin/mamori.js takes dist/ when it is newer than src/).
+  if (process.env.FLEET_BUILD !== '0') execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   process.stdout.write(`fleet: N = ${SIZES.join(', ')}; window ${MEASURE_S} s after warm-up; ${SERVICES.length} services a server (${SERVICES.join(' ')}), interval ${INTERVAL_S} s; load average at start ${load()}\n`);
   const failures: string[] = [];
   for (const n of SIZES) {

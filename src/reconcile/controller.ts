@@ -87,6 +87,8 @@ export class Controller {
   private readonly passes: ServerPasses;
   /** Probed on their own timer; any one down pauses everything (canaries.ts). */
   private readonly canaries: Canaries;
+  /** The servers of the start not yet through one pass, and when scheduling started (the first round's end is logged). */
+  private firstRound: { left: Set<string>; since: number } | undefined;
 
   constructor(options: ControllerOptions) {
     this.o = options;
@@ -126,6 +128,7 @@ export class Controller {
       reschedule: (name, at, fast) => this.reschedule(name, at, fast),
       armTimer: () => this.armTimer(),
       writeStatus: (name) => this.files.write(name),
+      looked: (name) => this.firstRoundPassed(name),
     });
     this.canaries = new Canaries(this.ctx, { probes: this.probes, actuator: this.actuator, fleetStep: (now) => this.passes.fleetStep(now) });
   }
@@ -183,6 +186,7 @@ export class Controller {
       const why = extras.notMonitored?.get(name) ?? { reason: 'Removed' as const, message: `removed from the manifests at revision ${revision.slice(0, 19)}` };
       this.files.markUnmonitored({ name, ...(gone.entry?.doc.metadata.customer !== undefined ? { customer: gone.entry.doc.metadata.customer } : {}), reason: why.reason, message: why.message, since: now }, this.started);
       removed.push({ name, history: gone.history });
+      this.firstRoundPassed(name);
     }
     if (removed.some((r) => r.history !== undefined)) this.removedStep(removed, now);
     if (removed.length > 0) this.o.vantages?.retain((n) => this.servers.has(n));
@@ -243,8 +247,10 @@ export class Controller {
       // Spread the first round over one interval (no thundering herd); servers with trouble go first.
       this.queue.add(name, now + (urgent ? 0 : this.random() * this.o.policy.intervalMs));
     }
+    this.firstRound = { left: new Set(this.servers.keys()), since: now };
     this.armTimer();
     this.o.logger.info({ servers: this.servers.size, replayed, interrupted }, 'reconciler started');
+    this.firstRoundPassed(undefined);
     return { replayed, interrupted };
   }
 
@@ -306,6 +312,24 @@ export class Controller {
       this.track(this.passes.run(name, false).catch(() => undefined));
     }
     this.armTimer();
+  }
+
+  /**
+   * A server went through its pass (or left): once every server of the start has, the first round
+   * is logged with its duration — from the start, how long until the whole fleet was looked at.
+   */
+  private firstRoundPassed(name: string | undefined): void {
+    const round = this.firstRound;
+    if (round === undefined) return;
+    if (name !== undefined) round.left.delete(name);
+    if (round.left.size > 0) return;
+    this.firstRound = undefined;
+    this.o.logger.info({ servers: this.servers.size, durationMs: this.clock.now() - round.since }, 'first round complete');
+  }
+
+  /** Servers of the start not yet through one pass (undefined once every one has been). */
+  get firstRoundLeft(): number | undefined {
+    return this.firstRound?.left.size;
   }
 
   private readonly late = (_key: string, lateMs: number): void => this.o.onLate?.(lateMs);

@@ -86,6 +86,8 @@ export interface ServerPassDeps {
   reschedule(name: string, at: number, fast: boolean): void;
   armTimer(): void;
   writeStatus(name: string): Promise<void>;
+  /** A server's pass ended well (or another replica owns it): the first round's progress. */
+  looked?(name: string): void;
 }
 
 export class ServerPasses {
@@ -121,6 +123,7 @@ export class ServerPasses {
       // Another replica's shard: looked at again an interval on (or at once when membership changes).
       this.deps.queue.done(name);
       this.deps.reschedule(name, this.ctx.clock.now() + this.o.policy.intervalMs, false);
+      this.deps.looked?.(name);
       return Promise.resolve(EMPTY_PASS);
     }
     // The server's observation objects are reused pass after pass (updated in place): at 60,000
@@ -313,6 +316,7 @@ export class ServerPasses {
       return;
     }
     if (this.deps.passFailures.size > 0 && !b.dryRun) this.passSucceeded(b.name);
+    if (!b.dryRun) this.deps.looked?.(b.name);
     this.serverDone(b.name);
     b.resolve(pass);
   }

@@ -107,9 +107,13 @@ export async function spawnDaemon(options: {
   args?: string[];
   /** Run as this user (the test must be root to switch), from a read-only view of the checkout (asUserCommand). */
   user?: { uid: number; gid: number };
+  /** How long to wait for `mamori running` (ms; 90 s by default: a bench with a large fleet waits longer). */
+  runningTimeoutMs?: number;
+  /** Options for node itself, before the script (`--cpu-prof`: NODE_OPTIONS refuses it). */
+  nodeArgs?: string[];
 }): Promise<DaemonProcess> {
   const args = ['run', '--config', options.config, ...(options.args ?? [])];
-  const command = options.user ? asUserCommand(options.user, args) : { file: process.execPath, args: [BIN, ...args], release: () => {} };
+  const command = options.user ? asUserCommand(options.user, args) : { file: process.execPath, args: [...(options.nodeArgs ?? []), BIN, ...args], release: () => {} };
   const child = spawn(command.file, command.args, {
     cwd: options.cwd,
     env: { ...process.env, MAMORI_LOG_LEVEL: '', ...options.env },
@@ -207,7 +211,7 @@ export async function spawnDaemon(options: {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
-  await proc.waitForLog('mamori running', 90_000);
+  await proc.waitForLog('mamori running', options.runningTimeoutMs ?? 90_000);
   return proc;
 }
 

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
 import { seededRandom } from '../../src/reconcile/clock.ts';
@@ -6,7 +7,9 @@ import { Controller, type ControllerEvent, type ControllerOptions, type PassRepo
 import type { LagMonitor } from '../../src/reconcile/lag-monitor.ts';
 import { policyFromConfig } from '../../src/reconcile/policy.ts';
 import { openJournal, readJournal, type Journal } from '../../src/status/journal.ts';
-import { createStatusStore } from '../../src/status/store.ts';
+import type { ServerStatus } from '../../src/status/model.ts';
+import { createStatusStore, type StatusStore } from '../../src/status/store.ts';
+import { WRITE_ALL_AT_ONCE } from '../../src/reconcile/status-files.ts';
 import { flush, ManualClock, RecordingNotifier, renderStub, ScriptedExecutor, serverDoc, TableProber, tempStateDir } from './harness.ts';
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -224,6 +227,71 @@ describe('controller', () => {
     expect(perServer('a')).toBeLessThanOrEqual(2);
     expect(prober.maxConcurrentPerServer).toBe(1);
     await flush();
+  });
+
+  test('the first round: logged once every server of the start went through a pass, with its duration', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-25T00:00:00Z'));
+    const prober = new TableProber();
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const r = await rig({ clock, prober, logger, policy: policyFromConfig({ probe: { intervalSeconds: 10, retryIntervalSeconds: 1 } }) });
+    const idle = () => r.controller.whenIdle();
+    r.controller.setDesired('rev1', ['a', 'b', 'c', 'd'].map((n, i) => serverDoc(n, `10.231.10.${11 + i}`, ['http'])));
+    await r.controller.start();
+    expect(r.controller.firstRoundLeft).toBe(4);
+    const rounds = (): Array<Record<string, unknown>> => lines.filter((l) => l.msg === 'first round complete');
+    // d leaves before its first pass: the round does not wait for it.
+    r.controller.setDesired('rev2', ['a', 'b', 'c'].map((n, i) => serverDoc(n, `10.231.10.${11 + i}`, ['http'])));
+    await clock.advance(2_000, idle);
+    const left = r.controller.firstRoundLeft;
+    if (left !== undefined) expect(rounds()).toEqual([]);
+    await clock.advance(10_000, idle); // the first round is spread over one interval
+    expect(new Set(prober.calls)).toEqual(new Set(['a/http', 'b/http', 'c/http']));
+    expect(r.controller.firstRoundLeft).toBeUndefined();
+    expect(rounds()).toHaveLength(1);
+    expect(rounds()[0]).toMatchObject({ servers: 3, durationMs: expect.any(Number) });
+    expect(rounds()[0]?.durationMs as number).toBeLessThanOrEqual(12_000);
+    await clock.advance(30_000, idle);
+    expect(rounds()).toHaveLength(1);
+  });
+
+  test('status files at start: written a few at once, and the sweep reads only the files of servers not watched', async () => {
+    const state = await tempStateDir();
+    cleanup.push(() => rm(state, { recursive: true, force: true }));
+    const real = createStatusStore(state);
+    const docs = Array.from({ length: 40 }, (_, i) => serverDoc(`web${i}`, `10.231.10.${11 + i}`, ['http']));
+    // A previous run's files: the 40 servers, and one server since removed from the manifests.
+    for (const d of [...docs, serverDoc('gone', '10.231.10.99', ['http'])]) {
+      await real.write({ apiVersion: 'mamori/v1', kind: 'ServerStatus', metadata: { name: d.metadata.name, customer: 'acme' }, observedRevision: 'rev0', conditions: [], services: {}, incidents: { open: [], recent: [] } } as unknown as ServerStatus);
+    }
+    const reads = new Map<string, number>();
+    let writing = 0;
+    let most = 0;
+    const store: StatusStore = {
+      dir: real.dir,
+      read: (id) => (reads.set(id, (reads.get(id) ?? 0) + 1), real.read(id)),
+      write: async (st) => {
+        most = Math.max(most, ++writing);
+        await new Promise((r) => setTimeout(r, 5));
+        await real.write(st);
+        writing--;
+      },
+      list: () => real.list(),
+      ids: () => real.ids(),
+      archive: (id, at) => real.archive(id, at),
+    };
+    const r = await rig({ state, store });
+    r.controller.setDesired('rev1', docs);
+    await r.controller.start(undefined, { schedule: false });
+    await r.controller.writeAllStatus();
+    // Each watched server's old file is read once (its conditions carried over), not again by the sweep.
+    for (const d of docs) expect(reads.get(`acme/${d.metadata.name}`)).toBe(1);
+    // The removed one: read by the sweep, and again as its file is rewritten to say it is not watched.
+    expect(reads.get('acme/gone')).toBe(2);
+    expect(r.controller.status().unmonitored?.map((u) => [u.name, u.reason])).toEqual([['acme/gone', 'NotInDesiredState']]);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(WRITE_ALL_AT_ONCE);
+    expect((await real.read('acme/web39'))?.observedRevision).toBe('rev1');
   });
 
   test('canaries are probed every interval: one down pauses remediation everywhere, status says why, and it clears', async () => {
