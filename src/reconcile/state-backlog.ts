@@ -77,6 +77,11 @@ export class BufferedStatusStore implements StatusStore {
     return this.inner.list();
   }
 
+  async ids(): Promise<string[]> {
+    if (this.inner.ids !== undefined) return this.inner.ids();
+    return (await this.inner.list()).map(serverIdOf);
+  }
+
   async archive(server: string, nowIso?: string): Promise<void> {
     this.waiting.delete(server);
     await this.inner.archive(server, nowIso);

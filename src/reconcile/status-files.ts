@@ -10,6 +10,9 @@ import type { PassFailures } from './pass-retry.ts';
 import { serverStatusOf } from './status-view.ts';
 import { UNMONITORED_RETENTION_MS, unmonitoredOf, unmonitoredStatus, type Unmonitored } from './unmonitored.ts';
 
+/** Status files written at once by writeAll. */
+export const WRITE_ALL_AT_ONCE = 16;
+
 export interface StatusFilesDeps {
   /** Servers whose last pass failed (their status says so). */
   readonly passFailures: PassFailures;
@@ -80,9 +83,18 @@ export class StatusFiles {
     }
   }
 
-  /** Writes every server's status file (at start, and after a new revision). */
+  /**
+   * Writes every server's status file (at start, and after a new revision), WRITE_ALL_AT_ONCE at a
+   * time: one after the other, 10,000 files waited 10,000 fsyncs in a row (the daemon took minutes
+   * to start); a few at once share the disk's flushes. Each server's own writes stay in order.
+   */
   async writeAll(options: { sweep?: boolean } = {}): Promise<void> {
-    for (const name of this.ctx.fleet.servers.keys()) await this.write(name);
+    const names = [...this.ctx.fleet.servers.keys()];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < names.length) await this.write(names[next++] as string);
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITE_ALL_AT_ONCE, names.length) }, worker));
     if (options.sweep !== false) await this.sweepUnmonitored();
     for (const name of this.unmonitored.keys()) await this.writeUnmonitored(name);
   }
@@ -113,9 +125,18 @@ export class StatusFiles {
    */
   private async sweepUnmonitored(): Promise<void> {
     const o = this.ctx.o;
+    const servers = this.ctx.fleet.servers;
     let files: ServerStatus[];
     try {
-      files = await o.store.list();
+      // Only the files of servers not watched are read (the store lists ids without parsing them).
+      if (o.store.ids !== undefined) {
+        files = [];
+        for (const id of await o.store.ids()) {
+          if (servers.has(id) || this.unmonitored.has(id)) continue;
+          const s = await o.store.read(id);
+          if (s !== undefined) files.push(s);
+        }
+      } else files = await o.store.list();
     } catch (err) {
       o.logger.warn({ err }, 'status folder unreadable');
       return;
@@ -123,7 +144,7 @@ export class StatusFiles {
     const now = this.ctx.clock.now();
     for (const s of files) {
       const name = serverIdOf(s);
-      if (this.ctx.fleet.servers.has(name) || this.unmonitored.has(name)) continue;
+      if (servers.has(name) || this.unmonitored.has(name)) continue;
       const was = unmonitoredOf(s);
       if (was !== undefined && now - was.since > UNMONITORED_RETENTION_MS) {
         await o.store.archive(name).catch((err: unknown) => o.logger.warn({ err, server: name }, 'status file not archived'));
