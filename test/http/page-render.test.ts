@@ -314,6 +314,9 @@ describe('status page over HTTP', () => {
     const ring = live.latencies('s', 'http');
     expect(ring).toHaveLength(POINTS);
     expect(ring[ring.length - 1]?.ms).toBe(POINTS * 3 - 1);
+    // Oldest first, each point with its probe's time; a failure is a null latency.
+    expect(ring.map((p) => p.at)).toEqual(Array.from({ length: POINTS }, (_, k) => NOW + POINTS * 2 + k));
+    expect(ring.map((p) => p.ms)).toEqual(Array.from({ length: POINTS }, (_, k) => ((POINTS * 2 + k) % 7 === 0 ? null : POINTS * 2 + k)));
     expect(ring.filter((p) => p.ms === null).length).toBeGreaterThan(0);
     live.retain(new Set());
     expect(live.latencies('s', 'http')).toHaveLength(0);

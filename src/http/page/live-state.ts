@@ -21,8 +21,38 @@ export interface LatencyPoint {
 /** `servers`: the servers that changed in the batch; undefined when the change is fleet-wide. A reader hears only of what they may see. */
 export type ChangeListener = (reason: string, servers: ReadonlySet<string> | undefined) => void;
 
+/**
+ * One service's ring: POINTS (time, latency) pairs in one Float64Array (NaN latency: a failed
+ * probe), written in place. 10,000 servers × 6 services kept 60 point objects each (3.6 million
+ * objects, ~200 MB, each probe one more for the collector); a ring is one ~1 KB array.
+ */
+class LatencyRing {
+  readonly data = new Float64Array(POINTS * 2);
+  /** Points written so far (the newest is at (count - 1) % POINTS). */
+  count = 0;
+
+  push(at: number, ms: number | null): void {
+    const i = (this.count % POINTS) * 2;
+    this.data[i] = at;
+    this.data[i + 1] = ms === null ? Number.NaN : ms;
+    this.count++;
+  }
+
+  /** Oldest first. */
+  points(): LatencyPoint[] {
+    const n = Math.min(this.count, POINTS);
+    const out: LatencyPoint[] = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const i = ((this.count - n + k) % POINTS) * 2;
+      const ms = this.data[i + 1] as number;
+      out[k] = { at: this.data[i] as number, ms: Number.isNaN(ms) ? null : ms };
+    }
+    return out;
+  }
+}
+
 export class PageLiveState {
-  private readonly latency = new Map<string, LatencyPoint[]>();
+  private readonly latency = new Map<string, LatencyRing>();
   private readonly listeners = new Set<ChangeListener>();
   private pending: string | undefined;
   /** The servers changed since listeners were last told; undefined once something fleet-wide changed. */
@@ -36,10 +66,9 @@ export class PageLiveState {
     switch (e.type) {
       case 'probe': {
         const key = `${e.server}|${e.result.service}`;
-        const ring = this.latency.get(key) ?? [];
-        ring.push({ at: Date.parse(e.result.startedAt) || Date.now(), ms: e.result.up && !e.unknown ? e.result.latencyMs : null });
-        if (ring.length > POINTS) ring.splice(0, ring.length - POINTS);
-        this.latency.set(key, ring);
+        let ring = this.latency.get(key);
+        if (ring === undefined) this.latency.set(key, (ring = new LatencyRing()));
+        ring.push(Date.parse(e.result.startedAt) || Date.now(), e.result.up && !e.unknown ? e.result.latencyMs : null);
         this.changed('probe', SPARKLINE_EVERY_MS, e.server);
         break;
       }
@@ -63,7 +92,7 @@ export class PageLiveState {
   }
 
   latencies(server: string, service: string): readonly LatencyPoint[] {
-    return this.latency.get(`${server}|${service}`) ?? [];
+    return this.latency.get(`${server}|${service}`)?.points() ?? [];
   }
 
   /** Drops what belongs to servers no longer watched. */
