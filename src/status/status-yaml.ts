@@ -23,6 +23,7 @@ export function statusFromYaml(text: string): unknown {
   try {
     return jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA });
   } catch {
-    return parse(text);
+    // Warnings (an unknown tag) are not errors here: the value is read as yaml reads it.
+    return parse(text, { logLevel: 'error' });
   }
 }
