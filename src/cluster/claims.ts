@@ -23,6 +23,8 @@ export interface StepOutcome {
   result: string;
   at: number;
   by: string;
+  /** The claim it was written under: the step's own, or a judge's (a later owner's). */
+  token?: number;
 }
 
 export interface StepRecord {
@@ -90,7 +92,34 @@ export interface ClaimCounters {
 }
 
 const MAX_TXN_RETRIES = 8;
-const CLOSED_STEP = 'closed';
+export const CLOSED_STEP = 'closed';
+
+/** An incident with step records and no `closed` record: its service and its newest step's intent. */
+export interface OpenIncident {
+  incident: string;
+  /** The claim's service (a service name, or `host`). */
+  service: string;
+  /** Wall-clock ms of the newest intent among its steps. */
+  lastIntentAt: number;
+  /** Fencing tokens its steps were written under. */
+  tokens: number[];
+}
+
+/** The open incidents among a server's step records, oldest first (pure). */
+export function openIncidentsOf(steps: readonly StepRecord[]): OpenIncident[] {
+  const closed = new Set(steps.filter((s) => s.step === CLOSED_STEP).map((s) => s.incident));
+  const byIncident = new Map<string, OpenIncident>();
+  for (const s of steps) {
+    if (s.step === CLOSED_STEP || closed.has(s.incident)) continue;
+    const o = byIncident.get(s.incident);
+    if (o === undefined) byIncident.set(s.incident, { incident: s.incident, service: s.service, lastIntentAt: s.intentAt, tokens: [s.token] });
+    else {
+      o.lastIntentAt = Math.max(o.lastIntentAt, s.intentAt);
+      if (!o.tokens.includes(s.token)) o.tokens.push(s.token);
+    }
+  }
+  return [...byIncident.values()].sort((a, b) => a.lastIntentAt - b.lastIntentAt);
+}
 
 function parseStep(kv: KeyValue, stepsPrefix: string): StepRecord | undefined {
   try {
@@ -128,6 +157,36 @@ export class ClaimStore {
     const prefix = this.keys.steps(server);
     const res = await this.session.range(prefix);
     return res.kvs.map((kv) => parseStep(kv, prefix)).filter((r): r is StepRecord => r !== undefined);
+  }
+
+  /**
+   * Every server's open incidents, in one read (at join and at each membership change: a server
+   * that moves here may carry an incident its previous owner left open).
+   */
+  async openIncidents(): Promise<Map<string, OpenIncident[]>> {
+    const prefix = `${this.keys.root}steps/`;
+    const res = await this.session.range(prefix);
+    const byServer = new Map<string, StepRecord[]>();
+    for (const kv of res.kvs) {
+      let v: Omit<StepRecord, 'revision'>;
+      try {
+        v = JSON.parse(kv.value) as Omit<StepRecord, 'revision'>;
+      } catch {
+        continue;
+      }
+      if (typeof v.incident !== 'string' || typeof v.step !== 'string') continue;
+      const rest = kv.key.slice(prefix.length);
+      const server = rest.slice(0, rest.length - `${v.incident}/${v.step}`.length - 1);
+      const list = byServer.get(server);
+      if (list === undefined) byServer.set(server, [{ ...v, revision: kv.modRevision }]);
+      else list.push({ ...v, revision: kv.modRevision });
+    }
+    const out = new Map<string, OpenIncident[]>();
+    for (const [server, steps] of byServer) {
+      const open = openIncidentsOf(steps);
+      if (open.length > 0) out.set(server, open);
+    }
+    return out;
   }
 
   /**
@@ -264,7 +323,7 @@ export class ClaimStore {
    * Refused only when someone else already resolved it (a takeover that judged it in doubt).
    */
   async endStep(handle: StepHandle, result: string): Promise<boolean> {
-    const outcome: StepOutcome = { result, at: this.wallClock(), by: this.replica };
+    const outcome: StepOutcome = { result, at: this.wallClock(), by: this.replica, token: handle.claim.token };
     const next = { ...handle.record, outcome };
     const res = await this.session.txn([cmp.modifiedAt(handle.key, handle.record.revision)], [op.put(handle.key, recordValue(next))]);
     if (res.succeeded) handle.record.outcome = outcome;
@@ -274,7 +333,7 @@ export class ClaimStore {
   /** A step in doubt judged by the new owner (re-probed, checked on the host, or escalated). */
   async resolveInDoubt(claim: Claim, record: StepRecord, result: string): Promise<boolean> {
     const key = this.keys.step(claim.server, `${record.incident}/${record.step}`);
-    const outcome: StepOutcome = { result, at: this.wallClock(), by: this.replica };
+    const outcome: StepOutcome = { result, at: this.wallClock(), by: this.replica, token: claim.token };
     const res = await this.session.txn(
       [cmp.createdAt(this.keys.claim(claim.server), claim.token), cmp.modifiedAt(key, record.revision)],
       [op.put(key, recordValue({ ...record, outcome }))],
@@ -293,8 +352,8 @@ export class ClaimStore {
     await this.session.put(key, recordValue(rec));
   }
 
-  /** Ends the incident (recovered or escalated) and gives the claim back. */
-  async release(claim: Claim, closeIncident: { result: string } | undefined): Promise<void> {
+  /** Ends the incident (recovered or escalated) and gives the claim back; false when the claim was no longer ours. */
+  async release(claim: Claim, closeIncident: { result: string } | undefined): Promise<boolean> {
     const claimKey = this.keys.claim(claim.server);
     const ops = [op.del(claimKey)];
     if (closeIncident !== undefined) {
@@ -304,7 +363,8 @@ export class ClaimStore {
       };
       ops.push(op.put(this.keys.step(claim.server, `${claim.incident}/${CLOSED_STEP}`), recordValue(rec)));
     }
-    await this.session.txn([cmp.createdAt(claimKey, claim.token)], ops);
+    const res = await this.session.txn([cmp.createdAt(claimKey, claim.token)], ops);
+    return res.succeeded;
   }
 
   /** Deletes step records and ledger entries older than `keepMs` (their windows are past). */

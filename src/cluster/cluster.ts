@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { isMamoriError } from '../errors.ts';
-import { ClaimStore } from './claims.ts';
+import { ClaimStore, type OpenIncident } from './claims.ts';
 import { EtcdSession } from './etcd-session.ts';
 import { clusterKeys, type ClusterKeys } from './keys.ts';
 import { Membership, parseMemberInfo, type FencePhase, type MemberInfo } from './membership.ts';
@@ -47,6 +47,11 @@ export class Cluster {
   private readonly publishedFailing = new Map<string, boolean>();
   /** The failing marks etcd held at the last read (join, membership change). */
   private failingMarks: Set<string> | undefined;
+  /**
+   * The incidents etcd held open at the last read (join, membership change), by server: one whose
+   * service answers again is closed by the server's owner (see ClusterCoordinator.serviceAnswered).
+   */
+  private openIncidents = new Map<string, OpenIncident[]>();
   private stopped = false;
 
   constructor(readonly options: ClusterOptions, private readonly log: Logger) {
@@ -75,9 +80,13 @@ export class Cluster {
     if (this.joined || this.stopped) return this.joined;
     try {
       await this.membership.join();
-      await this.loadFailingMarks();
-      // A server that moves to this replica may carry another's mark: read them again on a change.
-      this.membership.onChange(() => void this.loadFailingMarks().catch(() => undefined));
+      await Promise.all([this.loadFailingMarks(), this.loadOpenIncidents()]);
+      // A server that moves to this replica may carry another's mark, or an incident another left
+      // open: both are read again on a change.
+      this.membership.onChange(() => {
+        void this.loadFailingMarks().catch(() => undefined);
+        void this.loadOpenIncidents().catch(() => undefined);
+      });
       this.joined = true;
       this.log.info({ replica: this.options.replica, lease: this.session.leaseId, members: this.membership.members() }, 'cluster joined');
       return true;
@@ -131,6 +140,21 @@ export class Cluster {
     const res = await this.session.range(this.keys.failing);
     this.failingMarks = new Set(res.kvs.map((kv) => kv.key.slice(this.keys.failing.length)));
     this.publishedFailing.clear();
+  }
+
+  private async loadOpenIncidents(): Promise<void> {
+    this.openIncidents = await this.claims.openIncidents();
+  }
+
+  /** The oldest incident etcd held open for this server's service (or `host`) at the last read. */
+  openIncident(server: string, service: string): OpenIncident | undefined {
+    return this.openIncidents.get(server)?.find((o) => o.service === service);
+  }
+
+  /** What a claim just read of this server's open incidents (it is newer than the last full read). */
+  setOpenIncidents(server: string, open: OpenIncident[]): void {
+    if (open.length > 0) this.openIncidents.set(server, open);
+    else this.openIncidents.delete(server);
   }
 
   async status(servers: readonly string[] = []): Promise<ClusterStatus> {

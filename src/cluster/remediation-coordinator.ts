@@ -7,16 +7,20 @@
 import type { Logger } from 'pino';
 import { serverKey, type AttemptGrant, type AttemptRequest, type RemediationCoordinator } from '../reconcile/coordinator.ts';
 import type { Policy } from '../reconcile/types.ts';
-import type { Claim, StepKind } from './claims.ts';
+import { CLOSED_STEP, openIncidentsOf, type Claim, type StepKind } from './claims.ts';
 import type { Cluster } from './cluster.ts';
 import { limitCheck } from './limits.ts';
-import { judgeInDoubt } from './takeover.ts';
+import { inFlightUntil, judgeInDoubt } from './takeover.ts';
 
 /** Verdicts after which the incident's claim is given back (the controller closes or escalates it). */
 const ENDS_INCIDENT = new Set(['Recovered', 'Escalated', 'RemoteAccessBlocked', 'HostKeyMismatch', 'OSMismatch', 'SecretMissing', 'ManagementAccessDenied', 'PassphraseRequired']);
 
 export class ClusterCoordinator implements RemediationCoordinator {
   private readonly held = new Map<string, Claim>();
+  /** Servers whose answered incident is being closed (serviceAnswered). */
+  private readonly closing = new Set<string>();
+  /** Servers with an attempt granted and not yet ended. */
+  private readonly running = new Set<string>();
 
   constructor(
     private readonly cluster: Cluster,
@@ -41,8 +45,70 @@ export class ClusterCoordinator implements RemediationCoordinator {
     });
   }
 
+  /**
+   * A service of a server this replica owns answered a trusted probe at `at`. An incident of that
+   * service (for ping: the host's) that another claim left open in etcd — its replica died, paused
+   * or was cut off mid-runbook, and the new owner never had to act because the service came back —
+   * is over: the service answered after its steps' intents. Its steps in doubt are recorded as
+   * answered (never issued again, not escalated) and the incident is closed as recovered, under a
+   * claim of its own. Left open, the service's next fault (maybe weeks later) would continue that
+   * old incident and escalate on its stale step in doubt. A memory lookup per probe; etcd is asked
+   * only while such an incident is open. A previous owner's late command stays bounded as before:
+   * a new step on the server waits its quarantine (inFlightUntil).
+   */
+  serviceAnswered(server: string, customer: string | undefined, service: string, at: number): void {
+    const key = serverKey(server, customer);
+    const target = service === 'ping' ? 'host' : service;
+    const open = this.cluster.openIncident(key, target);
+    const heldClaim = this.held.get(key);
+    const ours = heldClaim !== undefined && heldClaim.lease === this.cluster.session.leaseId;
+    // Our own claim on the server: closed here only when it is this service's and no attempt of ours
+    // runs under it (one that waited — a quarantine, a mass-failure pause — and the service came
+    // back meanwhile); a run ends it itself, and another service's claim is given back by its own end.
+    if (ours && (this.running.has(key) || heldClaim.service !== target)) return;
+    const mine = ours ? heldClaim : undefined;
+    if (open === undefined && mine === undefined) return;
+    if ((open !== undefined && at <= open.lastIntentAt) || this.closing.has(key)) return;
+    if (!this.cluster.canRemediate() || !this.cluster.owns(key)) return;
+    this.closing.add(key);
+    void this.closeAnswered(key, server, target, at, mine)
+      .catch((err: unknown) => this.log.warn({ err, server, service: target }, 'cluster close of an answered incident failed; tried again on a later probe'))
+      .finally(() => this.closing.delete(key));
+  }
+
+  private async closeAnswered(key: string, server: string, target: string, at: number, mine: Claim | undefined): Promise<void> {
+    const claims = this.cluster.claims;
+    let claim = mine;
+    if (claim === undefined) {
+      const got = await claims.claim(key, target);
+      // Held by a live replica (its runbook ends the incident), or etcd unavailable: a later probe asks again.
+      if (!got.ok) return;
+      claim = got.claim;
+    }
+    this.held.delete(key);
+    const c = claim;
+    const steps = c.steps.filter((s) => s.incident === c.incident && s.step !== CLOSED_STEP);
+    // Every step of the incident began before the answer, and none of ours is without its outcome.
+    const answeredAfter = steps.length > 0 && steps.every((s) => s.intentAt < at && (s.token !== c.token || s.outcome !== undefined));
+    let closed = false;
+    if (answeredAfter) {
+      for (const doubt of c.inDoubt) await claims.resolveInDoubt(c, doubt, 'in-doubt-answered');
+      closed = await claims.release(c, { result: 'recovered' });
+    } else {
+      await claims.release(c, undefined);
+    }
+    this.cluster.setOpenIncidents(key, openIncidentsOf(c.steps).filter((o) => !(closed && o.incident === c.incident)));
+    if (closed) {
+      this.log.info(
+        { server, service: target, incident: c.incident, inDoubt: c.inDoubt.length, previous: [...new Set(steps.map((s) => s.replica))] },
+        'cluster incident closed: the service answered again after its steps',
+      );
+    }
+  }
+
   async beginAttempt(req: AttemptRequest): Promise<AttemptGrant> {
     const key = serverKey(req.server, req.customer);
+    if (this.closing.has(key)) return { ok: false, reason: 'an incident another replica left open is being closed', escalate: false };
     // A host runbook may use the console and power; a service runbook restarts the service.
     const kind: StepKind = req.target === 'host' ? 'power' : 'restart';
     const claims = this.cluster.claims;
@@ -64,10 +130,17 @@ export class ClusterCoordinator implements RemediationCoordinator {
       }
       this.held.set(key, claim);
     }
+    // A previous owner's step may still be under way (no outcome, or judged by another replica
+    // while its own may be paused mid-command): nothing new on this server until its quarantine ends.
+    const ttlMs = this.cluster.options.ttlSeconds * 1000;
+    const inFlight = inFlightUntil(claim.steps, claim.token, req.now, ttlMs);
+    if (inFlight !== undefined) {
+      return { ok: false, reason: `a step of replica ${inFlight.record.replica} may still be under way until ${new Date(inFlight.until).toISOString()}`, escalate: false };
+    }
     for (const doubt of claim.inDoubt) {
       // The controller just saw the service down (that is why it attempts); the host itself is not
       // asked here (boot id, process start time): unknown, so a person decides.
-      const verdict = judgeInDoubt(doubt, { serviceUp: false, host: 'unknown' }, req.now, this.cluster.options.ttlSeconds * 1000);
+      const verdict = judgeInDoubt(doubt, { serviceUp: false, host: 'unknown' }, req.now, ttlMs);
       if (verdict.kind === 'wait') return { ok: false, reason: `a step of replica ${doubt.replica} is in doubt until ${new Date(verdict.until).toISOString()}`, escalate: false };
       await claims.resolveInDoubt(claim, doubt, 'in-doubt-escalated').catch(() => false);
       await claims.release(claim, { result: 'escalated' }).catch(() => undefined);
@@ -89,7 +162,7 @@ export class ClusterCoordinator implements RemediationCoordinator {
     }
     const held = claim;
     const record = res.handle.record;
-    const ttlMs = this.cluster.options.ttlSeconds * 1000;
+    this.running.add(key);
     return {
       ok: true,
       // Past the TTL without a confirmed keepalive, or past the step's deadline, the run sends
@@ -100,6 +173,7 @@ export class ClusterCoordinator implements RemediationCoordinator {
         return undefined;
       },
       end: async (verdict: string) => {
+        this.running.delete(key);
         const recorded = await claims.endStep(res.handle, verdict);
         if (!recorded) {
           claims.counters.fencingRefusals++;

@@ -34,3 +34,21 @@ export function judgeInDoubt(record: StepRecord, evidence: InDoubtEvidence, now:
   if (evidence.host === 'acted') return { kind: 'escalate', reason: `step ${record.step} ran under the previous owner and the service is still down` };
   return { kind: 'escalate', reason: `step ${record.step} is in doubt (the previous owner ${record.replica} stopped mid-step); not repeated` };
 }
+
+/**
+ * The latest quarantine end among a server's steps written under other claims that may still be
+ * under way: no outcome yet, or an outcome written by another replica than the one that wrote the
+ * intent (a judge: the step's own replica may still be paused between its check and its command).
+ * A new step on the server waits until then, whatever its incident: a previous owner's late
+ * command and a new one must not both reach the host.
+ */
+export function inFlightUntil(steps: readonly StepRecord[], token: number, now: number, ttlMs: number): { until: number; record: StepRecord } | undefined {
+  let latest: { until: number; record: StepRecord } | undefined;
+  for (const s of steps) {
+    if (s.token === token || s.kind === 'other') continue;
+    if (s.outcome !== undefined && (s.outcome.token !== undefined ? s.outcome.token === s.token : s.outcome.by === s.replica)) continue;
+    const until = quarantineUntil(s, ttlMs);
+    if (until > now && (latest === undefined || until > latest.until)) latest = { until, record: s };
+  }
+  return latest;
+}

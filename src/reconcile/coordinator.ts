@@ -47,6 +47,11 @@ export interface RemediationCoordinator {
   canRemediate(): boolean;
   /** The fenced claim and intent, before the attempt's `started` record. */
   beginAttempt(request: AttemptRequest): Promise<AttemptGrant>;
+  /**
+   * A service of a server this replica owns answered a trusted probe started at `at` (every such
+   * probe; cheap when nothing is open): an incident another replica left open for it is over.
+   */
+  serviceAnswered?(server: string, customer: string | undefined, service: string, at: number): void;
   /** This replica's judgement of a server it owns, for the fleet-wide mass-failure counts. */
   serverFailing(server: string, customer: string | undefined, groupKeys: readonly string[], failing: boolean): void;
 }

@@ -370,7 +370,16 @@ export class ServerPasses {
     let undoFleet = noop;
     // Only a change of this server's failing flag, a canary, or (shared counts) another replica's
     // servers can open or clear an episode.
-    if (!dryRun && this.o.coordinator !== undefined) this.o.coordinator.serverFailing(name, entry.doc.metadata.customer, entry.groupKeys, failing);
+    const coordinator = this.o.coordinator;
+    if (!dryRun && coordinator !== undefined) {
+      coordinator.serverFailing(name, entry.doc.metadata.customer, entry.groupKeys, failing);
+      if (coordinator.serviceAnswered !== undefined) {
+        for (const s of entry.desired.services) {
+          const o = observed[s];
+          if (o !== undefined && o.up === true) coordinator.serviceAnswered(name, entry.doc.metadata.customer, s, o.at);
+        }
+      }
+    }
     if (!dryRun && (fleet.counts.set(name, entry.groupKeys, failing) || fleet.canariesChanged || fleet.stepStale || fleet.countsMoved())) {
       fleet.canariesChanged = false;
       fleet.stepStale = false;
