@@ -264,7 +264,7 @@ class Execution {
     if (step.command !== undefined && rec.command === undefined) rec.command = step.command;
     this.steps.push(rec);
     this.request.onStep?.(rec);
-    this.log.info({ step: rec.id, kind: rec.kind, outcome: rec.outcome, exitCode: rec.exitCode }, 'runbook step finished');
+    this.log.info({ step: rec.id, kind: rec.kind, outcome: rec.outcome, exitCode: rec.exitCode, startedAt: rec.startedAt }, 'runbook step finished');
     return rec;
   }
 
