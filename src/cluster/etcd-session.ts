@@ -190,6 +190,26 @@ export class EtcdSession {
     return { revision: Number(res.header.revision), byPrefix };
   }
 
+  /** Several exact keys read at one revision (absent keys: undefined). */
+  async getMany(keys: readonly string[]): Promise<{ revision: number; kvs: Array<KeyValue | undefined> }> {
+    const res = await this.call(() => this.client.kv.txn({ compare: [], success: keys.map((k) => ({ request_range: { key: Buffer.from(k) } })) }));
+    const kvs = keys.map((_, i) => {
+      const kv = res.responses[i]?.response_range.kvs[0];
+      return kv !== undefined ? toKv(kv) : undefined;
+    });
+    return { revision: Number(res.header.revision), kvs };
+  }
+
+  /**
+   * A lease that is never kept alive: keys bound to it expire with it (records kept for a
+   * retention). etcd renews every lease's TTL when its leader changes, so such a key lives at least
+   * the TTL, sometimes longer.
+   */
+  async grantExpiringLease(ttlSeconds: number): Promise<string> {
+    const res = await this.call(() => this.client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }));
+    return String(res.ID);
+  }
+
   async txn(compare: ICompare[], success: IRequestOp[], failure: IRequestOp[] = []): Promise<TxnResult> {
     const res = await this.call(() => this.client.kv.txn({ compare, success, failure }));
     return { succeeded: res.succeeded, revision: Number(res.header.revision) };

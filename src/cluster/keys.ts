@@ -7,7 +7,14 @@
  *   steps/<customer>/<server>/<step>  no lease (outlives the replica); intent, then outcome
  *   power/<at>-<replica>-<n>          no lease; the fleet power ledger (pruned past its window)
  *   failing/<customer>/<server>       no lease; a server judged failing (its groups), for the fleet-wide counts
+ *   notify/<channel>/open/<customer>/<server>/<id>    no lease; a notification not yet settled (send-ledger.ts)
+ *   notify/<channel>/holder/<customer>/<server>/<id>  the sending replica's lease
+ *   notify/<channel>/done/<customer>/<server>/<id>    a retention lease; the idempotency record
+ * (`_` stands for no customer or no server: names start with a letter.)
  */
+import { encodeIdPart } from '../notify/message-id.ts';
+import { stableHash32 } from '../stable-hash.ts';
+
 export interface ClusterKeys {
   root: string;
   members: string;
@@ -20,6 +27,16 @@ export interface ClusterKeys {
   powerEntry(at: number, replica: string, n: number): string;
   failing: string;
   failingOf(server: string): string;
+  /** The three prefixes of a notification channel (`mail`, `webhook`). */
+  notify(channel: string): { open: string; holder: string; done: string };
+}
+
+/** A key segment for any id: readable where the id is, bounded, without `/`. */
+export function keySegment(id: string): string {
+  const encoded = encodeIdPart(id);
+  if (encoded.length <= 180) return encoded;
+  const h = (s: string): string => stableHash32(s).toString(16).padStart(8, '0');
+  return `${encoded.slice(0, 150)}~${h(id)}${h(`${id.length}:${id}`)}`;
 }
 
 export function clusterKeys(prefix: string): ClusterKeys {
@@ -36,5 +53,6 @@ export function clusterKeys(prefix: string): ClusterKeys {
     powerEntry: (at, r, n) => `${root}power/${String(at).padStart(15, '0')}-${r}-${n}`,
     failing: `${root}failing/`,
     failingOf: (s) => `${root}failing/${s}`,
+    notify: (channel) => ({ open: `${root}notify/${channel}/open/`, holder: `${root}notify/${channel}/holder/`, done: `${root}notify/${channel}/done/` }),
   };
 }
