@@ -11,4 +11,6 @@ export const NOTIFY_LOG = {
   resend: 'notification was being sent when mamori stopped; sending it again',
   corrupt: 'outbox file unreadable; moved to corrupt/',
   loopError: 'outbox pass failed',
+  elsewhere: 'notification settled already by the replicas (sent, refused or folded); not sent here',
+  ledgerWait: 'notification waits for the replicas\' ledger (etcd unreachable, fenced, or an earlier send in doubt)',
 } as const;

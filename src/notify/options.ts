@@ -8,6 +8,12 @@ import { MamoriError } from '../errors.ts';
 import { isDomain, isMailAddress } from './header-safe.ts';
 import { NOTIFICATION_KINDS, type Locale, type NotificationKind } from './types.ts';
 
+/** The relay's connection, greeting and socket timeout, each, when the options do not say. */
+export const SMTP_TIMEOUT_MS_DEFAULT = 30_000;
+
+/** How long done records are kept, so that a re-told id is recognised (30 days). */
+export const RETENTION_MS_DEFAULT = 30 * 24 * 3_600_000;
+
 export interface SmtpOptions {
   host: string;
   /** 587 by default. */
@@ -192,7 +198,7 @@ export function resolveNotifyOptions(input: unknown): ResolvedNotifyOptions {
             secure: o.smtp.secure ?? false,
             requireTLS: o.smtp.requireTLS ?? false,
             rejectUnauthorized: o.smtp.rejectUnauthorized ?? true,
-            timeoutMs: o.smtp.timeoutMs ?? 30_000,
+            timeoutMs: o.smtp.timeoutMs ?? SMTP_TIMEOUT_MS_DEFAULT,
             auth: o.smtp.auth === undefined ? undefined : { ...o.smtp.auth },
             ca: o.smtp.ca,
           },
@@ -203,7 +209,7 @@ export function resolveNotifyOptions(input: unknown): ResolvedNotifyOptions {
       urgentKinds: [...(o.rate?.urgentKinds ?? ['could-not-recover', 'provider-fault', 'provider-working'])],
     },
     threadJoinMs: o.threadJoinMs ?? 3_600_000,
-    retentionMs: o.retentionMs ?? 30 * 24 * 3_600_000,
+    retentionMs: o.retentionMs ?? RETENTION_MS_DEFAULT,
   };
   return deepFreeze(resolved);
 }

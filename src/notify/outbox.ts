@@ -27,6 +27,11 @@
  *
  * One Outbox per folder (the daemon's state lock guarantees it); inside the process every change of
  * state goes through one queue, and the relay is never awaited while holding it.
+ *
+ * With replicas (a `ledger`, src/cluster/send-ledger.ts): a notification is recorded in the shared
+ * ledger before it is queued here (one that another replica recorded first is not queued), the
+ * ledger is asked right before the relay (one that another replica sent or holds is moved to sent/
+ * as `elsewhere`, not sent), and settled after the relay's answer. Without one, nothing changes.
  */
 import { serverLabel } from './format.ts';
 import { createHash } from 'node:crypto';
@@ -42,6 +47,7 @@ import { render } from './render.ts';
 import { scrubDeep, type Scrubber } from './scrub.ts';
 import { createMailTransport, fsyncDir, isPermanentSendError, isRelayError, type MailTransport } from './transport.ts';
 import type { DigestItem, Notification, NotificationOf, Notifier } from './types.ts';
+import type { LedgerKey, SendLedger, SendTicket } from './send-ledger.ts';
 
 export interface OutboxDeps {
   logger: Logger;
@@ -53,6 +59,8 @@ export interface OutboxDeps {
   scrub?: Scrubber;
   /** A transport of the caller's (tests); by default from options.smtp. */
   transport?: MailTransport;
+  /** Replicas: the shared idempotency record (see the header). */
+  ledger?: SendLedger;
 }
 
 export type EnqueueResult = 'queued' | 'folded' | 'duplicate';
@@ -82,7 +90,8 @@ interface OutboxRecord {
 }
 
 interface SentRecord extends Omit<OutboxRecord, 'state'> {
-  state: 'sent' | 'failed' | 'folded';
+  /** `elsewhere`: the replicas' ledger says it was settled already (replicas only). */
+  state: 'sent' | 'failed' | 'folded' | 'elsewhere';
   doneAt: number;
   response?: string;
   digestId?: string;
@@ -110,6 +119,11 @@ export function fileIdFor(id: string): string {
   return `${encoded.slice(0, 120)}~${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
 }
 
+/** The ledger's key of a notification: its id, namespaced by the customer and server it is about. */
+export function ledgerKeyOf(n: Notification): LedgerKey {
+  return { id: n.id, ...(n.server !== undefined ? { customer: n.server.customer, server: n.server.name } : {}) };
+}
+
 function errorText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
@@ -125,6 +139,7 @@ export class Outbox implements Notifier {
   private readonly random: () => number;
   private readonly scrub: Scrubber;
   private readonly transport: MailTransport;
+  private readonly ledger: SendLedger | undefined;
   private readonly pending = new Map<string, OutboxRecord>();
   private readonly threads = new Map<string, ThreadState>();
   private readonly windows = new Map<string, WindowState>();
@@ -144,6 +159,7 @@ export class Outbox implements Notifier {
     this.random = deps.random ?? Math.random;
     this.scrub = deps.scrub ?? ((t) => t);
     this.transport = deps.transport ?? createMailTransport(options);
+    this.ledger = deps.ledger;
     this.spool = new Spool(options.dir, FOLDERS);
     this.loop = new WakeLoop(
       () => this.pass(),
@@ -209,7 +225,25 @@ export class Outbox implements Notifier {
     // Render once now: a notification that cannot be rendered fails here, at the caller, not later.
     render(input, { messageIdDomain: this.options.messageIdDomain });
     const n = scrubDeep(input, this.scrub);
+    if (this.ledger !== undefined && !(await this.knows(fileIdFor(n.id)))) {
+      // Recorded for every replica first: another replica that told it first sends it, not this one.
+      if ((await this.ledger.record(ledgerKeyOf(n), { notification: n })) === 'known') return 'duplicate';
+    }
     return this.serial(() => this.enqueueLocked(n, false));
+  }
+
+  /**
+   * Replicas: a notification of a replica that is gone, taken over through the ledger (already
+   * scrubbed, its holder taken). `settled` when this outbox had sent or given it up already.
+   */
+  async adopt(n: Notification): Promise<'queued' | 'settled'> {
+    if (await this.spool.existsIn(['sent', 'folded', 'failed'], fileIdFor(n.id))) return 'settled';
+    await this.serial(() => this.enqueueLocked(n, false));
+    return 'queued';
+  }
+
+  private async knows(fileId: string): Promise<boolean> {
+    return this.pending.has(fileId) || (await this.spool.existsIn(['sent', 'folded', 'failed'], fileId));
   }
 
   private async enqueueLocked(n: Notification, internal: boolean, threadRoot?: string): Promise<EnqueueResult> {
@@ -275,13 +309,16 @@ export class Outbox implements Notifier {
 
   private async pass(): Promise<PassResult> {
     const result: PassResult = { sent: 0, retried: 0, failed: 0, digests: 0 };
-    result.digests = await this.serial(() => this.makeDigests());
+    const digests = await this.serial(() => this.makeDigests());
+    result.digests = digests.length;
+    for (const d of digests) await this.ledger?.folded(d.items, d.digestId);
     const due = [...this.pending.entries()]
       .filter(([, r]) => r.state === 'pending' && r.nextAttemptAt <= this.now())
       .sort(([, a], [, b]) => a.seq - b.seq);
     for (const [fileId] of due) {
       if (this.now() < this.relayBlockedUntil) break;
       const outcome = await this.deliver(fileId);
+      if (outcome === 'ledger-wait') break;
       if (outcome === 'sent') result.sent += 1;
       else if (outcome === 'retry') result.retried += 1;
       else if (outcome === 'failed') result.failed += 1;
@@ -289,7 +326,7 @@ export class Outbox implements Notifier {
     return result;
   }
 
-  private async makeDigests(): Promise<number> {
+  private async makeDigests(): Promise<Array<{ digestId: string; items: LedgerKey[] }>> {
     const groups = new Map<string, Array<[string, OutboxRecord]>>();
     for (const entry of this.pending.entries()) {
       const w = entry[1].window;
@@ -297,7 +334,7 @@ export class Outbox implements Notifier {
       const group = `${w.key}\n${w.start}`;
       groups.set(group, [...(groups.get(group) ?? []), entry]);
     }
-    let count = 0;
+    const made: Array<{ digestId: string; items: LedgerKey[] }> = [];
     for (const members of groups.values()) {
       members.sort(([, a], [, b]) => a.seq - b.seq);
       const first = members[0]?.[1];
@@ -340,12 +377,12 @@ export class Outbox implements Notifier {
       }
       await fsyncDir(this.spool.dir('pending'));
       this.log.info({ notification: digestId, items: items.length, server: digest.server !== undefined ? serverLabel(digest.server) : undefined }, NOTIFY_LOG.digestQueued);
-      count += 1;
+      made.push({ digestId, items: members.map(([, r]) => ledgerKeyOf(r.notification)) });
     }
-    return count;
+    return made;
   }
 
-  private async deliver(fileId: string): Promise<'sent' | 'retry' | 'failed' | 'skipped'> {
+  private async deliver(fileId: string): Promise<'sent' | 'retry' | 'failed' | 'skipped' | 'ledger-wait'> {
     const record = await this.serial(async () => {
       const r = this.pending.get(fileId);
       if (r === undefined || r.state !== 'pending') return undefined;
@@ -363,6 +400,16 @@ export class Outbox implements Notifier {
     if (record === undefined) return 'skipped';
     const n = record.notification;
     const fields = { notification: n.id, kind: n.kind, messageId: record.messageId, server: n.server !== undefined ? serverLabel(n.server) : undefined, attempt: record.attempts + 1 };
+    let ticket: SendTicket | undefined;
+    if (this.ledger !== undefined) {
+      const gate = await this.ledger.begin(ledgerKeyOf(n), () => ({ notification: n })).catch((err: unknown) => {
+        record.state = 'pending';
+        record.nextAttemptAt = this.now() + this.backoff(1);
+        throw err;
+      });
+      if (!gate.go) return this.serial(() => this.notHere(fileId, record, fields, gate));
+      ticket = gate.ticket;
+    }
     let error: unknown;
     let response = '';
     try {
@@ -378,6 +425,13 @@ export class Outbox implements Notifier {
       response = (await this.transport.send(mail)).response;
     } catch (err) {
       error = err;
+    }
+    if (this.ledger !== undefined && ticket !== undefined) {
+      // Settled for every replica before it is settled here: a crash in between leaves it pending
+      // here, and the ledger then says it went (never sent twice by this path).
+      if (error === undefined) await this.ledger.end(ledgerKeyOf(n), ticket, 'sent');
+      else if (this.isFinalFailure(record, error)) await this.ledger.end(ledgerKeyOf(n), ticket, 'failed');
+      else await this.ledger.release(ledgerKeyOf(n), ticket);
     }
     return this.serial(() => this.record(fileId, record, fields, error, response)).catch((err: unknown) => {
       // The outcome could not be written (disk full?): keep the message queued in memory so this
@@ -408,8 +462,7 @@ export class Outbox implements Notifier {
     }
     record.attempts += 1;
     record.lastError = errorText(error);
-    const tooOld = now - record.enqueuedAt >= this.options.retry.maxAgeMs;
-    if (isPermanentSendError(error) || tooOld || isMamoriErrorLike(error)) {
+    if (this.isFinalFailure(record, error)) {
       const done: SentRecord = { ...record, state: 'failed', doneAt: now };
       await this.spool.settle('pending', 'failed', fileId, done);
       this.pending.delete(fileId);
@@ -429,6 +482,35 @@ export class Outbox implements Notifier {
       this.log.warn({ ...fields, err: record.lastError, delayMs: delay }, NOTIFY_LOG.retry);
     }
     return 'retry';
+  }
+
+  /** A refusal that will not heal, a template bug, or a message past its age: given up. */
+  private isFinalFailure(record: OutboxRecord, error: unknown): boolean {
+    return isPermanentSendError(error) || isMamoriErrorLike(error) || this.now() - record.enqueuedAt >= this.options.retry.maxAgeMs;
+  }
+
+  /**
+   * The ledger said not here (settled: moved to sent/ as `elsewhere`) or not now (held by another
+   * live replica, in doubt, unreachable: back to pending until then — kept, so that this replica can
+   * still send it if the holder dies).
+   */
+  private async notHere(
+    fileId: string,
+    record: OutboxRecord,
+    fields: Record<string, unknown>,
+    gate: Exclude<Awaited<ReturnType<SendLedger['begin']>>, { go: true }>,
+  ): Promise<'skipped' | 'ledger-wait'> {
+    if (gate.why === 'done') {
+      const done: SentRecord = { ...record, state: 'elsewhere', doneAt: this.now(), response: `${gate.state} by replica ${gate.by}` };
+      await this.spool.settle('pending', 'sent', fileId, done);
+      this.pending.delete(fileId);
+      this.log.info({ ...fields, by: gate.by, why: gate.why }, NOTIFY_LOG.elsewhere);
+      return 'skipped';
+    }
+    record.state = 'pending';
+    record.nextAttemptAt = Math.max(gate.retryAt, this.now() + 100);
+    this.log.debug({ ...fields, why: gate.why, retryAt: new Date(record.nextAttemptAt).toISOString() }, NOTIFY_LOG.ledgerWait);
+    return gate.why === 'unavailable' ? 'ledger-wait' : 'skipped';
   }
 
   /** Exponential, capped, with "equal jitter" (half fixed, half random) so retries do not align. */

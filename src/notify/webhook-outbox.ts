@@ -19,12 +19,17 @@
  * timestamp). A crash between the receiver's 2xx and the sent record re-posts on restart.
  * Per endpoint, deliveries go in the order they were queued, and an endpoint that is down (no
  * answer, 5xx, 429) holds its own queue back until its next attempt — never another endpoint's.
+ *
+ * With replicas (a `ledger`), each delivery (endpoint × event) is one idempotency record shared by
+ * the replicas, as in outbox.ts: recorded before it is queued, taken right before the post, settled
+ * after the endpoint's answer.
  */
 import { MamoriError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { backoffDelay } from './backoff.ts';
 import { fileIdFor } from './outbox.ts';
 import { Spool, WakeLoop } from './spool.ts';
+import type { LedgerKey, SendLedger, SendTicket } from './send-ledger.ts';
 import type { Notification, Notifier } from './types.ts';
 import { eventOfNotification, type WebhookEvent, type WebhookEventType } from './webhook-event.ts';
 import { signedHeaders } from './webhook-signature.ts';
@@ -53,6 +58,8 @@ export interface WebhookOutboxDeps {
   logger: Logger;
   now?: () => number;
   random?: () => number;
+  /** Replicas: the shared idempotency record (see the header). */
+  ledger?: SendLedger;
 }
 
 export interface WebhookEndpointStats {
@@ -82,7 +89,8 @@ interface DeliveryRecord {
 }
 
 interface DoneRecord extends Omit<DeliveryRecord, 'state'> {
-  state: 'sent' | 'failed';
+  /** `elsewhere`: the replicas' ledger says it was settled already (replicas only). */
+  state: 'sent' | 'failed' | 'elsewhere';
   doneAt: number;
   status?: number;
 }
@@ -102,7 +110,22 @@ export const WEBHOOK_LOG = {
   corrupt: 'webhook outbox file unreadable; moved to corrupt/',
   orphan: 'webhook events queued for an endpoint no longer configured; kept until it is',
   loopError: 'webhook outbox pass failed',
+  elsewhere: 'webhook event settled already by the replicas; not posted here',
 } as const;
+
+/** The ledger's key of one delivery: the endpoint and the event id, namespaced by the event's customer and server. */
+export function webhookLedgerKey(endpoint: string, event: Pick<WebhookEvent, 'id' | 'server'>): LedgerKey {
+  return { id: `${endpoint}|${event.id}`, ...(event.server !== undefined ? { customer: event.server.customer, server: event.server.name } : {}) };
+}
+
+/** What a replica taking a delivery over needs: the exact body and its id. */
+interface LedgerDelivery {
+  endpoint: string;
+  eventId: string;
+  type: WebhookEventType;
+  body: string;
+  server?: { name: string; customer: string };
+}
 
 /** What a failed attempt says, without the URL (its path or query may be the hook's credential). */
 function attemptError(err: unknown): string {
@@ -122,6 +145,7 @@ export class WebhookOutbox implements Notifier {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly ledger: SendLedger | undefined;
   private readonly endpoints: Map<string, WebhookEndpoint>;
   private readonly retentionMs: number;
   private readonly userAgent: string;
@@ -140,6 +164,7 @@ export class WebhookOutbox implements Notifier {
     this.log = deps.logger.child({ component: 'webhooks' });
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.ledger = deps.ledger;
     this.endpoints = new Map(options.endpoints.map((e) => [e.name, e]));
     this.retentionMs = options.retentionMs ?? 30 * 24 * 3_600_000;
     this.userAgent = options.userAgent ?? 'mamori';
@@ -203,10 +228,41 @@ export class WebhookOutbox implements Notifier {
   }
 
   /** Queues the event for each endpoint that takes its type; resolves once on disk. Returns how many were queued anew. */
-  enqueue(event: WebhookEvent): Promise<number> {
-    const targets = [...this.endpoints.values()].filter((e) => e.events.includes(event.type));
-    if (targets.length === 0) return Promise.resolve(0);
+  async enqueue(event: WebhookEvent): Promise<number> {
+    let targets = [...this.endpoints.values()].filter((e) => e.events.includes(event.type));
+    if (targets.length === 0) return 0;
     const body = JSON.stringify(event);
+    if (this.ledger !== undefined) {
+      // Recorded for every replica first: a delivery another replica recorded first is its to post.
+      const mine: WebhookEndpoint[] = [];
+      for (const endpoint of targets) {
+        const fileId = fileIdFor(`${endpoint.name}|${event.id}`);
+        if (this.pending.has(fileId) || (await this.spool.existsIn(['sent', 'failed'], fileId))) continue;
+        const payload: LedgerDelivery = { endpoint: endpoint.name, eventId: event.id, type: event.type, body, ...(event.server !== undefined ? { server: event.server } : {}) };
+        if ((await this.ledger.record(webhookLedgerKey(endpoint.name, event), { ...payload })) !== 'known') mine.push(endpoint);
+      }
+      targets = mine;
+    }
+    return this.queue(targets, event.id, event.type, body);
+  }
+
+  /**
+   * Replicas: a delivery of a replica that is gone, taken over through the ledger (its holder
+   * taken). `settled` when this outbox had delivered or given it up already.
+   */
+  async adopt(payload: unknown): Promise<'queued' | 'settled'> {
+    const d = payload as Partial<LedgerDelivery>;
+    const endpoint = typeof d.endpoint === 'string' ? this.endpoints.get(d.endpoint) : undefined;
+    if (endpoint === undefined || typeof d.eventId !== 'string' || typeof d.body !== 'string' || typeof d.type !== 'string') {
+      throw new MamoriError('MAMORI_NOTIFY_INVALID', `webhook delivery taken over for an endpoint not configured here (${String(d.endpoint)})`, { details: { field: 'endpoint' } });
+    }
+    if (await this.spool.existsIn(['sent', 'failed'], fileIdFor(`${endpoint.name}|${d.eventId}`))) return 'settled';
+    await this.queue([endpoint], d.eventId, d.type, d.body);
+    return 'queued';
+  }
+
+  private queue(targets: readonly WebhookEndpoint[], eventId: string, type: WebhookEventType, body: string): Promise<number> {
+    const event = { id: eventId, type };
     return this.serial(async () => {
       let queued = 0;
       for (const endpoint of targets) {
@@ -265,7 +321,39 @@ export class WebhookOutbox implements Notifier {
       // A hint for the log after a crash; a `pending` record found at start is posted as well.
       await this.write('pending', fileId, record, false);
     });
+    let ticket: SendTicket | undefined;
+    const key = (): LedgerKey => webhookLedgerKey(endpoint.name, { id: record.eventId, ...serverOfBody(record.body) });
+    if (this.ledger !== undefined) {
+      const gate = await this.ledger.begin(key(), () => ({ endpoint: record.endpoint, eventId: record.eventId, type: record.type, body: record.body })).catch((err: unknown) => {
+        record.state = 'pending';
+        record.nextAttemptAt = this.now() + backoffDelay(1, endpoint.retry, this.random);
+        throw err;
+      });
+      if (!gate.go) {
+        return this.serial(async () => {
+          if (gate.why === 'done') {
+            const { state: _s, ...rest } = record;
+            const done: DoneRecord = { ...rest, state: 'elsewhere', doneAt: this.now() };
+            await this.spool.settle('pending', 'sent', fileId, done);
+            this.pending.delete(fileId);
+            this.log.info({ endpoint: endpoint.name, event: record.eventId, type: record.type, by: gate.by, why: gate.why }, WEBHOOK_LOG.elsewhere);
+            return 'sent' as const;
+          }
+          // Not now (held by another live replica, an earlier post in doubt, etcd unreachable or
+          // fenced): kept, and this endpoint's turn ends, in order.
+          record.state = 'pending';
+          record.nextAttemptAt = Math.max(gate.retryAt, this.now() + 100);
+          return 'retry' as const;
+        });
+      }
+      ticket = gate.ticket;
+    }
     const outcome = await this.post(endpoint, record);
+    if (this.ledger !== undefined && ticket !== undefined) {
+      if (outcome.ok) await this.ledger.end(key(), ticket, 'sent');
+      else if (outcome.permanent || this.now() - record.enqueuedAt >= endpoint.retry.maxAgeMs) await this.ledger.end(key(), ticket, 'failed');
+      else await this.ledger.release(key(), ticket);
+    }
     return this.serial(() => this.record(endpoint, fileId, record, outcome)).catch((err: unknown) => {
       // The outcome could not be written (disk full?): keep it queued in memory; on disk it is
       // `sending`, which a restart posts again (at least once, same id).
@@ -379,6 +467,16 @@ export class WebhookOutbox implements Notifier {
   async stop(): Promise<void> {
     await this.loop.stop();
     await this.spool.idle();
+  }
+}
+
+/** The server an event's body names (the ledger's namespace), read back from the exact bytes queued. */
+function serverOfBody(body: string): { server?: { name: string; customer: string } } {
+  try {
+    const s = (JSON.parse(body) as { server?: { name?: unknown; customer?: unknown } }).server;
+    return typeof s?.name === 'string' && typeof s.customer === 'string' ? { server: { name: s.name, customer: s.customer } } : {};
+  } catch {
+    return {};
   }
 }
 
