@@ -30,7 +30,7 @@ import { incidentOpenedEvent, massFailureEvent, type WebhookEvent } from './noti
 import { webhookEndpointsOf } from './notify/webhook-endpoints.ts';
 import { WebhookOutbox } from './notify/webhook-outbox.ts';
 import { buildInfo } from './package-info.ts';
-import type { Notifier } from './notify/types.ts';
+import type { Notification, Notifier } from './notify/types.ts';
 import type { StateHealth } from './status/state-health.ts';
 import { CoverageRecorder, desiredReportServerOf, monitoredServerOf } from './report/coverage-recorder.ts';
 import type { Controller, ControllerEvent } from './reconcile/controller.ts';
@@ -39,6 +39,9 @@ import { policyOf, wireReconciler } from './reconcile/wiring.ts';
 import { startReadiness, type ReadinessWiring } from './reconcile/readiness-wiring.ts';
 import { startCluster } from './cluster/start.ts';
 import type { Cluster } from './cluster/cluster.ts';
+import { notifyLedgers, type NotifyLedgers } from './cluster/notify-wiring.ts';
+import type { LedgerPayload } from './notify/send-ledger.ts';
+import { RETENTION_MS_DEFAULT, SMTP_TIMEOUT_MS_DEFAULT } from './notify/options.ts';
 import { manifestChecks, runbookSelector } from './runbook/manifest-hooks.ts';
 import { DEFAULT_PARSE_BUDGET_MS, ShellParserPool } from './runbook/shell-parser-pool.ts';
 import { checkSecretsFolder } from './secrets/check-secrets-folder.ts';
@@ -124,6 +127,7 @@ export class Daemon {
   private alertmanager: AlertmanagerClient | undefined;
   private webhooks: WebhookOutbox | undefined;
   private cluster: Cluster | undefined;
+  private ledgers: NotifyLedgers | undefined;
   controller: Controller | undefined;
   private vantages: VantageBoard | undefined;
   /** The scheduled readiness check (config readiness). */
@@ -189,14 +193,20 @@ export class Daemon {
     // Before anything reads the folder: an older layout is migrated (a copy kept), a newer one refused.
     await prepareStateFolder(config.stateDir, { logger });
 
-    this.webhooks = await this.openWebhooks(config, logger);
     // Replicas: the cluster is joined before the first pass (or keeps trying while probing goes on).
     const cluster = config.cluster !== undefined ? await startCluster(config.cluster, this.policy, logger) : undefined;
     this.cluster = cluster?.cluster;
+    // Replicas: one send per notification (and per webhook delivery) across them, recorded in etcd.
+    this.ledgers =
+      cluster !== undefined
+        ? notifyLedgers(cluster.cluster, { mailSendMs: 3 * SMTP_TIMEOUT_MS_DEFAULT, webhookSendMs: Math.max(0, ...config.alerting.webhooks.map((w) => w.timeoutSeconds * 1000)), retentionMs: RETENTION_MS_DEFAULT }, logger)
+        : undefined;
+    this.webhooks = await this.openWebhooks(config, logger);
     const { controller, vantages, journal, records, outbox, notifier, health, targets } = await wireReconciler(config, {
       logger,
       ...(this.webhooks ? { webhooks: this.webhooks } : {}),
       ...(cluster !== undefined ? { coordinator: cluster.coordinator } : {}),
+      ...(this.ledgers !== undefined ? { mailLedger: this.ledgers.mail } : {}),
       policy: this.policy,
       // Per revision: a server on its last-known-good manifest keeps that revision's runbooks.
       runbooks: () => this.currentSet?.runbooks ?? new Map(),
@@ -206,6 +216,11 @@ export class Daemon {
     });
     this.journal = journal;
     this.outbox = outbox;
+    const webhooks = this.webhooks;
+    this.ledgers?.start({
+      mail: (payload) => outbox.adopt(payload.notification as Notification),
+      ...(webhooks !== undefined ? { webhook: (payload: LedgerPayload) => webhooks.adopt(payload) } : {}),
+    });
     this.notifier = notifier;
     this.health = health;
     this.metrics.readStateHealth(health);
@@ -464,7 +479,10 @@ export class Daemon {
   private async openWebhooks(config: MamoriConfig, logger: Logger): Promise<WebhookOutbox | undefined> {
     if (config.alerting.webhooks.length === 0) return undefined;
     const endpoints = await webhookEndpointsOf(config.alerting.webhooks, (ref) => resolveSecret(ref, config), config.configFile);
-    const outbox = await WebhookOutbox.open({ dir: join(config.stateDir, 'outbox', 'webhooks'), endpoints, userAgent: `mamori/${buildInfo().version}` }, { logger });
+    const outbox = await WebhookOutbox.open(
+      { dir: join(config.stateDir, 'outbox', 'webhooks'), endpoints, userAgent: `mamori/${buildInfo().version}` },
+      { logger, ...(this.ledgers !== undefined ? { ledger: this.ledgers.webhook } : {}) },
+    );
     outbox.start();
     return outbox;
   }
@@ -704,6 +722,13 @@ export class Daemon {
     await step('readiness', () => this.readiness?.stop());
     await step('reconciler', () => this.controller?.stop({ deadlineMs: this.options.stopDeadlineMs ?? 10_000 }));
     await step('status', () => this.controller?.writeAllStatus());
+    if (this.ledgers !== undefined) {
+      // Replicas: nothing is sent once the lease is given back; the servers' new owners take over
+      // what is still queued (its holder keys go with the lease). A second stop below is a no-op.
+      await step('send ledgers', () => this.ledgers?.stop());
+      await step('outbox', () => this.outbox?.stop());
+      await step('webhooks', () => this.webhooks?.stop());
+    }
     await step('cluster', () => this.cluster?.stop());
     await step('write-back', () => (this.writeBack ? withTimeout(this.writeBack.flush(), 10_000) : undefined));
     await step('waiting writes', () => this.health?.flushAll());

@@ -25,6 +25,7 @@ import { openJournal, readJournal, type Journal, type JournalRecord } from '../s
 import { StateHealth } from '../status/state-health.ts';
 import { createStatusStore, type StatusStore } from '../status/store.ts';
 import type { Notifier } from '../notify/types.ts';
+import type { SendLedger } from '../notify/send-ledger.ts';
 import type { RemediationCoordinator } from './coordinator.ts';
 import { Controller, type ControllerEvent, type PassReport } from './controller.ts';
 import { policyFromConfig } from './policy.ts';
@@ -49,6 +50,8 @@ export interface ReconcilerWiringOptions {
   webhooks?: Notifier;
   /** Replicas sharing the fleet (config cluster); alone without it. */
   coordinator?: RemediationCoordinator;
+  /** Replicas: the mail outbox's shared idempotency record (one send per notification across replicas). */
+  mailLedger?: SendLedger;
   onPass?: (p: PassReport) => void;
   onLate?: (lateMs: number) => void;
 }
@@ -104,7 +107,7 @@ export function renderFrom(runbooks: RunbookMap, doc: ServerDocument, target: Re
   return e.ok ? e.rendered : new Error(e.error);
 }
 
-async function openOutbox(config: MamoriConfig, logger: Logger): Promise<Outbox> {
+async function openOutbox(config: MamoriConfig, logger: Logger, ledger: SendLedger | undefined): Promise<Outbox> {
   const smtp = config.mail.smtp;
   return Outbox.open(
     {
@@ -113,7 +116,7 @@ async function openOutbox(config: MamoriConfig, logger: Logger): Promise<Outbox>
       ...(smtp ? { smtp: await smtpOptionsOf(smtp, (ref) => resolveSecret(ref, config)) } : {}),
       rate: { maxPerWindow: config.mail.maxPerServerPerHour },
     },
-    { logger },
+    { logger, ...(ledger !== undefined ? { ledger } : {}) },
   );
 }
 
@@ -149,7 +152,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
   const journal = watchedJournal(await openJournal(config.stateDir), health);
   let outbox: Outbox | undefined;
   try {
-    outbox = await openOutbox(config, logger);
+    outbox = await openOutbox(config, logger, options.mailLedger);
     outbox.start();
     const notifier = new BufferedNotifier(options.webhooks ? new TeeNotifier(outbox, options.webhooks) : outbox, health, logger);
     const targets = reloadableTargetCheck(config.targetNetworks);
