@@ -30,7 +30,8 @@ export interface LogOptions {
 
 export function createLogger(options: LogOptions = {}): Logger {
   const base: LoggerOptions = {
-    level: options.level ?? process.env.MAMORI_LOG_LEVEL ?? 'info',
+    // An empty MAMORI_LOG_LEVEL (as tests set it to clear the caller's) means the default, not a level named ''.
+    level: options.level ?? (process.env.MAMORI_LOG_LEVEL || 'info'),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { name: 'mamori' },
     // ISO 8601 in UTC ("time":"2026-12-06T10:00:00.000Z"), as the journal and every other log shows time.

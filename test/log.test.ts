@@ -12,4 +12,17 @@ describe('log lines', () => {
     expect(Math.abs(Date.parse(String(line.time)) - Date.now())).toBeLessThan(60_000);
     expect(line).toMatchObject({ level: 30, msg: 'probe failed', server: 'acme-web1', name: 'mamori' });
   });
+
+  it('an empty MAMORI_LOG_LEVEL is the default level (mamori agent died on it: "default level: must be included in custom levels")', () => {
+    const before = process.env.MAMORI_LOG_LEVEL;
+    process.env.MAMORI_LOG_LEVEL = '';
+    try {
+      expect(createLogger({ destination: new PassThrough() }).level).toBe('info');
+      process.env.MAMORI_LOG_LEVEL = 'debug';
+      expect(createLogger({ destination: new PassThrough() }).level).toBe('debug');
+    } finally {
+      if (before === undefined) delete process.env.MAMORI_LOG_LEVEL;
+      else process.env.MAMORI_LOG_LEVEL = before;
+    }
+  });
 });
