@@ -523,8 +523,14 @@ async function runIteration(kind: Kind, fault: Fault, host: string, victimName: 
       expect(victim.daemon.logs.slice(fencedMark).filter((l) => l.msg === 'runbook started' && aboutHost(l, host))).toEqual([]);
       const ready = await victim.daemon.get('/readyz');
       expect(ready.status).toBe(503);
-      const mine = await serverOn(victim, host);
-      expect(Date.parse(mine?.services.http?.lastProbe?.at ?? '')).toBeGreaterThan(cutAt + TTL_S * 1000);
+      // It goes on probing: a probe of its own started past the TTL after the cut (polled: its next
+      // probe may be up to an interval away when the incident ends).
+      const fencedProbe = cutAt + TTL_S * 1000;
+      await until(
+        `${victimName}, cut off, probes ${host} again after it was fenced`,
+        async () => Date.parse((await serverOn(victim, host))?.services.http?.lastProbe?.at ?? '') > fencedProbe,
+        2 * INTERVAL_MS + PROBE.timeoutSeconds * 1000 + 10_000,
+      );
     } finally {
       heal();
     }
