@@ -10,6 +10,8 @@
  *   notify/<channel>/open/<customer>/<server>/<id>    no lease; a notification not yet settled (send-ledger.ts)
  *   notify/<channel>/holder/<customer>/<server>/<id>  the sending replica's lease
  *   notify/<channel>/done/<customer>/<server>/<id>    a retention lease; the idempotency record
+ *   status/<customer>/<server>        no lease; the owner's status of the server (written on change), read by every replica
+ *   status-publisher                  the elected status publisher's lease; {replica, at} — its create revision is the term
  * (`_` stands for no customer or no server: names start with a letter.)
  */
 import { encodeIdPart } from '../notify/message-id.ts';
@@ -29,6 +31,9 @@ export interface ClusterKeys {
   failingOf(server: string): string;
   /** The three prefixes of a notification channel (`mail`, `webhook`). */
   notify(channel: string): { open: string; holder: string; done: string };
+  status: string;
+  statusOf(server: string): string;
+  statusPublisher: string;
 }
 
 /** A key segment for any id: readable where the id is, bounded, without `/`. */
@@ -54,5 +59,8 @@ export function clusterKeys(prefix: string): ClusterKeys {
     failing: `${root}failing/`,
     failingOf: (s) => `${root}failing/${s}`,
     notify: (channel) => ({ open: `${root}notify/${channel}/open/`, holder: `${root}notify/${channel}/holder/`, done: `${root}notify/${channel}/done/` }),
+    status: `${root}status/`,
+    statusOf: (s) => `${root}status/${s}`,
+    statusPublisher: `${root}status-publisher`,
   };
 }
