@@ -131,6 +131,13 @@ export interface ServerStatus {
   incidents: { open: IncidentStatus[]; recent: IncidentStatus[] };
   /** The maintenance window in force and the next one to begin (RFC 3339), when the server has any. */
   maintenance?: { current?: MaintenanceTimes; next?: MaintenanceTimes };
+  /** With replicas (config `cluster`): the replica that owns the server — probes it, judges it and writes this status. */
+  owner?: string;
+  /**
+   * With replicas, in the API only: the replica whose view this is when it is not the owner's — the
+   * previous owner's last status during a handover, or this replica's own until the owner publishes.
+   */
+  publishedBy?: string;
 }
 
 export interface MaintenanceTimes {

@@ -19,6 +19,11 @@ export const ARCHIVE_DIR = '_archive';
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 const SEGMENT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/** Whether an id may name a status file (it becomes a path: it never climbs out of the folder). */
+export function isStatusId(server: string): boolean {
+  return ID_RE.test(server);
+}
+
 export interface StatusStore {
   readonly dir: string;
   write(status: ServerStatus): Promise<void>;
