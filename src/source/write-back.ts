@@ -13,6 +13,10 @@ import type { GitSource } from './git.ts';
  * top of whatever the branch holds on the remote: another writer's commit is kept as a parent and
  * its files outside `status/` are kept in the tree — never force-pushed over. A push that loses a
  * race fetches again and retries.
+ *
+ * With replicas the folder is not this replica's own: `hooks` (src/cluster/status-publisher.ts) say
+ * whether this replica commits at all (the elected publisher), fill the folder from etcd at one
+ * revision once the remote tip is known, and are asked again right before the push.
  */
 export interface WriteBackOptions {
   source: GitSource;
@@ -25,9 +29,24 @@ export interface WriteBackOptions {
   /** The revision the status describes, for the commit message. */
   revision?: () => string | undefined;
   maxAttempts?: number;
+  hooks?: WriteBackHooks;
 }
 
-export type WriteBackResult = { pushed: true; commit: string; attempts: number } | { pushed: false; reason: 'unchanged' };
+export interface WriteBackHooks {
+  /** Asked first (nothing is fetched when false): whether this writer commits now. */
+  shouldFlush(): boolean;
+  /**
+   * Once the remote tip is fetched: fills `statusDir` with what to commit and returns the commit
+   * message, or undefined to commit nothing on this tip.
+   */
+  prepare(tip: { commit: string; message: string } | undefined): Promise<{ message: string } | undefined>;
+  /** Right before the push: whether this writer may still push. */
+  mayPush(): boolean;
+  /** The branch holds what `prepare` gave: pushed now, or it already did (the tree unchanged). */
+  committed?(result: WriteBackResult): void;
+}
+
+export type WriteBackResult = { pushed: true; commit: string; attempts: number } | { pushed: false; reason: 'unchanged' | 'skipped' };
 
 const STATUS_FILE = /\.(ya?ml|json)$/i;
 const REMOTE_REF = 'refs/mamori/status-remote';
@@ -80,17 +99,27 @@ export class StatusWriteBack {
 
   /** Commit the status files now and push them; a no-op when the branch already holds them. */
   async flush(): Promise<WriteBackResult> {
-    const { source } = this.options;
+    const { source, hooks } = this.options;
+    if (hooks !== undefined && !hooks.shouldFlush()) return { pushed: false, reason: 'skipped' };
     return source.withGit(async () => {
       const env = { ...(await source.gitEnv()), GIT_DIR: source.gitDir };
       const maxAttempts = this.options.maxAttempts ?? 5;
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         const remoteTip = await this.fetchRemote(env);
-        const commit = await this.buildCommit(env, remoteTip);
+        let message: string | undefined;
+        if (hooks !== undefined) {
+          const tip = remoteTip !== undefined ? { commit: remoteTip, message: (await must(git(['log', '-1', '--format=%B', remoteTip], env), 'log')).stdout } : undefined;
+          message = (await hooks.prepare(tip))?.message;
+          if (message === undefined) return { pushed: false, reason: 'skipped' } as const;
+        }
+        const commit = await this.buildCommit(env, remoteTip, message);
         if (!commit) {
           this.lastError = undefined;
-          return { pushed: false, reason: 'unchanged' } as const;
+          const result = { pushed: false, reason: 'unchanged' } as const;
+          hooks?.committed?.(result);
+          return result;
         }
+        if (hooks !== undefined && !hooks.mayPush()) return { pushed: false, reason: 'skipped' } as const;
         const push = await git(['push', '--quiet', '--porcelain', this.options.url, `${commit}:refs/heads/${this.options.branch}`], env);
         if (push.code === 0) {
           await git(['update-ref', REMOTE_REF, commit], env);
@@ -98,7 +127,9 @@ export class StatusWriteBack {
           this.lastCommit = commit;
           this.lastError = undefined;
           this.options.logger.info({ commit, branch: this.options.branch, attempts: attempt }, 'status pushed');
-          return { pushed: true, commit, attempts: attempt } as const;
+          const result = { pushed: true, commit, attempts: attempt } as const;
+          hooks?.committed?.(result);
+          return result;
         }
         const text = `${push.stdout}\n${push.stderr}`;
         if (!/rejected|non-fast-forward|fetch first|stale info/i.test(text)) {
@@ -128,7 +159,7 @@ export class StatusWriteBack {
   }
 
   /** Our files under status/ on top of the remote tip's tree; undefined when nothing changes. */
-  private async buildCommit(env: NodeJS.ProcessEnv, remoteTip: string | undefined): Promise<string | undefined> {
+  private async buildCommit(env: NodeJS.ProcessEnv, remoteTip: string | undefined, message?: string): Promise<string | undefined> {
     const work = await mkdtemp(join(tmpdir(), 'mamori-writeback-'));
     try {
       await mkdir(this.options.statusDir, { recursive: true });
@@ -157,7 +188,7 @@ export class StatusWriteBack {
       }
       const revision = this.options.revision?.() ?? 'unknown';
       const who = { GIT_AUTHOR_NAME: 'mamori', GIT_AUTHOR_EMAIL: 'mamori@localhost', GIT_COMMITTER_NAME: 'mamori', GIT_COMMITTER_EMAIL: 'mamori@localhost' };
-      const args = ['commit-tree', tree, ...(remoteTip ? ['-p', remoteTip] : []), '-m', `status at manifests revision ${revision}`];
+      const args = ['commit-tree', tree, ...(remoteTip ? ['-p', remoteTip] : []), '-m', message ?? `status at manifests revision ${revision}`];
       return (await must(git(args, { ...env, ...who }), 'commit-tree')).stdout.trim();
     } finally {
       await rm(work, { recursive: true, force: true });

@@ -110,4 +110,46 @@ describe('status write-back', () => {
     expect(r).toMatchObject({ pushed: true, attempts: 1 });
     expect(inBare(repo, 'ls-tree', '-r', '--name-only', 'mamori-status').trim().split('\n')).toEqual(['status/a.yaml', 'status/archive/b.yaml']);
   });
+
+  it('with hooks (the elected publisher): nothing fetched when not flushing, the tip handed to prepare, no push once mayPush says no', async () => {
+    const { repo, statusDir } = setup();
+    const source = new GitSource({ url: repo.bare, ref: 'main', path: '', cacheDir: join(repo.dir, 'cache-hooks'), logger: silentLogger() });
+    let flush = false;
+    let push = true;
+    const tips: Array<{ commit: string; message: string } | undefined> = [];
+    const committed: unknown[] = [];
+    let n = 0;
+    const writeBack = new StatusWriteBack({
+      source, url: repo.bare, branch: 'mamori-status', statusDir, intervalMs: 60_000, logger: silentLogger(),
+      hooks: {
+        shouldFlush: () => flush,
+        prepare: async (tip) => {
+          tips.push(tip);
+          n++;
+          writeFileSync(join(statusDir, 'web01.yaml'), `state: ${n % 2 === 0 ? 'Down' : 'Healthy'}\n`);
+          return { message: `status\n\nMamori-Status-Revision: ${n}\n` };
+        },
+        mayPush: () => push,
+        committed: (r) => committed.push(r),
+      },
+    });
+    expect(await writeBack.flush()).toEqual({ pushed: false, reason: 'skipped' });
+    expect(tips).toEqual([]);
+    flush = true;
+    const first = await writeBack.flush();
+    expect(first).toMatchObject({ pushed: true });
+    expect(tips).toEqual([undefined]);
+    expect(committed).toEqual([first]);
+    expect(inBare(repo, 'log', '-1', '--format=%B', 'mamori-status')).toContain('Mamori-Status-Revision: 1');
+    // The next prepare sees the branch's tip and its message; a tree like the tip's is no commit.
+    n = 2;
+    const same = await writeBack.flush();
+    expect(same).toEqual({ pushed: false, reason: 'unchanged' });
+    expect(tips[1]).toMatchObject({ commit: inBare(repo, 'rev-parse', 'mamori-status').trim(), message: expect.stringContaining('Mamori-Status-Revision: 1') });
+    // Leadership lost between building and pushing: nothing pushed.
+    push = false;
+    n = 1;
+    expect(await writeBack.flush()).toEqual({ pushed: false, reason: 'skipped' });
+    expect(inBare(repo, 'rev-list', '--count', 'mamori-status').trim()).toBe('1');
+  });
 });
