@@ -7,8 +7,10 @@
  *    another replica. Goal: ≤ TTL + one interval. FAILOVER_RUNS (default 3) kills.
  * 2. etcd writes at 10,000 servers in steady state: three controllers (in-process, a table prober,
  *    the real cluster layer) share 10,000 healthy servers probed every 10 s; etcd's own counters
- *    (raft proposals committed, puts, deletes, transactions) over a 20 s window. Goal: writes only
- *    on changes — then 50 servers fail and come back, and the writes that causes are counted too.
+ *    (raft proposals committed, puts, deletes, transactions) over a 20 s window, the owners'
+ *    status publications (#24, published on change as the daemon wires them) included. Goal:
+ *    writes only on changes — then 50 servers fail and come back, and the writes that causes are
+ *    counted too.
  *
  * Every wait is bounded. Run under the lab lock: flock /tmp/mamori-lab.lock npm run bench -- failover
  */
@@ -18,6 +20,7 @@ import { join } from 'node:path';
 import { Cluster } from '../src/cluster/cluster.ts';
 import { ClusterCoordinator } from '../src/cluster/remediation-coordinator.ts';
 import { ownerOf } from '../src/cluster/rendezvous.ts';
+import { publishOnEvent } from '../src/cluster/status-board.ts';
 import { CONFIG_DEFAULTS } from '../src/config/defaults.ts';
 import { silentLogger } from '../src/log.ts';
 import type { ServerDocument, ServiceName } from '../src/manifest/types.ts';
@@ -206,7 +209,9 @@ async function writesAtScale(etcd: EtcdCluster, dir: string): Promise<void> {
       const cluster = new Cluster({ endpoints: etcd.endpoints, prefix, replica: name, ttlSeconds: 10, callTimeoutMs: 3000 }, silentLogger());
       await cluster.start();
       const prober = new CountingProber();
-      const controller = new Controller({
+      // The owners publish their servers' status to etcd on change (#24), as the daemon wires it.
+      const controller: Controller = new Controller({
+        onEvent: (e) => publishOnEvent(cluster.statusBoard, (server) => controller.statusOf(server), e),
         policy,
         probe: prober.probe,
         executor: new ScriptedExecutor(),

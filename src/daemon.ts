@@ -33,7 +33,7 @@ import { buildInfo } from './package-info.ts';
 import type { Notification, Notifier } from './notify/types.ts';
 import type { StateHealth } from './status/state-health.ts';
 import { CoverageRecorder, desiredReportServerOf, monitoredServerOf } from './report/coverage-recorder.ts';
-import type { Controller, ControllerEvent } from './reconcile/controller.ts';
+import type { Controller, ControllerEvent, ControllerSnapshot } from './reconcile/controller.ts';
 import type { Policy } from './reconcile/types.ts';
 import { policyOf, wireReconciler } from './reconcile/wiring.ts';
 import { startReadiness, type ReadinessWiring } from './reconcile/readiness-wiring.ts';
@@ -42,6 +42,10 @@ import type { Cluster } from './cluster/cluster.ts';
 import { notifyLedgers, type NotifyLedgers } from './cluster/notify-wiring.ts';
 import type { LedgerPayload } from './notify/send-ledger.ts';
 import { RETENTION_MS_DEFAULT, SMTP_TIMEOUT_MS_DEFAULT } from './notify/options.ts';
+import { mergeFleetStatus } from './cluster/status-merge.ts';
+import { publishOnEvent } from './cluster/status-board.ts';
+import { StatusPublisher } from './cluster/status-publisher.ts';
+import { serverKey } from './reconcile/coordinator.ts';
 import { manifestChecks, runbookSelector } from './runbook/manifest-hooks.ts';
 import { DEFAULT_PARSE_BUDGET_MS, ShellParserPool } from './runbook/shell-parser-pool.ts';
 import { checkSecretsFolder } from './secrets/check-secrets-folder.ts';
@@ -128,6 +132,8 @@ export class Daemon {
   private webhooks: WebhookOutbox | undefined;
   private cluster: Cluster | undefined;
   private ledgers: NotifyLedgers | undefined;
+  /** With replicas and a status branch: the elected publisher (src/cluster/status-publisher.ts). */
+  private publisher: StatusPublisher | undefined;
   controller: Controller | undefined;
   private vantages: VantageBoard | undefined;
   /** The scheduled readiness check (config readiness). */
@@ -227,7 +233,12 @@ export class Daemon {
     this.metrics.readOutbox(outbox);
     this.controller = controller;
     this.vantages = vantages;
-    cluster?.cluster.membership.onChange(() => controller.ownershipChanged());
+    cluster?.cluster.membership.onChange(() => {
+      controller.ownershipChanged();
+      this.page.changed('ownership');
+    });
+    // Another owner's status arrived: the page and its listeners show the whole fleet.
+    cluster?.cluster.statusBoard.onChange((_key, status) => (status !== undefined ? this.page.changed('status-written', undefined, serverIdOf(status)) : this.page.changed('status-written')));
     if (cluster !== undefined) this.metrics.readCluster(cluster.cluster);
     // Gauges read the controller's own state at each scrape (right after a restart, too).
     this.metrics.readReconciler(controller.gauges);
@@ -297,7 +308,7 @@ export class Daemon {
     const uptime = new UptimeSource({ stateDir: config.stateDir, timeZone: config.mail.timeZone, logger });
     registerStatusPage(this.http, {
       live: this.page,
-      snapshot: () => this.controller?.status(),
+      snapshot: () => this.fleetSnapshot(),
       transcripts: (server, service) => this.controller?.transcripts.recent(server, service) ?? [],
       desired: () => this.desired?.status(),
       source: () => this.syncer?.status(),
@@ -334,15 +345,21 @@ export class Daemon {
     this.startAlertmanager(config, logger);
 
     if (config.statusWriteBack && source instanceof GitSource && config.source.type === 'git') {
+      // With replicas one elected publisher commits what the owners published in etcd; alone, the
+      // replica commits its own status folder.
+      const publisher = this.cluster !== undefined ? new StatusPublisher(this.cluster, logger.child({ component: 'status-publisher' }), () => this.desired?.appliedRevision) : undefined;
+      this.publisher = publisher;
       this.writeBack = new StatusWriteBack({
         source,
         url: config.source.url,
         branch: config.statusWriteBack.branch,
-        statusDir: statusDirOf(config.stateDir),
+        statusDir: publisher !== undefined ? await publisher.folder() : statusDirOf(config.stateDir),
         intervalMs: config.statusWriteBack.intervalSeconds * 1000,
         logger,
         revision: () => this.desired?.appliedRevision,
+        ...(publisher !== undefined ? { hooks: publisher.hooks } : {}),
       });
+      publisher?.start();
       this.writeBack.start();
     }
     logger.info({ source: source.description, revision: desired.appliedRevision, servers: desired.status().servers }, 'mamori running');
@@ -403,6 +420,8 @@ export class Daemon {
     this.applyInterval();
     this.monitoredDocs = servers.filter((s) => !outside.has(s.name)).map((s) => s.document.doc);
     this.controller?.setDesired(revision, this.monitoredDocs, { manifestInvalid, notMonitored });
+    // A server gone from the desired state: its owner deletes what it published.
+    this.cluster?.statusBoard.retain(new Set(this.monitoredDocs.map((d) => serverKey(serverIdOf(d), undefined))));
     this.readiness?.loop.setServers(this.monitoredDocs);
     const names = new Set(servers.map((s) => s.name));
     this.coverage?.desired(revision, servers.map((s) => monitoredServerOf(s.document.doc)));
@@ -436,6 +455,7 @@ export class Daemon {
 
   private onControllerEvent(e: ControllerEvent): void {
     this.page.onEvent(e);
+    if (this.cluster !== undefined && this.controller !== undefined) publishOnEvent(this.cluster.statusBoard, (server) => this.controller?.statusOf(server), e);
     if (e.type !== 'probe') this.alertmanager?.nudge();
     const m = this.metrics;
     switch (e.type) {
@@ -461,6 +481,28 @@ export class Daemon {
       default:
         break;
     }
+  }
+
+  /** The reconciler's view; with replicas the whole fleet: this replica's servers live, the others as their owners published them. */
+  private fleetSnapshot(): ControllerSnapshot | undefined {
+    const snap = this.controller?.status();
+    const cluster = this.cluster;
+    if (snap === undefined || cluster === undefined) return snap;
+    const merged = mergeFleetStatus({ self: cluster.options.replica, local: snap.servers, ownerOf: (key) => cluster.membership.ownerOf(key), published: cluster.statusBoard });
+    return { ...snap, servers: merged.servers };
+  }
+
+  private clusterStatus(): Record<string, unknown> | undefined {
+    const cluster = this.cluster;
+    if (cluster === undefined) return undefined;
+    const board = cluster.statusBoard;
+    return {
+      replica: cluster.options.replica,
+      phase: cluster.phase(),
+      members: cluster.membership.members(),
+      status: { published: board.size, revision: board.revision, writes: { ...board.counters } },
+      ...(this.publisher !== undefined ? { publisher: this.publisher.status() } : {}),
+    };
   }
 
   private updateDesiredMetrics(): void {
@@ -562,7 +604,8 @@ export class Daemon {
       targetNetworks: { applied: this.targets.current.networks, ...(this.targets.held !== undefined ? { held: this.targets.held } : {}) },
       writeBack: this.writeBack?.status(),
       ...(this.webhooks ? { webhooks: this.webhooks.stats() } : {}),
-      reconciler: this.controller?.status(),
+      reconciler: this.fleetSnapshot(),
+      ...(this.cluster !== undefined ? { cluster: this.clusterStatus() } : {}),
       ...(this.vantages !== undefined ? { vantages: this.vantages.status(Date.now()) } : {}),
     };
   }
@@ -571,7 +614,7 @@ export class Daemon {
     return {
       ready: () => this.ready(),
       status: () => this.status(),
-      fleet: () => ({ snapshot: this.controller?.status(), desired: this.desired?.status() }),
+      fleet: () => ({ snapshot: this.fleetSnapshot(), desired: this.desired?.status() }),
       resume: async (server, service) => {
         if (!this.controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');
         // customer/name, or a bare name that one customer alone has.
@@ -729,8 +772,12 @@ export class Daemon {
       await step('outbox', () => this.outbox?.stop());
       await step('webhooks', () => this.webhooks?.stop());
     }
-    await step('cluster', () => this.cluster?.stop());
+    // With replicas: the last statuses published, committed by this replica if it is the publisher,
+    // then the election given up so that another replica publishes from now on.
+    await step('published status', () => this.cluster?.statusBoard.flush(5000));
     await step('write-back', () => (this.writeBack ? withTimeout(this.writeBack.flush(), 10_000) : undefined));
+    await step('status publisher', () => this.publisher?.stop());
+    await step('cluster', () => this.cluster?.stop());
     await step('waiting writes', () => this.health?.flushAll());
     this.health?.stop();
     const unwritten = this.health?.unwrittenTotal() ?? 0;

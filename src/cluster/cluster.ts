@@ -12,6 +12,7 @@ import { EtcdSession } from './etcd-session.ts';
 import { clusterKeys, type ClusterKeys } from './keys.ts';
 import { Membership, parseMemberInfo, type FencePhase, type MemberInfo } from './membership.ts';
 import { shardSizes } from './rendezvous.ts';
+import { StatusBoard } from './status-board.ts';
 
 export interface ClusterOptions {
   endpoints: readonly string[];
@@ -42,6 +43,8 @@ export class Cluster {
   readonly session: EtcdSession;
   readonly membership: Membership;
   readonly claims: ClaimStore;
+  /** The fleet's status: this replica's servers published, every owner's read (status-board.ts). */
+  readonly statusBoard: StatusBoard;
   private joined = false;
   private joinTimer: NodeJS.Timeout | undefined;
   private readonly publishedFailing = new Map<string, boolean>();
@@ -59,6 +62,7 @@ export class Cluster {
     this.session = new EtcdSession({ endpoints: options.endpoints, ttlSeconds: options.ttlSeconds, callTimeoutMs: options.callTimeoutMs });
     this.membership = new Membership(options.replica, this.session, this.keys, log, options.apiUrl ?? '');
     this.claims = new ClaimStore(this.session, this.keys, this.membership, log);
+    this.statusBoard = new StatusBoard(this.session, this.keys, options.replica, (key) => this.membership.owns(key), log);
   }
 
   /** Joins now if etcd answers, else keeps trying in the background (the replica probes meanwhile). */
@@ -81,6 +85,7 @@ export class Cluster {
     try {
       await this.membership.join();
       await Promise.all([this.loadFailingMarks(), this.loadOpenIncidents()]);
+      await this.statusBoard.start();
       // A server that moves to this replica may carry another's mark, or an incident another left
       // open: both are read again on a change.
       this.membership.onChange(() => {
@@ -191,6 +196,7 @@ export class Cluster {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.joinTimer !== undefined) clearTimeout(this.joinTimer);
+    this.statusBoard.stop();
     await this.membership.stop();
     await this.session.close();
   }

@@ -404,6 +404,11 @@ export class Controller {
     return { server, resumed };
   }
 
+  /** One server's status as its file would be written now (replicas publish it on change). */
+  statusOf(server: string): ServerStatus | undefined {
+    return this.files.statusOf(server);
+  }
+
   status(): ControllerSnapshot {
     const servers: ServerStatus[] = [];
     for (const name of this.servers.keys()) {

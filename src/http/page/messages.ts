@@ -61,6 +61,8 @@ export interface PageText {
   noSuchServer: string;
   revisionLine: string;
   statusUpdated: string;
+  /** With replicas: which replica owns (probes and judges) the server. */
+  ownedBy(replica: string): string;
   services: string;
   conditions: string;
   conditionHead: [string, string, string, string, string];
@@ -143,6 +145,7 @@ const EN: PageText = {
   noSuchServer: 'No server of that name is watched here.',
   revisionLine: 'Revision',
   statusUpdated: 'status updated',
+  ownedBy: (r) => `watched by replica ${r}`,
   services: 'Services',
   conditions: 'Conditions',
   conditionHead: ['Type', 'Status', 'Reason', 'Message', 'Since'],
@@ -240,6 +243,7 @@ const JA: PageText = {
   noSuchServer: 'その名前のサーバはここでは監視していません。',
   revisionLine: 'リビジョン',
   statusUpdated: '状態の更新',
+  ownedBy: (r) => `担当レプリカ ${r}`,
   services: 'サービス',
   conditions: '状態の詳細',
   conditionHead: ['種類', '状態', '理由', '内容', '変化した時刻'],

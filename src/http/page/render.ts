@@ -217,7 +217,7 @@ export function renderFleet(data: PageData, options: ViewOptions): SafeHtml {
     <tbody>${servers.map(
       (s) => html`<tr data-server="${serverIdOf(s)}">
         <th scope="row" class="srv"><a href="/server?name=${encodeURIComponent(serverIdOf(s))}" class="srv-name">${s.metadata.name}</a>
-          <span class="srv-meta">${s.metadata.customer ?? ''} ${readyBadge(s, t)} ${s.incidents.open.length > 0 ? html`<span class="badge st-down">${t.open(s.incidents.open.length)}</span>` : ''} ${flags(s)}</span></th>
+          <span class="srv-meta" ${s.owner !== undefined ? html`data-owner="${s.owner}" title="${t.ownedBy(s.owner)}"` : ''}>${s.metadata.customer ?? ''} ${readyBadge(s, t)} ${s.incidents.open.length > 0 ? html`<span class="badge st-down">${t.open(s.incidents.open.length)}</span>` : ''} ${flags(s)}</span></th>
         ${services.map((svc) => cell(data, s, svc, options))}
       </tr>`,
     )}</tbody></table></div>`
@@ -345,7 +345,7 @@ export function renderServer(data: PageData, name: string, options: ViewOptions)
   const [hType, hStatus, hReason, hMessage, hSince] = t.conditionHead;
   return html`<p class="crumb"><a href="${customerHref(undefined)}">${t.fleet}</a>${s.metadata.customer ? html` · <a href="${customerHref(s.metadata.customer)}">${s.metadata.customer}</a>` : ''}</p>
   <h1 class="server-title">${s.metadata.name} ${readyBadge(s, t)} ${flags(s)}</h1>
-  <p class="muted">${t.revisionLine} ${short(s.observedRevision)} · ${t.statusUpdated} ${when(s.updatedAt, data.now, options)}</p>
+  <p class="muted">${t.revisionLine} ${short(s.observedRevision)} · ${t.statusUpdated} ${when(s.updatedAt, data.now, options)}${s.owner !== undefined ? html` · <span data-owner="${s.owner}">${t.ownedBy(s.owner)}</span>` : ''}</p>
   ${maintenanceLine(s, options)}
   ${banners(data, options, s)}
   <section class="cards" aria-label="${t.services}">${services.map((svc) => serviceCard(data, s, svc, options))}</section>
