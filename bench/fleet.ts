@@ -28,8 +28,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { BrowserType } from 'playwright-core';
-import { parse } from 'yaml';
 import { signHubBody } from '../src/http/auth.ts';
+import { statusFromYaml } from '../src/status/status-yaml.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/daemon/daemon-process.ts';
 import { createGitFixture, REPO_ROOT, type GitFixture } from '../test/source/git-fixture.ts';
 import { startFleet, type FleetLab } from '../test/lab/fleet.ts';
@@ -156,7 +156,8 @@ async function statusFileCount(stateDir: string): Promise<number> {
 
 async function serviceState(stateDir: string, i: number, service: string): Promise<{ state?: string; lastProbe?: string } | undefined> {
   try {
-    const doc = parse(await readFile(join(stateDir, 'status', customerOf(i), `${nameOf(i)}.yaml`), 'utf8')) as { services?: Record<string, { state?: string; lastProbe?: { at?: string } }> };
+    // The daemon's own reader (js-yaml): the bench polls every 50 ms and shares the two cores.
+    const doc = statusFromYaml(await readFile(join(stateDir, 'status', customerOf(i), `${nameOf(i)}.yaml`), 'utf8')) as { services?: Record<string, { state?: string; lastProbe?: { at?: string } }> };
     const s = doc.services?.[service];
     return s === undefined ? undefined : { ...(s.state ? { state: s.state } : {}), ...(s.lastProbe?.at ? { lastProbe: s.lastProbe.at } : {}) };
   } catch {
