@@ -1,0 +1,49 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { silentLogger } from '../../src/log.ts';
+import type { AppliedServer } from '../../src/source/desired.ts';
+import { LastGoodStore } from '../../src/source/last-good.ts';
+import { serverDoc } from '../reconcile/harness.ts';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+function applied(name: string, address: string, revision = 'rev1'): AppliedServer {
+  const doc = serverDoc(name, address);
+  return { name: `acme/${name}`, revision, document: { kind: 'Server', doc, file: `customers/acme/servers/${name}.yaml`, owner: { kind: 'customer', customer: 'acme' }, positionOf: () => ({ line: 1, col: 1 }) } };
+}
+
+describe('last-good manifests', () => {
+  test('a batch is written whole and flushed to disk once, not once a file; unchanged manifests are not written again', async () => {
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'mamori-last-good-'));
+    dirs.push(stateDir);
+    const syncs: string[] = [];
+    const store = new LastGoodStore({ stateDir, logger: silentLogger(), syncFolder: async (dir) => void syncs.push(dir) });
+    const fleet = Array.from({ length: 20 }, (_, i) => applied(`web${i}`, `10.231.10.${i + 1}`));
+    await store.save(fleet);
+    expect(syncs).toEqual([path.join(stateDir, 'last-good')]);
+    expect((await readdir(path.join(stateDir, 'last-good', 'acme'))).length).toBe(20);
+    await store.save(fleet);
+    expect(syncs).toHaveLength(1);
+    await store.save([...fleet.slice(1), applied('web0', '10.231.10.99', 'rev2')]);
+    expect(syncs).toHaveLength(2);
+    // A new process reads back what was saved.
+    const loaded = await new LastGoodStore({ stateDir, logger: silentLogger() }).load();
+    expect(loaded.size).toBe(20);
+    expect(loaded.get('acme/web0')?.document.doc.spec.address).toBe('10.231.10.99');
+    expect(loaded.get('acme/web0')?.revision).toBe('rev2');
+  });
+
+  test('the real flush (sync -f) runs', async () => {
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'mamori-last-good-'));
+    dirs.push(stateDir);
+    const errors: unknown[] = [];
+    const store = new LastGoodStore({ stateDir, logger: silentLogger(), onWriteError: (e) => void errors.push(e) });
+    await store.save([applied('web1', '10.231.10.1')]);
+    expect(errors).toEqual([]);
+  });
+});
