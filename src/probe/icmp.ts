@@ -241,7 +241,7 @@ async function pingOne(address: string, options: PingOptions): Promise<PingOutco
   return parsePingOutput(r.stdout + '\n' + r.stderr) ?? errorOutcome({ kind: 'error', phase: 'echo', message: `ping failed: ${(r.stderr || r.stdout).trim()}` });
 }
 
-export const DEFAULT_PING_MIN_GAP_MS = 200;
+export const DEFAULT_PING_MIN_GAP_MS = 500;
 
 export interface PingProberOptions {
   /**
@@ -252,10 +252,12 @@ export interface PingProberOptions {
   windowMs?: number;
   /**
    * At least this long between two flushes (a batch of fping calls). Starting a process costs the
-   * daemon several ms of CPU (measured 6–8 ms at load, fork and pipes included): at 50 ms a fleet of
-   * 1,000 servers (33 pings a second) started ~20 fpings a second, each with one or two addresses,
-   * a fifth of a core. 200 ms bounds it to 5 a second whatever the fleet; a lone ping after a quiet
-   * spell still waits only `windowMs`.
+   * daemon several ms of CPU (measured 6–8 ms at load for a small process, ~27 ms for the daemon at
+   * 10,000 servers and 900 MB: fork copies its page tables, and every page it writes afterwards
+   * takes a copy-on-write fault): at 50 ms a fleet of 1,000 servers (33 pings a second) started ~20
+   * fpings a second, each with one or two addresses. 500 ms bounds it to 2 a second whatever the
+   * fleet (10,000 servers: ~170 addresses each); a lone ping after a quiet spell still waits only
+   * `windowMs`.
    */
   minGapMs?: number;
   /** fping processes running at once; further batches wait their turn. */
