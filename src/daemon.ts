@@ -13,7 +13,7 @@ import { PageLiveState } from './http/page/live-state.ts';
 import { registerStatusPage } from './http/page/status-page.ts';
 import { UptimeSource } from './http/page/uptime-source.ts';
 import { isLoopbackHost, tokenTableOf } from './http/auth.ts';
-import { registerReportRoute } from './http/report-route.ts';
+import { registerJournalRoute, registerReportRoute } from './http/report-route.ts';
 import { agentTargetsOf } from './reconcile/agent-targets.ts';
 import { registerAgentRoutes } from './http/agent-routes.ts';
 import type { VantageBoard } from './reconcile/vantage-board.ts';
@@ -33,7 +33,7 @@ import { buildInfo } from './package-info.ts';
 import type { Notification, Notifier } from './notify/types.ts';
 import type { StateHealth } from './status/state-health.ts';
 import { CoverageRecorder, desiredReportServerOf, monitoredServerOf } from './report/coverage-recorder.ts';
-import type { Controller, ControllerEvent, ControllerSnapshot } from './reconcile/controller.ts';
+import type { Controller, ControllerEvent, ControllerSnapshot, ResumeResult } from './reconcile/controller.ts';
 import type { Policy } from './reconcile/types.ts';
 import { policyOf, wireReconciler } from './reconcile/wiring.ts';
 import { startReadiness, type ReadinessWiring } from './reconcile/readiness-wiring.ts';
@@ -46,6 +46,8 @@ import { mergeFleetStatus } from './cluster/status-merge.ts';
 import { publishOnEvent } from './cluster/status-board.ts';
 import { StatusPublisher } from './cluster/status-publisher.ts';
 import { serverKey } from './reconcile/coordinator.ts';
+import type { ClusterCoordinator } from './cluster/remediation-coordinator.ts';
+import { ReplicaRouter } from './daemon/replica-routing.ts';
 import { manifestChecks, runbookSelector } from './runbook/manifest-hooks.ts';
 import { DEFAULT_PARSE_BUDGET_MS, ShellParserPool } from './runbook/shell-parser-pool.ts';
 import { checkSecretsFolder } from './secrets/check-secrets-folder.ts';
@@ -134,6 +136,9 @@ export class Daemon {
   private ledgers: NotifyLedgers | undefined;
   /** With replicas and a status branch: the elected publisher (src/cluster/status-publisher.ts). */
   private publisher: StatusPublisher | undefined;
+  private coordinator: ClusterCoordinator | undefined;
+  /** Replicas: resume to the owner, reconcile --once and confirm to every replica (replica-routing.ts). */
+  private router: ReplicaRouter | undefined;
   controller: Controller | undefined;
   private vantages: VantageBoard | undefined;
   /** The scheduled readiness check (config readiness). */
@@ -208,6 +213,8 @@ export class Daemon {
         ? notifyLedgers(cluster.cluster, { mailSendMs: 3 * SMTP_TIMEOUT_MS_DEFAULT, webhookSendMs: Math.max(0, ...config.alerting.webhooks.map((w) => w.timeoutSeconds * 1000)), retentionMs: RETENTION_MS_DEFAULT }, logger)
         : undefined;
     this.webhooks = await this.openWebhooks(config, logger);
+    this.coordinator = cluster?.coordinator;
+    if (cluster !== undefined) this.router = this.replicaRouter(cluster.cluster, config, logger);
     const { controller, vantages, journal, records, outbox, notifier, health, targets } = await wireReconciler(config, {
       logger,
       ...(this.webhooks ? { webhooks: this.webhooks } : {}),
@@ -243,8 +250,10 @@ export class Daemon {
     // Gauges read the controller's own state at each scrape (right after a restart, too).
     this.metrics.readReconciler(controller.gauges);
     this.metrics.setCertificateSource(() => controller.certificateExpiries());
-    this.coverage = new CoverageRecorder({ journal, logger });
+    this.coverage = new CoverageRecorder({ journal, logger, ...(cluster !== undefined ? { replica: cluster.cluster.options.replica } : {}) });
     await this.coverage.start();
+    // Replicas: which servers this one watches, journaled whenever it changes (the monthly report's coverage).
+    cluster?.cluster.membership.onChange(() => this.recordShard());
 
     const source = await this.buildSource();
     this.source = source;
@@ -324,7 +333,15 @@ export class Daemon {
       now: () => Date.now(),
       logger,
     });
-    registerReportRoute(this.http, { stateDir: config.stateDir, timeZone: config.mail.timeZone, servers: () => this.desired?.appliedServers().map((s) => desiredReportServerOf(s.document.doc)) ?? [] });
+    const router = this.router;
+    registerReportRoute(this.http, {
+      stateDir: config.stateDir,
+      timeZone: config.mail.timeZone,
+      servers: () => this.desired?.appliedServers().map((s) => desiredReportServerOf(s.document.doc)) ?? [],
+      // Replicas: every live replica's journal counts (each accounts for the servers it watched).
+      ...(router !== undefined ? { peerJournals: () => router.peerJournals() } : {}),
+    });
+    registerJournalRoute(this.http, { stateDir: config.stateDir });
     await this.http.start();
     if (tls !== undefined && tlsFiles !== undefined) {
       const http = this.http;
@@ -425,6 +442,7 @@ export class Daemon {
     this.readiness?.loop.setServers(this.monitoredDocs);
     const names = new Set(servers.map((s) => s.name));
     this.coverage?.desired(revision, servers.map((s) => monitoredServerOf(s.document.doc)));
+    this.recordShard();
     this.page.retain(names);
     this.controller?.transcripts.retain(names);
     for (const name of this.desiredNames) if (!names.has(name)) this.metrics.serverRemoved(name);
@@ -615,28 +633,68 @@ export class Daemon {
       ready: () => this.ready(),
       status: () => this.status(),
       fleet: () => ({ snapshot: this.fleetSnapshot(), desired: this.desired?.status() }),
-      resume: async (server, service) => {
-        if (!this.controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');
-        // customer/name, or a bare name that one customer alone has.
-        const found = lookupServer(server, this.controller.status().servers.map(serverIdOf));
+      resume: async (server, service, origin = {}) => {
+        const controller = this.controller;
+        if (!controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');
+        // customer/name, or a bare name that one customer alone has (every replica applies the same servers).
+        const found = lookupServer(server, this.monitoredDocs.map(serverIdOf));
         if (!found.ok) throw new MamoriError('MAMORI_CLI_USAGE', found.message);
-        return this.controller.resume(found.id, service as ServiceName | undefined);
+        const svc = service as ServiceName | undefined;
+        const local = async (): Promise<ResumeResult> => {
+          const r = await controller.resume(found.id, svc);
+          if (r.resumed.length > 0) await this.coordinator?.resumed(found.id, undefined, r.resumed);
+          return r;
+        };
+        return this.router !== undefined ? this.router.resume(found.id, svc, origin, local) : local();
       },
-      reconcile: async ({ dryRun }) => {
-        if (!this.controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');
-        return this.controller.reconcileOnce({ dryRun });
+      reconcile: async ({ dryRun }, origin = {}) => {
+        const controller = this.controller;
+        if (!controller) throw new MamoriError('MAMORI_CLI_USAGE', 'the reconciler is not running');
+        const cluster = this.cluster;
+        if (cluster === undefined || this.router === undefined) return controller.reconcileOnce({ dryRun });
+        // Each replica its own shard; the router asks the others and adds their summaries.
+        return this.router.reconcile(dryRun, origin, () => controller.reconcileOnce({ dryRun, only: (id) => cluster.owns(serverKey(id, undefined)) }));
       },
-      confirm: async (revision) => {
-        if (revision.startsWith('targets-')) return this.confirmTargets(revision);
-        if (!this.syncer) throw new MamoriError('MAMORI_DAEMON_NOT_HELD', 'no source is running');
-        const outcome = await this.syncer.confirm(revision);
-        this.updateDesiredMetrics();
-        return outcome;
+      confirm: async (revision, origin = {}) => {
+        const local = async (): Promise<{ result: string; revision: string }> => {
+          if (revision.startsWith('targets-')) return this.confirmTargets(revision);
+          if (!this.syncer) throw new MamoriError('MAMORI_DAEMON_NOT_HELD', 'no source is running');
+          const outcome = await this.syncer.confirm(revision);
+          this.updateDesiredMetrics();
+          return outcome;
+        };
+        return this.router !== undefined ? this.router.confirm(revision, origin, local) : local();
       },
       syncNow: () => {
         void this.syncer?.trigger('webhook');
       },
     };
+  }
+
+  /** The router's view of the cluster, and this replica's operator token for a socket client's forwards. */
+  private replicaRouter(cluster: Cluster, config: MamoriConfig, logger: Logger): ReplicaRouter {
+    const membership = cluster.membership;
+    return new ReplicaRouter({
+      cluster: {
+        replica: membership.replica,
+        ownerOf: (id) => membership.ownerOf(serverKey(id, undefined)),
+        peers: () => membership.members().filter((r) => r !== membership.replica).map((r) => ({ replica: r, api: membership.member(r)?.api ?? '' })),
+        apiOf: (r) => membership.member(r)?.api,
+      },
+      operatorToken: async () => {
+        const ref = this.config.http.token ?? this.config.http.tokens.find((t) => t.scope === 'operator');
+        return ref === undefined ? undefined : resolveSecret({ secretRef: ref.secretRef }, config).catch(() => undefined);
+      },
+      logger: logger.child({ component: 'cluster' }),
+    });
+  }
+
+  /** Replicas: the servers this replica watches now (its shard), journaled for the monthly report. */
+  private recordShard(): void {
+    const cluster = this.cluster;
+    if (cluster === undefined || this.coverage === undefined) return;
+    const owned = this.monitoredDocs.map(serverIdOf).filter((id) => cluster.owns(serverKey(id, undefined)));
+    this.coverage.shard(cluster.membership.members(), owned);
   }
 
   /** `mamori confirm targets-…`: the held target networks apply now. */

@@ -1,6 +1,7 @@
 /**
  * `mamori confirm REVISION`: release a held revision (a rollback, or a mass removal) through the
- * running daemon's local API. The daemon decides; this command only asks.
+ * running daemon's local API. The daemon decides; this command only asks. With replicas the daemon
+ * asked confirms it on every live replica (each holds its own copy).
  */
 import type { Command } from 'commander';
 import { isMamoriError } from '../errors.ts';
@@ -25,11 +26,15 @@ Examples:
         ]);
         const config = await loadConfig(globals.config);
         // The bound confirm always had; the client's 10-minute default is sized for a whole reconcile pass.
-        const reply = await requestConfirm<{ result?: string; revision?: string }>({ ...(await localApiTarget(config)), timeoutMs: 120_000 }, revision);
+        const reply = await requestConfirm<{ result?: string; revision?: string; replicas?: Array<{ replica: string; ok: boolean; result?: string; error?: string }> }>({ ...(await localApiTarget(config)), timeoutMs: 120_000 }, revision);
         if (opts.json) process.stdout.write(`${JSON.stringify(reply.body, null, 2)}\n`);
         if (reply.status === 200) {
           const result = reply.result;
-          if (!opts.json) process.stdout.write(`revision ${result?.revision ?? revision}: ${result?.result ?? 'done'}\n`);
+          if (!opts.json) {
+            process.stdout.write(`revision ${result?.revision ?? revision}: ${result?.result ?? 'done'}\n`);
+            // Replicas: each holds its own copy of a held revision; each was asked.
+            for (const r of result?.replicas ?? []) process.stdout.write(`  replica ${r.replica}: ${r.ok ? (r.result ?? 'done') : r.error ?? 'no answer'}\n`);
+          }
           process.exitCode = result?.result === 'applied' ? 0 : 1;
           return;
         }

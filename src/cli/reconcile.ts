@@ -2,7 +2,8 @@
  * `mamori reconcile --once [--dry-run]`: one pass over every server — probe all, decide, act (not
  * with --dry-run), wait for the runbooks, print what happened. A running daemon is asked through
  * its local API; without one, this command takes the state folder's lock and runs the same
- * controller in-process (journal replayed first, so budgets and open incidents carry over).
+ * controller in-process (journal replayed first, so budgets and open incidents carry over). With
+ * replicas the daemon asked runs its own shard and asks every other live replica for theirs.
  */
 import type { Command } from 'commander';
 import type { MamoriConfig } from '../config/types.ts';
@@ -69,7 +70,10 @@ export async function withInProcessController<T>(config: MamoriConfig, manifests
   }
 }
 
-export function formatSummary(s: ReconcileSummary, via: string): string {
+/** Replicas: each replica's part of a fleet-wide pass (src/daemon/replica-routing.ts). */
+type ReplicaParts = Array<{ replica: string; ok: boolean; servers?: number; error?: string }>;
+
+export function formatSummary(s: ReconcileSummary & { replicas?: ReplicaParts }, via: string): string {
   const lines = [
     `${s.dryRun ? 'dry run' : 'reconciled'} (${via}): ${s.servers} server${s.servers === 1 ? '' : 's'}, ${s.probes} probes${s.unknownProbes > 0 ? ` (${s.unknownProbes} unknown: the monitor lagged)` : ''}`,
   ];
@@ -80,6 +84,7 @@ export function formatSummary(s: ReconcileSummary, via: string): string {
     .filter(([k]) => k !== 'probe-again-at')
     .map(([k, v]) => `${k} ${v}`);
   if (acts.length > 0) lines.push(`actions: ${acts.join(', ')}`);
+  if (s.replicas !== undefined) lines.push(`replicas: ${s.replicas.map((r) => (r.ok ? `${r.replica} ${r.servers ?? 0} server${r.servers === 1 ? '' : 's'}` : `${r.replica} FAILED (${r.error ?? 'no answer'})`)).join(', ')}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -111,10 +116,10 @@ Examples:
         ]);
         const config = await loadConfig(globals.config);
         const target = await daemonTarget(config);
-        let summary: ReconcileSummary;
+        let summary: ReconcileSummary & { replicas?: ReplicaParts };
         let via: string;
         if (target !== undefined) {
-          const reply = await requestReconcile<ReconcileSummary>(target, dryRun);
+          const reply = await requestReconcile<ReconcileSummary & { replicas?: ReplicaParts }>(target, dryRun);
           if (!reply.ok || reply.result === undefined) throw new MamoriError('MAMORI_HTTP_UNREACHABLE', `the daemon refused: ${reply.code ?? reply.status} ${reply.error ?? ''}`.trim());
           summary = reply.result;
           via = `through the daemon on ${describeTarget(target)}`;
@@ -124,7 +129,9 @@ Examples:
         }
         process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary, via));
         const unrecovered = summary.runbooks.some((r) => r.verdict !== undefined && r.verdict !== 'Recovered');
-        process.exitCode = summary.failing.length > 0 || unrecovered ? 1 : 0;
+        // Replicas: a replica that could not be asked leaves its shard unreconciled.
+        const replicaFailed = summary.replicas?.some((r) => !r.ok) === true;
+        process.exitCode = summary.failing.length > 0 || unrecovered || replicaFailed ? 1 : 0;
       } catch (err) {
         process.stderr.write(`mamori reconcile: ${isMamoriError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
         process.exitCode = isMamoriError(err, 'MAMORI_CLI_USAGE') ? 2 : 1;

@@ -2,7 +2,8 @@
  * `mamori resume SERVER [SERVICE]`: releases an Escalated (or flapping-held) service: its incident
  * closes as resumed, its budgets are forgiven, and the next pass repairs it again if it still
  * fails. Through the running daemon's local API; without one, in-process under the lock (journaled,
- * so the next `mamori run` starts from it).
+ * so the next `mamori run` starts from it). With replicas the daemon asked passes it to the replica
+ * that owns the server (src/daemon/replica-routing.ts).
  */
 import type { Command } from 'commander';
 import { isMamoriError, MamoriError } from '../errors.ts';
@@ -35,9 +36,9 @@ Examples:
         ]);
         const config = await loadConfig(globals.config);
         const target = await daemonTarget(config);
-        let result: ResumeResult;
+        let result: ResumeResult & { replica?: string };
         if (target !== undefined) {
-          const reply = await requestResume<ResumeResult>(target, server, service);
+          const reply = await requestResume<ResumeResult & { replica?: string }>(target, server, service);
           if (!reply.ok || reply.result === undefined) throw new MamoriError('MAMORI_HTTP_UNREACHABLE', `the daemon refused: ${reply.code ?? reply.status} ${reply.error ?? ''}`.trim());
           result = reply.result;
         } else {
@@ -49,7 +50,11 @@ Examples:
           });
         }
         if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        else process.stdout.write(result.resumed.length > 0 ? `${server}: resumed ${result.resumed.join(', ')}\n` : `${server}: nothing was held\n`);
+        else {
+          // Replicas: the owner of the server did it, whichever replica was asked.
+          const by = result.replica !== undefined ? ` (by replica ${result.replica})` : '';
+          process.stdout.write(result.resumed.length > 0 ? `${server}: resumed ${result.resumed.join(', ')}${by}\n` : `${server}: nothing was held${by}\n`);
+        }
         process.exitCode = 0;
       } catch (err) {
         process.stderr.write(`mamori resume: ${isMamoriError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);

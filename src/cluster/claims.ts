@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import { isMamoriError } from '../errors.ts';
 import { cmp, op, type EtcdSession, type KeyValue } from './etcd-session.ts';
-import type { ClusterKeys } from './keys.ts';
+import { RESUMED_RESULT, type ClusterKeys } from './keys.ts';
 import type { Membership } from './membership.ts';
 
 export type StepKind = 'restart' | 'power' | 'other';
@@ -350,6 +350,24 @@ export class ClaimStore {
       outcome: { result: 'cleared', at, by: this.replica }, revision: 0,
     };
     await this.session.put(key, recordValue(rec));
+  }
+
+  /**
+   * An operator's `mamori resume` of these targets (a service, or `host`), on the owner: a closed
+   * record per target that ends an escalation's hold (it is the target's newest close) and from
+   * which its restart and power budgets count again (limits.ts) — the fleet's power rate is not
+   * forgiven.
+   */
+  async markResumed(server: string, targets: readonly string[]): Promise<void> {
+    const at = this.wallClock();
+    for (const target of targets) {
+      const incident = `resumed@${at}-${target}`;
+      const rec: StepRecord = {
+        incident, step: CLOSED_STEP, service: target, kind: 'other', replica: this.replica, token: 0, intentAt: at, deadlineMs: 0,
+        outcome: { result: RESUMED_RESULT, at, by: this.replica }, revision: 0,
+      };
+      await this.session.put(this.keys.step(server, `${incident}/${CLOSED_STEP}`), recordValue(rec));
+    }
   }
 
   /** Ends the incident (recovered or escalated) and gives the claim back; false when the claim was no longer ours. */

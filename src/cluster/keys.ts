@@ -4,7 +4,8 @@
  *
  *   members/<replica>                 session lease; {host, pid, startedAt}
  *   claims/<customer>/<server>        the replica's lease; {replica, incident, service, at} — its create revision is the fencing token
- *   steps/<customer>/<server>/<step>  no lease (outlives the replica); intent, then outcome
+ *   steps/<customer>/<server>/<step>  no lease (outlives the replica); intent, then outcome; an operator's
+ *                                     resume leaves resumed@<at>-<target>/closed (its budgets count from it)
  *   power/<at>-<replica>-<n>          no lease; the fleet power ledger (pruned past its window)
  *   failing/<customer>/<server>       no lease; a server judged failing (its groups), for the fleet-wide counts
  *   notify/<channel>/open/<customer>/<server>/<id>    no lease; a notification not yet settled (send-ledger.ts)
@@ -16,6 +17,9 @@
  */
 import { encodeIdPart } from '../notify/message-id.ts';
 import { stableHash32 } from '../stable-hash.ts';
+
+/** The result of the closed step record an operator's resume leaves (claims.ts markResumed, limits.ts). */
+export const RESUMED_RESULT = 'resumed';
 
 export interface ClusterKeys {
   root: string;

@@ -7,6 +7,7 @@ import { HOUR_MS, SIX_HOURS_MS } from '../reconcile/budgets.ts';
 import { MassFailureIndex } from '../reconcile/mass-failure.ts';
 import type { Policy } from '../reconcile/types.ts';
 import type { FleetView, LimitCheck, StepKind } from './claims.ts';
+import { RESUMED_RESULT } from './keys.ts';
 
 export interface LimitInput {
   policy: Pick<Policy, 'restartsPerServicePerHour' | 'powerCyclesPerServerPer6h' | 'powerActionsPerHour' | 'massMinServers' | 'massFraction' | 'fleetFraction'>;
@@ -28,15 +29,24 @@ function usedSince(times: readonly number[], now: number, windowMs: number): num
   return n;
 }
 
+/** When an operator last resumed the target (`mamori resume`): its budgets count from then. */
+function resumedAt(view: FleetView, target: string): number {
+  let at = Number.NEGATIVE_INFINITY;
+  for (const s of view.steps) if (s.step === 'closed' && s.service === target && s.outcome?.result === RESUMED_RESULT && s.intentAt > at) at = s.intentAt;
+  return at;
+}
+
 export function judgeLimits(input: LimitInput, view: FleetView): string | undefined {
   const { policy, kind, now } = input;
   const mine = view.steps.filter((s) => s.step !== 'closed' && s.outcome?.result !== 'not-started');
   if (kind === 'restart') {
-    const times = mine.filter((s) => s.kind === 'restart' && s.service === input.service).map((s) => s.intentAt);
+    const from = resumedAt(view, input.service);
+    const times = mine.filter((s) => s.kind === 'restart' && s.service === input.service && s.intentAt > from).map((s) => s.intentAt);
     if (usedSince(times, now, HOUR_MS) >= policy.restartsPerServicePerHour) return `restart budget spent (${policy.restartsPerServicePerHour} per service per hour)`;
   }
   if (kind === 'power') {
-    const times = mine.filter((s) => s.kind === 'power').map((s) => s.intentAt);
+    const from = resumedAt(view, 'host');
+    const times = mine.filter((s) => s.kind === 'power' && s.intentAt > from).map((s) => s.intentAt);
     if (usedSince(times, now, SIX_HOURS_MS) >= policy.powerCyclesPerServerPer6h) return `power budget spent (${policy.powerCyclesPerServerPer6h} per server per 6 h)`;
     if (usedSince(view.powerTimes, now, HOUR_MS) >= policy.powerActionsPerHour) return `fleet power limit reached (${policy.powerActionsPerHour} per hour)`;
   }

@@ -106,6 +106,24 @@ export class ClusterCoordinator implements RemediationCoordinator {
     }
   }
 
+  /**
+   * An operator resumed these services of a server this replica owns (`mamori resume`, routed
+   * here): the claim it may still hold for them is given back with the incident closed, and etcd
+   * records the resume, so no replica holds the server for the old escalation and its budgets
+   * count afresh (the controller forgave its own).
+   */
+  async resumed(server: string, customer: string | undefined, services: readonly string[]): Promise<void> {
+    const key = serverKey(server, customer);
+    const targets = [...new Set(services.map((s) => (s === 'ping' ? 'host' : s)))];
+    const claim = this.held.get(key);
+    if (claim !== undefined && targets.includes(claim.service)) {
+      this.held.delete(key);
+      await this.cluster.claims.release(claim, { result: 'resumed' });
+    }
+    await this.cluster.claims.markResumed(key, targets);
+    this.log.info({ server: key, targets }, 'cluster resume recorded: the hold ends, budgets count afresh');
+  }
+
   async beginAttempt(req: AttemptRequest): Promise<AttemptGrant> {
     const key = serverKey(req.server, req.customer);
     if (this.closing.has(key)) return { ok: false, reason: 'an incident another replica left open is being closed', escalate: false };

@@ -147,7 +147,7 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
           endpoints: [...doc.cluster.endpoints],
           prefix: doc.cluster.prefix ?? '/mamori',
           replica: doc.cluster.replica ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63),
-          apiUrl: doc.cluster.apiUrl ?? defaultApiUrl(doc.http?.listen ?? d.http.listen),
+          apiUrl: doc.cluster.apiUrl ?? defaultApiUrl(doc.http?.listen ?? d.http.listen, doc.http?.tls !== undefined),
           leaseSeconds: doc.cluster.leaseSeconds ?? 10,
           stepDeadlineSeconds: doc.cluster.stepDeadlineSeconds ?? 900,
         }
@@ -158,15 +158,15 @@ export function resolveConfig(doc: ConfigDocument, baseDir: string, configFile: 
 }
 
 /**
- * Where the other replicas reach this one by default: its http.listen; a listen on every address
- * (0.0.0.0, [::]) is reached by the host name.
+ * Where the other replicas reach this one by default: its http.listen (https with http.tls); a
+ * listen on every address (0.0.0.0, [::]) is reached by the host name.
  */
-export function defaultApiUrl(listen: string): string {
+export function defaultApiUrl(listen: string, tls = false): string {
   const i = listen.lastIndexOf(':');
   const host = listen.slice(0, i);
   const port = listen.slice(i + 1);
   const reachable = host === '0.0.0.0' || host === '[::]' || host === '::' ? hostname() : host;
-  return `http://${reachable}:${port}`;
+  return `${tls ? 'https' : 'http'}://${reachable}:${port}`;
 }
 
 export function normalizeFingerprint(fingerprint: string): string {

@@ -39,6 +39,25 @@ export interface ReadyState {
   checks: Record<string, boolean>;
 }
 
+/** Who sent a local-API change, as a forward to another replica needs it (src/daemon/replica-routing.ts). */
+export interface ApiOrigin {
+  /** The bearer token presented; undefined for the socket's client. */
+  token?: string;
+  /** The replica that forwarded the request (header x-mamori-forwarded-by). */
+  forwardedBy?: string;
+}
+
+const FORWARDED_BY = 'x-mamori-forwarded-by';
+const REPLICA_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** The origin of a change: its bearer token (on TCP) and the replica that forwarded it, if one did. */
+function originOf(req: IncomingMessage): ApiOrigin {
+  const token = req.headers.authorization !== undefined ? bearerToken(req) : undefined;
+  const by = req.headers[FORWARDED_BY];
+  const forwardedBy = typeof by === 'string' && REPLICA_NAME.test(by) ? by : undefined;
+  return { ...(token !== undefined ? { token } : {}), ...(forwardedBy !== undefined ? { forwardedBy } : {}) };
+}
+
 /** What the HTTP side may ask of the daemon. */
 export interface DaemonApi {
   ready(): ReadyState;
@@ -46,9 +65,10 @@ export interface DaemonApi {
   status(): unknown;
   /** The reconciler's view and the desired state, which /api/status filters for a customer. */
   fleet(): { snapshot: FleetSnapshot | undefined; desired: DesiredStatus | undefined };
-  resume(server: string, service?: string): Promise<unknown>;
-  reconcile(options: { dryRun: boolean }): Promise<unknown>;
-  confirm(revision: string): Promise<unknown>;
+  /** `origin`: what a forward to another replica needs (the caller's token, who forwarded it). */
+  resume(server: string, service?: string, origin?: ApiOrigin): Promise<unknown>;
+  reconcile(options: { dryRun: boolean }, origin?: ApiOrigin): Promise<unknown>;
+  confirm(revision: string, origin?: ApiOrigin): Promise<unknown>;
   /** The webhook's effect: ask for a sync now; returns without waiting for it. */
   syncNow(): void;
 }
@@ -177,31 +197,31 @@ export class HttpServer {
     this.route(
       'POST',
       '/api/resume',
-      async (_req, res, { body }) => {
+      async (req, res, { body }) => {
         const input = parseJsonBody(body);
         const server = stringField(input, 'server', true);
         const service = stringField(input, 'service', false);
-        sendJson(res, 200, { ok: true, result: await api.resume(server as string, service) });
+        sendJson(res, 200, { ok: true, result: await api.resume(server as string, service, originOf(req)) });
       },
       'mutate',
     );
     this.route(
       'POST',
       '/api/reconcile',
-      async (_req, res, { body }) => {
+      async (req, res, { body }) => {
         const input = parseJsonBody(body);
         const dryRun = input.dryRun === true;
-        sendJson(res, 200, { ok: true, result: await api.reconcile({ dryRun }) });
+        sendJson(res, 200, { ok: true, result: await api.reconcile({ dryRun }, originOf(req)) });
       },
       'mutate',
     );
     this.route(
       'POST',
       '/api/confirm',
-      async (_req, res, { body }) => {
+      async (req, res, { body }) => {
         const input = parseJsonBody(body);
         const revision = stringField(input, 'revision', true) as string;
-        sendJson(res, 200, { ok: true, result: await api.confirm(revision) });
+        sendJson(res, 200, { ok: true, result: await api.confirm(revision, originOf(req)) });
       },
       'mutate',
     );
@@ -350,7 +370,7 @@ export class HttpServer {
         }
         sendJson(res, err.status, { ok: false, error: err.message }, err.headers);
       } else if (isMamoriError(err)) {
-        const status = err.code === 'MAMORI_DAEMON_NOT_HELD' ? 409 : err.code === 'MAMORI_CLI_USAGE' ? 400 : 500;
+        const status = err.code === 'MAMORI_DAEMON_NOT_HELD' || err.code === 'MAMORI_CLUSTER_NOT_OWNER' ? 409 : err.code === 'MAMORI_CLI_USAGE' ? 400 : err.code === 'MAMORI_CLUSTER_PEER_UNREACHABLE' ? 502 : 500;
         sendJson(res, status, { ok: false, code: err.code, error: err.message });
       } else {
         log.error({ err }, 'http handler failed');

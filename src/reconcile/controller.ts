@@ -357,12 +357,21 @@ export class Controller {
   // ---- the local API ----------------------------------------------------------------------
 
   /** One pass over every server: probe all, decide, act (unless dry-run) and wait for the runbooks. */
-  async reconcileOnce(options: { dryRun?: boolean; /** false: the runbooks started go on in the background (not in the summary). */ awaitRunbooks?: boolean } = {}): Promise<ReconcileSummary> {
+  async reconcileOnce(
+    options: {
+      dryRun?: boolean;
+      /** false: the runbooks started go on in the background (not in the summary). */
+      awaitRunbooks?: boolean;
+      /** Replicas: the servers of this replica's shard only (the others are another's to report). */
+      only?: (server: string) => boolean;
+    } = {},
+  ): Promise<ReconcileSummary> {
     const dryRun = options.dryRun === true;
     const awaitRunbooks = !dryRun && options.awaitRunbooks !== false;
     const summary: ReconcileSummary = { dryRun, servers: 0, probes: 0, unknownProbes: 0, failing: [], actions: {}, runbooks: [], paused: [] };
     await this.canaries.probe();
-    const names = [...this.servers.keys()];
+    const only = options.only;
+    const names = only !== undefined ? [...this.servers.keys()].filter((n) => only(n)) : [...this.servers.keys()];
     const results = await this.passes.runAll(names, dryRun, awaitRunbooks, this.servers.size > 0 ? this.serviceCount / this.servers.size : 1);
     for (const [i, r] of results.entries()) {
       const name = names[i] as string;

@@ -553,7 +553,7 @@ export type KeyPrefix = string;
  */
 export type ReplicaName = string;
 /**
- * Where the other replicas reach this replica's HTTP API (http or https, host:port, no path): a resume, confirm or reconcile --once asked of another replica is forwarded here with the caller's operator token. http://<http.listen> by default (a listen on every address: the host name). Its host must be one this replica answers for (its listen address, or a name in http.publicHosts).
+ * Where the other replicas reach this replica's HTTP API (http or https, host:port, no path): a resume, confirm or reconcile --once asked of another replica is forwarded here with the caller's operator token. http://<http.listen> by default (https with http.tls; a listen on every address: the host name). Its host must be one this replica answers for (its listen address, or a name in http.publicHosts); with https the other replicas must trust its certificate (a CA of the system store, or NODE_EXTRA_CA_CERTS).
  */
 export type APIAddress = string;
 /**
