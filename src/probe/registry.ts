@@ -44,18 +44,25 @@ export function createProberRegistry(options: ProberRegistryOptions): ProberRegi
     imaps: createDialogProber(BANNER_DIALOGS.imaps, undefined, tls),
   };
   return {
-    probe: async (target, signal) => {
-      const verdict = options.targets.check(target.address);
-      if (verdict.ok) return probers[target.service].probe(target, signal);
+    // Not async: the prober's own promise is handed back (one promise and one reaction less a probe).
+    probe: (target, signal) => {
+      let verdict: ReturnType<TargetCheck['check']>;
+      try {
+        verdict = options.targets.check(target.address);
+        if (verdict.ok) return probers[target.service].probe(target, signal);
+      } catch (err) {
+        // Never a synchronous throw: callers get a rejected promise, as from an async function.
+        return Promise.reject(err);
+      }
       const port = target.service === 'ping' ? undefined : (target.port ?? DEFAULT_PORTS[target.service]);
-      return {
+      return Promise.resolve({
         service: target.service,
         target: formatTarget(target.address, port),
         up: false,
         latencyMs: 0,
         startedAt: new Date().toISOString(),
         failure: { kind: 'error', phase: 'connect', message: verdict.message },
-      };
+      });
     },
   };
 }
