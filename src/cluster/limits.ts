@@ -38,7 +38,8 @@ function resumedAt(view: FleetView, target: string): number {
 
 export function judgeLimits(input: LimitInput, view: FleetView): string | undefined {
   const { policy, kind, now } = input;
-  const mine = view.steps.filter((s) => s.step !== 'closed' && s.outcome?.result !== 'not-started');
+  // Not counted: a refusal before the step, and a step in doubt the host showed never ran (issued again once).
+  const mine = view.steps.filter((s) => s.step !== 'closed' && s.outcome?.result !== 'not-started' && s.outcome?.result !== 'in-doubt-not-run');
   if (kind === 'restart') {
     const from = resumedAt(view, input.service);
     const times = mine.filter((s) => s.kind === 'restart' && s.service === input.service && s.intentAt > from).map((s) => s.intentAt);

@@ -5,12 +5,12 @@
  * previous owner left without an outcome is judged (takeover.ts), never repeated.
  */
 import type { Logger } from 'pino';
-import { serverKey, type AttemptGrant, type AttemptRequest, type RemediationCoordinator } from '../reconcile/coordinator.ts';
+import { serverKey, type AttemptGrant, type AttemptRequest, type HostFactReader, type RemediationCoordinator } from '../reconcile/coordinator.ts';
 import type { Policy } from '../reconcile/types.ts';
-import { CLOSED_STEP, openIncidentsOf, type Claim, type StepKind } from './claims.ts';
+import { CLOSED_STEP, openIncidentsOf, type Claim, type StepKind, type StepRecord } from './claims.ts';
 import type { Cluster } from './cluster.ts';
 import { limitCheck } from './limits.ts';
-import { inFlightUntil, judgeInDoubt } from './takeover.ts';
+import { hostEvidence, inFlightUntil, judgeInDoubt, type HostEvidence } from './takeover.ts';
 
 /** Verdicts after which the incident's claim is given back (the controller closes or escalates it). */
 const ENDS_INCIDENT = new Set(['Recovered', 'Escalated', 'RemoteAccessBlocked', 'HostKeyMismatch', 'OSMismatch', 'SecretMissing', 'ManagementAccessDenied', 'PassphraseRequired']);
@@ -21,6 +21,9 @@ export class ClusterCoordinator implements RemediationCoordinator {
   private readonly closing = new Set<string>();
   /** Servers with an attempt granted and not yet ended. */
   private readonly running = new Set<string>();
+  private hostReader: HostFactReader | undefined;
+  /** What a host showed of a step it ran (stable while its verify window lasts), by step key. */
+  private readonly acted = new Map<string, HostEvidence>();
 
   constructor(
     private readonly cluster: Cluster,
@@ -31,6 +34,28 @@ export class ClusterCoordinator implements RemediationCoordinator {
 
   owns(server: string, customer: string | undefined): boolean {
     return this.cluster.owns(serverKey(server, customer));
+  }
+
+  readHostsWith(reader: HostFactReader): void {
+    this.hostReader = reader;
+  }
+
+  /** How long a service has to answer after the host showed its step ran (a restart's verify). */
+  private get verifyMs(): number {
+    return Math.max(30_000, 2 * this.policy.intervalMs);
+  }
+
+  private async hostSays(key: string, doubt: StepRecord): Promise<HostEvidence> {
+    const id = `${key}|${doubt.incident}/${doubt.step}`;
+    const known = this.acted.get(id);
+    if (known !== undefined) return known;
+    if (this.hostReader === undefined || doubt.kind === 'other') return { host: 'unknown', detail: 'the host cannot be asked' };
+    const ev = hostEvidence(doubt, await this.hostReader(key, { kind: doubt.kind, service: doubt.service === 'host' ? 'ping' : doubt.service }));
+    if (ev.host === 'acted') {
+      if (this.acted.size > 1000) this.acted.clear();
+      this.acted.set(id, ev);
+    }
+    return ev;
   }
 
   canRemediate(): boolean {
@@ -155,16 +180,34 @@ export class ClusterCoordinator implements RemediationCoordinator {
     if (inFlight !== undefined) {
       return { ok: false, reason: `a step of replica ${inFlight.record.replica} may still be under way until ${new Date(inFlight.until).toISOString()}`, escalate: false };
     }
-    for (const doubt of claim.inDoubt) {
-      // The controller just saw the service down (that is why it attempts); the host itself is not
-      // asked here (boot id, process start time): unknown, so a person decides.
-      const verdict = judgeInDoubt(doubt, { serviceUp: false, host: 'unknown' }, req.now, ttlMs);
+    for (const doubt of [...claim.inDoubt]) {
+      const waiting = judgeInDoubt(doubt, { serviceUp: false, host: 'unknown' }, req.now, ttlMs);
+      if (waiting.kind === 'wait') return { ok: false, reason: `a step of replica ${doubt.replica} is in doubt until ${new Date(waiting.until).toISOString()}`, escalate: false };
+      // The controller just saw the service down (that is why it attempts): the host is asked what
+      // the step did — its process start or boot time against the intent, its BMC's power.
+      const ev = await this.hostSays(key, doubt);
+      const verdict = judgeInDoubt(doubt, { serviceUp: false, host: ev.host, ...(ev.at !== undefined ? { hostAt: ev.at } : {}), detail: ev.detail }, req.now, ttlMs, this.verifyMs);
       if (verdict.kind === 'wait') return { ok: false, reason: `a step of replica ${doubt.replica} is in doubt until ${new Date(verdict.until).toISOString()}`, escalate: false };
+      if (verdict.kind === 'verify') {
+        return { ok: false, reason: `step ${doubt.step} of replica ${doubt.replica} ran (${ev.detail}); not repeated: the service has until ${new Date(verdict.until).toISOString()} to answer`, escalate: false };
+      }
+      if (verdict.kind === 'reissue') {
+        // Known not done, the service down: recorded so (the old owner's late outcome is refused),
+        // and this claim issues the step once, under its own intent, below.
+        const resolved = await claims.resolveInDoubt(claim, doubt, 'in-doubt-not-run').catch(() => false);
+        if (!resolved) {
+          this.held.delete(key);
+          return { ok: false, reason: `step ${doubt.step} in doubt changed meanwhile; judged again`, escalate: false };
+        }
+        claim.inDoubt = claim.inDoubt.filter((d) => d !== doubt);
+        this.log.warn({ server: req.server, incident: claim.incident, step: doubt.step, previous: doubt.replica, evidence: ev.detail }, 'cluster takeover: a step in doubt did not run (seen on the host); issued once under this claim');
+        continue;
+      }
       await claims.resolveInDoubt(claim, doubt, 'in-doubt-escalated').catch(() => false);
       await claims.release(claim, { result: 'escalated' }).catch(() => undefined);
       this.held.delete(key);
       const reason = verdict.kind === 'escalate' ? verdict.reason : 'recovered';
-      this.log.warn({ server: req.server, incident: claim.incident, step: doubt.step, previous: doubt.replica }, 'cluster takeover found a step in doubt; escalated, not repeated');
+      this.log.warn({ server: req.server, incident: claim.incident, step: doubt.step, previous: doubt.replica, evidence: ev.detail }, 'cluster takeover found a step in doubt; escalated, not repeated');
       return { ok: false, reason, escalate: true };
     }
     // An escalation's hold lives in the owner's history (decide); a new owner's budgets come from the

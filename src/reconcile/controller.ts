@@ -450,6 +450,11 @@ export class Controller {
     while (this.inFlight.size > 0 || this.remediations.size > 0) await Promise.allSettled([...this.inFlight, ...this.remediations.promises()]);
   }
 
+  /** The manifest a server is watched from (by its id), for a takeover's look at the host. */
+  documentOf(server: string): ServerDocument | undefined {
+    return this.servers.get(server)?.doc;
+  }
+
   /** For tests and the bench: the history as it stands. */
   historyOf(server: string): ServerHistory | undefined {
     return this.fleet.historyOf(server);

@@ -40,6 +40,21 @@ export type AttemptGrant =
    */
   | { ok: false; reason: string; escalate: boolean };
 
+/** What a host says about a step in doubt (src/cluster/takeover.ts judges it); times on this replica's clock. */
+export type HostFact =
+  /** The service's process runs; it started then. */
+  | { kind: 'process'; startedAt: number }
+  /** The host answered; no process of the service runs (a restart may have run and died). */
+  | { kind: 'no-process' }
+  /** The host answered; its current boot began then (its PID 1 started). */
+  | { kind: 'booted'; at: number }
+  /** The BMC's word on the power. */
+  | { kind: 'power'; state: 'on' | 'off' }
+  | { kind: 'unknown'; why: string };
+
+/** Reads a host's facts for a step in doubt: the service's process (restart) or the boot and power (power). Never throws. */
+export type HostFactReader = (server: string, step: { kind: 'restart' | 'power'; service: string }) => Promise<HostFact>;
+
 export interface RemediationCoordinator {
   /** Whether this replica probes and judges the server (its shard of the fleet). */
   owns(server: string, customer: string | undefined): boolean;
@@ -52,6 +67,8 @@ export interface RemediationCoordinator {
    * probe; cheap when nothing is open): an incident another replica left open for it is over.
    */
   serviceAnswered?(server: string, customer: string | undefined, service: string, at: number): void;
+  /** Lets a takeover ask the host about a step in doubt (the daemon wires it once the fleet is known). */
+  readHostsWith?(reader: HostFactReader): void;
   /** This replica's judgement of a server it owns, for the fleet-wide mass-failure counts. */
   serverFailing(server: string, customer: string | undefined, groupKeys: readonly string[], failing: boolean): void;
 }

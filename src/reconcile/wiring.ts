@@ -33,6 +33,7 @@ import { probeTargetOf } from './probe-target.ts';
 import { BufferedNotifier, BufferedStatusStore, watchedJournal } from './state-backlog.ts';
 import type { Policy, RemediationTarget } from './types.ts';
 import { bmcPowerAsker } from './bmc-power.ts';
+import { hostFactReader } from './host-facts.ts';
 import { bmcAskPeriodMs, VantageBoard } from './vantage-board.ts';
 import { serverIdOf } from '../manifest/server-id.ts';
 import type { ProbeResult, ProbeTarget } from '../probe/types.ts';
@@ -212,6 +213,18 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
       canaries: (config.massFailure.canaries ?? []).map((c) => ({ address: c.address, ...(c.service ? { service: c.service as ServiceName } : {}), ...(c.port ? { port: c.port } : {}) })),
       probeCanary: (c, signal) => registry.probe({ service: c.service ?? 'ping', address: c.address, timeoutMs: policy.timeoutMs, ...(c.port ? { port: c.port } : {}) }, signal),
     });
+    // A takeover asks the host what a step left in doubt did (process start, boot time, the BMC).
+    options.coordinator?.readHostsWith?.(
+      hostFactReader({
+        // The cluster's key of a server without a customer is `_/name`; the controller's id is the name.
+        docOf: (id) => controller.documentOf(id) ?? (id.startsWith('_/') ? controller.documentOf(id.slice(2)) : undefined),
+        resolveSecret: (ref) => resolveSecret(ref, config),
+        targets,
+        askBmc,
+        deadlineMs: 15_000,
+        ...(config.sourceAddress ? { sourceAddress: config.sourceAddress } : {}),
+      }),
+    );
     return { controller, vantages, policy, store, journal, records, outbox, notifier, health, targets };
   } catch (err) {
     health.stop();

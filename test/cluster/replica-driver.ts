@@ -87,7 +87,7 @@ async function remediate(server: string): Promise<void> {
     if (verdict.kind === 'wait') return; // the claim stays ours; judged again on the next pass
     await cluster.claims.resolveInDoubt(claim, doubt, verdict.kind === 'recovered' ? 'recovered-after-takeover' : 'in-doubt-escalated');
     if (verdict.kind === 'recovered') emit('recovered', { server, incident: claim.incident });
-    else emit('escalated', { server, incident: claim.incident, reason: verdict.reason });
+    else emit('escalated', { server, incident: claim.incident, reason: verdict.kind === 'escalate' ? verdict.reason : verdict.kind });
     await cluster.claims.release(claim, { result: verdict.kind === 'recovered' ? 'recovered' : 'escalated' });
     return;
   }

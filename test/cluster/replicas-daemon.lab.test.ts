@@ -57,6 +57,7 @@ const LOOP = Math.max(1, Math.min(40, Number(process.env.MAMORI_REPLICA_LOOP ?? 
 
 type Kind = 'kill' | 'stop' | 'cut' | 'etcd';
 type Fault = 'httpd' | 'power';
+const REISSUED = 'cluster takeover: a step in doubt did not run (seen on the host); issued once under this claim';
 
 interface Replica {
   name: string;
@@ -340,7 +341,10 @@ describe('three mamori run replicas on etcd against the lab', () => {
       await allHealthy(NAMES);
       const kind = kinds[i]!;
       // The cut-off replica runs without root: its console cannot enter a host, so its fault is httpd's.
-      const fault: Fault = kind === 'cut' ? 'httpd' : rand(3) === 0 ? 'power' : 'httpd';
+      // The seeded four pause a holder of a power step (right after its intent, before its command):
+      // the new owner asks the BMC, finds the host off — the step provably left nothing running —
+      // and issues it once itself.
+      const fault: Fault = kind === 'cut' ? 'httpd' : kind === 'stop' && i < 4 ? 'power' : rand(3) === 0 ? 'power' : 'httpd';
       const victim = kind === 'cut' ? CUT : NAMES[rand(3)]!;
       const owned = HOSTS.filter((h) => ownerName(h, NAMES) === victim);
       const host = kind === 'etcd' || owned.length === 0 ? HOSTS[rand(HOSTS.length)]! : owned[rand(owned.length)]!;
@@ -469,9 +473,15 @@ async function runIteration(kind: Kind, fault: Fault, host: string, victimName: 
       failoverMs = Date.now() - stoppedAt;
       reprobedMs = await reprobedAfterFailover(others, othersMark, 'stop');
       // Another replica takes the server over; if the holder had sent its command before the pause,
-      // the service answers; if not, the step is in doubt: judged after its quarantine, escalated.
+      // the service answers; if not, the step is in doubt: judged after its quarantine — the host
+      // shows it did not run (a power step: the BMC reports the host off) and the new owner issues
+      // it once, or nothing can be known and it escalates.
       ({ end, at } = await incidentEnd(host, fault, () => others, injectedAt, FAILOVER_MS + quarantine + TTR_BOUND_MS, true, false));
-      judged = others.map((n) => replicas.get(n)!).flatMap((r) => r.daemon.logs.slice(othersMark.get(r.name))).find((l) => l.msg === 'cluster takeover found a step in doubt; escalated, not repeated' && aboutHost(l, host));
+      judged = others
+        .map((n) => replicas.get(n)!)
+        .flatMap((r) => r.daemon.logs.slice(othersMark.get(r.name)))
+        .find((l) => (l.msg === 'cluster takeover found a step in doubt; escalated, not repeated' || l.msg === REISSUED) && aboutHost(l, host));
+      if (judged?.msg === REISSUED) expect(end, `the step issued once by the new owner recovers ${host}`).toBe('Recovered');
     } finally {
       victim.daemon.child.kill('SIGCONT');
     }
@@ -492,7 +502,8 @@ async function runIteration(kind: Kind, fault: Fault, host: string, victimName: 
     }
     if (end === 'Escalated') await repair(host, fault);
     await settled(NAMES);
-    return { kind, fault, host, end, failoverMs, reprobedMs, endMs: at - stoppedAt, note: judged !== undefined ? 'judged-in-doubt; late outcome refused' : 'acted before the pause' };
+    const note = judged === undefined ? 'acted before the pause' : judged.msg === REISSUED ? 'not run (seen on the host), issued once by the new owner; late outcome refused' : 'judged in doubt, escalated; late outcome refused';
+    return { kind, fault, host, end, failoverMs, reprobedMs, endMs: at - stoppedAt, note };
   }
 
   if (kind === 'cut') {

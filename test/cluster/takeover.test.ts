@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { openIncidentsOf, type StepRecord } from '../../src/cluster/claims.ts';
-import { inFlightUntil, judgeInDoubt, quarantineUntil } from '../../src/cluster/takeover.ts';
+import { hostEvidence, inFlightUntil, judgeInDoubt, quarantineUntil, type HostFact } from '../../src/cluster/takeover.ts';
 
 const TTL = 3_000;
 const DEADLINE = 10_000;
@@ -75,5 +75,50 @@ describe('judgeInDoubt', () => {
     expect(judgeInDoubt(s, { serviceUp: true, host: 'unknown' }, 5_000, TTL)).toEqual({ kind: 'wait', until: 11_000 });
     expect(judgeInDoubt(s, { serviceUp: true, host: 'unknown' }, 11_000, TTL)).toEqual({ kind: 'recovered' });
     expect(judgeInDoubt(s, { serviceUp: false, host: 'unknown' }, 11_000, TTL).kind).toBe('escalate');
+  });
+
+  it('the host showing the step ran: not repeated, a verify window from when it ran, then a person decides', () => {
+    const s = step({ incident: 'http@6', step: 'a#1' });
+    expect(judgeInDoubt(s, { serviceUp: false, host: 'acted', hostAt: 3_000 }, 12_000, TTL, 30_000)).toEqual({ kind: 'verify', until: 33_000 });
+    const late = judgeInDoubt(s, { serviceUp: false, host: 'acted', hostAt: 3_000, detail: 'the process started after the intent' }, 33_000, TTL, 30_000);
+    expect(late.kind).toBe('escalate');
+    expect(late.kind === 'escalate' && late.reason).toContain('ran under the previous owner r-1 (the process started after the intent)');
+    // The answer still wins over anything the host says.
+    expect(judgeInDoubt(s, { serviceUp: true, host: 'acted', hostAt: 3_000 }, 12_000, TTL, 30_000)).toEqual({ kind: 'recovered' });
+  });
+
+  it('the host showing the step did not run, the service down: issued once by the new owner — never before the quarantine', () => {
+    const p = step({ incident: 'host@6', step: 'p#1', kind: 'power', service: 'host' });
+    expect(judgeInDoubt(p, { serviceUp: false, host: 'not-acted' }, 1_000 + DEADLINE + TTL - 1, TTL)).toEqual({ kind: 'wait', until: 1_000 + DEADLINE + TTL });
+    expect(judgeInDoubt(p, { serviceUp: false, host: 'not-acted' }, 1_000 + DEADLINE + TTL, TTL)).toEqual({ kind: 'reissue' });
+  });
+});
+
+describe('hostEvidence: what the host says about a step in doubt (intent at 100 s)', () => {
+  const intent = 100_000;
+  const restart = step({ incident: 'http@6', step: 'a#1', intentAt: intent });
+  const power = step({ incident: 'host@6', step: 'p#1', kind: 'power', service: 'host', intentAt: intent });
+  const table: Array<[string, StepRecord, HostFact, 'acted' | 'not-acted' | 'unknown']> = [
+    ['restart: the process started after the intent', restart, { kind: 'process', startedAt: intent + 5_000 }, 'acted'],
+    ['restart: the process runs since before the intent', restart, { kind: 'process', startedAt: intent - 60_000 }, 'not-acted'],
+    ['restart: started within the margin of the intent', restart, { kind: 'process', startedAt: intent + 1_000 }, 'unknown'],
+    ['restart: no process (a restart may have run and died)', restart, { kind: 'no-process' }, 'unknown'],
+    ['restart: the host rebooted after the intent', restart, { kind: 'booted', at: intent + 30_000 }, 'acted'],
+    ['restart: the host up since long before says nothing of a restart', restart, { kind: 'booted', at: intent - 86_400_000 }, 'unknown'],
+    ['restart: the BMC reports off', restart, { kind: 'power', state: 'off' }, 'unknown'],
+    ['restart: no login', restart, { kind: 'unknown', why: 'no SSH login (Unreachable)' }, 'unknown'],
+    ['power: the BMC reports the host off', power, { kind: 'power', state: 'off' }, 'not-acted'],
+    ['power: the BMC reports on, no boot time', power, { kind: 'power', state: 'on' }, 'unknown'],
+    ['power: booted after the intent', power, { kind: 'booted', at: intent + 20_000 }, 'acted'],
+    ['power: up since before the intent (not cycled)', power, { kind: 'booted', at: intent - 3_600_000 }, 'not-acted'],
+    ['power: booted within the margin', power, { kind: 'booted', at: intent - 1_000 }, 'unknown'],
+    ['power: a process start says nothing of power', power, { kind: 'process', startedAt: intent + 5_000 }, 'unknown'],
+    ['power: the BMC cannot be asked', power, { kind: 'unknown', why: 'no BMC' }, 'unknown'],
+  ];
+  it.each(table)('%s', (_what, record, fact, want) => {
+    const ev = hostEvidence(record, fact);
+    expect(ev.host).toBe(want);
+    expect(ev.detail.length).toBeGreaterThan(0);
+    if (want === 'acted') expect(ev.at).toBeGreaterThan(intent);
   });
 });
