@@ -9,7 +9,7 @@
  * `lost` event comes up to 2 × TTL late and is not relied on.
  */
 import { performance } from 'node:perf_hooks';
-import { Etcd3, type IKeyValue, type ICompare, type IRequestOp, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, type IKeyValue, type ICompare, type IOptions, type IRequestOp, type Lease, type Watcher } from 'etcd3';
 import { MamoriError } from '../errors.ts';
 
 export interface EtcdSessionOptions {
@@ -84,6 +84,19 @@ export const op = {
   del: (key: string): IRequestOp => ({ request_delete_range: { key: Buffer.from(key) } }),
 };
 
+type WatchBackoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>;
+
+/**
+ * The watch stream's reconnect delays: doubling from 100 ms up to `maxMs`. The client's default
+ * grows to 30 s (decorrelated jitter): after etcd was down for a few TTLs, a replica's member watch
+ * came back up to ~10 s after etcd did, so a replica killed then was seen gone 8–10 s late instead
+ * of one TTL. Capped at a quarter of the TTL, a deletion is seen within that of etcd being back.
+ */
+export function cappedBackoff(maxMs: number, durationMs = 100): WatchBackoff {
+  const d = Math.min(maxMs, durationMs);
+  return { duration: d, next: () => cappedBackoff(maxMs, d * 2) };
+}
+
 export type SessionEvent = 'keepalive' | 'keepalive-failed' | 'lease-renewed';
 
 export class EtcdSession {
@@ -104,6 +117,7 @@ export class EtcdSession {
       hosts: [...options.endpoints],
       dialTimeout: timeout,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      faultHandling: { watchBackoff: cappedBackoff(Math.max(250, Math.min(2_000, (options.ttlSeconds * 1000) / 4))) },
     });
   }
 
