@@ -45,10 +45,11 @@ const s = (ms: number): number => ms / 1000;
 
 /**
  * The phases of the incident a kill caused, from the journal (`server` is the server's id,
- * customer/name). Undefined until its Recovered transition is journaled.
+ * customer/name; `target` the incident's, `host` for the ping service). Undefined until its
+ * Recovered transition is journaled.
  */
-export function runPhases(records: readonly JournalRecord[], server: string, service: string, run: KillRun): RunPhases | undefined {
-  const opened = records.find((r) => r.type === 'incident-opened' && r.server === server && (r.incident as { target?: string } | undefined)?.target === service && Number((r.incident as { openedAt?: number }).openedAt) >= run.killAt);
+export function runPhases(records: readonly JournalRecord[], server: string, service: string, run: KillRun, target: string = service): RunPhases | undefined {
+  const opened = records.find((r) => r.type === 'incident-opened' && r.server === server && (r.incident as { target?: string } | undefined)?.target === target && Number((r.incident as { openedAt?: number }).openedAt) >= run.killAt);
   if (opened === undefined) return undefined;
   const incident = opened.incident as { id: string; openedAt: number; detectedAt: number };
   const recovered = records.find((r) => r.type === 'transition' && r.server === server && r.service === service && r.to === 'Recovered' && Number(r.at) >= incident.openedAt);

@@ -9,6 +9,10 @@
  * uniform wait). Both mamori lanes lift the restart budget and the flapping hold (100 an hour):
  * a bench kills the same service over and over, which the defaults would rightly stop repairing.
  * TTR_RUNS (default 5) sets the runs per lane; TTR_KEEP=1 keeps the state folders. Every wait is bounded.
+ *
+ * Then the power lanes (issue 25, ttr-power.ts, lab 251): a host powered off through its BMC,
+ * watched by one vantage point beside one watched by two (an agent on the lab's second management
+ * network, over HTTPS), side by side. TTR_LANES=small,power picks the lanes (default both).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,11 +24,13 @@ import { CONFIG_DEFAULTS } from '../src/config/defaults.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/daemon/daemon-process.ts';
 import { startLab, type Lab } from '../test/lab/index.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../test/support/lab-fleet.ts';
+import { powerLanes } from './ttr-power.ts';
 
 /** The bench's own lab (250–254 are reserved for it). */
 const LAB_ID = 250;
 const RUNS = Math.max(1, Math.min(20, Number(process.env.TTR_RUNS ?? 5)));
 const RUN_BOUND_MS = 180_000;
+const LANES = new Set((process.env.TTR_LANES ?? 'small,power').split(',').map((l) => l.trim()));
 /** The fastest settings the config schema allows, confirmation kept (two failures make Down). */
 export const FASTEST_PROBE: ProbeSettings = { intervalSeconds: 0.2, timeoutSeconds: 1, retryIntervalSeconds: 0.1, failuresToDown: 2, jitter: 0.1 };
 const DEFAULT_PROBE: ProbeSettings = {
@@ -171,6 +177,11 @@ async function monitRuns(lab: Lab, host: string, intervalS: number, dir: string)
 }
 
 export async function run(): Promise<void> {
+  if (LANES.has('small')) await smallLanes();
+  if (LANES.has('power')) await powerLanes({ runs: RUNS, probe: DEFAULT_PROBE, boundMs: RUN_BOUND_MS });
+}
+
+async function smallLanes(): Promise<void> {
   let lab: Lab | undefined;
   const monits: ChildProcess[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'mamori-ttr-'));
