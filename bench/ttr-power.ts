@@ -195,11 +195,13 @@ export async function powerLanes(o: { runs: number; probe: ProbeSettings; boundM
       console.log(JSON.stringify({ figure: `mamori TTR, a powered-off host, ${lane.name} (default settings)`, probe: lane.probe, runs: totals.length, medianS: r1(median(totals)), worstS: r1(Math.max(...totals)), allS: totals.map(r1) }));
     });
     lanes.forEach((lane, i) => {
-      // The formula's terms for a host: the same wait and confirmation; the queue is the destructive
-      // wait (one interval) with one vantage, none with two (a host its BMC reports off); R is the
-      // console look, the power action, the boot and the verify (not the httpd formula's).
-      const base = formulaTerms(lane.probe, 0.1, NaN);
-      const queue = lane.agent === undefined ? lane.probe.intervalSeconds : 0;
+      // The formula's terms for a powered-off host: every round lasts the timeout (tₚ = timeout, nothing
+      // answers); with one vantage the queue is the destructive wait (one interval) and the probe round
+      // taken after it, with two none (a host its BMC reports off is powered on at once); R is the
+      // console look, the power action, the boot and the verify (not the httpd formula's: left out).
+      const roundS = lane.probe.timeoutSeconds;
+      const base = formulaTerms(lane.probe, roundS, NaN);
+      const queue = lane.agent === undefined ? lane.probe.intervalSeconds + roundS : 0;
       const terms = { ...base, queue, median: base.wait + base.confirm + queue, worst: base.waitWorst + base.confirm + queue };
       console.log(breakdownTable(`mamori, a powered-off host, ${lane.name} (kill → Recovered without R)`, results[i] ?? [], terms, lane.kills.map((k) => schedulePhase(k, lane.probe.intervalSeconds))));
     });
