@@ -23,6 +23,7 @@ import { SERVER_TLS_OPTIONS } from './tls-files.ts';
 import { fleetViewOf, reaches, scopeDesired, scopeSnapshot, type Access, type FleetSnapshot, type FleetView, type Principal } from './scope.ts';
 import type { DesiredStatus } from '../source/desired.ts';
 import { serverIdOf } from '../manifest/server-id.ts';
+import { FleetQueryError, parseFleetQuery, queryFleet, type FleetQuery } from './fleet-query.ts';
 
 /**
  * The daemon's HTTP side (node:http, no framework): health, metrics, the status API, the local
@@ -194,6 +195,20 @@ export class HttpServer {
       'metrics',
     );
     this.route('GET', '/api/status', (_req, res, { view }) => sendJson(res, 200, statusFor(api, view)));
+    // The fleet a page at a time (fleet-query.ts): searched and filtered over every server of the view, bounded rows.
+    this.route('GET', '/api/servers', (_req, res, { view, url }) => {
+      let query: FleetQuery;
+      try {
+        query = parseFleetQuery(url.searchParams);
+      } catch (err) {
+        if (err instanceof FleetQueryError) throw new HttpError(400, err.message);
+        throw err;
+      }
+      const snapshot = api.fleet().snapshot;
+      const scoped = snapshot !== undefined ? scopeSnapshot(view, snapshot) : undefined;
+      const slice = queryFleet(scoped?.servers ?? [], query);
+      sendJson(res, 200, { ...(view.kind === 'customer' ? { customer: view.customer } : {}), revision: scoped?.revision, ...slice });
+    });
     this.route(
       'POST',
       '/api/resume',

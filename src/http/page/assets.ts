@@ -19,7 +19,13 @@ main{padding:20px 28px 8px;max-width:1500px;margin:0 auto}
 .banner-red{background:repeating-linear-gradient(135deg,#c62828,#c62828 14px,#b71c1c 14px,#b71c1c 28px);color:#fff;box-shadow:0 2px 8px rgba(198,40,40,.35)}
 .banner-red code{color:#fff}.banner-amber{background:#fff4d6;border:2px solid #e0a526;color:#5a3d00}
 .summary{display:flex;flex-wrap:wrap;gap:10px;margin:4px 0 14px}
-.stat{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:8px 14px;min-width:96px;display:flex;flex-direction:column}
+.stat{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:8px 14px;min-width:96px;display:flex;flex-direction:column;text-decoration:none;color:inherit}
+a.stat:hover{border-color:var(--muted)}
+.find{display:flex;flex-wrap:wrap;gap:6px;align-items:center;margin:0 0 12px}
+.find input,.find select,.find button{font:inherit;font-size:13px;padding:4px 10px;border:1px solid var(--line);border-radius:8px;background:var(--panel);color:var(--ink);min-width:0}
+.find input{flex:0 1 280px}.find select{flex:0 1 auto;max-width:100%}.find button{cursor:pointer}
+.pager{display:flex;flex-wrap:wrap;gap:4px 14px;align-items:baseline;margin:0 0 8px;font-size:13px}.pager-bottom{margin:8px 0 0}
+.pager a{text-decoration:none;font-weight:600}.pager-at{color:var(--muted)}
 .stat .num{font-size:22px;font-weight:700;line-height:1.1}.stat .lbl{color:var(--muted);font-size:12px}
 .stat.st-ok .num{color:var(--ok)}.stat.st-recovered .num{color:var(--rec)}.stat.st-suspect .num{color:var(--sus)}.stat.st-remediating .num{color:var(--rem)}
 .stat.st-down .num{color:var(--down)}.stat.st-escalated .num{color:var(--esc)}.stat.st-unknown .num{color:var(--unk)}
@@ -101,6 +107,7 @@ table.grid,.grid tbody{display:block;border-spacing:0}.grid thead{display:none}
 .cell-svc{display:block;font-size:11px;text-transform:uppercase;letter-spacing:.05em;opacity:.8}
 .cell .spark{max-width:100%}
 .summary .stat{min-width:0;flex:1 1 88px}
+.find input{flex:1 1 100%}
 .cards{grid-template-columns:1fr}.card .spark{max-width:100%}
 .server-title{font-size:20px;flex-wrap:wrap}
 .kv{grid-template-columns:1fr}.kv dt{margin-top:4px}
@@ -129,20 +136,46 @@ pre.out{background:#0a0f15;color:#d3dbe5}pre.cmd{background:#05080c}
 export const CLIENT_SCRIPT = `
 (function(){
   var main=document.getElementById('live'),meta=document.getElementById('meta'),dot=document.getElementById('live-state');
-  var busy=false,again=false;
+  var busy=false,again=false,forced=false,gap=0,last=0,later=null;
   function url(){var u=new URL(location.href);u.searchParams.set('fragment','1');u.searchParams.delete('token');return u.toString();}
-  function refresh(){
-    if(busy){again=true;return;}busy=true;
-    fetch(url(),{credentials:'same-origin',cache:'no-store'}).then(function(r){if(!r.ok)throw new Error(r.status);return r.json();}).then(function(f){
-      if(String(f.version)!==main.getAttribute('data-version')){main.innerHTML=f.main;main.setAttribute('data-version',String(f.version));}
-      meta.innerHTML=f.meta;
-    }).catch(function(){}).then(function(){busy=false;if(again){again=false;refresh();}});
+  // The search box keeps what is being typed (and its caret) when the grid is swapped under it.
+  function swap(html){
+    var a=document.activeElement,keep=null;
+    if(a&&a.id&&main.contains(a))keep={id:a.id,v:a.value,s:a.selectionStart,e:a.selectionEnd};
+    main.innerHTML=html;
+    if(keep){var n=document.getElementById(keep.id);if(n){if(n.tagName==='INPUT')n.value=keep.v;n.focus();try{if(n.tagName==='INPUT')n.setSelectionRange(keep.s,keep.e);}catch(x){}}}
   }
+  // Never more often than a few times what one answer costs: a large fleet's page is not asked for in a loop.
+  function refresh(force){
+    if(force)forced=true;
+    if(busy){again=true;return;}
+    var wait=last+gap-Date.now();
+    if(wait>0&&!forced){if(!later)later=setTimeout(function(){later=null;refresh();},wait);return;}
+    busy=true;var f0=forced;forced=false;var t0=Date.now();
+    fetch(url(),{credentials:'same-origin',cache:'no-store'}).then(function(r){if(!r.ok)throw new Error(r.status);return r.json();}).then(function(f){
+      if(f0||String(f.version)!==main.getAttribute('data-version')){swap(f.main);main.setAttribute('data-version',String(f.version));}
+      meta.innerHTML=f.meta;
+    }).catch(function(){}).then(function(){last=Date.now();gap=Math.min(5000,3*(last-t0));busy=false;if(again||forced){again=false;refresh();}});
+  }
+  // Search and state filter as one types: the address follows (a link to it shows the same), the grid comes from the server.
+  var typing=null;
+  function find(){
+    var q=document.getElementById('find-q'),st=document.getElementById('find-state');if(!q)return;
+    var u=new URL(location.href);
+    if(q.value.trim())u.searchParams.set('q',q.value.trim());else u.searchParams.delete('q');
+    if(st&&st.value)u.searchParams.set('state',st.value);else u.searchParams.delete('state');
+    u.searchParams.delete('page');u.searchParams.delete('token');
+    history.replaceState(null,'',u.pathname+(u.search||''));
+    refresh(true);
+  }
+  main.addEventListener('input',function(e){if(e.target&&e.target.id==='find-q'){clearTimeout(typing);typing=setTimeout(find,250);}});
+  main.addEventListener('change',function(e){if(e.target&&e.target.id==='find-state')find();});
+  main.addEventListener('submit',function(e){if(e.target&&e.target.classList&&e.target.classList.contains('find')){e.preventDefault();clearTimeout(typing);find();}});
   function live(on){dot.textContent=dot.getAttribute(on?'data-on':'data-off');dot.className=on?'live':'live off';}
   var poll=null;
   if(window.EventSource){
     var es=new EventSource('/events');
-    es.addEventListener('update',refresh);
+    es.addEventListener('update',function(){refresh();});
     es.onopen=function(){live(true);refresh();};
     es.onerror=function(){live(false);};
   } else { poll=setInterval(refresh,5000); }

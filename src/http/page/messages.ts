@@ -106,6 +106,21 @@ export interface PageText {
   manifestsRefused(n: number): string;
   findings(n: number, rev: string): string;
   more(n: number): string;
+  /** Customers beyond the chips shown (the search finds them). */
+  moreCustomers(n: number): string;
+  findLabel: string;
+  findPlaceholder: string;
+  stateFilter: string;
+  allStates: string;
+  problemsOnly: string;
+  find: string;
+  pages: string;
+  previous: string;
+  next: string;
+  rowsOf(from: number, to: number, of: number): string;
+  pageOf(page: number, pages: number): string;
+  noMatch: string;
+  clearFilter: string;
   sourceFailingTitle(n: number): string;
   keepsWatching(rev: string): string;
   cert: { label: string; unknown: string; expired(day: string): string; expires(day: string, days: number): string; selfSigned: string; untrusted(code: string): string; nameMismatch: string };
@@ -196,6 +211,20 @@ const EN: PageText = {
   manifestsRefused: (n) => `${n === 1 ? 'A manifest was refused' : `${n} manifests were refused`}: running on the last good version`,
   findings: (n, rev) => `${n} finding${n === 1 ? '' : 's'} in revision ${rev}`,
   more: (n) => `… and ${n} more`,
+  moreCustomers: (n) => `and ${n.toLocaleString('en')} more customers: search finds them`,
+  findLabel: 'Find servers',
+  findPlaceholder: 'Search customer/name',
+  stateFilter: 'State',
+  allStates: 'every state',
+  problemsOnly: 'problems only (Suspect or worse, open incidents)',
+  find: 'Search',
+  pages: 'Pages',
+  previous: '‹ previous',
+  next: 'next ›',
+  rowsOf: (from, to, of) => `servers ${from.toLocaleString('en')}–${to.toLocaleString('en')} of ${of.toLocaleString('en')}, the ones in trouble first`,
+  pageOf: (page, pages) => `page ${page.toLocaleString('en')} of ${pages.toLocaleString('en')}`,
+  noMatch: 'No server matches this search.',
+  clearFilter: 'Show every server',
   sourceFailingTitle: (n) => `The manifest source is failing (${n}×)`,
   keepsWatching: (rev) => `mamori keeps watching on revision ${rev}.`,
   cert: {
@@ -294,6 +323,20 @@ const JA: PageText = {
   manifestsRefused: (n) => `${n} 件のマニフェストに誤りがあります（最後に正しかった内容で監視を継続しています）`,
   findings: (n, rev) => `リビジョン ${rev} の指摘事項 ${n} 件`,
   more: (n) => `…ほか ${n} 件`,
+  moreCustomers: (n) => `ほか ${n.toLocaleString('ja')} 社（検索で表示できます）`,
+  findLabel: 'サーバの検索',
+  findPlaceholder: 'お客様/サーバ名で検索',
+  stateFilter: '状態',
+  allStates: 'すべての状態',
+  problemsOnly: '問題のあるサーバのみ（Suspect 以上・対応中の障害）',
+  find: '検索',
+  pages: 'ページ',
+  previous: '‹ 前へ',
+  next: '次へ ›',
+  rowsOf: (from, to, of) => `${of.toLocaleString('ja')} 台中 ${from.toLocaleString('ja')}–${to.toLocaleString('ja')} 台目（問題のあるサーバから表示）`,
+  pageOf: (page, pages) => `${pages.toLocaleString('ja')} ページ中 ${page.toLocaleString('ja')} ページ目`,
+  noMatch: '条件に合うサーバはありません。',
+  clearFilter: 'すべてのサーバを表示',
   sourceFailingTitle: (n) => `マニフェストの取得に失敗しています（${n} 回）`,
   keepsWatching: (rev) => `リビジョン ${rev} で監視を継続しています。`,
   cert: {

@@ -7,6 +7,7 @@ import type { ServerStatus } from '../../status/model.ts';
 import type { UptimeHistory } from '../../report/uptime.ts';
 import type { LatencyPoint } from './live-state.ts';
 import type { PageLang } from './messages.ts';
+import type { StateFilter } from '../fleet-query.ts';
 
 export interface PageData {
   now: number;
@@ -34,6 +35,8 @@ export interface ViewOptions {
   lang?: PageLang;
   /** The zone every absolute time is shown in, named (config mail.timeZone; UTC when not given). */
   timeZone?: string;
+  /** The fleet grid's search, state filter and page (the page's ?q=, ?state=, ?page=). */
+  fleetQuery?: { search?: string; state?: StateFilter; page?: number };
   /** This page in each language (the switch's links). */
   langHref?: Partial<Record<PageLang, string>>;
 }

@@ -12,6 +12,7 @@ import { html, raw, type SafeHtml } from './html.ts';
 import type { PageData, ViewOptions } from './page-data.ts';
 import { sparkline } from './sparkline.ts';
 import { lookOf, sortServices, STATE_ORDER } from './states.ts';
+import { DEFAULT_LIMIT, hasProblem, isStateFilter, MAX_SEARCH, normaliseSearch, queryFleet, STATE_FILTERS, type FleetSlice, type StateFilter } from '../fleet-query.ts';
 import { CLIENT_SCRIPT, PAGE_CSS } from './assets.ts';
 import { PAGE_TEXT, PAGE_LANGS, type PageLang, type PageText } from './messages.ts';
 import { uptimeBars } from './uptime-bars.ts';
@@ -75,10 +76,10 @@ function customerHref(customer: string | undefined): string {
   return customer === undefined ? '/' : `/?customer=${encodeURIComponent(customer)}`;
 }
 
-/** Servers by name; the ones in trouble first. */
-function worstRank(s: ServerStatus): number {
-  return Math.max(0, ...Object.values(s.services).map((x) => lookOf(x.state).rank));
-}
+/** Customer chips shown at most; more customers are found by the search. */
+const MAX_CHIPS = 40;
+/** Rows of a list beside the grid (refused manifests, servers not monitored) shown at most. */
+const MAX_LISTED = 20;
 
 // ---- banners --------------------------------------------------------------------------------
 
@@ -102,7 +103,7 @@ function banners(data: PageData, options: ViewOptions, only?: ServerStatus): Saf
   const invalid = Object.entries(d?.manifestInvalid ?? {}).filter(([name]) => only === undefined || name === serverIdOf(only));
   if (invalid.length > 0) {
     out.push(html`<div class="banner banner-amber" role="alert"><strong>${t.manifestsRefused(invalid.length)}</strong>
-      <ul>${invalid.map(([name, c]) => html`<li><a href="/server?name=${encodeURIComponent(name)}">${name}</a>: ${t.revision} ${short(c.revision)} — ${c.findings.slice(0, 3).map((f) => html`<code>${f.file}:${f.line}</code> ${f.field ? `${f.field}: ` : ''}${f.message} `)}</li>`)}</ul></div>`);
+      <ul>${invalid.slice(0, MAX_LISTED).map(([name, c]) => html`<li><a href="/server?name=${encodeURIComponent(name)}">${name}</a>: ${t.revision} ${short(c.revision)} — ${c.findings.slice(0, 3).map((f) => html`<code>${f.file}:${f.line}</code> ${f.field ? `${f.field}: ` : ''}${f.message} `)}</li>`)}${invalid.length > MAX_LISTED ? html`<li>${t.more(invalid.length - MAX_LISTED)}</li>` : ''}</ul></div>`);
   }
   if (only === undefined && d !== undefined && d.findings.length > 0) {
     out.push(html`<div class="banner banner-amber" role="status"><strong>${t.findings(d.findings.length, short(d.revision))}</strong>${findingList(d.findings, t)}</div>`);
@@ -122,17 +123,24 @@ function findingList(findings: ReadonlyArray<{ file: string; line: number; field
 
 // ---- the fleet ------------------------------------------------------------------------------
 
-function summary(servers: readonly ServerStatus[], t: PageText): SafeHtml {
+/** The counts of the reader's whole view (every page); each state's count finds its servers. */
+function summary(servers: readonly ServerStatus[], t: PageText, stateHref: (state: StateFilter | undefined) => string): SafeHtml {
   const counts = new Map<string, number>();
-  for (const s of servers) for (const svc of Object.values(s.services)) counts.set(svc.state, (counts.get(svc.state) ?? 0) + 1);
-  const open = servers.reduce((n, s) => n + s.incidents.open.length, 0);
+  let open = 0;
+  for (const s of servers) {
+    for (const k in s.services) {
+      const st = s.services[k]?.state ?? 'Unknown';
+      counts.set(st, (counts.get(st) ?? 0) + 1);
+    }
+    open += s.incidents.open.length;
+  }
   return html`<section class="summary" aria-label="${t.services}">
-    <div class="stat"><span class="num">${servers.length}</span><span class="lbl">${t.servers}</span></div>
+    <a class="stat" href="${stateHref(undefined)}"><span class="num">${servers.length}</span><span class="lbl">${t.servers}</span></a>
     ${STATE_ORDER.filter((st) => (counts.get(st) ?? 0) > 0 || st === 'Healthy').map((st) => {
       const look = lookOf(st);
-      return html`<div class="stat st-${look.cls}"><span class="num">${counts.get(st) ?? 0}</span><span class="lbl">${look.symbol} ${st}</span></div>`;
+      return html`<a class="stat st-${look.cls}" href="${stateHref(isStateFilter(st) ? st : undefined)}"><span class="num">${counts.get(st) ?? 0}</span><span class="lbl">${look.symbol} ${st}</span></a>`;
     })}
-    <div class="stat ${open > 0 ? 'st-down' : ''}"><span class="num">${open}</span><span class="lbl">${t.openIncidents}</span></div>
+    <a class="stat ${open > 0 ? 'st-down' : ''}" href="${stateHref('problems')}"><span class="num">${open}</span><span class="lbl">${t.openIncidents}</span></a>
   </section>`;
 }
 
@@ -193,34 +201,109 @@ function maintenanceLine(s: ServerStatus, options: ViewOptions): SafeHtml | stri
   return html`<p class="muted maintenance" data-maintenance="${m.current !== undefined ? 'current' : 'next'}">${line}</p>`;
 }
 
+/** The grid's address with these parameters (the customer only when the reader may see it). */
+function fleetHref(p: { customer?: string | undefined; search?: string | undefined; state?: string | undefined; page?: number | undefined }): string {
+  const q = new URLSearchParams();
+  if (p.customer !== undefined) q.set('customer', p.customer);
+  if (p.search !== undefined && p.search !== '') q.set('q', p.search);
+  if (p.state !== undefined) q.set('state', p.state);
+  if (p.page !== undefined && p.page > 1) q.set('page', String(p.page));
+  const text = q.toString();
+  return text === '' ? '/' : `/?${text}`;
+}
+
+/** The customer chips: every customer up to MAX_CHIPS, else the chosen one and those with a problem first. */
+function customerChips(data: PageData, selected: string | undefined, t: PageText): SafeHtml {
+  const problem = new Map<string, boolean>();
+  for (const s of data.servers) {
+    const c = s.metadata.customer ?? '';
+    if (c === '') continue;
+    problem.set(c, (problem.get(c) ?? false) || hasProblem(s));
+  }
+  const all = [...problem.keys()].sort();
+  let shown = all;
+  if (all.length > MAX_CHIPS) {
+    const pick = new Set<string>(selected !== undefined ? [selected] : []);
+    for (const c of all) if (pick.size < MAX_CHIPS && problem.get(c) === true) pick.add(c);
+    for (const c of all) if (pick.size < MAX_CHIPS) pick.add(c);
+    shown = [...pick].sort();
+  }
+  return html`<nav class="filter" aria-label="${t.customer}">
+    <span class="filter-label">${t.customer}</span>
+    <a href="/" class="${selected === undefined ? 'chip on' : 'chip'}" ${selected === undefined ? raw('aria-current="page"') : ''}>${t.all}</a>
+    ${shown.map((c) => html`<a href="${customerHref(c)}" class="${selected === c ? 'chip on' : 'chip'}" ${selected === c ? raw('aria-current="page"') : ''}>${c}</a>`)}
+    ${all.length > shown.length ? html`<span class="muted">${t.moreCustomers(all.length - shown.length)}</span>` : ''}
+  </nav>`;
+}
+
+/** Search (a part of customer/name) and a state, over the whole fleet on the server; a GET form that works without the script. */
+function findForm(selected: string | undefined, search: string, state: StateFilter | undefined, t: PageText): SafeHtml {
+  return html`<form class="find" method="get" action="/" role="search" aria-label="${t.findLabel}">
+    ${selected !== undefined ? html`<input type="hidden" name="customer" value="${selected}">` : ''}
+    <input type="search" id="find-q" name="q" value="${search}" maxlength="${MAX_SEARCH}" placeholder="${t.findPlaceholder}" aria-label="${t.findPlaceholder}" autocomplete="off" spellcheck="false">
+    <select id="find-state" name="state" aria-label="${t.stateFilter}">
+      <option value="" ${state === undefined ? raw('selected') : ''}>${t.allStates}</option>
+      ${STATE_FILTERS.map((f) => html`<option value="${f}" ${state === f ? raw('selected') : ''}>${f === 'problems' ? t.problemsOnly : `${f} — ${words(f, t)}`}</option>`)}
+    </select>
+    <button type="submit">${t.find}</button>
+  </form>`;
+}
+
+function pager(slice: FleetSlice, page: number, pages: number, link: (page: number) => string, t: PageText, where: 'top' | 'bottom'): SafeHtml {
+  const from = slice.matched === 0 ? 0 : slice.offset + 1;
+  const to = slice.offset + slice.servers.length;
+  return html`<nav class="pager pager-${where}" aria-label="${t.pages}" data-matched="${slice.matched}" data-page="${page}" data-pages="${pages}">
+    ${page > 1 ? html`<a href="${link(page - 1)}" rel="prev">${t.previous}</a>` : html`<span class="muted">${t.previous}</span>`}
+    <span class="pager-at">${t.rowsOf(from, to, slice.matched)}${pages > 1 ? html` · ${t.pageOf(page, pages)}` : ''}</span>
+    ${page < pages ? html`<a href="${link(page + 1)}" rel="next">${t.next}</a>` : html`<span class="muted">${t.next}</span>`}
+  </nav>`;
+}
+
+/**
+ * The fleet: banners, the counts of the reader's whole view, then one bounded page of servers —
+ * the ones in trouble first — found by customer, search and state over the whole fleet
+ * (fleet-query.ts). The page's size does not grow with the fleet.
+ */
 export function renderFleet(data: PageData, options: ViewOptions): SafeHtml {
   const t = textOf(options);
-  const customers = [...new Set(data.servers.map((s) => s.metadata.customer ?? ''))].filter((c) => c !== '').sort();
-  const servers = data.servers
-    .filter((s) => options.customer === undefined || s.metadata.customer === options.customer)
-    .slice()
-    .sort((a, b) => worstRank(b) - worstRank(a) || a.metadata.name.localeCompare(b.metadata.name));
-  const services = sortServices(servers.flatMap((s) => Object.keys(s.services)));
+  const fq = options.fleetQuery ?? {};
+  const visible = options.customer !== undefined && data.servers.some((s) => s.metadata.customer === options.customer) ? options.customer : undefined;
+  const inView = options.customer === undefined ? data.servers : data.servers.filter((s) => s.metadata.customer === options.customer);
+  const search = fq.search ?? '';
+  const limit = DEFAULT_LIMIT;
+  const ask = (page: number): FleetSlice =>
+    queryFleet(data.servers, { ...(options.customer !== undefined ? { customer: options.customer } : {}), search: normaliseSearch(search), ...(fq.state !== undefined ? { state: fq.state } : {}), offset: (page - 1) * limit, limit });
+  let page = Math.max(1, Math.floor(fq.page ?? 1));
+  let slice = ask(page);
+  const pages = Math.max(1, Math.ceil(slice.matched / limit));
+  if (page > pages) {
+    page = pages;
+    slice = ask(page);
+  }
+  const columns = new Set<string>();
+  for (const s of inView) for (const k in s.services) columns.add(k);
+  const services = sortServices(columns);
+  const link = (p: number): string => fleetHref({ customer: visible, search, state: fq.state, page: p });
+  const filtered = search !== '' || fq.state !== undefined;
   return html`${banners(data, options)}
-  ${summary(servers, t)}
-  <nav class="filter" aria-label="${t.customer}">
-    <span class="filter-label">${t.customer}</span>
-    <a href="/" class="${options.customer === undefined ? 'chip on' : 'chip'}" ${options.customer === undefined ? raw('aria-current="page"') : ''}>${t.all}</a>
-    ${customers.map((c) => html`<a href="${customerHref(c)}" class="${options.customer === c ? 'chip on' : 'chip'}" ${options.customer === c ? raw('aria-current="page"') : ''}>${c}</a>`)}
-  </nav>
+  ${summary(inView, t, (state) => fleetHref({ customer: visible, state }))}
+  ${customerChips(data, visible, t)}
+  ${inView.length > 0 ? findForm(visible, search, fq.state, t) : ''}
   ${
-    servers.length === 0
+    inView.length === 0
       ? html`<p class="empty">${data.servers.length === 0 ? t.noServersYet : t.noServerOfCustomer}</p>`
-      : html`<div class="grid-wrap"><table class="grid">
+      : slice.matched === 0
+        ? html`<p class="empty" data-matched="0">${t.noMatch} <a href="${fleetHref({ customer: visible })}">${t.clearFilter}</a></p>`
+        : html`${filtered || pages > 1 ? pager(slice, page, pages, link, t, 'top') : ''}<div class="grid-wrap"><table class="grid">
     <caption class="sr">${t.gridCaption}</caption>
     <thead><tr><th scope="col" class="srv">${t.server}</th>${services.map((svc) => html`<th scope="col">${svc}</th>`)}</tr></thead>
-    <tbody>${servers.map(
+    <tbody>${slice.servers.map(
       (s) => html`<tr data-server="${serverIdOf(s)}">
         <th scope="row" class="srv"><a href="/server?name=${encodeURIComponent(serverIdOf(s))}" class="srv-name">${s.metadata.name}</a>
           <span class="srv-meta" ${s.owner !== undefined ? html`data-owner="${s.owner}" title="${t.ownedBy(s.owner)}"` : ''}>${s.metadata.customer ?? ''} ${readyBadge(s, t)} ${s.incidents.open.length > 0 ? html`<span class="badge st-down">${t.open(s.incidents.open.length)}</span>` : ''} ${flags(s)}</span></th>
         ${services.map((svc) => cell(data, s, svc, options))}
       </tr>`,
-    )}</tbody></table></div>`
+    )}</tbody></table></div>${pages > 1 ? pager(slice, page, pages, link, t, 'bottom') : ''}`
   }
   ${notMonitored(data, options)}
   ${legend(t)}`;
@@ -236,7 +319,8 @@ function notMonitored(data: PageData, options: ViewOptions): SafeHtml | string {
     <ul>${list
       .slice()
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((u) => html`<li data-unmonitored="${u.name}"><strong>${u.name}</strong> <span class="muted">${u.customer ?? ''}</span> <span class="badge st-unknown">${u.reason}</span> ${u.message} <span class="muted">${since(options, zoned(u.since, options))}</span></li>`)}</ul>
+      .slice(0, MAX_LISTED)
+      .map((u) => html`<li data-unmonitored="${u.name}"><strong>${u.name}</strong> <span class="muted">${u.customer ?? ''}</span> <span class="badge st-unknown">${u.reason}</span> ${u.message} <span class="muted">${since(options, zoned(u.since, options))}</span></li>`)}${list.length > MAX_LISTED ? html`<li class="muted">${t.more(list.length - MAX_LISTED)}</li>` : ''}</ul>
   </section>`;
 }
 

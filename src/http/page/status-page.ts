@@ -25,6 +25,7 @@ import type { PageData, ViewOptions } from './page-data.ts';
 import { renderDocument, renderFleet, renderServer, topMeta } from './render.ts';
 import { LANG_COOKIE, PAGE_LANGS, PAGE_TEXT, pickLang, type PageLang } from './messages.ts';
 import type { UptimeHistory } from '../../report/uptime.ts';
+import { isStateFilter, MAX_SEARCH } from '../fleet-query.ts';
 
 export { TOKEN_COOKIE };
 const MAX_EVENT_STREAMS = 64;
@@ -66,6 +67,13 @@ function langHrefs(url: URL, data: PageData): Record<PageLang, string> {
   if (url.pathname === '/server' && name !== null && findServer(data.servers, name) !== undefined) keep.set('name', name);
   const customer = url.searchParams.get('customer');
   if (customer !== null && data.servers.some((s) => s.metadata.customer === customer)) keep.set('customer', customer);
+  if (url.pathname === '/') {
+    // The grid's own search, state and page: what the reader typed, bounded, and values we know.
+    const fq = fleetQueryOf(url);
+    if (fq.search !== undefined) keep.set('q', fq.search);
+    if (fq.state !== undefined) keep.set('state', fq.state);
+    if (fq.page !== undefined && fq.page > 1) keep.set('page', String(fq.page));
+  }
   const out = {} as Record<PageLang, string>;
   for (const l of PAGE_LANGS) {
     const q = new URLSearchParams(keep);
@@ -100,9 +108,21 @@ export function pageDataFor(view: FleetView, options: Pick<StatusPageOptions, 'l
   };
 }
 
+/** The grid's ?q= (trimmed, bounded), ?state= (a known filter) and ?page= (a number); anything else is left out. */
+export function fleetQueryOf(url: URL): NonNullable<ViewOptions['fleetQuery']> {
+  const search = (url.searchParams.get('q') ?? '').trim().slice(0, MAX_SEARCH);
+  const state = url.searchParams.get('state') ?? '';
+  const page = url.searchParams.get('page') ?? '';
+  return {
+    ...(search !== '' ? { search } : {}),
+    ...(isStateFilter(state) ? { state } : {}),
+    ...(/^[0-9]{1,6}$/.test(page) && Number(page) > 0 ? { page: Number(page) } : {}),
+  };
+}
+
 function securityHeaders(nonce: string): Record<string, string> {
   return {
-    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'x-frame-options': 'DENY',
@@ -133,6 +153,7 @@ export function registerStatusPage(http: HttpServer, options: StatusPageOptions)
         lang,
         timeZone: options.timeZone ?? 'UTC',
         langHref: langHrefs(ctx.url, data),
+        fleetQuery: fleetQueryOf(ctx.url),
         ...(customer ? { customer } : {}),
       };
       const main = body(data, view);
