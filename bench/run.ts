@@ -14,6 +14,7 @@ const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['runbook', () => import('./runbook.ts')],
   ['ttr', () => import('./ttr.ts')],
   ['cold-start', () => import('./cold-start.ts')],
+  ['page', () => import('./page.ts')],
   ['fleet', () => import('./fleet.ts')],
   ['failover', () => import('./failover.ts')],
 ];
