@@ -78,6 +78,8 @@ function customerHref(customer: string | undefined): string {
 
 /** Customer chips shown at most; more customers are found by the search. */
 const MAX_CHIPS = 40;
+/** Latency points a grid cell draws (the server's page draws the whole ring): 88 px hold no more, and 100 rows × 6 cells of them are most of the page's bytes. */
+const GRID_POINTS = 30;
 /** Rows of a list beside the grid (refused manifests, servers not monitored) shown at most. */
 const MAX_LISTED = 20;
 
@@ -161,7 +163,7 @@ function cell(data: PageData, s: ServerStatus, service: string, options: ViewOpt
       <span class="cell-svc">${service}</span>
       <span class="cell-head"><span class="sym" aria-hidden="true">${look.symbol}</span><span class="state">${svc.state}</span></span>
       <span class="cell-sub">${detail ?? latency}</span>
-      ${sparkline(data.latencies(name, service), { label: `${service} ${t.latency}`, width: 88, height: 18 })}
+      ${sparkline(data.latencies(name, service).slice(-GRID_POINTS), { label: `${service} ${t.latency}`, width: 88, height: 18 })}
     </a></td>`;
 }
 
