@@ -50,7 +50,7 @@ table.grid{border-collapse:separate;border-spacing:6px}
 .st-down.cell,.card.st-down{background:var(--down);color:#fff;border-color:var(--down)}.st-down .sym{background:#fff;color:var(--down)}
 .st-escalated.cell,.card.st-escalated{background:var(--esc);color:#fff;border-color:var(--esc)}.st-escalated .sym{background:#fff;color:var(--esc)}
 .st-unknown.cell,.card.st-unknown{background:var(--unk-bg);color:#4a5462;border-color:#d9dee5}.st-unknown .sym{background:var(--unk)}
-.spark{display:block;margin-top:3px;opacity:.9}.spark .fail{stroke:#d32f2f;stroke-width:1.5}.st-down .spark .fail,.st-escalated .spark .fail{stroke:#fff}
+.spark{display:block;margin-top:3px;opacity:.9}.spark path{fill:none;stroke:currentColor;stroke-width:1.5;stroke-linejoin:round;stroke-linecap:round}.spark .fail{stroke:#d32f2f;stroke-width:1.5}.st-down .spark .fail,.st-escalated .spark .fail{stroke:#fff}
 .badge{display:inline-block;border-radius:999px;padding:0 8px;font-size:11px;font-weight:650;line-height:18px}
 .badge.st-ok{background:var(--ok-bg);color:var(--ok)}.badge.st-down{background:var(--down-bg);color:var(--down)}.badge.st-unknown{background:var(--unk-bg);color:var(--unk)}
 .flag{background:#fff4d6;color:#7a4d05;border:1px solid #f0d58f;border-radius:5px;padding:0 6px;font-size:11px}
