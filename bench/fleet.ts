@@ -18,8 +18,11 @@
  *     in Chromium.
  * The daemon runs from the bundle (built first; FLEET_BUILD=0 skips that); FLEET_CPU_PROF=DIR has it
  * write a CPU profile there. Each lane prints the daemon's CPU per probe (µs).
- * FLEET_SOAK_MINUTES (a soak): the window lasts that long and the run fails unless RSS, open fds
- * and active timers are back to their warm-up level (+10 %, +16 fds, +16 timers) at the end.
+ * FLEET_SOAK_MINUTES (a soak): the window lasts that long, sampled every 30 s (RSS, open fds, and
+ * active timers from /metrics), the series printed as it goes and whole at the end; the run fails
+ * unless the end's level (the median of the last three samples) is back to the warm-up level (the
+ * highest of the window's first tenth, at least its first sample): RSS within +10 %, fds within +16,
+ * timers within +16. A soak leaves the fleet alone: the fault and burst lanes are skipped.
  * Every wait is bounded; the fleet and the daemon are torn down whatever happens.
  */
 import { execFileSync } from 'node:child_process';
@@ -109,6 +112,8 @@ function parseMetrics(text: string): Map<string, Array<{ labels: string; value: 
 }
 const sum = (m: ReturnType<typeof parseMetrics>, name: string, labelMatch?: RegExp): number =>
   (m.get(name) ?? []).filter((s) => (labelMatch ? labelMatch.test(s.labels) : true)).reduce((a, s) => a + s.value, 0);
+/** Active timers (Timeout resources) as prom-client reports them. */
+const timers = (m: ReturnType<typeof parseMetrics>): number => sum(m, 'nodejs_active_resources', /type="Timeout"/) || sum(m, 'nodejs_active_handles', /type="Timeout"/);
 
 /** A quantile of a Prometheus histogram's increase between two scrapes (linear within the bucket). */
 function histQuantile(a: ReturnType<typeof parseMetrics>, b: ReturnType<typeof parseMetrics>, name: string, q: number): number {
@@ -269,10 +274,15 @@ async function lane(n: number): Promise<Lane> {
     const status0 = await duBytes(join(stateDir, 'status'));
     const journal0 = await duBytes(join(stateDir, 'journal'));
     const tw0 = Date.now();
-    const samples: Array<{ t: number; cpuS: number; rss: number; fds: number }> = [{ t: tw0, ...p0 }];
+    const samples: Array<{ t: number; cpuS: number; rss: number; fds: number; timers?: number }> = [{ t: tw0, ...p0, ...(SOAK_MIN > 0 ? { timers: timers(m0) } : {}) }];
     while (Date.now() - tw0 < MEASURE_S * 1000) {
       await sleep(Math.min(SAMPLE_EVERY_MS, tw0 + MEASURE_S * 1000 - Date.now()));
-      samples.push({ t: Date.now(), ...procSample(pid) });
+      const sample: (typeof samples)[number] = { t: Date.now(), ...procSample(pid) };
+      if (SOAK_MIN > 0) {
+        sample.timers = timers(parseMetrics((await timed(daemon, '/metrics')).text));
+        say(`soak +${((sample.t - tw0) / 1000).toFixed(0)} s: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB, fds ${sample.fds}, timers ${sample.timers}; load average ${load()}`);
+      }
+      samples.push(sample);
     }
     const p1 = procSample(pid);
     const c1 = await fleet.counts();
@@ -300,12 +310,26 @@ async function lane(n: number): Promise<Lane> {
     const journal1 = await duBytes(join(stateDir, 'journal'));
     const perDay = (a: number, b: number): string => (((b - a) / n) * (86_400 / windowS)).toFixed(0);
     say(`status folder ${status1.files} files ${(status1.bytes / 2 ** 20).toFixed(1)} MB (${(status1.bytes / n).toFixed(0)} B a server), grows ${perDay(status0.bytes, status1.bytes)} B/server/day; journal ${(journal1.bytes / 2 ** 20).toFixed(1)} MB, grows ${perDay(journal0.bytes, journal1.bytes)} B/server/day`);
-    const timers = (m: ReturnType<typeof parseMetrics>): number => sum(m, 'nodejs_active_resources', /type="Timeout"/) || sum(m, 'nodejs_active_handles', /type="Timeout"/);
     say(`timers (active Timeout resources) ${timers(m0)} → ${timers(m1)}; /metrics ${(metricsScrape.bytes / 2 ** 20).toFixed(1)} MB in ${metricsScrape.ms.toFixed(0)} ms`);
     if (SOAK_MIN > 0) {
-      if (p1.rss > p0.rss * 1.1) soakFailures.push(`RSS ${p0.rss} → ${p1.rss} (> +10 %)`);
-      if (p1.fds > p0.fds + 16) soakFailures.push(`fds ${p0.fds} → ${p1.fds}`);
-      if (timers(m1) > timers(m0) + 16) soakFailures.push(`timers ${timers(m0)} → ${timers(m1)}`);
+      const series = (pick: (x: (typeof samples)[number]) => number): number[] => samples.map(pick);
+      const rss = series((x) => Math.round(x.rss / 2 ** 20));
+      const fds = series((x) => x.fds);
+      const tms = series((x) => x.timers ?? NaN);
+      say(`soak series every ${SAMPLE_EVERY_MS / 1000} s — RSS MB: ${rss.join(' ')}`);
+      say(`soak series — open fds: ${fds.join(' ')}`);
+      say(`soak series — active timers: ${tms.join(' ')}`);
+      const warmCount = Math.max(1, Math.ceil(samples.length / 10));
+      const warm = (xs: number[]): number => Math.max(...xs.slice(0, warmCount));
+      const end = (xs: number[]): number => [...xs.slice(-3)].sort((a, b) => a - b)[Math.floor(Math.min(3, xs.length) / 2)] as number;
+      const verdict = (name: string, xs: number[], limit: (w: number) => number, unit: string): void => {
+        const ok = end(xs) <= limit(warm(xs));
+        say(`soak ${name}: warm-up level ${warm(xs)}${unit}, end level ${end(xs)}${unit} (limit ${limit(warm(xs)).toFixed(0)}${unit}): ${ok ? 'back to it' : 'NOT back to it'}`);
+        if (!ok) soakFailures.push(`${name} ${warm(xs)}${unit} → ${end(xs)}${unit}`);
+      };
+      verdict('RSS', rss, (w) => w * 1.1, ' MB');
+      verdict('open fds', fds, (w) => w + 16, '');
+      verdict('active timers', tms, (w) => w + 16, '');
     }
 
     // ---- the views at N (FLEET_VIEWS=0 skips them: a profile of the probing alone) -------------
@@ -328,6 +352,10 @@ async function lane(n: number): Promise<Lane> {
     await until('the changed server probed with pop3', 120_000, 50, async () => ((await serviceState(stateDir, target, 'pop3'))?.lastProbe !== undefined ? true : undefined));
     say(`commit (webhook) → server probed with its new spec: ${((Date.now() - tc) / 1000).toFixed(2)} s`);
 
+    if (SOAK_MIN > 0) {
+      say(`fault and burst lanes skipped in a soak; load average ${load()}`);
+      return { n, lines, soakFailures };
+    }
     if (n >= LARGE_N && !FAULTS_AT_LARGE_N) {
       say(`fault and burst lanes skipped at N ≥ ${LARGE_N} (FLEET_FAULTS=1 runs them); load average ${load()} (2 cores shared: figures under load are not final)`);
       return { n, lines, soakFailures };
