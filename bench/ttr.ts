@@ -13,9 +13,20 @@
  * Then the power lanes (issue 25, ttr-power.ts, lab 251): a host powered off through its BMC,
  * watched by one vantage point beside one watched by two (an agent on the lab's second management
  * network, over HTTPS), side by side. TTR_LANES=small,power picks the lanes (default both).
+ *
+ * The fleet lanes (issue 28, only when named: TTR_LANES=fleet or small,power,fleet): mamori with `probe.intervalSeconds:
+ * auto` watching TTR_FLEET_SIZE servers (default 1,000: the fleet lab's addresses, id 253, 6 services
+ * each, and one real lab host whose httpd is killed), beside Monit at `set daemon 30` watching the
+ * same fleet (the same addresses, a ping and the five ports each, and its own real host with the
+ * restart). TTR_FLEET_RUNS kills a lane (default 20), each process's CPU over the kills (% of one
+ * core, its reaped children included: fping, the restart script). mamori's median is compared with
+ * the formula at the interval `auto` chose (from /api/status). The scheduled readiness check is off
+ * in the fleet lane: the fleet lab's SSH is a greeting only, so every login would fail and mail.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readJournal } from '../src/status/journal.ts';
@@ -23,6 +34,7 @@ import { breakdownTable, formulaTerms, runPhases, schedulePhase, type KillRun, t
 import { CONFIG_DEFAULTS } from '../src/config/defaults.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/daemon/daemon-process.ts';
 import { startLab, type Lab } from '../test/lab/index.ts';
+import { startFleet, type FleetLab } from '../test/lab/fleet.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../test/support/lab-fleet.ts';
 import { powerLanes } from './ttr-power.ts';
 
@@ -31,6 +43,13 @@ const LAB_ID = 250;
 const RUNS = Math.max(1, Math.min(20, Number(process.env.TTR_RUNS ?? 5)));
 const RUN_BOUND_MS = 180_000;
 const LANES = new Set((process.env.TTR_LANES ?? 'small,power').split(',').map((l) => l.trim()));
+/** The fleet lanes' fleet lab (the machine's 10.240.0.0/16) and size, and kills a lane. */
+const FLEET_LAB_ID = 253;
+const FLEET_SIZE = Math.max(10, Math.min(20_000, Number(process.env.TTR_FLEET_SIZE ?? 1000)));
+const FLEET_RUNS = Math.max(1, Math.min(50, Number(process.env.TTR_FLEET_RUNS ?? 20)));
+const FLEET_SERVICES = ['ping', 'ssh', 'http', 'ftp', 'smtp', 'imap'] as const;
+/** The fleet lab's ports for the services Monit checks with a connection (ping is its own check). */
+const FLEET_PORTS = [22, 80, 21, 25, 143] as const;
 /** The fastest settings the config schema allows, confirmation kept (two failures make Down). */
 export const FASTEST_PROBE: ProbeSettings = { intervalSeconds: 0.2, timeoutSeconds: 1, retryIntervalSeconds: 0.1, failuresToDown: 2, jitter: 0.1 };
 const DEFAULT_PROBE: ProbeSettings = {
@@ -106,17 +125,27 @@ async function startMamori(lab: Lab, host: string, probe: ProbeSettings, dir: st
 /** The bench's customer: journal records and the API name the server by its id, customer/name. */
 const CUSTOMER = 'bench';
 
-async function mamoriRuns(lab: Lab, host: string, lane: MamoriLane): Promise<RunPhases[]> {
+/** One server of a lane's daemon, found through /api/servers (a page of one: cheap at any fleet size). */
+async function laneServer(lane: MamoriLane, host: string): Promise<{ services: Record<string, { state: string; lastProbe?: { at: string } }> } | undefined> {
+  const { json } = await lane.daemon.get(`/api/servers?q=${encodeURIComponent(`${CUSTOMER}/${host}`)}&limit=10`);
+  const servers = (json as { servers?: Array<{ metadata: { name: string; customer?: string }; services: Record<string, { state: string; lastProbe?: { at: string } }> }> }).servers ?? [];
+  return servers.find((x) => x.metadata.name === host && x.metadata.customer === CUSTOMER);
+}
+
+/**
+ * `runs` kills of httpd on `host`, each read back from the journal. A large fleet's journal is read
+ * only once the API shows the service answering again (`journalEveryMs` apart): the phases come from
+ * the journal's own times, so how often it is read changes no figure.
+ */
+async function mamoriRuns(lab: Lab, host: string, lane: MamoriLane, runs = RUNS, journalEveryMs = 50): Promise<RunPhases[]> {
   const out: RunPhases[] = [];
   const id = `${CUSTOMER}/${host}`;
   const httpOf = async (): Promise<{ state: string; lastProbe?: { at: string } } | undefined> => {
-    const { json } = await lane.daemon.get('/api/status');
-    const servers = (json as { reconciler?: { servers?: Array<{ metadata: { name: string; customer?: string }; services: Record<string, { state: string; lastProbe?: { at: string } }> }> } }).reconciler?.servers ?? [];
-    const s = servers.find((x) => x.metadata.name === host && x.metadata.customer === CUSTOMER);
+    const s = await laneServer(lane, host);
     if (s === undefined || !Object.values(s.services).every((v) => v.state === 'Healthy')) return undefined;
     return s.services.http;
   };
-  for (let i = 0; i < RUNS; i += 1) {
+  for (let i = 0; i < runs; i += 1) {
     await until(`${host} healthy`, async () => ((await httpOf()) !== undefined ? true : undefined), RUN_BOUND_MS, 100);
     await sleep(Math.random() * lane.probe.intervalSeconds * 1000);
     // The newest probe before the kill: where in the schedule the kill falls.
@@ -124,14 +153,27 @@ async function mamoriRuns(lab: Lab, host: string, lane: MamoriLane): Promise<Run
     const killAt = Date.now();
     await lab.breakService(host, 'httpd');
     const run: KillRun = { killAt, killMs: Date.now() - killAt, ...(last !== undefined ? { lastProbeAt: Date.parse(last) } : {}) };
-    const phases = await until(`${host} Recovered`, async () => runPhases((await readJournal(lane.stateDir)).records, id, 'http', run));
+    if (journalEveryMs > 50) {
+      let failed = false;
+      await until(
+        `${host} http failing then answering`,
+        async () => {
+          const st = (await laneServer(lane, host))?.services.http?.state;
+          if (st !== undefined && st !== 'Healthy') failed = true;
+          return failed && (st === 'Recovered' || st === 'Healthy') ? true : undefined;
+        },
+        RUN_BOUND_MS,
+        100,
+      );
+    }
+    const phases = await until(`${host} Recovered`, async () => runPhases((await readJournal(lane.stateDir)).records, id, 'http', run), RUN_BOUND_MS, journalEveryMs);
     lane.kills.push(run);
     out.push(phases);
   }
   return out;
 }
 
-async function startMonit(lab: Lab, host: string, intervalS: number, dir: string): Promise<ChildProcess> {
+async function startMonit(lab: Lab, host: string, intervalS: number, dir: string, extra: readonly string[] = []): Promise<ChildProcess> {
   const h = lab.host(host);
   const restart = join(dir, `restart-${host}.sh`);
   // Monit runs on the machine; the host's own init script runs inside the host (its console).
@@ -148,6 +190,7 @@ async function startMonit(lab: Lab, host: string, intervalS: number, dir: string
       `set statefile ${join(dir, `monit-${host}.state`)}`,
       `check host ${host} with address ${h.address}`,
       `  if failed port 80 protocol http then exec "${restart}"`,
+      ...extra,
       '',
     ].join('\n'),
   );
@@ -155,11 +198,11 @@ async function startMonit(lab: Lab, host: string, intervalS: number, dir: string
   return spawn('monit', ['-I', '-c', rc], { stdio: 'ignore' });
 }
 
-async function monitRuns(lab: Lab, host: string, intervalS: number, dir: string): Promise<number[]> {
+async function monitRuns(lab: Lab, host: string, intervalS: number, dir: string, runs = RUNS): Promise<number[]> {
   const address = lab.host(host).address;
   const out: number[] = [];
   try {
-    for (let i = 0; i < RUNS; i += 1) {
+    for (let i = 0; i < runs; i += 1) {
       await until(`${host} answers`, async () => ((await httpUp(address)) ? true : undefined), RUN_BOUND_MS, 100);
       // Monit acts on a change of state: it must have seen the service up again (one cycle) before
       // the next kill, or it still holds the old failure and does nothing.
@@ -179,6 +222,7 @@ async function monitRuns(lab: Lab, host: string, intervalS: number, dir: string)
 export async function run(): Promise<void> {
   if (LANES.has('small')) await smallLanes();
   if (LANES.has('power')) await powerLanes({ runs: RUNS, probe: DEFAULT_PROBE, boundMs: RUN_BOUND_MS });
+  if (LANES.has('fleet')) await fleetLanes();
 }
 
 async function smallLanes(): Promise<void> {
@@ -225,6 +269,152 @@ async function smallLanes(): Promise<void> {
     for (const m of monits) if (m.exitCode === null && m.signalCode === null) m.kill('SIGTERM');
     await lab?.stop();
     // TTR_KEEP=1 keeps the lanes' state folders (journals, status files) for a look afterwards.
+    if (process.env.TTR_KEEP === '1') console.log(JSON.stringify({ kept: dir }));
+    else await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** CPU seconds of a process and its reaped children (/proc/PID/stat: utime stime cutime cstime). */
+function cpuSeconds(pid: number): number {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+}
+
+const fleetCustomer = (i: number): string => `c${String(i % 100).padStart(2, '0')}`;
+
+/** Fleet server i: 6 services at a fleet lab address; its login is never used (nothing fails there). */
+function fleetManifest(i: number, address: string, managementNet: string): string {
+  const c = fleetCustomer(i);
+  return `apiVersion: mamori/v1
+kind: Server
+metadata: { name: s${i}, customer: ${c} }
+spec:
+  address: ${address}
+  os: { family: centos, version: "5.4" }
+  plan: basic
+  contact: { email: ops@${c}.example }
+  allowedNetworks: [${managementNet}]
+  services: [${FLEET_SERVICES.join(', ')}]
+  access: { user: mamori, hostKey: "SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ", credentials: { secretRef: ${c}-login } }
+`;
+}
+
+/** Monit's checks of one fleet server: a ping and a connection to each of the five ports. */
+function monitFleetChecks(i: number, address: string): string[] {
+  return [`check host s${i} with address ${address}`, '  if failed ping count 1 with timeout 3 seconds then alert', ...FLEET_PORTS.map((p) => `  if failed port ${p} with timeout 3 seconds then alert`)];
+}
+
+/**
+ * mamori with `auto` and Monit at `set daemon 30`, each watching the same FLEET_SIZE servers (the
+ * fleet lab's addresses and one real lab host of its own), killed side by side FLEET_RUNS times.
+ */
+async function fleetLanes(): Promise<void> {
+  let lab: Lab | undefined;
+  let fleet: FleetLab | undefined;
+  let daemon: DaemonProcess | undefined;
+  let monit: ChildProcess | undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'mamori-ttr-fleet-'));
+  try {
+    lab = await startLab({ id: LAB_ID, hosts: [{ name: 'bench-auto' }, { name: 'bench-monf' }] });
+    const l = lab;
+    const f = await startFleet({ id: FLEET_LAB_ID, n: FLEET_SIZE - 1, sample: 0 });
+    fleet = f;
+    // mamori: the real host and FLEET_SIZE − 1 fleet servers, a folder source.
+    const mdir = await mkdtemp(join(dir, 'auto-'));
+    await writeServerManifests(join(mdir, 'manifests'), [fleetServer(l, l.host('bench-auto'), { customer: CUSTOMER, services: ['ping', 'ssh', 'http'], locale: 'en' })]);
+    for (let i = 0; i < f.n; i += 1) {
+      const folder = join(mdir, 'manifests', 'customers', fleetCustomer(i), 'servers');
+      if (i < 100) await mkdir(folder, { recursive: true });
+      await writeFile(join(folder, `s${i}.yaml`), fleetManifest(i, f.address(i), l.subnet));
+    }
+    const logins: Record<string, string> = {};
+    for (let c = 0; c < Math.min(100, f.n); c += 1) logins[`${fleetCustomer(c)}-login`] = 'not-a-key\n';
+    await writeLabSecrets(join(mdir, 'secrets'), l, logins);
+    const port = await freePort();
+    const config = join(mdir, 'mamori.yaml');
+    const doc = parse(
+      fleetConfigYaml({
+        lab: l,
+        source: { type: 'folder', path: 'manifests' },
+        httpPort: port,
+        probe: DEFAULT_PROBE,
+        remediation: { restartsPerServicePerHour: 100, flapping: { transitions: 100, windowMinutes: 30 } },
+        readiness: { enabled: false },
+      }),
+    ) as { probe: Record<string, unknown>; targetNetworks: string[] };
+    doc.probe.intervalSeconds = 'auto';
+    doc.targetNetworks.push('10.240.0.0/16');
+    await writeFile(config, stringify(doc, { lineWidth: 0 }));
+    const t0 = Date.now();
+    daemon = await spawnDaemon({ cwd: mdir, config, port });
+    const d = daemon;
+    const lane: MamoriLane = { daemon: d, stateDir: join(mdir, 'state'), probe: DEFAULT_PROBE, kills: [] };
+    await until(
+      'bench-auto healthy',
+      async () => {
+        const s = await laneServer(lane, 'bench-auto');
+        return s !== undefined && Object.values(s.services).every((v) => v.state === 'Healthy') ? true : undefined;
+      },
+      300_000,
+      500,
+    );
+    // The interval `auto` chose for the applied fleet (every server's services counted).
+    type Interval = { mode?: string; seconds?: number; limitedBy?: string; probesPerRound?: number; probesPerSecond?: number };
+    const interval = await until(
+      'the automatic interval for the whole fleet',
+      async () => {
+        const i = ((await d.get('/api/status')).json as { daemon?: { probeInterval?: Interval } }).daemon?.probeInterval;
+        return i?.mode === 'auto' && typeof i.seconds === 'number' && (i.probesPerRound ?? 0) >= f.n * FLEET_SERVICES.length ? i : undefined;
+      },
+      60_000,
+      1000,
+    );
+    const autoS = interval.seconds as number;
+    const probe: ProbeSettings = { ...DEFAULT_PROBE, intervalSeconds: autoS };
+    lane.probe = probe;
+    console.log(JSON.stringify({ note: `fleet lanes: ${FLEET_SIZE} servers each (fleet lab ${FLEET_LAB_ID}: ${f.n} addresses × ${FLEET_SERVICES.length} services, and one lab host), ${FLEET_RUNS} kills a lane side by side; mamori running and its host healthy ${((Date.now() - t0) / 1000).toFixed(1)} s after spawn`, interval, loadavg: loadavg().map((x) => +x.toFixed(2)) }));
+    // Monit: the same fleet, and its own host with the restart.
+    const extra = f.addresses().flatMap((a, i) => monitFleetChecks(i, a));
+    monit = await startMonit(l, 'bench-monf', 30, dir, extra);
+    const m = monit;
+    const mamoriPid = d.child.pid as number;
+    const monitPid = m.pid as number;
+    // One Monit cycle over the whole fleet before the first kill (it must have seen everything up once).
+    await sleep(35_000);
+    const c0 = { mamori: cpuSeconds(mamoriPid), monit: cpuSeconds(monitPid), at: Date.now() };
+    const [auto, mon] = await Promise.all([
+      mamoriRuns(l, 'bench-auto', lane, FLEET_RUNS, 1000).then((runs) => ({ runs, cpu: cpuSeconds(mamoriPid), at: Date.now() })),
+      monitRuns(l, 'bench-monf', 30, dir, FLEET_RUNS).then((runs) => ({ runs, cpu: cpuSeconds(monitPid), at: Date.now() })),
+    ]);
+    const pct = (cpu: number, c: number, at: number): number => +(((cpu - c) / ((at - c0.at) / 1000)) * 100).toFixed(1);
+    const [ROUND_S, RUNBOOK_S] = [0.1, 1.2];
+    const fm = formula(probe, ROUND_S, RUNBOOK_S);
+    const st = stats(auto.runs.map((r) => r.totalS * 1000));
+    const off = (st.medianS - fm.medianS) / fm.medianS;
+    console.log(
+      JSON.stringify({
+        figure: `mamori TTR, probe.intervalSeconds auto at ${FLEET_SIZE} servers (interval ${autoS} s, limited by ${interval?.limitedBy ?? '?'})`,
+        probe,
+        ...st,
+        formula: fm,
+        offFormula: `${(off * 100).toFixed(0)} %`,
+        withinTwentyPercent: Math.abs(off) <= 0.2,
+        cpuPctOfOneCore: pct(auto.cpu, c0.mamori, auto.at),
+      }),
+    );
+    console.log(JSON.stringify({ figure: `Monit 5.33 TTR, set daemon 30, the same ${FLEET_SIZE} servers (ping + 5 ports each), exec restart, no confirmation`, ...stats(mon.runs), cpuPctOfOneCore: pct(mon.cpu, c0.monit, mon.at) }));
+    console.log(breakdownTable(`mamori auto, ${FLEET_SIZE} servers`, auto.runs, formulaTerms(probe, ROUND_S, RUNBOOK_S), lane.kills.map((k) => schedulePhase(k, probe.intervalSeconds))));
+    console.log(JSON.stringify({ loadavg: loadavg().map((x) => +x.toFixed(2)), cpus: cpus().length, at: 'end of the fleet lanes' }));
+  } finally {
+    if (daemon !== undefined) {
+      daemon.child.kill('SIGTERM');
+      await Promise.race([daemon.exited, sleep(20_000)]);
+    }
+    killStrays();
+    if (monit !== undefined && monit.exitCode === null && monit.signalCode === null) monit.kill('SIGTERM');
+    await fleet?.stop();
+    await lab?.stop();
     if (process.env.TTR_KEEP === '1') console.log(JSON.stringify({ kept: dir }));
     else await rm(dir, { recursive: true, force: true });
   }
