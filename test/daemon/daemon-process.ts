@@ -103,6 +103,8 @@ export async function spawnDaemon(options: {
   cwd: string;
   config: string;
   port: number;
+  /** The address http.listen names (default 127.0.0.1): get/post go there. */
+  host?: string;
   env?: Record<string, string>;
   args?: string[];
   /** Run as this user (the test must be root to switch), from a read-only view of the checkout (asUserCommand). */
@@ -156,7 +158,7 @@ export async function spawnDaemon(options: {
       resolve({ code, signal });
     }),
   );
-  const base = `http://127.0.0.1:${options.port}`;
+  const base = `http://${options.host ?? '127.0.0.1'}:${options.port}`;
   const proc: DaemonProcess = {
     child,
     base,

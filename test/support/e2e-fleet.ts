@@ -5,6 +5,7 @@
  * Assertions read structured data: the journal, the status files, /api/status and parsed e-mails.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,10 +20,16 @@ import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../daemon
 import { startLab, type Lab, type LabHostSpec } from '../lab/index.ts';
 import { startSmtpSink, type SmtpSink } from '../notify/smtp-sink.ts';
 import { createGitFixture, type GitFixture } from '../source/git-fixture.ts';
+import { startLabAgent, type LabAgent } from './lab-agent.ts';
+import { makeCa, makeServerCert } from './test-certs.ts';
 import { fleetConfigYaml, fleetServer, serverManifestYaml, serverPathOf, writeLabSecrets, type FleetConfigOptions, type FleetServerOptions, type ProbeSettings } from './lab-fleet.ts';
 
 export const OPERATOR_EMAIL = 'noc@provider.example';
 const WEBHOOK_SECRET_REF = 'git-webhook';
+const AGENT_SECRET_REF = 'agent-second';
+/** The vantage points of a fleet with `vantages`: the daemon's own, and the agent's on the second network. */
+export const SELF_VANTAGE = 'primary';
+export const AGENT_VANTAGE = 'second';
 
 export interface E2eHost extends LabHostSpec {
   manifest?: Omit<FleetServerOptions, 'customer'>;
@@ -42,6 +49,15 @@ export interface E2eFleetOptions {
   readiness?: FleetConfigOptions['readiness'];
   /** The state folder on a tmpfs of this size (mount(8) size=, e.g. '4m'): a disk a test can fill. */
   stateTmpfs?: string;
+  /**
+   * Two vantage points: the lab gets its second management network, the daemon's config names
+   * `primary` (itself, the lab's subnet) and `second` (the agent, the second subnet, its token), and
+   * `mamori agent` runs in the vantage namespace reporting to the daemon on the machine's end of
+   * the second network over HTTPS (http.listen moves there, with http.tls: a certificate for that
+   * address from a CA the agent trusts by --ca-file; the daemon's get/post, plain HTTP on the
+   * loopback, do not reach it then). `quorum`: the config's quorum section.
+   */
+  vantages?: { quorum?: Record<string, unknown> };
 }
 
 export interface E2eFleet {
@@ -67,6 +83,10 @@ export interface E2eFleet {
   mails(kind?: string, server?: string): ParsedMail[];
   /** Starts `mamori run` again on the same config and state (after a kill). */
   restartDaemon(): Promise<DaemonProcess>;
+  /** With `vantages`: the agent process now (undefined once killed and not started again). */
+  agent: LabAgent | undefined;
+  /** With `vantages`: starts the agent (again). */
+  startAgent(): LabAgent;
   stop(): Promise<void>;
 }
 
@@ -87,7 +107,7 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
     mountedState = undefined;
   };
   try {
-    lab = await startLab({ id: o.labId, hosts: o.hosts.map((h) => ({ name: h.name, variant: h.variant ?? 'standard' })) });
+    lab = await startLab({ id: o.labId, hosts: o.hosts.map((h) => ({ name: h.name, variant: h.variant ?? 'standard' })), ...(o.vantages !== undefined ? { secondNetwork: true } : {}) });
     const l = lab;
     repo = createGitFixture();
     const r = repo;
@@ -105,7 +125,20 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
     const port = await freePort();
     const secretsDir = join(r.dir, 'secrets');
     const webhookSecret = `webhook-${process.pid}-${Date.now()}`;
-    await writeLabSecrets(secretsDir, l, { [WEBHOOK_SECRET_REF]: webhookSecret });
+    const agentToken = randomBytes(24).toString('hex');
+    const second = o.vantages !== undefined ? l.second : undefined;
+    if (o.vantages !== undefined && second === undefined) throw new Error(`lab ${l.id}: started without its second network`);
+    await writeLabSecrets(secretsDir, l, { [WEBHOOK_SECRET_REF]: webhookSecret, ...(second !== undefined ? { [AGENT_SECRET_REF]: agentToken } : {}) });
+    const agentTokenFile = join(r.dir, 'agent-token');
+    if (second !== undefined) writeFileSync(agentTokenFile, `${agentToken}\n`, { mode: 0o600 });
+    let tls: { caFile: string; certFile: string; keyFile: string } | undefined;
+    if (second !== undefined) {
+      const tlsDir = join(r.dir, 'tls');
+      await mkdir(tlsDir, { recursive: true, mode: 0o700 });
+      const ca = makeCa(tlsDir, 'lab-ca');
+      const cert = makeServerCert(tlsDir, ca, 'daemon', `IP:${second.gateway}`);
+      tls = { caFile: ca.certFile, certFile: cert.certFile, keyFile: cert.keyFile };
+    }
     await mkdir(join(r.dir, 'state'), { recursive: true });
     if (o.stateTmpfs !== undefined) {
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${o.stateTmpfs},mode=0700`, 'tmpfs', join(r.dir, 'state')]);
@@ -125,6 +158,17 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
         ...(o.remediation ? { remediation: o.remediation } : {}),
         ...(o.massFailure ? { massFailure: o.massFailure } : {}),
         ...(o.readiness ? { readiness: o.readiness } : {}),
+        ...(second !== undefined
+          ? {
+              vantages: [
+                { name: SELF_VANTAGE, network: l.subnet, self: true },
+                { name: AGENT_VANTAGE, network: second.subnet, token: { secretRef: AGENT_SECRET_REF } },
+              ],
+              ...(o.vantages?.quorum !== undefined ? { quorum: o.vantages.quorum } : {}),
+              httpHost: second.gateway,
+              ...(tls !== undefined ? { httpTls: { certFile: tls.certFile, keyFile: tls.keyFile } } : {}),
+            }
+          : {}),
       }),
     );
     const stateDir = join(r.dir, 'state');
@@ -133,7 +177,7 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
       lab: l,
       repo: r,
       smtp: sink,
-      daemon: await spawnDaemon({ cwd: r.dir, config: configPath, port }),
+      daemon: await spawnDaemon({ cwd: r.dir, config: configPath, port, ...(second !== undefined ? { host: second.gateway } : {}) }),
       customer,
       stateDir,
       configPath,
@@ -175,10 +219,17 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
       mails: (kind, server) =>
         sink.messages.filter((m) => (kind === undefined || header(m, 'x-mamori-kind') === kind) && (server === undefined || header(m, 'x-mamori-incident').startsWith(encodeIdPart(`${server.includes('/') ? server : `${customer}/${server}`}.`)))),
       async restartDaemon() {
-        fleet.daemon = await spawnDaemon({ cwd: r.dir, config: configPath, port });
+        fleet.daemon = await spawnDaemon({ cwd: r.dir, config: configPath, port, ...(second !== undefined ? { host: second.gateway } : {}) });
         return fleet.daemon;
       },
+      agent: undefined,
+      startAgent() {
+        if (second === undefined || tls === undefined) throw new Error('this fleet has no vantages: no agent');
+        fleet.agent = startLabAgent({ lab: l, daemonUrl: `https://${second.gateway}:${port}`, vantage: AGENT_VANTAGE, tokenFile: agentTokenFile, caFile: tls.caFile, cwd: r.dir });
+        return fleet.agent;
+      },
       async stop() {
+        await fleet.agent?.kill();
         const d = fleet.daemon;
         if (d.child.exitCode === null && d.child.signalCode === null) {
           d.child.kill('SIGTERM');

@@ -125,6 +125,13 @@ export interface FleetConfigOptions {
   massFailure?: Record<string, unknown>;
   /** The config's `readiness` section (the scheduled readiness check), when set. */
   readiness?: Record<string, unknown>;
+  /** The config's `vantages` and `quorum` sections (two vantage points), when set. */
+  vantages?: Array<Record<string, unknown>>;
+  quorum?: Record<string, unknown>;
+  /** http.listen's address (default 127.0.0.1): a vantage point on a lab network reports to the machine's address on it. */
+  httpHost?: string;
+  /** http.tls: the daemon serves HTTPS with this pair (a vantage point's reports cross a network). */
+  httpTls?: { certFile: string; keyFile: string };
   /** A real SMTP relay on the loopback; without it the outbox writes .eml files. */
   smtpPort?: number;
   operatorEmail?: string;
@@ -148,8 +155,10 @@ export function fleetConfigYaml(o: FleetConfigOptions): string {
     remediation: { ...(o.remediation ?? {}) },
     ...(o.massFailure ? { massFailure: o.massFailure } : {}),
     ...(o.readiness ? { readiness: o.readiness } : {}),
+    ...(o.vantages ? { vantages: o.vantages } : {}),
+    ...(o.quorum ? { quorum: o.quorum } : {}),
     consoleProfiles: labConsoleProfiles(o.lab),
-    http: { listen: `127.0.0.1:${o.httpPort}`, ...(o.webhookSecretRef ? { webhookSecret: { secretRef: o.webhookSecretRef } } : {}) },
+    http: { listen: `${o.httpHost ?? '127.0.0.1'}:${o.httpPort}`, ...(o.httpTls ? { tls: o.httpTls } : {}), ...(o.webhookSecretRef ? { webhookSecret: { secretRef: o.webhookSecretRef } } : {}) },
     mail: {
       from: 'mamori@provider.example',
       ...(o.operatorEmail ? { operator: o.operatorEmail } : {}),
