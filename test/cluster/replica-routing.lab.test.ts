@@ -1,7 +1,7 @@
 /**
  * #24, routing and the report among replicas: three real `mamori run` replicas (own state folders,
  * operator token configured) share one lab host (lab 158: real sshd, httpd, ipmi_sim) through a
- * real three-member etcd (client ports 22417–22419). The host's httpd is made to fail every start,
+ * real three-member etcd (client ports 22471–22473). The host's httpd is made to fail every start,
  * so its owner escalates it (restart budget 1 an hour). Then:
  *
  *  - `POST /api/resume` to a replica that does not own the host (over TCP, with the operator
@@ -33,7 +33,7 @@ import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, ty
 
 const run = promisify(execFile);
 const LAB_ID = 158;
-const ETCD_PORTS = { client: [22417, 22418, 22419] as const, peerOffset: 10 };
+const ETCD_PORTS = { client: [22471, 22472, 22473] as const, peerOffset: 10 };
 const HOST = 'acme-rt';
 const ID = `acme/${HOST}`;
 const NAMES = ['q-1', 'q-2', 'q-3'];

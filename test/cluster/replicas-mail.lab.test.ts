@@ -1,5 +1,5 @@
 /**
- * One send per notification across replicas, on a real three-member etcd (ports 22411–22413) and
+ * One send per notification across replicas, on a real three-member etcd (client ports 22431–22433) and
  * a real SMTP server (smtp-server on the loopback), in two parts:
  *
  *  1. The ledger (src/cluster/send-ledger.ts) under real outboxes, replicas as in-process Cluster
@@ -38,7 +38,9 @@ import { captureLogger } from '../notify/helpers.ts';
 import { startSmtpSink, type SmtpSink } from '../notify/smtp-sink.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../support/lab-fleet.ts';
 
-const ETCD_ID = 241;
+// Its own etcd ports: the id formula's ports (20000 + id·10 + i, peers + 5) of the other cluster tests
+// (240, 241, 242) and the other #24 tests' ports (22451…, 22471…) are all apart from these.
+const ETCD_PORTS = { client: [22431, 22432, 22433] as const, peerOffset: 10 };
 const LAB_ID = 156;
 
 let etcd: EtcdCluster;
@@ -87,7 +89,7 @@ const mailsWithId = (id: string): number => sink.messages.filter((m) => m.messag
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'mamori-replicas-mail-'));
-  [etcd, sink] = await Promise.all([startEtcdCluster(ETCD_ID), startSmtpSink()]);
+  [etcd, sink] = await Promise.all([startEtcdCluster(LAB_ID, ETCD_PORTS), startSmtpSink()]);
 }, 120_000);
 
 afterAll(async () => {

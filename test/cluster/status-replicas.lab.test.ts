@@ -1,6 +1,6 @@
 /**
  * One status across three real `mamori run` replicas (#24): a real three-member etcd (ports
- * 22414–22416), the lab's hosts (lab 157: three CentOS-like hosts with real sshd and httpd), a real
+ * 22451–22453), the lab's hosts (lab 157: three CentOS-like hosts with real sshd and httpd), a real
  * git remote whose `main` holds the manifests and whose `mamori-status` branch the replicas write back.
  *
  *  - every replica's /api/status shows the whole fleet, each server with its owner (rendezvous over
@@ -35,7 +35,7 @@ import { createGitFixture, type GitFixture } from '../source/git-fixture.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../support/lab-fleet.ts';
 
 const LAB_ID = 157;
-const ETCD_PORTS = { client: [22414, 22415, 22416] as const, peerOffset: 10 };
+const ETCD_PORTS = { client: [22451, 22452, 22453] as const, peerOffset: 10 };
 const TTL_S = 3;
 const PROBE: ProbeSettings = { intervalSeconds: 1, timeoutSeconds: 2, retryIntervalSeconds: 0.3, failuresToDown: 2, jitter: 0.1 };
 const HOSTS = ['acme-st1', 'acme-st2', 'acme-st3'];
