@@ -114,6 +114,10 @@ export class Actuator {
         case 'hold-flapping':
           statusChanged = true;
           break;
+        case 'quorum':
+          // The vantages' judgement is shown in the status file (and the hold it set with it).
+          statusChanged = true;
+          break;
         case 'pause-for-mass-failure':
           this.ctx.o.logger.warn({ scope: a.episode.scope, down: a.episode.down, total: a.episode.total, pass }, 'remediation paused: mass failure');
           this.emit({ type: 'mass-failure-paused', episode: a.episode });

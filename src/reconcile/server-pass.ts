@@ -433,7 +433,10 @@ export class ServerPasses {
     });
     return journaled
       .then(() => actuator.perform(name, actions, now, { awaitRemediation, journaled: true, pass: probed.pass }))
-      .then((runs) => {
+      .then(async (runs) => {
+        // A hold that changed beside records that are not themselves shown (a notification:
+        // DestructiveWait → VantageLost with the operator's mail) must reach the status file too.
+        if (holdsDiffer(prevHistory, decision.history) && !actions.some(showsInStatus)) await this.ctx.track(this.deps.writeStatus(name));
         this.deps.reschedule(name, decision.nextProbeAt, decision.fast);
         const h = fleet.historyOf(name);
         return { actions, probes: results, unknown, failing, runs, seenEntry: entry, seenHistory: h, seenFailing: failingIn(entry, h) };
@@ -450,6 +453,11 @@ function failingIn(entry: ServerEntry | undefined, h: ServerHistory | undefined)
     if (x !== undefined && isFailingState(x.state)) return true;
   }
   return false;
+}
+
+/** Whether the actuator rewrites the status file for this action itself. */
+function showsInStatus(a: Action): boolean {
+  return a.type === 'transition' || a.type === 'open-incident' || a.type === 'close-incident' || a.type === 'escalate' || a.type === 'hold-flapping' || a.type === 'quorum' || a.type === 'pause-for-mass-failure' || a.type === 'clear-mass-failure';
 }
 
 /** Whether any service's hold differs between two histories of one server. */
