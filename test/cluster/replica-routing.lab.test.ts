@@ -28,6 +28,7 @@ import { readJournal, type JournalRecord } from '../../src/status/journal.ts';
 import type { ServerStatus } from '../../src/status/model.ts';
 import { BIN, freePort, killStrays, spawnDaemon, type DaemonProcess } from '../daemon/daemon-process.ts';
 import { startEtcdCluster, type EtcdCluster } from '../lab/etcd-cluster.ts';
+import { untilEvery } from './until.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../support/lab-fleet.ts';
 
@@ -54,15 +55,7 @@ const replicas = new Map<string, Replica>();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 200): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+const until = untilEvery(200);
 
 async function api(r: Replica, method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${r.daemon.base}${path}`, {

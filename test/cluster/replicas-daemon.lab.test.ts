@@ -33,6 +33,7 @@ import { ownerOf } from '../../src/cluster/rendezvous.ts';
 import type { ServerStatus } from '../../src/status/model.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess, type LogLine } from '../daemon/daemon-process.ts';
 import { startEtcdCluster, type EtcdCluster } from '../lab/etcd-cluster.ts';
+import { untilEvery } from './until.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../support/lab-fleet.ts';
 
@@ -80,15 +81,7 @@ let observer: Cluster;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 150): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+const until = untilEvery(150);
 
 function chownTree(path: string, uid: number, gid: number): void {
   chownSync(path, uid, gid);

@@ -32,6 +32,7 @@ import { WebhookOutbox, type WebhookEndpoint } from '../../src/notify/webhook-ou
 import type { WebhookEvent } from '../../src/notify/webhook-event.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../daemon/daemon-process.ts';
 import { startEtcdCluster, type EtcdCluster } from '../lab/etcd-cluster.ts';
+import { untilEvery } from './until.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { example } from '../notify/examples.ts';
 import { captureLogger } from '../notify/helpers.ts';
@@ -49,15 +50,7 @@ let root: string;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+const until = untilEvery(100);
 
 /** A webhook receiver on the loopback: every delivery's webhook-id and type. */
 async function startReceiver(): Promise<{ url: string; got: Array<{ id: string; type: string }>; close: () => Promise<void> }> {

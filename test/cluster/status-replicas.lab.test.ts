@@ -30,6 +30,7 @@ import type { ServiceName } from '../../src/manifest/types.ts';
 import type { ServerStatus } from '../../src/status/model.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../daemon/daemon-process.ts';
 import { startEtcdCluster, type EtcdCluster } from '../lab/etcd-cluster.ts';
+import { untilEvery } from './until.ts';
 import { startLab, type Lab } from '../lab/index.ts';
 import { createGitFixture, type GitFixture } from '../source/git-fixture.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../support/lab-fleet.ts';
@@ -52,15 +53,7 @@ const daemons = new Map<string, DaemonProcess>();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 200): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+const until = untilEvery(200);
 
 const key = (host: string): string => `acme/${host}`;
 
