@@ -15,11 +15,9 @@ import type { Notifier } from '../notify/types.ts';
 import { checkReadiness } from '../runbook/readiness.ts';
 import type { RenderedRunbook } from '../runbook/types.ts';
 import { resolveSecret } from '../secrets/resolve-secret.ts';
-import type { ConditionInput } from '../status/conditions.ts';
-import type { Condition } from '../status/model.ts';
 import type { ServerHistory } from './types.ts';
 import { escalationClass } from './fault-side.ts';
-import { ReadinessLoop } from './readiness-loop.ts';
+import { ReadinessLoop, type ReadinessHost } from './readiness-loop.ts';
 import { renderFrom, type RunbookMap } from './wiring.ts';
 
 export interface ReadinessWiring {
@@ -29,14 +27,8 @@ export interface ReadinessWiring {
 
 /** What the loop needs of the controller (it is built above it, like wiring.ts). */
 export interface ReadinessController {
-  readiness: {
-    condition(id: string): Condition | undefined;
-    setCondition(id: string, c: ConditionInput): Promise<void>;
-    hostAnswers(id: string): boolean | undefined;
-    monitorSuspect(id: string): boolean;
-    claimCause(id: string, cause: string): boolean;
-    releaseCauses(id: string): void;
-  };
+  /** The loop's host, but for the precondition holds, which this wiring releases itself. */
+  readiness: Omit<ReadinessHost, 'releasePreconditionHolds'>;
   historyOf(id: string): ServerHistory | undefined;
   resume(id: string): Promise<{ resumed: readonly string[] }>;
 }
