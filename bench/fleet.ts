@@ -5,7 +5,8 @@
  * one light responder). For each N of FLEET_SIZES (default 4,1000; 10000 when named):
  *   - start → first complete pass (every server's status file written: all its services probed);
  *   - a fixed window after warm-up (FLEET_MEASURE_SECONDS, default 60, at most 180): the daemon's
- *     CPU (% of one core, from /proc) and RSS over time, fds, event-loop lag p99 (prom-client's,
+ *     CPU (% of one core, from /proc: its whole process tree, the ping helper and the fping it starts
+ *     included, and the daemon process alone beside it) and RSS over time, fds, event-loop lag p99 (prom-client's,
  *     reset at each scrape), probes/s achieved vs scheduled, lateness of the schedule p50/p99
  *     (mamori_probe_lateness_seconds);
  *   - status folder and journal bytes per server per day (growth over the window);
@@ -86,15 +87,49 @@ spec:
 `;
 }
 
-/** /proc of the daemon: CPU seconds (user+system), RSS bytes, open fds. */
-function procSample(pid: number): { cpuS: number; rss: number; fds: number } {
-  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime+stime and cutime+cstime (reaped children's) of one process, in seconds; undefined once it is gone. */
+function procCpu(pid: number): { self: number; reaped: number; ppid: number } | undefined {
+  let st: string;
+  try {
+    st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
   const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
   const tick = 100;
-  const cpuS = (Number(f[11]) + Number(f[12])) / tick;
+  return { self: (Number(f[11]) + Number(f[12])) / tick, reaped: (Number(f[13]) + Number(f[14])) / tick, ppid: Number(f[1]) };
+}
+
+/**
+ * /proc of the daemon: CPU seconds (user+system) of its whole process tree — the daemon, the
+ * helpers it keeps (the ping helper and the fping it starts) and every child it has reaped — and,
+ * apart, of the daemon process alone; RSS bytes and open fds of the daemon.
+ */
+function procSample(pid: number): { cpuS: number; daemonCpuS: number; rss: number; fds: number } {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
   const rss = Number(f[21]) * 4096;
   const fds = readdirSync(`/proc/${pid}/fd`).length;
-  return { cpuS, rss, fds };
+  // Children by parent, from one pass over /proc (a few hundred entries every 5 s).
+  const children = new Map<number, number[]>();
+  for (const e of readdirSync('/proc')) {
+    const child = Number(e);
+    if (!Number.isInteger(child) || child <= 0 || child === pid) continue;
+    const c = procCpu(child);
+    if (c === undefined) continue;
+    const list = children.get(c.ppid) ?? [];
+    list.push(child);
+    children.set(c.ppid, list);
+  }
+  const tree = (p: number, depth: number): number => {
+    const c = procCpu(p);
+    if (c === undefined) return 0;
+    let total = c.self + c.reaped;
+    if (depth < 8) for (const k of children.get(p) ?? []) total += tree(k, depth + 1);
+    return total;
+  };
+  const own = procCpu(pid);
+  return { cpuS: tree(pid, 0), daemonCpuS: own?.self ?? 0, rss, fds };
 }
 
 /** Prometheus text → samples by name (labels kept as text). */
@@ -295,7 +330,8 @@ async function lane(n: number): Promise<Lane> {
       const prev = samples[k] as (typeof samples)[number];
       return `${(((s.cpuS - prev.cpuS) / ((s.t - prev.t) / 1000)) * 100).toFixed(0)}%/${(s.rss / 2 ** 20).toFixed(0)}M`;
     });
-    say(`window ${windowS.toFixed(0)} s: daemon CPU ${cpuPct.toFixed(1)} % of one core; RSS ${(p0.rss / 2 ** 20).toFixed(0)} → ${(p1.rss / 2 ** 20).toFixed(0)} MB (max ${(Math.max(...samples.map((s) => s.rss)) / 2 ** 20).toFixed(0)}); fds ${p0.fds} → ${p1.fds}`);
+    const daemonPct = ((p1.daemonCpuS - p0.daemonCpuS) / windowS) * 100;
+    say(`window ${windowS.toFixed(0)} s: daemon CPU ${cpuPct.toFixed(1)} % of one core (its whole process tree: the daemon ${daemonPct.toFixed(1)} %, its helpers and their children such as the ping helper and fping ${(cpuPct - daemonPct).toFixed(1)} %); RSS ${(p0.rss / 2 ** 20).toFixed(0)} → ${(p1.rss / 2 ** 20).toFixed(0)} MB (max ${(Math.max(...samples.map((s) => s.rss)) / 2 ** 20).toFixed(0)}); fds ${p0.fds} → ${p1.fds}`);
     say(`  CPU/RSS every ${SAMPLE_EVERY_MS / 1000} s: ${perSample.join(' ')}`);
     const lagP99 = sum(m1, 'nodejs_eventloop_lag_p99_seconds') * 1000;
     const lagMax = sum(m1, 'nodejs_eventloop_lag_max_seconds') * 1000;
@@ -305,7 +341,7 @@ async function lane(n: number): Promise<Lane> {
     const lateP50 = histQuantile(m0, m1, 'mamori_probe_lateness_seconds', 0.5) * 1000;
     const lateP99 = histQuantile(m0, m1, 'mamori_probe_lateness_seconds', 0.99) * 1000;
     say(`event-loop lag p99 ${lagP99.toFixed(1)} ms (max ${lagMax.toFixed(0)} ms); probes ${(probes / windowS).toFixed(1)}/s achieved vs ${scheduled.toFixed(1)}/s scheduled (TCP at the responders ${tcpAchieved.toFixed(1)}/s vs ${((n * TCP_SERVICES) / INTERVAL_S).toFixed(1)}/s); lateness p50 ${lateP50.toFixed(0)} ms p99 ${lateP99.toFixed(0)} ms`);
-    say(`cost per probe: ${probes > 0 ? (((p1.cpuS - p0.cpuS) * 1e6) / probes).toFixed(0) : '?'} µs of daemon CPU (user+system, everything the daemon did in the window ÷ probes)`);
+    say(`cost per probe: ${probes > 0 ? (((p1.cpuS - p0.cpuS) * 1e6) / probes).toFixed(0) : '?'} µs of daemon CPU (user+system of the daemon's process tree, helpers included: everything it did in the window ÷ probes)`);
     const status1 = await duBytes(join(stateDir, 'status'));
     const journal1 = await duBytes(join(stateDir, 'journal'));
     const perDay = (a: number, b: number): string => (((b - a) / n) * (86_400 / windowS)).toFixed(0);
