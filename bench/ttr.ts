@@ -29,13 +29,12 @@ import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readJournal } from '../src/status/journal.ts';
-import { breakdownTable, formulaTerms, runPhases, schedulePhase, type KillRun, type RunPhases } from './ttr-breakdown.ts';
-import { CONFIG_DEFAULTS } from '../src/config/defaults.ts';
+import { breakdownTable, formulaTerms, schedulePhase, type RunPhases } from './ttr-breakdown.ts';
+import { BENCH_REMEDIATION, DEFAULT_PROBE, formula, killHostServer, laneServer, mamoriRuns, ROUND_S, RUNBOOK_S, sleep, stats, until, type MamoriLane } from './ttr-kills.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/daemon/daemon-process.ts';
 import { startLab, type Lab } from '../test/lab/index.ts';
 import { startFleet, type FleetLab } from '../test/lab/fleet.ts';
-import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../test/support/lab-fleet.ts';
+import { fleetConfigYaml, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../test/support/lab-fleet.ts';
 import { powerLanes } from './ttr-power.ts';
 
 /** The bench's own lab (250–254 are reserved for it). */
@@ -52,38 +51,6 @@ const FLEET_SERVICES = ['ping', 'ssh', 'http', 'ftp', 'smtp', 'imap'] as const;
 const FLEET_PORTS = [22, 80, 21, 25, 143] as const;
 /** The fastest settings the config schema allows, confirmation kept (two failures make Down). */
 export const FASTEST_PROBE: ProbeSettings = { intervalSeconds: 0.2, timeoutSeconds: 1, retryIntervalSeconds: 0.1, failuresToDown: 2, jitter: 0.1 };
-const DEFAULT_PROBE: ProbeSettings = {
-  intervalSeconds: CONFIG_DEFAULTS.probe.intervalSeconds,
-  timeoutSeconds: CONFIG_DEFAULTS.probe.timeoutSeconds,
-  retryIntervalSeconds: CONFIG_DEFAULTS.probe.retryIntervalSeconds,
-  failuresToDown: CONFIG_DEFAULTS.probe.failuresToDown,
-  jitter: CONFIG_DEFAULTS.probe.jitter,
-};
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, boundMs = RUN_BOUND_MS, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`ttr bench: ${what} did not happen within ${boundMs} ms`);
-    await sleep(everyMs);
-  }
-}
-
-function stats(ms: number[]): { runs: number; medianS: number; worstS: number; allS: number[] } {
-  const s = [...ms].sort((a, b) => a - b);
-  const mid = s.length % 2 === 1 ? (s[(s.length - 1) / 2] ?? NaN) : ((s[s.length / 2 - 1] ?? NaN) + (s[s.length / 2] ?? NaN)) / 2;
-  const r = (x: number): number => Math.round(x / 100) / 10;
-  return { runs: s.length, medianS: r(mid), worstS: r(s[s.length - 1] ?? NaN), allS: ms.map(r) };
-}
-
-/** The README's formula (ttr-breakdown.ts): a uniform wait for the next probe, N rounds and N − 1 retry waits, the runbook. */
-function formula(p: ProbeSettings, roundS: number, runbookS: number): { medianS: number; worstS: number } {
-  const t = formulaTerms(p, roundS, runbookS);
-  return { medianS: +t.median.toFixed(1), worstS: +t.worst.toFixed(1) };
-}
 
 /** Does the host answer HTTP from the machine (what Monit's check asks)? */
 async function httpUp(address: string): Promise<boolean> {
@@ -95,15 +62,8 @@ async function httpUp(address: string): Promise<boolean> {
   }
 }
 
-interface MamoriLane {
-  daemon: DaemonProcess;
-  stateDir: string;
-  probe: ProbeSettings;
-  kills: KillRun[];
-}
-
 async function startMamori(lab: Lab, host: string, probe: ProbeSettings, dir: string): Promise<MamoriLane> {
-  const doc = fleetServer(lab, lab.host(host), { customer: CUSTOMER, services: ['ping', 'ssh', 'http'], locale: 'en' });
+  const doc = killHostServer(lab, host, ['ping', 'ssh', 'http']);
   await writeServerManifests(join(dir, 'manifests'), [doc]);
   await writeLabSecrets(join(dir, 'secrets'), lab);
   const port = await freePort();
@@ -115,62 +75,11 @@ async function startMamori(lab: Lab, host: string, probe: ProbeSettings, dir: st
       source: { type: 'folder', path: 'manifests' },
       httpPort: port,
       probe,
-      remediation: { restartsPerServicePerHour: 100, flapping: { transitions: 100, windowMinutes: 30 } },
+      remediation: BENCH_REMEDIATION,
     }),
   );
   const daemon = await spawnDaemon({ cwd: dir, config, port });
   return { daemon, stateDir: join(dir, 'state'), probe, kills: [] };
-}
-
-/** The bench's customer: journal records and the API name the server by its id, customer/name. */
-const CUSTOMER = 'bench';
-
-/** One server of a lane's daemon, found through /api/servers (a page of one: cheap at any fleet size). */
-async function laneServer(lane: MamoriLane, host: string): Promise<{ services: Record<string, { state: string; lastProbe?: { at: string } }> } | undefined> {
-  const { json } = await lane.daemon.get(`/api/servers?q=${encodeURIComponent(`${CUSTOMER}/${host}`)}&limit=10`);
-  const servers = (json as { servers?: Array<{ metadata: { name: string; customer?: string }; services: Record<string, { state: string; lastProbe?: { at: string } }> }> }).servers ?? [];
-  return servers.find((x) => x.metadata.name === host && x.metadata.customer === CUSTOMER);
-}
-
-/**
- * `runs` kills of httpd on `host`, each read back from the journal. A large fleet's journal is read
- * only once the API shows the service answering again (`journalEveryMs` apart): the phases come from
- * the journal's own times, so how often it is read changes no figure.
- */
-async function mamoriRuns(lab: Lab, host: string, lane: MamoriLane, runs = RUNS, journalEveryMs = 50): Promise<RunPhases[]> {
-  const out: RunPhases[] = [];
-  const id = `${CUSTOMER}/${host}`;
-  const httpOf = async (): Promise<{ state: string; lastProbe?: { at: string } } | undefined> => {
-    const s = await laneServer(lane, host);
-    if (s === undefined || !Object.values(s.services).every((v) => v.state === 'Healthy')) return undefined;
-    return s.services.http;
-  };
-  for (let i = 0; i < runs; i += 1) {
-    await until(`${host} healthy`, async () => ((await httpOf()) !== undefined ? true : undefined), RUN_BOUND_MS, 100);
-    await sleep(Math.random() * lane.probe.intervalSeconds * 1000);
-    // The newest probe before the kill: where in the schedule the kill falls.
-    const last = (await httpOf())?.lastProbe?.at;
-    const killAt = Date.now();
-    await lab.breakService(host, 'httpd');
-    const run: KillRun = { killAt, killMs: Date.now() - killAt, ...(last !== undefined ? { lastProbeAt: Date.parse(last) } : {}) };
-    if (journalEveryMs > 50) {
-      let failed = false;
-      await until(
-        `${host} http failing then answering`,
-        async () => {
-          const st = (await laneServer(lane, host))?.services.http?.state;
-          if (st !== undefined && st !== 'Healthy') failed = true;
-          return failed && (st === 'Recovered' || st === 'Healthy') ? true : undefined;
-        },
-        RUN_BOUND_MS,
-        100,
-      );
-    }
-    const phases = await until(`${host} Recovered`, async () => runPhases((await readJournal(lane.stateDir)).records, id, 'http', run), RUN_BOUND_MS, journalEveryMs);
-    lane.kills.push(run);
-    out.push(phases);
-  }
-  return out;
 }
 
 async function startMonit(lab: Lab, host: string, intervalS: number, dir: string, extra: readonly string[] = []): Promise<ChildProcess> {
@@ -239,14 +148,11 @@ async function smallLanes(): Promise<void> {
     console.log(JSON.stringify({ loadavg: loadavg().map((x) => +x.toFixed(2)), cpus: cpus().length, at: 'start' }));
     console.log(JSON.stringify({ note: `${RUNS} kills per lane, the four lanes side by side on lab ${LAB_ID}; mamori: kill → Recovered in its journal; Monit: kill → HTTP answers again` }));
     const [dRuns, fRuns, m30, m5] = await Promise.all([
-      mamoriRuns(l, 'bench-def', def),
-      mamoriRuns(l, 'bench-fast', fast),
+      mamoriRuns(l, 'bench-def', def, RUNS),
+      mamoriRuns(l, 'bench-fast', fast, RUNS),
       monitRuns(l, 'bench-mon30', 30, dir),
       monitRuns(l, 'bench-mon5', 5, dir),
     ]);
-    // A probe round tₚ ≈ 0.1 s (the ping prober's 50 ms batching window, fping's first reply, the TCP
-    // probes); the runbook R ≈ 1.2 s in the lab (login, look, restart, verify).
-    const [ROUND_S, RUNBOOK_S] = [0.1, 1.2];
     const totals = (runs: RunPhases[]): number[] => runs.map((r) => r.totalS * 1000);
     console.log(JSON.stringify({ figure: 'mamori TTR, default settings (30 s interval, 5 s timeout, retry, 3 failures to Down)', probe: DEFAULT_PROBE, ...stats(totals(dRuns)), formula: formula(DEFAULT_PROBE, ROUND_S, RUNBOOK_S), goal: { medianS: 20, worstS: 40 } }));
     console.log(JSON.stringify({ figure: 'mamori TTR, fastest supported settings (0.2 s interval, 0.1 s retry, 2 failures to Down)', probe: FASTEST_PROBE, ...stats(totals(fRuns)), formula: formula(FASTEST_PROBE, ROUND_S, RUNBOOK_S), goal: { medianS: 2 } }));
@@ -322,7 +228,7 @@ async function fleetLanes(): Promise<void> {
     fleet = f;
     // mamori: the real host and FLEET_SIZE − 1 fleet servers, a folder source.
     const mdir = await mkdtemp(join(dir, 'auto-'));
-    await writeServerManifests(join(mdir, 'manifests'), [fleetServer(l, l.host('bench-auto'), { customer: CUSTOMER, services: ['ping', 'ssh', 'http'], locale: 'en' })]);
+    await writeServerManifests(join(mdir, 'manifests'), [killHostServer(l, 'bench-auto', ['ping', 'ssh', 'http'])]);
     for (let i = 0; i < f.n; i += 1) {
       const folder = join(mdir, 'manifests', 'customers', fleetCustomer(i), 'servers');
       if (i < 100) await mkdir(folder, { recursive: true });
@@ -339,7 +245,7 @@ async function fleetLanes(): Promise<void> {
         source: { type: 'folder', path: 'manifests' },
         httpPort: port,
         probe: DEFAULT_PROBE,
-        remediation: { restartsPerServicePerHour: 100, flapping: { transitions: 100, windowMinutes: 30 } },
+        remediation: BENCH_REMEDIATION,
         readiness: { enabled: false },
       }),
     ) as { probe: Record<string, unknown>; targetNetworks: string[] };
@@ -384,11 +290,10 @@ async function fleetLanes(): Promise<void> {
     await sleep(35_000);
     const c0 = { mamori: cpuSeconds(mamoriPid), monit: cpuSeconds(monitPid), at: Date.now() };
     const [auto, mon] = await Promise.all([
-      mamoriRuns(l, 'bench-auto', lane, FLEET_RUNS, 1000).then((runs) => ({ runs, cpu: cpuSeconds(mamoriPid), at: Date.now() })),
+      mamoriRuns(l, 'bench-auto', lane, FLEET_RUNS, { journalEveryMs: 1000 }).then((runs) => ({ runs, cpu: cpuSeconds(mamoriPid), at: Date.now() })),
       monitRuns(l, 'bench-monf', 30, dir, FLEET_RUNS).then((runs) => ({ runs, cpu: cpuSeconds(monitPid), at: Date.now() })),
     ]);
     const pct = (cpu: number, c: number, at: number): number => +(((cpu - c) / ((at - c0.at) / 1000)) * 100).toFixed(1);
-    const [ROUND_S, RUNBOOK_S] = [0.1, 1.2];
     const fm = formula(probe, ROUND_S, RUNBOOK_S);
     const st = stats(auto.runs.map((r) => r.totalS * 1000));
     const off = (st.medianS - fm.medianS) / fm.medianS;
