@@ -1,8 +1,8 @@
 /**
  * A whole fleet on one box (issue 28): `mamori run` as a child process following a git source of N
  * generated manifests (6 services a server: ping ssh http ftp smtp imap; default probe settings,
- * 30 s), probing the fleet lab (test/lab/fleet.ts, id 154: N addresses of one namespace served by
- * one light responder). For each N of FLEET_SIZES (default 4,1000; 10000 when named):
+ * 30 s), probing the fleet lab (test/lab/fleet.ts, id FLEET_LAB_ID, default 154: N addresses of
+ * one namespace, its /16 derived from the id, served by one light responder). For each N of FLEET_SIZES (default 4,1000; 10000 when named):
  *   - start → first complete pass (every server's status file written: all its services probed);
  *   - a fixed window after warm-up (FLEET_MEASURE_SECONDS, default 60, at most 180): the daemon's
  *     CPU (% of one core, from /proc: its whole process tree, the ping helper and the fping it starts
@@ -38,7 +38,9 @@ import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/d
 import { createGitFixture, REPO_ROOT, type GitFixture } from '../test/source/git-fixture.ts';
 import { startFleet, type FleetLab } from '../test/lab/fleet.ts';
 
-const FLEET_ID = 154;
+/** FLEET_LAB_ID: the fleet lab's id (default 154, its /16 10.250.0.0/16); another id (mod 16) lets two fleet benches run side by side. */
+const FLEET_ID = Number(process.env.FLEET_LAB_ID ?? 154);
+if (!Number.isInteger(FLEET_ID) || FLEET_ID < 0 || FLEET_ID > 255) throw new Error(`fleet bench: FLEET_LAB_ID must be a lab id 0..255, got ${String(process.env.FLEET_LAB_ID)}`);
 const SERVICES = ['ping', 'ssh', 'http', 'ftp', 'smtp', 'imap'] as const;
 const TCP_SERVICES = SERVICES.length - 1;
 const INTERVAL_S = 30;
@@ -277,7 +279,7 @@ async function lane(n: number): Promise<Lane> {
         'stateDir: state',
         'secretsDir: secrets',
         `managementNetworks: [10.231.${FLEET_ID}.0/24]`,
-        'targetNetworks: [10.240.0.0/16]',
+        `targetNetworks: [${fleet.range}]`,
         `tls: { caFiles: [${fleet.caPath}] }`,
         `http: { listen: "127.0.0.1:${port}", webhookSecret: { secretRef: hook } }`,
         'mail: { from: mamori@provider.example }',

@@ -42,7 +42,7 @@ const LAB_ID = 250;
 const RUNS = Math.max(1, Math.min(20, Number(process.env.TTR_RUNS ?? 5)));
 const RUN_BOUND_MS = 180_000;
 const LANES = new Set((process.env.TTR_LANES ?? 'small,power').split(',').map((l) => l.trim()));
-/** The fleet lanes' fleet lab (the machine's 10.240.0.0/16) and size, and kills a lane. */
+/** The fleet lanes' fleet lab (its /16: 10.253.0.0/16, fleetRange(253)) and size, and kills a lane. */
 const FLEET_LAB_ID = 253;
 const FLEET_SIZE = Math.max(10, Math.min(20_000, Number(process.env.TTR_FLEET_SIZE ?? 1000)));
 const FLEET_RUNS = Math.max(1, Math.min(50, Number(process.env.TTR_FLEET_RUNS ?? 20)));
@@ -250,7 +250,7 @@ async function fleetLanes(): Promise<void> {
       }),
     ) as { probe: Record<string, unknown>; targetNetworks: string[] };
     doc.probe.intervalSeconds = 'auto';
-    doc.targetNetworks.push('10.240.0.0/16');
+    doc.targetNetworks.push(f.range);
     await writeFile(config, stringify(doc, { lineWidth: 0 }));
     const t0 = Date.now();
     daemon = await spawnDaemon({ cwd: mdir, config, port });

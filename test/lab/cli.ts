@@ -5,7 +5,7 @@ import { LAB_SERVICES, LAB_VARIANTS, initOf, releaseOf, type LabHostSpec, type L
 import { labRecordPath } from './names.ts';
 import { existsSync } from 'node:fs';
 import { run } from './run.ts';
-import { attachFleet, cleanFleet, FLEET_RANGE, startFleet, type FleetFault } from './fleet.ts';
+import { attachFleet, cleanFleet, startFleet, type FleetFault } from './fleet.ts';
 
 /** The fleet lab's id when none is given (`npm run lab -- fleet …`). */
 export const DEFAULT_FLEET_LAB_ID = 154;
@@ -158,7 +158,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   );
 
   const fleetId = (): number => (program.getOptionValueSource('id') === 'default' ? DEFAULT_FLEET_LAB_ID : id());
-  const fleet = program.command('fleet').description(`N servers as addresses of one namespace (${FLEET_RANGE}), for scale (default id ${DEFAULT_FLEET_LAB_ID})`);
+  const fleet = program.command('fleet').description(`N servers as addresses of one namespace (10.(240 + id mod 16).0.0/16), for scale (default id ${DEFAULT_FLEET_LAB_ID})`);
   fleet
     .command('up <n>')
     .description('start N servers (stays up until `fleet down`)')
@@ -166,7 +166,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
     .action(async (n: string, o: { sample: number }) => {
       const t0 = Date.now();
       const f = await startFleet({ id: fleetId(), n: Number(n), sample: o.sample });
-      out(`fleet ${f.id} up in ${Date.now() - t0} ms: ${f.n} servers ${f.address(0)} … ${f.address(f.n - 1)} (route ${FLEET_RANGE}), folder ${f.dir}`);
+      out(`fleet ${f.id} up in ${Date.now() - t0} ms: ${f.n} servers ${f.address(0)} … ${f.address(f.n - 1)} (route ${f.range}), folder ${f.dir}`);
       out(`sample servers (fault kill): ${Array.from({ length: f.sample }, (_, k) => f.address(k)).join(' ') || '-'}; CA for tls.caFiles: ${f.caPath}`);
     });
   fleet.command('down').description('stop the fleet and remove everything it made').action(async () => {

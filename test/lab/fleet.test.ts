@@ -4,9 +4,10 @@ import { targetCheck } from '../../src/manifest/target-networks.ts';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import type { ServiceName } from '../../src/probe/types.ts';
 import { main } from './cli.ts';
-import { attachFleet, cleanFleet, FLEET_RANGE, fleetLeftovers } from './fleet.ts';
+import { attachFleet, cleanFleet, fleetLeftovers, fleetRange, startFleet } from './fleet.ts';
 
-// Fleet lab id 155 (the command's default, 154, is for people and the bench).
+// Fleet lab id 155 (the command's default, 154, is for people and the bench): its /16 is
+// 10.251.0.0/16 (10.(240 + id mod 16)), apart from the bench's 10.250 and ttr's fleet lanes' 10.253.
 const ID = 155;
 
 async function fleetCli(...args: string[]): Promise<{ code: number; out: string }> {
@@ -23,10 +24,16 @@ describe('fleet lab', () => {
   test('up 50: every protocol answers on any address with mamori’s own probes, ICMP by the kernel; faults hit one address only; down leaves nothing', async () => {
     const up = await fleetCli('up', '50', '--sample', '2');
     expect(up.code, up.out).toBe(0);
-    expect(up.out).toMatch(/^fleet 155 up in \d+ ms: 50 servers 10\.240\.255\.10 … 10\.240\.0\.49 /m);
+    expect(fleetRange(ID)).toBe('10.251.0.0/16');
+    expect(up.out).toMatch(/^fleet 155 up in \d+ ms: 50 servers 10\.251\.255\.10 … 10\.251\.0\.49 \(route 10\.251\.0\.0\/16\)/m);
     const fleet = await attachFleet(ID);
+    expect(fleet.range).toBe('10.251.0.0/16');
+    // A fleet whose id shares the /16 (16 apart) is refused while this one is up, leaving this one alone.
+    // (Refused before anything is cleaned or made: nothing of id 171 is touched.)
+    await expect(startFleet({ id: ID + 16, n: 2 })).rejects.toThrow(/fleet lab 171: its range 10\.251\.0\.0\/16 is routed already \(.*dev mlv155-0/);
+    expect(await fleetLeftovers(ID + 16)).toEqual([]);
     const registry = createProberRegistry({
-      targets: targetCheck([FLEET_RANGE]),
+      targets: targetCheck([fleet.range]),
       trust: { ca: [await readFile(fleet.caPath, 'utf8')], systemRoots: false },
     });
     const probe = (service: ServiceName, address: string) => registry.probe({ service, address, timeoutMs: 3_000, ...(service === 'https' ? { host: 'fleet.lab' } : {}) });
@@ -65,7 +72,7 @@ describe('fleet lab', () => {
 
     const status = await fleetCli('status');
     expect(status.out).toMatch(/responders alive: 2 of 3 /);
-    expect(status.out).toMatch(/fault 10\.240\.0\.10 +\{"kind":"refuse","port":80\}/);
+    expect(status.out).toMatch(/fault 10\.251\.0\.10 +\{"kind":"refuse","port":80\}/);
 
     expect((await fleetCli('clear')).code).toBe(0);
     for (const [s, a] of [['http', 10], ['ping', 11], ['ssh', 0], ['ssh', 12]] as const) {

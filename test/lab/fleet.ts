@@ -1,14 +1,18 @@
 /**
  * The fleet lab: N servers on one box, for scale (issue 28). Every server is an address of one
- * network namespace (`ml<id>-fleet`): its /16 (10.240.0.0/16, outside the lab ids' 10.231.x) is
- * made local there by ONE route (`ip route add local 10.240.0.0/16 dev lo`), so any address of
+ * network namespace (`ml<id>-fleet`): its /16, derived from the id (`fleetRange`: 10.(240 + id mod 16).0.0/16,
+ * outside the lab ids' 10.231.x and the second network's 10.232.x; fleet 154's is 10.250.0.0/16), is
+ * made local there by ONE route (`ip route add local <range> dev lo`), so any address of
  * it answers with no neighbour table to overflow, and the machine reaches it by one route through
  * one veth. One event-driven responder process (assets/fleet-responder.mjs) answers every address
  * with each protocol's greeting (SSH, FTP, SMTP, POP3, IMAP, TELNET) and HTTP HEAD / HTTPS; ICMP
  * is the kernel's.
  *
- * A few **sample servers** (the first `sample` indices, addresses 10.240.255.10+k) live in a second
- * namespace (`ml<id>-sample`, reached by the more specific route 10.240.255.0/24), each bound to
+ * Two fleet labs run side by side (the fleet bench, the fleet test, ttr's fleet lanes) when their
+ * ids differ mod 16; ids 16 apart share a /16, and a start refuses a /16 another fleet routes.
+ *
+ * A few **sample servers** (the first `sample` indices, addresses 10.X.255.10+k) live in a second
+ * namespace (`ml<id>-sample`, reached by the more specific route 10.X.255.0/24), each bound to
  * its own address and served by its own responder process: killing one ("a killed responder")
  * refuses that server's ports and nothing else's.
  *
@@ -30,9 +34,13 @@ import { checkLabId, labRoot } from './names.ts';
 import { killAndWait } from './clean.ts';
 import { run, runOk, sleep } from './run.ts';
 
-export const FLEET_RANGE = '10.240.0.0/16';
-export const SAMPLE_RANGE = '10.240.255.0/24';
-/** The most servers a fleet lab holds: 250 a /24 from 10.240.0.x to 10.240.254.x. */
+/** The second octet of fleet lab <id>'s /16: 240..255, so that fleets of ids apart mod 16 never share addresses. */
+export const fleetOctet = (id: number): number => 240 + (id % 16);
+/** Fleet lab <id>'s /16 (10.240.0.0/16 … 10.255.0.0/16): its servers, and the machine's route to them. */
+export const fleetRange = (id: number): string => `10.${fleetOctet(id)}.0.0/16`;
+/** The sample servers' /24, routed to the second namespace. */
+export const sampleRange = (id: number): string => `10.${fleetOctet(id)}.255.0/24`;
+/** The most servers a fleet lab holds: 250 a /24 from 10.X.0.x to 10.X.254.x. */
 export const MAX_FLEET = 250 * 255;
 export const MAX_SAMPLE = 16;
 /** The ports the responders answer, in the order a sample responder numbers them. */
@@ -47,11 +55,12 @@ export const fleetRecordPath = (id: number): string => join(labRoot(), `fleet-${
 /** Machine side / namespace side of the two link nets. */
 const linkAddr = (id: number, i: 0 | 1, side: 'machine' | 'ns'): string => `10.231.${id}.${i * 4 + (side === 'machine' ? 1 : 2)}`;
 
-/** Server i's address: the sample servers first (10.240.255.10+k), then 250 a /24 from 10.240.0.2. */
-export function fleetAddress(i: number, sample: number): string {
-  if (i < sample) return `10.240.255.${10 + i}`;
+/** Server i's address in fleet lab <id>: the sample servers first (10.X.255.10+k), then 250 a /24 from 10.X.0.2. */
+export function fleetAddress(id: number, i: number, sample: number): string {
+  const x = fleetOctet(id);
+  if (i < sample) return `10.${x}.255.${10 + i}`;
   const j = i - sample;
-  return `10.240.${Math.floor(j / 250)}.${(j % 250) + 2}`;
+  return `10.${x}.${Math.floor(j / 250)}.${(j % 250) + 2}`;
 }
 
 export type FleetFault = { kind: 'drop' } | { kind: 'refuse'; port: number } | { kind: 'slow'; ms: number; ports?: number[] } | { kind: 'kill' };
@@ -73,6 +82,8 @@ export interface FleetLab {
   readonly sample: number;
   readonly dir: string;
   readonly caPath: string;
+  /** The fleet's /16 (fleetRange(id)): for targetNetworks. */
+  readonly range: string;
   address(i: number): string;
   addresses(): string[];
   /** The sample index of an address, or -1. */
@@ -193,6 +204,12 @@ export async function startFleet(o: StartFleetOptions): Promise<FleetLab> {
   if (!Number.isInteger(o.n) || o.n < 1 || o.n > MAX_FLEET) throw new Error(`fleet lab: N must be an integer 1..${MAX_FLEET}, got ${String(o.n)}`);
   const sample = Math.min(o.n, o.sample ?? 4);
   if (!Number.isInteger(sample) || sample < 0 || sample > MAX_SAMPLE) throw new Error(`fleet lab: sample must be 0..${MAX_SAMPLE}`);
+  // Ids 16 apart share a /16: a route to it through another device than ours means another fleet
+  // lab is up there. Checked before anything of ours is cleaned or made, so a refused start touches nothing.
+  const taken = (await run('ip', ['route', 'show', fleetRange(o.id)])).stdout.trim();
+  if (taken !== '' && !taken.includes(`dev ${fleetVeth(o.id, 0)} `) && !taken.endsWith(`dev ${fleetVeth(o.id, 0)}`)) {
+    throw new Error(`fleet lab ${o.id}: its range ${fleetRange(o.id)} is routed already (${taken}): another fleet lab (an id ≡ ${o.id % 16} mod 16) is up; take another id`);
+  }
   await cleanFleet(o.id);
   const dir = fleetDir(o.id);
   await mkdir(dir, { recursive: true });
@@ -201,12 +218,12 @@ export async function startFleet(o: StartFleetOptions): Promise<FleetLab> {
     await writeRecord(rec);
     await makeCertificates(dir);
     await writeFile(join(dir, 'faults.json'), '{}');
-    await makeNamespace(o.id, 0, fleetNetns(o.id), FLEET_RANGE);
-    await runOk('ip', ['-n', fleetNetns(o.id), 'route', 'add', 'local', FLEET_RANGE, 'dev', 'lo']);
-    await makeNamespace(o.id, 1, sampleNetns(o.id), SAMPLE_RANGE);
-    for (let k = 0; k < sample; k += 1) await runOk('ip', ['-n', sampleNetns(o.id), 'addr', 'add', `${fleetAddress(k, sample)}/32`, 'dev', 'lo']);
+    await makeNamespace(o.id, 0, fleetNetns(o.id), fleetRange(o.id));
+    await runOk('ip', ['-n', fleetNetns(o.id), 'route', 'add', 'local', fleetRange(o.id), 'dev', 'lo']);
+    await makeNamespace(o.id, 1, sampleNetns(o.id), sampleRange(o.id));
+    for (let k = 0; k < sample; k += 1) await runOk('ip', ['-n', sampleNetns(o.id), 'addr', 'add', `${fleetAddress(o.id, k, sample)}/32`, 'dev', 'lo']);
     rec.responder = await startResponder(o.id, dir, fleetNetns(o.id), 0);
-    for (let k = 0; k < sample; k += 1) rec.samples.push(await startResponder(o.id, dir, sampleNetns(o.id), k + 1, fleetAddress(k, sample)));
+    for (let k = 0; k < sample; k += 1) rec.samples.push(await startResponder(o.id, dir, sampleNetns(o.id), k + 1, fleetAddress(o.id, k, sample)));
     await writeRecord(rec);
   } catch (err) {
     await cleanFleet(o.id);
@@ -228,13 +245,15 @@ export async function attachFleet(id: number): Promise<FleetLab> {
 
 function fleetOf(rec: FleetRecord): FleetLab {
   const id = rec.id;
-  const nsOf = (address: string): string => (address.startsWith('10.240.255.') ? sampleNetns(id) : fleetNetns(id));
+  const x = fleetOctet(id);
+  const nsOf = (address: string): string => (address.startsWith(`10.${x}.255.`) ? sampleNetns(id) : fleetNetns(id));
   const sampleIndex = (address: string): number => {
-    for (let k = 0; k < rec.sample; k += 1) if (fleetAddress(k, rec.sample) === address) return k;
+    for (let k = 0; k < rec.sample; k += 1) if (fleetAddress(id, k, rec.sample) === address) return k;
     return -1;
   };
   const checkAddress = (address: string): void => {
-    if (!/^10\.240\.\d{1,3}\.\d{1,3}$/.test(address)) throw new Error(`fleet lab: ${address} is not a fleet address (${FLEET_RANGE})`);
+    const m = /^10\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(address);
+    if (m === null || Number(m[1]) !== x) throw new Error(`fleet lab ${id}: ${address} is not a fleet address (${fleetRange(id)})`);
   };
   const signalAll = (sig: NodeJS.Signals): void => {
     for (const pid of [rec.responder, ...rec.samples]) {
@@ -264,8 +283,9 @@ function fleetOf(rec: FleetRecord): FleetLab {
     sample: rec.sample,
     dir: rec.dir,
     caPath: join(rec.dir, 'ca.pem'),
-    address: (i) => fleetAddress(i, rec.sample),
-    addresses: () => Array.from({ length: rec.n }, (_, i) => fleetAddress(i, rec.sample)),
+    range: fleetRange(id),
+    address: (i) => fleetAddress(id, i, rec.sample),
+    addresses: () => Array.from({ length: rec.n }, (_, i) => fleetAddress(id, i, rec.sample)),
     sampleIndex,
     async fault(address, f) {
       checkAddress(address);
