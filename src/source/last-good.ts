@@ -34,6 +34,11 @@ function documentOf(r: LastGoodRecord): LoadedDocument<ServerDocument> {
   return { kind: 'Server', doc: r.doc, file: r.file, owner: r.owner, positionOf: () => ({ line: 1, col: 1 }) };
 }
 
+/** What decides whether a record must be written again: everything but the revision. */
+function contentOf(r: LastGoodRecord): string {
+  return JSON.stringify([r.name, r.file, r.owner, r.doc]);
+}
+
 export interface LastGoodStoreOptions {
   stateDir: string;
   logger: Logger;
@@ -56,8 +61,14 @@ function syncFileSystem(dir: string): Promise<void> {
 
 export class LastGoodStore implements LastGoodPersistence {
   private readonly dir: string;
-  /** What is on disk, by server: the JSON text (a manifest unchanged is not written again). */
+  /**
+   * What is on disk, by server: the manifest's JSON (file, owner, document; not the revision). A
+   * manifest unchanged by a new revision is not written again: its record keeps the revision it
+   * was saved at, and a commit touching one server writes one file, not the whole fleet's.
+   */
   private readonly saved = new Map<string, string>();
+  /** The document object each record was saved from: the same object (an unchanged file the loader reused) is not even serialised. */
+  private readonly savedFrom = new Map<string, LoadedDocument<ServerDocument>>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: LastGoodStoreOptions) {
@@ -85,7 +96,7 @@ export class LastGoodStore implements LastGoodPersistence {
         const text = await readFile(path.join(this.dir, n), 'utf8');
         const r = JSON.parse(text) as LastGoodRecord;
         if (r.v !== 1 || typeof r.name !== 'string' || `${r.name}.json` !== n || typeof r.doc?.spec?.address !== 'string' || serverIdOf(r.doc) !== r.name) throw new Error('not a last-good record');
-        this.saved.set(r.name, text);
+        this.saved.set(r.name, contentOf(r));
         out.set(r.name, { name: r.name, document: documentOf(r), revision: r.revision });
       } catch (err) {
         this.o.logger.warn({ err, file: path.join(LAST_GOOD_DIR, n) }, 'last-good manifest unreadable; ignored');
@@ -110,9 +121,14 @@ export class LastGoodStore implements LastGoodPersistence {
       if (!NAME_RE.test(s.name)) continue;
       keep.add(s.name);
       if (s.condition !== undefined) continue; // running on its last good one: that file stays
+      if (this.savedFrom.get(s.name) === s.document) continue;
       const record: LastGoodRecord = { v: 1, name: s.name, revision: s.revision, file: s.document.file, owner: s.document.owner, doc: s.document.doc };
+      const content = contentOf(record);
+      if (this.saved.get(s.name) === content) {
+        this.savedFrom.set(s.name, s.document);
+        continue;
+      }
       const text = `${JSON.stringify(record)}\n`;
-      if (this.saved.get(s.name) === text) continue;
       try {
         const file = path.join(this.dir, `${s.name}.json`);
         const folder = path.dirname(file);
@@ -122,7 +138,8 @@ export class LastGoodStore implements LastGoodPersistence {
         }
         // Renamed into place now, flushed to disk once for the batch (below).
         await writeFileAtomic(file, text, { mode: 0o640, fsync: false });
-        this.saved.set(s.name, text);
+        this.saved.set(s.name, content);
+        this.savedFrom.set(s.name, s.document);
         written++;
       } catch (err) {
         this.o.onWriteError?.(err);
@@ -142,6 +159,7 @@ export class LastGoodStore implements LastGoodPersistence {
       if (keep.has(name)) continue;
       await unlink(path.join(this.dir, `${name}.json`)).catch(() => undefined);
       this.saved.delete(name);
+      this.savedFrom.delete(name);
     }
   }
 }

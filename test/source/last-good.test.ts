@@ -38,6 +38,28 @@ describe('last-good manifests', () => {
     expect(loaded.get('acme/web0')?.revision).toBe('rev2');
   });
 
+  test('a new revision that leaves a manifest as it was writes nothing for it: a commit to one server writes one file, and the record keeps the revision it was saved at', async () => {
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'mamori-last-good-'));
+    dirs.push(stateDir);
+    const syncs: string[] = [];
+    const store = new LastGoodStore({ stateDir, logger: silentLogger(), syncFolder: async (dir) => void syncs.push(dir) });
+    const fleet = Array.from({ length: 20 }, (_, i) => applied(`web${i}`, `10.231.10.${i + 1}`));
+    await store.save(fleet);
+    // The next revision: the same documents (new objects, as a loader without a cache hands them), one changed.
+    const next = fleet.map((s, i) => (i === 3 ? applied('web3', '10.231.10.99', 'rev2') : applied(`web${i}`, `10.231.10.${i + 1}`, 'rev2')));
+    await store.save(next);
+    expect(syncs).toHaveLength(2);
+    const loaded = await new LastGoodStore({ stateDir, logger: silentLogger() }).load();
+    expect(loaded.get('acme/web3')?.revision).toBe('rev2');
+    expect(loaded.get('acme/web3')?.document.doc.spec.address).toBe('10.231.10.99');
+    // Unchanged: still the record of rev1 (the file was not rewritten).
+    expect(loaded.get('acme/web4')?.revision).toBe('rev1');
+    expect(loaded.get('acme/web4')?.document.doc).toEqual(fleet[4]?.document.doc);
+    // Nothing changed at all: nothing written, no flush.
+    await store.save(next.map((s) => ({ ...s, revision: 'rev3' })));
+    expect(syncs).toHaveLength(2);
+  });
+
   test('the real flush (sync -f) runs', async () => {
     const stateDir = await mkdtemp(path.join(tmpdir(), 'mamori-last-good-'));
     dirs.push(stateDir);
