@@ -22,7 +22,7 @@ import { loadServerTls, logServedCertificate, TlsReloader, type ServerTls } from
 import { createLogger, type Logger } from './log.ts';
 import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
 import type { ManifestSet, ServerDocument, ServiceName } from './manifest/types.ts';
-import { validateDocuments } from './manifest/validate-documents.ts';
+import { FileCheckCache, validateDocuments } from './manifest/validate-documents.ts';
 import { AlertmanagerClient } from './notify/alertmanager.ts';
 import { alertsOfStatus, daemonAlerts } from './notify/alerts-of-status.ts';
 import type { Outbox } from './notify/outbox.ts';
@@ -168,6 +168,8 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   /** Parses customers' commands for the review, off the main thread and under a time budget. */
   private readonly shellParser: ShellParserPool;
+  /** Each manifest file's own checks, kept from the last revision: a commit re-reads only the files it changed. */
+  private readonly fileChecks = new FileCheckCache();
 
   private constructor(options: DaemonOptions, config: MamoriConfig, logger: Logger) {
     this.options = options;
@@ -414,7 +416,7 @@ export class Daemon {
     const checks = await manifestChecks(all, this.shellParser);
     // The target networks applied (a held reload's new ones wait for mamori confirm, here too).
     const config = { ...this.config, targetNetworks: [...this.targets.current.networks] } as MamoriConfig;
-    const set = validateDocuments(all, { config, selectRunbook: runbookSelector, checks });
+    const set = validateDocuments(all, { config, selectRunbook: runbookSelector, checks, cache: this.fileChecks });
     this.sets.set(revision, set);
     // Keep the sets a last-known-good server may still need, and a few more.
     if (this.sets.size > 8) {

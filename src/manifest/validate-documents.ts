@@ -40,6 +40,12 @@ import { fallbackSelectRunbook } from './runbook-fallback.ts';
 
 export interface ValidateOptions {
   config: ManifestConfig;
+  /**
+   * Each file's own checks (size → … → ownership) kept from the last call and reused for a file
+   * whose path and content are the same: a revision that changes one file of 10,000 parses one.
+   * The checks across files always run on the whole revision, so the findings are the same.
+   */
+  cache?: FileCheckCache;
   /** Checks beyond the built-in ones (e.g. the review policy's lint of custom runbooks). */
   checks?: readonly SemanticCheck[];
   /** Runbook selection (src/runbook/select.ts); without it, the loader's fallback. */
@@ -206,6 +212,64 @@ function checkValue(file: ManifestFile, placement: Placement, value: unknown, po
   return loaded(docKind, value, file, placement.owner, positions);
 }
 
+/** What a file's own checks gave: its usable document (if any), its findings, and what was refused with a readable name. */
+interface FileCheck {
+  doc: AnyLoaded | undefined;
+  findings: readonly Finding[];
+  refused: readonly Refused[];
+}
+
+interface CachedCheck {
+  content: string | Uint8Array;
+  absolutePath: string | undefined;
+  check: FileCheck;
+}
+
+function sameContent(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+/**
+ * The per-file results of the last validation (see ValidateOptions.cache). A file's own checks
+ * read nothing but its path and bytes (the schemas are fixed), so an equal file has equal
+ * results. Only the last call's files are kept.
+ */
+export class FileCheckCache {
+  private last = new Map<string, CachedCheck>();
+  /** Files read afresh by the last call (the rest came from the cache). */
+  checked = 0;
+
+  /** The file's own checks, from the last call when it is the same file. */
+  check(file: ManifestFile, next: Map<string, CachedCheck>): FileCheck {
+    const hit = this.last.get(file.path);
+    let check: FileCheck;
+    if (hit !== undefined && hit.absolutePath === file.absolutePath && sameContent(hit.content, file.content)) check = hit.check;
+    else {
+      check = checkFileAlone(file);
+      this.checked++;
+    }
+    next.set(file.path, { content: file.content, absolutePath: file.absolutePath, check });
+    return check;
+  }
+
+  /** Called once per validation with what it checked: the next call compares against these. */
+  keep(next: Map<string, CachedCheck>): void {
+    this.last = next;
+  }
+
+  get size(): number {
+    return this.last.size;
+  }
+}
+
+function checkFileAlone(file: ManifestFile): FileCheck {
+  const findings: Finding[] = [];
+  const refused: Refused[] = [];
+  const doc = checkFile(file, findings, refused);
+  return { doc, findings, refused };
+}
+
 function emptyCatalog(): LoadedDocument<CatalogDocument> {
   const doc: CatalogDocument = { apiVersion: 'mamori/v1', kind: 'Catalog', metadata: { name: 'catalog' }, spec: { operatingSystems: [], plans: [] } };
   return { kind: 'Catalog', doc, file: 'operator/catalog.yaml', owner: { kind: 'operator' }, positionOf: () => ({ line: 1, col: 1 }) };
@@ -261,15 +325,26 @@ export function validateDocuments(files: readonly ManifestFile[], options: Valid
   const findings: Finding[] = [];
   const docs: AnyLoaded[] = [];
   const refused: Refused[] = [];
+  const cache = options.cache;
+  const kept = new Map<string, CachedCheck>();
+  if (cache !== undefined) cache.checked = 0;
   for (const file of files) {
     if (!isManifestPath(file.path)) {
       // A revision's files from git include every YAML file under the manifests path.
       if (isStrayPath(file.path)) findings.push(fileFinding(file, 'file-stray', strayMessage()));
       continue;
     }
-    const d = checkFile(file, findings, refused);
-    if (d !== undefined) docs.push(d);
+    if (cache === undefined) {
+      const d = checkFile(file, findings, refused);
+      if (d !== undefined) docs.push(d);
+      continue;
+    }
+    const own = cache.check(file, kept);
+    for (const f of own.findings) findings.push(f);
+    for (const r of own.refused) refused.push(r);
+    if (own.doc !== undefined) docs.push(own.doc);
   }
+  cache?.keep(kept);
   const byKind = <T>(k: DocumentKind): Array<LoadedDocument<T> & { absolutePath?: string }> =>
     docs.filter((d) => d.kind === k) as Array<LoadedDocument<T> & { absolutePath?: string }>;
 

@@ -8,7 +8,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifests, validateManifests } from '../../src/manifest/load-manifests.ts';
-import { validateDocuments } from '../../src/manifest/validate-documents.ts';
+import { FileCheckCache, validateDocuments } from '../../src/manifest/validate-documents.ts';
+import { runbookSelector } from '../../src/runbook/manifest-hooks.ts';
 import { readManifestTree, SHIPPED_OPERATOR_DIR } from '../../src/manifest/read-tree.ts';
 import { loadConfig, resolveConfig } from '../../src/config/load-config.ts';
 import { findingAt } from '../../src/manifest/finding.ts';
@@ -253,5 +254,52 @@ describe('loadManifests (from disk)', () => {
     expect(set.findings.filter((f) => f.severity === 'error').map(formatFinding)).toEqual([]);
     expect([...set.servers.keys()].sort()).toEqual(['acme/web01', 'globex/web01']);
     expect(set.servers.get('globex/web01')?.doc.metadata).toEqual({ name: 'web01', customer: 'globex' });
+  });
+});
+
+describe('validateDocuments with a FileCheckCache (the daemon: one revision after another)', () => {
+  /** What a revision's validation decides, in a form toEqual compares (positions asked of each server's address). */
+  function decided(set: ReturnType<typeof validateDocuments>): unknown {
+    return {
+      findings: set.findings,
+      servers: [...set.servers].map(([id, s]) => [id, s.file, s.owner, s.doc, s.positionOf('spec.address')]),
+      runbooks: [...set.runbooks].map(([id, r]) => [id, r.file, r.owner, r.doc]),
+      catalog: [set.catalog.file, set.catalog.doc],
+      policy: [set.policy.file, set.policy.doc],
+    };
+  }
+
+  test('the same findings and documents as a validation from scratch, revision after revision (the examples and every case of the invalid corpus, in turn); unchanged files are not read again', async () => {
+    const { INVALID } = await import('./helpers.ts');
+    const { CORPUS } = await import('./corpus.ts');
+    const exConfig = await loadConfig(join(EXAMPLES, 'mamori.yaml'));
+    // Paths relative to the tree only (no absolutePath): a file equal across two trees is reused.
+    const strip = (files: ManifestFile[]): ManifestFile[] => files.map((f) => ({ path: f.path, content: f.content }));
+    const examples = strip((await readManifestTree(EXAMPLES, { operatorDir: SHIPPED_OPERATOR_DIR })).files);
+    const revisions: ManifestFile[][] = [examples];
+    for (const c of CORPUS) {
+      revisions.push(strip((await readManifestTree(join(INVALID, c.case), { operatorDir: SHIPPED_OPERATOR_DIR })).files));
+      revisions.push(examples);
+    }
+    // A revision that changes one server of the examples, then one that breaks it, then back.
+    const web01 = examples.find((f) => f.path === 'customers/acme/servers/web01.yaml');
+    if (web01 === undefined) throw new Error('examples: no web01');
+    const edited = (text: string): ManifestFile[] => examples.map((f) => (f === web01 ? { path: f.path, content: new TextEncoder().encode(text) } : f));
+    const web01Text = new TextDecoder().decode(web01.content as Uint8Array);
+    revisions.push(edited(web01Text.replace(/services:/, 'services:\n    - pop3')), edited(`${web01Text}\n  bogus: 1\n`), examples);
+    const cache = new FileCheckCache();
+    let reused = 0;
+    for (const [i, files] of revisions.entries()) {
+      const cached = validateDocuments(files, { config: exConfig, cache, selectRunbook: runbookSelector });
+      const fresh = validateDocuments(files, { config: exConfig, selectRunbook: runbookSelector });
+      expect(decided(cached), `revision ${i}`).toEqual(decided(fresh));
+      reused += files.length - cache.checked;
+    }
+    // Each return to the examples reads nothing again; each corpus case reads only its own files.
+    expect(reused).toBeGreaterThan(revisions.length * 5);
+    validateDocuments(examples, { config: exConfig, cache, selectRunbook: runbookSelector });
+    expect(cache.checked).toBe(0);
+    validateDocuments(edited(`${web01Text}\n`), { config: exConfig, cache, selectRunbook: runbookSelector });
+    expect(cache.checked).toBe(1);
   });
 });
