@@ -210,12 +210,14 @@ export class DesiredState {
       return { result: 'unchanged', revision };
     }
 
+    const started = performance.now();
     let set: ManifestSet;
     try {
       set = await this.options.validate(snapshot.files, revision);
     } catch (err) {
       return this.refuse(log, revision, 'LoadFailed', `the revision could not be loaded: ${(err as Error).message}`, []);
     }
+    const validatedAt = performance.now();
     const errors = [...snapshot.errors, ...set.findings].filter((f) => f.severity === 'error');
     // A refused change (signed changes) left its file at the last good version: not a broken document.
     // A stray file is read by no one, wherever it lies: it cannot break the operator documents either.
@@ -288,7 +290,9 @@ export class DesiredState {
     const added = [...next.keys()].filter((n) => !previous.has(n));
     const changed = [...set.servers.keys()].filter((n) => {
       const before = previous.get(n);
-      return before !== undefined && JSON.stringify(before.document.doc) !== JSON.stringify(set.servers.get(n)?.doc);
+      const now = set.servers.get(n);
+      // The same document object: the loader reused an unchanged file's (FileCheckCache).
+      return before !== undefined && before.document !== now && JSON.stringify(before.document.doc) !== JSON.stringify(now?.doc);
     });
 
     if (!flags.confirmed && !flags.baseline) {
@@ -308,7 +312,9 @@ export class DesiredState {
       }
     }
 
+    const judgedAt = performance.now();
     await this.options.sink.setDesired(revision, [...next.values()]);
+    const sunkAt = performance.now();
     for (const name of removed) {
       try {
         await this.options.archiver?.archive(name);
@@ -326,8 +332,19 @@ export class DesiredState {
     this.held = undefined;
     this.refused = undefined;
     this.findings = errors.filter((f) => !attributed.has(f.file));
+    // Where the time went, for an operator asking why a commit took long to be watched: the
+    // source's steps, the loader, this judgement, and handing the servers to the reconciler.
+    const ms = { ...snapshot.timings, validate: validatedAt - started, judge: judgedAt - validatedAt, apply: sunkAt - judgedAt };
     log.info(
-      { added: added.length, removed: removed.length, changed: changed.length, keptLastGood: keptLastGood.length, servers: next.size },
+      {
+        added: added.length,
+        removed: removed.length,
+        changed: changed.length,
+        keptLastGood: keptLastGood.length,
+        servers: next.size,
+        ...(snapshot.objectsRead !== undefined ? { objectsRead: snapshot.objectsRead } : {}),
+        ms: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v)])),
+      },
       'revision applied',
     );
     await this.reportRefusals(revision, snapshot.refusals ?? [], [...next.values()]);

@@ -48,10 +48,11 @@ export class FolderSource implements Source {
   private async read(): Promise<Snapshot> {
     // The loader's own reader: it refuses symbolic links that leave the tree, FIFOs, files over
     // the size limit and trees too deep, and falls back to mamori's operator folder as validate does.
+    const started = performance.now();
     const tree = await readManifestTree(this.options.root, { operatorDir: this.options.operatorDir });
     const files: SourceFile[] = tree.files.map((f) => ({ path: f.path, content: f.content }));
     const digest = digestFiles(files);
-    return { revision: `sha256:${digest.slice(0, 16)}`, digest, files, errors: tree.findings };
+    return { revision: `sha256:${digest.slice(0, 16)}`, digest, files, errors: tree.findings, timings: { read: performance.now() - started } };
   }
 
   async lastApplied(): Promise<Snapshot | undefined> {

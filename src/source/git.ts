@@ -60,6 +60,11 @@ export class GitSource implements Source {
   private keys: SigningKeys | undefined;
   /** The refusals of the snapshots handed out, by revision, until one is marked applied. */
   private pending = new Map<string, ChangeRefusal[]>();
+  /**
+   * The files of the last snapshot read, by git object id: a new revision reads from the object
+   * store only the blobs it does not share with the last one (an object id names its content).
+   */
+  private blobs = new Map<string, Uint8Array>();
 
   constructor(options: GitSourceOptions) {
     this.options = options;
@@ -140,8 +145,11 @@ export class GitSource implements Source {
   async sync(): Promise<SyncResult> {
     try {
       return await this.withGit(async (git) => {
+        let fetchMs = 0;
         try {
-          await git.raw(['fetch', '--force', '--no-tags', '--quiet', this.options.url, `+${this.options.ref}:${TRACKED_REF}`]);
+          const started = performance.now();
+        await git.raw(['fetch', '--force', '--no-tags', '--quiet', this.options.url, `+${this.options.ref}:${TRACKED_REF}`]);
+        fetchMs = performance.now() - started;
         } catch (err) {
           const message = sanitizeMessage(errorText(err), this.secrets());
           if (/couldn't find remote ref|not our ref|no such ref/i.test(message)) {
@@ -149,13 +157,24 @@ export class GitSource implements Source {
           }
           return { ok: false, reason: 'SourceUnavailable', message } as const;
         }
+        let mark = performance.now();
+        const lap = (): number => {
+          const now = performance.now();
+          const ms = now - mark;
+          mark = now;
+          return ms;
+        };
         const tip = (await git.raw(['rev-parse', '--verify', `${TRACKED_REF}^{commit}`])).trim();
         const entries = await this.listEntries(git, tip);
+        const listMs = lap();
         const keys = await this.signingKeys();
         const refusals = keys ? await this.judge(git, keys, tip, entries) : [];
+        const signaturesMs = lap();
         const snapshot = await this.readEntries(tip, withRefusals(entries, refusals));
         snapshot.errors.push(...refusals.map(refusalFinding));
+        const readMs = lap();
         snapshot.history = await this.history(git, tip);
+        snapshot.timings = { fetch: fetchMs, list: listMs, ...(keys ? { signatures: signaturesMs } : {}), read: readMs, history: lap() };
         if (keys) {
           snapshot.refusals = refusals;
           this.pending.set(tip, refusals);
@@ -268,9 +287,18 @@ export class GitSource implements Source {
       else if (entry.size > maxBytes) refuse(entry.path, 'file-too-large', `the file is ${entry.size} bytes, over the ${maxBytes}-byte limit`);
       else wanted.push({ path: entry.path, object: entry.object });
     }
-    const blobs = await readBlobs(this.options.cacheDir, wanted.map((w) => w.object), await this.gitEnv());
-    const files: SourceFile[] = wanted.map((w, i) => ({ path: w.path, content: new Uint8Array(blobs[i] ?? Buffer.alloc(0)) }));
-    return { revision, digest: digestFiles(files), files, errors };
+    const known = this.blobs;
+    const missing = [...new Set(wanted.filter((w) => !known.has(w.object)).map((w) => w.object))];
+    const read = await readBlobs(this.options.cacheDir, missing, await this.gitEnv());
+    const fresh = new Map(missing.map((object, i) => [object, new Uint8Array(read[i] ?? Buffer.alloc(0))]));
+    const blobs = new Map<string, Uint8Array>();
+    const files: SourceFile[] = wanted.map((w) => {
+      const content = known.get(w.object) ?? fresh.get(w.object) ?? new Uint8Array(0);
+      blobs.set(w.object, content);
+      return { path: w.path, content };
+    });
+    this.blobs = blobs;
+    return { revision, digest: digestFiles(files), files, errors, objectsRead: missing.length };
   }
 
   private async history(git: SimpleGit, tip: string): Promise<RevisionHistory> {

@@ -113,6 +113,7 @@ export class LastGoodStore implements LastGoodPersistence {
   }
 
   private async saveNow(servers: readonly AppliedServer[]): Promise<void> {
+    const started = performance.now();
     await mkdir(this.dir, { recursive: true, mode: 0o750 });
     const keep = new Set<string>();
     const folders = new Set<string>();
@@ -155,11 +156,14 @@ export class LastGoodStore implements LastGoodPersistence {
         this.o.logger.error({ err, written }, 'last-good manifests not flushed to disk');
       }
     }
+    let removed = 0;
     for (const name of [...this.saved.keys()]) {
       if (keep.has(name)) continue;
       await unlink(path.join(this.dir, `${name}.json`)).catch(() => undefined);
       this.saved.delete(name);
       this.savedFrom.delete(name);
+      removed++;
     }
+    if (written > 0 || removed > 0) this.o.logger.info({ written, removed, ms: Math.round(performance.now() - started) }, 'last-good manifests saved');
   }
 }

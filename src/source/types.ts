@@ -28,6 +28,10 @@ export interface Snapshot {
    * them. Each is already at its accepted version in `files` (or absent), with a finding in `errors`.
    */
   refusals?: ChangeRefusal[];
+  /** How long the source took to produce it, ms by step (git: fetch, list, signatures, read, history), for the `revision applied` log line. */
+  timings?: Record<string, number>;
+  /** git: the blobs read from the object store (those not shared with the last snapshot read). */
+  objectsRead?: number;
 }
 
 export interface RevisionHistory {

@@ -44,6 +44,30 @@ describe('git source', () => {
     expect((await syncer.trigger('manual')).outcome).toMatchObject({ result: 'unchanged' });
   });
 
+  it('a new revision reads from the object store only the blobs the last one did not have; its files are those a fresh cache reads', async () => {
+    const { repo, source } = setup();
+    for (const n of ['web01', 'web02', 'web03']) repo.write(serverPath(n), serverYaml(n));
+    repo.commit('three servers');
+    repo.push();
+    const first = await source.sync();
+    if (!first.ok) throw new Error(first.message);
+    expect(first.snapshot.objectsRead).toBe(first.snapshot.files.length);
+    expect(first.snapshot.files.length).toBeGreaterThanOrEqual(3);
+    expect(first.snapshot.timings).toEqual(expect.objectContaining({ fetch: expect.any(Number), read: expect.any(Number) }));
+    repo.write(serverPath('web02'), serverYaml('web02', { port: 8080 }));
+    repo.commit('web02 on 8080');
+    repo.push();
+    const second = await source.sync();
+    if (!second.ok) throw new Error(second.message);
+    expect(second.snapshot.objectsRead).toBe(1);
+    const fresh = await new GitSource({ url: repo.bare, ref: 'main', path: '', cacheDir: join(repo.dir, 'cache-fresh'), logger: silentLogger() }).sync();
+    if (!fresh.ok) throw new Error(fresh.message);
+    const text = (s: typeof fresh.snapshot): string[][] => s.files.map((f) => [f.path, Buffer.from(f.content as Uint8Array).toString('utf8')]);
+    expect(text(second.snapshot)).toEqual(text(fresh.snapshot));
+    expect(second.snapshot.digest).toBe(fresh.snapshot.digest);
+    expect(text(second.snapshot).find(([p]) => p === serverPath('web02'))?.[1]).toContain('8080');
+  });
+
   it('reports a YAML file where no manifest is read (servers/ at the top), but not .github/ or mamori.yaml', async () => {
     const { repo, rec, syncer } = setup();
     repo.write(serverPath('web01'), serverYaml('web01'));
