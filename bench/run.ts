@@ -16,12 +16,13 @@ const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['cold-start', () => import('./cold-start.ts')],
   ['page', () => import('./page.ts')],
   ['fleet', () => import('./fleet.ts')],
+  ['pass', () => import('./pass.ts')],
   ['failover', () => import('./failover.ts')],
 ];
 
 const wanted = process.argv.slice(2);
-/** Run only when named: they start a whole fleet (minutes, both cores). */
-const onlyWhenNamed = new Set(['fleet']);
+/** Run only when named: they start a whole fleet (minutes, both cores), or run the fleet's result path for minutes (pass). */
+const onlyWhenNamed = new Set(['fleet', 'pass']);
 for (const [name, load] of benches) {
   if (wanted.length > 0 ? !wanted.includes(name) : onlyWhenNamed.has(name)) continue;
   process.stdout.write(`\n# ${name}\n`);
