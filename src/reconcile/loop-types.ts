@@ -30,7 +30,14 @@ export interface CanaryTarget {
 }
 
 export type ControllerEvent =
-  | { type: 'probe'; server: string; result: ProbeResult; unknown: boolean }
+  | {
+      type: 'probe';
+      server: string;
+      result: ProbeResult;
+      unknown: boolean;
+      /** When the probe started (ms), as its observation records it: the result's `startedAt` without parsing an ISO string. */
+      at?: number;
+    }
   | { type: 'transition'; server: string; service: ServiceName; from: string; to: string; reason: string; at: number }
   | { type: 'incident-opened'; server: string; incidentId: string; target: RemediationTarget }
   | { type: 'incident-closed'; server: string; incidentId: string; target: RemediationTarget; reason: string }

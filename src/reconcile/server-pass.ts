@@ -273,7 +273,7 @@ export class ServerPasses {
         obs.tlsAt = undefined;
       }
     }
-    if (this.o.onEvent !== undefined) this.deps.actuator.emit({ type: 'probe', server: b.entry.desired.name, result, unknown: isUnknown });
+    if (this.o.onEvent !== undefined) this.deps.actuator.emit({ type: 'probe', server: b.entry.desired.name, result, unknown: isUnknown, at: start });
     if (++b.settled === b.services.length) this.probesSettled(b);
   }
 

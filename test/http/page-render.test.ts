@@ -322,4 +322,38 @@ describe('status page over HTTP', () => {
     expect(live.latencies('s', 'http')).toHaveLength(0);
     live.close();
   });
+
+  it("keeps every service its newest points in one log as it grows and wraps, and a removed server's slots for the next", () => {
+    const live = new PageLiveState();
+    const servers = Array.from({ length: 40 }, (_, i) => `c/s${i}`);
+    const services = ['ping', 'http', 'ssh'] as const;
+    const probe = (server: string, service: (typeof services)[number], round: number, up = true): void =>
+      // `at` is the controller's start time: the ISO string is not read when it is there.
+      live.onEvent({ type: 'probe', server, result: { service, target: 'x', up, latencyMs: round, startedAt: 'not a time' }, unknown: false, at: NOW + round * 1000 });
+    for (let round = 0; round < POINTS * 3; round++) {
+      for (const server of servers) for (const service of services) probe(server, service, round, round % 11 !== 0);
+      // One service probed twice as often (a retry): the others keep their POINTS newest all the same.
+      probe('c/s7', 'http', round);
+    }
+    const newest = Array.from({ length: POINTS }, (_, k) => POINTS * 2 + k);
+    for (const server of servers) {
+      for (const service of services) {
+        if (server === 'c/s7' && service === 'http') continue;
+        const points = live.latencies(server, service);
+        expect(points.map((p) => p.at)).toEqual(newest.map((r) => NOW + r * 1000));
+        expect(points.map((p) => p.ms)).toEqual(newest.map((r) => (r % 11 === 0 ? null : r)));
+      }
+    }
+    // Its two points a round: the newest POINTS are the last POINTS / 2 rounds'.
+    expect(live.latencies('c/s7', 'http').map((p) => p.at)).toEqual(newest.slice(POINTS / 2).flatMap((r) => [NOW + r * 1000, NOW + r * 1000]));
+    expect(live.latencies('c/s1', 'smtp')).toEqual([]);
+    expect(live.latencies('c/nosuch', 'ping')).toEqual([]);
+    // A server that left loses its points; a new one (in its freed slots) starts with none of them.
+    live.retain(new Set(servers.slice(1)));
+    expect(live.latencies('c/s0', 'ping')).toEqual([]);
+    probe('c/new', 'ping', 1000);
+    expect(live.latencies('c/new', 'ping')).toEqual([{ at: NOW + 1_000_000, ms: 1000 }]);
+    expect(live.latencies('c/s1', 'ping')).toHaveLength(POINTS);
+    live.close();
+  });
 });
