@@ -17,6 +17,44 @@ function bounded(value: string, allowed: readonly string[] | ReadonlySet<string>
   return ok ? value : fallback;
 }
 
+const PROBE_SUCCESS_HELP = "1 if the newest probe of the server's service passed, 0 if it failed (as blackbox_exporter's probe_success).";
+const PROBE_LAST_HELP = "When the newest probe of the server's service ended (Unix time): alert when it stops moving.";
+const SERVICE_STATE_HELP = 'The state of each server and service (1 on the current state).';
+
+/** One server's per-service series, by service (a handful: a linear search). NaN: no probe series yet; undefined: no state series. */
+interface ServerSeries {
+  services: string[];
+  success: number[];
+  last: number[];
+  state: Array<string | undefined>;
+}
+
+interface ProbeLabels {
+  type: { service_type: string };
+  up: { service_type: string; result: string };
+  down: { service_type: string; result: string };
+  unknown: { service_type: string; result: string };
+}
+
+function serviceIndex(series: ServerSeries, service: string): number {
+  const services = series.services;
+  for (let k = 0; k < services.length; k++) if (services[k] === service) return k;
+  services.push(service);
+  series.success.push(Number.NaN);
+  series.last.push(Number.NaN);
+  series.state.push(undefined);
+  return services.length - 1;
+}
+
+/** The text format's escapes (a label value: backslash, newline, double quote; HELP: the first two). */
+function escapeLabelValue(value: string): string {
+  return /[\\\n"]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : value;
+}
+
+function familyHead(name: string, help: string, type: string): string {
+  return `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}`;
+}
+
 /** What the gauges read at each scrape from the reconciler itself (never a copy kept from its events). */
 export interface ReconcilerGauges {
   /** Incidents open now. */
@@ -66,13 +104,17 @@ export class MamoriMetrics {
   readonly registry = new Registry();
   private readonly probeResults: Counter<'service_type' | 'result'>;
   private readonly probeLatency: Histogram<'service_type'>;
-  private readonly serviceState: Gauge<'server' | 'service' | 'state'>;
   private readonly remediations: Counter<'service_type' | 'outcome'>;
   private readonly remediationDuration: Histogram<'service_type' | 'outcome'>;
-  private readonly probeSuccess: Gauge<'server' | 'service'>;
-  private readonly probeLast: Gauge<'server' | 'service'>;
-  /** The (server, service) pairs with probe series, so a removed server's go with it. */
-  private readonly probed = new Map<string, Set<string>>();
+  /**
+   * The per server and service families (mamori_probe_success, mamori_probe_last_timestamp_seconds,
+   * mamori_service_state: 60,000 series each at 10,000 servers × 6 services), kept here by server
+   * and rendered at scrape time (perServerText): prom-client's gauges hashed the labels, and made
+   * a new object for the series, on every probe, and formatted 180,000 label sets a scrape.
+   */
+  private readonly perServer = new Map<string, ServerSeries>();
+  /** The probe counter's and histogram's label sets, made once per service type and result. */
+  private readonly probeLabels = new Map<string, ProbeLabels>();
   private outbox: OutboxGauges | undefined;
   private cluster: ClusterGauges | undefined;
   private readonly incidentsOpened: Counter<'service_type'>;
@@ -87,8 +129,6 @@ export class MamoriMetrics {
   private readonly serversDesired: Gauge;
   private readonly serversManifestInvalid: Gauge;
   private certificateSource: (() => Iterable<CertificateExpiry>) | undefined;
-  /** The state each (server, service) series currently shows, so a transition moves it instead of adding one. */
-  private readonly states = new Map<string, string>();
   private revision: string | undefined;
   private reconciler: ReconcilerGauges | undefined;
   private stateHealth: StateHealthGauges | undefined;
@@ -110,8 +150,6 @@ export class MamoriMetrics {
       1,
     );
     this.probeResults = new Counter({ name: 'mamori_probe_results_total', help: 'Probe results by service type and result (up, down, unknown).', labelNames: ['service_type', 'result'], registers });
-    this.probeSuccess = new Gauge({ name: 'mamori_probe_success', help: "1 if the newest probe of the server's service passed, 0 if it failed (as blackbox_exporter's probe_success).", labelNames: ['server', 'service'], registers });
-    this.probeLast = new Gauge({ name: 'mamori_probe_last_timestamp_seconds', help: "When the newest probe of the server's service ended (Unix time): alert when it stops moving.", labelNames: ['server', 'service'], registers });
     this.probeLatency = new Histogram({
       name: 'mamori_probe_duration_seconds',
       help: 'Probe latency by service type (per type, not per server: bounded series).',
@@ -119,7 +157,6 @@ export class MamoriMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.serviceState = new Gauge({ name: 'mamori_service_state', help: 'The state of each server and service (1 on the current state).', labelNames: ['server', 'service', 'state'], registers });
     this.remediations = new Counter({ name: 'mamori_remediations_total', help: 'Runbook runs by service type and outcome.', labelNames: ['service_type', 'outcome'], registers });
     this.remediationDuration = new Histogram({
       name: 'mamori_remediation_duration_seconds',
@@ -321,16 +358,26 @@ export class MamoriMetrics {
 
   /** A probe's result; with `server`, its per-target series (an unknown result — no verdict — leaves them as they were). */
   probeResult(serviceType: string, up: boolean | 'unknown', latencyMs: number, server?: string): void {
-    const type = bounded(serviceType, SERVICE_TYPES);
-    this.probeResults.inc({ service_type: type, result: up === 'unknown' ? 'unknown' : up ? 'up' : 'down' });
-    this.probeLatency.observe({ service_type: type }, Math.max(0, latencyMs) / 1000);
+    let labels = this.probeLabels.get(serviceType);
+    if (labels === undefined) {
+      const type = bounded(serviceType, SERVICE_TYPES);
+      labels = { type: { service_type: type }, up: { service_type: type, result: 'up' }, down: { service_type: type, result: 'down' }, unknown: { service_type: type, result: 'unknown' } };
+      // Bounded: the service types and `other` (an unknown type is not kept by its name).
+      if (type === serviceType) this.probeLabels.set(serviceType, labels);
+    }
+    this.probeResults.inc(up === 'unknown' ? labels.unknown : up ? labels.up : labels.down);
+    this.probeLatency.observe(labels.type, Math.max(0, latencyMs) / 1000);
     if (server === undefined || up === 'unknown') return;
-    const labels = { server, service: serviceType };
-    this.probeSuccess.set(labels, up ? 1 : 0);
-    this.probeLast.set(labels, Date.now() / 1000);
-    let services = this.probed.get(server);
-    if (services === undefined) this.probed.set(server, (services = new Set()));
-    services.add(serviceType);
+    const series = this.seriesOf(server);
+    const k = serviceIndex(series, serviceType);
+    series.success[k] = up ? 1 : 0;
+    series.last[k] = Date.now() / 1000;
+  }
+
+  private seriesOf(server: string): ServerSeries {
+    let series = this.perServer.get(server);
+    if (series === undefined) this.perServer.set(server, (series = { services: [], success: [], last: [], state: [] }));
+    return series;
   }
 
   readCluster(source: ClusterGauges): void {
@@ -343,28 +390,13 @@ export class MamoriMetrics {
   }
 
   serviceStateChanged(server: string, service: string, state: string): void {
-    const key = `${server}\0${service}`;
-    const before = this.states.get(key);
-    const next = bounded(state, SERVICE_STATES, 'Unknown');
-    if (before === next) return;
-    if (before !== undefined) this.serviceState.remove({ server, service, state: before });
-    this.serviceState.set({ server, service, state: next }, 1);
-    this.states.set(key, next);
+    const series = this.seriesOf(server);
+    series.state[serviceIndex(series, service)] = bounded(state, SERVICE_STATES, 'Unknown');
   }
 
   /** A server left the desired state: its series go with it. */
   serverRemoved(server: string): void {
-    for (const service of this.probed.get(server) ?? []) {
-      this.probeSuccess.remove({ server, service });
-      this.probeLast.remove({ server, service });
-    }
-    this.probed.delete(server);
-    for (const [key, state] of [...this.states]) {
-      const [name = '', service = ''] = key.split('\0');
-      if (name !== server) continue;
-      this.serviceState.remove({ server, service, state });
-      this.states.delete(key);
-    }
+    this.perServer.delete(server);
   }
 
   remediation(serviceType: string, outcome: string, durationMs?: number): void {
@@ -423,7 +455,28 @@ export class MamoriMetrics {
   }
 
   async text(): Promise<string> {
-    return this.registry.metrics();
+    return (await this.registry.metrics()) + '\n' + this.perServerText();
+  }
+
+  /** The per server and service families in the text format, as prom-client wrote them (each family's HELP and TYPE even with no series). */
+  private perServerText(): string {
+    const success: string[] = [familyHead('mamori_probe_success', PROBE_SUCCESS_HELP, 'gauge')];
+    const last: string[] = [familyHead('mamori_probe_last_timestamp_seconds', PROBE_LAST_HELP, 'gauge')];
+    const state: string[] = [familyHead('mamori_service_state', SERVICE_STATE_HELP, 'gauge')];
+    for (const [server, series] of this.perServer) {
+      const s = escapeLabelValue(server);
+      for (let k = 0; k < series.services.length; k++) {
+        const labels = `{server="${s}",service="${escapeLabelValue(series.services[k] as string)}"`;
+        const up = series.success[k] as number;
+        if (!Number.isNaN(up)) {
+          success.push(`mamori_probe_success${labels}} ${up}`);
+          last.push(`mamori_probe_last_timestamp_seconds${labels}} ${series.last[k] as number}`);
+        }
+        const st = series.state[k];
+        if (st !== undefined) state.push(`mamori_service_state${labels},state="${st}"} 1`);
+      }
+    }
+    return `${success.join('\n')}\n\n${last.join('\n')}\n\n${state.join('\n')}\n`;
   }
 
   get contentType(): string {
