@@ -86,6 +86,21 @@ const cases: Case[] = [
       },
     },
   },
+  {
+    // A burst of incidents waits for the runbook permits: re-probed every retry meanwhile, 100
+    // servers waiting multiplied the fleet's probes by three. The runbook's end looks again at once.
+    name: 'Remediating is probed at the normal interval while its runbook runs; after the verdict, the re-probe is at the short one',
+    passes: [...failing(0, 3, ['http']), ...failing(15, 1, ['http']), outcome(20, 'http', 'VerifyFailed')],
+    expect: {
+      runs: 1,
+      check: (r) => {
+        const again = r.perPass.map((a) => a.find((x) => x.type === 'probe-again-at'));
+        expect(again[2]).toMatchObject({ at: T0 + 10_000 + 30_000, fast: false });
+        expect(again[3]).toMatchObject({ at: T0 + 15_000 + 30_000, fast: false });
+        expect(again[4]).toMatchObject({ at: T0 + 20_000 + policy().retryMs, fast: true });
+      },
+    },
+  },
   // --- Unknown probes (the monitor lagged)
   { name: 'Unknown probes neither count as failures nor reset the count', passes: [...failing(0, 1, ['http']), p(5, { web01: only([], SVCS, ['http']) }), p(10, { web01: only([], SVCS, ['http']) }), ...failing(15, 1, ['http'])], expect: { states: { 'web01/http': 'Suspect' }, runs: 0, check: (r) => expect(r.history.servers.get('web01')?.services.http?.consecutiveFailures).toBe(2) } },
   { name: 'only Unknown probes leave a new service Unknown', passes: [p(0, { web01: only([], SVCS, ['http']) })], expect: { states: { 'web01/http': 'Unknown', 'web01/smtp': 'Healthy' } } },
