@@ -20,7 +20,8 @@
  * The daemon runs from the bundle (built first; FLEET_BUILD=0 skips that); FLEET_CPU_PROF=DIR has it
  * write a CPU profile there. Each lane prints the daemon's CPU per probe (µs).
  * FLEET_SOAK_MINUTES (a soak): the window lasts that long, sampled every 30 s (RSS, open fds, and
- * active timers from /metrics), the series printed as it goes and whole at the end; the run fails
+ * the daemon's live timers from a census it runs with, bench/timer-census.mjs: every timer, ref'd or
+ * not, but the TCP probes in flight), the series printed as it goes and whole at the end; the run fails
  * unless the end's level (the median of the last three samples) is back to the warm-up level (the
  * highest of the window's first tenth, at least its first sample): RSS within +10 %, fds within +16,
  * timers within +16. A soak leaves the fleet alone: the fault and burst lanes are skipped.
@@ -31,8 +32,10 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BrowserType } from 'playwright-core';
 import { signHubBody } from '../src/http/auth.ts';
+import { fileIdFor } from '../src/notify/outbox.ts';
 import { statusFromYaml } from '../src/status/status-yaml.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/daemon/daemon-process.ts';
 import { createGitFixture, REPO_ROOT, type GitFixture } from '../test/source/git-fixture.ts';
@@ -50,6 +53,8 @@ const SOAK_MIN = Math.max(0, Math.min(24 * 60, Number(process.env.FLEET_SOAK_MIN
 const MEASURE_S = SOAK_MIN > 0 ? SOAK_MIN * 60 : Math.max(10, Math.min(180, Number(process.env.FLEET_MEASURE_SECONDS ?? 60)));
 const SAMPLE_EVERY_MS = SOAK_MIN > 0 ? 30_000 : 5_000;
 const MAX_BURST = 500;
+/** FLEET_BURST_SECONDS: how long the burst lane waits for its mails (default 120). */
+const BURST_S = Math.max(30, Math.min(1800, Number(process.env.FLEET_BURST_SECONDS ?? 120)));
 /** The fault and burst lanes take minutes: at a large N only when asked (FLEET_FAULTS=1), so that a 10,000 run stays near 3 minutes. */
 const FAULTS_AT_LARGE_N = process.env.FLEET_FAULTS === '1';
 const LARGE_N = 5_000;
@@ -149,8 +154,34 @@ function parseMetrics(text: string): Map<string, Array<{ labels: string; value: 
 }
 const sum = (m: ReturnType<typeof parseMetrics>, name: string, labelMatch?: RegExp): number =>
   (m.get(name) ?? []).filter((s) => (labelMatch ? labelMatch.test(s.labels) : true)).reduce((a, s) => a + s.value, 0);
-/** Active timers (Timeout resources) as prom-client reports them. */
+/**
+ * Ref'd timers (Timeout resources) as prom-client reports them: the TCP probes in flight (one each)
+ * and little else (the daemon's own timers are unref'd): a figure of the load, not of leaks.
+ */
 const timers = (m: ReturnType<typeof parseMetrics>): number => sum(m, 'nodejs_active_resources', /type="Timeout"/) || sum(m, 'nodejs_active_handles', /type="Timeout"/);
+/** The soak's timer census, loaded into the daemon (bench/timer-census.mjs). */
+const CENSUS_MODULE = fileURLToPath(new URL('./timer-census.mjs', import.meta.url));
+interface Census {
+  at: string;
+  live: number;
+  refd: number;
+  unrefd: number;
+  probeDialogs: number;
+  others: Array<[string, number]>;
+}
+/** The newest census, once it is younger than `sinceMs` (it is written every 5 s). */
+async function readCensus(file: string, sinceMs: number): Promise<Census> {
+  return until('a timer census', 30_000, 250, async () => {
+    try {
+      const c = JSON.parse(await readFile(file, 'utf8')) as Census;
+      return Date.parse(c.at) >= sinceMs ? c : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+}
+/** What a soak counts as timers: every live one, ref'd or not, but the TCP probes in flight. */
+const lingering = (c: Census): number => c.live - c.probeDialogs;
 
 /** A quantile of a Prometheus histogram's increase between two scrapes (linear within the bucket). */
 function histQuantile(a: ReturnType<typeof parseMetrics>, b: ReturnType<typeof parseMetrics>, name: string, q: number): number {
@@ -196,12 +227,15 @@ async function statusFileCount(stateDir: string): Promise<number> {
   return n;
 }
 
-async function serviceState(stateDir: string, i: number, service: string): Promise<{ state?: string; lastProbe?: string } | undefined> {
+async function serviceState(stateDir: string, i: number, service: string): Promise<{ state?: string; lastProbe?: string; why?: string } | undefined> {
   try {
     // The daemon's own reader (js-yaml): the bench polls every 50 ms and shares the two cores.
-    const doc = statusFromYaml(await readFile(join(stateDir, 'status', customerOf(i), `${nameOf(i)}.yaml`), 'utf8')) as { services?: Record<string, { state?: string; lastProbe?: { at?: string } }> };
+    const doc = statusFromYaml(await readFile(join(stateDir, 'status', customerOf(i), `${nameOf(i)}.yaml`), 'utf8')) as {
+      services?: Record<string, { state?: string; lastProbe?: { at?: string }; hold?: string; escalation?: string }>;
+    };
     const s = doc.services?.[service];
-    return s === undefined ? undefined : { ...(s.state ? { state: s.state } : {}), ...(s.lastProbe?.at ? { lastProbe: s.lastProbe.at } : {}) };
+    const why = s?.escalation ?? s?.hold;
+    return s === undefined ? undefined : { ...(s.state ? { state: s.state } : {}), ...(s.lastProbe?.at ? { lastProbe: s.lastProbe.at } : {}), ...(why !== undefined ? { why } : {}) };
   } catch {
     return undefined;
   }
@@ -291,7 +325,9 @@ async function lane(n: number): Promise<Lane> {
 
     // ---- start → first complete pass --------------------------------------------------------
     const t0 = Date.now();
-    daemon = await spawnDaemon({ cwd: dir, config, port, runningTimeoutMs: 10 * 60_000, ...(PROF_DIR !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] } : {}) });
+    const censusFile = join(dir, 'timer-census.json');
+    const nodeArgs = [...(PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []), ...(SOAK_MIN > 0 ? ['--import', pathToFileURL(CENSUS_MODULE).href] : [])];
+    daemon = await spawnDaemon({ cwd: dir, config, port, runningTimeoutMs: 10 * 60_000, nodeArgs, ...(SOAK_MIN > 0 ? { env: { CENSUS_FILE: censusFile } } : {}) });
     const pid = daemon.child.pid as number;
     const runningMs = Date.now() - t0;
     // The controller logs the end of its first round: every server of the start through one pass.
@@ -311,13 +347,16 @@ async function lane(n: number): Promise<Lane> {
     const status0 = await duBytes(join(stateDir, 'status'));
     const journal0 = await duBytes(join(stateDir, 'journal'));
     const tw0 = Date.now();
-    const samples: Array<{ t: number; cpuS: number; rss: number; fds: number; timers?: number }> = [{ t: tw0, ...p0, ...(SOAK_MIN > 0 ? { timers: timers(m0) } : {}) }];
+    const fresh = (): Promise<Census> => readCensus(censusFile, Date.now() - 5_500);
+    let census = SOAK_MIN > 0 ? await fresh() : undefined;
+    const samples: Array<{ t: number; cpuS: number; rss: number; fds: number; timers?: number }> = [{ t: tw0, ...p0, ...(census !== undefined ? { timers: lingering(census) } : {}) }];
     while (Date.now() - tw0 < MEASURE_S * 1000) {
       await sleep(Math.min(SAMPLE_EVERY_MS, tw0 + MEASURE_S * 1000 - Date.now()));
       const sample: (typeof samples)[number] = { t: Date.now(), ...procSample(pid) };
       if (SOAK_MIN > 0) {
-        sample.timers = timers(parseMetrics((await timed(daemon, '/metrics')).text));
-        say(`soak +${((sample.t - tw0) / 1000).toFixed(0)} s: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB, fds ${sample.fds}, timers ${sample.timers}; load average ${load()}`);
+        census = await fresh();
+        sample.timers = lingering(census);
+        say(`soak +${((sample.t - tw0) / 1000).toFixed(0)} s: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB, fds ${sample.fds}, timers ${sample.timers} (${census.live} live: ${census.refd} ref'd, ${census.unrefd} unref'd; ${census.probeDialogs} of them TCP probes in flight, not counted); load average ${load()}`);
       }
       samples.push(sample);
     }
@@ -348,7 +387,7 @@ async function lane(n: number): Promise<Lane> {
     const journal1 = await duBytes(join(stateDir, 'journal'));
     const perDay = (a: number, b: number): string => (((b - a) / n) * (86_400 / windowS)).toFixed(0);
     say(`status folder ${status1.files} files ${(status1.bytes / 2 ** 20).toFixed(1)} MB (${(status1.bytes / n).toFixed(0)} B a server), grows ${perDay(status0.bytes, status1.bytes)} B/server/day; journal ${(journal1.bytes / 2 ** 20).toFixed(1)} MB, grows ${perDay(journal0.bytes, journal1.bytes)} B/server/day`);
-    say(`timers (active Timeout resources) ${timers(m0)} → ${timers(m1)}; /metrics ${(metricsScrape.bytes / 2 ** 20).toFixed(1)} MB in ${metricsScrape.ms.toFixed(0)} ms`);
+    say(`ref'd timers (prom-client's active Timeout resources: mostly the TCP probes in flight) ${timers(m0)} → ${timers(m1)}; /metrics ${(metricsScrape.bytes / 2 ** 20).toFixed(1)} MB in ${metricsScrape.ms.toFixed(0)} ms`);
     if (SOAK_MIN > 0) {
       const series = (pick: (x: (typeof samples)[number]) => number): number[] => samples.map(pick);
       const rss = series((x) => Math.round(x.rss / 2 ** 20));
@@ -356,7 +395,8 @@ async function lane(n: number): Promise<Lane> {
       const tms = series((x) => x.timers ?? NaN);
       say(`soak series every ${SAMPLE_EVERY_MS / 1000} s — RSS MB: ${rss.join(' ')}`);
       say(`soak series — open fds: ${fds.join(' ')}`);
-      say(`soak series — active timers: ${tms.join(' ')}`);
+      say(`soak series — timers (every live one, ref'd or not, but the TCP probes in flight): ${tms.join(' ')}`);
+      if (census !== undefined) say(`soak timers at the end, by where they were made: ${census.others.map(([site, c]) => `${c} × ${site}`).join('; ')}`);
       const warmCount = Math.max(1, Math.ceil(samples.length / 10));
       const warm = (xs: number[]): number => Math.max(...xs.slice(0, warmCount));
       const end = (xs: number[]): number => [...xs.slice(-3)].sort((a, b) => a - b)[Math.floor(Math.min(3, xs.length) / 2)] as number;
@@ -367,7 +407,7 @@ async function lane(n: number): Promise<Lane> {
       };
       verdict('RSS', rss, (w) => w * 1.1, ' MB');
       verdict('open fds', fds, (w) => w + 16, '');
-      verdict('active timers', tms, (w) => w + 16, '');
+      verdict('timers', tms, (w) => w + 16, '');
     }
 
     // ---- the views at N (FLEET_VIEWS=0 skips them: a profile of the probing alone) -------------
@@ -410,21 +450,41 @@ async function lane(n: number): Promise<Lane> {
     // ---- a burst of incidents → the outbox --------------------------------------------------
     const burst = Math.min(MAX_BURST, Math.floor(n / 10));
     if (burst > 0) {
-      const pending = (): number => (existsSync(join(stateDir, 'outbox', 'pending')) ? readdirSync(join(stateDir, 'outbox', 'pending')).length : 0);
-      const sentBefore = existsSync(join(stateDir, 'outbox', 'sent')) ? readdirSync(join(stateDir, 'outbox', 'sent')).length : 0;
+      // One record (<id>.json) a message in pending/ and in sent/ (where the .eml written without a
+      // relay lies beside it: counting files counted each mail twice). The burst's mails are its ftp incidents'.
+      const records = (folder: string): string[] => (existsSync(join(stateDir, 'outbox', folder)) ? readdirSync(join(stateDir, 'outbox', folder)).filter((f) => f.endsWith('.json')) : []);
+      const pending = (): number => records('pending').length;
+      const ftpMark = fileIdFor('.ftp.');
+      const sentNow = (): number => records('sent').filter((f) => f.includes(ftpMark)).length;
+      const sentBefore = sentNow();
       const step = Math.max(1, Math.floor((n - 4) / burst));
       const victims = Array.from({ length: burst }, (_, k) => 4 + ((k * step) % (n - 4)));
       const tb = Date.now();
       for (const v of victims) await fleet.fault(fleet.address(v), { kind: 'refuse', port: 21 });
       let maxPending = 0;
-      await until('the burst in the outbox', 120_000, 500, () => {
+      let lastReport = Date.now();
+      /** The victims' ftp: state (and hold or escalation) → how many. */
+      const victimStates = async (): Promise<string> => {
+        const by = new Map<string, number>();
+        for (const v of victims) {
+          const st = await serviceState(stateDir, v, 'ftp');
+          const k = st === undefined ? '?' : `${st.state ?? '?'}${st.why !== undefined ? `/${st.why}` : ''}`;
+          by.set(k, (by.get(k) ?? 0) + 1);
+        }
+        return [...by].sort((a, b) => b[1] - a[1]).map(([k, c]) => `${k} ${c}`).join(', ');
+      };
+      await until('the burst in the outbox', BURST_S * 1000, 500, async () => {
         const p = pending();
         maxPending = Math.max(maxPending, p);
-        const sent = existsSync(join(stateDir, 'outbox', 'sent')) ? readdirSync(join(stateDir, 'outbox', 'sent')).length : 0;
-        return sent - sentBefore >= burst && p === 0 ? true : undefined;
+        const sent = sentNow() - sentBefore;
+        if (Date.now() - lastReport >= 15_000) {
+          lastReport = Date.now();
+          say(`  burst +${((Date.now() - tb) / 1000).toFixed(0)} s: outbox pending ${p}, sent ${sent}; victims' ftp: ${await victimStates()}`);
+        }
+        return sent >= burst && p === 0 ? true : undefined;
       }).then(
         () => say(`burst of ${burst} refused ftp ports → ${burst}+ mails written, outbox drained ${((Date.now() - tb) / 1000).toFixed(1)} s after the first fault (largest queue ${maxPending})`),
-        (err: unknown) => say(`burst of ${burst}: ${String(err)} (largest queue ${maxPending}, pending now ${pending()})`),
+        async (err: unknown) => say(`burst of ${burst}: ${String(err)} (largest queue ${maxPending}, pending now ${pending()}, sent ${sentNow() - sentBefore}; victims' ftp: ${await victimStates()})`),
       );
       await fleet.clear();
     }

@@ -1,0 +1,95 @@
+// The fleet soak's timer census (bench/fleet.ts, FLEET_SOAK_MINUTES): loaded into the daemon with
+// `node --import <this file>`, it keeps every live timer (setTimeout/setInterval, ref'd or not) with
+// the place that made it, and every CENSUS_EVERY_MS (5 s) writes to CENSUS_FILE:
+//   { at, live, refd, unrefd, probeDialogs, others: [[site, count]…] }
+// `probeDialogs` are the TCP probes in flight (one timer each, DialogRun in src/probe/dialog.ts):
+// they come and go with the load (a snapshot at 2,000 probes/s under a busy event loop held 400 of
+// them) and are not what a soak looks for. What lingers is the rest.
+//
+// Why not prom-client's nodejs_active_resources{type="Timeout"}: it counts ref'd timers only, so it
+// is blind to the daemon's own unref'd ones (the controller's, the page's batching, SSE keepalives…)
+// and counts the probes in flight: it measured the load, not a leak.
+//
+// Cost: a stack of 7 frames captured at each timer's creation (formatted only for timers alive at
+// a census), about 1 µs each. Bench tooling only: the daemon never loads it otherwise.
+import { renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
+
+// Worker threads inherit the daemon's --import (the shell parser's): only the main thread reports.
+const FILE = isMainThread ? process.env.CENSUS_FILE : undefined;
+const EVERY_MS = Number(process.env.CENSUS_EVERY_MS ?? 5000);
+const timers = createRequire(import.meta.url)('node:timers');
+const original = { setTimeout: globalThis.setTimeout, setInterval: globalThis.setInterval };
+/** Live (or fired and not yet swept) timers → the stack holder of their creation. */
+const live = new Map();
+
+function capture() {
+  const holder = {};
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 7;
+  Error.captureStackTrace(holder, capture);
+  Error.stackTraceLimit = limit;
+  return holder;
+}
+
+for (const name of FILE !== undefined && FILE !== '' ? ['setTimeout', 'setInterval'] : []) {
+  const make = original[name];
+  const wrapped = function (...args) {
+    const t = make.apply(this, args);
+    if (t !== null && typeof t === 'object') live.set(t, capture());
+    return t;
+  };
+  globalThis[name] = wrapped;
+  timers[name] = wrapped;
+}
+
+/** The first frames that are not the clock wrappers: where the timer comes from. */
+function siteOf(holder) {
+  const frames = String(holder.stack ?? '')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().replace(/^at /, '').replace(/\(.*\/(dist|src|node_modules)\//, '($1/').replace(/file:\/\/\S*\/(dist|src)\//, '$1/'));
+  const useful = frames.filter((f) => !/^wrapped |^(Object\.)?setTimeout \(|^(Object\.)?setInterval \(|^new Promise|^Timeout\._onTimeout|^listOnTimeout|^process\.processTimers/.test(f));
+  return useful.slice(0, 2).join(' < ') || frames[0] || '?';
+}
+
+function census() {
+  let refd = 0;
+  let unrefd = 0;
+  let probeDialogs = 0;
+  const bySite = new Map();
+  for (const [t, holder] of live) {
+    // A timer that fired (and was not an interval) or was cleared is destroyed: swept here.
+    if (t._destroyed === true) {
+      live.delete(t);
+      continue;
+    }
+    if (t.hasRef()) refd += 1;
+    else unrefd += 1;
+    const site = siteOf(holder);
+    if (site.startsWith('DialogRun.')) {
+      probeDialogs += 1;
+      continue;
+    }
+    bySite.set(site, (bySite.get(site) ?? 0) + 1);
+  }
+  const others = [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 12);
+  return { at: new Date().toISOString(), live: refd + unrefd, refd, unrefd, probeDialogs, others };
+}
+
+if (FILE !== undefined && FILE !== '') {
+  const write = () => {
+    try {
+      writeFileSync(`${FILE}.tmp`, JSON.stringify(census()));
+      renameSync(`${FILE}.tmp`, FILE);
+    } catch {
+      // the bench's folder went away: nothing to report to
+    }
+  };
+  original.setInterval(write, EVERY_MS).unref();
+  // Swept between censuses too, so that fired timers do not pile up in the map.
+  original.setInterval(() => {
+    for (const t of live.keys()) if (t._destroyed === true) live.delete(t);
+  }, 1000).unref();
+}
