@@ -29,11 +29,29 @@ interface ServerSeries {
   state: Array<string | undefined>;
 }
 
-interface ProbeLabels {
-  type: { service_type: string };
-  up: { service_type: string; result: string };
-  down: { service_type: string; result: string };
-  unknown: { service_type: string; result: string };
+const PROBE_RESULTS_HELP = 'Probe results by service type and result (up, down, unknown).';
+const PROBE_DURATION_HELP = 'Probe latency by service type (per type, not per server: bounded series).';
+const PROBE_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const RESULTS = ['up', 'down', 'unknown'] as const;
+
+/** One service type's probe results (up, down, unknown) and latency histogram (counts per bucket, not cumulative). */
+class TypeTally {
+  readonly results = [0, 0, 0];
+  readonly buckets = new Float64Array(PROBE_DURATION_BUCKETS.length);
+  sum = 0;
+  count = 0;
+  constructor(readonly type: string) {}
+
+  observe(seconds: number): void {
+    this.sum += seconds;
+    this.count++;
+    for (let i = 0; i < PROBE_DURATION_BUCKETS.length; i++) {
+      if (seconds <= (PROBE_DURATION_BUCKETS[i] as number)) {
+        (this.buckets[i] as number)++;
+        return;
+      }
+    }
+  }
 }
 
 function serviceIndex(series: ServerSeries, service: string): number {
@@ -102,8 +120,6 @@ export interface CertificateExpiry {
 
 export class MamoriMetrics {
   readonly registry = new Registry();
-  private readonly probeResults: Counter<'service_type' | 'result'>;
-  private readonly probeLatency: Histogram<'service_type'>;
   private readonly remediations: Counter<'service_type' | 'outcome'>;
   private readonly remediationDuration: Histogram<'service_type' | 'outcome'>;
   /**
@@ -113,8 +129,12 @@ export class MamoriMetrics {
    * a new object for the series, on every probe, and formatted 180,000 label sets a scrape.
    */
   private readonly perServer = new Map<string, ServerSeries>();
-  /** The probe counter's and histogram's label sets, made once per service type and result. */
-  private readonly probeLabels = new Map<string, ProbeLabels>();
+  /**
+   * mamori_probe_results_total and mamori_probe_duration_seconds, counted here per service type
+   * (the bounded list, and `other`) and written at scrape time: prom-client hashed the labels and
+   * made a closure and objects at every count (a third of the bytes a result allocated).
+   */
+  private readonly tallies = new Map<string, TypeTally>();
   private outbox: OutboxGauges | undefined;
   private cluster: ClusterGauges | undefined;
   private readonly incidentsOpened: Counter<'service_type'>;
@@ -149,14 +169,6 @@ export class MamoriMetrics {
       { version: build.version, revision: build.revision, flavour: build.flavour, nodeversion: build.node },
       1,
     );
-    this.probeResults = new Counter({ name: 'mamori_probe_results_total', help: 'Probe results by service type and result (up, down, unknown).', labelNames: ['service_type', 'result'], registers });
-    this.probeLatency = new Histogram({
-      name: 'mamori_probe_duration_seconds',
-      help: 'Probe latency by service type (per type, not per server: bounded series).',
-      labelNames: ['service_type'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
     this.remediations = new Counter({ name: 'mamori_remediations_total', help: 'Runbook runs by service type and outcome.', labelNames: ['service_type', 'outcome'], registers });
     this.remediationDuration = new Histogram({
       name: 'mamori_remediation_duration_seconds',
@@ -358,15 +370,15 @@ export class MamoriMetrics {
 
   /** A probe's result; with `server`, its per-target series (an unknown result — no verdict — leaves them as they were). */
   probeResult(serviceType: string, up: boolean | 'unknown', latencyMs: number, server?: string): void {
-    let labels = this.probeLabels.get(serviceType);
-    if (labels === undefined) {
+    let tally = this.tallies.get(serviceType);
+    if (tally === undefined) {
+      // Bounded: the service types by name, anything else as `other` (never kept by its own name).
       const type = bounded(serviceType, SERVICE_TYPES);
-      labels = { type: { service_type: type }, up: { service_type: type, result: 'up' }, down: { service_type: type, result: 'down' }, unknown: { service_type: type, result: 'unknown' } };
-      // Bounded: the service types and `other` (an unknown type is not kept by its name).
-      if (type === serviceType) this.probeLabels.set(serviceType, labels);
+      tally = this.tallies.get(type);
+      if (tally === undefined) this.tallies.set(type, (tally = new TypeTally(type)));
     }
-    this.probeResults.inc(up === 'unknown' ? labels.unknown : up ? labels.up : labels.down);
-    this.probeLatency.observe(labels.type, Math.max(0, latencyMs) / 1000);
+    (tally.results[up === 'unknown' ? 2 : up ? 0 : 1] as number)++;
+    tally.observe(Math.max(0, latencyMs) / 1000);
     if (server === undefined || up === 'unknown') return;
     const series = this.seriesOf(server);
     const k = serviceIndex(series, serviceType);
@@ -455,11 +467,26 @@ export class MamoriMetrics {
   }
 
   async text(): Promise<string> {
-    return (await this.registry.metrics()) + '\n' + this.perServerText();
+    return (await this.registry.metrics()) + '\n' + this.ownText();
   }
 
-  /** The per server and service families in the text format, as prom-client wrote them (each family's HELP and TYPE even with no series). */
-  private perServerText(): string {
+  /**
+   * The families kept here, in the text format as prom-client wrote them (each family's HELP and
+   * TYPE even with no series; series in the order they first appeared).
+   */
+  private ownText(): string {
+    const results: string[] = [familyHead('mamori_probe_results_total', PROBE_RESULTS_HELP, 'counter')];
+    const duration: string[] = [familyHead('mamori_probe_duration_seconds', PROBE_DURATION_HELP, 'histogram')];
+    for (const t of this.tallies.values()) {
+      const type = escapeLabelValue(t.type);
+      for (let r = 0; r < RESULTS.length; r++) if ((t.results[r] as number) > 0) results.push(`mamori_probe_results_total{service_type="${type}",result="${RESULTS[r]}"} ${t.results[r] as number}`);
+      let below = 0;
+      for (let i = 0; i < PROBE_DURATION_BUCKETS.length; i++) {
+        below += t.buckets[i] as number;
+        duration.push(`mamori_probe_duration_seconds_bucket{le="${PROBE_DURATION_BUCKETS[i] as number}",service_type="${type}"} ${below}`);
+      }
+      duration.push(`mamori_probe_duration_seconds_bucket{le="+Inf",service_type="${type}"} ${t.count}`, `mamori_probe_duration_seconds_sum{service_type="${type}"} ${t.sum}`, `mamori_probe_duration_seconds_count{service_type="${type}"} ${t.count}`);
+    }
     const success: string[] = [familyHead('mamori_probe_success', PROBE_SUCCESS_HELP, 'gauge')];
     const last: string[] = [familyHead('mamori_probe_last_timestamp_seconds', PROBE_LAST_HELP, 'gauge')];
     const state: string[] = [familyHead('mamori_service_state', SERVICE_STATE_HELP, 'gauge')];
@@ -476,7 +503,7 @@ export class MamoriMetrics {
         if (st !== undefined) state.push(`mamori_service_state${labels},state="${st}"} 1`);
       }
     }
-    return `${success.join('\n')}\n\n${last.join('\n')}\n\n${state.join('\n')}\n`;
+    return [results, success, last, duration, state].map((family) => family.join('\n')).join('\n\n') + '\n';
   }
 
   get contentType(): string {
