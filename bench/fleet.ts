@@ -11,8 +11,12 @@
  *     (mamori_probe_lateness_seconds);
  *   - status folder and journal bytes per server per day (growth over the window);
  *   - a commit changing one server (pop3 added) → that server probed with its new spec (the signed webhook);
- *   - a refused port on one server → Down in its status file (detection + confirmation: the part of
- *     time to recovery that fleet size can change; N = 4 is the small fleet to compare with);
+ *   - a fault → Recovered (the fault lane): server 0 is a real lab host (lab 32, bench-fault: sshd,
+ *     httpd, the init scripts), its httpd killed FLEET_FAULT_RUNS times (default 5), each at a random
+ *     phase of the schedule (one in each slice of the interval: bench/ttr-kills.ts) and timed to
+ *     `Recovered` in the journal — detected, confirmed, repaired by the runbook over SSH, verified
+ *     from outside; each run, median/min/max, the phases beside the README formula's terms; after
+ *     every N, the lanes side by side and the goal's verdict (median at N ≤ the smallest N's + 2 s);
  *   - a burst of refused ports (min(500, N/10) servers, spread over the /24s so no mass-failure
  *     pause) → incidents, and the outbox's queue until it drains;
  *   - /api/status, /metrics and the status page: bytes and time; the page's first contentful paint
@@ -40,6 +44,10 @@ import { statusFromYaml } from '../src/status/status-yaml.ts';
 import { freePort, killStrays, spawnDaemon, type DaemonProcess } from '../test/daemon/daemon-process.ts';
 import { createGitFixture, REPO_ROOT, type GitFixture } from '../test/source/git-fixture.ts';
 import { startFleet, type FleetLab } from '../test/lab/fleet.ts';
+import { startLab, type Lab } from '../test/lab/index.ts';
+import { labConsoleProfiles, serverManifestYaml, serverPathOf, writeLabSecrets } from '../test/support/lab-fleet.ts';
+import { breakdownTable, formulaTerms, median, schedulePhase, type KillRun, type RunPhases } from './ttr-breakdown.ts';
+import { BENCH_REMEDIATION, DEFAULT_PROBE, formula, killHostServer, mamoriRuns, ROUND_S, RUNBOOK_S, stats, stratifiedPhases, type MamoriLane } from './ttr-kills.ts';
 
 /** FLEET_LAB_ID: the fleet lab's id (default 154, its /16 10.250.0.0/16); another id (mod 16) lets two fleet benches run side by side. */
 const FLEET_ID = Number(process.env.FLEET_LAB_ID ?? 154);
@@ -58,6 +66,16 @@ const BURST_S = Math.max(30, Math.min(1800, Number(process.env.FLEET_BURST_SECON
 /** The fault and burst lanes take minutes: at a large N only when asked (FLEET_FAULTS=1), so that a 10,000 run stays near 3 minutes. */
 const FAULTS_AT_LARGE_N = process.env.FLEET_FAULTS === '1';
 const LARGE_N = 5_000;
+/**
+ * The fault lane: a real lab host (lab 32: sshd, httpd and the rest, the init scripts, a BMC) stands
+ * in for server 0, and its httpd is killed FLEET_FAULT_RUNS times, each timed to `Recovered` in the
+ * journal (the runbook logs in over SSH, restarts, verifies from outside).
+ */
+const FAULT_LAB_ID = 32;
+const FAULT_HOST = 'bench-fault';
+const FAULT_RUNS = Math.max(1, Math.min(20, Number(process.env.FLEET_FAULT_RUNS ?? 5)));
+/** The goal: a fault at N repaired within the small fleet's time + 2 s (issue 28). */
+const FAULT_SLACK_S = 2;
 /** FLEET_CPU_PROF=DIR: the daemon runs with --cpu-prof and writes its profile there at its stop. */
 const PROF_DIR = process.env.FLEET_CPU_PROF !== undefined && process.env.FLEET_CPU_PROF !== '' ? process.env.FLEET_CPU_PROF : undefined;
 
@@ -275,10 +293,19 @@ async function firstPaint(url: string): Promise<{ fcpMs: number; loadMs: number;
   }
 }
 
+interface FaultRuns {
+  runs: RunPhases[];
+  kills: KillRun[];
+  loadStart: string;
+  loadEnd: string;
+  daemon?: string;
+}
+
 interface Lane {
   n: number;
   lines: string[];
   soakFailures: string[];
+  fault?: FaultRuns;
 }
 
 async function lane(n: number): Promise<Lane> {
@@ -291,10 +318,19 @@ async function lane(n: number): Promise<Lane> {
   let fleet: FleetLab | undefined;
   let repo: GitFixture | undefined;
   let daemon: DaemonProcess | undefined;
+  let faultLab: Lab | undefined;
+  let fault: FaultRuns | undefined;
   try {
     fleet = await startFleet({ id: FLEET_ID, n, sample: Math.min(4, n) });
+    // The fault lane's server: a real lab host in place of server 0 (N stays N), so that a fault is
+    // repaired as in production: the runbook logs in over SSH, restarts httpd and verifies.
+    if (SOAK_MIN === 0 && (n < LARGE_N || FAULTS_AT_LARGE_N)) faultLab = await startLab({ id: FAULT_LAB_ID, hosts: [{ name: FAULT_HOST }] });
     repo = createGitFixture();
-    for (let i = 0; i < n; i += 1) repo.write(pathOf(i), manifest(i, fleet.address(i)));
+    for (let i = faultLab === undefined ? 0 : 1; i < n; i += 1) repo.write(pathOf(i), manifest(i, fleet.address(i)));
+    if (faultLab !== undefined) {
+      const doc = killHostServer(faultLab, FAULT_HOST, SERVICES, [`10.231.${FLEET_ID}.0/24`]);
+      repo.write(serverPathOf(doc), serverManifestYaml(doc));
+    }
     repo.commit(`${n} servers`);
     repo.push();
     const dir = repo.dir;
@@ -302,6 +338,7 @@ async function lane(n: number): Promise<Lane> {
     const secrets = join(dir, 'secrets');
     await mkdir(secrets, { recursive: true, mode: 0o700 });
     for (let c = 0; c < Math.min(100, n); c += 1) await writeFile(join(secrets, `${customerOf(c)}-login`), 'not-a-key\n', { mode: 0o600 });
+    if (faultLab !== undefined) await writeLabSecrets(secrets, faultLab);
     const port = await freePort();
     const config = join(dir, 'mamori.yaml');
     await writeFile(
@@ -313,7 +350,10 @@ async function lane(n: number): Promise<Lane> {
         'stateDir: state',
         'secretsDir: secrets',
         `managementNetworks: [10.231.${FLEET_ID}.0/24]`,
-        `targetNetworks: [${fleet.range}]`,
+        // The fault lane's lab host, and its BMC on the loopback.
+        `targetNetworks: [${fleet.range}${faultLab === undefined ? '' : `, ${faultLab.subnet}, 127.0.0.1/32`}]`,
+        // It kills one service five times in minutes: the restart budget and flapping hold lifted (BENCH_REMEDIATION).
+        ...(faultLab === undefined ? [] : [`consoleProfiles: ${JSON.stringify(labConsoleProfiles(faultLab))}`, `remediation: ${JSON.stringify(BENCH_REMEDIATION)}`]),
         `tls: { caFiles: [${fleet.caPath}] }`,
         `http: { listen: "127.0.0.1:${port}", webhookSecret: { secretRef: hook } }`,
         'mail: { from: mamori@provider.example }',
@@ -438,14 +478,29 @@ async function lane(n: number): Promise<Lane> {
       say(`fault and burst lanes skipped at N ≥ ${LARGE_N} (FLEET_FAULTS=1 runs them); load average ${load()} (2 cores shared: figures under load are not final)`);
       return { n, lines, soakFailures };
     }
-    // ---- one fault → Down ---------------------------------------------------------------------
-    const victim = n - 1;
-    await sleep(Math.random() * INTERVAL_S * 1000);
-    const tf = Date.now();
-    await fleet.fault(fleet.address(victim), { kind: 'refuse', port: 80 });
-    await until('the refused http Down', 180_000, 50, async () => ((await serviceState(stateDir, victim, 'http'))?.state === 'Down' || (await serviceState(stateDir, victim, 'http'))?.state === 'Remediating' || (await serviceState(stateDir, victim, 'http'))?.state === 'Escalated' ? true : undefined));
-    say(`refused port on one server → Down (detection + confirmation): ${((Date.now() - tf) / 1000).toFixed(1)} s (one random phase; formula median I/2 + (N−1)·r ≈ 17 s)`);
-    await fleet.clear();
+    // ---- one fault → Recovered, FAULT_RUNS times ----------------------------------------------
+    if (faultLab !== undefined) {
+      const killLane: MamoriLane = { daemon, stateDir, probe: DEFAULT_PROBE, kills: [] };
+      const loadStart = load();
+      // The daemon over the lane: CPU, event-loop lag p99 (reset at each scrape) and the schedule's lateness.
+      const fm0 = parseMetrics((await timed(daemon, '/metrics')).text);
+      const fp0 = { ...procSample(pid), t: Date.now() };
+      // Kills at random phases of the schedule, one in each fifth of the interval (five medians compare).
+      const runs = await mamoriRuns(faultLab, FAULT_HOST, killLane, FAULT_RUNS, { journalEveryMs: 1000, phases: stratifiedPhases(FAULT_RUNS) });
+      fault = { runs, kills: killLane.kills, loadStart, loadEnd: load() };
+      const fp1 = { ...procSample(pid), t: Date.now() };
+      const fm1 = parseMetrics((await timed(daemon, '/metrics')).text);
+      fault.daemon = `daemon over the lane: CPU ${(((fp1.cpuS - fp0.cpuS) / ((fp1.t - fp0.t) / 1000)) * 100).toFixed(0)} % of one core (the daemon process ${(((fp1.daemonCpuS - fp0.daemonCpuS) / ((fp1.t - fp0.t) / 1000)) * 100).toFixed(0)} %), event-loop lag p99 ${(sum(fm1, 'nodejs_eventloop_lag_p99_seconds') * 1000).toFixed(0)} ms (max ${(sum(fm1, 'nodejs_eventloop_lag_max_seconds') * 1000).toFixed(0)} ms), probe lateness p99 ${(histQuantile(fm0, fm1, 'mamori_probe_lateness_seconds', 0.99) * 1000).toFixed(0)} ms`;
+      say(fault.daemon);
+      runs.forEach((r, k) => {
+        const ph = schedulePhase(killLane.kills[k] as KillRun, INTERVAL_S);
+        say(`fault ${k + 1}/${FAULT_RUNS}: httpd killed at phase ${ph === undefined ? '?' : ph.toFixed(2)} → Recovered ${r.totalS.toFixed(1)} s (wait ${r.waitS.toFixed(1)}, confirm ${r.confirmS.toFixed(2)}, queue ${r.queueS.toFixed(2)}, runbook ${r.runbookS.toFixed(2)}, close ${r.closeS.toFixed(2)})`);
+      });
+      const st = stats(runs.map((r) => r.totalS * 1000));
+      const fm = formula(DEFAULT_PROBE);
+      say(`fault → Recovered (httpd killed on a real lab host among the ${n} servers, repaired over SSH), ${FAULT_RUNS} kills: median ${st.medianS} s, min ${Math.min(...st.allS)} s, max ${st.worstS} s; the formula ${fm.medianS} s (worst ${fm.worstS} s); load average ${loadStart} → ${fault.loadEnd}`);
+      for (const l of breakdownTable(`fault lane, N = ${n}`, runs, formulaTerms(DEFAULT_PROBE, ROUND_S, RUNBOOK_S), killLane.kills.map((k) => schedulePhase(k, INTERVAL_S))).split('\n')) say(`  ${l}`);
+    }
 
     // ---- a burst of incidents → the outbox --------------------------------------------------
     const burst = Math.min(MAX_BURST, Math.floor(n / 10));
@@ -496,9 +551,41 @@ async function lane(n: number): Promise<Lane> {
     }
     killStrays();
     await fleet?.stop();
+    await faultLab?.stop();
     repo?.cleanup();
   }
-  return { n, lines, soakFailures };
+  return { n, lines, soakFailures, ...(fault !== undefined ? { fault } : {}) };
+}
+
+/** The phases' medians of the fault lanes side by side, and the goal's verdict for each N against the smallest. */
+function faultVerdict(lanes: readonly Lane[]): void {
+  const withFault = lanes.filter((l): l is Lane & { fault: FaultRuns } => l.fault !== undefined).sort((a, b) => a.n - b.n);
+  if (withFault.length === 0) return;
+  const fm = formula(DEFAULT_PROBE);
+  const out = (l: string): void => void process.stdout.write(`${l}\n`);
+  const f2 = (x: number): string => (Number.isNaN(x) ? '–' : x.toFixed(2));
+  const med = (f: FaultRuns, pick: (r: RunPhases, k: KillRun) => number | undefined): number =>
+    median(f.runs.map((r, k) => pick(r, f.kills[k] as KillRun)).filter((x): x is number => x !== undefined));
+  // How late the first failing probe came against the schedule: its start − (the probe before the kill + I).
+  // The interval's jitter (±10 %) spreads it ±3 s; a starved event loop or a late queue shows here.
+  const slip = (r: RunPhases, k: KillRun): number | undefined => (k.lastProbeAt === undefined ? undefined : (k.killAt + r.waitS * 1000 - k.lastProbeAt) / 1000 - INTERVAL_S);
+  out(`\nfault → Recovered by N (${FAULT_RUNS} kills each; medians in s; the formula's median ${fm.medianS} s, worst ${fm.worstS} s):`);
+  out(`| N | kill → Recovered | min … max | each run | wait for the schedule | of which late vs schedule | confirm | queue | runbook | close | load average (start → end) |`);
+  out('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const l of withFault) {
+    const tot = l.fault.runs.map((r) => r.totalS);
+    out(`| ${l.n} | **${f2(median(tot))}** | ${f2(Math.min(...tot))} … ${f2(Math.max(...tot))} | ${tot.map((x) => x.toFixed(1)).join(', ')} | ${f2(med(l.fault, (r) => r.waitS))} | ${f2(med(l.fault, slip))} | ${f2(med(l.fault, (r) => r.confirmS))} | ${f2(med(l.fault, (r) => r.queueS))} | ${f2(med(l.fault, (r) => r.runbookS))} | ${f2(med(l.fault, (r) => r.closeS))} | ${l.fault.loadStart} → ${l.fault.loadEnd} |`);
+  }
+  const small = withFault[0] as Lane & { fault: FaultRuns };
+  const smallMedian = median(small.fault.runs.map((r) => r.totalS));
+  const smallRest = median(small.fault.runs.map((r) => r.totalS - r.waitS));
+  for (const l of withFault) if (l.fault.daemon !== undefined) out(`N=${l.n}: ${l.fault.daemon}`);
+  for (const l of withFault.slice(1)) {
+    const m = median(l.fault.runs.map((r) => r.totalS));
+    const rest = median(l.fault.runs.map((r) => r.totalS - r.waitS));
+    out(`${l.n} median ≤ N=${small.n} median + ${FAULT_SLACK_S} s: ${m <= smallMedian + FAULT_SLACK_S ? 'yes' : 'no'} (${f2(m)} s against ${f2(smallMedian)} + ${FAULT_SLACK_S} s)`);
+    out(`  without the wait for the schedule (first failing probe → Recovered): ${f2(rest)} s against ${f2(smallRest)} s at N=${small.n}`);
+  }
 }
 
 export async function run(): Promise<void> {
@@ -506,9 +593,12 @@ export async function run(): Promise<void> {
   if (process.env.FLEET_BUILD !== '0') execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   process.stdout.write(`fleet: N = ${SIZES.join(', ')}; window ${MEASURE_S} s after warm-up; ${SERVICES.length} services a server (${SERVICES.join(' ')}), interval ${INTERVAL_S} s; load average at start ${load()}\n`);
   const failures: string[] = [];
+  const lanes: Lane[] = [];
   for (const n of SIZES) {
     const l = await lane(n);
+    lanes.push(l);
     for (const f of l.soakFailures) failures.push(`N=${n}: ${f}`);
   }
+  faultVerdict(lanes);
   if (failures.length > 0) throw new Error(`fleet soak: not back to the warm-up level: ${failures.join('; ')}`);
 }
