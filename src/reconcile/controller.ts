@@ -265,7 +265,7 @@ export class Controller {
     this.timer = undefined;
     this.abort.abort();
     const deadlineMs = Math.max(MIN_STOP_MS, options.deadlineMs ?? 10_000);
-    const all = Promise.allSettled([...this.inFlight, ...this.remediations.promises()]);
+    const all = Promise.allSettled([...this.inFlight, ...this.remediations.promises(), this.passes.idle()]);
     let timedOut = false;
     await Promise.race([
       all,
@@ -309,7 +309,7 @@ export class Controller {
         continue;
       }
       // A failed pass is logged, counted and retried by passFailed (probesSettled): nothing to add here.
-      this.track(this.passes.run(name, false).catch(() => undefined));
+      this.passes.start(name);
     }
     this.armTimer();
   }
@@ -447,7 +447,7 @@ export class Controller {
 
   /** Resolves when no server pass and no runbook is in flight. Tests and the bench use it. */
   async whenIdle(): Promise<void> {
-    while (this.inFlight.size > 0 || this.remediations.size > 0) await Promise.allSettled([...this.inFlight, ...this.remediations.promises()]);
+    while (this.inFlight.size > 0 || this.remediations.size > 0 || this.passes.running > 0) await Promise.allSettled([...this.inFlight, ...this.remediations.promises(), this.passes.idle()]);
   }
 
   /** The manifest a server is watched from (by its id), for a takeover's look at the host. */

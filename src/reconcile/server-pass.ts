@@ -114,36 +114,68 @@ export class ServerPasses {
    * took the server's key from the queue; it is handed back when the pass ends.
    */
   run(name: string, dryRun: boolean, awaitRemediation = false): Promise<ServerPassResult> {
+    return new Promise<ServerPassResult>((resolve, reject) => this.launch(name, dryRun, awaitRemediation, resolve, reject));
+  }
+
+  /**
+   * The scheduler's pass (the controller's timer): nobody awaits it (a failed one is logged,
+   * counted and retried by passFailed), so it makes no promise — per server and interval the
+   * promise, its executor and resolvers, a catch and a finally were as many objects as the
+   * pass's own. Counted until it ends: idle() resolves when none runs.
+   */
+  start(name: string): void {
+    this.detached++;
+    this.launch(name, false, false, this.detachedEnded, this.detachedEnded);
+  }
+
+  /** Scheduler passes running now. */
+  get running(): number {
+    return this.detached;
+  }
+
+  /** Resolves when no scheduler pass runs (stop and whenIdle wait for it). */
+  idle(): Promise<void> {
+    return this.detached === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private detached = 0;
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly detachedEnded = (): void => {
+    if (--this.detached > 0 || this.idleWaiters.length === 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  };
+
+  private launch(name: string, dryRun: boolean, awaitRemediation: boolean, resolve: (pass: ServerPassResult) => void, reject: (err: unknown) => void): void {
     const entry = this.ctx.fleet.servers.get(name);
     if (entry === undefined) {
       this.serverDone(name);
-      return Promise.resolve(EMPTY_PASS);
+      resolve(EMPTY_PASS);
+      return;
     }
     if (this.o.coordinator !== undefined && !this.o.coordinator.owns(name, entry.doc.metadata.customer)) {
       // Another replica's shard: looked at again an interval on (or at once when membership changes).
       this.deps.queue.done(name);
       this.deps.reschedule(name, this.ctx.clock.now() + this.o.policy.intervalMs, false);
       this.deps.looked?.(name);
-      return Promise.resolve(EMPTY_PASS);
+      resolve(EMPTY_PASS);
+      return;
     }
     // The server's observation objects are reused pass after pass (updated in place): at 60,000
     // probes a pass, fresh ones would all live a whole interval and churn the old generation.
     const target = (entry.observed ??= {});
-    return new Promise<ServerPassResult>((resolve, reject) => {
-      // One clock read for the server's probes (they start together); a probe that waits for a
-      // permit reads it again when it starts (the lag check and the observation's time).
-      const b = new ProbeBatch(name, ++this.passSeq, entry, target, this.ctx.clock.now(), dryRun, awaitRemediation, resolve, reject, this.startQueuedProbe);
-      const n = b.services.length;
-      if (n === 0) {
-        void Promise.resolve().then(() => this.probesSettled(b));
-        return;
-      }
-      for (let i = 0; i < n; i++) {
-        // Once the semaphore is full it stays full in this loop (permits come back in reactions).
-        if (this.probes.tryAcquire()) this.startProbe(b, b.start);
-        else this.probes.enqueue(b);
-      }
-    });
+    // One clock read for the server's probes (they start together); a probe that waits for a
+    // permit reads it again when it starts (the lag check and the observation's time).
+    const b = new ProbeBatch(name, ++this.passSeq, entry, target, this.ctx.clock.now(), dryRun, awaitRemediation, resolve, reject, this.startQueuedProbe);
+    const n = b.services.length;
+    if (n === 0) {
+      void Promise.resolve().then(() => this.probesSettled(b));
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      // Once the semaphore is full it stays full in this loop (permits come back in reactions).
+      if (this.probes.tryAcquire()) this.startProbe(b, b.start);
+      else this.probes.enqueue(b);
+    }
   }
 
   /**
