@@ -93,9 +93,13 @@ function http(socket) {
 
 const SERVE = {
   21: (s) => lineProtocol(s, '220 fleet FTP ready\r\n', (l) => (/^QUIT/i.test(l) ? null : /^NOOP/i.test(l) ? '200 ok\r\n' : '530 Please login\r\n')),
+  // The banner, then the connection closed at the client's first bytes (its identification and
+  // KEXINIT): no key exchange is spoken here, so a login fails at once ("closed before login", as
+  // an sshd that drops the connection) instead of hanging until IDLE_MS — a burst of runbooks
+  // against the fleet would otherwise wait 10 s a login under the daemon's 4 runbook permits.
   22: (s) => {
     s.write('SSH-2.0-OpenSSH_4.3\r\n');
-    s.on('data', () => undefined);
+    s.once('data', () => s.end());
   },
   23: (s) => {
     // IAC DO TERMINAL-TYPE, IAC WILL ECHO, then a login prompt.
