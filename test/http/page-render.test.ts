@@ -356,4 +356,24 @@ describe('status page over HTTP', () => {
     expect(live.latencies('c/s1', 'ping')).toHaveLength(POINTS);
     live.close();
   });
+
+  it('never shows a point the log overwrote, also after it grew', () => {
+    const live = new PageLiveState();
+    let t = NOW;
+    const probe = (server: string, ms: number): void => live.onEvent({ type: 'probe', server, result: { service: 'ping', target: 'x', up: true, latencyMs: ms, startedAt: '' }, unknown: false, at: ++t });
+    const others = Array.from({ length: 16 }, (_, i) => `c/o${i}`);
+    // A service probed once early and once later; enough of the others' points between and after
+    // that the log (a few thousand entries for 17 services) wraps past its first point only.
+    probe('c/rare', 1);
+    for (let i = 0; i < 1000; i++) probe(others[i % others.length] as string, 2);
+    probe('c/rare', 3);
+    for (let i = 0; i < 1500; i++) probe(others[i % others.length] as string, 2);
+    expect(live.latencies('c/rare', 'ping').map((p) => p.ms)).toEqual([3]);
+    // Many new services: the log grows (its capacity follows the services); the overwritten point stays gone.
+    for (let i = 0; i < 400; i++) probe(`c/new${i}`, 4);
+    expect(live.latencies('c/rare', 'ping').map((p) => p.ms)).toEqual([3]);
+    for (const p of live.latencies('c/o1', 'ping')) expect(p).toEqual({ at: expect.any(Number) as number, ms: 2 });
+    expect(live.latencies('c/o1', 'ping')).toHaveLength(POINTS);
+    live.close();
+  });
 });

@@ -47,6 +47,8 @@ class LatencyLog {
   back = new Uint32Array(0);
   /** Per service slot: the sequence number of its newest entry (-1: none). */
   heads = new Float64Array(0);
+  /** Entries below this were overwritten before the log last grew (its larger capacity does not bring them back). */
+  private floor = 0;
   private slots = 0;
   private readonly free: number[] = [];
 
@@ -84,7 +86,7 @@ class LatencyLog {
   /** The slot's points, oldest first (at most POINTS). */
   points(s: number): LatencyPoint[] {
     const out: LatencyPoint[] = [];
-    const oldest = this.written - this.capacity;
+    const oldest = Math.max(this.floor, this.written - this.capacity);
     let q = this.heads[s] ?? -1;
     while (q >= 0 && q >= oldest && out.length < POINTS) {
       const i = q % this.capacity;
@@ -109,6 +111,7 @@ class LatencyLog {
       ms[to] = this.ms[from] as number;
       back[to] = this.back[from] as number;
     }
+    this.floor = Math.max(this.floor, this.written - this.capacity);
     this.at = at;
     this.ms = ms;
     this.back = back;
