@@ -8,9 +8,9 @@ import { execFile } from 'node:child_process';
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import type { Logger } from '../log.ts';
 import { serverIdOf } from '../manifest/server-id.ts';
+import { FileReplacer } from '../status/replace-file.ts';
 import type { LoadedDocument, Owner, ServerDocument } from '../manifest/types.ts';
 import type { AppliedServer, LastGoodPersistence } from './desired.ts';
 
@@ -70,6 +70,7 @@ export class LastGoodStore implements LastGoodPersistence {
   /** The document object each record was saved from: the same object (an unchanged file the loader reused) is not even serialised. */
   private readonly savedFrom = new Map<string, LoadedDocument<ServerDocument>>();
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly files = new FileReplacer();
 
   constructor(private readonly o: LastGoodStoreOptions) {
     this.dir = path.join(o.stateDir, LAST_GOOD_DIR);
@@ -138,7 +139,7 @@ export class LastGoodStore implements LastGoodPersistence {
           folders.add(folder);
         }
         // Renamed into place now, flushed to disk once for the batch (below).
-        await writeFileAtomic(file, text, { mode: 0o640, fsync: false });
+        await this.files.replace(file, text, { mode: 0o640 });
         this.saved.set(s.name, content);
         this.savedFrom.set(s.name, s.document);
         written++;

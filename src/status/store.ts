@@ -1,6 +1,6 @@
 /**
  * Status files: one YAML file per server, `<stateDir>/status/<customer>/<name>.yaml` (a server is
- * `customer/name`: two customers may each have a web01), replaced atomically (write-file-atomic: a
+ * `customer/name`: two customers may each have a web01), replaced atomically (replace-file.ts: a
  * temporary file, then a rename), so a reader sees the old file or the new one, never half of one;
  * not fsync'd unless asked (StatusStoreOptions.durable: the journal is what must survive a power cut).
  * Removed servers move to `status/_archive/<customer>/` (`_` starts no customer name).
@@ -8,8 +8,8 @@
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { serverIdOf } from '../manifest/server-id.ts';
+import { FileReplacer } from './replace-file.ts';
 import type { ServerStatus } from './model.ts';
 import { statusFromYaml, statusToYaml } from './status-yaml.ts';
 
@@ -52,7 +52,7 @@ export function statusDirOf(stateDir: string): string {
 export interface StatusStoreOptions {
   /**
    * fsync each file before its rename (the default: no). A status file is a view of the journal,
-   * written again whole at every start: what a power cut may tear is rewritten then (an unreadable
+   * written again by each server's first pass after a start: what a power cut may tear is rewritten then (an unreadable
    * old file is logged and its conditions start afresh). Renamed into place, a file is still never
    * seen half-written by a reader. With an fsync each, 10,000 servers' first writes queued behind
    * this disk's ~3 ms flushes (and the journal's own behind them) for minutes at start.
@@ -67,6 +67,7 @@ export function createStatusStore(stateDir: string, options: StatusStoreOptions 
   const ensure = (): Promise<unknown> => (made ??= mkdir(path.join(dir, ARCHIVE_DIR), { recursive: true }));
   const fileOf = (server: string): string => path.join(dir, `${checkName(server)}.yaml`);
   const madeFolders = new Set<string>();
+  const files = new FileReplacer();
   const ensureFolderOf = async (server: string): Promise<void> => {
     const folder = path.dirname(fileOf(server));
     if (folder === dir || madeFolders.has(folder)) return;
@@ -89,7 +90,7 @@ export function createStatusStore(stateDir: string, options: StatusStoreOptions 
       await ensure();
       const id = serverIdOf(status);
       await ensureFolderOf(id);
-      await writeFileAtomic(fileOf(id), statusToYaml(status), { mode: 0o644, fsync: durable });
+      await files.replace(fileOf(id), statusToYaml(status), { mode: 0o644, fsync: durable });
     },
     async read(server) {
       try {
