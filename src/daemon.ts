@@ -354,7 +354,9 @@ export class Daemon {
     await this.syncer.start();
     this.updateDesiredMetrics();
     await controller.start(records);
-    await controller.writeAllStatus();
+    // Each probed server's status file is written by its first pass (within the first round);
+    // here only the files of servers nobody probes, in the background.
+    void controller.writeStartStatus();
     if (config.readiness.enabled) {
       this.readiness = startReadiness(config, { controller, notifier, targets, runbooks: () => this.currentSet?.runbooks ?? new Map(), logger });
       this.readiness.loop.setServers(this.monitoredDocs);

@@ -128,7 +128,7 @@ export class Controller {
       reschedule: (name, at, fast) => this.reschedule(name, at, fast),
       armTimer: () => this.armTimer(),
       writeStatus: (name) => this.files.write(name),
-      looked: (name) => this.firstRoundPassed(name),
+      looked: (name) => this.passLooked(name),
     });
     this.canaries = new Canaries(this.ctx, { probes: this.probes, actuator: this.actuator, fleetStep: (now) => this.passes.fleetStep(now) });
   }
@@ -315,6 +315,21 @@ export class Controller {
   }
 
   /**
+   * A server went through a pass. Its file is written by its first pass at the latest — a pass
+   * that changed nothing (a restart, the history already Healthy) writes it then — so every file
+   * names this run's revision and state by the end of the first round, without a whole-fleet
+   * write at start that competes with the round for the same core. The round counts it once written.
+   */
+  private passLooked(name: string): void {
+    const entry = this.servers.get(name);
+    if (entry === undefined || entry.loaded) {
+      this.firstRoundPassed(name);
+      return;
+    }
+    void this.track(this.files.write(name).finally(() => this.firstRoundPassed(name)));
+  }
+
+  /**
    * A server went through its pass (or left): once every server of the start has, the first round
    * is logged with its duration — from the start, how long until the whole fleet was looked at.
    */
@@ -349,9 +364,18 @@ export class Controller {
     this.armTimer();
   }
 
-  /** Writes every server's status file (at start, and after a new revision). */
+  /** Writes every server's status file (`mamori reconcile --once`, and at stop). */
   writeAllStatus(options: { sweep?: boolean } = {}): Promise<void> {
     return this.files.writeAll(options);
+  }
+
+  /**
+   * At start: the files of servers nobody probes (removed while the daemon was down, outside the
+   * target networks, no valid manifest) say so, and old ones are archived; the probed servers'
+   * files are written by their first pass (passLooked). In the background, tracked: a stop waits for it.
+   */
+  writeStartStatus(): Promise<void> {
+    return this.track(this.files.writeUnmonitoredAll());
   }
 
   // ---- the local API ----------------------------------------------------------------------

@@ -99,6 +99,12 @@ export class StatusFiles {
     for (const name of this.unmonitored.keys()) await this.writeUnmonitored(name);
   }
 
+  /** The sweep and the files of servers nobody probes, without rewriting the probed ones' (the start). */
+  async writeUnmonitoredAll(): Promise<void> {
+    await this.sweepUnmonitored();
+    for (const name of this.unmonitored.keys()) await this.writeUnmonitored(name);
+  }
+
   /** A server nobody probes now, and why; its file is written at once when `write`. */
   markUnmonitored(u: Unmonitored, write: boolean): void {
     this.unmonitored.set(u.name, u);

@@ -294,6 +294,49 @@ describe('controller', () => {
     expect((await real.read('acme/web39'))?.observedRevision).toBe('rev1');
   });
 
+  test('status files at start, without a whole-fleet write: the first pass of each server writes its file (a restart whose history is already Healthy too); the first round ends once every file is written; the sweep writes the removed ones', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-25T00:00:00Z'));
+    const prober = new TableProber();
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const state = await tempStateDir();
+    cleanup.push(() => rm(state, { recursive: true, force: true }));
+    const real = createStatusStore(state);
+    const written: string[] = [];
+    const store: StatusStore = { ...real, dir: real.dir, write: async (st) => {
+        written.push(`${st.metadata.customer ?? ''}/${st.metadata.name}`);
+        await real.write(st);
+      }, read: (id) => real.read(id), list: () => real.list(), ids: () => real.ids(), archive: (id, at) => real.archive(id, at) };
+    const docs = ['a', 'b', 'c'].map((n, i) => serverDoc(n, `10.231.10.${11 + i}`, ['http']));
+    const policy = policyFromConfig({ probe: { intervalSeconds: 10, retryIntervalSeconds: 1 } });
+    // A first run: every server probed Healthy, its transition written; then stopped.
+    const first = await rig({ state, store, clock, prober, policy });
+    first.controller.setDesired('rev1', docs);
+    await first.controller.start();
+    await clock.advance(10_000, () => first.controller.whenIdle());
+    await first.controller.stop({ deadlineMs: 1000 });
+    await first.journal.close();
+    await real.write({ apiVersion: 'mamori/v1', kind: 'ServerStatus', metadata: { name: 'gone', customer: 'acme' }, observedRevision: 'rev0', conditions: [], services: {}, incidents: { open: [], recent: [] } } as unknown as ServerStatus);
+    // The restart: the journal's history says Healthy, so the first passes change nothing.
+    written.length = 0;
+    const r = await rig({ state, store, clock, prober, policy, logger });
+    r.controller.setDesired('rev2', docs);
+    await r.controller.start((await readJournal(state)).records);
+    await r.controller.writeStartStatus();
+    expect(written).toEqual(['acme/gone']);
+    expect((await real.read('acme/gone'))?.conditions.map((c) => c.type)).toContain('Monitored');
+    expect((await real.read('acme/a'))?.observedRevision).toBe('rev1');
+    await clock.advance(10_000, () => r.controller.whenIdle());
+    await flush();
+    expect(written.filter((w) => w !== 'acme/gone').sort()).toEqual(['acme/a', 'acme/b', 'acme/c']);
+    for (const n of ['a', 'b', 'c']) expect((await real.read(`acme/${n}`))?.observedRevision).toBe('rev2');
+    expect(lines.filter((l) => l.msg === 'first round complete')).toHaveLength(1);
+    // Later passes that change nothing write nothing.
+    written.length = 0;
+    await clock.advance(20_000, () => r.controller.whenIdle());
+    expect(written).toEqual([]);
+  });
+
   test('canaries are probed every interval: one down pauses remediation everywhere, status says why, and it clears', async () => {
     const clock = new ManualClock(Date.parse('2026-11-25T00:00:00Z'));
     const prober = new TableProber();
