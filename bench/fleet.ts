@@ -468,7 +468,10 @@ async function lane(n: number): Promise<Lane> {
     const hook = await daemon.post('/hooks/git', body, { 'x-hub-signature-256': signHubBody(SECRET, body) });
     if (hook.status !== 202) throw new Error(`webhook answered ${hook.status}`);
     await until('the changed server probed with pop3', 120_000, 50, async () => ((await serviceState(stateDir, target, 'pop3'))?.lastProbe !== undefined ? true : undefined));
-    say(`commit (webhook) → server probed with its new spec: ${((Date.now() - tc) / 1000).toFixed(2)} s`);
+    const applied = daemon.logs.filter((l) => l.msg === 'revision applied').at(-1);
+    const steps = applied?.ms !== undefined ? Object.entries(applied.ms as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') : '?';
+    const appliedAt = applied !== undefined ? `${((Date.parse(applied.time) - tc) / 1000).toFixed(2)} s after the push` : '?';
+    say(`commit (webhook) → server probed with its new spec: ${((Date.now() - tc) / 1000).toFixed(2)} s (revision applied ${appliedAt}; ms: ${steps}; ${String(applied?.objectsRead ?? '?')} objects read)`);
 
     if (SOAK_MIN > 0) {
       say(`fault and burst lanes skipped in a soak; load average ${load()}`);
