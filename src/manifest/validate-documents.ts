@@ -43,7 +43,9 @@ export interface ValidateOptions {
   /**
    * Each file's own checks (size → … → ownership) kept from the last call and reused for a file
    * whose path and content are the same: a revision that changes one file of 10,000 parses one.
-   * The checks across files always run on the whole revision, so the findings are the same.
+   * The checks across files run on the whole revision; runbook coverage, which reads one server and
+   * the usable runbooks, is reused for an unchanged server while the runbooks are the same. The
+   * findings are those of a validation without the cache.
    */
   cache?: FileCheckCache;
   /** Checks beyond the built-in ones (e.g. the review policy's lint of custom runbooks). */
@@ -233,7 +235,7 @@ function sameContent(a: string | Uint8Array, b: string | Uint8Array): boolean {
 /**
  * The per-file results of the last validation (see ValidateOptions.cache). A file's own checks
  * read nothing but its path and bytes (the schemas are fixed), so an equal file has equal
- * results. Only the last call's files are kept.
+ * results. Only the last call's files are kept (and the coverage of their servers).
  */
 export class FileCheckCache {
   private last = new Map<string, CachedCheck>();
@@ -251,6 +253,37 @@ export class FileCheckCache {
     }
     next.set(file.path, { content: file.content, absolutePath: file.absolutePath, check });
     return check;
+  }
+
+  /** Runbook coverage by server document, valid while the usable runbooks and the selector are the very same objects. */
+  private coverage: { runbooks: readonly LoadedDocument<RunbookDocument>[]; select: RunbookSelector | undefined; byServer: WeakMap<object, Finding[]> } = {
+    runbooks: [],
+    select: undefined,
+    byServer: new WeakMap(),
+  };
+
+  /**
+   * coverageFindings, server by server: which runbook repairs each service reads only the server's
+   * document, the usable runbooks and the selector (pure: src/runbook/select.ts), so a server whose
+   * document object is reused (its file unchanged) keeps its findings while those are unchanged.
+   */
+  coverageFindings(servers: readonly LoadedDocument<ServerDocument>[], runbooks: ReadonlyMap<string, LoadedDocument<RunbookDocument>>, select: RunbookSelector): Finding[] {
+    const list = [...runbooks.values()];
+    const last = this.coverage;
+    if (last.select !== select || last.runbooks.length !== list.length || list.some((r, i) => r !== last.runbooks[i])) {
+      this.coverage = { runbooks: list, select, byServer: new WeakMap() };
+    }
+    const byServer = this.coverage.byServer;
+    const out: Finding[] = [];
+    for (const s of servers) {
+      let own = byServer.get(s);
+      if (own === undefined) {
+        own = coverageFindings([s], runbooks, select);
+        byServer.set(s, own);
+      }
+      for (const f of own) out.push(f);
+    }
+    return out;
   }
 
   /** Called once per validation with what it checked: the next call compares against these. */
@@ -395,7 +428,9 @@ export function validateDocuments(files: readonly ManifestFile[], options: Valid
   }
   const candidates = servers.filter((s) => !bad.has(s.file));
   findings.push(...runbookReferenceFindings(candidates, known));
-  findings.push(...coverageFindings(candidates, goodRunbooks, options.selectRunbook ?? fallbackSelectRunbook));
+  const select = options.selectRunbook ?? fallbackSelectRunbook;
+  const coverage = cache !== undefined ? cache.coverageFindings(candidates, goodRunbooks, select) : coverageFindings(candidates, goodRunbooks, select);
+  for (const f of coverage) findings.push(f);
 
   bad = errorFiles(findings);
   const goodServers = new Map<string, LoadedDocument<ServerDocument>>();
