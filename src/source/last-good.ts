@@ -15,6 +15,8 @@ import type { LoadedDocument, Owner, ServerDocument } from '../manifest/types.ts
 import type { AppliedServer, LastGoodPersistence } from './desired.ts';
 
 export const LAST_GOOD_DIR = 'last-good';
+/** Records read at once at start. */
+const READ_AT_ONCE = 16;
 /** A server id as a path: customer/name (or a bare name for a server with no customer). */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 const SEGMENT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -92,10 +94,23 @@ export class LastGoodStore implements LastGoodPersistence {
         for (const f of await readdir(path.join(this.dir, e.name)).catch(() => [] as string[])) if (f.endsWith('.json')) files.push(`${e.name}/${f}`);
       }
     }
-    for (const n of files.sort()) {
+    files.sort();
+    // Read READ_AT_ONCE at a time: one after another, a restart of 10,000 servers waited 10,000
+    // round trips through libuv's pool before its first revision could be applied.
+    const texts: Array<string | Error> = new Array<string | Error>(files.length);
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < files.length) {
+        const i = next++;
+        texts[i] = await readFile(path.join(this.dir, files[i] as string), 'utf8').catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_AT_ONCE, files.length) }, reader));
+    for (const [i, n] of files.entries()) {
       try {
-        const text = await readFile(path.join(this.dir, n), 'utf8');
-        const r = JSON.parse(text) as LastGoodRecord;
+        const text = texts[i];
+        if (text instanceof Error) throw text;
+        const r = JSON.parse(text as string) as LastGoodRecord;
         if (r.v !== 1 || typeof r.name !== 'string' || `${r.name}.json` !== n || typeof r.doc?.spec?.address !== 'string' || serverIdOf(r.doc) !== r.name) throw new Error('not a last-good record');
         this.saved.set(r.name, contentOf(r));
         out.set(r.name, { name: r.name, document: documentOf(r), revision: r.revision });

@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -58,6 +59,20 @@ describe('last-good manifests', () => {
     // Nothing changed at all: nothing written, no flush.
     await store.save(next.map((s) => ({ ...s, revision: 'rev3' })));
     expect(syncs).toHaveLength(2);
+  });
+
+  test('a restart reads every record back (several at once), in order, and skips an unreadable one with a warning naming it', async () => {
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'mamori-last-good-'));
+    dirs.push(stateDir);
+    const fleet = Array.from({ length: 40 }, (_, i) => applied(`web${String(i).padStart(2, '0')}`, `10.231.10.${i + 1}`));
+    await new LastGoodStore({ stateDir, logger: silentLogger(), syncFolder: async () => undefined }).save(fleet);
+    await writeFile(path.join(stateDir, 'last-good', 'acme', 'web07.json'), '{ not json');
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const loaded = await new LastGoodStore({ stateDir, logger }).load();
+    expect([...loaded.keys()]).toEqual(fleet.map((s) => s.name).filter((n) => n !== 'acme/web07'));
+    expect(loaded.get('acme/web39')?.document.doc.spec.address).toBe('10.231.10.40');
+    expect(lines.filter((l) => l.msg === 'last-good manifest unreadable; ignored').map((l) => l.file)).toEqual([path.join('last-good', 'acme', 'web07.json')]);
   });
 
   test('the real flush (sync -f) runs', async () => {
