@@ -154,9 +154,11 @@ export class Controller {
       wanted.add(name);
       this.files.unmonitored.delete(name);
       const prev = this.servers.get(name);
-      const desired = desiredFromManifest(doc);
+      // The very same document (the loader reused an unchanged file's): what is derived from it stands.
+      const same = prev !== undefined && prev.doc === doc;
+      const desired = same ? prev.desired : desiredFromManifest(doc);
       services += desired.services.length;
-      const groupKeys = prev !== undefined && prev.desired.address === desired.address && sameLocation(prev.desired, desired) ? prev.groupKeys : (desired.groupKeys ?? groupKeysOf(desired));
+      const groupKeys = prev !== undefined && (same || (prev.desired.address === desired.address && sameLocation(prev.desired, desired))) ? prev.groupKeys : (desired.groupKeys ?? groupKeysOf(desired));
       const manifestInvalid = extras.manifestInvalid?.get(name);
       this.fleet.setEntry(name, { ...(prev ?? { loaded: false }), doc, desired, groupKeys, manifestInvalid });
       // A refused manifest changes no probe result, so no transition would write the status file.
@@ -164,7 +166,7 @@ export class Controller {
       if (!this.started) continue;
       const policy = this.o.policy;
       if (prev === undefined) this.queue.add(name, now + this.random() * policy.retryMs);
-      else if (desiredKey(prev.desired) !== desiredKey(desired)) this.queue.addSooner(name, now);
+      else if (!same && desiredKey(prev.desired) !== desiredKey(desired)) this.queue.addSooner(name, now);
       else {
         // Unchanged: keep its phase, unless it is due later than one (maybe new, shorter) interval
         // from now; then spread it over that interval (no thundering herd on a revision or reload).

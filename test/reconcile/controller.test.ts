@@ -378,5 +378,18 @@ describe('controller', () => {
     r.controller.setDesired('rev2', [serverDoc('a', '10.231.10.11', ['http']), changed]);
     await clock.advance(10, idle);
     expect(prober.calls).toEqual(['b/http']);
+    // b gains a service; a is handed in as an equal document (another object), then as the very same
+    // objects (the daemon's loader reuses an unchanged file's): only the change is probed at once.
+    prober.calls.length = 0;
+    const gains = serverDoc('b', '10.231.10.12', ['http', 'ssh'], { suspend: true });
+    const a = docs[0] as (typeof docs)[number];
+    r.controller.setDesired('rev3', [a, gains]);
+    await clock.advance(10, idle);
+    expect([...prober.calls].sort()).toEqual(['b/http', 'b/ssh']);
+    prober.calls.length = 0;
+    r.controller.setDesired('rev4', [a, gains]);
+    await clock.advance(10, idle);
+    expect(prober.calls).toEqual([]);
+    expect(r.controller.status().servers.find((x) => x.metadata.name === 'b')?.services.ssh).toBeDefined();
   });
 });
