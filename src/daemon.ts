@@ -23,8 +23,8 @@ import { createLogger, type Logger } from './log.ts';
 import { SHIPPED_OPERATOR_DIR, readManifestTree } from './manifest/read-tree.ts';
 import type { ManifestSet, ServerDocument, ServiceName } from './manifest/types.ts';
 import { FileCheckCache, validateDocuments } from './manifest/validate-documents.ts';
-import { AlertmanagerClient } from './notify/alertmanager.ts';
-import { alertsOfStatus, daemonAlerts } from './notify/alerts-of-status.ts';
+import { AlertmanagerClient, type AlertState } from './notify/alertmanager.ts';
+import { alertsOfStatus, daemonAlerts, isAlertingState } from './notify/alerts-of-status.ts';
 import type { Outbox } from './notify/outbox.ts';
 import { incidentOpenedEvent, massFailureEvent, type WebhookEvent } from './notify/webhook-event.ts';
 import { webhookEndpointsOf } from './notify/webhook-endpoints.ts';
@@ -478,7 +478,10 @@ export class Daemon {
   private onControllerEvent(e: ControllerEvent): void {
     this.page.onEvent(e);
     if (this.cluster !== undefined && this.controller !== undefined) publishOnEvent(this.cluster.statusBoard, (server) => this.controller?.statusOf(server), e);
-    if (e.type !== 'probe') this.alertmanager?.nudge();
+    // A transition into a failing state hands over what holds for its server right now: a repair
+    // faster than the alerts' rounds must still reach Alertmanager (firing, then resolved). Only
+    // those: a fleet's start is 60,000 transitions to Healthy, each a status computed for nothing.
+    if (e.type !== 'probe' && this.alertmanager !== undefined) this.alertmanager.nudge(e.type === 'transition' && isAlertingState(e.to) ? this.alertsOfServer(e.server) : []);
     const m = this.metrics;
     switch (e.type) {
       case 'probe':
@@ -570,6 +573,12 @@ export class Daemon {
         await this.webhooks.enqueue(event).catch((err: unknown) => this.logger.error({ err, event: event.id }, 'webhook event not queued'));
       }
     }
+  }
+
+  /** The alerts that hold for one server now (its status as the controller computes it). */
+  private alertsOfServer(server: string): AlertState[] {
+    const status = this.controller?.statusOf(server);
+    return status !== undefined ? alertsOfStatus([status]) : [];
   }
 
   /** Level-based alerts from the controller's own view (and the state folder's health), when configured. */

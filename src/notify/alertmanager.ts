@@ -6,6 +6,11 @@
  * each round, so an Alertmanager that restarts has every firing alert back within one interval,
  * and a round that fails is simply the next round's work. A resolution that could not be
  * delivered is kept (bounded) and posted again until it is.
+ *
+ * Rounds sample the state, so an incident shorter than the gap between two rounds (httpd killed and
+ * restarted by mamori within a second) would fall between them and never reach Alertmanager. The
+ * daemon therefore hands `nudge` the alerts that hold at each change: one that no round has posted
+ * yet is posted firing by the next round even if it no longer holds, and resolved by the round after.
  */
 import type { Logger } from '../log.ts';
 
@@ -42,6 +47,8 @@ interface PostedAlert {
 const MAX_PENDING_RESOLVED = 10_000;
 /** The closest two rounds come when changes ask for them (each round reads the whole fleet). */
 const MIN_GAP_MS = 1000;
+/** Alerts seen at a change and not yet posted, kept for the next round: bounded. */
+const MAX_GLIMPSED = 10_000;
 
 export function alertKey(labels: Readonly<Record<string, string>>): string {
   return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
@@ -50,6 +57,8 @@ export function alertKey(labels: Readonly<Record<string, string>>): string {
 export class AlertmanagerClient {
   private readonly firing = new Map<string, AlertState>();
   private readonly pendingResolved = new Map<string, PostedAlert>();
+  /** Alerts that held at a change since the last round, by key: each is posted firing at least once. */
+  private readonly glimpsed = new Map<string, AlertState>();
   private timer: NodeJS.Timeout | undefined;
   private nudgeTimer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
@@ -90,10 +99,17 @@ export class AlertmanagerClient {
 
   /**
    * Something changed: post soon rather than at the next interval, at most one round per
-   * `MIN_GAP_MS` (a fleet's storm of transitions is one round, not one per transition).
+   * `MIN_GAP_MS` (a fleet's storm of transitions is one round, not one per transition). `held`: the
+   * alerts that hold right now for what changed; one not posted yet is posted firing by the next
+   * round even if it has stopped holding by then (a repair faster than the gap between rounds).
    */
-  nudge(): void {
-    if (this.timer === undefined || this.nudgeTimer !== undefined) return;
+  nudge(held: readonly AlertState[] = []): void {
+    if (this.timer === undefined) return;
+    for (const a of held) {
+      const key = alertKey(a.labels);
+      if (!this.firing.has(key) && (this.glimpsed.size < MAX_GLIMPSED || this.glimpsed.has(key))) this.glimpsed.set(key, a);
+    }
+    if (this.nudgeTimer !== undefined) return;
     const wait = Math.max(0, this.lastRoundAt + MIN_GAP_MS - this.now());
     this.nudgeTimer = setTimeout(() => {
       this.nudgeTimer = undefined;
@@ -111,6 +127,7 @@ export class AlertmanagerClient {
     if (this.nudgeTimer !== undefined) clearTimeout(this.nudgeTimer);
     this.timer = undefined;
     this.nudgeTimer = undefined;
+    this.glimpsed.clear();
     await this.round;
   }
 
@@ -125,6 +142,16 @@ export class AlertmanagerClient {
       this.pendingResolved.delete(key);
       body.push(this.posted(a, a.startsAt, endsAt));
     }
+    // Held at a change since the last round, never posted, and over already: firing now (so
+    // Alertmanager sees the incident), counted as firing so that the next round resolves it.
+    const brief = new Map<string, AlertState>();
+    for (const [key, a] of this.glimpsed) {
+      if (holding.has(key) || this.firing.has(key)) continue;
+      this.pendingResolved.delete(key);
+      body.push(this.posted(a, a.startsAt, endsAt));
+      brief.set(key, a);
+    }
+    this.glimpsed.clear();
     for (const [key, a] of this.firing) {
       if (holding.has(key)) continue;
       this.pendingResolved.set(key, this.posted(a, a.startsAt, nowIso));
@@ -137,6 +164,7 @@ export class AlertmanagerClient {
     body.push(...this.pendingResolved.values());
     this.firing.clear();
     for (const [k, a] of holding) this.firing.set(k, a);
+    for (const [k, a] of brief) this.firing.set(k, a);
     if (body.length === 0) return;
     const delivered = await this.postToAll(body);
     if (delivered) {
@@ -145,6 +173,8 @@ export class AlertmanagerClient {
     } else {
       this.failedRounds++;
     }
+    // Their resolution follows as soon as rounds may, not a whole interval later.
+    if (brief.size > 0) this.nudge();
   }
 
   private posted(a: AlertState, startsAt: string, endsAt: string): PostedAlert {

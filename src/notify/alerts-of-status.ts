@@ -11,6 +11,11 @@ import type { ServerStatus } from '../status/model.ts';
 /** Service states that are alerts: a person may want to know before mamori has finished. */
 const FAILING = new Set(['Down', 'Remediating', 'Escalated']);
 
+/** Whether a service in this state is an alert (a transition into one may begin an alert). */
+export function isAlertingState(state: string): boolean {
+  return FAILING.has(state);
+}
+
 /** Server conditions that are alerts when True (Monitored when False), with their severity. */
 const CONDITION_ALERTS: ReadonlyArray<{ type: string; when: 'True' | 'False'; alertname: string; severity: 'warning' | 'critical' }> = [
   { type: 'MassFailurePaused', when: 'True', alertname: 'MamoriMassFailurePaused', severity: 'critical' },
