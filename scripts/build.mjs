@@ -38,8 +38,9 @@ rmSync(fresh, { recursive: true, force: true });
 mkdirSync(fresh, { recursive: true });
 const result = await build({
   absWorkingDir: root,
-  // The shell parser's worker thread is an entry of its own (src/runbook/shell-parser-pool.ts starts it).
-  entryPoints: { mamori: 'src/cli/main.ts', 'shell-parse-worker': 'src/runbook/shell-parse-worker.ts' },
+  // The shell parser's worker thread is an entry of its own (src/runbook/shell-parser-pool.ts starts it),
+  // and so is the ping helper's process (src/probe/ping-helper-client.ts starts it).
+  entryPoints: { mamori: 'src/cli/main.ts', 'shell-parse-worker': 'src/runbook/shell-parse-worker.ts', 'ping-helper': 'src/probe/ping-helper.ts' },
   outdir: fresh,
   bundle: true,
   splitting: true,

@@ -183,7 +183,8 @@ export function registerProbeCommand(program: Command, deps: ProbeCommandDeps = 
       if (!verdict.ok) {
         usage(verdict.reason === 'outside' ? `${verdict.message}; give --outside-target-networks to probe it anyway` : verdict.message);
       }
-      const registry = deps.registry ?? createProberRegistry({ targets: check });
+      // One ping batch: fping started from this small process costs less than starting the daemon's ping helper.
+      const registry = deps.registry ?? createProberRegistry({ targets: check, ping: { helper: false } });
       const targets: ProbeTarget[] = specs.map((s) => ({
         service: s.service,
         address,

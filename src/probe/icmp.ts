@@ -1,6 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { isIP } from 'node:net';
+import type { Logger } from '../log.ts';
 import { subscribeAbort, unsubscribeAbort } from './abort-fanout.ts';
+import { PingHelper, type PingHelperOptions } from './ping-helper-client.ts';
 import { failureFromError, makeResult } from './result.ts';
 import type { IcmpObservation, ProbeFailure, Prober, ProbeResult, ProbeTarget } from './types.ts';
 
@@ -267,6 +269,13 @@ export interface PingProberOptions {
   count?: number;
   fping?: string | null;
   ping?: string;
+  /**
+   * fping runs in a small helper process started once (ping-helper.ts), so that the daemon never
+   * forks while probing (default); `false` starts fping from this process, as a one-shot command may.
+   */
+  helper?: boolean | PingHelperOptions;
+  /** The helper's starts and exits are logged here. */
+  logger?: Logger;
 }
 
 interface Waiting {
@@ -290,6 +299,8 @@ export function createPingProber(options: PingProberOptions = {}): Prober {
   const queued: Waiting[][] = [];
   const pending = new Map<string, Waiting[]>();
   let timer: NodeJS.Timeout | undefined;
+  const helperOptions = options.helper === false ? undefined : { ...(options.logger !== undefined ? { logger: options.logger } : {}), ...(typeof options.helper === 'object' ? options.helper : {}) };
+  const helper = helperOptions === undefined ? undefined : new PingHelper(pingMany, helperOptions);
 
   const flush = (): void => {
     timer = undefined;
@@ -318,10 +329,13 @@ export function createPingProber(options: PingProberOptions = {}): Prober {
     if (first === undefined) return;
     let outcomes: Map<string, PingOutcome>;
     try {
-      outcomes = await pingMany(
-        batch.map((w) => w.target.address),
-        { timeoutMs: first.target.timeoutMs, sourceAddress: first.target.sourceAddress, count: options.count, fping: options.fping, ping: options.ping },
-      );
+      const addresses = batch.map((w) => w.target.address);
+      const ask: PingOptions = { timeoutMs: first.target.timeoutMs };
+      if (first.target.sourceAddress !== undefined) ask.sourceAddress = first.target.sourceAddress;
+      if (options.count !== undefined) ask.count = options.count;
+      if (options.fping !== undefined) ask.fping = options.fping;
+      if (options.ping !== undefined) ask.ping = options.ping;
+      outcomes = await (helper !== undefined ? helper.pingMany(addresses, ask) : pingMany(addresses, ask));
     } catch (err) {
       // pingMany is built not to throw; if it ever does, every waiting probe still gets its answer.
       outcomes = new Map(batch.map((w) => [w.target.address, errorOutcome(failureFromError(err, 'echo'))]));

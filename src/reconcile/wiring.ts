@@ -157,7 +157,7 @@ export async function wireReconciler(config: MamoriConfig, options: ReconcilerWi
     outbox.start();
     const notifier = new BufferedNotifier(options.webhooks ? new TeeNotifier(outbox, options.webhooks) : outbox, health, logger);
     const targets = reloadableTargetCheck(config.targetNetworks);
-    const registry = createProberRegistry({ targets, trust: { ca: await readCaFiles(config), systemRoots: config.tls.systemRoots } });
+    const registry = createProberRegistry({ targets, trust: { ca: await readCaFiles(config), systemRoots: config.tls.systemRoots }, ping: { logger } });
     const executor = createExecutor({
       targets,
       resolveSecret: (ref) => resolveSecret(ref, config),

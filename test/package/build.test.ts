@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../source/git-fixture.ts';
+import { pingMany } from '../../src/probe/icmp.ts';
+import { PingHelper } from '../../src/probe/ping-helper-client.ts';
 
 const run = promisify(execFile);
 let dir: string;
@@ -72,5 +74,17 @@ describe('the build', () => {
     expect(bad.stdout).toMatch(/bad\.yaml:4:\d+: error: spec\.colour: .*\[schema/);
     // The standard runbooks come from dir/manifests/operator: the valid servers' runbooks resolve.
     expect(bad.stdout).not.toMatch(/web01\.yaml.*runbook/);
+  });
+
+  it("the ping helper's process is an entry of its own, and answers a batch from the bundle", async () => {
+    const helper = new PingHelper(pingMany, { entry: join(dir, 'dist', 'ping-helper.js') });
+    try {
+      const outcomes = await helper.pingMany(['127.0.0.1', 'not-an-ip'], { timeoutMs: 1000 });
+      expect(outcomes.get('127.0.0.1')?.icmp.received).toBe(1);
+      expect(outcomes.get('not-an-ip')?.failure?.message).toBe('not an IP address');
+      expect(helper.stats()).toMatchObject({ helperBatches: 1, inlineBatches: 0, restarts: 0 });
+    } finally {
+      helper.close();
+    }
   });
 });

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPingProber, parseFpingOutput, parsePingOutput, pingMany } from '../../src/probe/icmp.ts';
+import { PingHelper } from '../../src/probe/ping-helper-client.ts';
+import type { Logger } from '../../src/log.ts';
 import type { ProbeResult } from '../../src/probe/types.ts';
 
 describe('parsing what fping and ping print', () => {
@@ -133,5 +136,80 @@ describe('real echo on loopback', () => {
     const results = await Promise.all(addresses.map((address) => prober.probe({ service: 'ping', address, timeoutMs: 1000 })));
     expect(results.every((r) => r.up)).toBe(true);
     expect((await readFile(calls, 'utf8')).trim().split('\n')).toHaveLength(3);
+  });
+
+  test('fping is started by the ping helper process, never by the prober\'s own process', async () => {
+    const parents = join(dir, 'parents');
+    const ppid = join(dir, 'fping-ppid');
+    await writeFile(parents, '');
+    // $PPID is whoever started fping: the helper, a small process of its own.
+    await writeFile(ppid, `#!/bin/sh\necho "$PPID" >> ${parents}\nexec fping "$@"\n`);
+    await chmod(ppid, 0o755);
+    const prober = createPingProber({ fping: ppid, windowMs: 10, minGapMs: 10 });
+    for (let round = 0; round < 2; round++) {
+      const results = await Promise.all(['127.0.11.1', '127.0.11.2'].map((address) => prober.probe({ service: 'ping', address, timeoutMs: 1000 })));
+      expect(results.every((r) => r.up && r.icmp?.received === 1)).toBe(true);
+    }
+    const pids = (await readFile(parents, 'utf8')).trim().split('\n').map(Number);
+    expect(pids).toHaveLength(2);
+    // One helper, started once, for both batches; not this process.
+    expect(new Set(pids).size).toBe(1);
+    expect(pids[0]).not.toBe(process.pid);
+    expect(await readFile(`/proc/${pids[0]}/cmdline`, 'utf8')).toContain('mamori-ping-helper');
+  });
+
+  test('a helper that dies is started again after a backoff, counted and logged; the batch it was running is still answered', async () => {
+    const slow = join(dir, 'fping-slow');
+    const slowFlag = join(dir, 'slow-flag');
+    // Slow while the flag exists: killed while it runs in the helper, quick when run again from here.
+    await writeFile(slowFlag, '');
+    await writeFile(slow, `#!/bin/sh\nif [ -e ${slowFlag} ]; then sleep 2; fi\nexec fping "$@"\n`);
+    await chmod(slow, 0o755);
+    const warnings: Array<Record<string, unknown>> = [];
+    const logger = { warn: (fields: Record<string, unknown>) => warnings.push(fields), info: () => undefined, debug: () => undefined } as unknown as Logger;
+    const helper = new PingHelper(pingMany, { logger, backoffMinMs: 2000 });
+    const first = await helper.pingMany(['127.0.12.1'], { timeoutMs: 1000, fping: wrapper });
+    expect(first.get('127.0.12.1')?.icmp.received).toBe(1);
+    const pid = helper.stats().pid as number;
+    expect(pid).toBeGreaterThan(0);
+    const inFlight = helper.pingMany(['127.0.12.2'], { timeoutMs: 1000, fping: slow });
+    await new Promise((r) => setTimeout(r, 100));
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    await rm(slowFlag);
+    // Answered from this process once the helper is gone: a real echo, not an error.
+    expect((await inFlight).get('127.0.12.2')).toMatchObject({ icmp: { received: 1 } });
+    expect(helper.stats()).toMatchObject({ restarts: 1, inlineBatches: 1 });
+    expect(warnings[0]).toMatchObject({ pid, signal: 'SIGKILL', restarts: 1, retryInMs: 2000, batchesLost: 1 });
+    // Within the backoff: still from here.
+    await helper.pingMany(['127.0.12.3'], { timeoutMs: 1000, fping: wrapper });
+    expect(helper.stats()).toMatchObject({ inlineBatches: 2, pid: undefined });
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 2200 - Date.now())));
+    // After it: a new helper.
+    const again = await helper.pingMany(['127.0.12.4'], { timeoutMs: 1000, fping: wrapper });
+    expect(again.get('127.0.12.4')?.icmp.received).toBe(1);
+    expect(helper.stats().pid).not.toBe(pid);
+    expect(helper.stats()).toMatchObject({ restarts: 1, inlineBatches: 2, helperBatches: 2 });
+    helper.close();
+  });
+
+  test('through the helper, what is not an IP literal never reaches a command; an aborted batch ends at once', async () => {
+    const marker = join(dir, 'marker');
+    const helper = new PingHelper(pingMany);
+    const hostile = [`127.0.0.1; touch ${marker}`, `$(touch ${marker})`, `-S127.0.0.1`];
+    const outcomes = await helper.pingMany([...hostile, '127.0.13.1'], { timeoutMs: 1000, fping: wrapper });
+    for (const h of hostile) expect(outcomes.get(h)?.failure).toMatchObject({ kind: 'error', message: 'not an IP address' });
+    expect(outcomes.get('127.0.13.1')?.icmp.received).toBe(1);
+    expect(existsSync(marker)).toBe(false);
+    const stuck = join(dir, 'fping-stuck');
+    await writeFile(stuck, `#!/bin/sh\nsleep 30\n`);
+    await chmod(stuck, 0o755);
+    const abort = new AbortController();
+    const t0 = performance.now();
+    const aborted = helper.pingMany(['127.0.13.2'], { timeoutMs: 5000, fping: stuck, signal: abort.signal });
+    setTimeout(() => abort.abort(), 200);
+    expect((await aborted).get('127.0.13.2')?.failure?.kind).toBe('error');
+    expect(performance.now() - t0).toBeLessThan(3000);
+    helper.close();
   });
 });
