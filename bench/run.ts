@@ -4,6 +4,7 @@
  */
 const benches: Array<[string, () => Promise<{ run: () => Promise<void> }>]> = [
   ['probe', () => import('./probe.ts')],
+  ['probe-cpu', () => import('./probe-cpu.ts')],
   ['notify', () => import('./notify.ts')],
   ['reconcile', () => import('./reconcile.ts')],
   ['reconcile-vs', () => import('./reconcile-vs.ts')],
