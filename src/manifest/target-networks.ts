@@ -35,16 +35,29 @@ function notPlain(address: string): Refused | undefined {
 }
 
 /** A check against `networks` (CIDR texts; parsed once, so a fleet of 10,000 servers parses them once). */
+/** Addresses a check remembers as allowed (a fleet's servers); past this it starts over. */
+const ALLOWED_CACHE = 100_000;
+const ALLOWED: TargetVerdict = Object.freeze({ ok: true });
+
 export function targetCheck(networks: readonly string[]): TargetCheck {
   const list = [...networks];
   const cidrs = list.map(parseCidr).filter((c): c is Cidr => c !== undefined);
+  // The daemon checks every probe's address (2,000 a second at 10,000 servers), always the same
+  // few thousand: a check's networks never change, so an allowed address stays allowed (parsing
+  // it was 0.4 % of the main thread). A reload makes a new check, with an empty memory.
+  const allowed = new Set<string>();
   return {
     networks: list,
     check(address) {
+      if (allowed.has(address)) return ALLOWED;
       const refused = notPlain(address);
       if (refused !== undefined) return refused;
       const a = parseAddress(address);
-      if (a !== undefined && cidrs.some((c) => cidrContains(c, a))) return { ok: true };
+      if (a !== undefined && cidrs.some((c) => cidrContains(c, a))) {
+        if (allowed.size >= ALLOWED_CACHE) allowed.clear();
+        allowed.add(address);
+        return ALLOWED;
+      }
       return { ok: false, reason: 'outside', message: outsideMessage(address, list) };
     },
   };

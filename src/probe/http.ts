@@ -24,6 +24,17 @@ function hostHeader(target: ProbeTarget, port: number, defaultPort: number): str
   return port === defaultPort ? name : `${name}:${port}`;
 }
 
+/** Up by the seed's rule, but an operator wants to see a server error; expectStatus's refusal says what was wanted. */
+function finishHttp(result: ProbeResult, target: ProbeTarget): void {
+  if (result.failure?.kind === 'protocol' && target.expectStatus !== undefined && result.peer !== undefined && STATUS_LINE.test(result.peer)) {
+    result.failure.message = `status not in [${target.expectStatus.join(', ')}]`;
+  }
+  const status = result.up && result.peer !== undefined ? STATUS_LINE.exec(result.peer)?.[1] : undefined;
+  if (status !== undefined && status.startsWith('5')) {
+    result.warnings = [...(result.warnings ?? []), `HTTP status ${status}`];
+  }
+}
+
 /**
  * HEAD over a raw socket, one request per connection (`Connection: close`): the same engine, deadlines
  * and byte caps as the banner protocols, no agent to pool or leak sockets. Any HTTP status line is up
@@ -46,23 +57,35 @@ export function httpDialog(target: ProbeTarget, secure: boolean): Dialog {
     service: secure ? 'https' : 'http',
     tls: secure,
     steps: [{ phase: 'response', send: request, expect, peer: true }],
+    finish: finishHttp,
   };
 }
 
+interface Cached {
+  dialog: Dialog;
+  address: string;
+  port: number | undefined;
+  host: string | undefined;
+  path: string | undefined;
+  expectStatus: number[] | undefined;
+}
+
 export function createHttpProber(secure: boolean, tls?: DialogTls): Prober {
+  // The daemon hands the same target object for a service at every probe (made once per manifest):
+  // its request, regex and encoded bytes are made once, not at 800 HTTP probes a second. A target
+  // changed in place since is noticed, and its dialog made again.
+  const dialogs = new WeakMap<ProbeTarget, Cached>();
+  const dialogOf = (target: ProbeTarget): Dialog => {
+    const c = dialogs.get(target);
+    if (c !== undefined && c.address === target.address && c.port === target.port && c.host === target.host && c.path === target.path && c.expectStatus === target.expectStatus) return c.dialog;
+    const dialog = httpDialog(target, secure);
+    dialogs.set(target, { dialog, address: target.address, port: target.port, host: target.host, path: target.path, expectStatus: target.expectStatus });
+    return dialog;
+  };
   return {
     service: secure ? 'https' : 'http',
-    async probe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
-      const result = await runDialog(httpDialog(target, secure), target, signal, tls);
-      if (result.failure?.kind === 'protocol' && target.expectStatus !== undefined && result.peer !== undefined && STATUS_LINE.test(result.peer)) {
-        result.failure.message = `status not in [${target.expectStatus.join(', ')}]`;
-      }
-      const status = result.up && result.peer !== undefined ? STATUS_LINE.exec(result.peer)?.[1] : undefined;
-      if (status !== undefined && status.startsWith('5')) {
-        // Up by the seed's rule, but an operator wants to see a server error.
-        result.warnings = [...(result.warnings ?? []), `HTTP status ${status}`];
-      }
-      return result;
+    probe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
+      return runDialog(dialogOf(target), target, signal, tls);
     },
   };
 }
