@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- probe-cpu`: the CPU one probe costs mamori, this checkout (or the revision
  * PROBE_CPU_THIS) beside another revision of the probe code (PROBE_CPU_BASE, default `main`; each
- * revision a `git archive` of its src/ into a temporary folder), in the same run, in alternating slices (base, this, base, this, …) so that a
- * shared machine's drifting load weighs on both alike. Lanes (PROBE_CPU_LANES, default all):
+ * revision a `git archive` of its src/ into a temporary folder), in the same run, in alternating
+ * slices (base, this, base, this, …) so that a shared machine's drifting load weighs on both alike. Lanes (PROBE_CPU_LANES, default all):
  *   - ftp: banner, QUIT, the peer's FIN (a light responder on 200 loopback addresses);
  *   - http: HEAD, status line, the server closes (the same responder's HTTP port);
  *   - ping: loopback addresses through the registry's ping prober (fping), at a fleet's pace.

@@ -163,7 +163,9 @@ export class PingHelper {
     if (Date.now() < this.retryAt) return undefined;
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [`--max-old-space-size=${HELPER_HEAP_MB}`, this.options.entry ?? defaultEntry()], { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+      // A process group of its own: a signal to the daemon's group (Ctrl-C, `timeout`) stops the daemon,
+      // and the helper follows when its stdin closes, instead of dying first and being counted a failure.
+      child = spawn(process.execPath, [`--max-old-space-size=${HELPER_HEAP_MB}`, this.options.entry ?? defaultEntry()], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, windowsHide: true });
     } catch (err) {
       this.failed(undefined, { error: err instanceof Error ? err.message : String(err) });
       return undefined;

@@ -93,8 +93,6 @@ export function serve(input: NodeJS.ReadableStream, write: (line: string) => voi
 const isEntry = process.argv[1] !== undefined && /ping-helper\.(?:js|mjs|ts)$/.test(process.argv[1]);
 if (isEntry) {
   process.title = 'mamori-ping-helper';
-  // A daemon that stops with SIGINT/SIGTERM to its process group: this helper follows through stdin's end.
-  process.on('SIGINT', () => undefined);
   serve(
     process.stdin,
     (line) => process.stdout.write(line),
