@@ -111,37 +111,20 @@ function run(file: string, args: string[], timeoutMs: number, signal?: AbortSign
   });
 }
 
-/** One echo reply as fping prints it without -q: `127.0.0.1 : [0], 64 bytes, 0.05 ms (0.05 avg, 0% loss)`. */
-const REPLY = /^(\S+)\s+:\s+\[(\d+)\],\s+\d+ bytes,\s+([\d.]+) ms/;
-
-interface Replies {
-  /** Per address: replies seen, the highest sequence number, the sum of their round trips. */
-  seen: Map<string, { received: number; lastSeq: number; rttSumMs: number }>;
-}
-
 /**
- * fping in count mode, stopped as soon as every address has answered once: one reply proves a
- * host up ("any reply means up"), so a live host costs its round trip, not count × period (three
- * echoes 200 ms apart made every probe round of every server 0.4 s long). The outcome then comes
- * from the replies fping printed (SIGINT would make fping print its summary, but only at its next
- * send, a period later: it is stopped with SIGTERM instead). An address that has not answered keeps
- * fping running to the end of its count and reply timeout, as before, and its summary decides. The
+ * fping (quiet: only its summary, printed at its end), stopped at `timeoutMs` or on abort. The
  * process group is signalled, so that a wrapper script and its fping both stop.
  */
-function runFping(file: string, args: string[], addresses: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<Run & Replies> {
+function runFping(file: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<Run> {
   return new Promise((resolve) => {
-    const seen = new Map<string, { received: number; lastSeq: number; rttSumMs: number }>();
-    const wanted = new Set(addresses);
     let stdout = '';
     let stderr = '';
-    let partial = '';
     let error: Run['error'] = null;
-    let stopped = false;
     let child: ReturnType<typeof spawn>;
     try {
       child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     } catch (err) {
-      resolve({ stdout, stderr, error: err as Error & { code?: unknown }, seen });
+      resolve({ stdout, stderr, error: err as Error & { code?: unknown } });
       return;
     }
     const signalGroup = (sig: NodeJS.Signals): void => {
@@ -159,20 +142,7 @@ function runFping(file: string, args: string[], addresses: readonly string[], ti
     if (signal !== undefined) subscribeAbort(signal, waiter);
     const LIMIT = 16 * 1024 * 1024;
     child.stdout?.on('data', (chunk: Buffer) => {
-      const text = chunk.toString();
-      if (stdout.length < LIMIT) stdout += text;
-      const lines = (partial + text).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        const m = REPLY.exec(line);
-        if (m?.[1] === undefined || !wanted.has(m[1])) continue;
-        const prev = seen.get(m[1]) ?? { received: 0, lastSeq: 0, rttSumMs: 0 };
-        seen.set(m[1], { received: prev.received + 1, lastSeq: Math.max(prev.lastSeq, Number(m[2])), rttSumMs: prev.rttSumMs + Number(m[3]) });
-      }
-      if (!stopped && seen.size === wanted.size) {
-        stopped = true;
-        signalGroup('SIGTERM');
-      }
+      if (stdout.length < LIMIT) stdout += chunk.toString();
     });
     child.stderr?.on('data', (chunk: Buffer) => {
       if (stderr.length < LIMIT) stderr += chunk.toString();
@@ -183,8 +153,9 @@ function runFping(file: string, args: string[], addresses: readonly string[], ti
     child.on('close', (code) => {
       clearTimeout(timer);
       if (signal !== undefined) unsubscribeAbort(signal, waiter);
-      if (error === null && code !== 0 && !stopped) error = Object.assign(new Error(`fping exited ${String(code)}`), { code });
-      resolve({ stdout, stderr, error, seen });
+      // 1: some address did not answer (its summary says so).
+      if (error === null && code !== 0 && code !== 1) error = Object.assign(new Error(`fping exited ${String(code)}`), { code });
+      resolve({ stdout, stderr, error });
     });
   });
 }
@@ -209,21 +180,41 @@ export async function pingMany(addresses: readonly string[], options: PingOption
   const fping = options.fping === undefined ? 'fping' : options.fping;
   if (fping !== null) {
     const t = timing(options, valid.length);
-    const args = ['-c', String(t.count), '-p', String(t.periodMs), '-t', String(t.replyTimeoutMs), '-i', String(FPING_INTERVAL_MS)];
-    if (options.sourceAddress !== undefined) args.push('-S', options.sourceAddress);
-    args.push(...valid);
-    const r = await runFping(fping, args, valid, options.timeoutMs + 2000, options.signal);
-    if (!spawnFailed(r.error)) {
-      const parsed = parseFpingOutput(r.stderr + '\n' + r.stdout);
+    const t0 = performance.now();
+    const common = ['-i', String(FPING_INTERVAL_MS)];
+    if (options.sourceAddress !== undefined) common.push('-S', options.sourceAddress);
+    // First echo, quiet (one summary at the end, not a line a reply: the helper read 170 lines one
+    // by one for a batch of 170): fping -c 1 ends as soon as every address has answered (any reply
+    // means up), so a live host costs its round trip.
+    const firstWaitMs = t.count > 1 ? t.periodMs : t.replyTimeoutMs;
+    const first = await runFping(fping, ['-q', '-c', '1', '-t', String(firstWaitMs), ...common, ...valid], options.timeoutMs + 2000, options.signal);
+    if (!spawnFailed(first.error)) {
+      const firstParsed = parseFpingOutput(first.stderr + '\n' + first.stdout);
+      const silent = valid.filter((a) => (firstParsed.get(a)?.icmp.received ?? 0) === 0);
+      let second: { run: Run; parsed: Map<string, PingOutcome> } | undefined;
+      if (t.count > 1 && silent.length > 0 && options.signal?.aborted !== true && first.error === null) {
+        // The addresses that did not answer within a period get the other echoes, a period apart,
+        // and the reply timeout of what is left of the budget, as one fping gave them before. Not
+        // quiet: fping reports ICMP unreachable messages only then.
+        const left = Math.max(100, options.timeoutMs - (performance.now() - t0));
+        const more = timing({ ...options, timeoutMs: left, count: t.count - 1 }, silent.length);
+        const run2 = await runFping(fping, ['-c', String(t.count - 1), '-p', String(more.periodMs), '-t', String(more.replyTimeoutMs), ...common, ...silent], left + 2000, options.signal);
+        second = { run: run2, parsed: parseFpingOutput(run2.stderr + '\n' + run2.stdout) };
+      }
       for (const address of valid) {
-        // The summary when fping printed one; else what its replies said (stopped early).
-        const replied = r.seen.get(address);
-        const fromReplies = replied !== undefined ? outcomeFrom(replied.lastSeq + 1, replied.received, replied.rttSumMs / replied.received, false) : undefined;
+        const one = firstParsed.get(address);
+        const two = second?.parsed.get(address);
+        let outcome: PingOutcome | undefined;
+        if (one !== undefined && (one.icmp.received > 0 || second === undefined)) outcome = one;
+        else if (two !== undefined) {
+          // Both runs' echoes count; the first run's went unanswered.
+          const unreachable = one?.failure?.kind === 'unreachable' || two.failure?.kind === 'unreachable';
+          outcome = outcomeFrom((one?.icmp.sent ?? 0) + two.icmp.sent, two.icmp.received, two.icmp.rttMs, unreachable);
+        }
+        const failed = second?.run.error ?? first.error;
         outcomes.set(
           address,
-          parsed.get(address) ??
-            fromReplies ??
-            errorOutcome({ kind: 'error', phase: 'echo', message: r.error !== null ? `fping failed: ${r.stderr.trim() || r.error.message}` : 'fping gave no result' }),
+          outcome ?? errorOutcome({ kind: 'error', phase: 'echo', message: failed !== null ? `fping failed: ${(second?.run.stderr ?? first.stderr).trim() || failed.message}` : 'fping gave no result' }),
         );
       }
       return outcomes;
