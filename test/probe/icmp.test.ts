@@ -187,28 +187,30 @@ describe('real echo on loopback', () => {
     const slowFlag = join(dir, 'slow-flag');
     // Slow while the flag exists: killed while it runs in the helper, quick when run again from here.
     await writeFile(slowFlag, '');
-    await writeFile(slow, `#!/bin/sh\nif [ -e ${slowFlag} ]; then sleep 2; fi\nexec fping "$@"\n`);
+    const slowStarted = join(dir, 'slow-started');
+    await writeFile(slow, `#!/bin/sh\nif [ -e ${slowFlag} ]; then touch ${slowStarted}; sleep 3; fi\nexec fping "$@"\n`);
     await chmod(slow, 0o755);
     const warnings: Array<Record<string, unknown>> = [];
     const logger = { warn: (fields: Record<string, unknown>) => warnings.push(fields), info: () => undefined, debug: () => undefined } as unknown as Logger;
-    const helper = new PingHelper(pingMany, { logger, backoffMinMs: 2000 });
+    const helper = new PingHelper(pingMany, { logger, backoffMinMs: 4000 });
     const first = await helper.pingMany(['127.0.12.1'], { timeoutMs: 1000, fping: wrapper });
     expect(first.get('127.0.12.1')?.icmp.received).toBe(1);
     const pid = helper.stats().pid as number;
     expect(pid).toBeGreaterThan(0);
     const inFlight = helper.pingMany(['127.0.12.2'], { timeoutMs: 1000, fping: slow });
-    await new Promise((r) => setTimeout(r, 100));
+    // Once the helper's fping is running (asleep): its run again from here must not be slow.
+    for (let waited = 0; !existsSync(slowStarted) && waited < 20_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    await rm(slowFlag);
     process.kill(pid, 'SIGKILL');
     const killedAt = Date.now();
-    await rm(slowFlag);
     // Answered from this process once the helper is gone: a real echo, not an error.
     expect((await inFlight).get('127.0.12.2')).toMatchObject({ icmp: { received: 1 } });
     expect(helper.stats()).toMatchObject({ restarts: 1, inlineBatches: 1 });
-    expect(warnings[0]).toMatchObject({ pid, signal: 'SIGKILL', restarts: 1, retryInMs: 2000, batchesLost: 1 });
+    expect(warnings[0]).toMatchObject({ pid, signal: 'SIGKILL', restarts: 1, retryInMs: 4000, batchesLost: 1 });
     // Within the backoff: still from here.
     await helper.pingMany(['127.0.12.3'], { timeoutMs: 1000, fping: wrapper });
     expect(helper.stats()).toMatchObject({ inlineBatches: 2, pid: undefined });
-    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 2200 - Date.now())));
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 4200 - Date.now())));
     // After it: a new helper.
     const again = await helper.pingMany(['127.0.12.4'], { timeoutMs: 1000, fping: wrapper });
     expect(again.get('127.0.12.4')?.icmp.received).toBe(1);
