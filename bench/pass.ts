@@ -33,6 +33,7 @@ import type { ProbeResult as Result } from '../src/probe/types.ts';
 import type * as ControllerModule from '../src/reconcile/controller.ts';
 import type { ControllerEvent as Event } from '../src/reconcile/loop-types.ts';
 import type * as PolicyModule from '../src/reconcile/policy.ts';
+import { syntheticServer } from './synthetic-fleet.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
@@ -70,21 +71,7 @@ async function lane(src: string, forksPerS: number): Promise<LaneResult> {
   const { PageLiveState } = await load<typeof LiveStateModule>('http/page/live-state.ts');
   const { MamoriMetrics } = await load<typeof MetricsModule>('http/metrics.ts');
 
-  const docs: Doc[] = Array.from({ length: SERVERS }, (_, i) => ({
-    apiVersion: 'mamori/v1',
-    kind: 'Server',
-    metadata: { name: `srv${i}`, customer: `c${i % 500}` },
-    spec: {
-      address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-      os: { family: 'centos', version: '5.4' },
-      plan: 'basic',
-      contact: { email: `ops${i % 500}@example.com` },
-      allowedNetworks: ['210.224.172.0/24'],
-      location: { site: `dc${i % 4}`, rack: `r${i % 400}` },
-      services: [...SERVICES],
-      access: { user: 'mamori', hostKey: `SHA256:${'A'.repeat(43)}`, credentials: { secretRef: 'k' } },
-    },
-  }));
+  const docs: Doc[] = Array.from({ length: SERVERS }, (_, i) => syntheticServer(i, [...SERVICES]));
   let results = 0;
   // Like the prober's result (src/probe/result.ts): a fresh object with the start as an ISO string.
   const probe = (d: Doc, service: Result['service']): Promise<Result> => {

@@ -7,6 +7,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { ServerDocument, ServiceName } from '../src/manifest/types.ts';
+import { syntheticServer } from './synthetic-fleet.ts';
 import { silentLogger } from '../src/log.ts';
 import type { ProbeResult } from '../src/probe/types.ts';
 import { seededRandom } from '../src/reconcile/clock.ts';
@@ -30,23 +31,7 @@ const WARMUP = Number(process.env.RECONCILE_BENCH_WARMUP ?? 5);
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-function doc(i: number): ServerDocument {
-  return {
-    apiVersion: 'mamori/v1',
-    kind: 'Server',
-    metadata: { name: `srv${i}`, customer: `c${i % 500}` },
-    spec: {
-      address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-      os: { family: 'centos', version: '5.4' },
-      plan: 'basic',
-      contact: { email: `ops${i % 500}@example.com` },
-      allowedNetworks: ['210.224.172.0/24'],
-      location: { site: `dc${i % 4}`, rack: `r${i % 400}` },
-      services: SERVICES,
-      access: { user: 'mamori', hostKey: `SHA256:${'A'.repeat(43)}`, credentials: { secretRef: 'k' } },
-    },
-  };
-}
+const doc = (i: number): ServerDocument => syntheticServer(i, SERVICES);
 
 /**
  * 0.5 % of servers have one service down: a steady state with some incidents. 199 is prime to the

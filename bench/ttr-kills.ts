@@ -39,7 +39,7 @@ const RUN_BOUND_MS = 180_000;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, boundMs = RUN_BOUND_MS, everyMs = 50): Promise<T> {
+export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, boundMs = RUN_BOUND_MS, everyMs = 50): Promise<T> {
   const deadline = Date.now() + boundMs;
   for (;;) {
     const v = await fn();

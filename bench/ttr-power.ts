@@ -24,6 +24,7 @@ import { startLab, type Lab } from '../test/lab/index.ts';
 import { makeCa, makeServerCert } from '../test/support/test-certs.ts';
 import { fleetConfigYaml, fleetServer, writeLabSecrets, writeServerManifests, type ProbeSettings } from '../test/support/lab-fleet.ts';
 import { breakdownTable, formulaTerms, median, runPhases, schedulePhase, type KillRun, type RunPhases } from './ttr-breakdown.ts';
+import { until } from './ttr-kills.ts';
 
 /** The power lanes' lab: its own hosts, and the second management network for the agent. */
 export const POWER_LAB_ID = 251;
@@ -116,16 +117,6 @@ export async function startPowerLane(lab: Lab, name: string, host: string, probe
     lane.agentOutput = () => out;
   }
   return lane;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, boundMs: number, everyMs: number): Promise<T> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`ttr bench: ${what} did not happen within ${boundMs} ms`);
-    await sleep(everyMs);
-  }
 }
 
 /** `runs` power-offs of the lane's host, each until its host incident is journaled Recovered. */
