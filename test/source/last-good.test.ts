@@ -18,13 +18,19 @@ function applied(name: string, address: string, revision = 'rev1'): AppliedServe
   return { name: `acme/${name}`, revision, document: { kind: 'Server', doc, file: `customers/acme/servers/${name}.yaml`, owner: { kind: 'customer', customer: 'acme' }, positionOf: () => ({ line: 1, col: 1 }) } };
 }
 
+/** A store in a fresh state folder that records its folder flushes, and a fleet of 20 manifests. */
+async function twentyServers(): Promise<{ stateDir: string; syncs: string[]; store: LastGoodStore; fleet: ReturnType<typeof applied>[] }> {
+  const stateDir = await mkdtemp(path.join(tmpdir(), 'mamori-last-good-'));
+  dirs.push(stateDir);
+  const syncs: string[] = [];
+  const store = new LastGoodStore({ stateDir, logger: silentLogger(), syncFolder: async (dir) => void syncs.push(dir) });
+  const fleet = Array.from({ length: 20 }, (_, i) => applied(`web${i}`, `10.231.10.${i + 1}`));
+  return { stateDir, syncs, store, fleet };
+}
+
 describe('last-good manifests', () => {
   test('a batch is written whole and flushed to disk once, not once a file; unchanged manifests are not written again', async () => {
-    const stateDir = await mkdtemp(path.join(tmpdir(), 'mamori-last-good-'));
-    dirs.push(stateDir);
-    const syncs: string[] = [];
-    const store = new LastGoodStore({ stateDir, logger: silentLogger(), syncFolder: async (dir) => void syncs.push(dir) });
-    const fleet = Array.from({ length: 20 }, (_, i) => applied(`web${i}`, `10.231.10.${i + 1}`));
+    const { stateDir, syncs, store, fleet } = await twentyServers();
     await store.save(fleet);
     expect(syncs).toEqual([path.join(stateDir, 'last-good')]);
     expect((await readdir(path.join(stateDir, 'last-good', 'acme'))).length).toBe(20);
@@ -40,11 +46,7 @@ describe('last-good manifests', () => {
   });
 
   test('a new revision that leaves a manifest as it was writes nothing for it: a commit to one server writes one file, and the record keeps the revision it was saved at', async () => {
-    const stateDir = await mkdtemp(path.join(tmpdir(), 'mamori-last-good-'));
-    dirs.push(stateDir);
-    const syncs: string[] = [];
-    const store = new LastGoodStore({ stateDir, logger: silentLogger(), syncFolder: async (dir) => void syncs.push(dir) });
-    const fleet = Array.from({ length: 20 }, (_, i) => applied(`web${i}`, `10.231.10.${i + 1}`));
+    const { stateDir, syncs, store, fleet } = await twentyServers();
     await store.save(fleet);
     // The next revision: the same documents (new objects, as a loader without a cache hands them), one changed.
     const next = fleet.map((s, i) => (i === 3 ? applied('web3', '10.231.10.99', 'rev2') : applied(`web${i}`, `10.231.10.${i + 1}`, 'rev2')));
