@@ -38,9 +38,15 @@ afterAll(async () => {
 });
 
 async function waitHealthy(server: string, services: readonly string[]): Promise<void> {
-  await expect
-    .poll(() => services.map((s) => fleet.service(server, s)?.state), { timeout: HANG_GUARD, interval: 250 })
-    .toEqual(services.map(() => 'Healthy'));
+  try {
+    await expect
+      .poll(() => services.map((s) => fleet.service(server, s)?.state), { timeout: HANG_GUARD, interval: 250 })
+      .toEqual(services.map(() => 'Healthy'));
+  } catch (err) {
+    // Which services, in what state and why: the diff above names only the states.
+    const seen = Object.fromEntries(services.map((s) => [s, fleet.service(server, s)]));
+    throw new Error(`${server}: not every one of ${services.join(', ')} Healthy within ${HANG_GUARD} ms: ${JSON.stringify(seen)}`, { cause: err });
+  }
 }
 
 describe('EL 7-9 (systemd): every standard service runbook repairs its killed service', () => {
@@ -50,7 +56,7 @@ describe('EL 7-9 (systemd): every standard service runbook repairs its killed se
       expect(r.stdout).toBe(`${release}\n/usr/lib/systemd/systemd\nactive\nactive\nactive\nactive\nactive\nactive\n`);
     }
     await Promise.all([C7, C8, C9].map((h) => waitHealthy(h, SERVICES)));
-  });
+  }, HANG_GUARD + 30_000);
 
   it('httpd, vsftpd, dovecot, postfix and telnet.socket killed across two hosts: each repaired by its EL-systemd runbook, each restart in its unit journal', async () => {
     const since = Date.now();

@@ -71,13 +71,17 @@ async function listens(hostName: string, port: number): Promise<boolean> {
 
 const step = (t: Transcript, id: string) => t.steps.find((s) => s.id === id);
 
+/** What a transcript says, for a failed expectation: its message and each step's end (scrubbed, as recorded). */
+const told = (t: Transcript): string =>
+  [t.message, ...t.steps.map((s) => `${s.id} ${s.outcome}${s.note ? ` (${s.note})` : ''}: ${(s.output ?? '').slice(-600)}`)].join('\n');
+
 describe('the seed judgement over SSH', () => {
   test('a killed httpd is restarted by the seed command, and verify passes only once the outside probe passes', async () => {
     await lab.breakService('web', 'httpd');
     // The path from mamori stays blocked for a few seconds after the restart: verify must wait for it.
     await lab.console('web', `iptables -I INPUT -s ${lab.gateway} -p tcp --dport 80 -j DROP; setsid sh -c 'sleep 6; iptables -D INPUT -s ${lab.gateway} -p tcp --dport 80 -j DROP' </dev/null >/dev/null 2>&1 &`);
     const { t, calls } = await runStandard('web', 'http', 'std-httpd-el-sysv');
-    expect(t.verdict).toBe('Recovered');
+    expect(t.verdict, told(t)).toBe('Recovered');
     expect(t.acted).toBe(true);
     const restart = step(t, 'restart-httpd');
     expect(restart?.command).toBe('/etc/init.d/httpd restart');
@@ -126,7 +130,7 @@ describe('the seed judgement over SSH', () => {
     expect(await listens('old', 80)).toBe(false);
 
     const { t } = await runStandard('old', 'http', 'std-httpd-el-sysv', { legacy: true });
-    expect(t.verdict).toBe('Recovered');
+    expect(t.verdict, told(t)).toBe('Recovered');
     expect(step(t, 'restart-httpd')?.command).toBe('/etc/init.d/httpd restart');
     expect(await listens('old', 80)).toBe(true);
   });
@@ -197,7 +201,7 @@ describe('the pass-phrase host', () => {
     const passphrase = lab.host('pp').sslPassphrase ?? '';
     expect(passphrase.length).toBeGreaterThan(8);
     const { t, log } = await runStandard('pp', 'http', 'std-httpd-el-sysv', { withSslSecret: true });
-    expect(t.verdict).toBe('Recovered');
+    expect(t.verdict, told(t)).toBe('Recovered');
     expect(step(t, 'restart-httpd')?.output).toMatch(/Enter pass phrase:[\s\S]*OK: Pass Phrase Dialog successful/);
     expect(JSON.stringify(t)).not.toContain(passphrase);
     expect(log).toContain('runbook finished');
@@ -229,7 +233,7 @@ describe('prompts', () => {
     ]);
     const t = await createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets) }).execute({ server, runbook, probe: outsideProbe(server) });
     expect(step(t, 'chatty')).toMatchObject({ outcome: 'ok', exitCode: 0, output: 'Setting password:\ndone\n' });
-    expect(t.verdict).toBe('Recovered');
+    expect(t.verdict, told(t)).toBe('Recovered');
   });
 
   test('a prompt at the end of the output, with nobody to answer it, stops the step at once', async () => {
@@ -274,7 +278,7 @@ describe('a customer who removed key login', () => {
       const runbook = await standardRunbook('std-httpd-el-sysv', server, 'http');
       const log = logCapture();
       const t = await createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets), logger: log.logger }).execute({ server, runbook, probe: outsideProbe(server) });
-      expect(t.verdict).toBe('Recovered');
+      expect(t.verdict, told(t)).toBe('Recovered');
       expect(step(t, 'restart-httpd')?.exitCode).toBe(0);
       expect(JSON.stringify(t)).not.toContain(password);
       expect(log.text()).not.toContain(password);
@@ -324,6 +328,6 @@ describe('deadlines and floods', () => {
     expect(Buffer.byteLength(flood?.output ?? '')).toBeLessThanOrEqual(64 * 1024 + 100);
     expect(flood?.output).toMatch(/bytes of output dropped/);
     expect(flood?.note).toMatch(/output was 50000000 bytes; 49934464 dropped/);
-    expect(t.verdict).toBe('Recovered');
+    expect(t.verdict, told(t)).toBe('Recovered');
   });
 });
