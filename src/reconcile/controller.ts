@@ -455,9 +455,10 @@ export class Controller {
   status(): ControllerSnapshot {
     const servers: ServerStatus[] = [];
     for (const name of this.servers.keys()) {
-      const s = this.files.statusOf(name);
+      const s = this.files.viewOf(name);
       if (s !== undefined) servers.push(s);
     }
+    this.files.pruneViews();
     return {
       revision: this.files.revision,
       servers,

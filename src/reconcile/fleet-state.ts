@@ -61,6 +61,8 @@ export interface ServerEntry {
    * kept on the entry: one lookup less per server a pass, and carried over by setDesired.
    */
   observed?: ObservedServer;
+  /** Moves each time a pass updated `observed` (its objects are updated in place): the views' status cache reads it. */
+  observedSeq?: number;
   /** What the certificates looked like when last judged (certificateSignature): a change writes status and mails. */
   certificates?: string;
   /** The scheduled readiness check's condition (readiness-loop.ts). */

@@ -321,6 +321,7 @@ export class ServerPasses {
 
   /** The batch's last probe settled: decide and commit now, then settle the server's pass. */
   private probesSettled(b: ProbeBatch): void {
+    b.entry.observedSeq = (b.entry.observedSeq ?? 0) + 1;
     let pass: ServerPassResult | Promise<ServerPassResult>;
     try {
       pass = this.afterProbe(b.name, b.entry, b, b.dryRun, b.awaitRemediation);

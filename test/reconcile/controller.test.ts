@@ -93,6 +93,35 @@ describe('controller', () => {
     expect(r.events.map((e) => e.type)).toContain('remediation-finished');
   });
 
+  test("the views' statuses: one unchanged since the last read is the same object; a probe, a state change and a new revision each show at the next read", async () => {
+    const r = await rig();
+    r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11'), serverDoc('web02', '10.231.10.12')]);
+    await r.controller.start();
+    await r.controller.reconcileOnce();
+    const of = (name: string): ServerStatus | undefined => r.controller.status().servers.find((x) => x.metadata.name === name);
+    const first = of('web01');
+    expect(first?.services.http?.state).toBe('Healthy');
+    // Nothing happened in between: not built again (10,000 of them took 0.7 s a request).
+    expect(of('web01')).toBe(first);
+    const probedAt = first?.services.http?.lastProbe?.at;
+    await new Promise((res) => setTimeout(res, 5));
+    r.prober.set('web01', 'http', false);
+    await r.controller.reconcileOnce();
+    const failing = of('web01');
+    expect(failing).not.toBe(first);
+    expect(failing?.services.http).toMatchObject({ state: 'Suspect', lastProbe: { up: false } });
+    expect(failing?.services.http?.lastProbe?.at).not.toBe(probedAt);
+    // The same history, a newer probe: shown too (probes update their observations in place).
+    await new Promise((res) => setTimeout(res, 5));
+    r.prober.set('web01', 'http', true);
+    const before = of('web02')?.services.http?.lastProbe?.at;
+    await r.controller.reconcileOnce();
+    expect(of('web02')?.services.http?.lastProbe?.at).not.toBe(before);
+    expect(of('web01')?.services.http?.state).toBe('Healthy');
+    r.controller.setDesired('rev2', [serverDoc('web01', '10.231.10.11'), serverDoc('web02', '10.231.10.12')]);
+    expect(r.controller.status().servers.map((x) => x.observedRevision)).toEqual(['rev2', 'rev2']);
+  });
+
   test('a dry run probes and decides but journals, runs and writes nothing', async () => {
     const r = await rig();
     r.controller.setDesired('rev1', [serverDoc('web01', '10.231.10.11')]);
