@@ -453,6 +453,11 @@ async function lane(n: number): Promise<Lane> {
     // ---- the views at N (FLEET_VIEWS=0 skips them: a profile of the probing alone) -------------
     if (process.env.FLEET_VIEWS !== '0') {
       const api = await timed(daemon, '/api/status');
+      // One server found by search, as a dashboard or the fault lane polls it: ten in a row.
+      const one = `/api/servers?q=${encodeURIComponent(nameOf(Math.min(n - 1, 3)))}&limit=10`;
+      const polls: number[] = [];
+      for (let k = 0; k < 10; k++) polls.push((await timed(daemon, one)).ms);
+      say(`/api/servers (one server by search) ×10: first ${(polls[0] ?? 0).toFixed(0)} ms, median ${[...polls].sort((a, b) => a - b)[5]?.toFixed(0) ?? '?'} ms, max ${Math.max(...polls).toFixed(0)} ms`);
       const page = await timed(daemon, '/');
       const paint = await firstPaint(`${daemon.base}/`);
       say(`/api/status ${(api.bytes / 1024).toFixed(0)} KB in ${api.ms.toFixed(0)} ms; page ${(page.bytes / 1024).toFixed(0)} KB in ${page.ms.toFixed(0)} ms; Chromium ${typeof paint === 'string' ? paint : `first contentful paint ${paint.fcpMs.toFixed(0)} ms, load ${paint.loadMs} ms, ${paint.rows} rows in the DOM`}`);

@@ -53,6 +53,8 @@ export class ProbeBatch implements Grantee {
   settled = 0;
   results = 0;
   unknown = 0;
+  /** When the last probe settled (the pass's decide). */
+  settledAt = 0;
 
   constructor(
     readonly name: string,
@@ -321,6 +323,7 @@ export class ServerPasses {
 
   /** The batch's last probe settled: decide and commit now, then settle the server's pass. */
   private probesSettled(b: ProbeBatch): void {
+    b.settledAt = this.ctx.clock.now();
     b.entry.observedSeq = (b.entry.observedSeq ?? 0) + 1;
     let pass: ServerPassResult | Promise<ServerPassResult>;
     try {
@@ -348,10 +351,29 @@ export class ServerPasses {
       b.reject(err);
       return;
     }
+    if (pass.failing && this.o.logger.isLevelEnabled('debug')) this.logFailingPass(b, pass);
     if (this.deps.passFailures.size > 0 && !b.dryRun) this.passSucceeded(b.name);
     if (!b.dryRun) this.deps.looked?.(b.name);
     this.serverDone(b.name);
     b.resolve(pass);
+  }
+
+  /**
+   * A pass of a failing server, timed (debug): how long its probes took, each service's, and the
+   * act after them — what stands between a fault and its confirmation when that is slow.
+   */
+  private logFailingPass(b: ProbeBatch, pass: ServerPassResult): void {
+    const now = this.ctx.clock.now();
+    const probes: Record<string, string> = {};
+    for (const s of b.services) {
+      const o = b.observed[s];
+      if (o !== undefined) probes[s] = `${String(o.up)} ${Math.round(o.latencyMs)} ms, started +${o.at - b.start} ms`;
+    }
+    const next = this.deps.queue.dueAt(b.name);
+    this.o.logger.debug(
+      { server: b.name, pass: b.pass, probesMs: b.settledAt - b.start, actMs: now - b.settledAt, unknown: b.unknown, probes, actions: pass.actions.map((a) => a.type), nextInMs: next === undefined ? undefined : next - now },
+      'failing server pass',
+    );
   }
 
   /**
