@@ -73,6 +73,8 @@ const LARGE_N = 5_000;
  */
 const FAULT_LAB_ID = 32;
 const FAULT_HOST = 'bench-fault';
+/** FLEET_FAULT_DEBUG=1: the daemon logs at debug, and the fault lane prints its fault server's failing passes, timed. */
+const FAULT_DEBUG = process.env.FLEET_FAULT_DEBUG === '1';
 const FAULT_RUNS = Math.max(1, Math.min(20, Number(process.env.FLEET_FAULT_RUNS ?? 5)));
 /** The goal: a fault at N repaired within the small fleet's time + 2 s (issue 28). */
 const FAULT_SLACK_S = 2;
@@ -367,7 +369,8 @@ async function lane(n: number): Promise<Lane> {
     const t0 = Date.now();
     const censusFile = join(dir, 'timer-census.json');
     const nodeArgs = [...(PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []), ...(SOAK_MIN > 0 ? ['--import', pathToFileURL(CENSUS_MODULE).href] : [])];
-    daemon = await spawnDaemon({ cwd: dir, config, port, runningTimeoutMs: 10 * 60_000, nodeArgs, ...(SOAK_MIN > 0 ? { env: { CENSUS_FILE: censusFile } } : {}) });
+    const env: Record<string, string> = { ...(SOAK_MIN > 0 ? { CENSUS_FILE: censusFile } : {}), ...(FAULT_DEBUG ? { MAMORI_LOG_LEVEL: 'debug' } : {}) };
+    daemon = await spawnDaemon({ cwd: dir, config, port, runningTimeoutMs: 10 * 60_000, nodeArgs, env });
     const pid = daemon.child.pid as number;
     const runningMs = Date.now() - t0;
     // The controller logs the end of its first round: every server of the start through one pass.
@@ -504,6 +507,15 @@ async function lane(n: number): Promise<Lane> {
         const ph = schedulePhase(killLane.kills[k] as KillRun, INTERVAL_S);
         say(`fault ${k + 1}/${FAULT_RUNS}: httpd killed at phase ${ph === undefined ? '?' : ph.toFixed(2)} → Recovered ${r.totalS.toFixed(1)} s (wait ${r.waitS.toFixed(1)}, confirm ${r.confirmS.toFixed(2)}, queue ${r.queueS.toFixed(2)}, runbook ${r.runbookS.toFixed(2)}, close ${r.closeS.toFixed(2)})`);
       });
+      if (FAULT_DEBUG) {
+        // The fault server's failing passes (the daemon's debug log): how long its probes and the act after them took.
+        const passes = daemon.logs.filter((l) => l.msg === 'failing server pass' && String(l.server).endsWith(FAULT_HOST));
+        const q = (xs: number[], p: number): string => (xs.length === 0 ? '?' : String([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]));
+        const probesMs = passes.map((l) => Number(l.probesMs));
+        const actMs = passes.map((l) => Number(l.actMs));
+        say(`fault server's failing passes: ${passes.length}; probes ms p50 ${q(probesMs, 0.5)} p90 ${q(probesMs, 0.9)} max ${q(probesMs, 1)}; act ms p50 ${q(actMs, 0.5)} max ${q(actMs, 1)}; unknown probes ${passes.reduce((a, l) => a + Number(l.unknown), 0)}`);
+        for (const l of passes.filter((x) => Number(x.probesMs) > 2000 || Number(x.actMs) > 1000).slice(0, 8)) say(`  slow pass ${String(l.pass)} at ${String(l.time)}: probes ${String(l.probesMs)} ms, act ${String(l.actMs)} ms, ${JSON.stringify(l.probes)}`);
+      }
       const st = stats(runs.map((r) => r.totalS * 1000));
       const fm = formula(DEFAULT_PROBE);
       say(`fault → Recovered (httpd killed on a real lab host among the ${n} servers, repaired over SSH), ${FAULT_RUNS} kills: median ${st.medianS} s, min ${Math.min(...st.allS)} s, max ${st.worstS} s; the formula ${fm.medianS} s (worst ${fm.worstS} s); load average ${loadStart} → ${fault.loadEnd}`);
