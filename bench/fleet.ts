@@ -73,6 +73,8 @@ const LARGE_N = 5_000;
  */
 const FAULT_LAB_ID = 32;
 const FAULT_HOST = 'bench-fault';
+/** FLEET_NODE_ARGS: more options for the daemon's node (space-separated), e.g. a heap setting to compare. */
+const NODE_ARGS = (process.env.FLEET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 /** FLEET_FAULT_DEBUG=1: the daemon logs at debug, and the fault lane prints its fault server's failing passes, timed. */
 const FAULT_DEBUG = process.env.FLEET_FAULT_DEBUG === '1';
 const FAULT_RUNS = Math.max(1, Math.min(20, Number(process.env.FLEET_FAULT_RUNS ?? 5)));
@@ -368,7 +370,7 @@ async function lane(n: number): Promise<Lane> {
     // ---- start → first complete pass --------------------------------------------------------
     const t0 = Date.now();
     const censusFile = join(dir, 'timer-census.json');
-    const nodeArgs = [...(PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []), ...(SOAK_MIN > 0 ? ['--import', pathToFileURL(CENSUS_MODULE).href] : [])];
+    const nodeArgs = [...NODE_ARGS, ...(PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []), ...(SOAK_MIN > 0 ? ['--import', pathToFileURL(CENSUS_MODULE).href] : [])];
     const env: Record<string, string> = { ...(SOAK_MIN > 0 ? { CENSUS_FILE: censusFile } : {}), ...(FAULT_DEBUG ? { MAMORI_LOG_LEVEL: 'debug' } : {}) };
     daemon = await spawnDaemon({ cwd: dir, config, port, runningTimeoutMs: 10 * 60_000, nodeArgs, env });
     const pid = daemon.child.pid as number;
