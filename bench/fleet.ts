@@ -78,6 +78,8 @@ const NODE_ARGS = (process.env.FLEET_NODE_ARGS ?? '').split(' ').filter((a) => a
 /** FLEET_FAULT_DEBUG=1: the daemon logs at debug, and the fault lane prints its fault server's failing passes, timed. */
 const FAULT_DEBUG = process.env.FLEET_FAULT_DEBUG === '1';
 const FAULT_RUNS = Math.max(1, Math.min(20, Number(process.env.FLEET_FAULT_RUNS ?? 5)));
+/** The kills' phases, drawn once: every N's lane kills at the same phases, so their medians compare like for like. */
+const FAULT_PHASES = stratifiedPhases(FAULT_RUNS);
 /** The goal: a fault at N repaired within the small fleet's time + 2 s (issue 28). */
 const FAULT_SLACK_S = 2;
 /** FLEET_CPU_PROF=DIR: the daemon runs with --cpu-prof and writes its profile there at its stop. */
@@ -284,10 +286,19 @@ async function firstPaint(url: string): Promise<{ fcpMs: number; loadMs: number;
     const t = Date.now();
     await page.goto(url, { waitUntil: 'load', timeout: 60_000 });
     const loadMs = Date.now() - t;
-    const fcp = await page.evaluate(() => {
-      const e = performance.getEntriesByName('first-contentful-paint')[0];
-      return e ? e.startTime : NaN;
-    });
+    // A small page loads before its first paint is recorded: wait for the entry (at most 5 s).
+    const fcp = await page.evaluate(
+      () =>
+        new Promise<number>((resolve) => {
+          const e = performance.getEntriesByName('first-contentful-paint')[0];
+          if (e !== undefined) return resolve(e.startTime);
+          new PerformanceObserver((list) => {
+            const x = list.getEntriesByName('first-contentful-paint')[0];
+            if (x !== undefined) resolve(x.startTime);
+          }).observe({ entryTypes: ['paint'] as never });
+          setTimeout(() => resolve(NaN), 5_000);
+        }),
+    );
     const rows = await page.evaluate(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('tr, [data-server]').length);
     return { fcpMs: fcp, loadMs, rows };
   } catch (err) {
@@ -361,7 +372,7 @@ async function lane(n: number): Promise<Lane> {
         `tls: { caFiles: [${fleet.caPath}] }`,
         `http: { listen: "127.0.0.1:${port}", webhookSecret: { secretRef: hook } }`,
         'mail: { from: mamori@provider.example }',
-        'log: { level: info }',
+        `log: { level: ${FAULT_DEBUG ? 'debug' : 'info'} }`,
         '',
       ].join('\n'),
     );
@@ -371,7 +382,7 @@ async function lane(n: number): Promise<Lane> {
     const t0 = Date.now();
     const censusFile = join(dir, 'timer-census.json');
     const nodeArgs = [...NODE_ARGS, ...(PROF_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []), ...(SOAK_MIN > 0 ? ['--import', pathToFileURL(CENSUS_MODULE).href] : [])];
-    const env: Record<string, string> = { ...(SOAK_MIN > 0 ? { CENSUS_FILE: censusFile } : {}), ...(FAULT_DEBUG ? { MAMORI_LOG_LEVEL: 'debug' } : {}) };
+    const env: Record<string, string> = SOAK_MIN > 0 ? { CENSUS_FILE: censusFile } : {};
     daemon = await spawnDaemon({ cwd: dir, config, port, runningTimeoutMs: 10 * 60_000, nodeArgs, env });
     const pid = daemon.child.pid as number;
     const runningMs = Date.now() - t0;
@@ -499,7 +510,7 @@ async function lane(n: number): Promise<Lane> {
       const fm0 = parseMetrics((await timed(daemon, '/metrics')).text);
       const fp0 = { ...procSample(pid), t: Date.now() };
       // Kills at random phases of the schedule, one in each fifth of the interval (five medians compare).
-      const runs = await mamoriRuns(faultLab, FAULT_HOST, killLane, FAULT_RUNS, { journalEveryMs: 1000, phases: stratifiedPhases(FAULT_RUNS) });
+      const runs = await mamoriRuns(faultLab, FAULT_HOST, killLane, FAULT_RUNS, { journalEveryMs: 1000, phases: FAULT_PHASES });
       fault = { runs, kills: killLane.kills, loadStart, loadEnd: load() };
       const fp1 = { ...procSample(pid), t: Date.now() };
       const fm1 = parseMetrics((await timed(daemon, '/metrics')).text);
@@ -561,7 +572,14 @@ async function lane(n: number): Promise<Lane> {
         return sent >= burst && p === 0 ? true : undefined;
       }).then(
         () => say(`burst of ${burst} refused ftp ports → ${burst}+ mails written, outbox drained ${((Date.now() - tb) / 1000).toFixed(1)} s after the first fault (largest queue ${maxPending})`),
-        async (err: unknown) => say(`burst of ${burst}: ${String(err)} (largest queue ${maxPending}, pending now ${pending()}, sent ${sentNow() - sentBefore}; victims' ftp: ${await victimStates()})`),
+        async (err: unknown) => {
+          say(`burst of ${burst}: ${String(err)} (largest queue ${maxPending}, pending now ${pending()}, sent ${sentNow() - sentBefore}; victims' ftp: ${await victimStates()})`);
+          // What still waits, and why (kind, id, state, attempts, due in, last error).
+          for (const f of records('pending').slice(0, 10)) {
+            const r = JSON.parse(readFileSync(join(stateDir, 'outbox', 'pending', f), 'utf8')) as { notification?: { kind?: string; id?: string }; state?: string; attempts?: number; nextAttemptAt?: number; lastError?: string };
+            say(`  pending ${f.slice(0, 60)}: ${r.notification?.kind ?? '?'} (${r.notification?.id ?? '?'}), ${r.state ?? '?'}, ${r.attempts ?? 0} attempts, due in ${r.nextAttemptAt === undefined ? '?' : ((r.nextAttemptAt - Date.now()) / 1000).toFixed(0)} s${r.lastError !== undefined ? `, last error ${r.lastError.slice(0, 160)}` : ''}`);
+          }
+        },
       );
       await fleet.clear();
     }
