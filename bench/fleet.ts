@@ -541,7 +541,16 @@ async function lane(n: number): Promise<Lane> {
       // One record (<id>.json) a message in pending/ and in sent/ (where the .eml written without a
       // relay lies beside it: counting files counted each mail twice). The burst's mails are its ftp incidents'.
       const records = (folder: string): string[] => (existsSync(join(stateDir, 'outbox', folder)) ? readdirSync(join(stateDir, 'outbox', folder)).filter((f) => f.endsWith('.json')) : []);
-      const pending = (): number => records('pending').length;
+      // Waiting to go out: a record folded into its window's digest (storm control: the fault lane's
+      // recovered mails to one customer) waits in pending/ for that window's end, by design.
+      const pending = (): number =>
+        records('pending').filter((f) => {
+          try {
+            return (JSON.parse(readFileSync(join(stateDir, 'outbox', 'pending', f), 'utf8')) as { state?: string }).state !== 'folded';
+          } catch {
+            return true;
+          }
+        }).length;
       const ftpMark = fileIdFor('.ftp.');
       const sentNow = (): number => records('sent').filter((f) => f.includes(ftpMark)).length;
       const sentBefore = sentNow();
