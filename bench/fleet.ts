@@ -192,6 +192,8 @@ interface Census {
   unrefd: number;
   probeDialogs: number;
   others: Array<[string, number]>;
+  /** The daemon's heap at the census (process.memoryUsage, MB). */
+  heap?: { usedMB: number; totalMB: number; externalMB: number; arrayBuffersMB: number };
 }
 /** The newest census, once it is younger than `sinceMs` (it is written every 5 s). */
 async function readCensus(file: string, sinceMs: number): Promise<Census> {
@@ -412,7 +414,7 @@ async function lane(n: number): Promise<Lane> {
       if (SOAK_MIN > 0) {
         census = await fresh();
         sample.timers = lingering(census);
-        say(`soak +${((sample.t - tw0) / 1000).toFixed(0)} s: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB, fds ${sample.fds}, timers ${sample.timers} (${census.live} live: ${census.refd} ref'd, ${census.unrefd} unref'd; ${census.probeDialogs} of them TCP probes in flight, not counted); load average ${load()}`);
+        say(`soak +${((sample.t - tw0) / 1000).toFixed(0)} s: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB${census.heap !== undefined ? ` (heap used ${census.heap.usedMB} of ${census.heap.totalMB} MB, external ${census.heap.externalMB}, array buffers ${census.heap.arrayBuffersMB})` : ''}, fds ${sample.fds}, timers ${sample.timers} (${census.live} live: ${census.refd} ref'd, ${census.unrefd} unref'd; ${census.probeDialogs} of them TCP probes in flight, not counted); load average ${load()}`);
       }
       samples.push(sample);
     }

@@ -1,7 +1,7 @@
 // The fleet soak's timer census (bench/fleet.ts, FLEET_SOAK_MINUTES): loaded into the daemon with
 // `node --import <this file>`, it keeps every live timer (setTimeout/setInterval, ref'd or not) with
 // the place that made it, and every CENSUS_EVERY_MS (5 s) writes to CENSUS_FILE:
-//   { at, live, refd, unrefd, probeDialogs, others: [[site, count]…] }
+//   { at, live, refd, unrefd, probeDialogs, others: [[site, count]…], heap: { usedMB, totalMB, externalMB, arrayBuffersMB } }
 // `probeDialogs` are the TCP probes in flight (one timer each, DialogRun in src/probe/dialog.ts):
 // they come and go with the load (a snapshot at 2,000 probes/s under a busy event loop held 400 of
 // them) and are not what a soak looks for. What lingers is the rest.
@@ -75,7 +75,10 @@ function census() {
     bySite.set(site, (bySite.get(site) ?? 0) + 1);
   }
   const others = [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 12);
-  return { at: new Date().toISOString(), live: refd + unrefd, refd, unrefd, probeDialogs, others };
+  // The heap beside the timers: RSS alone cannot tell retained data from a heap V8 chose to keep large.
+  const m = process.memoryUsage();
+  const heap = { usedMB: Math.round(m.heapUsed / 2 ** 20), totalMB: Math.round(m.heapTotal / 2 ** 20), externalMB: Math.round(m.external / 2 ** 20), arrayBuffersMB: Math.round(m.arrayBuffers / 2 ** 20) };
+  return { at: new Date().toISOString(), live: refd + unrefd, refd, unrefd, probeDialogs, others, heap };
 }
 
 if (FILE !== undefined && FILE !== '') {
