@@ -8,8 +8,7 @@ import type { ServerStatus } from '../status/model.ts';
 import type { ControllerEvent, LoopContext } from './loop-types.ts';
 import type { PassFailures } from './pass-retry.ts';
 import type { ServerEntry } from './fleet-state.ts';
-import { serverStatusOf } from './status-view.ts';
-import type { MassFailureEpisode, ServerHistory } from './types.ts';
+import { serverStatusOf, type StatusViewInput } from './status-view.ts';
 import { UNMONITORED_RETENTION_MS, unmonitoredOf, unmonitoredStatus, type Unmonitored } from './unmonitored.ts';
 
 /** Status files written at once by writeAll. */
@@ -21,20 +20,22 @@ export const WRITE_ALL_AT_ONCE = 16;
  */
 export const VIEW_MAX_AGE_MS = 15_000;
 
-/** A server's status as the views last read it, and what it was made of (compared by identity). */
+/** A server's status as the views last read it, and what it was made of. */
 interface ViewEntry {
   status: ServerStatus;
-  builtAt: number;
+  input: StatusViewInput;
   entry: ServerEntry;
-  history: ServerHistory | undefined;
   observedSeq: number | undefined;
-  revision: string;
-  pausedBy: MassFailureEpisode | undefined;
-  conditions: ServerEntry['conditions'];
-  lastTransition: ServerEntry['lastTransition'];
-  manifestInvalid: string | undefined;
-  passFailing: unknown;
-  readiness: ServerEntry['readiness'];
+}
+
+/** Every input but the clock is the same object (histories, conditions, episodes are replaced, never changed in place). */
+function sameInput(a: StatusViewInput, b: StatusViewInput): boolean {
+  let n = 0;
+  for (const k in b) {
+    n++;
+    if (k !== 'now' && a[k as keyof StatusViewInput] !== b[k as keyof StatusViewInput]) return false;
+  }
+  return n === Object.keys(a).length;
 }
 
 export interface StatusFilesDeps {
@@ -55,14 +56,18 @@ export class StatusFiles {
   ) {}
 
   statusOf(name: string): ServerStatus | undefined {
+    const entry = this.ctx.fleet.servers.get(name);
+    return entry === undefined ? undefined : serverStatusOf(this.inputOf(name, entry));
+  }
+
+  /** What a server's status is made of, as it stands now. */
+  private inputOf(name: string, entry: ServerEntry): StatusViewInput {
     const { fleet, o } = this.ctx;
-    const entry = fleet.servers.get(name);
-    if (entry === undefined) return undefined;
     const pausedBy = fleet.pausedBy(name, o.policy);
     const customer = entry.doc.metadata.customer;
     const observed = entry.observed;
     const passFailures = this.deps.passFailures;
-    return serverStatusOf({
+    return {
       ...(observed !== undefined ? { observed } : {}),
       desired: entry.desired,
       history: fleet.historyOf(name),
@@ -76,7 +81,7 @@ export class StatusFiles {
       ...(passFailures.size > 0 && passFailures.get(name) !== undefined ? { passFailing: passFailures.get(name) } : {}),
       ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
       ...(entry.readiness !== undefined ? { readiness: entry.readiness } : {}),
-    });
+    };
   }
 
   /**
@@ -88,50 +93,25 @@ export class StatusFiles {
    * rebuilt (a window opens and closes on the clock alone).
    */
   viewOf(name: string): ServerStatus | undefined {
-    const { fleet, o } = this.ctx;
-    const entry = fleet.servers.get(name);
+    const entry = this.ctx.fleet.servers.get(name);
     if (entry === undefined) {
       this.views.delete(name);
       return undefined;
     }
-    const now = this.ctx.clock.now();
-    const history = fleet.historyOf(name);
-    const pausedBy = fleet.history.massFailure.size === 0 ? undefined : fleet.pausedBy(name, o.policy);
-    const passFailing = this.deps.passFailures.size > 0 ? this.deps.passFailures.get(name) : undefined;
+    const input = this.inputOf(name, entry);
     const v = this.views.get(name);
     if (
       v !== undefined &&
-      now - v.builtAt < VIEW_MAX_AGE_MS &&
       v.entry === entry &&
-      v.history === history &&
       v.observedSeq === entry.observedSeq &&
-      v.revision === this.revision &&
-      v.pausedBy === pausedBy &&
-      v.conditions === entry.conditions &&
-      v.lastTransition === entry.lastTransition &&
-      v.manifestInvalid === entry.manifestInvalid &&
-      v.passFailing === passFailing &&
-      v.readiness === entry.readiness &&
-      entry.desired.maintenance.length === 0
+      input.now - v.input.now < VIEW_MAX_AGE_MS &&
+      entry.desired.maintenance.length === 0 &&
+      sameInput(v.input, input)
     ) {
       return v.status;
     }
-    const status = this.statusOf(name);
-    if (status === undefined) return undefined;
-    this.views.set(name, {
-      status,
-      builtAt: now,
-      entry,
-      history,
-      observedSeq: entry.observedSeq,
-      revision: this.revision,
-      pausedBy,
-      conditions: entry.conditions,
-      lastTransition: entry.lastTransition,
-      manifestInvalid: entry.manifestInvalid,
-      passFailing,
-      readiness: entry.readiness,
-    });
+    const status = serverStatusOf(input);
+    this.views.set(name, { status, input, entry, observedSeq: entry.observedSeq });
     return status;
   }
 
