@@ -543,16 +543,18 @@ async function lane(n: number): Promise<Lane> {
       // One record (<id>.json) a message in pending/ and in sent/ (where the .eml written without a
       // relay lies beside it: counting files counted each mail twice). The burst's mails are its ftp incidents'.
       const records = (folder: string): string[] => (existsSync(join(stateDir, 'outbox', folder)) ? readdirSync(join(stateDir, 'outbox', folder)).filter((f) => f.endsWith('.json')) : []);
+      type Pending = { notification?: { kind?: string; id?: string }; state?: string; attempts?: number; nextAttemptAt?: number; lastError?: string };
+      const pendingRecords = (): Array<[string, Pending]> =>
+        records('pending').flatMap((f): Array<[string, Pending]> => {
+          try {
+            return [[f, JSON.parse(readFileSync(join(stateDir, 'outbox', 'pending', f), 'utf8')) as Pending]];
+          } catch {
+            return [[f, {}]];
+          }
+        });
       // Waiting to go out: a record folded into its window's digest (storm control: the fault lane's
       // recovered mails to one customer) waits in pending/ for that window's end, by design.
-      const pending = (): number =>
-        records('pending').filter((f) => {
-          try {
-            return (JSON.parse(readFileSync(join(stateDir, 'outbox', 'pending', f), 'utf8')) as { state?: string }).state !== 'folded';
-          } catch {
-            return true;
-          }
-        }).length;
+      const pending = (): number => pendingRecords().filter(([, r]) => r.state !== 'folded').length;
       const ftpMark = fileIdFor('.ftp.');
       const sentNow = (): number => records('sent').filter((f) => f.includes(ftpMark)).length;
       const sentBefore = sentNow();
@@ -586,8 +588,7 @@ async function lane(n: number): Promise<Lane> {
         async (err: unknown) => {
           say(`burst of ${burst}: ${String(err)} (largest queue ${maxPending}, pending now ${pending()}, sent ${sentNow() - sentBefore}; victims' ftp: ${await victimStates()})`);
           // What still waits, and why (kind, id, state, attempts, due in, last error).
-          for (const f of records('pending').slice(0, 10)) {
-            const r = JSON.parse(readFileSync(join(stateDir, 'outbox', 'pending', f), 'utf8')) as { notification?: { kind?: string; id?: string }; state?: string; attempts?: number; nextAttemptAt?: number; lastError?: string };
+          for (const [f, r] of pendingRecords().slice(0, 10)) {
             say(`  pending ${f.slice(0, 60)}: ${r.notification?.kind ?? '?'} (${r.notification?.id ?? '?'}), ${r.state ?? '?'}, ${r.attempts ?? 0} attempts, due in ${r.nextAttemptAt === undefined ? '?' : ((r.nextAttemptAt - Date.now()) / 1000).toFixed(0)} s${r.lastError !== undefined ? `, last error ${r.lastError.slice(0, 160)}` : ''}`);
           }
         },
