@@ -18,6 +18,7 @@ import {
   tokenFromCookie,
   verifyHubSignature,
 } from './auth.ts';
+import { sendJsonStreamed } from './json-stream.ts';
 import type { MamoriMetrics } from './metrics.ts';
 import { SERVER_TLS_OPTIONS } from './tls-files.ts';
 import { fleetViewOf, reaches, scopeDesired, scopeSnapshot, type Access, type FleetSnapshot, type FleetView, type Principal } from './scope.ts';
@@ -194,7 +195,8 @@ export class HttpServer {
       },
       'metrics',
     );
-    this.route('GET', '/api/status', (_req, res, { view }) => sendJson(res, 200, statusFor(api, view)));
+    // ~50 MB at 10,000 servers: written a batch of servers at a time, so probes due meanwhile run.
+    this.route('GET', '/api/status', (_req, res, { view }) => sendJsonStreamed(res, 200, statusFor(api, view)));
     // The fleet a page at a time (fleet-query.ts): searched and filtered over every server of the view, bounded rows.
     this.route('GET', '/api/servers', (_req, res, { view, url }) => {
       let query: FleetQuery;
