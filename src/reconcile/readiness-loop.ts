@@ -76,6 +76,8 @@ export class ReadinessLoop {
   private readonly startedAt: number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The first setServers laid the schedule: servers seen after it are new or changed. */
+  private laid = false;
   private readonly now: () => number;
 
   constructor(private readonly o: ReadinessLoopOptions) {
@@ -87,12 +89,16 @@ export class ReadinessLoop {
   setServers(docs: readonly ServerDocument[]): void {
     const now = this.now();
     const seen = new Set<string>();
+    // Decided once for the whole call: the first call's servers take their slots (a restarted
+    // daemon does not check its whole fleet when the start's grace ends), later ones are checked now.
+    const armed = this.laid;
+    this.laid = true;
     for (const doc of docs) {
       const id = serverIdOf(doc);
       seen.add(id);
       const key = JSON.stringify(doc.spec);
       const prev = this.servers.get(id);
-      if (prev === undefined) this.servers.set(id, { doc, key, secretRefs: secretRefsOf(doc), ...(this.armed() ? { changedAt: now } : {}) });
+      if (prev === undefined) this.servers.set(id, { doc, key, secretRefs: secretRefsOf(doc), ...(armed ? { changedAt: now } : {}) });
       else if (prev.key !== key) Object.assign(prev, { doc, key, secretRefs: secretRefsOf(doc), changedAt: now });
       else prev.doc = doc;
     }
@@ -121,11 +127,6 @@ export class ReadinessLoop {
   /** Resolves when no check runs (tests). */
   async whenIdle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-  }
-
-  /** After the first schedule was laid: new servers are checked at once, not at their slot. */
-  private armed(): boolean {
-    return this.servers.size > 0 || this.timer !== undefined;
   }
 
   private dueOf(id: string, e: Entry): number {
