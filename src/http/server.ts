@@ -18,7 +18,7 @@ import {
   tokenFromCookie,
   verifyHubSignature,
 } from './auth.ts';
-import { sendJsonStreamed } from './json-stream.ts';
+import { sendJsonStreamed, sendPieces } from './chunked-answer.ts';
 import type { MamoriMetrics } from './metrics.ts';
 import { SERVER_TLS_OPTIONS } from './tls-files.ts';
 import { fleetViewOf, reaches, scopeDesired, scopeSnapshot, type Access, type FleetSnapshot, type FleetView, type Principal } from './scope.ts';
@@ -188,11 +188,8 @@ export class HttpServer {
     this.route(
       'GET',
       '/metrics',
-      async (_req, res) => {
-        const text = await metrics.text();
-        res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
-        res.end(text);
-      },
+      // 12 MB at 10,000 servers: written some servers at a time, like /api/status.
+      async (_req, res) => sendPieces(res, 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }, await metrics.pieces()),
       'metrics',
     );
     // ~50 MB at 10,000 servers: written a batch of servers at a time, so probes due meanwhile run.

@@ -73,6 +73,26 @@ describe('MamoriMetrics per server and service', () => {
     expect(after.get('mamori_service_state')?.samples).toHaveLength(1);
   });
 
+  it('a large fleet is written in pieces with pauses between servers, and the pieces read as one exposition', async () => {
+    const m = new MamoriMetrics({ defaultMetrics: false });
+    for (let i = 0; i < 1_200; i++) {
+      m.probeResult('http', true, 5, `c${i % 9}/s${i}`);
+      m.probeResult('ssh', i % 2 === 0, 5, `c${i % 9}/s${i}`);
+      m.serviceStateChanged(`c${i % 9}/s${i}`, 'http', 'Healthy');
+    }
+    const pieces = [...(await m.pieces())];
+    // Three per-server families of 1,200 servers: a pause after every 500 servers of each.
+    expect(pieces.filter((p) => p === null)).toHaveLength(3 * 2);
+    const text = pieces.filter((p) => p !== null).join('');
+    expect(text).toBe(await m.text());
+    const families = parsePrometheusText(text);
+    expect(families.get('mamori_probe_success')?.samples).toHaveLength(2_400);
+    expect(families.get('mamori_probe_last_timestamp_seconds')?.samples).toHaveLength(2_400);
+    expect(families.get('mamori_service_state')?.samples).toHaveLength(1_200);
+    expect(families.get('mamori_probe_success')?.samples.filter((s) => s.value === 0)).toHaveLength(600);
+    expect(text.split('\n').filter((l) => l.startsWith('# TYPE ')).length).toBe(new Set(text.split('\n').filter((l) => l.startsWith('# TYPE '))).size);
+  });
+
   it('escapes what a label value may not carry as it is', async () => {
     const m = new MamoriMetrics({ defaultMetrics: false });
     const odd = 'we"ird\\name\nx';

@@ -2,7 +2,7 @@ import { createServer, request, type Server, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BATCH, jsonPieces, sendJsonStreamed } from '../../src/http/json-stream.ts';
+import { BATCH, jsonPieces, sendJsonStreamed } from '../../src/http/chunked-answer.ts';
 
 const joined = (v: unknown): string => [...jsonPieces(v)].filter((p) => p !== null).join('');
 

@@ -1,5 +1,5 @@
 /**
- * A large JSON answer written a batch at a time. `/api/status` at 10,000 servers is ~50 MB of
+ * A large answer written a batch at a time (JSON here; the metrics' text the same way). `/api/status` at 10,000 servers is ~50 MB of
  * pretty-printed JSON: one `JSON.stringify` held the event loop for about two seconds, and every
  * probe due meanwhile waited. Here the text is exactly `JSON.stringify(value, null, 2)`, but an
  * array of many elements is written some elements at a time, with a turn of the event loop (and
@@ -98,8 +98,16 @@ function drainOrClose(res: ServerResponse): Promise<void> {
  * Answers with `value` as pretty-printed JSON (what sendJson writes), a batch at a time: the socket
  * drains between batches and other work runs. A client that leaves mid-answer ends the writing.
  */
-export async function sendJsonStreamed(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): Promise<void> {
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+export function sendJsonStreamed(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): Promise<void> {
+  return sendPieces(res, status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }, jsonPieces(value), '\n');
+}
+
+/**
+ * Answers with the pieces' text, written at each pause (`null`) with a turn of the event loop (and
+ * the socket's backpressure) between writes. A client that leaves mid-answer ends the writing.
+ */
+export async function sendPieces(res: ServerResponse, status: number, headers: Record<string, string>, pieces: Iterable<string | null>, tail = ''): Promise<void> {
+  res.writeHead(status, headers);
   if (res.req.method === 'HEAD') {
     res.end();
     return;
@@ -111,7 +119,7 @@ export async function sendJsonStreamed(res: ServerResponse, status: number, valu
   res.once('close', leave);
   try {
     let buffered: string[] = [];
-    for (const piece of jsonPieces(value)) {
+    for (const piece of pieces) {
       if (piece !== null) {
         buffered.push(piece);
         continue;
@@ -124,7 +132,7 @@ export async function sendJsonStreamed(res: ServerResponse, status: number, valu
       await turn();
       if (gone || res.destroyed) return;
     }
-    buffered.push('\n');
+    buffered.push(tail);
     res.end(buffered.join(''));
   } finally {
     res.off('close', leave);
