@@ -194,6 +194,10 @@ interface Census {
   others: Array<[string, number]>;
   /** The daemon's heap at the census (process.memoryUsage, MB). */
   heap?: { usedMB: number; totalMB: number; externalMB: number; arrayBuffersMB: number };
+  /** The heap in use just after the newest full collection (MB), and how many there were. */
+  afterFullGc?: { usedMB: number; fullGcs: number };
+  /** V8's spaces: [used, size] MB. */
+  spaces?: Record<string, [number, number]>;
 }
 /** The newest census, once it is younger than `sinceMs` (it is written every 5 s). */
 async function readCensus(file: string, sinceMs: number): Promise<Census> {
@@ -407,14 +411,19 @@ async function lane(n: number): Promise<Lane> {
     const tw0 = Date.now();
     const fresh = (): Promise<Census> => readCensus(censusFile, Date.now() - 5_500);
     let census = SOAK_MIN > 0 ? await fresh() : undefined;
-    const samples: Array<{ t: number; cpuS: number; rss: number; fds: number; timers?: number }> = [{ t: tw0, ...p0, ...(census !== undefined ? { timers: lingering(census) } : {}) }];
+    const samples: Array<{ t: number; cpuS: number; rss: number; fds: number; timers?: number; retainedMB?: number }> = [
+      { t: tw0, ...p0, ...(census !== undefined ? { timers: lingering(census) } : {}), ...(census?.afterFullGc !== undefined ? { retainedMB: census.afterFullGc.usedMB } : {}) },
+    ];
     while (Date.now() - tw0 < MEASURE_S * 1000) {
       await sleep(Math.min(SAMPLE_EVERY_MS, tw0 + MEASURE_S * 1000 - Date.now()));
       const sample: (typeof samples)[number] = { t: Date.now(), ...procSample(pid) };
       if (SOAK_MIN > 0) {
         census = await fresh();
         sample.timers = lingering(census);
-        say(`soak +${((sample.t - tw0) / 1000).toFixed(0)} s: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB${census.heap !== undefined ? ` (heap used ${census.heap.usedMB} of ${census.heap.totalMB} MB, external ${census.heap.externalMB}, array buffers ${census.heap.arrayBuffersMB})` : ''}, fds ${sample.fds}, timers ${sample.timers} (${census.live} live: ${census.refd} ref'd, ${census.unrefd} unref'd; ${census.probeDialogs} of them TCP probes in flight, not counted); load average ${load()}`);
+        if (census.afterFullGc !== undefined) sample.retainedMB = census.afterFullGc.usedMB;
+        const old = census.spaces?.old_space;
+        const large = census.spaces?.large_object_space;
+        say(`soak +${((sample.t - tw0) / 1000).toFixed(0)} s: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB${census.heap !== undefined ? ` (heap used ${census.heap.usedMB} of ${census.heap.totalMB} MB, external ${census.heap.externalMB}, array buffers ${census.heap.arrayBuffersMB})` : ''}${census.afterFullGc !== undefined ? `, retained after full GC ${census.afterFullGc.usedMB} MB (${census.afterFullGc.fullGcs} full GCs)` : ''}${old !== undefined && large !== undefined ? `, old space ${old[0]}/${old[1]} MB, large objects ${large[0]}/${large[1]} MB` : ''}, fds ${sample.fds}, timers ${sample.timers} (${census.live} live: ${census.refd} ref'd, ${census.unrefd} unref'd; ${census.probeDialogs} of them TCP probes in flight, not counted); load average ${load()}`);
       }
       samples.push(sample);
     }
@@ -451,7 +460,9 @@ async function lane(n: number): Promise<Lane> {
       const rss = series((x) => Math.round(x.rss / 2 ** 20));
       const fds = series((x) => x.fds);
       const tms = series((x) => x.timers ?? NaN);
+      const retained = samples.map((x) => x.retainedMB).filter((x): x is number => x !== undefined);
       say(`soak series every ${SAMPLE_EVERY_MS / 1000} s — RSS MB: ${rss.join(' ')}`);
+      if (retained.length > 0) say(`soak series — heap retained after the newest full GC, MB: ${retained.join(' ')}`);
       say(`soak series — open fds: ${fds.join(' ')}`);
       say(`soak series — timers (every live one, ref'd or not, but the TCP probes in flight): ${tms.join(' ')}`);
       if (census !== undefined) say(`soak timers at the end, by where they were made: ${census.others.map(([site, c]) => `${c} × ${site}`).join('; ')}`);
@@ -464,6 +475,8 @@ async function lane(n: number): Promise<Lane> {
         if (!ok) soakFailures.push(`${name} ${warm(xs)}${unit} → ${end(xs)}${unit}`);
       };
       verdict('RSS', rss, (w) => w * 1.1, ' MB');
+      // What the daemon keeps (RSS also carries the garbage of the GC's sawtooth and the heap V8 chose to reserve).
+      if (retained.length >= 10) verdict('heap retained after a full GC', retained, (w) => w * 1.1, ' MB');
       verdict('open fds', fds, (w) => w + 16, '');
       verdict('timers', tms, (w) => w + 16, '');
     }

@@ -1,7 +1,10 @@
 // The fleet soak's timer census (bench/fleet.ts, FLEET_SOAK_MINUTES): loaded into the daemon with
 // `node --import <this file>`, it keeps every live timer (setTimeout/setInterval, ref'd or not) with
 // the place that made it, and every CENSUS_EVERY_MS (5 s) writes to CENSUS_FILE:
-//   { at, live, refd, unrefd, probeDialogs, others: [[site, count]…], heap: { usedMB, totalMB, externalMB, arrayBuffersMB } }
+//   { at, live, refd, unrefd, probeDialogs, others: [[site, count]…], heap: { usedMB, totalMB, externalMB, arrayBuffersMB },
+//     afterFullGc: { usedMB, fullGcs }, spaces: { <V8 space>: [usedMB, sizeMB] } }
+// `afterFullGc` is the heap in use just after the newest full (mark-compact) collection: what the
+// daemon retains, without the garbage a sample at a random moment of the GC sawtooth carries.
 // `probeDialogs` are the TCP probes in flight (one timer each, DialogRun in src/probe/dialog.ts):
 // they come and go with the load (a snapshot at 2,000 probes/s under a busy event loop held 400 of
 // them) and are not what a soak looks for. What lingers is the rest.
@@ -14,6 +17,8 @@
 // a census), about 1 µs each. Bench tooling only: the daemon never loads it otherwise.
 import { renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
 
 // Worker threads inherit the daemon's --import (the shell parser's): only the main thread reports.
@@ -78,10 +83,21 @@ function census() {
   // The heap beside the timers: RSS alone cannot tell retained data from a heap V8 chose to keep large.
   const m = process.memoryUsage();
   const heap = { usedMB: Math.round(m.heapUsed / 2 ** 20), totalMB: Math.round(m.heapTotal / 2 ** 20), externalMB: Math.round(m.external / 2 ** 20), arrayBuffersMB: Math.round(m.arrayBuffers / 2 ** 20) };
-  return { at: new Date().toISOString(), live: refd + unrefd, refd, unrefd, probeDialogs, others, heap };
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, [Math.round(x.space_used_size / 2 ** 20), Math.round(x.space_size / 2 ** 20)]]));
+  return { at: new Date().toISOString(), live: refd + unrefd, refd, unrefd, probeDialogs, others, heap, ...(afterFullGc.fullGcs > 0 ? { afterFullGc } : {}), spaces };
 }
 
+/** The heap in use right after the newest full collection (its observer runs just after it). */
+const afterFullGc = { usedMB: 0, fullGcs: 0 };
+
 if (FILE !== undefined && FILE !== '') {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.detail?.kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      afterFullGc.usedMB = Math.round(process.memoryUsage().heapUsed / 2 ** 20);
+      afterFullGc.fullGcs += 1;
+    }
+  }).observe({ entryTypes: ['gc'] });
   const write = () => {
     try {
       writeFileSync(`${FILE}.tmp`, JSON.stringify(census()));
