@@ -28,7 +28,9 @@
  * not, but the TCP probes in flight), the series printed as it goes and whole at the end; the run fails
  * unless the end's level (the median of the last three samples) is back to the warm-up level (the
  * highest of the window's first tenth, at least its first sample): RSS within +10 %, fds within +16,
- * timers within +16. A soak leaves the fleet alone: the fault and burst lanes are skipped.
+ * timers within +16, and the heap in use just after the newest full GC (the census's) within +10 %.
+ * The census costs the daemon some CPU (a stack captured at each timer): a soak's CPU is not the
+ * window's. A soak leaves the fleet alone: the fault and burst lanes are skipped.
  * Every wait is bounded; the fleet and the daemon are torn down whatever happens.
  */
 import { execFileSync } from 'node:child_process';
