@@ -487,6 +487,7 @@ class DialogRun implements AbortWaiter {
   }
 }
 
+/** Every probe's timer fires here (bench/timer-census.mjs tells a probe's timer by this name). */
 function onRunTimer(run: DialogRun): void {
   run.onTimer();
 }
