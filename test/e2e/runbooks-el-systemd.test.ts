@@ -43,9 +43,19 @@ async function waitHealthy(server: string, services: readonly string[]): Promise
       .poll(() => services.map((s) => fleet.service(server, s)?.state), { timeout: HANG_GUARD, interval: 250 })
       .toEqual(services.map(() => 'Healthy'));
   } catch (err) {
-    // Which services, in what state and why: the diff above names only the states.
+    // Which services, in what state and why: the diff above names only the states. Twice in CI no
+    // status file existed for a server 90 s after the start (every service undefined): the
+    // daemon's own view and its log lines about the server say whether it was probed at all.
     const seen = Object.fromEntries(services.map((s) => [s, fleet.service(server, s)]));
-    throw new Error(`${server}: not every one of ${services.join(', ')} Healthy within ${HANG_GUARD} ms: ${JSON.stringify(seen)}`, { cause: err });
+    const api = await fleet.apiServer(server).catch((e: unknown) => `(no answer: ${String(e)})`);
+    const about = fleet.daemon.logs
+      .filter((l) => JSON.stringify(l).includes(server) || Number(l.level) >= 40)
+      .slice(-40)
+      .map((l) => JSON.stringify(l).slice(0, 400));
+    throw new Error(
+      `${server}: not every one of ${services.join(', ')} Healthy within ${HANG_GUARD} ms: ${JSON.stringify(seen)}\n/api/status has: ${JSON.stringify(api)?.slice(0, 3000)}\nthe daemon's log about it (and its warnings): ${about.join('\n') || '(nothing)'}`,
+      { cause: err },
+    );
   }
 }
 
