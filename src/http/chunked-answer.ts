@@ -1,12 +1,15 @@
 /**
- * A large answer written a batch at a time (JSON here; the metrics' text the same way). `/api/status` at 10,000 servers is ~50 MB of
- * pretty-printed JSON: one `JSON.stringify` held the event loop for about two seconds, and every
+ * A large answer written a batch at a time (JSON here; the metrics' text the same way).
+ * `/api/status` at 10,000 servers is ~50 MB of pretty-printed JSON: one `JSON.stringify` held the event loop for about two seconds, and every
  * probe due meanwhile waited. Here the text is exactly `JSON.stringify(value, null, 2)`, but an
  * array of many elements is written some elements at a time, with a turn of the event loop (and
  * the socket's backpressure) between batches.
  */
 import type { ServerResponse } from 'node:http';
 import { setImmediate as turn } from 'node:timers/promises';
+
+/** The headers of every JSON answer (sendJson's and sendJsonStreamed's). */
+export const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 
 /** Elements of a long array written between two turns of the event loop. */
 export const BATCH = 100;
@@ -99,7 +102,7 @@ function drainOrClose(res: ServerResponse): Promise<void> {
  * drains between batches and other work runs. A client that leaves mid-answer ends the writing.
  */
 export function sendJsonStreamed(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): Promise<void> {
-  return sendPieces(res, status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }, jsonPieces(value), '\n');
+  return sendPieces(res, status, { ...headers, ...JSON_HEADERS }, jsonPieces(value), '\n');
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   tokenFromCookie,
   verifyHubSignature,
 } from './auth.ts';
-import { sendJsonStreamed, sendPieces } from './chunked-answer.ts';
+import { JSON_HEADERS, sendJsonStreamed, sendPieces } from './chunked-answer.ts';
 import type { MamoriMetrics } from './metrics.ts';
 import { SERVER_TLS_OPTIONS } from './tls-files.ts';
 import { fleetViewOf, reaches, scopeDesired, scopeSnapshot, type Access, type FleetSnapshot, type FleetView, type Principal } from './scope.ts';
@@ -551,6 +551,6 @@ function stringField(input: Record<string, unknown>, name: string, required: boo
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(value, null, 2);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.writeHead(status, { ...headers, ...JSON_HEADERS });
   res.end(`${text}\n`);
 }
