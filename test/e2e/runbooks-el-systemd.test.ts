@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startE2eFleet, type E2eFleet } from '../support/e2e-fleet.ts';
-import { HANG_GUARD, expectRepairedWith, finishedAfter, unitLogSince, waitFinished } from '../support/runbook-proof.ts';
+import { HANG_GUARD, expectRepairedWith, finishedAfter, unitLogSince, waitFinished, waitHealthyIn } from '../support/runbook-proof.ts';
 
 const C7 = 'acme-c7';
 const C8 = 'acme-c8';
@@ -37,27 +37,7 @@ afterAll(async () => {
   await fleet?.stop();
 });
 
-async function waitHealthy(server: string, services: readonly string[]): Promise<void> {
-  try {
-    await expect
-      .poll(() => services.map((s) => fleet.service(server, s)?.state), { timeout: HANG_GUARD, interval: 250 })
-      .toEqual(services.map(() => 'Healthy'));
-  } catch (err) {
-    // Which services, in what state and why: the diff above names only the states. Twice in CI no
-    // status file existed for a server 90 s after the start (every service undefined): the
-    // daemon's own view and its log lines about the server say whether it was probed at all.
-    const seen = Object.fromEntries(services.map((s) => [s, fleet.service(server, s)]));
-    const api = await fleet.apiServer(server).catch((e: unknown) => `(no answer: ${String(e)})`);
-    const about = fleet.daemon.logs
-      .filter((l) => JSON.stringify(l).includes(server) || Number(l.level) >= 40)
-      .slice(-40)
-      .map((l) => JSON.stringify(l).slice(0, 400));
-    throw new Error(
-      `${server}: not every one of ${services.join(', ')} Healthy within ${HANG_GUARD} ms: ${JSON.stringify(seen)}\n/api/status has: ${JSON.stringify(api)?.slice(0, 3000)}\nthe daemon's log about it (and its warnings): ${about.join('\n') || '(nothing)'}`,
-      { cause: err },
-    );
-  }
-}
+const waitHealthy = (server: string, services: readonly string[]): Promise<void> => waitHealthyIn(fleet, server, services);
 
 describe('EL 7-9 (systemd): every standard service runbook repairs its killed service', () => {
   it('the hosts are what their manifests say: systemd as PID 1, the EL release, the EL unit names', async () => {

@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startE2eFleet, type E2eFleet } from '../support/e2e-fleet.ts';
-import { HANG_GUARD, expectRepairedWith, waitFinished } from '../support/runbook-proof.ts';
+import { HANG_GUARD, expectRepairedWith, waitFinished, waitHealthyIn } from '../support/runbook-proof.ts';
 import type { LabService } from '../lab/index.ts';
 
 const F6 = 'acme-f6';
@@ -40,11 +40,7 @@ afterAll(async () => {
   await fleet?.stop();
 });
 
-async function waitHealthy(server: string, services: readonly string[]): Promise<void> {
-  await expect
-    .poll(() => services.map((s) => fleet.service(server, s)?.state), { timeout: HANG_GUARD, interval: 250 })
-    .toEqual(services.map(() => 'Healthy'));
-}
+const waitHealthy = (server: string, services: readonly string[]): Promise<void> => waitHealthyIn(fleet, server, services);
 
 /** How many lines of a host's log (under /var/log) match. */
 async function count(host: string, log: string, line: string): Promise<number> {
@@ -87,7 +83,7 @@ describe('FreeBSD 6.4, 7.4 and 13.2 (rc.d, inetd, service(8)): every FreeBSD run
     expect(await out(F7)).toBe('FreeBSD\n7.4-RELEASE\n4\napache22\n/usr/sbin/service\n');
     expect(await out(F13)).toBe('FreeBSD\n13.2-RELEASE\n13.2-RELEASE-p4\n6\napache24\ndovecot\n/usr/sbin/service\n');
     await Promise.all([waitHealthy(F6, F6_SERVICES), waitHealthy(F7, F7_SERVICES), waitHealthy(F13, F13_SERVICES)]);
-  });
+  }, HANG_GUARD + 30_000);
 
   it('apache22.sh (6.4), apache22 (7.4), apache24 (13.2), inetd (ftp and telnet on 6.4, mail on 7.4), sendmail and dovecot through service(8) (13.2)', async () => {
     const inetd = 'pgrep -x inetd >/dev/null && killall -HUP inetd || /usr/sbin/inetd -wW';

@@ -76,6 +76,10 @@ export interface E2eFleet {
   commit(message: string, files: Record<string, string | undefined>): Promise<string>;
   journal(): Promise<JournalRecord[]>;
   status(name: string): ServerStatus | undefined;
+  /** Why the last status(name) had no services ('no file', the parse error, the text), for a failure's message; undefined after a good read. */
+  statusMiss(name: string): string | undefined;
+  /** The status file's text as it is now (undefined: none), for a failure's message. */
+  statusText(name: string): string | undefined;
   /** The server as /api/status shows it now (its newest probes, which the status file writes only on a change). */
   apiServer(name: string): Promise<ServerStatus | undefined>;
   service(name: string, service: string): ServerStatus['services'][string] | undefined;
@@ -173,6 +177,7 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
     );
     const stateDir = join(r.dir, 'state');
     const sink = smtp;
+    const statusMisses = new Map<string, string>();
     const fleet: E2eFleet = {
       lab: l,
       repo: r,
@@ -203,12 +208,25 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
       status(name) {
         // A server is customer/name; the fleet's hosts are all its one customer's.
         const file = join(stateDir, 'status', name.includes('/') ? `${name}.yaml` : join(customer, `${name}.yaml`));
-        if (!existsSync(file)) return undefined;
+        if (!existsSync(file)) {
+          statusMisses.set(name, 'no file');
+          return undefined;
+        }
         try {
-          return parse(readFileSync(file, 'utf8')) as ServerStatus;
-        } catch {
+          const text = readFileSync(file, 'utf8');
+          const s = parse(text) as ServerStatus | undefined;
+          if (s?.services === undefined) statusMisses.set(name, `no services in ${JSON.stringify(text.slice(0, 2000))}`);
+          else statusMisses.delete(name);
+          return s ?? undefined;
+        } catch (err) {
+          statusMisses.set(name, `unreadable: ${String(err).slice(0, 300)}`);
           return undefined; // mid-rename: the next poll reads it
         }
+      },
+      statusMiss: (name) => statusMisses.get(name),
+      statusText(name) {
+        const file = join(stateDir, 'status', name.includes('/') ? `${name}.yaml` : join(customer, `${name}.yaml`));
+        return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
       },
       async apiServer(name) {
         const { json } = await fleet.daemon.get('/api/status');

@@ -20,6 +20,31 @@ export type Finished = JournalRecord & {
 
 export const HANG_GUARD = 90_000;
 
+/**
+ * Waits until the server's status file has every one of `services` Healthy. On a timeout the error
+ * says which services were in what state, why the file could not be read (none, or a parse error),
+ * what /api/status has for the server, and the daemon's log lines about it and its warnings: twice
+ * in CI a server had no readable status file 90 s after the start while the daemon called it Healthy.
+ */
+export async function waitHealthyIn(fleet: E2eFleet, server: string, services: readonly string[]): Promise<void> {
+  try {
+    await expect
+      .poll(() => services.map((s) => fleet.service(server, s)?.state), { timeout: HANG_GUARD, interval: 250 })
+      .toEqual(services.map(() => 'Healthy'));
+  } catch (err) {
+    const seen = Object.fromEntries(services.map((s) => [s, fleet.service(server, s)]));
+    const api = await fleet.apiServer(server).catch((e: unknown) => `(no answer: ${String(e)})`);
+    const about = fleet.daemon.logs
+      .filter((l) => JSON.stringify(l).includes(server) || Number(l.level) >= 40)
+      .slice(-40)
+      .map((l) => JSON.stringify(l).slice(0, 400));
+    throw new Error(
+      `${server}: not every one of ${services.join(', ')} Healthy within ${HANG_GUARD} ms: ${JSON.stringify(seen)} (status file: ${fleet.statusMiss(server) ?? 'read'}: ${JSON.stringify(fleet.statusText(server)?.slice(0, 2500))})\n/api/status has: ${JSON.stringify(api)?.slice(0, 3000)}\nthe daemon's log about it (and its warnings): ${about.join('\n') || '(nothing)'}`,
+      { cause: err },
+    );
+  }
+}
+
 export async function finishedAfter(fleet: E2eFleet, server: string, target: string, since: number): Promise<Finished[]> {
   return recordsOf(await fleet.journal(), server, target).filter((r): r is Finished => r.type === 'finished' && Date.parse(r.ts) >= since);
 }
