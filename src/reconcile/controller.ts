@@ -332,7 +332,15 @@ export class Controller {
    */
   private passLooked(name: string): void {
     const entry = this.servers.get(name);
-    if (entry === undefined || entry.loaded) {
+    if (entry === undefined || entry.firstPassShown === true) {
+      this.firstRoundPassed(name);
+      return;
+    }
+    entry.firstPassShown = true;
+    // Already written from this pass (its transitions, a certificate): not twice. A file written
+    // before the pass's commit (a certificate seen first) still lacks it, and is written again.
+    const w = entry.written;
+    if (w !== undefined && w.observedSeq === entry.observedSeq && w.history === this.fleet.historyOf(name)) {
       this.firstRoundPassed(name);
       return;
     }

@@ -56,6 +56,10 @@ export interface ServerEntry {
   manifestInvalid?: string | undefined;
   /** Status file read once for its conditions' lastTransitionTime. */
   loaded: boolean;
+  /** What the last status written was made of: the file shows a pass when both are that pass's. */
+  written?: { observedSeq: number | undefined; history: ServerHistory | undefined };
+  /** This run's first pass of the server is in its file (written then, or already shown: controller.passLooked). */
+  firstPassShown?: boolean;
   /**
    * The newest observations (status shows the newest probe even when history did not change),
    * kept on the entry: one lookup less per server a pass, and carried over by setDesired.

@@ -450,11 +450,15 @@ export class ServerPasses {
     const decision = decideServer(entry.desired, observed, prevHistory, ctx);
     if (dryRun) return { actions: [...fleetActions, ...decision.actions], probes: results, unknown, failing, runs: NO_RUNS };
     const actuator = this.deps.actuator;
-    actuator.certificates(name, entry, now);
     // The fleet's power runbooks are reserved at once (a decision made before this one's records
     // are in the journal must count them), and given back if the records never get there.
     fleet.power.add(decision.powerStarted);
-    const commit = (): void => fleet.commit(name, decision.history);
+    // Certificates are judged once the pass is committed: the status file their change writes
+    // shows this pass (written before its commit, a first pass's file had no services yet).
+    const commit = (): void => {
+      fleet.commit(name, decision.history);
+      actuator.certificates(name, entry, now);
+    };
 
     const actions = fleetActions.length > 0 ? [...fleetActions, ...decision.actions] : decision.actions;
     // The steady state has one action (probe-again-at): nothing to journal, nothing to await.

@@ -20,6 +20,12 @@ export const WRITE_ALL_AT_ONCE = 16;
  */
 export const VIEW_MAX_AGE_MS = 15_000;
 
+/** A server's file being written; `again`: written once more when this write ends. */
+interface WriteSlot {
+  again: boolean;
+  done: Promise<void>;
+}
+
 /** A server's status as the views last read it, and what it was made of. */
 interface ViewEntry {
   status: ServerStatus;
@@ -124,8 +130,40 @@ export class StatusFiles {
 
   private readonly views = new Map<string, ViewEntry>();
 
-  /** Writes a server's file (the first time, after reading the old one's conditions and last transition). */
-  async write(name: string): Promise<void> {
+  /**
+   * Writes a server's file (the first time, after reading the old one's conditions and last
+   * transition). One write per server at a time: a write asked for while one runs is done once
+   * that one ended, from the state as it is then, and every caller waiting meanwhile shares it. Two
+   * writes side by side could land in the wrong order: the status is made before the folder is
+   * made and the file replaced, and those awaits finish in any order on a busy thread pool. In CI a
+   * file made before a server's first commit (no services, NotProbedYet) replaced the one its
+   * transitions wrote after, and stayed so while the server was Healthy.
+   */
+  write(name: string): Promise<void> {
+    const running = this.writing.get(name);
+    if (running !== undefined) {
+      running.again = true;
+      return running.done;
+    }
+    const slot: WriteSlot = { again: false, done: Promise.resolve() };
+    this.writing.set(name, slot);
+    slot.done = (async () => {
+      try {
+        do {
+          slot.again = false;
+          await this.writeOnce(name);
+        } while (slot.again);
+      } finally {
+        this.writing.delete(name);
+      }
+    })();
+    return slot.done;
+  }
+
+  /** Servers whose file is being written, and whether another write was asked for meanwhile. */
+  private readonly writing = new Map<string, WriteSlot>();
+
+  private async writeOnce(name: string): Promise<void> {
     const { fleet, o } = this.ctx;
     const entry = fleet.servers.get(name);
     if (entry === undefined) return;
@@ -144,8 +182,10 @@ export class StatusFiles {
     const status = this.statusOf(name);
     if (status === undefined) return;
     entry.conditions = status.conditions;
+    const made = { observedSeq: entry.observedSeq, history: fleet.historyOf(name) };
     try {
       await o.store.write(status);
+      entry.written = made;
       this.deps.emit({ type: 'status-written', server: name });
     } catch (err) {
       o.logger.error({ err, server: name }, 'status file not written');
