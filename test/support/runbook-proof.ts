@@ -34,15 +34,20 @@ export async function waitHealthyIn(fleet: E2eFleet, server: string, services: r
   } catch (err) {
     const seen = Object.fromEntries(services.map((s) => [s, fleet.service(server, s)]));
     const api = await fleet.apiServer(server).catch((e: unknown) => `(no answer: ${String(e)})`);
-    const about = fleet.daemon.logs
-      .filter((l) => JSON.stringify(l).includes(server) || Number(l.level) >= 40)
-      .slice(-40)
-      .map((l) => JSON.stringify(l).slice(0, 400));
     throw new Error(
-      `${server}: not every one of ${services.join(', ')} Healthy within ${HANG_GUARD} ms: ${JSON.stringify(seen)} (status file: ${fleet.statusMiss(server) ?? 'read'}: ${JSON.stringify(fleet.statusText(server)?.slice(0, 2500))})\n/api/status has: ${JSON.stringify(api)?.slice(0, 3000)}\nthe daemon's log about it (and its warnings): ${about.join('\n') || '(nothing)'}`,
+      `${server}: not every one of ${services.join(', ')} Healthy within ${HANG_GUARD} ms: ${JSON.stringify(seen)} (status file: ${fleet.statusMiss(server) ?? 'read'}: ${JSON.stringify(fleet.statusText(server)?.slice(0, 2500))})\n/api/status has: ${JSON.stringify(api)?.slice(0, 3000)}\n${aboutServer(fleet, server)}`,
       { cause: err },
     );
   }
+}
+
+/** The daemon's log lines about a server, and its warnings (the last 40), for a failure's message. */
+function aboutServer(fleet: E2eFleet, server: string): string {
+  const about = fleet.daemon.logs
+    .filter((l) => JSON.stringify(l).includes(server) || Number(l.level) >= 40)
+    .slice(-40)
+    .map((l) => JSON.stringify(l).slice(0, 400));
+  return `the daemon's log about it (and its warnings): ${about.join('\n') || '(nothing)'}`;
 }
 
 export async function finishedAfter(fleet: E2eFleet, server: string, target: string, since: number): Promise<Finished[]> {
@@ -59,7 +64,16 @@ export async function waitFinished(fleet: E2eFleet, server: string, target: stri
     }
     return undefined;
   };
-  await expect.poll(async () => (await first()) !== undefined, { timeout: HANG_GUARD, interval: 250, message: `no runbook finished on ${server} ${targets.join('/')}` }).toBe(true);
+  try {
+    await expect.poll(async () => (await first()) !== undefined, { timeout: HANG_GUARD, interval: 250, message: `no runbook finished on ${server} ${targets.join('/')}` }).toBe(true);
+  } catch (err) {
+    // What the journal and the daemon did about the server meanwhile: a pause, an escalation, no Down.
+    const records = (await fleet.journal())
+      .filter((r) => Date.parse(r.ts) >= since && JSON.stringify(r).includes(server))
+      .slice(-30)
+      .map((r) => JSON.stringify(r).slice(0, 300));
+    throw new Error(`${(err as Error).message}\n${aboutServer(fleet, server)}\nits journal records since: ${records.join('\n') || '(none)'}`, { cause: err });
+  }
   const run = await first();
   if (!run) throw new Error('unreachable');
   return run;
