@@ -27,7 +27,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
-import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { checkLabId, labRoot } from './names.ts';
@@ -98,8 +98,11 @@ export interface FleetLab {
   stop(): Promise<void>;
 }
 
+/** Written aside and renamed: another process attaching (the bench, the lab command) never reads half of it. */
 async function writeRecord(rec: FleetRecord): Promise<void> {
-  await writeFile(fleetRecordPath(rec.id), JSON.stringify(rec, null, 2));
+  const file = fleetRecordPath(rec.id);
+  await writeFile(`${file}.tmp`, JSON.stringify(rec, null, 2));
+  await rename(`${file}.tmp`, file);
 }
 
 async function startResponder(id: number, dir: string, ns: string, offset: number, bind?: string, timeoutMs = 15_000): Promise<number> {
@@ -164,6 +167,7 @@ export async function cleanFleet(id: number): Promise<void> {
   for (const ns of [fleetNetns(id), sampleNetns(id)]) await run('ip', ['netns', 'del', ns]);
   await rm(fleetDir(id), { recursive: true, force: true });
   await rm(fleetRecordPath(id), { force: true });
+  await rm(`${fleetRecordPath(id)}.tmp`, { force: true });
 }
 
 /** What of fleet lab <id> is still on the machine (empty after `stop`/`cleanFleet`). */

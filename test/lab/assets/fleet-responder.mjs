@@ -10,7 +10,7 @@
 // responder on 0.0.0.0; a sample server's own responder gets its index + 1 and binds ADDRESS only.
 // Counts connections by port and writes them to counts-<TAG>.json on SIGUSR2.
 import { Buffer } from 'node:buffer';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
@@ -39,7 +39,12 @@ loadFaults();
 process.on('SIGHUP', loadFaults);
 
 const counts = Object.fromEntries(PORTS.map((p) => [p, 0]));
-process.on('SIGUSR2', () => writeFileSync(join(dir, `counts-${offset}.json`), JSON.stringify(counts)));
+// Written aside and renamed: the lab waits for the file to exist, and must never read half of it.
+process.on('SIGUSR2', () => {
+  const file = join(dir, `counts-${offset}.json`);
+  writeFileSync(`${file}.tmp`, JSON.stringify(counts));
+  renameSync(`${file}.tmp`, file);
+});
 process.on('SIGTERM', () => process.exit(0));
 
 /** The fault of the address the client asked for (the socket's local address). */
