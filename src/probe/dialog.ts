@@ -466,8 +466,15 @@ class DialogRun implements AbortWaiter {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.signal !== undefined) unsubscribeAbort(this.signal, this);
-    this.io?.destroy();
-    this.raw?.destroy();
+    const { io, raw } = this;
+    io?.destroy();
+    raw?.destroy();
+    // The probe and its sockets let go of each other: whichever of them a scavenge finds in the
+    // old generation (dead, but not known to be until a full GC) then keeps nothing young alive.
+    this.io = undefined;
+    this.raw = undefined;
+    if (io !== undefined) (io as RunSocket)[RUN] = undefined;
+    if (raw !== undefined) (raw as RunSocket)[RUN] = undefined;
     this.resolve(this.result(this.failure));
   }
 
