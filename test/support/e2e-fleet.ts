@@ -76,7 +76,7 @@ export interface E2eFleet {
   commit(message: string, files: Record<string, string | undefined>): Promise<string>;
   journal(): Promise<JournalRecord[]>;
   status(name: string): ServerStatus | undefined;
-  /** Why the last status(name) had no services ('no file', the parse error, the text), for a failure's message; undefined after a good read. */
+  /** Why the last status(name) read nothing ('no file', or the parse error), for a failure's message; undefined after a read. */
   statusMiss(name: string): string | undefined;
   /** The status file's text as it is now (undefined: none), for a failure's message. */
   statusText(name: string): string | undefined;
@@ -178,6 +178,8 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
     const stateDir = join(r.dir, 'state');
     const sink = smtp;
     const statusMisses = new Map<string, string>();
+    // A server is customer/name; the fleet's hosts are all its one customer's.
+    const statusFile = (name: string): string => join(stateDir, 'status', name.includes('/') ? `${name}.yaml` : join(customer, `${name}.yaml`));
     const fleet: E2eFleet = {
       lab: l,
       repo: r,
@@ -206,17 +208,14 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
       },
       journal: async () => (await readJournal(stateDir)).records,
       status(name) {
-        // A server is customer/name; the fleet's hosts are all its one customer's.
-        const file = join(stateDir, 'status', name.includes('/') ? `${name}.yaml` : join(customer, `${name}.yaml`));
+        const file = statusFile(name);
         if (!existsSync(file)) {
           statusMisses.set(name, 'no file');
           return undefined;
         }
         try {
-          const text = readFileSync(file, 'utf8');
-          const s = parse(text) as ServerStatus | undefined;
-          if (s?.services === undefined) statusMisses.set(name, `no services in ${JSON.stringify(text.slice(0, 2000))}`);
-          else statusMisses.delete(name);
+          const s = parse(readFileSync(file, 'utf8')) as ServerStatus | null;
+          statusMisses.delete(name);
           return s ?? undefined;
         } catch (err) {
           statusMisses.set(name, `unreadable: ${String(err).slice(0, 300)}`);
@@ -225,7 +224,7 @@ export async function startE2eFleet(o: E2eFleetOptions): Promise<E2eFleet> {
       },
       statusMiss: (name) => statusMisses.get(name),
       statusText(name) {
-        const file = join(stateDir, 'status', name.includes('/') ? `${name}.yaml` : join(customer, `${name}.yaml`));
+        const file = statusFile(name);
         return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
       },
       async apiServer(name) {
