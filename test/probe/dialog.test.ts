@@ -1,26 +1,16 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { getEventListeners } from 'node:events';
 import type { Socket } from 'node:net';
 import { abortWaiters } from '../../src/probe/abort-fanout.ts';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import { MAX_BYTES, MAX_LINE_BYTES } from '../../src/probe/dialog.ts';
 import type { ProbeResult, ProbeTarget, ServiceName } from '../../src/probe/types.ts';
-import { fakePeer, scriptedPeer, type FakePeer } from './fake-peer.ts';
+import { fakePeer, keepPeersPerTest, scriptedPeer, type FakePeer } from './fake-peer.ts';
 import { LAB_TARGETS } from '../support/targets.ts';
 
 const registry = createProberRegistry({ targets: LAB_TARGETS });
-let peers: FakePeer[] = [];
+const keep = keepPeersPerTest();
 
-afterEach(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  peers = [];
-});
-
-async function keep(peer: Promise<FakePeer>): Promise<FakePeer> {
-  const p = await peer;
-  peers.push(p);
-  return p;
-}
 
 function probe(service: ServiceName, peer: FakePeer, extra: Partial<ProbeTarget> = {}): Promise<ProbeResult> {
   return registry.probe({ service, address: peer.address, port: peer.port, timeoutMs: 2000, ...extra });

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 
@@ -87,4 +88,21 @@ export function scriptedPeer(greeting: string, answers: Record<string, string>, 
       }
     });
   }, address);
+}
+
+/**
+ * `keep(peer)` for a test file: every peer kept is closed after each test. Call once, at the top
+ * level of the file (it registers the afterEach).
+ */
+export function keepPeersPerTest(): (peer: Promise<FakePeer>) => Promise<FakePeer> {
+  let peers: FakePeer[] = [];
+  afterEach(async () => {
+    await Promise.all(peers.map((p) => p.close()));
+    peers = [];
+  });
+  return async (peer) => {
+    const p = await peer;
+    peers.push(p);
+    return p;
+  };
 }

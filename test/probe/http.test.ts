@@ -1,24 +1,14 @@
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { generate } from 'selfsigned';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.ts';
-import { fakePeer, fakeTlsPeer, type FakePeer } from './fake-peer.ts';
+import { fakePeer, fakeTlsPeer, keepPeersPerTest, type FakePeer } from './fake-peer.ts';
 import { LAB_TARGETS } from '../support/targets.ts';
 
 const registry = createProberRegistry({ targets: LAB_TARGETS });
-let peers: FakePeer[] = [];
+const keep = keepPeersPerTest();
 const DAY = 86_400_000;
 
-afterEach(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  peers = [];
-});
-
-async function keep(peer: Promise<FakePeer>): Promise<FakePeer> {
-  const p = await peer;
-  peers.push(p);
-  return p;
-}
 
 /** A minimal HTTP/1.1 server on a raw socket: records the request, answers with `status`. */
 function httpPeer(status: string, seen: string[] = [], address = '127.0.0.1'): Promise<FakePeer> {

@@ -1,9 +1,9 @@
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { generate } from 'selfsigned';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import { dialogSocketCounts, MAX_IDLE_SOCKETS } from '../../src/probe/dialog.ts';
 import type { ProbeResult, ProbeTarget, ServiceName } from '../../src/probe/types.ts';
-import { fakePeer, fakeTlsPeer, scriptedPeer, type FakePeer } from './fake-peer.ts';
+import { fakePeer, fakeTlsPeer, keepPeersPerTest, scriptedPeer, type FakePeer } from './fake-peer.ts';
 import { LAB_TARGETS } from '../support/targets.ts';
 
 /**
@@ -13,18 +13,8 @@ import { LAB_TARGETS } from '../support/targets.ts';
  * its last connection: every probe's verdict is the one it would have had on a new socket.
  */
 const registry = createProberRegistry({ targets: LAB_TARGETS });
-let peers: FakePeer[] = [];
+const keep = keepPeersPerTest();
 
-afterEach(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  peers = [];
-});
-
-async function keep(peer: Promise<FakePeer>): Promise<FakePeer> {
-  const p = await peer;
-  peers.push(p);
-  return p;
-}
 
 function probe(service: ServiceName, peer: FakePeer, extra: Partial<ProbeTarget> = {}): Promise<ProbeResult> {
   return registry.probe({

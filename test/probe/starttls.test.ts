@@ -1,11 +1,11 @@
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
 import { createProberRegistry } from '../../src/probe/registry.ts';
 import type { ProbeResult, ProbeTarget, ServiceName } from '../../src/probe/types.ts';
 import { LAB_TARGETS } from '../support/targets.ts';
-import { fakePeer, fakeTlsPeer, type FakePeer } from './fake-peer.ts';
+import { fakePeer, fakeTlsPeer, keepPeersPerTest, type FakePeer } from './fake-peer.ts';
 
 /**
  * STARTTLS and implicit TLS against in-process peers that do what a real daemon does (and what
@@ -13,7 +13,7 @@ import { fakePeer, fakeTlsPeer, type FakePeer } from './fake-peer.ts';
  * test (test/tls/) runs the same dialogs against exim and dovecot.
  */
 const DAY = 86_400_000;
-let peers: FakePeer[] = [];
+const keep = keepPeersPerTest();
 let leaf: { key: string; cert: string };
 let ca: { key: string; cert: string };
 let signed: { key: string; cert: string };
@@ -33,16 +33,6 @@ beforeAll(async () => {
   signed = { key: s.private, cert: s.cert };
 });
 
-afterEach(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  peers = [];
-});
-
-async function keep(peer: Promise<FakePeer>): Promise<FakePeer> {
-  const p = await peer;
-  peers.push(p);
-  return p;
-}
 
 interface Script {
   greeting: string;
