@@ -194,6 +194,9 @@ class DialogRun implements AbortWaiter {
   private telnet: TelnetFilter | undefined;
   /** What to do once TLS is up (go on with the dialog at connect, or after STARTTLS). */
   private afterTls: (() => void) | undefined;
+  /** The abort fan-out's links (AbortWaiter). */
+  abortPrev: AbortWaiter | undefined = undefined;
+  abortNext: AbortWaiter | undefined = undefined;
 
   constructor(
     private readonly dialog: Dialog,

@@ -16,6 +16,30 @@ describe('one abort listener for many waiters', () => {
     expect(abortWaiters(c.signal)).toBe(0);
   });
 
+  test('joining twice counts once; leaving twice or unjoined changes nothing; any place can leave; a leaver can come back', () => {
+    const c = new AbortController();
+    const heard: string[] = [];
+    const w = (name: string): AbortWaiter => ({ onAbort: () => void heard.push(name) });
+    const [a, b, d, e, stranger] = [w('a'), w('b'), w('d'), w('e'), w('stranger')] as [AbortWaiter, AbortWaiter, AbortWaiter, AbortWaiter, AbortWaiter];
+    for (const x of [a, b, d, e]) subscribeAbort(c.signal, x);
+    subscribeAbort(c.signal, b);
+    expect(abortWaiters(c.signal)).toBe(4);
+    unsubscribeAbort(c.signal, stranger);
+    unsubscribeAbort(c.signal, a); // the head
+    unsubscribeAbort(c.signal, a);
+    unsubscribeAbort(c.signal, e); // the tail
+    unsubscribeAbort(c.signal, d);
+    expect(abortWaiters(c.signal)).toBe(1);
+    // A waiter that left links to nothing (dead in the old generation, it keeps no young one alive).
+    for (const x of [a, d, e]) expect([x.abortPrev, x.abortNext]).toEqual([undefined, undefined]);
+    subscribeAbort(c.signal, a);
+    subscribeAbort(c.signal, e);
+    c.abort();
+    expect(heard).toEqual(['b', 'a', 'e']);
+    expect(abortWaiters(c.signal)).toBe(0);
+    for (const x of [a, b, e]) expect([x.abortPrev, x.abortNext]).toEqual([undefined, undefined]);
+  });
+
   test('a waiter that throws does not keep the others from hearing it', () => {
     const c = new AbortController();
     let heard = 0;
