@@ -5,7 +5,8 @@
 //     afterFullGc: { usedMB, fullGcs }, spaces: { <V8 space>: [usedMB, sizeMB] } }
 // `afterFullGc` is the heap in use just after the newest full (mark-compact) collection: what the
 // daemon retains, without the garbage a sample at a random moment of the GC sawtooth carries.
-// `probeDialogs` are the TCP probes in flight (one timer each, DialogRun in src/probe/dialog.ts):
+// `probeDialogs` are the TCP probes in flight (one timer each, DialogRun in src/probe/dialog.ts;
+// not kept here, counted as the ref'd Timeouts Node reports beyond the census's own):
 // they come and go with the load (a snapshot at 2,000 probes/s under a busy event loop held 400 of
 // them) and are not what a soak looks for. What lingers is the rest.
 //
@@ -26,9 +27,8 @@ const FILE = isMainThread ? process.env.CENSUS_FILE : undefined;
 const EVERY_MS = Number(process.env.CENSUS_EVERY_MS ?? 5000);
 const timers = createRequire(import.meta.url)('node:timers');
 const original = { setTimeout: globalThis.setTimeout, setInterval: globalThis.setInterval };
-/** Live (or fired and not yet swept) timers → the stack holder of their creation (PROBE_DIALOG: a probe's). */
+/** Live (or fired and not yet swept) timers but the probes' → the stack holder of their creation. */
 const live = new Map();
-const PROBE_DIALOG = Symbol('probe dialog');
 
 function capture() {
   const holder = {};
@@ -46,7 +46,10 @@ for (const name of FILE !== undefined && FILE !== '' ? ['setTimeout', 'setInterv
     // A TCP probe's timer (src/probe/dialog.ts arms `onRunTimer`): counted, no stack. They are
     // nearly all the timers at 2,000 probes/s, and a stack each cost the daemon ~3 % of its main
     // thread and kept the stacks into the old space (the soak measured the census, not the daemon).
-    if (t !== null && typeof t === 'object') live.set(t, args[0]?.name === 'onRunTimer' ? PROBE_DIALOG : capture());
+    // Nor is it kept: held here until the next sweep, every probe (the timer's argument) and its
+    // socket outlived scavenges and filled the old generation — the soak measured the census.
+    // They are counted from Node's active resources at each census instead.
+    if (t !== null && typeof t === 'object' && args[0]?.name !== 'onRunTimer') live.set(t, capture());
     return t;
   };
   globalThis[name] = wrapped;
@@ -76,10 +79,6 @@ function census() {
     }
     if (t.hasRef()) refd += 1;
     else unrefd += 1;
-    if (holder === PROBE_DIALOG) {
-      probeDialogs += 1;
-      continue;
-    }
     const site = siteOf(holder);
     if (site.startsWith('DialogRun.')) {
       probeDialogs += 1;
@@ -87,12 +86,16 @@ function census() {
     }
     bySite.set(site, (bySite.get(site) ?? 0) + 1);
   }
+  // The probes' timers: the ref'd Timeouts Node holds beyond the ones kept here (all of theirs are ref'd).
+  const activeTimeouts = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const untracked = Math.max(0, activeTimeouts - refd);
+  probeDialogs += untracked;
   const others = [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 12);
   // The heap beside the timers: RSS alone cannot tell retained data from a heap V8 chose to keep large.
   const m = process.memoryUsage();
   const heap = { usedMB: Math.round(m.heapUsed / 2 ** 20), totalMB: Math.round(m.heapTotal / 2 ** 20), externalMB: Math.round(m.external / 2 ** 20), arrayBuffersMB: Math.round(m.arrayBuffers / 2 ** 20) };
   const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, [Math.round(x.space_used_size / 2 ** 20), Math.round(x.space_size / 2 ** 20)]]));
-  return { at: new Date().toISOString(), live: refd + unrefd, refd, unrefd, probeDialogs, others, heap, ...(afterFullGc.fullGcs > 0 ? { afterFullGc } : {}), spaces };
+  return { at: new Date().toISOString(), live: refd + unrefd + untracked, refd, unrefd, probeDialogs, others, heap, ...(afterFullGc.fullGcs > 0 ? { afterFullGc } : {}), spaces };
 }
 
 /** The heap in use right after the newest full collection (its observer runs just after it). */
