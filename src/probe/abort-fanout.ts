@@ -25,7 +25,6 @@ export interface AbortWaiter {
 interface Fanout {
   head: AbortWaiter | undefined;
   tail: AbortWaiter | undefined;
-  size: number;
 }
 
 const fanouts = new WeakMap<AbortSignal, Fanout>();
@@ -33,7 +32,7 @@ const fanouts = new WeakMap<AbortSignal, Fanout>();
 function fanoutOf(signal: AbortSignal): Fanout {
   let fanout = fanouts.get(signal);
   if (fanout === undefined) {
-    const made: Fanout = { head: undefined, tail: undefined, size: 0 };
+    const made: Fanout = { head: undefined, tail: undefined };
     fanout = made;
     fanouts.set(signal, made);
     signal.addEventListener(
@@ -48,7 +47,6 @@ function fanoutOf(signal: AbortSignal): Fanout {
           w = next;
         }
         made.head = made.tail = undefined;
-        made.size = 0;
         for (const w of now) {
           try {
             w.onAbort();
@@ -76,7 +74,6 @@ export function subscribeAbort(signal: AbortSignal, waiter: AbortWaiter): void {
   if (fanout.tail !== undefined) fanout.tail.abortNext = waiter;
   else fanout.head = waiter;
   fanout.tail = waiter;
-  fanout.size += 1;
 }
 
 export function unsubscribeAbort(signal: AbortSignal, waiter: AbortWaiter): void {
@@ -90,10 +87,11 @@ export function unsubscribeAbort(signal: AbortSignal, waiter: AbortWaiter): void
   // A waiter that left points at nothing: dead in the old generation, it keeps no young one alive.
   waiter.abortPrev = undefined;
   waiter.abortNext = undefined;
-  fanout.size -= 1;
 }
 
 /** Waiters subscribed to `signal` now (tests). */
 export function abortWaiters(signal: AbortSignal): number {
-  return fanouts.get(signal)?.size ?? 0;
+  let n = 0;
+  for (let w = fanouts.get(signal)?.head; w !== undefined; w = w.abortNext) n += 1;
+  return n;
 }
