@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,10 +72,18 @@ describe('a fleet of two standard hosts', () => {
     expect(comms.filter((c) => c === 'vsftpd')).toHaveLength(1);
     expect(comms.filter((c) => c === 'init')).toHaveLength(1);
     expect(comms.length).toBeLessThan(40);
-    // And host 2's daemons, seen from host 2, are not host 1's: every host has its own PID 1.
-    const pids2 = await daemonPids(web2);
+    // Every host numbers its own processes: a PID namespace each, none the machine's.
+    const pidNs = async (name: string): Promise<string> => (await lab.console(name, 'readlink /proc/1/ns/pid')).stdout.trim();
+    const [ns1, ns2] = await Promise.all([pidNs('web1'), pidNs('web2')]);
+    expect(ns1).toMatch(/^pid:\[\d+\]$/);
+    expect(ns2).toMatch(/^pid:\[\d+\]$/);
+    expect(ns1).not.toBe(ns2);
+    expect(ns1).not.toBe(await readlink('/proc/self/ns/pid'));
+    // So host 2's vsftpd, looked up in host 1 by its number, is not there. The same number may be
+    // host 1's own vsftpd (both hosts start the same daemons in the same order), and only then.
+    const [pids1, pids2] = await Promise.all([daemonPids(web1), daemonPids(web2)]);
     const inOne = await lab.console('web1', `cat /proc/${pids2.vsftpd}/cmdline 2>/dev/null | tr '\\0' ' '`);
-    expect(inOne.stdout).not.toContain('vsftpd');
+    expect(inOne.stdout.includes('vsftpd'), `web1 pid ${pids2.vsftpd}: ${inOne.stdout}`).toBe(pids2.vsftpd === pids1.vsftpd);
   });
 
   test("the seed's commands over SSH restart host 1's daemons and leave host 2's and the machine's alone", async () => {
