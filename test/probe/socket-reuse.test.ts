@@ -97,6 +97,23 @@ describe('probe sockets connect again once closed', () => {
     await good.drained();
   });
 
+  test('probes at once each read their own peer: the one read buffer they share carries nothing across', async () => {
+    // Fifty peers, each with its own banner sent in two pieces, so that reads of different probes interleave.
+    const peers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        keep(
+          fakePeer((s) => {
+            s.write(`220 peer-${i} `);
+            setTimeout(() => s.destroyed || s.write(`${'x'.repeat(i)} ready\r\n`), 5 + (i % 7));
+            s.on('data', (d) => /^QUIT/.test(d.toString()) && s.end('221 bye\r\n'));
+          }),
+        ),
+      ),
+    );
+    const results = await Promise.all(peers.map((p) => probe('ftp', p)));
+    expect(results.map((r) => r.peer)).toEqual(peers.map((_, i) => `220 peer-${i} ${'x'.repeat(i)} ready`));
+  });
+
   test('IPv4 and IPv6 take turns on one socket', async () => {
     const v4 = await keep(scriptedPeer(ftpGreeting, ftpAnswers, /^QUIT/, '127.0.0.1'));
     const v6 = await keep(scriptedPeer('220 six\r\n', ftpAnswers, /^QUIT/, '::1'));
@@ -121,20 +138,24 @@ describe('TLS never reuses the socket under it', () => {
     pems = { key: a.private, cert: a.cert };
   });
 
-  test('an https probe, up or failed in its handshake, leaves the pool as it was', async () => {
+  test('an https probe, up or failed in its handshake, neither takes from the pool nor adds to it', async () => {
     const tlsPeer = await keep(fakeTlsPeer(pems, (s) => s.on('data', () => s.end('HTTP/1.0 200 OK\r\n\r\n'))));
     const plain = await keep(fakePeer((s) => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'))));
+    // A kept socket in the pool, so that taking one would show.
+    const ftp = await keep(scriptedPeer(ftpGreeting, ftpAnswers, /^QUIT/));
+    expect((await probe('ftp', ftp)).up).toBe(true);
     await settled();
-    const { idle } = dialogSocketCounts();
+    const { idle, made } = dialogSocketCounts();
+    expect(idle).toBeGreaterThan(0);
     const up = await probe('https', tlsPeer);
     expect(up.up).toBe(true);
     const refused = await probe('https', plain);
     expect(refused.failure).toMatchObject({ kind: 'tls', phase: 'tls' });
     await settled();
-    // Each took a socket from the pool (or made one) and neither came back.
-    expect(dialogSocketCounts().idle).toBe(Math.max(0, idle - 2));
+    // Each made a socket of its own (TLS reads through the stream of the socket under it), and
+    // neither was kept.
+    expect(dialogSocketCounts()).toEqual({ made: made + 2, idle });
     // A plain probe after them is on a socket untouched by TLS.
-    const ftp = await keep(scriptedPeer(ftpGreeting, ftpAnswers, /^QUIT/));
     expect((await probe('ftp', ftp)).peer).toBe('220 ready');
   });
 });
