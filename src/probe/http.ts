@@ -1,4 +1,4 @@
-import { runDialog, type Dialog, type DialogTls } from './dialog.ts';
+import { compileDialog, runDialog, type Dialog, type DialogTls } from './dialog.ts';
 import type { Prober, ProbeResult, ProbeTarget } from './types.ts';
 
 const STATUS_LINE = /^HTTP\/\d(?:\.\d)? ([1-9]\d\d)(?: |$)/;
@@ -72,13 +72,13 @@ interface Cached {
 
 export function createHttpProber(secure: boolean, tls?: DialogTls): Prober {
   // The daemon hands the same target object for a service at every probe (made once per manifest):
-  // its request, regex and encoded bytes are made once, not at 800 HTTP probes a second. A target
+  // its request, regex and encoded bytes (compileDialog) are made once, not at 800 HTTP probes a second. A target
   // changed in place since is noticed, and its dialog made again.
   const dialogs = new WeakMap<ProbeTarget, Cached>();
   const dialogOf = (target: ProbeTarget): Dialog => {
     const c = dialogs.get(target);
     if (c !== undefined && c.address === target.address && c.port === target.port && c.host === target.host && c.path === target.path && c.expectStatus === target.expectStatus) return c.dialog;
-    const dialog = httpDialog(target, secure);
+    const dialog = compileDialog(httpDialog(target, secure));
     dialogs.set(target, { dialog, address: target.address, port: target.port, host: target.host, path: target.path, expectStatus: target.expectStatus });
     return dialog;
   };
