@@ -694,6 +694,16 @@ class Execution {
       return halt('Interrupted', `the operator declined power ${action} of ${this.server.metadata.name}; nothing was sent`);
     }
     if (action !== undefined) {
+      // Asked again right before the command: the BMC's status (and an operator's answer) came
+      // between the check before this step and here, and a replica paused in that wait — SIGSTOP,
+      // a stall — must not send its command once resumed past its lease: the BMC checks no token,
+      // and a new owner may have judged the step and issued it itself (CI, seed 574646: "on" twice).
+      const fenced = this.request.mayAct?.();
+      if (fenced !== undefined) {
+        this.log.warn({ step: step.id, reason: fenced }, 'runbook stopped before a step: this replica may act no more');
+        this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; power ${action} not sent: ${fenced}` }, started);
+        return halt('Interrupted', fenced);
+      }
       this.acted = true;
       this.powerActions.push(action);
       this.log.warn({ step: step.id, action }, 'power action');
