@@ -120,7 +120,7 @@ class CompiledStep implements DialogStep {
 export class CompiledDialog implements Dialog {
   readonly service: TcpServiceName;
   readonly steps: readonly CompiledStep[];
-  readonly quit: string | undefined;
+  /** The quit line, encoded once. */
   readonly quitBytes: Buffer | undefined;
   readonly tls: boolean;
   readonly telnet: boolean;
@@ -131,7 +131,6 @@ export class CompiledDialog implements Dialog {
   constructor(dialog: Dialog) {
     this.service = dialog.service;
     this.steps = dialog.steps.map((step) => new CompiledStep(step));
-    this.quit = dialog.quit;
     this.quitBytes = dialog.quit !== undefined ? Buffer.from(dialog.quit) : undefined;
     this.tls = dialog.tls === true;
     this.telnet = dialog.telnet === true;
@@ -352,8 +351,6 @@ class DialogRun implements AbortWaiter {
   private startTls(then: () => void): void {
     const raw = this.raw as RunSocket;
     this.phase = 'tls';
-    // TLS takes the connection over: this socket is not connected again.
-    raw[REUSABLE] = false;
     const host = this.target.host;
     let tlsSocket: TLSSocket;
     try {
