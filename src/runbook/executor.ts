@@ -268,6 +268,21 @@ class Execution {
     return rec;
   }
 
+  /**
+   * Asked right before a command that changes the server is sent (run, console command, power):
+   * the login, the OS check or the BMC's status came between the check before the step and
+   * here, and a replica paused in that wait — SIGSTOP, a stall — must not act once resumed
+   * past its lease: the server checks no token, and a new owner may already have acted.
+   * Fenced: the step is recorded skipped with `note` and why, and the runbook ends Interrupted.
+   */
+  private fence(step: { id: string; kind: string; command?: string }, note: string, started: Date): Halted | undefined {
+    const fenced = this.request.mayAct?.();
+    if (fenced === undefined) return undefined;
+    this.log.warn({ step: step.id, reason: fenced }, 'runbook stopped before a step: this replica may act no more');
+    this.record(step, { outcome: 'skipped', note: `${note}: ${fenced}` }, started);
+    return halt('Interrupted', fenced);
+  }
+
   // ---- SSH
 
   private async ssh(): Promise<Flow<SshSession>> {
@@ -305,7 +320,7 @@ class Execution {
     return go(session);
   }
 
-  private async exec(command: string, opts: { sudo: boolean; deadlineMs: number; pty?: boolean; answers?: PromptAnswer[]; marker?: boolean }): Promise<Flow<ExecResult>> {
+  private async exec(command: string, opts: { sudo: boolean; deadlineMs: number; pty?: boolean; answers?: PromptAnswer[]; marker?: boolean; fence?: { step: RenderedStep; started: Date } }): Promise<Flow<ExecResult>> {
     const ssh = await this.ssh();
     if (!ssh.ok) return ssh;
     const session = ssh.value;
@@ -315,6 +330,11 @@ class Execution {
     const answers = [...sudo.answers, ...(opts.answers ?? [])];
     const pty = opts.pty === true || (opts.sudo && this.server.spec.access.sudo?.pty === true) || (opts.answers?.length ?? 0) > 0;
     const line = opts.marker === false ? plainCommand(command, mode) : wrapCommand(command, mode);
+    if (opts.fence) {
+      // After the login and the OS check, which can take seconds: the last moment before sending.
+      const fenced = this.fence(opts.fence.step, 'not run', opts.fence.started);
+      if (fenced) return fenced;
+    }
     const r = await session.exec(line, {
       pty,
       deadlineMs: Math.max(1, Math.min(opts.deadlineMs, this.remainingMs())),
@@ -467,7 +487,7 @@ class Execution {
     }
     const started = this.at();
     this.acted = true;
-    const x = await this.exec(step.command, { sudo: step.sudo, deadlineMs: step.deadlineMs, answers });
+    const x = await this.exec(step.command, { sudo: step.sudo, deadlineMs: step.deadlineMs, answers, fence: { step, started } });
     if (!x.ok) return x;
     const r = x.value;
     const ok = r.outcome === 'exited' && r.exitCode === 0;
@@ -630,6 +650,8 @@ class Execution {
       const os = this.judgeOs(look.exitCode === 0 ? look.output : '', osStarted, look.output);
       if (!os.ok) return os;
     }
+    const fenced = this.fence(step, 'not sent to the console', started);
+    if (fenced) return fenced;
     this.acted = true;
     const r = await channel.console.run(command, { deadlineMs: Math.min(step.deadlineMs, this.remainingMs()), signal: this.signal });
     const ok = r.exitCode === 0 && !r.timedOut;
@@ -698,12 +720,8 @@ class Execution {
       // between the check before this step and here, and a replica paused in that wait — SIGSTOP,
       // a stall — must not send its command once resumed past its lease: the BMC checks no token,
       // and a new owner may have judged the step and issued it itself (CI, seed 574646: "on" twice).
-      const fenced = this.request.mayAct?.();
-      if (fenced !== undefined) {
-        this.log.warn({ step: step.id, reason: fenced }, 'runbook stopped before a step: this replica may act no more');
-        this.record(step, { outcome: 'skipped', note: `${notes.join('; ')}; power ${action} not sent: ${fenced}` }, started);
-        return halt('Interrupted', fenced);
-      }
+      const fenced = this.fence(step, [...notes, `power ${action} not sent`].join('; '), started);
+      if (fenced) return fenced;
       this.acted = true;
       this.powerActions.push(action);
       this.log.warn({ step: step.id, action }, 'power action');

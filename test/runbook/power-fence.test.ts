@@ -2,8 +2,8 @@
  * A replica that loses its lease while a power step waits on the BMC sends nothing (CI, seed
  * 574646: a replica paused during the step's status query resumed and sent "on" after the new
  * owner had judged the step and sent it itself). The executor asks `mayAct` before each step and
- * again right before the power command. The power channel is an operator `command` profile whose
- * script records each action it is given and reports the host off.
+ * again right before the power command (and before a console command). The channel is an operator
+ * `command` profile whose scripts record each action or command they are given; the host is off.
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { LAB_TARGETS } from '../support/targets.ts';
 let dir: string;
 let actions: string;
 let power: string;
+let consoleScript: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'mamori-power-fence-'));
@@ -25,6 +26,9 @@ beforeAll(() => {
   // The host is off until the script is told "on".
   writeFileSync(power, `#!/bin/sh\necho "$1" >> ${actions}\ncase "$1" in status) cat ${join(dir, 'state')} 2>/dev/null || echo off ;; on) echo on > ${join(dir, 'state')} ;; esac\nexit 0\n`);
   chmodSync(power, 0o755);
+  consoleScript = join(dir, 'console.sh');
+  writeFileSync(consoleScript, `#!/bin/sh\necho "$1" >> ${actions}\nexit 0\n`);
+  chmodSync(consoleScript, 0o755);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -40,22 +44,22 @@ const runbook: RenderedRunbook = {
 };
 
 /** Runs the runbook with a lease that holds for the first `holds` questions, then is lost. */
-async function run(holds: number): Promise<{ verdict: string; sent: string[]; note: string | undefined; asked: number }> {
+async function run(holds: number, rb: RenderedRunbook = runbook): Promise<{ verdict: string; sent: string[]; note: string | undefined; asked: number }> {
   writeFileSync(actions, '');
   rmSync(join(dir, 'state'), { force: true });
   let asked = 0;
   const executor = createExecutor({
     targets: LAB_TARGETS,
     resolveSecret: async () => 'not-used',
-    consoleProfiles: { fake: { driver: 'command', console: ['sh', '-c', 'exit 1'], power: [power, '{{action}}'] } },
+    consoleProfiles: { fake: { driver: 'command', console: [consoleScript, '{{command}}'], power: [power, '{{action}}'] } },
   });
   const t = await executor.execute({
     server,
-    runbook,
+    runbook: rb,
     probe: async () => ({ up: false, message: 'no reply' }),
     mayAct: () => (++asked > holds ? "this replica's etcd lease is not confirmed for 10 s; it acts no more" : undefined),
   });
-  return { verdict: t.verdict, sent: readFileSync(actions, 'utf8').split('\n').filter((l) => l !== ''), note: t.steps.find((s) => s.id === 'power-on')?.note, asked };
+  return { verdict: t.verdict, sent: readFileSync(actions, 'utf8').split('\n').filter((l) => l !== ''), note: t.steps.find((s) => s.id === rb.steps[0]?.id)?.note, asked };
 }
 
 describe('a power step under a lease', () => {
@@ -77,5 +81,27 @@ describe('a power step under a lease', () => {
     const r = await run(0);
     expect(r.sent).toEqual([]);
     expect(r.verdict).toBe('Interrupted');
+  });
+});
+
+describe('a console command under a lease', () => {
+  const onConsole: RenderedRunbook = {
+    ...runbook,
+    runbook: 'console-restart',
+    steps: [{ kind: 'console', id: 'restart-on-console', action: 'run', command: 'systemctl restart nginx', deadlineMs: 30_000 }],
+  };
+
+  it('the lease lost after the step began: the command is not sent, the runbook ends Interrupted', async () => {
+    const r = await run(1, onConsole);
+    expect(r.sent).toEqual([]);
+    expect(r.verdict).toBe('Interrupted');
+    expect(r.note).toMatch(/not sent to the console: this replica's etcd lease is not confirmed/);
+    expect(r.asked).toBe(2);
+  });
+
+  it('the lease held: the command reaches the console once', async () => {
+    const r = await run(Infinity, onConsole);
+    expect(r.sent).toEqual(['systemctl restart nginx']);
+    expect(r.verdict).not.toBe('Interrupted');
   });
 });
