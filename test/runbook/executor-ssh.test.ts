@@ -286,6 +286,27 @@ describe('a customer who removed key login', () => {
   });
 });
 
+describe('a replica that loses its lease during the login', () => {
+  test('the run step is not sent once the lease is lost after the step began; with the lease held it runs', async () => {
+    const host = lab.host('web');
+    const server = labServer(lab, host);
+    const marker = `/tmp/mamori-fence-${randomBytes(4).toString('hex')}`;
+    const runbook = handRunbook('web', 'http', [{ kind: 'run', id: 'touch-marker', command: `touch ${marker}`, sudo: false, onFailure: 'stop', deadlineMs: 20_000 }]);
+    const executor = createExecutor({ targets: LAB_TARGETS, resolveSecret: resolverOf(secrets) });
+    let asked = 0;
+    // Holds for the check before the step; lost by the time the login is done.
+    const t = await executor.execute({ server, runbook, probe: outsideProbe(server), mayAct: () => (++asked > 1 ? 'the lease was lost' : undefined) });
+    expect(t.verdict, told(t)).toBe('Interrupted');
+    expect(step(t, 'login')?.outcome).toBe('ok');
+    expect(step(t, 'touch-marker')).toMatchObject({ outcome: 'skipped', note: 'not run: the lease was lost' });
+    expect((await lab.console('web', `test -e ${marker} && echo there || echo absent`)).stdout.trim()).toBe('absent');
+
+    const held = await executor.execute({ server, runbook, probe: outsideProbe(server), mayAct: () => undefined });
+    expect(step(held, 'touch-marker')?.outcome, told(held)).toBe('ok');
+    expect((await lab.console('web', `test -e ${marker} && echo there || echo absent; rm -f ${marker}`)).stdout.trim()).toBe('there');
+  });
+});
+
 describe('deadlines and floods', () => {
   test('a hanging step is killed at its deadline, on the host too', async () => {
     const host = lab.host('web');
