@@ -41,7 +41,8 @@ function sameInput(a: StatusViewInput, b: StatusViewInput): boolean {
     n++;
     if (k !== 'now' && a[k as keyof StatusViewInput] !== b[k as keyof StatusViewInput]) return false;
   }
-  return n === Object.keys(a).length;
+  for (const _ in a) n--;
+  return n === 0;
 }
 
 export interface StatusFilesDeps {
@@ -66,27 +67,29 @@ export class StatusFiles {
     return entry === undefined ? undefined : serverStatusOf(this.inputOf(name, entry));
   }
 
-  /** What a server's status is made of, as it stands now. */
+  /**
+   * What a server's status is made of, as it stands now. Every key is present, undefined when it
+   * does not apply (the same as absent to serverStatusOf): one allocation of one shape, made for
+   * each server at every view request — conditional spreads here were a third of `/api/servers`'
+   * time at 10,000 servers, and the shapes they made sent sameInput's reads megamorphic.
+   */
   private inputOf(name: string, entry: ServerEntry): StatusViewInput {
     const { fleet, o } = this.ctx;
-    const pausedBy = fleet.pausedBy(name, o.policy);
-    const customer = entry.doc.metadata.customer;
-    const observed = entry.observed;
     const passFailures = this.deps.passFailures;
     return {
-      ...(observed !== undefined ? { observed } : {}),
+      observed: entry.observed,
       desired: entry.desired,
       history: fleet.historyOf(name),
       revision: this.revision,
       now: this.ctx.clock.now(),
-      ...(customer !== undefined ? { customer } : {}),
-      ...(pausedBy !== undefined ? { pausedBy } : {}),
-      ...(entry.conditions !== undefined ? { previous: entry.conditions } : {}),
-      ...(entry.lastTransition !== undefined ? { lastTransition: entry.lastTransition } : {}),
-      ...(entry.manifestInvalid !== undefined ? { manifestInvalid: entry.manifestInvalid } : {}),
-      ...(passFailures.size > 0 && passFailures.get(name) !== undefined ? { passFailing: passFailures.get(name) } : {}),
-      ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
-      ...(entry.readiness !== undefined ? { readiness: entry.readiness } : {}),
+      customer: entry.doc.metadata.customer,
+      pausedBy: fleet.pausedBy(name, o.policy),
+      previous: entry.conditions,
+      lastTransition: entry.lastTransition,
+      manifestInvalid: entry.manifestInvalid,
+      passFailing: passFailures.size > 0 ? passFailures.get(name) : undefined,
+      certificates: o.certificates,
+      readiness: entry.readiness,
     };
   }
 
